@@ -1,0 +1,57 @@
+"""rxchronos' own operators, used like ``reactivex.operators``.
+
+Every operator is a function returning ``Callable[[Observable[T]], Observable[R]]``, to be used in
+``.pipe(...)``. State that an operator keeps (an accumulator, a buffer) is created per subscription.
+
+Example:
+    >>> import reactivex
+    >>> from rxchronos import operators as rxo
+    >>> from types import SimpleNamespace as E
+    >>> seen = []
+    >>> _ = reactivex.of(E(type="a"), E(type="b"), E(type="c")).pipe(
+    ...     rxo.of_type("a", "c")).subscribe(lambda e: seen.append(e.type))
+    >>> seen
+    ['a', 'c']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import reactivex
+from reactivex import operators as ops
+
+_T = TypeVar("_T")
+
+__all__ = [
+    "of_type",
+]
+
+
+def of_type(*types: str) -> Callable[[reactivex.Observable[_T]], reactivex.Observable[_T]]:
+    """Keep only the items whose ``.type`` is one of ``types``.
+
+    Works on anything with a ``type`` attribute: graph ``StreamEvent``s, broker ``Event``s. Enum
+    values compare by their string value.
+
+    ::
+
+        --a--b--c--a--|   of_type("a")
+        --a--------a--|
+
+    Args:
+        *types: the event types to keep; at least one.
+
+    Raises:
+        ValueError: when no type is given.
+    """
+    if not types:
+        raise ValueError("of_type() needs at least one event type, e.g. of_type('node_end')")
+    wanted = frozenset(str(t) for t in types)
+
+    def _matches(item: Any) -> bool:
+        kind = getattr(item, "type", None)
+        return kind is not None and (kind in wanted or getattr(kind, "value", None) in wanted)
+
+    return ops.filter(_matches)
