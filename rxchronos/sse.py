@@ -1,0 +1,339 @@
+"""The Server-Sent Events wire codec: an incremental WHATWG decoder and a matching encoder.
+
+One implementation of the ``text/event-stream`` format serves both directions: reading provider
+streams (:mod:`rxchronos.model`) and serving browsers (:mod:`rxchronos.stream`). The decoder follows
+the `WHATWG interpretation rules
+<https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation>`_
+exactly, has no line-length limit, and is the hot path of every stream, so it works on whole
+buffers (``bytes.rfind``, one UTF-8 decode per batch of complete lines, ``str.split``) rather than
+byte by byte.
+
+Ollama streams newline-delimited JSON instead; :class:`NDJSONSplitter` is its incremental splitter.
+
+Example:
+    >>> from rxchronos.sse import SSEDecoder, encode_event
+    >>> decoder = SSEDecoder()
+    >>> wire = encode_event("hello\\nworld", event="greeting", id="1")
+    >>> decoder.feed(wire[:7]) + decoder.feed(wire[7:])
+    [ServerSentEvent(data='hello\\nworld', event='greeting', id='1', retry=None)]
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+from rxchronos._ndjson import NDJSONSplitter
+
+__all__ = [
+    "NDJSONSplitter",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "encode_comment",
+    "encode_event",
+]
+
+
+class ServerSentEvent(NamedTuple):
+    """One dispatched event of a ``text/event-stream``. Immutable.
+
+    Attributes:
+        data: the event's data: its ``data:`` lines joined with ``"\\n"``.
+        event: the event type; ``"message"`` when the block had no (or an empty) ``event:`` line.
+        id: the stream's last event id when this event was dispatched (``""`` when none was set).
+        retry: the reconnection time in milliseconds given in this event's block, else ``None``.
+
+    Example:
+        >>> ev = ServerSentEvent(data='{"n": 1}', id="7")
+        >>> ev.event, ev.json()
+        ('message', {'n': 1})
+    """
+
+    data: str
+    event: str = "message"
+    id: str = ""
+    retry: int | None = None
+
+    def json(self) -> Any:
+        """Parse :attr:`data` as JSON.
+
+        Raises:
+            json.JSONDecodeError: when the data is not JSON (a ``ValueError``).
+        """
+        return json.loads(self.data)
+
+
+_new_event = tuple.__new__  # builds a ServerSentEvent without the keyword-argument machinery
+
+
+class SSEDecoder:
+    """Incremental ``text/event-stream`` decoder following the WHATWG rules.
+
+    Feed it the raw bytes of a response in pieces of any size; it returns the events completed by
+    each piece. Lines end in CRLF, LF or a lone CR (also when a CR ends one piece and its LF starts
+    the next); one leading byte-order mark is stripped; each complete line is decoded as UTF-8 with
+    invalid bytes replaced by U+FFFD, so a character split across pieces is fine. There is no
+    line-length limit.
+
+    Example:
+        >>> decoder = SSEDecoder()
+        >>> decoder.feed(b": keep-alive\\r\\nid: 42\\r\\ndata: {\\"a\\"")
+        []
+        >>> decoder.feed(b": 1}\\r\\n\\r\\n")
+        [ServerSentEvent(data='{"a": 1}', event='message', id='42', retry=None)]
+        >>> decoder.last_event_id
+        '42'
+        >>> decoder.close()
+        []
+    """
+
+    __slots__ = (
+        "_block_retry",
+        "_closed",
+        "_data",
+        "_event",
+        "_id_buffer",
+        "_last_event_id",
+        "_pending",
+        "_retry",
+        "_skip_lf",
+        "_started",
+    )
+
+    def __init__(self) -> None:
+        self._pending: list[bytes] = []  # bytes of the current, not yet terminated line
+        self._skip_lf = (
+            False  # the last piece ended in CR: an LF starting the next one belongs to it
+        )
+        self._started = False  # a first complete line was seen (BOM handling is done)
+        self._closed = False
+        self._data: list[str] = []  # the data lines of the current block
+        self._event = ""  # the event type buffer
+        self._block_retry: int | None = None  # a valid retry field in the current block
+        self._id_buffer = ""  # the last event id buffer (persists across blocks)
+        self._last_event_id = ""  # the last event id as of the last dispatch
+        self._retry: int | None = None
+
+    @property
+    def last_event_id(self) -> str:
+        """The last event id as of the last dispatched block (``""`` when none was set).
+
+        This is what a client sends back as ``Last-Event-ID`` when it reconnects. A block without
+        data still updates it; an ``id`` in a block not yet closed by a blank line does not.
+        """
+        return self._last_event_id
+
+    @property
+    def retry(self) -> int | None:
+        """The latest valid reconnection time (``retry:`` field) in milliseconds, or ``None``."""
+        return self._retry
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Decode the next piece of the stream; return the events it completes, in order.
+
+        Args:
+            chunk: the next bytes, of any length (also empty).
+
+        Raises:
+            TypeError: when ``chunk`` is not bytes.
+            ValueError: after :meth:`close`.
+        """
+        if type(chunk) is not bytes:
+            chunk = self._coerce(chunk)
+        if self._closed:
+            raise ValueError("SSEDecoder.feed() called after close(); create a new decoder")
+        if self._skip_lf and chunk:
+            self._skip_lf = False
+            if chunk[0] == 10:  # the LF of a CRLF split across pieces
+                chunk = chunk[1:]
+        lf = chunk.rfind(b"\n")
+        cr = chunk.rfind(b"\r")
+        end = lf if lf > cr else cr
+        if end < 0:
+            if chunk:
+                self._pending.append(chunk)
+            return []
+        end += 1
+        if cr == len(chunk) - 1:
+            self._skip_lf = True
+        if self._pending:
+            self._pending.append(chunk[:end])
+            complete = b"".join(self._pending)
+            self._pending = [chunk[end:]] if end < len(chunk) else []
+        elif end == len(chunk):
+            complete = chunk
+        else:
+            complete = chunk[:end]
+            self._pending = [chunk[end:]]
+        text = complete.decode("utf-8", "replace")
+        if cr >= 0:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if not self._started:
+            self._started = True
+            if text[0] == "\ufeff":
+                text = text[1:]
+        lines = text.split("\n")
+        lines.pop()  # the text ends with a line terminator: the last item is always ""
+        return self._interpret(lines)
+
+    def close(self) -> list[ServerSentEvent]:
+        """End the stream (EOF) and return the events still to dispatch.
+
+        Under the WHATWG rules that is always none: an event not closed by a blank line before EOF
+        is discarded, and so is an unterminated last line. The list is returned so that a call site
+        reads like :meth:`feed` (and like :meth:`NDJSONSplitter.close`). ``feed`` after ``close``
+        raises ``ValueError``; calling ``close`` again is harmless.
+        """
+        self._closed = True
+        self._pending = []
+        self._data = []
+        self._event = ""
+        self._block_retry = None
+        return []
+
+    @staticmethod
+    def _coerce(chunk: object) -> bytes:
+        if isinstance(chunk, bytearray | memoryview):
+            return bytes(chunk)
+        raise TypeError(
+            f"SSEDecoder.feed() takes bytes, got {type(chunk).__name__}; "
+            "pass the raw response bytes (e.g. from resp.content.iter_any())"
+        )
+
+    def _interpret(self, lines: list[str]) -> list[ServerSentEvent]:
+        """Apply the interpretation rules to complete lines (state kept in locals for speed)."""
+        events: list[ServerSentEvent] = []
+        data = self._data
+        event = self._event
+        block_retry = self._block_retry
+        id_buffer = self._id_buffer
+        for line in lines:
+            if not line:  # a blank line dispatches the block
+                self._last_event_id = id_buffer
+                if data:
+                    events.append(
+                        _new_event(
+                            ServerSentEvent,
+                            (
+                                data[0] if len(data) == 1 else "\n".join(data),
+                                event or "message",
+                                id_buffer,
+                                block_retry,
+                            ),
+                        )
+                    )
+                    data = []
+                event = ""
+                block_retry = None
+                continue
+            if line[:6] == "data: ":  # the common case first
+                data.append(line[6:])
+                continue
+            colon = line.find(":")
+            if colon == 0:
+                continue  # a comment
+            if colon < 0:
+                field, value = line, ""
+            else:
+                field = line[:colon]
+                value = (
+                    line[colon + 2 :] if line[colon + 1 : colon + 2] == " " else line[colon + 1 :]
+                )
+            if field == "data":
+                data.append(value)
+            elif field == "event":
+                event = value
+            elif field == "id":
+                if "\x00" not in value:
+                    id_buffer = value
+            elif field == "retry":
+                if value.isascii() and value.isdigit():
+                    block_retry = self._retry = int(value)
+            # any other field is ignored
+        self._data = data
+        self._event = event
+        self._block_retry = block_retry
+        self._id_buffer = id_buffer
+        return events
+
+
+def _split_lines(text: str) -> list[str]:
+    """Split on CRLF, LF and lone CR only (``str.splitlines`` also splits on U+2028 and more)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
+
+
+def _check_field(name: str, value: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"encode_event(): {name} must be a str, got {type(value).__name__}")
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise ValueError(
+            f"encode_event(): {name} must not contain CR, LF or NUL, got {value!r}; "
+            "these would break the event's framing"
+        )
+
+
+def encode_event(
+    data: str,
+    *,
+    event: str | None = None,
+    id: str | None = None,
+    retry: int | None = None,
+) -> bytes:
+    """Encode one event as ``text/event-stream`` bytes, ending in the blank line that dispatches it.
+
+    ``data`` becomes one ``data:`` line per line (split on CRLF, LF and CR only), always at least
+    one, so :class:`SSEDecoder` gives back exactly ``data``.
+
+    Args:
+        data: the event's data; any text.
+        event: the event type (``event:`` line); omitted when ``None``.
+        id: the event id (``id:`` line); ``""`` resets the client's last event id.
+        retry: the reconnection time in milliseconds (``retry:`` line).
+
+    Raises:
+        ValueError: when ``event`` or ``id`` contains CR, LF or NUL, or ``retry`` is negative.
+        TypeError: when an argument has the wrong type.
+
+    Example:
+        >>> encode_event("a\\nb", event="delta", id="3")
+        b'event: delta\\nid: 3\\ndata: a\\ndata: b\\n\\n'
+    """
+    if not isinstance(data, str):
+        raise TypeError(f"encode_event(): data must be a str, got {type(data).__name__}")
+    parts: list[str] = []
+    if event is not None:
+        _check_field("event", event)
+        parts.append(f"event: {event}\n")
+    if id is not None:
+        _check_field("id", id)
+        parts.append(f"id: {id}\n")
+    if retry is not None:
+        if type(retry) is not int:
+            raise TypeError(f"encode_event(): retry must be an int, got {type(retry).__name__}")
+        if retry < 0:
+            raise ValueError(f"encode_event(): retry must be >= 0 milliseconds, got {retry}")
+        parts.append(f"retry: {retry}\n")
+    if "\n" in data or "\r" in data:
+        parts.extend(f"data: {line}\n" for line in _split_lines(data))
+    else:
+        parts.append(f"data: {data}\n")
+    parts.append("\n")
+    return "".join(parts).encode("utf-8")
+
+
+def encode_comment(text: str = "") -> bytes:
+    """Encode a comment (``: text``), e.g. a heartbeat that keeps an idle connection open.
+
+    Clients ignore comments. A multi-line ``text`` becomes one comment line per line.
+
+    Example:
+        >>> encode_comment("ping")
+        b': ping\\n'
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"encode_comment(): text must be a str, got {type(text).__name__}")
+    if not text:
+        return b":\n"
+    return "".join(f": {line}\n" for line in _split_lines(text)).encode("utf-8")
