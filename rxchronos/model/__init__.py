@@ -1,1 +1,84 @@
-"""rxchronos.model."""
+"""Model streaming: every provider's answer as a cold Observable of ``ChatResponse`` deltas.
+
+Types (:class:`Message`, :class:`ChatRequest`, :class:`ChatResponse`, :class:`ToolCall`, ...), the
+:class:`Provider` protocol, the providers, and the errors they raise. The operators that fold the
+deltas (``text()``, ``accumulate_tool_calls()``, ``collect_response()``, ``coalesce_text()``) are in
+:mod:`rxchronos.operators`.
+
+Adding a provider: subclass ``rxchronos.model._http.HTTPProvider`` (request building + a pure
+dialect parser, see ``rxchronos.model._dialect``), export it here, and register it for
+``provider_from_string`` in ``rxchronos.model._registry``.
+
+Example:
+    >>> from rxchronos.model import ChatRequest, Message, OpenAI
+    >>> provider = OpenAI(api_key="sk-test", model="gpt-4o")
+    >>> request = ChatRequest(messages=[Message(role="user", content="Hi")])
+    >>> chunks = provider.stream_chat(request)   # cold: nothing is sent before subscribe
+"""
+
+from __future__ import annotations
+
+from rxchronos.model._compatible import (
+    DeepSeek,
+    Fireworks,
+    Groq,
+    OpenAICompatible,
+    OpenRouter,
+    Perplexity,
+    Together,
+)
+from rxchronos.model._errors import (
+    IncompleteStreamError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderStreamError,
+    ProviderTimeoutError,
+    ToolArgumentsError,
+)
+from rxchronos.model._openai import AzureOpenAI, Mistral, OpenAI
+from rxchronos.model._provider import Provider
+from rxchronos.model._retry import RetryPolicy, Timeouts
+from rxchronos.model._types import (
+    ChatRequest,
+    ChatResponse,
+    FunctionDef,
+    Message,
+    Role,
+    StopReason,
+    ToolCall,
+    ToolDefinition,
+    Usage,
+)
+
+__all__ = [
+    "AzureOpenAI",
+    "ChatRequest",
+    "ChatResponse",
+    "DeepSeek",
+    "Fireworks",
+    "FunctionDef",
+    "Groq",
+    "IncompleteStreamError",
+    "Message",
+    "Mistral",
+    "OpenAI",
+    "OpenAICompatible",
+    "OpenRouter",
+    "Perplexity",
+    "Provider",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderHTTPError",
+    "ProviderStreamError",
+    "ProviderTimeoutError",
+    "RetryPolicy",
+    "Role",
+    "StopReason",
+    "Timeouts",
+    "Together",
+    "ToolArgumentsError",
+    "ToolCall",
+    "ToolDefinition",
+    "Usage",
+]

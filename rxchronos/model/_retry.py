@@ -1,0 +1,104 @@
+"""Time limits and retry policy of the HTTP providers.
+
+:class:`Timeouts` holds the three limits of a stream: connecting, the time to the first token, and
+the idle time between tokens (keep-alive comments and pings are not progress). There is
+deliberately no total limit: a long generation is not a failure.
+
+:class:`RetryPolicy` says how often and how long to wait before retrying a request that failed
+before its first delta (connection errors, 408/409/429, 5xx): exponential backoff with full jitter,
+or the server's ``Retry-After`` when it gives one.
+
+Example:
+    >>> Timeouts(first_token=30).idle
+    60.0
+    >>> parse_retry_after({"Retry-After": "2"})
+    2.0
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from time import time
+
+__all__ = ["RetryPolicy", "Timeouts", "parse_retry_after"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Time limits of a provider request, in seconds; ``None`` means no limit.
+
+    Attributes:
+        connect: to open the connection.
+        first_token: from sending the request to the first delta (or, for ``chat()``, between
+            reads of the answer).
+        idle: between two deltas of a stream.
+
+    Example:
+        >>> from rxchronos.model import OpenAI
+        >>> provider = OpenAI(api_key="sk-test", model="gpt-4o", timeout=Timeouts(idle=20))
+    """
+
+    connect: float | None = 10.0
+    first_token: float | None = 120.0
+    idle: float | None = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "first_token", "idle"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"Timeouts.{name} must be positive or None, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How to retry a request that failed before its first delta.
+
+    Attributes:
+        max_retries: retries after the first attempt (0 disables retrying).
+        base_delay: the first backoff in seconds; it doubles per attempt, with full jitter.
+        max_delay: the cap of one backoff, and of an honoured ``Retry-After``.
+
+    Example:
+        >>> RetryPolicy(max_retries=3, base_delay=0.1).delay(0, retry_after=None) <= 0.1
+        True
+    """
+
+    max_retries: int = 2
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0 or self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError(f"RetryPolicy values must not be negative: {self!r}")
+
+    def delay(self, attempt: int, *, retry_after: float | None) -> float:
+        """Seconds to wait before retry number ``attempt + 1``."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        ceiling = min(self.base_delay * (2**attempt), self.max_delay)
+        return random.uniform(0.0, ceiling)
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(float(millis) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time(), 0.0)

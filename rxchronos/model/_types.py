@@ -1,0 +1,298 @@
+"""The data types of model streaming: requests, messages, tool calls and response deltas.
+
+Everything here is an immutable pydantic v2 model (``frozen=True``); sequences are tuples.
+
+A provider's stream is an Observable of :class:`ChatResponse` *deltas* (``delta=True``). A delta
+carries any of: ``content`` text, ``reasoning`` text, ``refusal`` text, ``tool_calls`` fragments,
+``stop_reason``, ``usage``. A tool-call fragment is ``ToolCall(index=slot, id=..., name=...,
+arguments=<JSON text fragment>)`` where ``index`` is the call's slot (0, 1, ... in order of first
+appearance), whatever the provider keys its calls by. ``collect_response()`` folds the deltas into
+one final ``ChatResponse(delta=False)``.
+
+Providers build deltas on the hot path with :func:`fast_delta` (``model_construct``-style, no
+validation: the values come from JSON the parser has already checked); users construct the types
+normally and get validation.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rxchronos.model._errors import ToolArgumentsError
+
+__all__ = [
+    "ChatRequest",
+    "ChatResponse",
+    "FunctionDef",
+    "Message",
+    "Role",
+    "StopReason",
+    "ToolCall",
+    "ToolDefinition",
+    "Usage",
+    "fast_delta",
+]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Role(StrEnum):
+    """Who wrote a message."""
+
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+class StopReason(StrEnum):
+    """Why the model stopped, normalised across providers."""
+
+    END = "end"
+    """The answer is complete (OpenAI ``stop``, Anthropic ``end_turn``, Gemini ``STOP``)."""
+    MAX_TOKENS = "max_tokens"
+    """Cut by the token limit: the content (or a tool's arguments) may be incomplete."""
+    TOOL_CALL = "tool_call"
+    """The model asks for one or more tool calls."""
+    CONTENT_FILTER = "content_filter"
+    """The provider's safety filter blocked (part of) the answer."""
+
+
+class Usage(BaseModel):
+    """Token counts. In a stream, the last ``usage`` wins (never sum them).
+
+    Example:
+        >>> Usage(prompt_tokens=10, completion_tokens=5).total
+        15
+    """
+
+    model_config = _FROZEN
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_total(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "total" in data and "total_tokens" not in data:
+            data = {**data, "total_tokens": data["total"]}
+            del data["total"]
+        return data
+
+    @property
+    def total(self) -> int:
+        """``total_tokens``, or prompt + completion when the provider did not say."""
+        return self.total_tokens or self.prompt_tokens + self.completion_tokens
+
+
+class ToolCall(BaseModel):
+    """A tool call, or (in a delta) a fragment of one.
+
+    In a delta, ``index`` is the call's slot and ``arguments`` is a fragment of JSON text; id and
+    name usually come only on a call's first fragment. In a final response, ``arguments`` is the
+    complete JSON text of the arguments object.
+
+    Example:
+        >>> call = ToolCall(id="call_1", name="get_weather", arguments='{"city": "Paris"}')
+        >>> call.parse_arguments()
+        {'city': 'Paris'}
+    """
+
+    model_config = _FROZEN
+
+    index: int = 0
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+    provider_data: dict[str, Any] | None = None
+    """Opaque provider data to send back unchanged (e.g. a Gemini ``thoughtSignature``)."""
+
+    def parse_arguments(self) -> dict[str, Any]:
+        """Parse ``arguments`` as a JSON object (empty text counts as ``{}``).
+
+        Raises:
+            ToolArgumentsError: the text is not valid JSON, or not a JSON object; the error keeps
+                the raw text in ``.arguments``.
+        """
+        raw = self.arguments
+        if not raw.strip():
+            return {}
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise ToolArgumentsError(
+                f"arguments of tool call {self.name!r} (id {self.id!r}) are not valid JSON: {exc}",
+                name=self.name,
+                call_id=self.id,
+                arguments=raw,
+            ) from exc
+        if not isinstance(value, dict):
+            raise ToolArgumentsError(
+                f"arguments of tool call {self.name!r} (id {self.id!r}) are JSON but not an object",
+                name=self.name,
+                call_id=self.id,
+                arguments=raw,
+            )
+        return value
+
+
+class FunctionDef(BaseModel):
+    """A function the model may call, in the OpenAI function format.
+
+    Example:
+        >>> FunctionDef(name="get_weather", parameters={"type": "object", "properties": {}}).name
+        'get_weather'
+    """
+
+    model_config = _FROZEN
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    """A JSON Schema for the arguments object."""
+
+
+class ToolDefinition(BaseModel):
+    """A tool offered to the model (``{"type": "function", "function": {...}}``).
+
+    Example:
+        >>> tool = ToolDefinition(function=FunctionDef(name="get_time"))
+        >>> tool.type
+        'function'
+    """
+
+    model_config = _FROZEN
+
+    type: str = "function"
+    function: FunctionDef
+
+
+class Message(BaseModel):
+    """One message of a conversation.
+
+    An assistant message may carry ``tool_calls``; the answer to a call is a ``Role.TOOL`` message
+    with the call's id in ``tool_call_id``.
+
+    Example:
+        >>> Message(role="user", content="Hi").role
+        <Role.USER: 'user'>
+    """
+
+    model_config = _FROZEN
+
+    role: Role
+    content: str | None = None
+    name: str | None = None
+    tool_call_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str | None = None
+    """The model's reasoning text, for providers that want it sent back."""
+    provider_data: dict[str, Any] | None = None
+    """Opaque provider data to send back unchanged (e.g. thinking signatures)."""
+
+
+class ChatRequest(BaseModel):
+    """What to ask the model. ``model=None`` uses the provider's model.
+
+    Example:
+        >>> request = ChatRequest(messages=[Message(role="user", content="Hi")], max_tokens=50)
+        >>> len(request.messages)
+        1
+    """
+
+    model_config = _FROZEN
+
+    messages: tuple[Message, ...]
+    model: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    tools: tuple[ToolDefinition, ...] = ()
+    stop: tuple[str, ...] = ()
+    response_format: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ChatResponse(BaseModel):
+    """A delta of a streamed answer (``delta=True``) or a whole answer (``delta=False``).
+
+    Example:
+        >>> ChatResponse(content="Hello", delta=False).content
+        'Hello'
+    """
+
+    model_config = _FROZEN
+
+    id: str = ""
+    content: str = ""
+    reasoning: str = ""
+    refusal: str = ""
+    """Refusal text (OpenAI structured outputs), kept apart from ``content``."""
+    role: Role = Role.ASSISTANT
+    usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    stop_reason: StopReason | None = None
+    delta: bool = True
+    provider_data: dict[str, Any] | None = None
+    """Opaque provider data (e.g. thinking signatures) to send back unchanged."""
+
+    def to_message(self) -> Message:
+        """This (final) response as the assistant message to append to the conversation.
+
+        Example:
+            >>> ChatResponse(content="4", delta=False).to_message().content
+            '4'
+        """
+        return Message(
+            role=Role.ASSISTANT,
+            content=self.content or None,
+            tool_calls=self.tool_calls,
+            reasoning=self.reasoning or None,
+            provider_data=self.provider_data,
+        )
+
+
+_DELTA_DEFAULTS: dict[str, Any] = {
+    name: field.get_default(call_default_factory=True)
+    for name, field in ChatResponse.model_fields.items()
+}
+_new = object.__new__
+_set = object.__setattr__
+
+
+def fast_delta(**values: Any) -> ChatResponse:
+    """Build a ``ChatResponse`` without validation: ``model_construct`` minus its per-field loop.
+
+    For provider parsers on the hot path only; the values must already have the field types.
+
+    Example:
+        >>> fast_delta(content="Hi").content
+        'Hi'
+    """
+    obj = _new(ChatResponse)
+    data = _DELTA_DEFAULTS.copy()
+    data.update(values)
+    _set(obj, "__dict__", data)
+    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
+def fast_tool_call(index: int, id: str, name: str, arguments: str) -> ToolCall:
+    """Build a ``ToolCall`` fragment without validation (hot path only)."""
+    obj = _new(ToolCall)
+    _set(
+        obj,
+        "__dict__",
+        {"index": index, "id": id, "name": name, "arguments": arguments, "provider_data": None},
+    )
+    _set(obj, "__pydantic_fields_set__", {"index", "id", "name", "arguments"})
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj

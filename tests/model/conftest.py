@@ -1,0 +1,168 @@
+"""Fixtures for the model tests: recorded-shape wire fixtures and a real local provider server.
+
+``provider_server`` is an aiohttp server on 127.0.0.1 that answers each POST with the next queued
+:class:`Reply` (body bytes written in the given pieces, a status, headers, optionally hanging open
+until the client leaves) and records what it saw: request paths, headers, JSON bodies, the peer of
+each connection, and client disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from rxchronos.model import ChatResponse
+from rxchronos.model._collect import ResponseCollector
+from rxchronos.model._dialect import StreamParser
+from rxchronos.sse import SSEDecoder
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_bytes(name: str) -> bytes:
+    """The bytes of ``tests/model/fixtures/<name>``."""
+    return (FIXTURES / name).read_bytes()
+
+
+def parse_all(parser: StreamParser, data: bytes, pieces: Sequence[int] = ()) -> list[ChatResponse]:
+    """Feed ``data`` (cut after the given piece sizes) through an SSE decoder into ``parser``."""
+    decoder = SSEDecoder()
+    deltas: list[ChatResponse] = []
+    cuts = [*pieces]
+    pos = 0
+    while pos < len(data):
+        size = cuts.pop(0) if cuts else len(data)
+        for event in decoder.feed(data[pos : pos + size]):
+            deltas.extend(parser.feed(event.event, event.data))
+        pos += size
+    deltas.extend(parser.end())
+    return deltas
+
+
+def collect(deltas: Sequence[ChatResponse]) -> ChatResponse:
+    """The final response of ``deltas``."""
+    collector = ResponseCollector()
+    for delta in deltas:
+        collector.add(delta)
+    return collector.result()
+
+
+@dataclass
+class Reply:
+    """One scripted answer of the provider server."""
+
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    pieces: int | None = None  # write the body in pieces of this size (None: one write)
+    hang: bool = False  # after the body, keep the response open until the client leaves
+    delay_before: float = 0.0  # seconds before sending the headers
+
+
+@dataclass
+class Seen:
+    """One request the server received."""
+
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    peer: Any
+
+
+class ProviderServer:
+    """A real aiohttp server answering provider requests from a queue of :class:`Reply`."""
+
+    def __init__(self) -> None:
+        self.replies: list[Reply] = []
+        self.seen: list[Seen] = []
+        self.disconnected = asyncio.Event()
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    def reply(self, *replies: Reply) -> None:
+        self.replies.extend(replies)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        self.seen.append(
+            Seen(
+                path=request.path,
+                query=dict(request.query),
+                headers=dict(request.headers),
+                body=json.loads(raw) if raw else None,
+                peer=request.transport.get_extra_info("peername") if request.transport else None,
+            )
+        )
+        if not self.replies:
+            return web.json_response({"error": {"message": "no reply queued"}}, status=599)
+        reply = self.replies.pop(0)
+        if reply.delay_before:
+            await asyncio.sleep(reply.delay_before)
+        resp = web.StreamResponse(status=reply.status, headers=reply.headers)
+        if "Content-Type" not in reply.headers:
+            resp.content_type = "text/event-stream" if reply.status < 300 else "application/json"
+        await resp.prepare(request)
+        step = reply.pieces or max(len(reply.body), 1)
+        try:
+            for pos in range(0, len(reply.body), step):
+                await resp.write(reply.body[pos : pos + step])
+            if reply.hang:
+                while request.transport is not None and not request.transport.is_closing():
+                    await asyncio.sleep(0.005)
+                self.disconnected.set()
+                return resp
+            await resp.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.disconnected.set()
+            raise
+        return resp
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+@pytest.fixture
+async def provider_server() -> AsyncIterator[ProviderServer]:
+    server = ProviderServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def run_stream(source: Any) -> tuple[list[Any], BaseException | None]:
+    """Subscribe to ``source`` and wait for its end: (items, error or None)."""
+    items: list[Any] = []
+    done: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+    source.subscribe(
+        items.append,
+        lambda exc: done.done() or done.set_result(exc),
+        lambda: done.done() or done.set_result(None),
+    )
+    return items, await done
