@@ -1,0 +1,535 @@
+"""The :class:`Broker`: a Subject multicast of stamped events, with replay, topics and stats."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import reactivex
+from reactivex import abc
+from reactivex.disposable import Disposable
+
+from rxchronos.stream._errors import BrokerClosedError, BrokerError
+from rxchronos.stream._event import Event, stamp_event
+from rxchronos.stream._ids import EventIds, parse_event_id
+from rxchronos.stream._multicast import GuardedSubject
+from rxchronos.stream._replay import ReplayBuffer
+from rxchronos.stream._subscriber import (
+    FrameBuffer,
+    Overflow,
+    SubscriberStats,
+    check_overflow,
+)
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+__all__ = ["Broker", "BrokerStats"]
+
+_MAX_FINISHED_TOPICS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerStats:
+    """A snapshot of a broker, like anyio's ``statistics()``.
+
+    Attributes:
+        subscribers: open subscriptions (``subscribe()`` and SSE connections; not ``events``).
+        published: events published so far.
+        replay_buffered: events held in the replay ring.
+        replay_size: the ring's capacity.
+        dropped: frames dropped by ``drop_oldest``/``drop_newest`` buffers, ended ones included.
+        disconnects: consumers the broker cut off because their buffer overflowed.
+        subscriptions: one :class:`SubscriberStats` per open subscription.
+    """
+
+    subscribers: int
+    published: int
+    replay_buffered: int
+    replay_size: int
+    dropped: int
+    disconnects: int
+    subscriptions: tuple[SubscriberStats, ...]
+
+
+class _Subscription:
+    """One open subscription: who it is for, what it receives, how to detach it."""
+
+    __slots__ = ("_broker", "_links", "client_id", "consumer", "topics")
+
+    def __init__(
+        self,
+        broker: Broker,
+        consumer: abc.ObserverBase[Event],
+        client_id: str | None,
+        topics: frozenset[str] | None,
+    ) -> None:
+        self._broker = broker
+        self._links: list[abc.DisposableBase] | None = []
+        self.consumer = consumer
+        self.client_id = client_id
+        self.topics = topics
+
+    def detach(self) -> None:
+        links, self._links = self._links, None
+        if links is None:
+            return
+        for link in links:
+            link.dispose()
+        self._broker._forget(self)
+
+    def complete(self) -> None:
+        self.consumer.on_completed()
+        self.detach()
+
+    def stats(self) -> SubscriberStats:
+        topics = tuple(sorted(self.topics)) if self.topics is not None else None
+        if isinstance(self.consumer, FrameBuffer):
+            return self.consumer.stats(self.client_id, topics)
+        return SubscriberStats(client_id=self.client_id, topics=topics)
+
+
+class Broker:
+    """Fans events out to subscribers and SSE clients: Chronos' ``stream.Broker``, as Rx.
+
+    ``publish`` stamps each event with an id (``<epoch>-<n>``: strictly increasing, the epoch
+    naming this broker's life) and multicasts it; a bounded replay ring lets a client that
+    reconnects with its last id get exactly what it missed. Everything runs on the event loop's
+    thread; use :meth:`publish_threadsafe` from other threads.
+
+    Args:
+        replay_size: how many recent events the replay ring keeps (shared by all topics).
+        buffer_size: each SSE connection's buffer, in events.
+        overflow: what an SSE connection does when its buffer is full: ``"disconnect"`` (the
+            client reconnects and resumes from the replay ring), ``"drop_oldest"`` or
+            ``"drop_newest"``.
+
+    Example:
+        >>> from rxchronos.stream import Broker, Event
+        >>> broker = Broker()
+        >>> seen = []
+        >>> sub = broker.subscribe("client-123").subscribe(lambda e: seen.append(e.data))
+        >>> _ = broker.publish(Event(type="node_end", data={"node": "extract", "status": "done"}))
+        >>> broker.unsubscribe("client-123")
+        1
+        >>> seen
+        [{'node': 'extract', 'status': 'done'}]
+    """
+
+    def __init__(
+        self,
+        *,
+        replay_size: int = 4096,
+        buffer_size: int = 1024,
+        overflow: Overflow = "disconnect",
+    ) -> None:
+        check_overflow(overflow, buffer_size)
+        self.buffer_size = buffer_size
+        self.overflow: Overflow = overflow
+        self._ids = EventIds()
+        self._replay = ReplayBuffer(replay_size)
+        self._all: GuardedSubject[Event] = GuardedSubject()
+        self._by_topic: dict[str, GuardedSubject[Event]] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._subscriptions: dict[_Subscription, None] = {}
+        self._closed = False
+        self._published = 0
+        self._dropped = 0
+        self._disconnects = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: int | None = None
+        self._bind()
+
+    @property
+    def epoch(self) -> str:
+        """This broker life's epoch: the part of every id before the last ``-``."""
+        return self._ids.epoch
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    @property
+    def events(self) -> reactivex.Observable[Event]:
+        """The hot stream of every event published from now on (no replay, no buffer)."""
+        return self._all
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish(self, event: Any, *, topic: str | None = None) -> Event:
+        """Stamp ``event`` with the next id and deliver it to every matching subscriber.
+
+        Args:
+            event: an :class:`Event`, or anything with a ``type`` that serialises to JSON (a
+                graph ``StreamEvent``, a pydantic model, a dataclass, a mapping).
+            topic: the topic (e.g. a session id); ``None`` keeps the event's own ``topic``.
+                Publishing to a finished topic reopens it.
+
+        Returns:
+            The stamped event (with ``id`` and ``topic``); the one you passed is not changed.
+
+        Raises:
+            BrokerClosedError: after :meth:`close`.
+            BrokerError: when called from a thread other than the event loop's.
+            TypeError: when ``event`` has no type or does not serialise to JSON.
+
+        Example:
+            >>> from rxchronos.stream import Broker, Event
+            >>> broker = Broker()
+            >>> stamped = broker.publish(Event(type="tick", data=1), topic="session-1")
+            >>> stamped.id == f"{broker.epoch}-1", stamped.topic
+            (True, 'session-1')
+        """
+        if self._closed:
+            raise BrokerClosedError("publish() after Broker.close(): the broker takes no events")
+        if self._thread is None:
+            self._bind()
+        elif self._thread != threading.get_ident():
+            raise BrokerError(
+                "Broker.publish() was called from another thread than its event loop's; "
+                "use publish_threadsafe() there"
+            )
+        if topic is not None:
+            _check_topic(topic)
+        ids = self._ids
+        seq = ids.last_seq + 1
+        stamped = stamp_event(event, id=ids.id_of(seq), topic=topic)
+        if stamped.topic is not None and topic is None:
+            _check_topic(stamped.topic)
+        ids.next()
+        self._replay.append(seq, stamped)
+        self._published += 1
+        topic = stamped.topic
+        if topic is not None and self._finished:
+            self._finished.pop(topic, None)
+        self._all.on_next(stamped)
+        if topic is not None:
+            subject = self._by_topic.get(topic)
+            if subject is not None:
+                subject.on_next(stamped)
+        return stamped
+
+    def publish_threadsafe(
+        self,
+        event: Any,
+        *,
+        topic: str | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> concurrent.futures.Future[Event]:
+        """:meth:`publish` from any thread: the event is published on the broker's loop.
+
+        Args:
+            event: as for :meth:`publish`.
+            topic: as for :meth:`publish`.
+            loop: the loop to publish on; by default the one the broker was used on (created,
+                subscribed to or published to from a running loop).
+
+        Returns:
+            A future of the stamped event (or of the error ``publish`` raised).
+
+        Raises:
+            BrokerError: when the broker has not been used on a loop yet and ``loop`` is not given.
+
+        Example:
+            >>> import asyncio
+            >>> from rxchronos.stream import Broker, Event
+            >>> async def main():
+            ...     broker = Broker()  # created on the loop: publish_threadsafe knows it
+            ...     future = await asyncio.to_thread(broker.publish_threadsafe, Event(type="x"))
+            ...     return (await asyncio.wrap_future(future)).id == f"{broker.epoch}-1"
+            >>> asyncio.run(main())
+            True
+        """
+        target = loop or self._loop
+        if target is None:
+            raise BrokerError(
+                "publish_threadsafe() does not know the broker's event loop yet: create, "
+                "subscribe to or publish to the broker on its loop first, or pass loop="
+            )
+        future: concurrent.futures.Future[Event] = concurrent.futures.Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(self.publish(event, topic=topic))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        target.call_soon_threadsafe(run)
+        return future
+
+    def finish_topic(self, topic: str, *, data: Any = None) -> Event:
+        """End a topic (a finished run): its streams get a ``done`` event and complete.
+
+        Subscriptions to only finished topics complete; a later SSE (re)connect to the topic gets
+        HTTP 204, which stops a browser's ``EventSource`` from reconnecting. Publishing to the
+        topic again reopens it.
+
+        Args:
+            topic: the topic to finish.
+            data: the ``done`` event's data; by default ``{"topic": topic}``.
+
+        Returns:
+            The stamped ``done`` event.
+
+        Example:
+            >>> from rxchronos.stream import Broker, Event
+            >>> broker = Broker()
+            >>> seen = []
+            >>> _ = broker.subscribe(topics=["s1"]).subscribe(
+            ...     lambda e: seen.append(e.type), on_completed=lambda: seen.append("|"))
+            >>> _ = broker.finish_topic("s1")
+            >>> seen
+            ['done', '|']
+        """
+        _check_topic(topic)
+        done = self.publish(
+            Event(type="done", data={"topic": topic} if data is None else data), topic=topic
+        )
+        self._finished[topic] = None
+        if len(self._finished) > _MAX_FINISHED_TOPICS:
+            self._finished.popitem(last=False)
+        for subscription in list(self._subscriptions):
+            if subscription.topics is not None and self._all_finished(subscription.topics):
+                subscription.complete()
+        return done
+
+    def is_finished(self, topic: str) -> bool:
+        """Whether ``topic`` was finished (and not reopened since)."""
+        return topic in self._finished
+
+    # -- subscribing -------------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        client_id: str | None = None,
+        *,
+        topics: str | Iterable[str] | None = None,
+        last_event_id: str | None = None,
+    ) -> reactivex.Observable[Event]:
+        """A cold Observable of the broker's events: each subscription is one subscriber.
+
+        Args:
+            client_id: a name for :meth:`unsubscribe` and :meth:`stats`; several subscriptions
+                may share one.
+            topics: receive only events of these topics (a string is one topic); ``None``
+                receives every event.
+            last_event_id: the id of the last event this client saw: the events after it are
+                replayed first, in order, then live ones follow with no gap and no duplicate. An
+                id that is too old for the ring or from another broker life gives one ``reset``
+                event first (``data``: ``reason`` and the id), then live events.
+
+        Example:
+            >>> from rxchronos.stream import Broker, Event
+            >>> broker = Broker()
+            >>> first = broker.publish(Event(type="a"))
+            >>> _ = broker.publish(Event(type="b"))
+            >>> seen = []
+            >>> resumed = broker.subscribe(last_event_id=first.id)
+            >>> _ = resumed.subscribe(lambda e: seen.append(e.type))
+            >>> _ = broker.publish(Event(type="c"))
+            >>> seen
+            ['b', 'c']
+        """
+        topic_set = _normalise_topics(topics)
+
+        def on_subscribe(
+            observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            return self._attach(
+                observer, client_id=client_id, topics=topic_set, last_event_id=last_event_id
+            )
+
+        return reactivex.create(on_subscribe)
+
+    def _attach(
+        self,
+        consumer: abc.ObserverBase[Event],
+        *,
+        client_id: str | None = None,
+        topics: frozenset[str] | None = None,
+        last_event_id: str | None = None,
+    ) -> abc.DisposableBase:
+        """Attach an observer directly (what :meth:`subscribe` and the SSE routes use).
+
+        Replays synchronously, then attaches, so nothing can be published in between.
+
+        Returns:
+            A disposable that detaches the observer.
+        """
+        self._bind()
+        if self._closed:
+            consumer.on_completed()
+            return Disposable()
+        if last_event_id is not None:
+            for event in self._replay_after(last_event_id, topics):
+                consumer.on_next(event)
+        if topics is not None and self._all_finished(topics):
+            consumer.on_completed()
+            return Disposable()
+        subscription = _Subscription(self, consumer, client_id, topics)
+        links = subscription._links
+        assert links is not None
+        if topics is None:
+            links.append(self._all.subscribe(consumer))
+        else:
+            for topic in sorted(topics):
+                subject = self._by_topic.get(topic)
+                if subject is None:
+                    subject = self._by_topic[topic] = GuardedSubject()
+                links.append(subject.subscribe(consumer))
+        self._subscriptions[subscription] = None
+        return Disposable(subscription.detach)
+
+    def unsubscribe(self, client_id: str) -> int:
+        """Complete every subscription (SSE connections included) made with ``client_id``.
+
+        Returns:
+            How many subscriptions were completed.
+        """
+        ended = [s for s in self._subscriptions if s.client_id == client_id]
+        for subscription in ended:
+            subscription.complete()
+        return len(ended)
+
+    def close(self) -> None:
+        """Complete every subscriber and stop accepting events. Idempotent.
+
+        Open SSE streams end (their handlers return at once), so an app that calls this on
+        shutdown does not wait for them.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        for subscription in list(self._subscriptions):
+            subscription.complete()
+        self._all.on_completed()
+        for subject in self._by_topic.values():
+            subject.on_completed()
+        self._by_topic.clear()
+
+    def stats(self) -> BrokerStats:
+        """A snapshot of subscribers, their buffers, drops and disconnects.
+
+        Example:
+            >>> from rxchronos.stream import Broker
+            >>> broker = Broker(replay_size=10)
+            >>> _ = broker.subscribe("c1", topics="t").subscribe()
+            >>> s = broker.stats()
+            >>> s.subscribers, s.replay_size, s.subscriptions[0].client_id
+            (1, 10, 'c1')
+        """
+        live_dropped = sum(
+            s.consumer.dropped for s in self._subscriptions if isinstance(s.consumer, FrameBuffer)
+        )
+        return BrokerStats(
+            subscribers=len(self._subscriptions),
+            published=self._published,
+            replay_buffered=len(self._replay),
+            replay_size=self._replay.capacity,
+            dropped=self._dropped + live_dropped,
+            disconnects=self._disconnects,
+            subscriptions=tuple(s.stats() for s in self._subscriptions),
+        )
+
+    def sse_handler(
+        self,
+        client_id: str | None = None,
+        *,
+        topics: str | Iterable[str] | None = None,
+        named_events: bool = False,
+        heartbeat: float = 15.0,
+    ) -> Callable[[web.Request], Any]:
+        """An aiohttp handler streaming this broker's events as Server-Sent Events.
+
+        Each request gets its own subscription (two tabs with one client id both get every
+        event). See :func:`rxchronos.stream.web.broker_handler` for the details, and
+        :func:`rxchronos.stream.web.add_sse_route` for topics from the URL and authorization.
+
+        Example:
+            >>> from aiohttp import web
+            >>> from rxchronos.stream import Broker
+            >>> broker = Broker()
+            >>> app = web.Application()
+            >>> _ = app.router.add_get("/events", broker.sse_handler("client-123"))
+            >>> app.on_shutdown.append(lambda app: broker.aclose())
+        """
+        from rxchronos.stream.web import broker_handler
+
+        return broker_handler(
+            self,
+            client_id=client_id,
+            topics=topics,
+            named_events=named_events,
+            heartbeat=heartbeat,
+        )
+
+    async def aclose(self) -> None:
+        """:meth:`close`, as a coroutine: fits ``app.on_shutdown`` and ``async with`` code."""
+        self.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _bind(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if loop is not self._loop:
+            self._loop = loop
+            self._thread = threading.get_ident()
+
+    def _forget(self, subscription: _Subscription) -> None:
+        self._subscriptions.pop(subscription, None)
+        consumer = subscription.consumer
+        if isinstance(consumer, FrameBuffer):
+            self._dropped += consumer.dropped
+            if consumer.end_reason == "overflow":
+                self._disconnects += 1
+        if subscription.topics is not None:
+            for topic in subscription.topics:
+                subject = self._by_topic.get(topic)
+                if subject is not None and not subject.observers:
+                    del self._by_topic[topic]
+
+    def _all_finished(self, topics: frozenset[str]) -> bool:
+        return bool(self._finished) and all(topic in self._finished for topic in topics)
+
+    def _replay_after(self, last_event_id: str, topics: frozenset[str] | None) -> list[Event]:
+        parsed = parse_event_id(last_event_id)
+        if parsed is None or parsed.epoch != self._ids.epoch:
+            reason = "unknown_epoch" if parsed is not None else "invalid_id"
+        else:
+            events = self._replay.after(parsed.seq, topics)
+            if events is not None:
+                return events
+            reason = "too_old" if parsed.seq < self._ids.last_seq else "unknown_id"
+        reset = Event(
+            type="reset",
+            data={"reason": reason, "last_event_id": last_event_id[:128]},
+            id=self._ids.id_of(self._ids.last_seq),
+        )
+        return [reset]
+
+
+def _check_topic(topic: object) -> None:
+    if not isinstance(topic, str) or not topic:
+        raise TypeError(f"a topic must be a non-empty string, got {topic!r}")
+
+
+def _normalise_topics(topics: str | Iterable[str] | None) -> frozenset[str] | None:
+    if topics is None:
+        return None
+    chosen = frozenset((topics,)) if isinstance(topics, str) else frozenset(topics)
+    if not chosen:
+        raise ValueError("topics must name at least one topic, or be None for every event")
+    for topic in chosen:
+        _check_topic(topic)
+    return chosen

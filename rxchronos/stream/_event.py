@@ -1,0 +1,187 @@
+"""The broker's unit of delivery: :class:`Event`, and how anything with a ``type`` becomes one.
+
+An event stamped by a broker carries its SSE frame, encoded once at publish time and shared by
+every connection that sends it, so fanning an event out to a thousand browsers costs one JSON
+encoding, not a thousand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from rxchronos.sse import encode_event
+
+__all__ = ["RESERVED_EVENT_NAMES", "Event", "stamp_event"]
+
+RESERVED_EVENT_NAMES = frozenset({"message", "error", "open"})
+"""Event types never sent as an ``event:`` name: a browser's ``EventSource`` gives them other
+meanings (``message`` is the unnamed default, ``error`` and ``open`` are connection events)."""
+
+
+class Event(BaseModel):
+    """One event of a :class:`~rxchronos.stream.Broker`: what happened (``type``) and its ``data``.
+
+    ``id`` and ``topic`` are set by :meth:`Broker.publish <rxchronos.stream.Broker.publish>`; the
+    event you pass in is never changed (events are immutable), ``publish`` returns the stamped copy.
+
+    On the wire an event is ``id: <id>`` and ``data: {"type": ..., "data": ...}``, with no
+    ``event:`` line unless named events were asked for (see :meth:`to_sse`).
+
+    Attributes:
+        type: what happened, e.g. ``"node_end"``; a non-empty string without CR, LF or NUL.
+        data: anything that serialises to JSON.
+        id: the broker's id for it (``None`` until published).
+        topic: the topic it was published to (``None``: no topic).
+        timestamp: when it was created (UTC).
+
+    Example:
+        >>> from rxchronos.stream import Event
+        >>> event = Event(type="node_end", data={"node": "extract", "status": "done"})
+        >>> event.to_sse()
+        b'data: {"type":"node_end","data":{"node":"extract","status":"done"}}\\n\\n'
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    data: Any = None
+    id: str | None = None
+    topic: str | None = None
+    timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    _json: str | None = PrivateAttr(default=None)
+    _frame: bytes | None = PrivateAttr(default=None)
+    _named_frame: bytes | None = PrivateAttr(default=None)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type_is_a_name(cls, value: Any) -> Any:
+        if isinstance(value, Enum):
+            value = value.value
+        if isinstance(value, str):
+            check_type(value)
+        return value
+
+    def to_sse(self, *, named: bool = False) -> bytes:
+        """The event as one ``text/event-stream`` frame, encoded on first use and then cached.
+
+        Args:
+            named: add an ``event: <type>`` line, for clients that use
+                ``addEventListener(type, ...)``. Types ``message``, ``error`` and ``open`` are
+                never sent as names (a browser gives those other meanings): such an event has no
+                ``event:`` line and reaches ``onmessage``.
+
+        Raises:
+            TypeError: when ``data`` does not serialise to JSON.
+
+        Example:
+            >>> Event(type="token", data="Hi", id="e1-1").to_sse(named=True)
+            b'event: token\\nid: e1-1\\ndata: {"type":"token","data":"Hi"}\\n\\n'
+        """
+        private = self.__pydantic_private__
+        assert private is not None
+        if named and self.type not in RESERVED_EVENT_NAMES:
+            frame = private["_named_frame"]
+            if frame is None:
+                frame = encode_event(self._payload(), event=self.type, id=self.id)
+                private["_named_frame"] = frame
+            return frame  # type: ignore[no-any-return]
+        frame = private["_frame"]
+        if frame is None:
+            frame = encode_event(self._payload(), id=self.id)
+            private["_frame"] = frame
+        return frame  # type: ignore[no-any-return]
+
+    def _payload(self) -> str:
+        private = self.__pydantic_private__
+        assert private is not None
+        text: str | None = private["_json"]
+        if text is None:
+            text = json_payload(self.type, self.data)
+            private["_json"] = text
+        return text
+
+
+def check_type(value: str) -> None:
+    """Raise ``ValueError`` unless ``value`` can be an event type (and an SSE ``event:`` name)."""
+    if not value:
+        raise ValueError("an event type must be a non-empty string, e.g. 'node_end'")
+    if "\r" in value or "\n" in value or "\0" in value:
+        raise ValueError(f"event type {value!r} must not contain CR, LF or NUL")
+
+
+def json_payload(type_: str, data: Any) -> str:
+    """The JSON text sent in an event's ``data:`` line: ``{"type": ..., "data": ...}``."""
+    try:
+        return pydantic_core.to_json({"type": type_, "data": data}).decode("utf-8")
+    except pydantic_core.PydanticSerializationError as exc:
+        raise TypeError(
+            f"the data of event {type_!r} does not serialise to JSON ({exc}); "
+            "publish plain JSON values, pydantic models or dataclasses"
+        ) from None
+
+
+def stamp_event(item: object, *, id: str | None, topic: str | None) -> Event:
+    """Build the broker's stamped copy of ``item``, with its JSON encoded once.
+
+    ``item`` is an :class:`Event`, or anything with a ``type``: a pydantic model (a graph
+    ``StreamEvent``), a dataclass, a mapping with a ``"type"`` key, or an object with a ``type``
+    attribute. For those, ``data`` is the object's fields except ``type``, as JSON values.
+
+    Raises:
+        TypeError: when ``item`` has no type or its data does not serialise to JSON.
+        ValueError: when the type is empty or contains CR, LF or NUL.
+    """
+    timestamp: Any = None
+    if isinstance(item, Event):
+        type_, data, timestamp = item.type, item.data, item.timestamp
+        if topic is None:
+            topic = item.topic
+    else:
+        type_, data, timestamp = _describe(item)
+    if timestamp is None or not isinstance(timestamp, datetime):
+        timestamp = datetime.now(UTC)
+    event = Event.model_construct(type=type_, data=data, id=id, topic=topic, timestamp=timestamp)
+    private = event.__pydantic_private__
+    assert private is not None
+    private["_json"] = json_payload(type_, data)
+    return event
+
+
+def _describe(item: object) -> tuple[str, Any, Any]:
+    """Split a ``type``-carrying object into its type, its other fields, and its timestamp."""
+    if isinstance(item, BaseModel):
+        fields = item.model_dump(mode="json")
+        raw_type = getattr(item, "type", None)
+    elif isinstance(item, Mapping):
+        fields = {str(k): v for k, v in item.items()}
+        raw_type = fields.get("type")
+    elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+        fields = dataclasses.asdict(item)
+        raw_type = getattr(item, "type", None)
+    elif hasattr(item, "type") and hasattr(item, "__dict__"):
+        fields = {k: v for k, v in vars(item).items() if not k.startswith("_")}
+        raw_type = item.type
+    else:
+        raise TypeError(
+            f"cannot publish a {type(item).__name__}: pass an Event, or an object with a `type` "
+            "(a pydantic model, a dataclass, a mapping with a 'type' key)"
+        )
+    if isinstance(raw_type, Enum):
+        raw_type = raw_type.value
+    if not isinstance(raw_type, str):
+        raise TypeError(
+            f"cannot publish a {type(item).__name__} whose `type` is {raw_type!r}: "
+            "the type must be a string such as 'node_end'"
+        )
+    check_type(raw_type)
+    fields.pop("type", None)
+    timestamp = getattr(item, "timestamp", None)
+    return raw_type, fields, timestamp

@@ -1,0 +1,77 @@
+"""The replay ring: the last N published events, served to clients that reconnect.
+
+Sequence numbers are consecutive (every publish goes in), so finding the events after a given
+id is an index computation, not a search.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Collection
+
+from rxchronos.stream._event import Event
+
+__all__ = ["ReplayBuffer"]
+
+
+class ReplayBuffer:
+    """A bounded ring of the most recent events, addressed by sequence number.
+
+    Example:
+        >>> from rxchronos.stream import Event
+        >>> ring = ReplayBuffer(2)
+        >>> for seq in (1, 2, 3):
+        ...     ring.append(seq, Event(type="tick", data=seq))
+        >>> [e.data for e in ring.after(1)], ring.after(0) is None
+        ([2, 3], True)
+    """
+
+    __slots__ = ("_events", "_last_seq", "capacity")
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 0:
+            raise ValueError(f"replay_size must be >= 0, got {capacity}")
+        self.capacity = capacity
+        self._events: deque[Event] = deque(maxlen=capacity)
+        self._last_seq = 0
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the newest event appended (0 before the first)."""
+        return self._last_seq
+
+    def append(self, seq: int, event: Event) -> None:
+        """Add the event published with sequence number ``seq`` (one more than the last)."""
+        if seq != self._last_seq + 1:
+            raise ValueError(f"replay ring expected sequence {self._last_seq + 1}, got {seq}")
+        self._last_seq = seq
+        if self.capacity:
+            self._events.append(event)
+
+    def after(self, seq: int, topics: Collection[str] | None = None) -> list[Event] | None:
+        """The events after ``seq``, oldest first, or ``None`` when some of them are gone.
+
+        Args:
+            seq: the sequence number the client has seen last (0: from the beginning).
+            topics: keep only events of these topics; ``None`` keeps every event.
+
+        Returns:
+            The events, possibly none; ``None`` when ``seq`` is older than the ring reaches back
+            or newer than anything published (the client must be told to reset).
+        """
+        if seq > self._last_seq or seq < 0:
+            return None
+        first_seq = self._last_seq - len(self._events) + 1
+        if seq < first_seq - 1:
+            return None
+        start = seq - first_seq + 1
+        events = self._events
+        if start == len(events):
+            return []
+        selected = list(events)[start:] if start else list(events)
+        if topics is None:
+            return selected
+        return [event for event in selected if event.topic in topics]
