@@ -22,10 +22,13 @@ from typing import Any, TypeVar
 import reactivex
 from reactivex import operators as ops
 
+from rxchronos.graph._modes import stream_mode
+
 _T = TypeVar("_T")
 
 __all__ = [
     "of_type",
+    "stream_mode",
 ]
 
 

@@ -1,1 +1,74 @@
-"""rxchronos.graph."""
+"""Graph execution streaming: state graphs whose runs are reactivex Observables of events.
+
+Build a graph with :class:`StateGraph`, compile it, and hand it to a :class:`Runner`. Every step
+of a run is a :class:`StreamEvent`: ``runner.events`` is the hot stream of every run,
+``runner.stream(...)`` a cold stream of one run. Runs checkpoint to a :class:`CheckpointStore`
+(:class:`MemoryStore`, :class:`SQLiteStore`), pause at interrupt nodes, resume, and time-travel.
+
+Example:
+    >>> import asyncio
+    >>> from rxchronos.graph import Runner, StateGraph
+    >>> g = (StateGraph("hello").add_node("greet", lambda s: {"text": f"hi {s['name']}"})
+    ...      .set_entry_point("greet").set_finish_point("greet").compile())
+    >>> asyncio.run(Runner(g).run("s1", {"name": "ada"})).state["text"]
+    'hi ada'
+"""
+
+from __future__ import annotations
+
+from rxchronos.graph._builder import END, START, NodeFunction, RouteFunction, StateGraph
+from rxchronos.graph._compiled import CompiledGraph
+from rxchronos.graph._emit import emit
+from rxchronos.graph._errors import (
+    CheckpointNotFoundError,
+    CheckpointStoreError,
+    GraphError,
+    GraphRecursionError,
+    GraphValidationError,
+    NodeError,
+    NothingToResumeError,
+    RoutingError,
+    RunError,
+    SessionBusyError,
+    StateSerializationError,
+)
+from rxchronos.graph._events import EventType, StreamEvent
+from rxchronos.graph._modes import StreamMode, stream_mode
+from rxchronos.graph._publisher import EventPublisher
+from rxchronos.graph._runner import Runner
+from rxchronos.graph._sqlite import SQLiteStore
+from rxchronos.graph._state import RunState, RunStatus
+from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore
+
+__all__ = [
+    "END",
+    "START",
+    "Checkpoint",
+    "CheckpointNotFoundError",
+    "CheckpointStore",
+    "CheckpointStoreError",
+    "CompiledGraph",
+    "EventPublisher",
+    "EventType",
+    "GraphError",
+    "GraphRecursionError",
+    "GraphValidationError",
+    "MemoryStore",
+    "NodeError",
+    "NodeFunction",
+    "NothingToResumeError",
+    "RouteFunction",
+    "RoutingError",
+    "RunError",
+    "RunState",
+    "RunStatus",
+    "Runner",
+    "SQLiteStore",
+    "SessionBusyError",
+    "StateGraph",
+    "StateSerializationError",
+    "StreamEvent",
+    "StreamMode",
+    "emit",
+    "stream_mode",
+]

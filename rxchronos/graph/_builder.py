@@ -1,0 +1,220 @@
+"""Building a graph: :class:`StateGraph` and the ``START``/``END`` markers.
+
+The builder only records what it is told; :meth:`StateGraph.compile` checks the whole graph at
+once and raises one :class:`GraphValidationError` listing every problem it found.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from rxchronos.graph._compiled import CompiledGraph, ConditionalEdge, NodeSpec
+from rxchronos.graph._errors import GraphValidationError
+
+__all__ = ["END", "START", "NodeFunction", "RouteFunction", "StateGraph"]
+
+START = "__start__"
+"""The virtual node before the entry point: ``add_edge(START, "a")`` is ``set_entry_point("a")``."""
+
+END = "__end__"
+"""The virtual node after the last one: ``add_edge("z", END)`` is ``set_finish_point("z")``."""
+
+NodeFunction = Callable[
+    [Mapping[str, Any]], Awaitable[Mapping[str, Any] | None] | Mapping[str, Any] | None
+]
+"""``(state) -> update``: ``async def`` or plain ``def``; the update is merged into the state."""
+
+RouteFunction = Callable[[Mapping[str, Any]], str]
+"""``(state) -> key``: picks the next node (a node id, ``END``, or a key of the ``path_map``)."""
+
+_RESERVED = frozenset({START, END})
+
+
+class StateGraph:
+    """A graph of nodes that read a shared state and return updates to it.
+
+    Every method returns the graph, so a graph is one expression. Nodes are ``async def`` or plain
+    ``def`` functions taking the (read-only) state and returning a mapping of the keys they change
+    (or ``None`` for no change). A plain ``def`` node runs on the event loop (fast, and
+    :func:`~rxchronos.graph.emit` works in it); pass ``in_thread=True`` for one that blocks, to run
+    it with ``asyncio.to_thread`` (which keeps the context, so ``emit`` still works).
+
+    Example:
+        >>> from rxchronos.graph import END, StateGraph
+        >>> async def extract(state):
+        ...     return {"rows": [1, 2, 3]}
+        >>> def load(state):
+        ...     return {"loaded": len(state["rows"])}
+        >>> compiled = (
+        ...     StateGraph("etl")
+        ...     .add_node("extract", extract)
+        ...     .add_node("load", load)
+        ...     .set_entry_point("extract")
+        ...     .add_edge("extract", "load")
+        ...     .set_finish_point("load")
+        ...     .compile()
+        ... )
+        >>> compiled.node_ids
+        ('extract', 'load')
+    """
+
+    def __init__(self, graph_id: str) -> None:
+        if not isinstance(graph_id, str) or not graph_id:
+            raise ValueError(f"graph_id must be a non-empty string, got {graph_id!r}")
+        self.graph_id = graph_id
+        self._nodes: dict[str, NodeSpec] = {}
+        self._edges: list[tuple[str, str]] = []
+        self._conditional: list[tuple[str, ConditionalEdge]] = []
+        self._entry: list[str] = []
+        self._problems: list[str] = []
+
+    def add_node(self, node_id: str, fn: NodeFunction, *, in_thread: bool = False) -> StateGraph:
+        """Add a node that runs ``fn(state)`` and merges the mapping it returns into the state."""
+        return self._add(node_id, fn, interrupt=False, in_thread=in_thread)
+
+    def add_interrupt_node(
+        self, node_id: str, fn: NodeFunction, *, in_thread: bool = False
+    ) -> StateGraph:
+        """Add a node before which every run pauses (status ``paused``, an ``interrupt`` event).
+
+        ``runner.resume(session_id, update=...)`` merges the update (a human's answer) and runs the
+        node; it does not pause again.
+        """
+        return self._add(node_id, fn, interrupt=True, in_thread=in_thread)
+
+    def add_edge(self, source: str, target: str) -> StateGraph:
+        """After ``source`` runs, go to ``target`` (a node id or ``END``)."""
+        if source == START:
+            return self.set_entry_point(target)
+        self._edges.append((source, target))
+        return self
+
+    def add_conditional_edge(
+        self,
+        source: str,
+        route: RouteFunction,
+        path_map: Mapping[str, str] | Sequence[str] | None = None,
+    ) -> StateGraph:
+        """After ``source`` runs, go where ``route(state)`` says.
+
+        Args:
+            source: the node the edge leaves.
+            route: a plain function of the state returning a node id or ``END`` - or, with a
+                ``path_map``, one of its keys.
+            path_map: the possible destinations, either ``{key: node_id}`` or a list of node ids.
+                It lets ``compile()`` check the targets and labels the edges in ``to_mermaid()``.
+        """
+        if not callable(route):
+            raise TypeError(f"route for {source!r} must be callable, got {type(route).__name__}")
+        mapping: dict[str, str] | None
+        if path_map is None:
+            mapping = None
+        elif isinstance(path_map, Mapping):
+            mapping = dict(path_map)
+        else:
+            mapping = {target: target for target in path_map}
+        self._conditional.append((source, ConditionalEdge(route, mapping)))
+        return self
+
+    def set_entry_point(self, node_id: str) -> StateGraph:
+        """Make ``node_id`` the first node of every run."""
+        self._entry.append(node_id)
+        return self
+
+    def set_finish_point(self, node_id: str) -> StateGraph:
+        """End the run after ``node_id`` (same as ``add_edge(node_id, END)``)."""
+        return self.add_edge(node_id, END)
+
+    def compile(self) -> CompiledGraph:
+        """Check the graph and return an immutable :class:`CompiledGraph` for a ``Runner``.
+
+        Raises:
+            GraphValidationError: naming every problem: no entry point, a duplicate or reserved
+                node id, an edge from or to an unknown node, a node with two outgoing edges, a
+                node no run can reach.
+        """
+        problems = list(self._problems)
+        nodes = self._nodes
+        known = set(nodes) | {END}
+        if not self._entry:
+            problems.append(
+                f"graph {self.graph_id!r} has no entry point: call set_entry_point(<node id>)"
+            )
+        elif len(set(self._entry)) > 1:
+            problems.append(f"several entry points {self._entry}: a graph has exactly one")
+        elif self._entry[0] not in nodes:
+            problems.append(f"entry point {self._entry[0]!r} is not a node")
+        static: dict[str, str] = {}
+        conditional: dict[str, ConditionalEdge] = {}
+        for source, target in self._edges:
+            if source not in nodes:
+                problems.append(f"edge {source!r} -> {target!r} leaves an unknown node {source!r}")
+            if target not in known:
+                problems.append(f"edge {source!r} -> {target!r} goes to an unknown node {target!r}")
+            if source in static and static[source] != target:
+                problems.append(
+                    f"node {source!r} has two outgoing edges (to {static[source]!r} and "
+                    f"{target!r}); use add_conditional_edge to choose between them"
+                )
+            static.setdefault(source, target)
+        for source, edge in self._conditional:
+            if source not in nodes:
+                problems.append(f"conditional edge leaves an unknown node {source!r}")
+            if source in static or source in conditional:
+                problems.append(f"node {source!r} has a conditional edge and another outgoing edge")
+            for key, target in (edge.path_map or {}).items():
+                if target not in known:
+                    problems.append(
+                        f"conditional edge from {source!r}: path {key!r} goes to an unknown node "
+                        f"{target!r}"
+                    )
+            conditional.setdefault(source, edge)
+        if not problems:
+            problems.extend(self._unreachable(static, conditional))
+        if problems:
+            raise GraphValidationError(self.graph_id, problems)
+        return CompiledGraph(self.graph_id, dict(nodes), self._entry[0], static, conditional)
+
+    def _add(
+        self, node_id: str, fn: NodeFunction, *, interrupt: bool, in_thread: bool
+    ) -> StateGraph:
+        if not callable(fn):
+            raise TypeError(f"node {node_id!r}: fn must be callable, got {type(fn).__name__}")
+        if not isinstance(node_id, str) or not node_id:
+            self._problems.append(f"node id must be a non-empty string, got {node_id!r}")
+        elif node_id in _RESERVED:
+            self._problems.append(f"node id {node_id!r} is reserved (START/END)")
+        elif node_id in self._nodes:
+            self._problems.append(f"duplicate node {node_id!r}")
+        else:
+            is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+                getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
+            )
+            self._nodes[node_id] = NodeSpec(node_id, fn, is_async, interrupt, in_thread)
+        return self
+
+    def _unreachable(
+        self, static: Mapping[str, str], conditional: Mapping[str, ConditionalEdge]
+    ) -> list[str]:
+        seen = {self._entry[0]}
+        todo = [self._entry[0]]
+        while todo:
+            node = todo.pop()
+            if node in static:
+                nexts: Sequence[str] = [static[node]]
+            elif node in conditional:
+                path_map = conditional[node].path_map
+                nexts = list(self._nodes) if path_map is None else list(path_map.values())
+            else:
+                nexts = []
+            for target in nexts:
+                if target not in seen and target != END:
+                    seen.add(target)
+                    todo.append(target)
+        return [
+            f"node {node!r} is unreachable from the entry point {self._entry[0]!r}"
+            for node in self._nodes
+            if node not in seen
+        ]

@@ -1,0 +1,112 @@
+"""The graph layer's exceptions, all under :class:`rxchronos.RxChronosError`.
+
+A failed run raises one of the :class:`RunError` subclasses, which carry the
+:class:`~rxchronos.graph.RunState` of the run at the moment it failed (``exc.run_state``), so a
+caller can report or resume it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rxchronos._errors import RxChronosError
+
+if TYPE_CHECKING:
+    from rxchronos.graph._state import RunState
+
+__all__ = [
+    "CheckpointNotFoundError",
+    "CheckpointStoreError",
+    "GraphError",
+    "GraphRecursionError",
+    "GraphValidationError",
+    "NodeError",
+    "NothingToResumeError",
+    "RoutingError",
+    "RunError",
+    "SessionBusyError",
+    "StateSerializationError",
+]
+
+
+class GraphError(RxChronosError):
+    """Base class of every error raised by :mod:`rxchronos.graph`."""
+
+
+class GraphValidationError(GraphError):
+    """``StateGraph.compile()`` found problems; ``problems`` lists each one in words.
+
+    Example:
+        >>> from rxchronos.graph import StateGraph
+        >>> try:
+        ...     StateGraph("g").add_node("a", lambda s: {}).compile()
+        ... except GraphValidationError as exc:
+        ...     print(exc.problems[0])
+        graph 'g' has no entry point: call set_entry_point(<node id>)
+    """
+
+    def __init__(self, graph_id: str, problems: Sequence[str]) -> None:
+        self.graph_id = graph_id
+        self.problems = list(problems)
+        listing = "; ".join(self.problems)
+        super().__init__(f"graph {graph_id!r} is not valid: {listing}")
+
+
+class RunError(GraphError):
+    """A run failed; ``run_state`` is the run as it stood when it failed (status ``failed``)."""
+
+    def __init__(self, message: str, run_state: RunState) -> None:
+        super().__init__(message)
+        self.run_state = run_state
+
+
+class NodeError(RunError):
+    """A node function (or its routing function) raised; the original exception is ``__cause__``.
+
+    The run emitted an ``error`` event first. The last checkpoint is the one before the failing
+    node, so ``runner.resume(session_id)`` runs that node again.
+    """
+
+    def __init__(self, node_id: str, cause: BaseException, run_state: RunState) -> None:
+        super().__init__(
+            f"node {node_id!r} failed in session {run_state.session_id!r}: "
+            f"{type(cause).__name__}: {cause}",
+            run_state,
+        )
+        self.node_id = node_id
+
+
+class GraphRecursionError(RunError):
+    """A run executed ``max_steps`` nodes without reaching the end (usually a cycle)."""
+
+
+class RoutingError(GraphError):
+    """A conditional edge's route function returned something that is not a node of the graph."""
+
+
+class StateSerializationError(GraphError, TypeError):
+    """A state value cannot be serialised to JSON; ``key`` names the top-level state key."""
+
+    def __init__(self, key: str, cause: BaseException) -> None:
+        super().__init__(
+            f"state key {key!r} cannot be serialised to JSON ({type(cause).__name__}: {cause}); "
+            "keep checkpointed state to JSON types (str, int, float, bool, None, list, dict)"
+        )
+        self.key = key
+
+
+class CheckpointStoreError(GraphError):
+    """A checkpoint store cannot be used (for example, a database from a newer schema version)."""
+
+
+class CheckpointNotFoundError(GraphError, LookupError):
+    """No checkpoint has the given id."""
+
+
+class NothingToResumeError(GraphError):
+    """``resume`` found no checkpoint to continue from, or the session already completed."""
+
+
+class SessionBusyError(GraphError):
+    """A run of this session is already executing on this runner."""

@@ -1,0 +1,317 @@
+"""One run of a graph, step by step: the hot path of the runner.
+
+A :class:`RunExecution` owns everything that belongs to one run (its id, event counter, state and
+latest checkpoint) and delivers each event synchronously, in order, to the runner's hot subject,
+to the run's own subscriber (``runner.stream``) and to the broker. Nothing is buffered, so nothing
+can be dropped.
+
+State handling is copy-on-write: a node's update is frozen (see ``_frozen``) and merged into a new
+mapping; the old mapping is never touched, so events and checkpoints share snapshots for free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from reactivex.subject import Subject
+
+from rxchronos._tap import reset_tap, set_tap
+from rxchronos.graph._compiled import CompiledGraph, NodeSpec
+from rxchronos.graph._emit import current_reporter
+from rxchronos.graph._errors import GraphRecursionError, NodeError, RunError
+from rxchronos.graph._events import EventType, StreamEvent, new_event
+from rxchronos.graph._frozen import FrozenDict, freeze
+from rxchronos.graph._publisher import EventPublisher
+from rxchronos.graph._state import RunState, RunStatus
+from rxchronos.graph._stores import Checkpoint, CheckpointStore
+
+__all__ = ["EMPTY_STATE", "RunExecution", "merge_update"]
+
+EMPTY_STATE = FrozenDict()
+_END = "__end__"
+_MISSING = object()
+_TAP_TYPES = {
+    "model_call": EventType.MODEL_CALL,
+    "model_chunk": EventType.MODEL_CHUNK,
+    "model_response": EventType.MODEL_RESPONSE,
+}
+_NODE_START = EventType.NODE_START
+_NODE_END = EventType.NODE_END
+_EDGE = EventType.EDGE_TRANSITION
+_CHECKPOINT = EventType.CHECKPOINT
+
+
+def merge_update(node_id: str, state: FrozenDict, result: object) -> tuple[FrozenDict, FrozenDict]:
+    """Merge what a node returned into ``state``: ``(new_state, changed_keys)``.
+
+    Only keys whose value is a different object count as changed, so a node may return the whole
+    state. Raises ``TypeError`` for anything but a mapping with string keys (or ``None``).
+    """
+    if result is None:
+        return state, EMPTY_STATE
+    if not isinstance(result, Mapping):
+        raise TypeError(
+            f"node {node_id!r} returned {type(result).__name__}; a node returns a mapping of the "
+            "state keys it changes (or None)"
+        )
+    get = state.get
+    changed = {}
+    for key, value in result.items():
+        if get(key, _MISSING) is not value:
+            if type(key) is not str:
+                raise TypeError(f"node {node_id!r} returned a non-string state key {key!r}")
+            changed[key] = freeze(value)
+    if not changed:
+        return state, EMPTY_STATE
+    new_state = FrozenDict(state)
+    dict.update(new_state, changed)
+    return new_state, FrozenDict(changed)
+
+
+class RunExecution:
+    """Runs one graph run and reports it. Created by ``Runner``; not part of the public API."""
+
+    __slots__ = (
+        "_checkpoints",
+        "_deferred",
+        "_graph",
+        "_hot",
+        "_loop",
+        "_max_steps",
+        "_thread",
+        "broker",
+        "cancel_requested",
+        "node_id",
+        "parent",
+        "run_id",
+        "seq",
+        "session_id",
+        "sink",
+        "state",
+        "steps",
+        "store",
+        "task",
+    )
+
+    def __init__(
+        self,
+        graph: CompiledGraph,
+        session_id: str,
+        *,
+        store: CheckpointStore | None,
+        hot: Subject[StreamEvent],
+        broker: EventPublisher | None,
+        max_steps: int,
+        sink: Callable[[StreamEvent], None] | None,
+    ) -> None:
+        self._graph = graph
+        self.session_id = session_id
+        self.store = store
+        self._hot = hot
+        self.broker = broker
+        self._max_steps = max_steps
+        self.sink = sink
+        self.run_id = uuid.uuid4().hex
+        self.seq = 0
+        self.steps = 0
+        self.node_id: str | None = None
+        self.state: FrozenDict = EMPTY_STATE
+        self.parent: Checkpoint | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.cancel_requested = False
+        self._checkpoints = 0
+        self._deferred: BaseException | None = None
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+
+    def publish(
+        self,
+        kind: EventType,
+        node_id: str | None,
+        state: Mapping[str, Any] | None,
+        update: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Deliver one event to every listener, now, on this thread."""
+        self.seq += 1
+        event = new_event(
+            kind,
+            self.run_id,
+            self.session_id,
+            self.seq,
+            node_id,
+            state,
+            update,
+            error,
+            data,
+            time.time(),
+        )
+        if self._hot.observers:
+            self._hot.on_next(event)
+        if self.sink is not None:
+            self.sink(event)
+        if self.broker is not None:
+            self.broker.publish(event, topic=self.session_id)
+
+    def report(self, kind: EventType, data: Mapping[str, Any]) -> None:
+        """``emit()``'s way in: an event of the node now running (from any thread)."""
+        if threading.get_ident() != self._thread:
+            self._loop.call_soon_threadsafe(self.report, kind, data)
+            return
+        self.publish(kind, self.node_id, None, data=data)
+
+    def tap(self, event_type: str, data: Mapping[str, Any]) -> None:
+        """The model tap (``rxchronos._tap``): never raises into the model stream; a listener's
+        exception is kept and fails the run when the node returns."""
+        kind = _TAP_TYPES.get(event_type)
+        if kind is None:
+            kind, data = EventType.CUSTOM, FrozenDict({"type": event_type, "data": data})
+        try:
+            self.report(kind, data)
+        except Exception as exc:
+            if self._deferred is None:
+                self._deferred = exc
+
+    def result(self, status: RunStatus, error: str | None = None) -> RunState:
+        """This run as a :class:`RunState`."""
+        return RunState(
+            self.run_id,
+            self.session_id,
+            status,
+            self.state,
+            self.node_id,
+            self.steps,
+            self.parent.checkpoint_id if self.parent is not None else None,
+            error,
+        )
+
+    async def execute(self, node_id: str, state: FrozenDict, *, resume_paused: bool) -> RunState:
+        """Run from ``node_id`` with ``state`` until the end, an interrupt or a failure.
+
+        ``resume_paused`` runs ``node_id`` even if it is an interrupt node (the run was paused
+        there and is being resumed).
+        """
+        tap_token = set_tap(self.tap)
+        reporter_token = current_reporter.set(self.report)
+        self.state = state
+        try:
+            return await self._steps(node_id, resume_paused)
+        except asyncio.CancelledError:
+            self.publish(EventType.CANCELLED, self.node_id, self.state)
+            raise
+        except RunError:
+            raise
+        except Exception as exc:
+            self._fail(exc)
+            raise
+        finally:
+            current_reporter.reset(reporter_token)
+            reset_tap(tap_token)
+
+    async def _steps(self, node_id: str, resume_paused: bool) -> RunState:
+        nodes = self._graph.nodes
+        next_node = self._graph.next_node
+        publish = self.publish
+        store = self.store
+        state = self.state
+        skip_pause = resume_paused
+        while True:
+            spec = nodes[node_id]
+            self.node_id = node_id
+            if spec.interrupt and not skip_pause:
+                if store is not None:
+                    await self._checkpoint(node_id, paused=True)
+                publish(EventType.INTERRUPT, node_id, state)
+                return self.result(RunStatus.PAUSED)
+            skip_pause = False
+            if self.steps >= self._max_steps:
+                raise self._too_many_steps(node_id)
+            self.steps += 1
+            publish(_NODE_START, node_id, state)
+            try:
+                result = await self._call(spec, state)
+                state, update = merge_update(node_id, state, result)
+            except Exception as exc:
+                raise self._node_failed(node_id, exc) from exc
+            if self._deferred is not None:
+                deferred, self._deferred = self._deferred, None
+                raise deferred
+            self.state = state
+            publish(_NODE_END, node_id, state, update)
+            try:
+                target = next_node(node_id, state)
+            except Exception as exc:
+                raise self._node_failed(node_id, exc) from exc
+            if store is not None:
+                await self._checkpoint(None if target == _END else target)
+            if target == _END:
+                publish(EventType.COMPLETED, node_id, state)
+                if self.broker is not None:
+                    self.broker.finish_topic(self.session_id)
+                return self.result(RunStatus.COMPLETED)
+            publish(_EDGE, node_id, state, data=FrozenDict({"from": node_id, "to": target}))
+            node_id = target
+
+    async def _call(self, spec: NodeSpec, state: FrozenDict) -> object:
+        if spec.in_thread:
+            return await asyncio.to_thread(spec.fn, state)
+        if spec.is_async:
+            return await spec.fn(state)
+        result = spec.fn(state)
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            return await result
+        return result
+
+    async def _checkpoint(self, next_node: str | None, *, paused: bool = False) -> None:
+        parent = self.parent
+        self._checkpoints += 1
+        checkpoint = Checkpoint(
+            f"{self.run_id}-{self._checkpoints}",
+            self.session_id,
+            self.run_id,
+            1 if parent is None else parent.step + 1,
+            self.state,
+            next_node,
+            paused,
+            None if parent is None else parent.checkpoint_id,
+            time.time(),
+        )
+        await self.store.put(checkpoint)  # type: ignore[union-attr]
+        self.parent = checkpoint
+        self.publish(
+            _CHECKPOINT,
+            self.node_id,
+            self.state,
+            data=FrozenDict(
+                {
+                    "checkpoint_id": checkpoint.checkpoint_id,
+                    "step": checkpoint.step,
+                    "next_node": next_node,
+                    "paused": paused,
+                }
+            ),
+        )
+
+    def _fail(self, exc: BaseException) -> RunState:
+        message = f"{type(exc).__name__}: {exc}"
+        self.publish(EventType.ERROR, self.node_id, self.state, error=message)
+        if self.broker is not None:
+            self.broker.finish_topic(self.session_id)
+        return self.result(RunStatus.FAILED, message)
+
+    def _node_failed(self, node_id: str, exc: Exception) -> NodeError:
+        return NodeError(node_id, exc, self._fail(exc))
+
+    def _too_many_steps(self, node_id: str) -> GraphRecursionError:
+        message = (
+            f"session {self.session_id!r} ran {self._max_steps} nodes without reaching the end "
+            f"(next: {node_id!r}); check the graph for a cycle or raise Runner(max_steps=...)"
+        )
+        run_state = self._fail(GraphRecursionError(message, self.result(RunStatus.FAILED)))
+        return GraphRecursionError(message, run_state)

@@ -1,0 +1,382 @@
+"""The public :class:`Runner`: runs, streams, resumes and time-travels a compiled graph."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+import reactivex
+from reactivex import Observable, abc
+from reactivex.disposable import Disposable
+from reactivex.subject import Subject
+
+from rxchronos.graph._compiled import CompiledGraph
+from rxchronos.graph._errors import (
+    CheckpointNotFoundError,
+    NothingToResumeError,
+    SessionBusyError,
+)
+from rxchronos.graph._events import StreamEvent
+from rxchronos.graph._execution import EMPTY_STATE, RunExecution, merge_update
+from rxchronos.graph._frozen import FrozenDict, freeze_mapping
+from rxchronos.graph._publisher import EventPublisher
+from rxchronos.graph._state import RunState, RunStatus
+from rxchronos.graph._stores import Checkpoint, CheckpointStore
+
+__all__ = ["Runner"]
+
+_Start = Callable[[RunExecution], Coroutine[Any, Any, RunState]]
+
+
+class Runner:
+    """Executes a compiled graph and reports every step as a :class:`StreamEvent`.
+
+    Args:
+        graph: from ``StateGraph(...).compile()``.
+        store: where checkpoints go (``MemoryStore()``, ``SQLiteStore(path)``); without one, runs
+            cannot be resumed.
+        broker: optional; every event of a run is published to it with the session id as topic
+            (see :class:`~rxchronos.graph.EventPublisher`).
+        max_steps: how many nodes one run may execute before it fails with
+            ``GraphRecursionError`` (guards cycles).
+
+    Example:
+        >>> import asyncio
+        >>> from rxchronos.graph import Runner, StateGraph
+        >>> g = (StateGraph("etl").add_node("extract", lambda s: {"rows": 3})
+        ...      .add_node("load", lambda s: {"loaded": s["rows"]})
+        ...      .set_entry_point("extract").add_edge("extract", "load").compile())
+        >>> runner = Runner(g)
+        >>> _ = runner.events.subscribe(lambda e: print(e.seq, e.type, e.node_id))
+        >>> result = asyncio.run(runner.run("session-1", {"source": "csv"}))
+        1 node_start extract
+        2 node_end extract
+        3 edge_transition extract
+        4 node_start load
+        5 node_end load
+        6 completed load
+        >>> result.status, result.state["loaded"]
+        (<RunStatus.COMPLETED: 'completed'>, 3)
+    """
+
+    def __init__(
+        self,
+        graph: CompiledGraph,
+        store: CheckpointStore | None = None,
+        *,
+        broker: EventPublisher | None = None,
+        max_steps: int = 100,
+    ) -> None:
+        if not isinstance(graph, CompiledGraph):
+            raise TypeError(
+                f"Runner needs a compiled graph (StateGraph(...).compile()), got "
+                f"{type(graph).__name__}"
+            )
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+        self.graph = graph
+        self.store = store
+        self.broker = broker
+        self.max_steps = max_steps
+        self._hot: Subject[StreamEvent] = Subject()
+        self._active: dict[str, RunExecution] = {}
+        self._events: Observable[StreamEvent] = reactivex.create(
+            lambda observer, scheduler: self._hot.subscribe(observer, scheduler=scheduler)
+        )
+
+    @property
+    def events(self) -> Observable[StreamEvent]:
+        """Hot: every event of every run of this runner, as it happens. Never completes.
+
+        Subscribe before you start a run (like Chronos' ``runner.Stream()``, minus its channel
+        that closed after the first run). Events of concurrent runs interleave; each names its
+        ``run_id`` and ``session_id``.
+        """
+        return self._events
+
+    # --- running -------------------------------------------------------------------------------
+
+    async def run(self, session_id: str, state: Mapping[str, Any] | None = None) -> RunState:
+        """Run the graph from its entry point with ``state``; return how it ended.
+
+        Returns:
+            The :class:`RunState`: ``completed``, ``paused`` (at an interrupt node) or
+            ``cancelled`` (by :meth:`cancel`).
+
+        Raises:
+            NodeError: a node failed (an ``error`` event was emitted; ``exc.run_state`` is the
+                failed run).
+            GraphRecursionError: more than ``max_steps`` nodes ran.
+            SessionBusyError: this session is already running on this runner.
+        """
+        initial = self._initial(state)
+        return await self._await(session_id, self._from_entry(initial))
+
+    def stream(
+        self, session_id: str, state: Mapping[str, Any] | None = None
+    ) -> Observable[StreamEvent]:
+        """Cold: each subscription runs the graph once and receives that run's events.
+
+        Completes after ``completed`` or ``interrupt``; errors with ``NodeError`` after
+        ``error``. Disposing the subscription cancels the run at its next await (a ``cancelled``
+        event goes to :attr:`events`; the last checkpoint is kept, so the session can be
+        resumed). Subscribe on the event loop thread.
+
+        Example:
+            >>> import asyncio
+            >>> from rxchronos.graph import Runner, StateGraph
+            >>> from rxchronos import operators as rxo
+            >>> from reactivex import operators as ops
+            >>> g = StateGraph("g").add_node("a", lambda s: {"x": 1}).set_entry_point("a")
+            >>> runner = Runner(g.compile())
+            >>> async def main():
+            ...     events = runner.stream("s1", {}).pipe(rxo.of_type("node_end"), ops.to_list())
+            ...     return [dict(e.update) for e in await events]
+            >>> asyncio.run(main())
+            [{'x': 1}]
+        """
+        initial = self._initial(state)
+        return self._cold(session_id, self._from_entry(initial))
+
+    async def resume(self, session_id: str, *, update: Mapping[str, Any] | None = None) -> RunState:
+        """Continue a session from its latest checkpoint, after an interrupt, a failure, a cancel
+        or a crash.
+
+        At an interrupt, ``update`` (say, a human's answer) is merged into the state and the
+        paused node runs - it does not pause again. After a crash, the run goes on from the last
+        completed node.
+
+        Raises:
+            NothingToResumeError: no store, no checkpoint for the session, or it completed.
+        """
+        return await self._await(session_id, self._from_latest(session_id, update))
+
+    def stream_resume(
+        self, session_id: str, *, update: Mapping[str, Any] | None = None
+    ) -> Observable[StreamEvent]:
+        """:meth:`resume` as a cold Observable, like :meth:`stream`."""
+        return self._cold(session_id, self._from_latest(session_id, update))
+
+    def cancel(self, session_id: str) -> bool:
+        """Cancel the session's running run at its next await; ``False`` if none is running.
+
+        The run's ``await run(...)`` returns a ``cancelled`` RunState; its last checkpoint is
+        kept for :meth:`resume`.
+        """
+        execution = self._active.get(session_id)
+        if execution is None or execution.task is None or execution.task.done():
+            return False
+        execution.cancel_requested = True
+        return execution.task.cancel()
+
+    # --- time travel ---------------------------------------------------------------------------
+
+    async def resume_from_checkpoint(
+        self, checkpoint_id: str, *, update: Mapping[str, Any] | None = None
+    ) -> RunState:
+        """Rewind a session to one of its checkpoints and run on from there.
+
+        The new checkpoints are appended to the same session (their chain of ``parent_id`` leads
+        back to this checkpoint); the older history stays as it was.
+        """
+        checkpoint = await self._checkpoint(checkpoint_id)
+        return await self._await(
+            checkpoint.session_id, self._from_checkpoint(checkpoint, update, fork=False)
+        )
+
+    async def fork_from(
+        self,
+        checkpoint_id: str,
+        update: Mapping[str, Any] | None = None,
+        *,
+        session_id: str | None = None,
+    ) -> RunState:
+        """Copy a checkpoint into a new session, merge ``update`` into its state, and run it.
+
+        The original session's history is untouched. The result's ``session_id`` names the new
+        session (``session_id`` if given, otherwise ``<original>-fork-<random>``).
+        """
+        checkpoint = await self._checkpoint(checkpoint_id)
+        new_session = session_id or f"{checkpoint.session_id}-fork-{uuid.uuid4().hex[:8]}"
+        return await self._await(new_session, self._from_checkpoint(checkpoint, update, fork=True))
+
+    async def replay_from(self, checkpoint_id: str, *, session_id: str | None = None) -> RunState:
+        """Run again from a checkpoint, with its state exactly as recorded, in a new session.
+
+        Useful to reproduce or debug a run; the same as ``fork_from(checkpoint_id, None)``.
+        """
+        return await self.fork_from(checkpoint_id, None, session_id=session_id)
+
+    # --- internals -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _initial(state: Mapping[str, Any] | None) -> FrozenDict:
+        if state is None:
+            return EMPTY_STATE
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a mapping, got {type(state).__name__}")
+        return freeze_mapping(state)
+
+    def _from_entry(self, state: FrozenDict) -> _Start:
+        entry = self.graph.entry_point
+
+        def start(execution: RunExecution) -> Coroutine[Any, Any, RunState]:
+            return execution.execute(entry, state, resume_paused=False)
+
+        return start
+
+    def _from_latest(self, session_id: str, update: Mapping[str, Any] | None) -> _Start:
+        async def start(execution: RunExecution) -> RunState:
+            store = self._require_store("resume")
+            checkpoint = await store.latest(session_id)
+            if checkpoint is None:
+                raise NothingToResumeError(f"session {session_id!r} has no checkpoint to resume")
+            return await self._continue(execution, checkpoint, update, fork=False)
+
+        return start
+
+    def _from_checkpoint(
+        self, checkpoint: Checkpoint, update: Mapping[str, Any] | None, *, fork: bool
+    ) -> _Start:
+        def start(execution: RunExecution) -> Coroutine[Any, Any, RunState]:
+            return self._continue(execution, checkpoint, update, fork=fork)
+
+        return start
+
+    async def _continue(
+        self,
+        execution: RunExecution,
+        checkpoint: Checkpoint,
+        update: Mapping[str, Any] | None,
+        *,
+        fork: bool,
+    ) -> RunState:
+        if checkpoint.next_node is None:
+            raise NothingToResumeError(
+                f"session {checkpoint.session_id!r} completed at checkpoint "
+                f"{checkpoint.checkpoint_id!r}: nothing is left to run (start a new run, or go "
+                "back to an earlier checkpoint)"
+            )
+        state = FrozenDict(checkpoint.state)
+        if update:
+            state, _ = merge_update("<update>", state, self._initial(update))
+        execution.parent = checkpoint
+        if fork:
+            forked = Checkpoint(
+                f"{execution.run_id}-0",
+                execution.session_id,
+                execution.run_id,
+                checkpoint.step + 1,
+                state,
+                checkpoint.next_node,
+                checkpoint.paused,
+                checkpoint.checkpoint_id,
+                time.time(),
+            )
+            await self._require_store("fork_from").put(forked)
+            execution.parent = forked
+        return await execution.execute(checkpoint.next_node, state, resume_paused=checkpoint.paused)
+
+    async def _checkpoint(self, checkpoint_id: str) -> Checkpoint:
+        checkpoint = await self._require_store("time travel").get(checkpoint_id)
+        if checkpoint is None:
+            raise CheckpointNotFoundError(f"no checkpoint with id {checkpoint_id!r}")
+        return checkpoint
+
+    def _require_store(self, what: str) -> CheckpointStore:
+        if self.store is None:
+            raise NothingToResumeError(
+                f"{what} needs checkpoints: create the Runner with a store, e.g. "
+                "Runner(graph, store=MemoryStore())"
+            )
+        return self.store
+
+    def _execution(
+        self, session_id: str, sink: Callable[[StreamEvent], None] | None
+    ) -> RunExecution:
+        if not isinstance(session_id, str) or not session_id:
+            raise ValueError(f"session_id must be a non-empty string, got {session_id!r}")
+        if session_id in self._active:
+            raise SessionBusyError(
+                f"session {session_id!r} is already running on this runner; wait for it or "
+                f"cancel it first"
+            )
+        execution = RunExecution(
+            self.graph,
+            session_id,
+            store=self.store,
+            hot=self._hot,
+            broker=self.broker,
+            max_steps=self.max_steps,
+            sink=sink,
+        )
+        self._active[session_id] = execution
+        return execution
+
+    def _start(self, execution: RunExecution, start: _Start) -> asyncio.Task[RunState]:
+        task = asyncio.get_running_loop().create_task(start(execution))
+        execution.task = task
+        task.add_done_callback(lambda _: self._release(execution))
+        return task
+
+    def _release(self, execution: RunExecution) -> None:
+        if self._active.get(execution.session_id) is execution:
+            del self._active[execution.session_id]
+
+    async def _await(self, session_id: str, start: _Start) -> RunState:
+        execution = self._execution(session_id, None)
+        task = self._start(execution, start)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if execution.cancel_requested and current is not None and not current.cancelling():
+                return execution.result(RunStatus.CANCELLED)
+            raise
+        finally:
+            self._release(execution)
+
+    def _cold(self, session_id: str, start: _Start) -> Observable[StreamEvent]:
+        def subscribe(
+            observer: abc.ObserverBase[StreamEvent], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            try:
+                asyncio.get_running_loop()
+                execution = self._execution(session_id, observer.on_next)
+            except RuntimeError:
+                observer.on_error(
+                    RuntimeError(
+                        "runner.stream(...) must be subscribed on the asyncio event loop thread "
+                        "(from a coroutine or a callback of the running loop)"
+                    )
+                )
+                return Disposable()
+            except (SessionBusyError, ValueError) as exc:
+                observer.on_error(exc)
+                return Disposable()
+
+            async def drive() -> RunState:
+                try:
+                    result = await start(execution)
+                except Exception as exc:
+                    execution.sink = None
+                    self._release(execution)  # before the subscriber hears of the end
+                    observer.on_error(exc)
+                    return execution.result(RunStatus.FAILED, str(exc))
+                execution.sink = None
+                self._release(execution)
+                observer.on_completed()
+                return result
+
+            task = self._start(execution, lambda _: drive())
+
+            def dispose() -> None:
+                execution.sink = None
+                task.cancel()
+
+            return Disposable(dispose)
+
+        return reactivex.create(subscribe)

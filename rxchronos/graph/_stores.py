@@ -1,0 +1,118 @@
+"""Where checkpoints live: the :class:`CheckpointStore` protocol, :class:`Checkpoint` and the
+in-process :class:`MemoryStore`. (The durable :class:`~rxchronos.graph.SQLiteStore` is in
+``_sqlite.py``.)
+
+A checkpoint is written after every node and when a run pauses at an interrupt. It records the
+state *after* a node and the node to run *next*, so resuming from it never runs a node twice.
+A session's checkpoints form an append-only history: resuming from an old checkpoint adds new ones
+(whose ``parent_id`` points back), it never rewrites the old.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["Checkpoint", "CheckpointStore", "MemoryStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A saved point of a session, from which a run can continue.
+
+    Attributes:
+        checkpoint_id: unique id (across sessions).
+        session_id: the session whose history this belongs to.
+        run_id: the run that wrote it.
+        step: position in the session's history (1, 2, ...; a parent's step plus one).
+        state: the state at this point (read-only).
+        next_node: the node to run next; ``None`` when the run had completed.
+        paused: the run paused here before ``next_node`` (an interrupt node).
+        parent_id: the checkpoint this one follows, if any.
+        created_at: Unix time in seconds.
+    """
+
+    checkpoint_id: str
+    session_id: str
+    run_id: str
+    step: int
+    state: Mapping[str, Any]
+    next_node: str | None
+    paused: bool
+    parent_id: str | None
+    created_at: float
+
+
+@runtime_checkable
+class CheckpointStore(Protocol):
+    """What a ``Runner`` needs from a checkpoint store. Every method is a coroutine, so a store may
+    do its I/O off the event loop.
+
+    Example:
+        >>> isinstance(MemoryStore(), CheckpointStore)
+        True
+    """
+
+    async def put(self, checkpoint: Checkpoint) -> None:
+        """Save ``checkpoint`` (atomically: all of it or nothing)."""
+        ...
+
+    async def get(self, checkpoint_id: str) -> Checkpoint | None:
+        """The checkpoint with this id, or ``None``."""
+        ...
+
+    async def latest(self, session_id: str) -> Checkpoint | None:
+        """The newest checkpoint of the session, or ``None`` for an unknown session."""
+        ...
+
+    async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
+        """Every checkpoint of the session, oldest first (empty for an unknown session)."""
+        ...
+
+
+class MemoryStore:
+    """Checkpoints in a dict: fast, per process, gone when the process ends.
+
+    The state is stored by reference, which is safe because the runner's state snapshots are
+    read-only: a checkpoint costs no copy at all.
+
+    Example:
+        >>> import asyncio
+        >>> from rxchronos.graph import MemoryStore, Runner, StateGraph
+        >>> g = StateGraph("g").add_node("a", lambda s: {"x": 1}).set_entry_point("a").compile()
+        >>> store = MemoryStore()
+        >>> async def main():
+        ...     await Runner(g, store=store).run("s1", {})
+        ...     return [c.next_node for c in await store.list_checkpoints("s1")]
+        >>> asyncio.run(main())
+        [None]
+    """
+
+    __slots__ = ("_by_id", "_by_session")
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Checkpoint] = {}
+        self._by_session: dict[str, list[Checkpoint]] = {}
+
+    async def put(self, checkpoint: Checkpoint) -> None:
+        """Save ``checkpoint``."""
+        self._by_id[checkpoint.checkpoint_id] = checkpoint
+        history = self._by_session.get(checkpoint.session_id)
+        if history is None:
+            self._by_session[checkpoint.session_id] = [checkpoint]
+        else:
+            history.append(checkpoint)
+
+    async def get(self, checkpoint_id: str) -> Checkpoint | None:
+        """The checkpoint with this id, or ``None``."""
+        return self._by_id.get(checkpoint_id)
+
+    async def latest(self, session_id: str) -> Checkpoint | None:
+        """The newest checkpoint of the session, or ``None``."""
+        history = self._by_session.get(session_id)
+        return history[-1] if history else None
+
+    async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
+        """Every checkpoint of the session, oldest first."""
+        return list(self._by_session.get(session_id, ()))

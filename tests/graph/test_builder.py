@@ -1,0 +1,112 @@
+"""StateGraph validation and the Mermaid picture."""
+
+from __future__ import annotations
+
+import pytest
+
+from rxchronos import RxChronosError
+from rxchronos.graph import END, START, GraphValidationError, StateGraph
+
+from .helpers import approval_graph, linear_graph, loop_graph
+
+
+def noop(state: object) -> dict[str, object]:
+    return {}
+
+
+def problems_of(graph: StateGraph) -> list[str]:
+    with pytest.raises(GraphValidationError) as info:
+        graph.compile()
+    assert isinstance(info.value, RxChronosError)
+    return info.value.problems
+
+
+def test_no_entry_point() -> None:
+    assert problems_of(StateGraph("g").add_node("a", noop)) == [
+        "graph 'g' has no entry point: call set_entry_point(<node id>)"
+    ]
+
+
+def test_unknown_edge_target_is_named() -> None:
+    graph = StateGraph("g").add_node("a", noop).set_entry_point("a").add_edge("a", "nowhere")
+    assert problems_of(graph) == ["edge 'a' -> 'nowhere' goes to an unknown node 'nowhere'"]
+
+
+def test_duplicate_node_is_reported_at_compile() -> None:
+    graph = StateGraph("g").add_node("a", noop).add_node("a", noop).set_entry_point("a")
+    assert problems_of(graph) == ["duplicate node 'a'"]
+
+
+def test_two_static_out_edges() -> None:
+    graph = (
+        StateGraph("g")
+        .add_node("a", noop)
+        .add_node("b", noop)
+        .add_node("c", noop)
+        .set_entry_point("a")
+        .add_edge("a", "b")
+        .add_edge("a", "c")
+    )
+    problems = problems_of(graph)
+    assert any("node 'a' has two outgoing edges" in p for p in problems)
+
+
+def test_unreachable_node() -> None:
+    graph = StateGraph("g").add_node("a", noop).add_node("island", noop).set_entry_point("a")
+    assert problems_of(graph) == ["node 'island' is unreachable from the entry point 'a'"]
+
+
+@pytest.mark.parametrize("name", [START, END])
+def test_reserved_names(name: str) -> None:
+    graph = StateGraph("g").add_node("a", noop).add_node(name, noop).set_entry_point("a")
+    assert problems_of(graph) == [f"node id {name!r} is reserved (START/END)"]
+
+
+def test_unknown_entry_point_and_conditional_targets() -> None:
+    graph = (
+        StateGraph("g")
+        .add_node("a", noop)
+        .set_entry_point("b")
+        .add_conditional_edge("a", lambda s: "x", {"x": "ghost"})
+    )
+    problems = problems_of(graph)
+    assert "entry point 'b' is not a node" in problems
+    assert "conditional edge from 'a': path 'x' goes to an unknown node 'ghost'" in problems
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    graph = StateGraph("g").add_node("a", noop).add_node("a", noop).add_edge("a", "zz")
+    assert len(problems_of(graph)) == 3
+
+
+def test_start_edge_sets_the_entry_point() -> None:
+    compiled = StateGraph("g").add_node("a", noop).add_edge(START, "a").compile()
+    assert compiled.entry_point == "a"
+
+
+def test_non_callable_node_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="node 'a': fn must be callable"):
+        StateGraph("g").add_node("a", "not a function")  # type: ignore[arg-type]
+
+
+def test_mermaid_linear() -> None:
+    text = linear_graph().compile().to_mermaid()
+    assert text.splitlines() == [
+        "flowchart TD",
+        "    __start__([start]) --> n0",
+        '    n0["extract"]',
+        '    n1["transform"]',
+        '    n2["load"]',
+        "    n0 --> n1",
+        "    n1 --> n2",
+        "    n2 --> __end__([end])",
+    ]
+
+
+def test_mermaid_labels_conditional_edges_and_marks_interrupts() -> None:
+    loop = loop_graph().compile().to_mermaid()
+    assert '    n0 -.->|"inc"| n0' in loop
+    assert '    n0 -.->|"__end__"| __end__([end])' in loop
+    approval = approval_graph().compile().to_mermaid()
+    assert '    n1[/"review"/]' in approval
+    assert approval_graph().compile()._repr_markdown_().startswith("```mermaid\nflowchart TD")

@@ -1,0 +1,194 @@
+"""Interrupts, resume after a pause or a failure, and time travel."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from reactivex import operators as ops
+
+from rxchronos.graph import (
+    CheckpointNotFoundError,
+    MemoryStore,
+    NodeError,
+    NothingToResumeError,
+    Runner,
+    RunStatus,
+    StateGraph,
+)
+
+from .helpers import approval_graph, kinds, linear_graph, loop_graph, record
+
+
+async def test_resume_runs_the_interrupt_node_and_does_not_pause_again() -> None:
+    runner = Runner(approval_graph().compile(), MemoryStore())
+    paused = await runner.run("s", {})
+    assert paused.status is RunStatus.PAUSED
+    seen = record(runner)
+    result = await runner.resume("s", update={"answer": "yes"})
+    assert result.status is RunStatus.COMPLETED
+    assert result.state == {"text": "hello", "answer": "yes", "approved": True, "published": True}
+    assert kinds(seen) == [
+        "node_start:review",
+        "node_end:review",
+        "checkpoint:review",
+        "edge_transition:review",
+        "node_start:publish",
+        "node_end:publish",
+        "checkpoint:publish",
+        "completed:publish",
+    ]
+    assert result.run_id != paused.run_id
+
+
+async def test_stream_resume_is_cold_and_completes() -> None:
+    runner = Runner(approval_graph().compile(), MemoryStore())
+    await runner.run("s", {})
+    events = await runner.stream_resume("s", update={"answer": "no"}).pipe(ops.to_list())
+    assert events[-1].type == "completed"
+    assert events[-1].state is not None and events[-1].state["published"] is False
+
+
+async def test_an_interrupt_node_pauses_every_time_it_is_reached() -> None:
+    def ask(state: Mapping[str, Any]) -> dict[str, Any]:
+        return {"asked": state.get("asked", 0) + 1}
+
+    graph = (
+        StateGraph("g")
+        .add_interrupt_node("ask", ask)
+        .set_entry_point("ask")
+        .add_conditional_edge("ask", lambda s: "ask" if s["asked"] < 2 else "__end__")
+        .compile()
+    )
+    runner = Runner(graph, MemoryStore())
+    assert (await runner.run("s", {})).status is RunStatus.PAUSED  # before the first ask
+    second = await runner.resume("s")
+    assert second.status is RunStatus.PAUSED and second.state["asked"] == 1  # the loop came back
+    done = await runner.resume("s")
+    assert done.status is RunStatus.COMPLETED and done.state["asked"] == 2
+
+
+async def test_resume_after_a_failure_retries_the_failed_node_only() -> None:
+    calls: list[str] = []
+    broken = {"on": True}
+
+    def step(name: str) -> Any:
+        def node(state: Mapping[str, Any]) -> dict[str, Any]:
+            calls.append(name)
+            if name == "b" and broken["on"]:
+                raise ConnectionError("flaky")
+            return {name: True}
+
+        return node
+
+    graph = (
+        StateGraph("g")
+        .add_node("a", step("a"))
+        .add_node("b", step("b"))
+        .add_node("c", step("c"))
+        .set_entry_point("a")
+        .add_edge("a", "b")
+        .add_edge("b", "c")
+        .compile()
+    )
+    runner = Runner(graph, MemoryStore())
+    with pytest.raises(NodeError):
+        await runner.run("s", {})
+    broken["on"] = False
+    result = await runner.resume("s")
+    assert calls == ["a", "b", "b", "c"]
+    assert result.state == {"a": True, "b": True, "c": True}
+
+
+async def test_resume_errors_are_clear() -> None:
+    runner = Runner(linear_graph().compile(), MemoryStore())
+    with pytest.raises(NothingToResumeError, match="no checkpoint"):
+        await runner.resume("unknown")
+    await runner.run("s", {})
+    with pytest.raises(NothingToResumeError, match="completed"):
+        await runner.resume("s")
+    with pytest.raises(NothingToResumeError, match="needs checkpoints"):
+        await Runner(linear_graph().compile()).resume("s")
+    with pytest.raises(CheckpointNotFoundError):
+        await runner.resume_from_checkpoint("nope")
+
+
+async def test_checkpoints_after_every_node_with_next_node_and_parents() -> None:
+    store = MemoryStore()
+    await Runner(linear_graph().compile(), store).run("s", {})
+    history = await store.list_checkpoints("s")
+    assert [(c.step, c.next_node, c.paused) for c in history] == [
+        (1, "transform", False),
+        (2, "load", False),
+        (3, None, False),
+    ]
+    assert [c.parent_id for c in history] == [
+        None,
+        history[0].checkpoint_id,
+        history[1].checkpoint_id,
+    ]
+    assert history[0].state == {"rows": [1, 2, 3]}
+
+
+async def test_resume_from_checkpoint_rewinds_the_session_and_keeps_history() -> None:
+    store = MemoryStore()
+    runner = Runner(loop_graph().compile(), store)
+    await runner.run("s", {"limit": 3})
+    history = await store.list_checkpoints("s")
+    first = history[0]
+    assert first.state["count"] == 1
+    result = await runner.resume_from_checkpoint(first.checkpoint_id, update={"limit": 5})
+    assert result.session_id == "s"
+    assert result.state["count"] == 5
+    after = await store.list_checkpoints("s")
+    assert after[: len(history)] == history  # old history untouched
+    assert after[len(history)].parent_id == first.checkpoint_id
+
+
+async def test_fork_from_makes_a_new_session_and_leaves_the_original_alone() -> None:
+    store = MemoryStore()
+    runner = Runner(approval_graph().compile(), store)
+    await runner.run("orig", {})
+    paused = await store.latest("orig")
+    assert paused is not None and paused.paused
+    before = await store.list_checkpoints("orig")
+    fork = await runner.fork_from(paused.checkpoint_id, {"answer": "yes"}, session_id="what-if")
+    assert fork.session_id == "what-if"
+    assert fork.state["published"] is True
+    assert await store.list_checkpoints("orig") == before
+    fork_history = await store.list_checkpoints("what-if")
+    assert fork_history[0].parent_id == paused.checkpoint_id
+    assert fork_history[0].state["answer"] == "yes"
+    # the original can still be resumed its own way
+    original = await runner.resume("orig", update={"answer": "no"})
+    assert original.state["published"] is False
+
+
+async def test_replay_from_runs_again_from_the_recorded_state() -> None:
+    calls: list[str] = []
+
+    def node(name: str) -> Any:
+        def run(state: Mapping[str, Any]) -> dict[str, Any]:
+            calls.append(name)
+            return {name: len(calls)}
+
+        return run
+
+    graph = (
+        StateGraph("g")
+        .add_node("a", node("a"))
+        .add_node("b", node("b"))
+        .set_entry_point("a")
+        .add_edge("a", "b")
+        .compile()
+    )
+    store = MemoryStore()
+    runner = Runner(graph, store)
+    await runner.run("s", {})
+    first = (await store.list_checkpoints("s"))[0]
+    replay = await runner.replay_from(first.checkpoint_id)
+    assert calls == ["a", "b", "b"]
+    assert replay.session_id.startswith("s-fork-")
+    assert replay.state == {"a": 1, "b": 3}
+    assert len(await store.list_checkpoints("s")) == 2

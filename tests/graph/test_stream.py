@@ -1,0 +1,190 @@
+"""runner.stream(...) is cold; runner.events is hot; disposal cancels without leaking tasks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from reactivex import operators as ops
+
+from rxchronos import operators as rxo
+from rxchronos.graph import MemoryStore, NodeError, Runner, RunStatus, StateGraph, StreamEvent
+
+from .helpers import approval_graph, collect, kinds, linear_graph, no_other_tasks, record
+
+
+async def test_stream_is_cold_and_runs_once_per_subscription() -> None:
+    calls: list[int] = []
+
+    def count(state: Mapping[str, Any]) -> dict[str, Any]:
+        calls.append(1)
+        return {"n": len(calls)}
+
+    runner = Runner(StateGraph("g").add_node("c", count).set_entry_point("c").compile())
+    observable = runner.stream("s", {})
+    await asyncio.sleep(0)
+    assert calls == []  # nothing happens before subscribe
+    first = await observable.pipe(ops.to_list())
+    second = await observable.pipe(ops.to_list())
+    assert len(calls) == 2
+    assert first[0].run_id != second[0].run_id
+    assert [e.state["n"] for e in (first[-1], second[-1])] == [1, 2]
+
+
+async def test_stream_completes_after_completed() -> None:
+    runner = Runner(linear_graph().compile())
+    events = await collect(runner, "s", {})
+    assert events[-1].type == "completed"
+    assert await no_other_tasks() == set()
+
+
+async def test_stream_completes_after_an_interrupt() -> None:
+    runner = Runner(approval_graph().compile(), MemoryStore())
+    events = await collect(runner, "s", {})
+    assert kinds(events)[-1] == "interrupt:review"
+
+
+async def test_stream_errors_with_node_error_after_the_error_event() -> None:
+    def boom(state: Mapping[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("nope")
+
+    runner = Runner(StateGraph("g").add_node("boom", boom).set_entry_point("boom").compile())
+    seen: list[StreamEvent] = []
+    failure: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+    runner.stream("s", {}).subscribe(seen.append, failure.set_result, lambda: None)
+    error = await failure
+    assert isinstance(error, NodeError)
+    assert kinds(seen) == ["node_start:boom", "error:boom"]
+    assert await no_other_tasks() == set()
+
+
+async def test_hot_events_see_every_run_and_never_complete() -> None:
+    runner = Runner(linear_graph().compile())
+    seen: list[StreamEvent] = []
+    completed: list[bool] = []
+    runner.events.subscribe(seen.append, on_completed=lambda: completed.append(True))
+    await runner.run("a", {})
+    await collect(runner, "b", {})
+    await runner.run("c", {})
+    assert completed == []
+    assert [e.session_id for e in seen if e.type == "completed"] == ["a", "b", "c"]
+
+
+async def test_disposing_cancels_the_run_emits_cancelled_and_keeps_the_checkpoint() -> None:
+    started = asyncio.Event()
+    finished: list[str] = []
+
+    async def slow(state: Mapping[str, Any]) -> dict[str, Any]:
+        started.set()
+        await asyncio.sleep(3600)
+        finished.append("slow")
+        return {"slow": True}
+
+    graph = (
+        StateGraph("g")
+        .add_node("fast", lambda s: {"fast": True})
+        .add_node("slow", slow)
+        .set_entry_point("fast")
+        .add_edge("fast", "slow")
+        .compile()
+    )
+    store = MemoryStore()
+    runner = Runner(graph, store)
+    hot = record(runner)
+    received: list[StreamEvent] = []
+    subscription = runner.stream("s", {}).subscribe(received.append)
+    await started.wait()
+    subscription.dispose()
+    assert await no_other_tasks() == set()  # the run task is gone
+    assert finished == []
+    assert hot[-1].type == "cancelled" and hot[-1].node_id == "slow"
+    assert all(e.type != "cancelled" for e in received)  # the disposed observer hears nothing
+    latest = await store.latest("s")
+    assert latest is not None and latest.next_node == "slow"
+
+    async def quick(state: Mapping[str, Any]) -> dict[str, Any]:
+        return {"slow": "resumed"}
+
+    resumed = Runner(
+        StateGraph("g")
+        .add_node("fast", lambda s: {"fast": True})
+        .add_node("slow", quick)
+        .set_entry_point("fast")
+        .add_edge("fast", "slow")
+        .compile(),
+        store,
+    )
+    result = await resumed.resume("s")
+    assert result.state == {"fast": True, "slow": "resumed"}
+
+
+async def test_cancel_makes_run_return_cancelled() -> None:
+    started = asyncio.Event()
+
+    async def wait(state: Mapping[str, Any]) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    runner = Runner(StateGraph("g").add_node("w", wait).set_entry_point("w").compile())
+    task = asyncio.create_task(runner.run("s", {}))
+    await started.wait()
+    assert runner.cancel("s") is True
+    result = await task
+    assert result.status is RunStatus.CANCELLED
+    assert result.node_id == "w"
+    assert runner.cancel("s") is False
+    assert await no_other_tasks() == set()
+
+
+async def test_cancelling_the_caller_propagates() -> None:
+    started = asyncio.Event()
+
+    async def wait(state: Mapping[str, Any]) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    runner = Runner(StateGraph("g").add_node("w", wait).set_entry_point("w").compile())
+    hot = record(runner)
+    task = asyncio.create_task(runner.run("s", {}))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert hot[-1].type == "cancelled"
+    assert await no_other_tasks() == set()
+
+
+async def test_subscribing_without_a_running_loop_is_an_error() -> None:
+    runner = Runner(linear_graph().compile())
+    errors: list[Exception] = []
+
+    def subscribe_in_thread() -> None:
+        runner.stream("s", {}).subscribe(on_error=errors.append)
+
+    await asyncio.to_thread(subscribe_in_thread)
+    assert len(errors) == 1 and "event loop thread" in str(errors[0])
+
+
+async def test_of_type_filters_events() -> None:
+    runner = Runner(linear_graph().compile())
+    events = await runner.stream("s", {}).pipe(rxo.of_type("node_end", "completed"), ops.to_list())
+    assert kinds(events) == [
+        "node_end:extract",
+        "node_end:transform",
+        "node_end:load",
+        "completed:load",
+    ]
+
+
+async def test_a_failing_subscriber_fails_the_run_loudly() -> None:
+    runner = Runner(linear_graph().compile())
+
+    def explode(event: StreamEvent) -> None:
+        if event.type == "node_end":
+            raise LookupError("subscriber bug")
+
+    runner.events.subscribe(explode)
+    with pytest.raises(LookupError, match="subscriber bug"):
+        await runner.run("s", {})
