@@ -23,12 +23,22 @@ import reactivex
 from reactivex import operators as ops
 
 from rxchronos.graph._modes import stream_mode
+from rxchronos.model._operators import (
+    accumulate_tool_calls,
+    coalesce_text,
+    collect_response,
+    text,
+)
 
 _T = TypeVar("_T")
 
 __all__ = [
+    "accumulate_tool_calls",
+    "coalesce_text",
+    "collect_response",
     "of_type",
     "stream_mode",
+    "text",
 ]
 
 

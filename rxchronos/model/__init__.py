@@ -29,6 +29,7 @@ from rxchronos.model._compatible import (
 )
 from rxchronos.model._errors import (
     IncompleteStreamError,
+    ProviderConfigError,
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
@@ -36,9 +37,12 @@ from rxchronos.model._errors import (
     ProviderTimeoutError,
     ToolArgumentsError,
 )
+from rxchronos.model._fallback import FallbackProvider
 from rxchronos.model._openai import AzureOpenAI, Mistral, OpenAI
 from rxchronos.model._provider import Provider
+from rxchronos.model._registry import provider_from_string, register_provider
 from rxchronos.model._retry import RetryPolicy, Timeouts
+from rxchronos.model._scripted import ScriptedProvider, ScriptedReply
 from rxchronos.model._types import (
     ChatRequest,
     ChatResponse,
@@ -56,6 +60,7 @@ __all__ = [
     "ChatRequest",
     "ChatResponse",
     "DeepSeek",
+    "FallbackProvider",
     "Fireworks",
     "FunctionDef",
     "Groq",
@@ -67,6 +72,7 @@ __all__ = [
     "OpenRouter",
     "Perplexity",
     "Provider",
+    "ProviderConfigError",
     "ProviderConnectionError",
     "ProviderError",
     "ProviderHTTPError",
@@ -74,6 +80,8 @@ __all__ = [
     "ProviderTimeoutError",
     "RetryPolicy",
     "Role",
+    "ScriptedProvider",
+    "ScriptedReply",
     "StopReason",
     "Timeouts",
     "Together",
@@ -81,4 +89,6 @@ __all__ = [
     "ToolCall",
     "ToolDefinition",
     "Usage",
+    "provider_from_string",
+    "register_provider",
 ]

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IncompleteStreamError",
+    "ProviderConfigError",
     "ProviderConnectionError",
     "ProviderError",
     "ProviderHTTPError",
@@ -143,6 +144,19 @@ class ProviderTimeoutError(ProviderError):
 
 class ProviderConnectionError(ProviderError):
     """The connection to the provider failed or broke (DNS, refused, reset)."""
+
+
+class ProviderConfigError(RxChronosError, ValueError):
+    """A provider cannot be built: unknown name, missing model, or a missing key in the environment.
+
+    Example:
+        >>> from rxchronos.model import provider_from_string
+        >>> try:
+        ...     provider_from_string("nope:model")
+        ... except ProviderConfigError as exc:
+        ...     print(str(exc).split(";")[0])
+        unknown provider 'nope' in 'nope:model'
+    """
 
 
 class ToolArgumentsError(RxChronosError):

@@ -31,8 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Iterable
-from types import TracebackType
-from typing import Any, ClassVar, NamedTuple, Self, TypedDict, Unpack
+from typing import Any, ClassVar, NamedTuple, TypedDict, Unpack
 
 import aiohttp
 import reactivex
@@ -49,6 +48,7 @@ from rxchronos.model._errors import (
     ProviderStreamError,
     ProviderTimeoutError,
 )
+from rxchronos.model._provider import AsyncClosable
 from rxchronos.model._retry import RetryPolicy, Timeouts, parse_retry_after
 from rxchronos.model._stream_reader import Framing, read_stream
 from rxchronos.model._tap_report import tapped
@@ -96,7 +96,7 @@ def _running_loop(what: str) -> asyncio.AbstractEventLoop:
         ) from None
 
 
-class HTTPProvider:
+class HTTPProvider(AsyncClosable):
     """Base of the HTTP providers (see the module docstring for the extension points).
 
     Args:
@@ -149,17 +149,6 @@ class HTTPProvider:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, model={self._model!r})"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the session this provider created (a caller's session is left open)."""

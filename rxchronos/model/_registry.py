@@ -1,0 +1,139 @@
+"""``provider_from_string("openai:gpt-4o")``: a provider from a short spec and the environment.
+
+The spec is ``"<provider>:<model>"`` (split at the first colon, so ``"ollama:llama3.1:8b"`` works);
+keys come from the usual environment variables. Each provider is a *factory* in ``_FACTORIES``:
+``factory(model, env, options) -> Provider``, where ``options`` are the keyword options of the
+HTTP providers (``session``, ``timeout``, ``max_retries``, ``retry``). Add a provider with
+:func:`register_provider`.
+
+Example:
+    >>> provider_from_string("scripted:demo").model
+    'demo'
+    >>> provider_from_string("openai:gpt-4o", env={"OPENAI_API_KEY": "sk-test"}).name
+    'openai'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from rxchronos.model._compatible import (
+    DeepSeek,
+    Fireworks,
+    Groq,
+    OpenRouter,
+    Perplexity,
+    Together,
+)
+from rxchronos.model._errors import ProviderConfigError
+from rxchronos.model._openai import AzureOpenAI, Mistral, OpenAI
+from rxchronos.model._provider import Provider
+from rxchronos.model._scripted import ScriptedProvider
+
+__all__ = ["ProviderFactory", "provider_from_string", "register_provider"]
+
+ProviderFactory = Callable[[str, Mapping[str, str], dict[str, Any]], Provider]
+"""``factory(model, env, options) -> Provider``."""
+
+
+def env_key(env: Mapping[str, str], provider: str, *names: str) -> str:
+    """The first of the environment variables ``names`` that is set, else a clear error."""
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return value
+    raise ProviderConfigError(
+        f"{provider}: no API key found; set {' or '.join(names)} in the environment"
+    )
+
+
+def _openai(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
+    key = env_key(env, "openai", "OPENAI_API_KEY")
+    base_url = env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    return OpenAI(api_key=key, model=model, base_url=base_url, **options)
+
+
+def _azure(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
+    key = env_key(env, "azure", "AZURE_OPENAI_API_KEY")
+    endpoint = env.get("AZURE_OPENAI_ENDPOINT", "").strip()
+    if not endpoint:
+        raise ProviderConfigError("azure: set AZURE_OPENAI_ENDPOINT (https://<resource>...)")
+    version = env.get("AZURE_OPENAI_API_VERSION") or env.get("OPENAI_API_VERSION") or "2024-10-21"
+    return AzureOpenAI(
+        endpoint=endpoint, api_key=key, deployment=model, api_version=version, **options
+    )
+
+
+def _keyed(cls: Any, provider: str, *names: str) -> ProviderFactory:
+    def factory(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
+        return cls(api_key=env_key(env, provider, *names), model=model, **options)  # type: ignore[no-any-return]
+
+    return factory
+
+
+def _scripted(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
+    return ScriptedProvider(model=model or "scripted")
+
+
+_FACTORIES: dict[str, ProviderFactory] = {
+    "openai": _openai,
+    "azure": _azure,
+    "mistral": _keyed(Mistral, "mistral", "MISTRAL_API_KEY"),
+    "groq": _keyed(Groq, "groq", "GROQ_API_KEY"),
+    "together": _keyed(Together, "together", "TOGETHER_API_KEY", "TOGETHER_AI_API_KEY"),
+    "deepseek": _keyed(DeepSeek, "deepseek", "DEEPSEEK_API_KEY"),
+    "openrouter": _keyed(OpenRouter, "openrouter", "OPENROUTER_API_KEY"),
+    "fireworks": _keyed(Fireworks, "fireworks", "FIREWORKS_API_KEY"),
+    "perplexity": _keyed(Perplexity, "perplexity", "PERPLEXITY_API_KEY"),
+    "scripted": _scripted,
+    # --- Registration point: the Anthropic, Gemini and Ollama providers register here -------------
+    # "anthropic": ANTHROPIC_API_KEY; "gemini": GEMINI_API_KEY or GOOGLE_API_KEY;
+    # "ollama": no key, OLLAMA_HOST for the base URL. Add e.g.
+    #     "anthropic": _keyed(Anthropic, "anthropic", "ANTHROPIC_API_KEY"),
+}
+
+
+def register_provider(prefix: str, factory: ProviderFactory) -> None:
+    """Make ``provider_from_string("<prefix>:<model>")`` build providers with ``factory``.
+
+    Example:
+        >>> from rxchronos.model import ScriptedProvider
+        >>> register_provider("canned", lambda model, env, options: ScriptedProvider(model=model))
+        >>> provider_from_string("canned:x").model
+        'x'
+    """
+    if not prefix or ":" in prefix:
+        raise ValueError(f"a provider prefix is a non-empty name without ':', got {prefix!r}")
+    _FACTORIES[prefix] = factory
+
+
+def provider_from_string(
+    spec: str, *, env: Mapping[str, str] | None = None, **options: Any
+) -> Provider:
+    """Build a provider from ``"<provider>:<model>"``, with its key from the environment.
+
+    Args:
+        spec: e.g. ``"openai:gpt-4o"``, ``"azure:<deployment>"``, ``"mistral:<model>"``,
+            ``"scripted"``.
+        env: where to read keys (default: ``os.environ``).
+        **options: passed to the provider (``session``, ``timeout``, ``max_retries``, ``retry``).
+
+    Raises:
+        ProviderConfigError: unknown provider, missing model, or missing key / endpoint.
+
+    Example:
+        >>> provider_from_string("groq:llama-3.3-70b-versatile", env={"GROQ_API_KEY": "gsk-x"})
+        Groq(name='groq', model='llama-3.3-70b-versatile')
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"provider_from_string() takes a string like 'openai:gpt-4o', got {spec!r}")
+    prefix, _, model = spec.strip().partition(":")
+    factory = _FACTORIES.get(prefix.lower())
+    if factory is None:
+        known = ", ".join(sorted(_FACTORIES))
+        raise ProviderConfigError(f"unknown provider {prefix!r} in {spec!r}; known: {known}")
+    if not model and prefix.lower() != "scripted":
+        raise ProviderConfigError(f"no model in {spec!r}; write '{prefix}:<model>'")
+    return factory(model, os.environ if env is None else env, options)

@@ -1,0 +1,143 @@
+"""The model operators: text, accumulate_tool_calls, collect_response, coalesce_text."""
+
+from __future__ import annotations
+
+import pytest
+import reactivex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reactivex.testing import ReactiveTest, TestScheduler
+
+from rxchronos import operators as rxo
+from rxchronos.model import ChatResponse, StopReason, ToolCall, Usage
+
+on_next, on_completed, on_error = (
+    ReactiveTest.on_next,
+    ReactiveTest.on_completed,
+    ReactiveTest.on_error,
+)
+
+
+def frag(index: int, arguments: str = "", id: str = "", name: str = "") -> ChatResponse:
+    return ChatResponse(tool_calls=(ToolCall(index=index, id=id, name=name, arguments=arguments),))
+
+
+def values(source: reactivex.Observable) -> list:
+    out: list = []
+    source.subscribe(out.append)
+    return out
+
+
+def test_text_drops_empty_content() -> None:
+    deltas = reactivex.of(
+        ChatResponse(content="He"), ChatResponse(usage=Usage()), ChatResponse(content="llo")
+    )
+    assert values(deltas.pipe(rxo.text())) == ["He", "llo"]
+
+
+def test_accumulate_tool_calls_keeps_parallel_calls_apart() -> None:
+    deltas = reactivex.of(
+        frag(0, id="a", name="write_file"),
+        frag(1, id="b", name="write_file"),
+        frag(0, '{"path": "x"'),
+        ChatResponse(content="ignored"),
+        frag(1, '{"path": "y"}'),
+        frag(0, "}"),
+    )
+    states = values(deltas.pipe(rxo.accumulate_tool_calls()))
+    assert len(states) == 5  # one per delta with fragments
+    final = states[-1]
+    assert [(c.index, c.id, c.name, c.arguments) for c in final] == [
+        (0, "a", "write_file", '{"path": "x"}'),
+        (1, "b", "write_file", '{"path": "y"}'),
+    ]
+    assert states[2][0].arguments == '{"path": "x"'
+
+
+def test_accumulate_state_is_per_subscription() -> None:
+    piped = reactivex.of(frag(0, "{", id="a", name="f"), frag(0, "}")).pipe(
+        rxo.accumulate_tool_calls()
+    )
+    first, second = values(piped), values(piped)
+    assert first[-1][0].arguments == second[-1][0].arguments == "{}"
+
+
+def test_collect_response_folds_everything() -> None:
+    deltas = reactivex.of(
+        ChatResponse(id="r1", reasoning="think "),
+        ChatResponse(content="Hel"),
+        ChatResponse(content="lo", usage=Usage(prompt_tokens=1, completion_tokens=1)),
+        frag(0, id="c", name="noargs"),
+        ChatResponse(
+            stop_reason=StopReason.TOOL_CALL, usage=Usage(prompt_tokens=2, completion_tokens=3)
+        ),
+    )
+    [final] = values(deltas.pipe(rxo.collect_response()))
+    assert not final.delta
+    assert final.id == "r1" and final.content == "Hello" and final.reasoning == "think "
+    assert final.tool_calls == (ToolCall(index=0, id="c", name="noargs", arguments="{}"),)
+    assert final.usage == Usage(prompt_tokens=2, completion_tokens=3)  # last wins, not summed
+    assert final.stop_reason is StopReason.TOOL_CALL
+
+
+def test_collect_response_passes_errors_through() -> None:
+    errors: list[Exception] = []
+    reactivex.concat(
+        reactivex.of(ChatResponse(content="x")), reactivex.throw(KeyError("boom"))
+    ).pipe(rxo.collect_response()).subscribe(on_error=errors.append)
+    assert isinstance(errors[0], KeyError)
+
+
+async def test_collect_response_is_awaitable() -> None:
+    final = await reactivex.of(ChatResponse(content="a"), ChatResponse(content="b")).pipe(
+        rxo.collect_response()
+    )
+    assert final.content == "ab"
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.text(max_size=5)), max_size=40))
+def test_accumulation_equals_concatenation_per_slot(fragments: list[tuple[int, str]]) -> None:
+    deltas = [frag(i, text) for i, text in fragments]
+    states = values(reactivex.from_iterable(deltas).pipe(rxo.accumulate_tool_calls()))
+    expected: dict[int, str] = {}
+    for i, text in fragments:
+        expected[i] = expected.get(i, "") + text
+    got = {c.index: c.arguments for c in states[-1]} if states else {}
+    assert got == expected
+
+
+def test_coalesce_text_batches_in_virtual_time() -> None:
+    scheduler = TestScheduler()
+    source = scheduler.create_hot_observable(
+        on_next(210, ChatResponse(content="a")),
+        on_next(220, "b"),
+        on_next(300, ChatResponse(content="")),
+        on_next(400, "c"),
+        on_next(405, ChatResponse(content="d")),
+        on_completed(420),
+    )
+    result = scheduler.start(lambda: source.pipe(rxo.coalesce_text(50, scheduler=scheduler)))
+    assert result.messages == [on_next(260, "ab"), on_next(420, "cd"), on_completed(420)]
+
+
+def test_coalesce_text_flushes_before_an_error() -> None:
+    scheduler = TestScheduler()
+    boom = ValueError("boom")
+    source = scheduler.create_hot_observable(on_next(210, "x"), on_error(230, boom))
+    result = scheduler.start(lambda: source.pipe(rxo.coalesce_text(50, scheduler=scheduler)))
+    assert result.messages == [on_next(230, "x"), on_error(230, boom)]
+
+
+def test_coalesce_text_disposal_cancels_the_timer() -> None:
+    scheduler = TestScheduler()
+    source = scheduler.create_hot_observable(on_next(210, "x"))
+    result = scheduler.start(
+        lambda: source.pipe(rxo.coalesce_text(50, scheduler=scheduler)), disposed=230
+    )
+    assert result.messages == []
+
+
+def test_coalesce_text_rejects_a_bad_window() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        rxo.coalesce_text(0)
