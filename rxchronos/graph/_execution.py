@@ -12,9 +12,9 @@ mapping; the old mapping is never touched, so events and checkpoints share snaps
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -116,7 +116,7 @@ class RunExecution:
         self.broker = broker
         self._max_steps = max_steps
         self.sink = sink
-        self.run_id = uuid.uuid4().hex
+        self.run_id = os.urandom(16).hex()
         self.seq = 0
         self.steps = 0
         self.node_id: str | None = None
@@ -191,11 +191,11 @@ class RunExecution:
             error,
         )
 
-    async def execute(self, node_id: str, state: FrozenDict, *, resume_paused: bool) -> RunState:
+    async def execute(self, node_id: str, state: FrozenDict, *, resume_paused: bool) -> RunStatus:
         """Run from ``node_id`` with ``state`` until the end, an interrupt or a failure.
 
         ``resume_paused`` runs ``node_id`` even if it is an interrupt node (the run was paused
-        there and is being resumed).
+        there and is being resumed). Returns how the run ended; :meth:`result` has the details.
         """
         tap_token = set_tap(self.tap)
         reporter_token = current_reporter.set(self.report)
@@ -214,7 +214,7 @@ class RunExecution:
             current_reporter.reset(reporter_token)
             reset_tap(tap_token)
 
-    async def _steps(self, node_id: str, resume_paused: bool) -> RunState:
+    async def _steps(self, node_id: str, resume_paused: bool) -> RunStatus:
         nodes = self._graph.nodes
         next_node = self._graph.next_node
         publish = self.publish
@@ -228,7 +228,7 @@ class RunExecution:
                 if store is not None:
                     await self._checkpoint(node_id, paused=True)
                 publish(EventType.INTERRUPT, node_id, state)
-                return self.result(RunStatus.PAUSED)
+                return RunStatus.PAUSED
             skip_pause = False
             if self.steps >= self._max_steps:
                 raise self._too_many_steps(node_id)
@@ -254,7 +254,7 @@ class RunExecution:
                 publish(EventType.COMPLETED, node_id, state)
                 if self.broker is not None:
                     self.broker.finish_topic(self.session_id)
-                return self.result(RunStatus.COMPLETED)
+                return RunStatus.COMPLETED
             publish(_EDGE, node_id, state, data=FrozenDict({"from": node_id, "to": target}))
             node_id = target
 

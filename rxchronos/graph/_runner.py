@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -13,6 +13,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 from reactivex.subject import Subject
 
+from rxchronos.graph._cold import ColdRun
 from rxchronos.graph._compiled import CompiledGraph
 from rxchronos.graph._errors import (
     CheckpointNotFoundError,
@@ -28,7 +29,7 @@ from rxchronos.graph._stores import Checkpoint, CheckpointStore
 
 __all__ = ["Runner"]
 
-_Start = Callable[[RunExecution], Coroutine[Any, Any, RunState]]
+_Start = Callable[[RunExecution], Coroutine[Any, Any, RunStatus]]
 
 
 class Runner:
@@ -200,7 +201,7 @@ class Runner:
         session (``session_id`` if given, otherwise ``<original>-fork-<random>``).
         """
         checkpoint = await self._checkpoint(checkpoint_id)
-        new_session = session_id or f"{checkpoint.session_id}-fork-{uuid.uuid4().hex[:8]}"
+        new_session = session_id or f"{checkpoint.session_id}-fork-{os.urandom(4).hex()}"
         return await self._await(new_session, self._from_checkpoint(checkpoint, update, fork=True))
 
     async def replay_from(self, checkpoint_id: str, *, session_id: str | None = None) -> RunState:
@@ -223,13 +224,13 @@ class Runner:
     def _from_entry(self, state: FrozenDict) -> _Start:
         entry = self.graph.entry_point
 
-        def start(execution: RunExecution) -> Coroutine[Any, Any, RunState]:
+        def start(execution: RunExecution) -> Coroutine[Any, Any, RunStatus]:
             return execution.execute(entry, state, resume_paused=False)
 
         return start
 
     def _from_latest(self, session_id: str, update: Mapping[str, Any] | None) -> _Start:
-        async def start(execution: RunExecution) -> RunState:
+        async def start(execution: RunExecution) -> RunStatus:
             store = self._require_store("resume")
             checkpoint = await store.latest(session_id)
             if checkpoint is None:
@@ -241,7 +242,7 @@ class Runner:
     def _from_checkpoint(
         self, checkpoint: Checkpoint, update: Mapping[str, Any] | None, *, fork: bool
     ) -> _Start:
-        def start(execution: RunExecution) -> Coroutine[Any, Any, RunState]:
+        def start(execution: RunExecution) -> Coroutine[Any, Any, RunStatus]:
             return self._continue(execution, checkpoint, update, fork=fork)
 
         return start
@@ -253,7 +254,7 @@ class Runner:
         update: Mapping[str, Any] | None,
         *,
         fork: bool,
-    ) -> RunState:
+    ) -> RunStatus:
         if checkpoint.next_node is None:
             raise NothingToResumeError(
                 f"session {checkpoint.session_id!r} completed at checkpoint "
@@ -316,21 +317,15 @@ class Runner:
         self._active[session_id] = execution
         return execution
 
-    def _start(self, execution: RunExecution, start: _Start) -> asyncio.Task[RunState]:
-        task = asyncio.get_running_loop().create_task(start(execution))
-        execution.task = task
-        task.add_done_callback(lambda _: self._release(execution))
-        return task
-
     def _release(self, execution: RunExecution) -> None:
         if self._active.get(execution.session_id) is execution:
             del self._active[execution.session_id]
 
     async def _await(self, session_id: str, start: _Start) -> RunState:
         execution = self._execution(session_id, None)
-        task = self._start(execution, start)
+        task = execution.task = asyncio.get_running_loop().create_task(start(execution))
         try:
-            return await task
+            return execution.result(await task)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if execution.cancel_requested and current is not None and not current.cancelling():
@@ -344,7 +339,7 @@ class Runner:
             observer: abc.ObserverBase[StreamEvent], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             try:
-                asyncio.get_running_loop()
+                loop = asyncio.get_running_loop()
                 execution = self._execution(session_id, observer.on_next)
             except RuntimeError:
                 observer.on_error(
@@ -357,26 +352,31 @@ class Runner:
             except (SessionBusyError, ValueError) as exc:
                 observer.on_error(exc)
                 return Disposable()
+            started = False
 
-            async def drive() -> RunState:
+            async def drive() -> None:
+                nonlocal started
+                started = True
                 try:
-                    result = await start(execution)
+                    await start(execution)
                 except Exception as exc:
                     execution.sink = None
                     self._release(execution)  # before the subscriber hears of the end
                     observer.on_error(exc)
-                    return execution.result(RunStatus.FAILED, str(exc))
+                    return
+                finally:
+                    self._release(execution)
                 execution.sink = None
-                self._release(execution)
                 observer.on_completed()
-                return result
 
-            task = self._start(execution, lambda _: drive())
+            task = execution.task = loop.create_task(drive())
 
             def dispose() -> None:
                 execution.sink = None
                 task.cancel()
+                if not started:  # cancelled before its first step: drive() never runs
+                    self._release(execution)
 
             return Disposable(dispose)
 
-        return reactivex.create(subscribe)
+        return ColdRun(subscribe)

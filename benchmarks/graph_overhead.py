@@ -1,0 +1,181 @@
+"""Graph runner overhead per node: rxchronos vs LangGraph, in the same run.
+
+A 3-node linear graph, each node setting one key. For rxchronos, ``runner.stream(...)`` is
+subscribed and every event is consumed (node_start, node_end, edge_transition, checkpoint,
+completed), with no store, ``MemoryStore`` and ``SQLiteStore``. For LangGraph, ``astream`` with
+``stream_mode="updates"``, without and with ``InMemorySaver``. Each figure is the best of several
+repeats, in microseconds per node.
+
+Targets: rxchronos without a store at most 1/20 of LangGraph without a checkpointer, and with
+``MemoryStore`` at most 1/10 of LangGraph with ``InMemorySaver``.
+
+Usage::
+
+    python benchmarks/graph_overhead.py           # full run
+    python benchmarks/graph_overhead.py --quick   # a few seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypedDict
+
+from rxchronos.graph import MemoryStore, Runner, SQLiteStore, StateGraph
+
+NODES = 3
+
+
+def rx_graph() -> StateGraph:
+    async def n1(state: Any) -> dict[str, int]:
+        return {"k1": 1}
+
+    async def n2(state: Any) -> dict[str, int]:
+        return {"k2": 2}
+
+    async def n3(state: Any) -> dict[str, int]:
+        return {"k3": 3}
+
+    return (
+        StateGraph("bench")
+        .add_node("n1", n1)
+        .add_node("n2", n2)
+        .add_node("n3", n3)
+        .set_entry_point("n1")
+        .add_edge("n1", "n2")
+        .add_edge("n2", "n3")
+        .set_finish_point("n3")
+    )
+
+
+def rx_case(runner: Runner) -> Callable[[int], Awaitable[int]]:
+    loop = asyncio.get_running_loop()
+
+    async def one(i: int) -> int:
+        done: asyncio.Future[None] = loop.create_future()
+        count = 0
+
+        def on_next(_: Any) -> None:
+            nonlocal count
+            count += 1
+
+        runner.stream(f"s{i}", {"i": i}).subscribe(
+            on_next, done.set_exception, lambda: done.set_result(None)
+        )
+        await done
+        return count
+
+    return one
+
+
+class LGState(TypedDict, total=False):
+    i: int
+    k1: int
+    k2: int
+    k3: int
+
+
+def lg_case(checkpointer: bool) -> Callable[[int], Awaitable[int]]:
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START
+    from langgraph.graph import StateGraph as LGStateGraph
+
+    async def n1(state: LGState) -> dict[str, int]:
+        return {"k1": 1}
+
+    async def n2(state: LGState) -> dict[str, int]:
+        return {"k2": 2}
+
+    async def n3(state: LGState) -> dict[str, int]:
+        return {"k3": 3}
+
+    builder = LGStateGraph(LGState)
+    builder.add_node("n1", n1)
+    builder.add_node("n2", n2)
+    builder.add_node("n3", n3)
+    builder.add_edge(START, "n1")
+    builder.add_edge("n1", "n2")
+    builder.add_edge("n2", "n3")
+    builder.add_edge("n3", END)
+    graph = builder.compile(checkpointer=InMemorySaver() if checkpointer else None)
+
+    async def one(i: int) -> int:
+        config: Any = {"configurable": {"thread_id": f"t{i}"}} if checkpointer else None
+        count = 0
+        async for _ in graph.astream({"i": i}, config, stream_mode="updates"):
+            count += 1
+        return count
+
+    return one
+
+
+async def measure(run: Callable[[int], Awaitable[int]], iterations: int, repeats: int) -> float:
+    """Best-of-``repeats`` microseconds per node over ``iterations`` runs."""
+    for i in range(min(50, iterations)):  # warm up
+        await run(-i - 1)
+    best = float("inf")
+    offset = 0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for i in range(iterations):
+            await run(offset + i)
+        best = min(best, time.perf_counter() - start)
+        offset += iterations
+    return best / (iterations * NODES) * 1e6
+
+
+async def main(quick: bool) -> None:
+    iterations, repeats = (200, 3) if quick else (2000, 5)
+    lg_iterations = max(50, iterations // 4)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(Path(tmp) / "bench.db")
+        try:
+            cases: list[tuple[str, Callable[[int], Awaitable[int]], int]] = [
+                ("rxchronos, no store", rx_case(Runner(rx_graph().compile())), iterations),
+                (
+                    "rxchronos, MemoryStore",
+                    rx_case(Runner(rx_graph().compile(), MemoryStore())),
+                    iterations,
+                ),
+                (
+                    "rxchronos, SQLiteStore",
+                    rx_case(Runner(rx_graph().compile(), store)),
+                    max(50, iterations // 10),
+                ),
+                ("LangGraph astream, no checkpointer", lg_case(False), lg_iterations),
+                ("LangGraph astream, InMemorySaver", lg_case(True), lg_iterations),
+            ]
+            results = {name: await measure(run, n, repeats) for name, run, n in cases}
+        finally:
+            await store.aclose()
+
+    lg_plain = results["LangGraph astream, no checkpointer"]
+    lg_saver = results["LangGraph astream, InMemorySaver"]
+    versus = {
+        "rxchronos, no store": lg_plain,
+        "rxchronos, MemoryStore": lg_saver,
+        "rxchronos, SQLiteStore": lg_saver,
+    }
+    targets = {"rxchronos, no store": 1 / 20, "rxchronos, MemoryStore": 1 / 10}
+    print(f"graph overhead: 3-node linear graph, {'quick' if quick else 'full'} run")
+    print()
+    print("| case | us per node | vs LangGraph | target |")
+    print("| --- | ---: | ---: | --- |")
+    for name, micros in results.items():
+        ratio = f"{micros / versus[name]:.3f}x" if name in versus else ""
+        target = targets.get(name)
+        verdict = ""
+        if target is not None:
+            met = micros / versus[name] <= target
+            verdict = f"<= {target:.2f}x {'met' if met else 'MISSED'}"
+        print(f"| {name} | {micros:.1f} | {ratio} | {verdict} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (a few seconds)")
+    asyncio.run(main(parser.parse_args().quick))
