@@ -27,6 +27,7 @@ from typing import Any
 
 from rxchronos.model._dialect import ToolSlots
 from rxchronos.model._errors import ProviderStreamError
+from rxchronos.model._json import loads
 from rxchronos.model._types import (
     ChatResponse,
     StopReason,
@@ -139,7 +140,7 @@ class OpenAIChatParser:
             self.finished = True
             return []
         try:
-            chunk = json.loads(data)
+            chunk = loads(data)
         except ValueError:
             if event == "error":
                 raise self._fail("error", data) from None
@@ -166,7 +167,7 @@ class OpenAIChatParser:
         if not values:
             return []
         values["id"] = self._id
-        return [fast_delta(**values)]
+        return [fast_delta(values)]
 
     def _choice(self, choice: dict[str, Any], values: dict[str, Any]) -> None:
         delta = choice.get("delta")
