@@ -25,7 +25,8 @@ class Checkpoint:
         checkpoint_id: unique id (across sessions).
         session_id: the session whose history this belongs to.
         run_id: the run that wrote it.
-        step: position in the session's history (1, 2, ...; a parent's step plus one).
+        step: position in the history: a parent's step plus one (a run started from the entry
+            point begins a new chain at 1).
         state: the state at this point (read-only).
         next_node: the node to run next; ``None`` when the run had completed.
         paused: the run paused here before ``next_node`` (an interrupt node).

@@ -188,3 +188,13 @@ async def test_a_failing_subscriber_fails_the_run_loudly() -> None:
     runner.events.subscribe(explode)
     with pytest.raises(LookupError, match="subscriber bug"):
         await runner.run("s", {})
+
+
+async def test_disposing_before_the_run_starts_frees_the_session() -> None:
+    runner = Runner(linear_graph().compile())
+    hot = record(runner)
+    runner.stream("s", {}).subscribe().dispose()  # the run task never got to run
+    assert await no_other_tasks() == set()
+    assert hot == []
+    result = await runner.run("s", {})  # the session is not left busy
+    assert result.status is RunStatus.COMPLETED
