@@ -49,7 +49,15 @@ class CompiledGraph:
             n1 --> __end__([end])
     """
 
-    __slots__ = ("_conditional", "_mermaid_ids", "_static", "entry_point", "graph_id", "nodes")
+    __slots__ = (
+        "_conditional",
+        "_mermaid_ids",
+        "_static",
+        "edge_data",
+        "entry_point",
+        "graph_id",
+        "nodes",
+    )
 
     def __init__(
         self,
@@ -65,6 +73,8 @@ class CompiledGraph:
         self._static = dict(static)
         self._conditional = dict(conditional)
         self._mermaid_ids = {node: f"n{i}" for i, node in enumerate(nodes)}
+        self.edge_data: dict[tuple[str, str], Mapping[str, str]] = {}
+        """``edge_transition`` data per edge taken, shared by every run (it is read-only)."""
 
     @property
     def node_ids(self) -> tuple[str, ...]:

@@ -221,6 +221,7 @@ class RunExecution:
         store = self.store
         state = self.state
         skip_pause = resume_paused
+        edges = self._graph.edge_data
         while True:
             spec = nodes[node_id]
             self.node_id = node_id
@@ -255,7 +256,10 @@ class RunExecution:
                 if self.broker is not None:
                     self.broker.finish_topic(self.session_id)
                 return RunStatus.COMPLETED
-            publish(_EDGE, node_id, state, data=FrozenDict({"from": node_id, "to": target}))
+            edge = edges.get((node_id, target))
+            if edge is None:
+                edge = edges[node_id, target] = FrozenDict({"from": node_id, "to": target})
+            publish(_EDGE, node_id, state, data=edge)
             node_id = target
 
     async def _call(self, spec: NodeSpec, state: FrozenDict) -> object:
