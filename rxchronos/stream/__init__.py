@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from rxchronos.stream._broker import Broker, BrokerStats
+from rxchronos.stream._client import sse_client
 from rxchronos.stream._errors import (
     BrokerClosedError,
     BrokerError,
@@ -36,4 +37,5 @@ __all__ = [
     "SSEHTTPError",
     "SSEProtocolError",
     "SubscriberStats",
+    "sse_client",
 ]

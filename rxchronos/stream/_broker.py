@@ -6,7 +6,7 @@ import asyncio
 import concurrent.futures
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -445,13 +445,17 @@ class Broker:
         *,
         topics: str | Iterable[str] | None = None,
         named_events: bool = False,
-        heartbeat: float = 15.0,
-    ) -> Callable[[web.Request], Any]:
+        heartbeat: float | None = 15.0,
+        retry: float | None = 3.0,
+        write_timeout: float | None = 10.0,
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """An aiohttp handler streaming this broker's events as Server-Sent Events.
 
         Each request gets its own subscription (two tabs with one client id both get every
-        event). See :func:`rxchronos.stream.web.broker_handler` for the details, and
-        :func:`rxchronos.stream.web.add_sse_route` for topics from the URL and authorization.
+        event). See :func:`rxchronos.stream.web.broker_handler` for the details and the
+        arguments, and :func:`rxchronos.stream.web.add_sse_route` for topics from the URL and
+        authorization. End open streams on shutdown with
+        ``app.on_shutdown.append(rxchronos.stream.web.close_streams)`` (or by closing the broker).
 
         Example:
             >>> from aiohttp import web
@@ -469,6 +473,8 @@ class Broker:
             topics=topics,
             named_events=named_events,
             heartbeat=heartbeat,
+            retry=retry,
+            write_timeout=write_timeout,
         )
 
     async def aclose(self) -> None:

@@ -77,6 +77,7 @@ class SSEConnection:
         self.client_gone = False
         self.timed_out = False
         self._apps: tuple[web.Application, ...] = tuple(request.match_info.apps) or (request.app,)
+        buffer.on_overflow = self._overflowed
 
     async def run(self, preamble: bytes) -> None:
         """Write ``preamble``, then every frame, until the buffer ends or the client leaves.
@@ -117,6 +118,14 @@ class SSEConnection:
     def close(self) -> None:
         """End the stream now (app shutdown): the handler returns and the response ends."""
         self.buffer.end("closed")
+
+    def _overflowed(self) -> None:
+        # A writer blocked in write() would only notice the end when the write completes, which
+        # for a client that stopped reading is never: cut the connection under it.
+        if self.writing_since is not None:
+            transport = self.request.transport
+            if transport is not None:
+                transport.abort()
 
     def look(self, now: float) -> None:
         """Called by the watch: notice a departed client, a stuck write, an idle stream."""

@@ -52,7 +52,7 @@ def parse_event_id(text: str) -> ParsedId | None:
     if len(text) > _MAX_ID_LENGTH:
         return None
     epoch, sep, seq = text.rpartition("-")
-    if not sep or not epoch or not seq.isascii() or not seq.isdigit() or not epoch.isalnum():
+    if not sep or not text.isascii() or not seq.isdigit() or not epoch.isalnum():
         return None
     return ParsedId(epoch, int(seq))
 

@@ -98,6 +98,7 @@ class FrameBuffer(ObserverBase[Any]):
         "dropped",
         "end_reason",
         "error",
+        "on_overflow",
         "overflow",
         "size",
     )
@@ -122,6 +123,7 @@ class FrameBuffer(ObserverBase[Any]):
         self.dropped = 0
         self.end_reason: EndReason | None = None
         self.error: BaseException | None = None
+        self.on_overflow: Callable[[], object] | None = None
 
     @property
     def buffered(self) -> int:
@@ -149,6 +151,8 @@ class FrameBuffer(ObserverBase[Any]):
                 self.dropped += 1
             else:
                 self.end("overflow")
+                if self.on_overflow is not None:
+                    self.on_overflow()
                 return
         frames.append(frame)
         self._wake()

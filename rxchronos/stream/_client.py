@@ -1,0 +1,167 @@
+"""Reading an SSE endpoint as an Observable, the way a browser's ``EventSource`` does.
+
+:func:`sse_client` connects with aiohttp, decodes with :class:`rxchronos.sse.SSEDecoder`, and
+when the server closes the stream (or the connection drops) reconnects after the server's
+``retry`` delay, sending ``Last-Event-ID``, so a broker route resumes exactly where the client was.
+HTTP 204 ends the stream (a finished run); any other status but 200 is an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+
+import aiohttp
+import reactivex
+from yarl import URL
+
+from rxchronos.aio import from_async_iterable
+from rxchronos.sse import ServerSentEvent, SSEDecoder
+from rxchronos.stream._errors import SSEConnectionError, SSEHTTPError, SSEProtocolError
+
+__all__ = ["sse_client"]
+
+_CONNECTION_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
+
+
+def sse_client(
+    url: str,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    headers: Mapping[str, str] | None = None,
+    last_event_id: str | None = None,
+    reconnect: bool = True,
+    retry: float = 3.0,
+    max_retries: int | None = 5,
+    connect_timeout: float = 10.0,
+) -> reactivex.Observable[ServerSentEvent]:
+    """A cold Observable of the events of an SSE endpoint; each subscription is one client.
+
+    Comments are skipped; ``event.id`` is the stream's last event id when the event arrived.
+    The Observable completes when the server answers 204 (or, with ``reconnect=False``, when the
+    stream ends) and fails with :class:`~rxchronos.stream.SSEHTTPError` for any other status but
+    200, :class:`~rxchronos.stream.SSEProtocolError` for a 200 that is not
+    ``text/event-stream``, and :class:`~rxchronos.stream.SSEConnectionError` after
+    ``max_retries`` consecutive failed attempts. Disposing the subscription closes the connection.
+
+    Args:
+        url: the endpoint.
+        session: an aiohttp session to use (it is not closed); by default one per subscription.
+        headers: extra request headers (e.g. ``Authorization``; never shown in errors).
+        last_event_id: resume after this id on the first connection.
+        reconnect: reconnect when the stream ends or the connection drops.
+        retry: seconds to wait before reconnecting, until the server sends its own ``retry:``.
+        max_retries: consecutive failed connection attempts tolerated; ``None``: no limit.
+        connect_timeout: seconds to establish each connection.
+
+    Example:
+        >>> import asyncio, reactivex
+        >>> from aiohttp import web
+        >>> from reactivex import operators as ops
+        >>> from rxchronos.stream import Event, sse_client
+        >>> from rxchronos.stream.web import sse_response
+        >>> async def hello(request):
+        ...     return await sse_response(request, reactivex.of(Event(type="hi", data=1)))
+        >>> async def main():
+        ...     app = web.Application()
+        ...     app.router.add_get("/events", hello)
+        ...     runner = web.AppRunner(app)
+        ...     await runner.setup()
+        ...     site = web.TCPSite(runner, "127.0.0.1", 0)
+        ...     await site.start()
+        ...     port = runner.addresses[0][1]
+        ...     events = sse_client(f"http://127.0.0.1:{port}/events", retry=0.01)
+        ...     first = await events.pipe(ops.first())
+        ...     await runner.cleanup()
+        ...     return first.json()
+        >>> asyncio.run(main())
+        {'type': 'hi', 'data': 1}
+    """
+    if retry < 0:
+        raise ValueError(f"retry must be >= 0 seconds, got {retry}")
+    if max_retries is not None and max_retries < 0:
+        raise ValueError(f"max_retries must be >= 0 or None, got {max_retries}")
+    if connect_timeout <= 0:
+        raise ValueError(f"connect_timeout must be > 0 seconds, got {connect_timeout}")
+    extra = dict(headers or {})
+
+    def events() -> AsyncIterator[ServerSentEvent]:
+        return _read(
+            url,
+            session=session,
+            headers=extra,
+            last_event_id=last_event_id or "",
+            reconnect=reconnect,
+            retry=retry,
+            max_retries=max_retries,
+            connect_timeout=connect_timeout,
+        )
+
+    return from_async_iterable(events)
+
+
+async def _read(
+    url: str,
+    *,
+    session: aiohttp.ClientSession | None,
+    headers: dict[str, str],
+    last_event_id: str,
+    reconnect: bool,
+    retry: float,
+    max_retries: int | None,
+    connect_timeout: float,
+) -> AsyncIterator[ServerSentEvent]:
+    own = session is None
+    client = session or aiohttp.ClientSession()
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout)
+    shown_url = str(URL(url).with_query(None).with_fragment(None))
+    failures = 0
+    try:
+        while True:
+            request_headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+            request_headers.update(headers)
+            if last_event_id:
+                request_headers["Last-Event-ID"] = last_event_id
+            decoder = SSEDecoder()
+            try:
+                async with client.get(url, headers=request_headers, timeout=timeout) as response:
+                    await _check(response, shown_url)
+                    if response.status == 204:
+                        return
+                    failures = 0
+                    async for chunk in response.content.iter_any():
+                        events = decoder.feed(chunk)
+                        if decoder.last_event_id:
+                            last_event_id = decoder.last_event_id
+                        if decoder.retry is not None:
+                            retry = decoder.retry / 1000
+                        for event in events:
+                            yield event
+            except _CONNECTION_ERRORS as exc:
+                failures += 1
+                if not reconnect or (max_retries is not None and failures > max_retries):
+                    raise SSEConnectionError(
+                        f"the event stream at {shown_url} could not be read "
+                        f"({type(exc).__name__}: {exc}) after {failures} attempt(s)"
+                    ) from exc
+            else:
+                if not reconnect:
+                    return
+            await asyncio.sleep(retry)
+    finally:
+        if own:
+            await client.close()
+
+
+async def _check(response: aiohttp.ClientResponse, shown_url: str) -> None:
+    if response.status == 204:
+        return
+    if response.status != 200:
+        body = (await response.text(errors="replace"))[:500]
+        raise SSEHTTPError(response.status, shown_url, body)
+    mime = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if mime != "text/event-stream":
+        raise SSEProtocolError(
+            f"GET {shown_url} answered 200 with Content-Type {mime or 'none'!r}, "
+            "not text/event-stream"
+        )

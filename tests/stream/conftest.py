@@ -1,0 +1,92 @@
+"""Helpers for the stream tests: real aiohttp servers on 127.0.0.1 and a small SSE reader."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import ClassVar
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from rxchronos.sse import ServerSentEvent, SSEDecoder
+
+Serve = Callable[[web.Application], Awaitable[str]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """Start apps on 127.0.0.1 (a free port each); returns the base URL. Cleaned up after."""
+    runners: list[web.AppRunner] = []
+
+    async def start(app: web.Application) -> str:
+        runner = web.AppRunner(app, shutdown_timeout=5.0, handler_cancellation=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        host, port = runner.addresses[0][:2]
+        return f"http://{host}:{port}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client session; every response an :class:`SSEReader` read is released after the test."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+        for response in SSEReader.opened:
+            response.close()
+        SSEReader.opened.clear()
+
+
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Wait until ``condition()`` holds (the test's timeout bounds the wait)."""
+    while not condition():
+        await asyncio.sleep(0.01)
+
+
+class SSEReader:
+    """Reads an aiohttp response as SSE: raw bytes kept, events decoded."""
+
+    opened: ClassVar[list[aiohttp.ClientResponse]] = []
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        SSEReader.opened.append(response)
+        self.response = response
+        self.decoder = SSEDecoder()
+        self.raw = b""
+        self._pending: list[ServerSentEvent] = []
+
+    async def _more(self) -> bool:
+        chunk = await self.response.content.readany()
+        if not chunk:
+            return False
+        self.raw += chunk
+        self._pending.extend(self.decoder.feed(chunk))
+        return True
+
+    async def next(self) -> ServerSentEvent:
+        while not self._pending:
+            if not await self._more():
+                raise EOFError("the stream ended")
+        return self._pending.pop(0)
+
+    async def take(self, count: int) -> list[ServerSentEvent]:
+        return [await self.next() for _ in range(count)]
+
+    async def rest(self) -> list[ServerSentEvent]:
+        """Every event until the server ends the stream."""
+        while await self._more():
+            pass
+        events, self._pending = self._pending, []
+        return events
+
+    async def until_raw(self, marker: bytes) -> None:
+        while marker not in self.raw:
+            if not await self._more():
+                raise EOFError(f"the stream ended before {marker!r}")

@@ -1,0 +1,52 @@
+"""The replay ring: exactly the events after an id, or ``None`` when some are gone."""
+
+from __future__ import annotations
+
+import pytest
+
+from rxchronos.stream import Event
+from rxchronos.stream._replay import ReplayBuffer
+
+
+def filled(capacity: int, count: int) -> ReplayBuffer:
+    ring = ReplayBuffer(capacity)
+    for seq in range(1, count + 1):
+        ring.append(seq, Event(type="e", data=seq, topic="odd" if seq % 2 else "even"))
+    return ring
+
+
+def test_after_returns_exactly_the_later_events_in_order() -> None:
+    ring = filled(5, 8)
+    assert [e.data for e in ring.after(3) or []] == [4, 5, 6, 7, 8]
+    assert [e.data for e in ring.after(6) or []] == [7, 8]
+    assert ring.after(8) == []
+
+
+def test_an_id_older_than_the_ring_reaches_is_a_gap() -> None:
+    assert filled(5, 8).after(2) is None
+
+
+def test_an_id_newer_than_anything_published_is_unknown() -> None:
+    assert filled(5, 8).after(9) is None
+
+
+def test_topics_filter_the_replay() -> None:
+    assert [e.data for e in filled(10, 6).after(1, {"even"}) or []] == [2, 4, 6]
+
+
+def test_an_empty_ring_still_knows_the_current_position() -> None:
+    ring = filled(0, 3)
+    assert ring.after(3) == []
+    assert ring.after(2) is None
+    assert len(ring) == 0
+
+
+def test_sequence_numbers_must_be_consecutive() -> None:
+    ring = filled(3, 2)
+    with pytest.raises(ValueError, match="expected sequence 3"):
+        ring.append(5, Event(type="e"))
+
+
+def test_negative_capacity_is_refused() -> None:
+    with pytest.raises(ValueError, match="replay_size"):
+        ReplayBuffer(-1)
