@@ -1,0 +1,287 @@
+"""Anthropic: the Messages dialect (pure, re-chunked), over a real local server, request bodies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rxchronos.model import (
+    Anthropic,
+    ChatRequest,
+    FunctionDef,
+    IncompleteStreamError,
+    Message,
+    ProviderHTTPError,
+    ProviderStreamError,
+    RetryPolicy,
+    StopReason,
+    ToolArgumentsError,
+    ToolCall,
+    ToolDefinition,
+    Usage,
+)
+from rxchronos.model._anthropic_dialect import THINKING_KEY, AnthropicParser
+
+from .conftest import ProviderServer, Reply, collect, fixture_bytes, parse_all, run_stream
+
+KEY = "sk-ant-api03-SECRET-0123456789"
+REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")], max_tokens=64)
+FIXTURES = [
+    "text_ping_padding.sse",
+    "parallel_tool_use.sse",
+    "thinking_signature.sse",
+    "tool_truncated_max_tokens.sse",
+    "no_message_stop.sse",
+]
+
+
+def parse(name: str, pieces: list[int] | tuple[int, ...] = ()) -> tuple[list, AnthropicParser]:
+    parser = AnthropicParser(provider="anthropic")
+    return parse_all(parser, fixture_bytes(f"anthropic/{name}"), pieces), parser
+
+
+def claude(server: ProviderServer, **options: object) -> Anthropic:
+    return Anthropic(api_key=KEY, model="claude-sonnet-4-5", base_url=server.url, **options)  # type: ignore[arg-type]
+
+
+def test_text_pings_padding_citations_and_unknown_events() -> None:
+    deltas, parser = parse("text_ping_padding.sse")
+    assert parser.finished
+    assert [d.content for d in deltas if d.content] == ["Bonjour", ", wörld 👋"]
+    final = collect(deltas)
+    assert final.content == "Bonjour, wörld 👋"
+    assert final.id == "msg_01TextAbc"
+    assert final.stop_reason is StopReason.END
+    # message_delta usage is cumulative: the last one wins; prompt includes cache reads
+    assert final.usage == Usage(prompt_tokens=15, completion_tokens=7, total_tokens=22)
+
+
+def test_tool_slots_count_tool_blocks_only_and_no_arg_tools_become_empty_objects() -> None:
+    deltas, _ = parse("parallel_tool_use.sse")
+    final = collect(deltas)
+    assert final.content == "Checking both."
+    assert final.tool_calls == (
+        ToolCall(index=0, id="toolu_01Weather", name="get_weather", arguments='{"city": "Paris"}'),
+        ToolCall(index=1, id="toolu_02Weather", name="get_weather", arguments='{"city": "Lyon"}'),
+        ToolCall(index=2, id="toolu_03Time", name="get_time", arguments="{}"),
+    )
+    assert final.stop_reason is StopReason.TOOL_CALL
+    assert final.usage is not None and final.usage.total == 490
+    # the first input_json_delta is "" and carries nothing
+    fragments = [c for d in deltas for c in d.tool_calls]
+    assert all(f.arguments or f.name for f in fragments)
+
+
+def test_thinking_text_is_reasoning_and_signed_blocks_are_kept_in_order() -> None:
+    deltas, _ = parse("thinking_signature.sse")
+    final = collect(deltas)
+    assert final.reasoning == "Two plus two is four."
+    assert final.content == "4"
+    assert final.provider_data == {
+        THINKING_KEY: [
+            {
+                "type": "thinking",
+                "thinking": "Two plus two is four.",
+                "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds",
+            },
+            {
+                "type": "redacted_thinking",
+                "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP",
+            },
+        ]
+    }
+
+
+def test_tool_input_cut_by_max_tokens() -> None:
+    deltas, parser = parse("tool_truncated_max_tokens.sse")
+    assert parser.finished
+    final = collect(deltas)
+    assert final.stop_reason is StopReason.MAX_TOKENS
+    call = final.tool_calls[0]
+    assert call.name == "make_file" and call.arguments.startswith('{"filename": "taxes.txt"')
+    with pytest.raises(ToolArgumentsError) as caught:
+        call.parse_arguments()
+    assert caught.value.arguments == call.arguments
+
+
+def test_error_event_is_a_stream_error() -> None:
+    with pytest.raises(ProviderStreamError) as caught:
+        parse("overloaded_error.sse")
+    assert caught.value.type == "overloaded_error"
+    assert caught.value.message == "Overloaded"
+
+
+def test_malformed_events_are_loud() -> None:
+    parser = AnthropicParser(provider="anthropic")
+    with pytest.raises(ProviderStreamError, match="not JSON"):
+        parser.feed("content_block_delta", "{oops")
+    delta = {"type": "content_block_delta", "index": 5, "delta": {"type": "input_json_delta"}}
+    delta["delta"]["partial_json"] = '{"a"'  # type: ignore[index]
+    with pytest.raises(ProviderStreamError, match="not a tool_use block"):
+        parser.feed("content_block_delta", json.dumps(delta))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(FIXTURES),
+    pieces=st.lists(st.integers(min_value=1, max_value=97), max_size=60),
+)
+def test_rechunking_gives_identical_deltas(name: str, pieces: list[int]) -> None:
+    assert parse(name, pieces)[0] == parse(name)[0]
+
+
+async def test_stream_over_a_real_server_sends_the_right_request(
+    provider_server: ProviderServer,
+) -> None:
+    body = fixture_bytes("anthropic/parallel_tool_use.sse")
+    provider_server.reply(Reply(body, pieces=11))
+    async with claude(provider_server) as provider:
+        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    assert error is None
+    assert deltas == parse("parallel_tool_use.sse")[0]
+    seen = provider_server.seen[0]
+    assert seen.path == "/v1/messages"
+    assert seen.headers["x-api-key"] == KEY
+    assert seen.headers["anthropic-version"] == "2023-06-01"
+    assert "Authorization" not in seen.headers
+    assert seen.body == {
+        "model": "claude-sonnet-4-5",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+        "max_tokens": 64,
+        "stream": True,
+    }
+
+
+async def test_error_event_after_200_carries_the_partial(provider_server: ProviderServer) -> None:
+    provider_server.reply(Reply(fixture_bytes("anthropic/overloaded_error.sse")))
+    async with claude(provider_server) as provider:
+        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    assert isinstance(error, ProviderStreamError)
+    assert error.type == "overloaded_error"
+    assert error.partial is not None and error.partial.content == "Partial ans"
+    assert collect(deltas).content == "Partial ans"
+
+
+async def test_eof_without_message_stop_is_incomplete(provider_server: ProviderServer) -> None:
+    provider_server.reply(Reply(fixture_bytes("anthropic/no_message_stop.sse")))
+    async with claude(provider_server) as provider:
+        _, error = await run_stream(provider.stream_chat(REQUEST))
+    assert isinstance(error, IncompleteStreamError)
+    assert error.partial is not None and error.partial.content == "Once upon"
+
+
+async def test_http_errors_carry_status_and_never_the_key(provider_server: ProviderServer) -> None:
+    error_body = {"type": "error", "error": {"type": "authentication_error", "message": KEY}}
+    provider_server.reply(
+        Reply(json.dumps(error_body).encode(), status=401),
+        Reply(b'{"type":"error"}', status=529, headers={"Retry-After": "0"}),
+        Reply(fixture_bytes("anthropic/text_ping_padding.sse")),
+    )
+    async with claude(provider_server, retry=RetryPolicy(max_retries=1, base_delay=0)) as provider:
+        _, error = await run_stream(provider.stream_chat(REQUEST))
+        assert isinstance(error, ProviderHTTPError)
+        assert error.status == 401 and not error.retryable
+        for text in (str(error), repr(error), error.body, repr(provider)):
+            assert KEY not in text
+        deltas, error = await run_stream(provider.stream_chat(REQUEST))  # 529 is retried
+    assert error is None
+    assert collect(deltas).content == "Bonjour, wörld 👋"
+
+
+async def test_chat_uses_the_non_streaming_endpoint(provider_server: ProviderServer) -> None:
+    answer = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "Hmm.", "signature": "sig"},
+            {"type": "text", "text": "Let me look."},
+            {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"q": "x"}},
+        ],
+        "stop_reason": "tool_use",
+        "usage": {"input_tokens": 5, "output_tokens": 9},
+    }
+    provider_server.reply(Reply(json.dumps(answer).encode(), headers={"Content-Type": "json"}))
+    async with claude(provider_server) as provider:
+        reply = await provider.chat(REQUEST)
+    assert not reply.delta
+    assert reply.content == "Let me look." and reply.reasoning == "Hmm."
+    assert reply.tool_calls == (ToolCall(id="toolu_1", name="lookup", arguments='{"q": "x"}'),)
+    assert reply.stop_reason is StopReason.TOOL_CALL
+    assert reply.usage == Usage(prompt_tokens=5, completion_tokens=9, total_tokens=14)
+    assert reply.provider_data is not None and reply.provider_data[THINKING_KEY][0]["signature"]
+    assert "stream" not in provider_server.seen[0].body
+
+
+async def test_conversation_round_trips_as_content_blocks(provider_server: ProviderServer) -> None:
+    provider_server.reply(Reply(fixture_bytes("anthropic/text_ping_padding.sse")))
+    thinking = [{"type": "thinking", "thinking": "Need weather.", "signature": "sig-1"}]
+    request = ChatRequest(
+        messages=[
+            Message(role="system", content="Be brief."),
+            Message(role="user", content="Weather in Paris and Lyon?"),
+            Message(
+                role="assistant",
+                content="Checking.",
+                tool_calls=[
+                    ToolCall(id="toolu_1", name="get_weather", arguments='{"city":"Paris"}'),
+                    ToolCall(id="toolu_2", name="get_weather", arguments=""),
+                ],
+                provider_data={THINKING_KEY: thinking},
+            ),
+            Message(role="tool", tool_call_id="toolu_1", content='{"temp": 21}'),
+            Message(role="tool", tool_call_id="toolu_2", content='{"temp": 19}'),
+        ],
+        tools=[ToolDefinition(function=FunctionDef(name="get_weather", description="Weather"))],
+        temperature=0.2,
+        stop=["END"],
+    )
+    async with claude(provider_server) as provider:
+        await run_stream(provider.stream_chat(request))
+    body = provider_server.seen[0].body
+    assert body["system"] == "Be brief."
+    assert body["max_tokens"] == 4096  # required by the API: a default is sent
+    assert body["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            *thinking,
+            {"type": "text", "text": "Checking."},
+            {
+                "type": "tool_use",
+                "id": "toolu_1",
+                "name": "get_weather",
+                "input": {"city": "Paris"},
+            },
+            {"type": "tool_use", "id": "toolu_2", "name": "get_weather", "input": {}},
+        ],
+    }
+    assert body["messages"][2] == {
+        "role": "user",
+        "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": '{"temp": 21}'},
+            {"type": "tool_result", "tool_use_id": "toolu_2", "content": '{"temp": 19}'},
+        ],
+    }
+    assert body["tools"] == [
+        {
+            "name": "get_weather",
+            "description": "Weather",
+            "input_schema": {"type": "object", "properties": {}},
+        }
+    ]
+    assert body["temperature"] == 0.2 and body["stop_sequences"] == ["END"]
+
+
+def test_bad_arguments_are_loud() -> None:
+    with pytest.raises(ValueError, match="api_key"):
+        Anthropic(api_key="", model="claude-sonnet-4-5")
+    with pytest.raises(ValueError, match="model"):
+        Anthropic(api_key=KEY, model="")
+    with pytest.raises(ValueError, match="base_url"):
+        Anthropic(api_key=KEY, model="m", base_url="api.anthropic.com")
+    bad = ChatRequest(messages=[Message(role="tool", content="x")])
+    with pytest.raises(ValueError, match="tool_call_id"):
+        Anthropic(api_key=KEY, model="m")._stream_request(bad)

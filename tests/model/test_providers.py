@@ -1,0 +1,170 @@
+"""Each provider family over a real local server, re-chunked; secrets; the tap; session handling."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from rxchronos._tap import reset_tap, set_tap
+from rxchronos.model import (
+    ChatRequest,
+    DeepSeek,
+    Groq,
+    Message,
+    Mistral,
+    OpenAI,
+    OpenAICompatible,
+    OpenRouter,
+    ProviderStreamError,
+    StopReason,
+)
+from rxchronos.model._openai_dialect import OpenAIChatParser
+from rxchronos.model._retry import RetryPolicy, parse_retry_after
+
+from .conftest import ProviderServer, Reply, collect, fixture_bytes, parse_all, run_stream
+
+KEY = "sk-live-SECRET-abcdef123456"
+REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")], max_tokens=20)
+
+CASES = [
+    ("openai/text_usage.sse", "openai"),
+    ("openai/parallel_tool_calls.sse", "openai"),
+    ("azure/prompt_filter_content_filter.sse", "openai"),
+    ("compatible/deepseek_reasoning_tool.sse", "deepseek"),
+    ("compatible/groq_tool_whole.sse", "groq"),
+    ("compatible/ollama_v1_index_reuse.sse", "compatible"),
+    ("compatible/gemini_openai_no_index.sse", "compatible"),
+    ("compatible/openrouter_comments_text.sse", "openrouter"),
+    ("mistral/tool_call_no_index.sse", "mistral"),
+    ("mistral/magistral_content_list.sse", "mistral"),
+]
+
+
+def make(kind: str, server: ProviderServer, **options: Any) -> Any:
+    url = server.base_url
+    if kind == "openai":
+        return OpenAI(api_key=KEY, model="gpt-4o", base_url=url, **options)
+    if kind == "deepseek":
+        return DeepSeek(api_key=KEY, model="deepseek-reasoner", base_url=url, **options)
+    if kind == "groq":
+        return Groq(api_key=KEY, model="llama-3.3-70b-versatile", base_url=url, **options)
+    if kind == "openrouter":
+        return OpenRouter(api_key=KEY, model="minimax/minimax-m2:free", base_url=url, **options)
+    if kind == "mistral":
+        return Mistral(api_key=KEY, model="mistral-small-latest", base_url=url, **options)
+    return OpenAICompatible(name="local", base_url=url, model="qwen3", **options)
+
+
+@pytest.mark.parametrize("pieces", [1, 3, 64, None])
+@pytest.mark.parametrize(("name", "kind"), CASES)
+async def test_replay_rechunked_equals_the_pure_parse(
+    provider_server: ProviderServer, name: str, kind: str, pieces: int | None
+) -> None:
+    body = fixture_bytes(name)
+    expected = parse_all(OpenAIChatParser(provider=kind), body)
+    provider_server.reply(Reply(body, pieces=pieces))
+    async with make(kind, provider_server) as provider:
+        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    assert error is None
+    assert deltas == expected
+    assert collect(deltas).stop_reason is not None
+
+
+async def test_request_shapes_per_provider(provider_server: ProviderServer) -> None:
+    body = fixture_bytes("openai/text_usage.sse")
+    provider_server.reply(Reply(body), Reply(body), Reply(body))
+    for kind in ("mistral", "groq", "compatible"):
+        async with make(kind, provider_server) as provider:
+            await run_stream(provider.stream_chat(REQUEST))
+    mistral, groq, local = provider_server.seen
+    assert mistral.headers["Authorization"] == f"Bearer {KEY}"
+    assert "stream_options" not in mistral.body and mistral.body["max_tokens"] == 20
+    assert groq.body["stream_options"] == {"include_usage": True}
+    assert "Authorization" not in local.headers  # no key, no credentials
+    assert local.body["model"] == "qwen3"
+
+
+async def test_secrets_are_redacted_from_in_band_errors(provider_server: ProviderServer) -> None:
+    error = {"error": {"message": f"key {KEY} is revoked", "type": "auth"}}
+    provider_server.reply(Reply(f"data: {json.dumps(error)}\n\n".encode()))
+    async with make("openai", provider_server) as provider:
+        _, exc = await run_stream(provider.stream_chat(REQUEST))
+        assert isinstance(exc, ProviderStreamError)
+        assert "revoked" in str(exc)
+        for text in (str(exc), repr(exc), exc.message, repr(provider)):
+            assert KEY not in text
+
+
+async def test_the_tap_reports_a_real_provider_stream(provider_server: ProviderServer) -> None:
+    provider_server.reply(Reply(fixture_bytes("openai/parallel_tool_calls.sse")))
+    events: list[tuple[str, dict[str, Any]]] = []
+    token = set_tap(lambda kind, data: events.append((kind, dict(data))))
+    try:
+        async with make("openai", provider_server) as provider:
+            _, error = await run_stream(provider.stream_chat(REQUEST))
+    finally:
+        reset_tap(token)
+    assert error is None
+    assert events[0] == ("model_call", {"provider": "openai", "model": "gpt-4o"})
+    kind, response = events[-1]
+    assert kind == "model_response"
+    assert [c["name"] for c in response["tool_calls"]] == ["get_weather", "get_stock_price"]
+    json.dumps([data for _, data in events])  # every event is JSON-able
+
+
+async def test_a_subscriber_error_goes_to_the_loop_not_to_on_error(
+    provider_server: ProviderServer,
+) -> None:
+    provider_server.reply(Reply(fixture_bytes("openai/text_usage.sse")))
+    loop = asyncio.get_running_loop()
+    reported: asyncio.Future[dict[str, Any]] = loop.create_future()
+    loop.set_exception_handler(lambda _, context: reported.set_result(context))
+    errors: list[Exception] = []
+
+    def explode(_: object) -> None:
+        raise ZeroDivisionError("subscriber bug")
+
+    async with make("openai", provider_server) as provider:
+        provider.stream_chat(REQUEST).subscribe(explode, errors.append)
+        context = await reported
+    loop.set_exception_handler(None)
+    assert isinstance(context["exception"], ZeroDivisionError)
+    assert errors == []
+
+
+async def test_owned_session_is_closed_by_aclose(provider_server: ProviderServer) -> None:
+    provider_server.reply(Reply(fixture_bytes("openai/text_usage.sse")))
+    provider = make("openai", provider_server)
+    await run_stream(provider.stream_chat(REQUEST))
+    session = provider._owned
+    assert isinstance(session, aiohttp.ClientSession) and not session.closed
+    await provider.aclose()
+    assert session.closed
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after({"Retry-After": "3"}) == 3.0
+    assert parse_retry_after({"retry-after-ms": "250"}) == 0.25
+    assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
+    assert parse_retry_after({"Retry-After": "soon"}) is None
+    assert parse_retry_after({}) is None
+    policy = RetryPolicy(base_delay=1.0, max_delay=5.0)
+    assert policy.delay(0, retry_after=100) == 5.0  # capped
+    assert all(0 <= policy.delay(n, retry_after=None) <= 5.0 for n in range(10))
+    with pytest.raises(ValueError):
+        RetryPolicy(max_retries=-1)
+
+
+def test_stop_reason_after_tool_calls_is_tool_call_even_if_the_wire_says_stop() -> None:
+    parser = OpenAIChatParser(provider="x")
+    frag = {"id": "a", "function": {"name": "f", "arguments": "{}"}}
+    chunks = [
+        {"choices": [{"delta": {"tool_calls": [frag]}}]},
+        {"choices": [{"delta": {}, "finish_reason": "stop"}]},
+    ]
+    deltas = [d for c in chunks for d in parser.feed("message", json.dumps(c))]
+    assert collect(deltas).stop_reason is StopReason.TOOL_CALL
