@@ -20,6 +20,10 @@ A parser must:
   :meth:`StreamParser.end` for dialects whose end is EOF after a final chunk (Gemini);
 - give tool-call fragments their *slot* as ``index`` (use :class:`ToolSlots`).
 
+:class:`ParserBase` gives a parser ``finished``, a no-op ``end()``, ``_fail()`` and a ``_load()``
+that turns invalid JSON into a ``ProviderStreamError``; build deltas with
+:func:`~rxchronos.model._types.fast_delta` on the hot path.
+
 Example:
     >>> from rxchronos.model._openai_dialect import OpenAIChatParser
     >>> parser = OpenAIChatParser(provider="openai")
@@ -32,11 +36,13 @@ Example:
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
+from rxchronos.model._errors import ProviderStreamError
+from rxchronos.model._json import loads
 from rxchronos.model._types import ChatResponse
 
-__all__ = ["StreamParser", "ToolSlots"]
+__all__ = ["ParserBase", "StreamParser", "ToolSlots"]
 
 
 class StreamParser(Protocol):
@@ -54,6 +60,35 @@ class StreamParser(Protocol):
     def end(self) -> list[ChatResponse]:
         """Called once at EOF; returns last deltas, if any. May set ``finished``."""
         ...
+
+
+class ParserBase:
+    """Optional base of a dialect parser: ``finished``, a no-op ``end()``, typed failures, JSON.
+
+    Subclasses implement ``feed`` (and add their own ``__slots__``).
+    """
+
+    __slots__ = ("_provider", "finished")
+
+    def __init__(self, *, provider: str) -> None:
+        self._provider = provider
+        self.finished = False
+
+    def end(self) -> list[ChatResponse]:
+        """Nothing to flush by default (the terminal marker is an event)."""
+        return []
+
+    def _fail(self, kind: str, message: str) -> ProviderStreamError:
+        return ProviderStreamError(message, provider=self._provider, type=kind)
+
+    def _load(self, event: str, data: str) -> Any:
+        """``data`` parsed as JSON, or a ``ProviderStreamError`` (never a silent skip)."""
+        try:
+            return loads(data)
+        except ValueError:
+            if event == "error":
+                raise self._fail("error", data[:2000]) from None
+            raise self._fail("malformed_chunk", f"not JSON: {data[:200]!r}") from None
 
 
 class ToolSlots:

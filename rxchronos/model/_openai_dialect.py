@@ -25,9 +25,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rxchronos.model._dialect import ToolSlots
+from rxchronos.model._dialect import ParserBase, ToolSlots
 from rxchronos.model._errors import ProviderStreamError
-from rxchronos.model._json import loads
 from rxchronos.model._types import (
     ChatResponse,
     StopReason,
@@ -112,39 +111,26 @@ def _content_parts(parts: list[Any], values: dict[str, Any]) -> None:
         values["reasoning"] = values.get("reasoning", "") + joined
 
 
-class OpenAIChatParser:
+class OpenAIChatParser(ParserBase):
     """Pure parser of a Chat Completions stream (see the module docstring).
 
     Args:
         provider: the provider name, for error messages.
     """
 
-    __slots__ = ("_id", "_provider", "_slots", "finished")
+    __slots__ = ("_id", "_slots")
 
     def __init__(self, *, provider: str) -> None:
-        self._provider = provider
+        super().__init__(provider=provider)
         self._slots = ToolSlots()
         self._id = ""
-        self.finished = False
-
-    def end(self) -> list[ChatResponse]:
-        """Nothing to flush: the stream's end is ``[DONE]``."""
-        return []
-
-    def _fail(self, kind: str, message: str) -> ProviderStreamError:
-        return ProviderStreamError(message, provider=self._provider, type=kind)
 
     def feed(self, event: str, data: str) -> list[ChatResponse]:
-        """Parse one SSE event."""
+        """Parse one SSE event; the stream's end is ``[DONE]``."""
         if data == "[DONE]":
             self.finished = True
             return []
-        try:
-            chunk = loads(data)
-        except ValueError:
-            if event == "error":
-                raise self._fail("error", data) from None
-            raise self._fail("malformed_chunk", f"not JSON: {data[:200]!r}") from None
+        chunk = self._load(event, data)
         if event == "error":
             raise self._fail(*error_info(chunk))
         if type(chunk) is not dict:
