@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+from rxchronos.model._anthropic import Anthropic
 from rxchronos.model._compatible import (
     DeepSeek,
     Fireworks,
@@ -56,6 +57,7 @@ from rxchronos.model._types import (
 )
 
 __all__ = [
+    "Anthropic",
     "AzureOpenAI",
     "ChatRequest",
     "ChatResponse",
