@@ -24,6 +24,7 @@ __all__ = [
     "NodeError",
     "NothingToResumeError",
     "RoutingError",
+    "RunCancelledError",
     "RunError",
     "SessionBusyError",
     "StateSerializationError",
@@ -79,6 +80,13 @@ class NodeError(RunError):
 
 class GraphRecursionError(RunError):
     """A run executed ``max_steps`` nodes without reaching the end (usually a cycle)."""
+
+
+class RunCancelledError(RunError):
+    """``runner.cancel(session_id)`` stopped the run of a ``runner.stream(...)`` subscription.
+
+    ``run_state.status`` is ``cancelled``; the session can be resumed.
+    """
 
 
 class RoutingError(GraphError):

@@ -18,6 +18,7 @@ from rxchronos.graph._compiled import CompiledGraph
 from rxchronos.graph._errors import (
     CheckpointNotFoundError,
     NothingToResumeError,
+    RunCancelledError,
     SessionBusyError,
 )
 from rxchronos.graph._events import StreamEvent
@@ -164,8 +165,9 @@ class Runner:
     def cancel(self, session_id: str) -> bool:
         """Cancel the session's running run at its next await; ``False`` if none is running.
 
-        The run's ``await run(...)`` returns a ``cancelled`` RunState; its last checkpoint is
-        kept for :meth:`resume`.
+        The run's ``await run(...)`` returns a ``cancelled`` RunState, and its ``stream(...)``
+        emits the ``cancelled`` event, then errors with ``RunCancelledError``. The last checkpoint
+        is kept for :meth:`resume`.
         """
         execution = self._active.get(session_id)
         if execution is None or execution.task is None or execution.task.done():
@@ -359,6 +361,18 @@ class Runner:
                 started = True
                 try:
                     await start(execution)
+                except asyncio.CancelledError:
+                    if not execution.cancel_requested:
+                        raise  # disposed: nobody is listening any more
+                    execution.sink = None
+                    self._release(execution)
+                    observer.on_error(
+                        RunCancelledError(
+                            f"session {session_id!r} was cancelled by runner.cancel()",
+                            execution.result(RunStatus.CANCELLED),
+                        )
+                    )
+                    return
                 except Exception as exc:
                     execution.sink = None
                     self._release(execution)  # before the subscriber hears of the end

@@ -198,3 +198,25 @@ async def test_disposing_before_the_run_starts_frees_the_session() -> None:
     assert hot == []
     result = await runner.run("s", {})  # the session is not left busy
     assert result.status is RunStatus.COMPLETED
+
+
+async def test_runner_cancel_ends_a_stream_with_an_error_not_a_hang() -> None:
+    from rxchronos.graph import RunCancelledError
+
+    started = asyncio.Event()
+
+    async def wait(state: Mapping[str, Any]) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    runner = Runner(StateGraph("g").add_node("w", wait).set_entry_point("w").compile())
+    received: list[StreamEvent] = []
+    failure: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+    runner.stream("s", {}).subscribe(received.append, failure.set_result)
+    await started.wait()
+    assert runner.cancel("s") is True
+    error = await failure
+    assert isinstance(error, RunCancelledError)
+    assert error.run_state.status is RunStatus.CANCELLED
+    assert kinds(received) == ["node_start:w", "cancelled:w"]
+    assert await no_other_tasks() == set()
