@@ -221,6 +221,9 @@ class Runner:
             return EMPTY_STATE
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a mapping, got {type(state).__name__}")
+        for key in state:
+            if type(key) is not str:
+                raise TypeError(f"state keys must be strings, got {key!r}")
         return freeze_mapping(state)
 
     def _from_entry(self, state: FrozenDict) -> _Start:

@@ -366,3 +366,11 @@ async def test_same_session_cannot_run_twice_at_once() -> None:
     gate.set()
     assert (await first).status is RunStatus.COMPLETED
     assert (await runner.run("s", {})).status is RunStatus.COMPLETED
+
+
+async def test_bad_initial_state_is_a_type_error() -> None:
+    runner = Runner(linear_graph().compile())
+    with pytest.raises(TypeError, match="state must be a mapping"):
+        await runner.run("s", [("a", 1)])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="state keys must be strings"):
+        runner.stream("s", {1: "one"})
