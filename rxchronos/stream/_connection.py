@@ -28,7 +28,7 @@ __all__ = ["WATCH_INTERVAL", "SSEConnection", "open_connections"]
 WATCH_INTERVAL = 0.2
 """Seconds between two looks at every open connection (disconnects, heartbeats, write timeouts)."""
 
-_HEARTBEAT = encode_comment("ping") + b"\n"
+_HEARTBEAT = encode_comment("ping")  # no blank line: some clients dispatch an empty event
 
 _by_app: weakref.WeakKeyDictionary[web.Application, set[SSEConnection]] = (
     weakref.WeakKeyDictionary()

@@ -310,8 +310,10 @@ async def _serve(
 
 
 def _preamble(retry: float | None) -> bytes:
+    # No blank line after it: a block without data is not an event, but some clients (httpx-sse)
+    # dispatch one anyway. ``retry`` takes effect when its line is read.
     head = f"retry: {round(retry * 1000)}\n".encode() if retry is not None else b""
-    return head + encode_comment("connected") + b"\n"
+    return head + encode_comment("connected")
 
 
 def _encoder(named: bool) -> Callable[[Any], bytes]:

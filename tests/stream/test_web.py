@@ -31,7 +31,7 @@ async def open_stream(
     response = await http.get(url, headers=headers)
     assert response.status == 200, await response.text()
     reader = SSEReader(response)
-    await reader.until_raw(b": connected\n\n")
+    await reader.until_raw(b": connected\n")
     return reader
 
 
@@ -44,7 +44,7 @@ async def test_headers_and_the_connect_preamble(serve: Serve, http: aiohttp.Clie
         assert response.headers["X-Accel-Buffering"] == "no"
         assert "Connection" not in response.headers
         assert "Content-Encoding" not in response.headers
-        assert await response.content.readany() == b"retry: 3000\n: connected\n\n"
+        assert await response.content.readany() == b"retry: 3000\n: connected\n"
 
 
 async def test_frames_have_id_and_data_and_no_event_line(
@@ -115,8 +115,8 @@ async def test_idle_streams_get_comment_heartbeats(
 ) -> None:
     base = await serve(app_with(Broker(), heartbeat=0.05))
     reader = await open_stream(http, base + "/events")
-    await reader.until_raw(b": ping\n")
-    await reader.until_raw(b": ping\n\n: ping\n")  # and again while it stays idle
+    await reader.until_raw(b": connected\n: ping\n: ping\n")  # and again while it stays idle
+    assert reader.decoder.feed(b"\n") == []  # comments only: no event
 
 
 async def test_a_client_leaving_an_idle_stream_is_noticed_and_disposed(

@@ -1,0 +1,224 @@
+"""Independent clients against the broker route: httpx-sse, LaunchDarkly's eventsource, and
+rxchronos' own ``sse_client``. Reconnecting with ``Last-Event-ID`` gets exactly what was missed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import httpx
+import pytest
+import reactivex
+from aiohttp import web
+from httpx_sse import aconnect_sse
+from ld_eventsource import SSEClient
+from ld_eventsource.config import ErrorStrategy, RetryDelayStrategy
+from ld_eventsource.errors import HTTPStatusError
+
+from rxchronos.sse import ServerSentEvent
+from rxchronos.stream import (
+    Broker,
+    Event,
+    SSEConnectionError,
+    SSEHTTPError,
+    SSEProtocolError,
+    sse_client,
+)
+from rxchronos.stream.web import add_sse_route
+
+from .conftest import Serve, eventually
+
+
+async def broker_app(serve: Serve, broker: Broker) -> str:
+    app = web.Application()
+    add_sse_route(app, "/runs/{topic}", broker, retry=0.02)
+    return await serve(app)
+
+
+def payload(event_data: str) -> object:
+    message = json.loads(event_data)
+    return message["data"] if message["type"] != "done" else "done"
+
+
+class Collected:
+    """What one subscription of an Observable of ServerSentEvents received."""
+
+    def __init__(self, observable: reactivex.Observable[ServerSentEvent]) -> None:
+        self.events: list[ServerSentEvent] = []
+        self.error: Exception | None = None
+        self.finished = asyncio.Event()
+        self.subscription = observable.subscribe(self.events.append, self._fail, self.finished.set)
+
+    def _fail(self, error: Exception) -> None:
+        self.error = error
+        self.finished.set()
+
+    @property
+    def payloads(self) -> list[object]:
+        return [payload(e.data) for e in self.events]
+
+
+async def test_httpx_sse_resumes_with_last_event_id(serve: Serve) -> None:
+    broker = Broker()
+    base = await broker_app(serve, broker)
+    async with httpx.AsyncClient() as client:
+        async with aconnect_sse(client, "GET", base + "/runs/t") as source:
+            events = source.aiter_sse()
+            for n in (1, 2, 3):
+                broker.publish(Event(type="n", data=n), topic="t")
+            first = [await anext(events) for _ in range(3)]
+        await eventually(lambda: broker.stats().subscribers == 0)
+        for n in (4, 5):
+            broker.publish(Event(type="n", data=n), topic="t")
+        headers = {"Last-Event-ID": first[-1].id}
+        async with aconnect_sse(client, "GET", base + "/runs/t", headers=headers) as source:
+            events = source.aiter_sse()
+            broker.publish(Event(type="n", data=6), topic="t")
+            second = [await anext(events) for _ in range(3)]
+    assert [payload(e.data) for e in first + second] == [1, 2, 3, 4, 5, 6]
+    assert len({e.id for e in first + second}) == 6
+
+
+def read_with_launchdarkly(url: str, received: list[tuple[str | None, str]]) -> int:
+    """Read with LaunchDarkly's (urllib3-based) client until the server answers 204."""
+    reconnect_on_end = ErrorStrategy.from_lambda(
+        lambda error: (
+            ErrorStrategy.FAIL if isinstance(error, HTTPStatusError) else ErrorStrategy.CONTINUE,
+            None,
+        )
+    )
+    client = SSEClient(
+        url,
+        initial_retry_delay=0.02,
+        retry_delay_strategy=RetryDelayStrategy.default(backoff_multiplier=1),
+        error_strategy=reconnect_on_end,
+    )
+    try:
+        for event in client.events:
+            received.append((event.id, event.data))
+    except HTTPStatusError as exc:
+        return int(exc.status)
+    finally:
+        client.close()
+    return 0
+
+
+async def test_launchdarkly_reconnects_after_a_server_side_drop_and_gets_exactly_the_missed(
+    serve: Serve,
+) -> None:
+    broker = Broker()
+    base = await broker_app(serve, broker)
+    received: list[tuple[str | None, str]] = []
+    reader = asyncio.ensure_future(
+        asyncio.to_thread(read_with_launchdarkly, base + "/runs/t?client_id=ld", received)
+    )
+    await eventually(lambda: broker.stats().subscribers == 1)
+    for n in (1, 2, 3):
+        broker.publish(Event(type="n", data=n), topic="t")
+    await eventually(lambda: len(received) == 3)
+    assert broker.unsubscribe("ld") == 1  # the server drops the stream...
+    for n in (4, 5):  # ...and publishes while the client is away
+        broker.publish(Event(type="n", data=n), topic="t")
+    await eventually(lambda: len(received) == 5)
+    broker.publish(Event(type="n", data=6), topic="t")
+    await eventually(lambda: len(received) == 6)
+    broker.finish_topic("t")
+    assert await reader == 204  # after `done`, the reconnect got 204 and the client stopped
+    assert [payload(data) for _, data in received] == [1, 2, 3, 4, 5, 6, "done"]
+    ids = [event_id for event_id, _ in received]
+    assert len(set(ids)) == len(ids)
+
+
+async def test_sse_client_reconnects_resumes_honours_retry_and_stops_on_204(
+    serve: Serve,
+) -> None:
+    broker = Broker()
+    base = await broker_app(serve, broker)
+    # The client's own delay is an hour: only the server's `retry: 20` lets it come back.
+    collected = Collected(sse_client(base + "/runs/t?client_id=me", retry=3600))
+    await eventually(lambda: broker.stats().subscribers == 1)
+    for n in (1, 2, 3):
+        broker.publish(Event(type="n", data=n), topic="t")
+    await eventually(lambda: len(collected.events) == 3)
+    broker.unsubscribe("me")
+    for n in (4, 5):
+        broker.publish(Event(type="n", data=n), topic="t")
+    await eventually(lambda: len(collected.events) == 5)
+    broker.finish_topic("t")
+    await collected.finished.wait()
+    assert collected.error is None
+    assert collected.payloads == [1, 2, 3, 4, 5, "done"]
+    assert collected.events[-1].id == f"{broker.epoch}-6"
+
+
+async def test_sse_client_starts_after_a_given_last_event_id(serve: Serve) -> None:
+    broker = Broker()
+    base = await broker_app(serve, broker)
+    first = broker.publish(Event(type="n", data=1), topic="t")
+    broker.publish(Event(type="n", data=2), topic="t")
+    broker.finish_topic("t")
+    collected = Collected(sse_client(base + "/runs/t", last_event_id=first.id))
+    await collected.finished.wait()
+    assert collected.payloads == [2, "done"]
+
+
+async def test_sse_client_completes_at_once_on_204(serve: Serve) -> None:
+    broker = Broker()
+    base = await broker_app(serve, broker)
+    broker.finish_topic("t")
+    collected = Collected(sse_client(base + "/runs/t"))
+    await collected.finished.wait()
+    assert (collected.events, collected.error) == ([], None)
+
+
+async def test_sse_client_reports_a_refusal_without_its_secrets(serve: Serve) -> None:
+    app = web.Application()
+    add_sse_route(app, "/runs/{topic}", Broker(), authorize=lambda request, topic: False)
+    base = await serve(app)
+    url = base + "/runs/t?token=query-secret"
+    collected = Collected(sse_client(url, headers={"Authorization": "Bearer header-secret"}))
+    await collected.finished.wait()
+    assert isinstance(collected.error, SSEHTTPError)
+    assert collected.error.status == 403
+    assert "/runs/t" in str(collected.error)
+    assert "secret" not in str(collected.error)
+
+
+async def test_sse_client_refuses_a_response_that_is_not_an_event_stream(serve: Serve) -> None:
+    async def html(request: web.Request) -> web.Response:
+        return web.Response(text="<html></html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", html)
+    base = await serve(app)
+    collected = Collected(sse_client(base + "/"))
+    await collected.finished.wait()
+    assert isinstance(collected.error, SSEProtocolError)
+    assert "text/html" in str(collected.error)
+
+
+async def test_sse_client_gives_up_after_max_retries() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    collected = Collected(sse_client(f"http://127.0.0.1:{port}/", retry=0, max_retries=2))
+    await collected.finished.wait()
+    assert isinstance(collected.error, SSEConnectionError)
+    assert "3 attempt(s)" in str(collected.error)
+
+
+async def test_disposing_sse_client_closes_the_connection(serve: Serve) -> None:
+    broker = Broker()
+    base = await broker_app(serve, broker)
+    collected = Collected(sse_client(base + "/runs/t"))
+    await eventually(lambda: broker.stats().subscribers == 1)
+    collected.subscription.dispose()
+    await eventually(lambda: broker.stats().subscribers == 0)
+    assert not collected.finished.is_set()
+
+
+@pytest.mark.parametrize("kwargs", [{"retry": -1}, {"max_retries": -1}, {"connect_timeout": 0}])
+def test_sse_client_refuses_bad_settings(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        sse_client("http://127.0.0.1:1/", **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,76 @@
+"""A graph Runner publishing to the broker, watched over HTTP like a browser would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from rxchronos.graph import MemoryStore, NodeError, Runner, StateGraph, emit
+from rxchronos.stream import Broker
+from rxchronos.stream.web import add_sse_route
+
+from .conftest import Serve, SSEReader, eventually
+
+
+def extract(state: Mapping[str, Any]) -> dict[str, Any]:
+    emit("progress", {"done": 0.5})
+    return {"rows": 3}
+
+
+async def load(state: Mapping[str, Any]) -> dict[str, Any]:
+    if state.get("fail"):
+        raise RuntimeError("disk full")
+    return {"loaded": state["rows"]}
+
+
+def etl(broker: Broker) -> Runner:
+    graph = (
+        StateGraph("etl")
+        .add_node("extract", extract)
+        .add_node("load", load)
+        .set_entry_point("extract")
+        .add_edge("extract", "load")
+        .set_finish_point("load")
+    )
+    return Runner(graph.compile(), MemoryStore(), broker=broker)
+
+
+async def watch(http: aiohttp.ClientSession, url: str) -> SSEReader:
+    response = await http.get(url)
+    assert response.status == 200
+    return SSEReader(response)
+
+
+async def test_a_run_streams_to_its_session_topic_and_its_end_closes_the_stream(
+    serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    broker = Broker()
+    app = web.Application()
+    add_sse_route(app, "/runs/{topic}", broker)
+    base = await serve(app)
+    mine = await watch(http, base + "/runs/session-1")
+    other = await watch(http, base + "/runs/session-2")
+    await eventually(lambda: broker.stats().subscribers == 2)
+
+    result = await etl(broker).run("session-1", {"source": "csv"})
+    assert result.state["loaded"] == 3
+
+    messages = [json.loads(e.data) for e in await mine.rest()]  # the stream ends by itself
+    types = [m["type"] for m in messages]
+    assert types[0] == "node_start" and types[-2:] == ["completed", "done"]
+    custom = next(m for m in messages if m["type"] == "custom")
+    assert custom["data"]["data"] == {"type": "progress", "data": {"done": 0.5}}
+    assert {m["data"]["session_id"] for m in messages[:-1]} == {"session-1"}
+    async with http.get(base + "/runs/session-1") as again:
+        assert again.status == 204  # the browser stops here
+
+    with pytest.raises(NodeError, match="disk full"):
+        await etl(broker).run("session-2", {"fail": True})
+    other_types = [json.loads(e.data)["type"] for e in await other.rest()]
+    assert other_types[-2:] == ["error", "done"]
+    assert "custom" in other_types
