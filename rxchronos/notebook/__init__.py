@@ -1,0 +1,38 @@
+"""Jupyter helpers: show streams live, draw a run's timeline and the graph diagram.
+
+* :func:`live` shows an Observable in a cell as it streams (tokens joined, events as lines),
+  without blocking the kernel and without stacking subscriptions when the cell is re-run;
+* :func:`timeline` draws the events of a run as node spans over time (SVG);
+* :func:`show_graph` / :func:`graph_picture` draw a compiled graph (SVG, with its Mermaid text).
+
+Pictures are SVG made here, with no plotting library; they render offline. Displaying needs IPython
+(``pip install 'rxchronos[notebook]'``); building pictures does not.
+
+Example:
+    >>> from rxchronos.notebook import timeline
+    >>> picture = timeline([{"type": "node_start", "node_id": "a", "timestamp": 0.0},
+    ...                     {"type": "node_end", "node_id": "a", "timestamp": 0.1}])
+    >>> picture.svg.startswith("<svg")
+    True
+"""
+
+from __future__ import annotations
+
+from rxchronos.notebook._graph import GraphPicture, HasMermaid, graph_picture, show_graph
+from rxchronos.notebook._ipython import NotebookExtraMissingError
+from rxchronos.notebook._live import LiveView, live, live_views
+from rxchronos.notebook._svg import SVGPicture
+from rxchronos.notebook._timeline import timeline
+
+__all__ = [
+    "GraphPicture",
+    "HasMermaid",
+    "LiveView",
+    "NotebookExtraMissingError",
+    "SVGPicture",
+    "graph_picture",
+    "live",
+    "live_views",
+    "show_graph",
+    "timeline",
+]
