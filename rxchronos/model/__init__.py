@@ -39,6 +39,7 @@ from rxchronos.model._errors import (
     ToolArgumentsError,
 )
 from rxchronos.model._fallback import FallbackProvider
+from rxchronos.model._gemini import Gemini
 from rxchronos.model._openai import AzureOpenAI, Mistral, OpenAI
 from rxchronos.model._provider import Provider
 from rxchronos.model._registry import provider_from_string, register_provider
@@ -65,6 +66,7 @@ __all__ = [
     "FallbackProvider",
     "Fireworks",
     "FunctionDef",
+    "Gemini",
     "Groq",
     "IncompleteStreamError",
     "Message",

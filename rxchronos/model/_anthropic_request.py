@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from rxchronos.model._anthropic_dialect import THINKING_KEY
+from rxchronos.model._turns import build_turns
 from rxchronos.model._types import ChatRequest, Message, Role
 
 __all__ = ["DEFAULT_MAX_TOKENS", "messages_body"]
@@ -76,27 +77,14 @@ def messages_body(request: ChatRequest, *, model: str, stream: bool) -> dict[str
         ToolArgumentsError: an assistant tool call's arguments are not a JSON object.
         ValueError: a tool message without ``tool_call_id``.
     """
-    system: list[str] = []
-    turns: list[dict[str, Any]] = []
-    for message in request.messages:
-        if message.role is Role.SYSTEM:
-            if message.content:
-                system.append(message.content)
-            continue
-        role, blocks = _turn(message)
-        if not blocks:
-            continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
+    system, turns = build_turns(request.messages, _turn, parts_key="content")
     body: dict[str, Any] = {
         "model": model,
         "messages": turns,
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
     }
     if system:
-        body["system"] = "\n\n".join(system)
+        body["system"] = system
     if stream:
         body["stream"] = True
     if request.temperature is not None:
