@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/rxchronos demo --once
+	$(BIN)/rxchronos demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

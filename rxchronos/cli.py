@@ -1,6 +1,12 @@
-"""The ``rxchronos`` command.
+"""The ``rxchronos`` command: ``demo``, ``chat`` and ``tail``.
 
-One function per subcommand; each returns the process exit status.
+* ``rxchronos demo`` serves the live demo page (``--once``: run the demo graph in the terminal);
+* ``rxchronos chat "prompt" --model provider:model`` streams an answer, token by token;
+* ``rxchronos tail URL`` prints the events of any Server-Sent Events endpoint, reconnecting.
+
+Each subcommand returns the process exit status: 0 when all went well, 2 for a usage error or an
+error the library reports (a missing key, an unknown provider, an unreachable URL; one line on
+stderr, no traceback), 130 after Ctrl-C.
 
 Example:
     >>> main(["--version"])  # doctest: +ELLIPSIS
@@ -12,27 +18,58 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
-from rxchronos import __version__
+import reactivex
+from yarl import URL
+
+from rxchronos import RxChronosError, __version__
+from rxchronos import operators as rxo
+from rxchronos.aio import to_async_iterator
+from rxchronos.model import ChatRequest, ChatResponse, Message, Provider, provider_from_string
+from rxchronos.sse import ServerSentEvent
+from rxchronos.stream import sse_client
 
 __all__ = ["main"]
+
+DEFAULT_CHAT_MODEL = "scripted:echo"
+
+
+class UsageError(RxChronosError):
+    """A command-line argument that cannot work (reported in one line, exit status 2)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``rxchronos`` command with ``argv`` (default: ``sys.argv[1:]``); return the status.
 
     Example:
-        >>> main(["demo", "--once"])  # doctest: +SKIP
+        >>> main(["chat", "Hello there", "--model", "scripted:echo"])
+        Hello there
+        0
     """
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error (already printed)
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
-    status: int = args.run(args)
+    try:
+        status: int = args.run(args)
+    except KeyboardInterrupt:
+        print("\nrxchronos: cancelled", file=sys.stderr, flush=True)
+        return 130
+    except RxChronosError as exc:
+        print(f"rxchronos {args.command}: error: {_one_line(exc)}", file=sys.stderr, flush=True)
+        return 2
     return status
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 400 else text[:399] + "…"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,22 +81,206 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
-        "demo", help="run the offline demo", description="Run the offline end-to-end demo."
+        "demo",
+        help="serve the live demo page (or run it once in the terminal)",
+        description="Serve a page that shows a sample agent graph running live: the diagram, a "
+        "timeline of events, the answer token by token, tool calls as they stream, and an "
+        "Approve button for its interrupt. Runs offline on a scripted model by default.",
     )
-    demo.add_argument("--once", action="store_true", help="run once and exit (no web demo)")
     demo.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
-    demo.add_argument("--port", type=int, default=0, help="port to serve on (0: any free port)")
-    demo.set_defaults(run=_demo)
+    demo.add_argument("--port", type=int, default=8080, help="port to serve on (8080; 0: any)")
+    demo.add_argument(
+        "--model",
+        metavar="PROVIDER:MODEL",
+        help="a real model, e.g. openai:gpt-4o-mini (its key from the environment); "
+        "default: the offline scripted model",
+    )
+    demo.add_argument(
+        "--once", action="store_true", help="run the graph once in the terminal, then exit"
+    )
+    demo.add_argument(
+        "--delay",
+        type=_seconds,
+        default=None,
+        help="seconds between the scripted model's deltas (0.05 on the page, 0.02 with --once)",
+    )
+    demo.set_defaults(run=_demo, command="demo")
+
+    chat = commands.add_parser(
+        "chat",
+        help="stream a model's answer to the terminal",
+        description="Stream the answer to PROMPT as it arrives; tool calls are shown when "
+        "complete, token usage at the end (on stderr). Ctrl-C cancels the request.",
+    )
+    chat.add_argument("prompt", help="what to ask")
+    chat.add_argument(
+        "--model",
+        metavar="PROVIDER:MODEL",
+        default=os.environ.get("RXCHRONOS_MODEL") or DEFAULT_CHAT_MODEL,
+        help=f"e.g. openai:gpt-4o-mini, mistral:mistral-small-latest (default: "
+        f"$RXCHRONOS_MODEL or {DEFAULT_CHAT_MODEL}, an offline echo)",
+    )
+    chat.add_argument("--system", help="a system message")
+    chat.add_argument("--max-tokens", type=int, default=None, help="limit the answer's length")
+    chat.set_defaults(run=_chat, command="chat")
+
+    tail = commands.add_parser(
+        "tail",
+        help="print the events of a Server-Sent Events endpoint",
+        description="Print every event of an SSE endpoint as it arrives, reconnecting with "
+        "Last-Event-ID when the connection drops (like a browser's EventSource).",
+    )
+    tail.add_argument("url", help="the endpoint, e.g. http://127.0.0.1:8080/runs/<id>/events")
+    tail.add_argument("--last-event-id", metavar="ID", help="resume after this event id")
+    tail.add_argument("--json", action="store_true", help="print each event as one JSON line")
+    tail.add_argument(
+        "--retry",
+        type=_seconds,
+        default=1.0,
+        help="seconds before reconnecting (1; the server may change it)",
+    )
+    tail.add_argument(
+        "--max-retries",
+        type=int,
+        default=3,
+        help="failed connection attempts in a row before giving up (3)",
+    )
+    tail.set_defaults(run=_tail, command="tail")
     return parser
 
 
-def _demo(args: argparse.Namespace) -> int:
-    """``rxchronos demo``: a local SSE stream read back through an Rx pipeline."""
-    from rxchronos._demo_sse import run_sse_demo
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
 
-    if not args.once:
-        print("the interactive web demo arrives with the web layer; running the stream demo once")
-    return asyncio.run(run_sse_demo(host=args.host, port=args.port, out=sys.stdout))
+
+# --- demo -------------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """``rxchronos demo``: the live page, or ``--once`` in the terminal."""
+    from rxchronos.demo import demo_provider
+
+    if args.once:
+        delay = 0.02 if args.delay is None else args.delay
+    else:
+        delay = 0.05 if args.delay is None else args.delay
+    provider = provider_from_string(args.model) if args.model else demo_provider(delay)
+    if args.once:
+        return asyncio.run(_demo_once(provider, sys.stdout))
+    try:
+        asyncio.run(_serve_demo(provider, args.host, args.port))
+    except KeyboardInterrupt:
+        print("rxchronos demo: stopped", flush=True)
+    return 0
+
+
+async def _demo_once(provider: Provider, out: TextIO) -> int:
+    from rxchronos.demo import run_once
+
+    async with provider:
+        await run_once(provider, out=out)
+    return 0
+
+
+async def _serve_demo(provider: Provider, host: str, port: int) -> None:
+    from aiohttp import web
+
+    from rxchronos.demo import create_app
+
+    runner = web.AppRunner(create_app(provider))
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            raise UsageError(
+                f"cannot serve on {host}:{port} ({exc.strerror or exc}); "
+                "try another --port, or --port 0 for any free one"
+            ) from None
+        bound_host, bound_port = runner.addresses[0][:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        print(f"rxchronos demo: open http://{shown}:{bound_port}/  (Ctrl-C stops)", flush=True)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+# --- chat -------------------------------------------------------------------------------------
+
+
+def _chat(args: argparse.Namespace) -> int:
+    """``rxchronos chat``: stream one answer."""
+    provider = provider_from_string(args.model)
+    messages = [Message(role="system", content=args.system)] if args.system else []
+    messages.append(Message(role="user", content=args.prompt))
+    request = ChatRequest(messages=tuple(messages), max_tokens=args.max_tokens)
+    return asyncio.run(_stream_answer(provider, request, sys.stdout, sys.stderr))
+
+
+async def _stream_answer(provider: Provider, request: ChatRequest, out: TextIO, err: TextIO) -> int:
+    """Print the deltas' text as they arrive, then the finished tool calls and the usage."""
+    deltas: list[ChatResponse] = []
+    async with provider:
+        async with to_async_iterator(provider.stream_chat(request)) as stream:
+            async for delta in stream:
+                deltas.append(delta)
+                if delta.content:
+                    out.write(delta.content)
+                    out.flush()
+    final: ChatResponse = await reactivex.from_iterable(deltas).pipe(rxo.collect_response())
+    if final.content:
+        out.write("\n")
+    for call in final.tool_calls:
+        print(f"[tool call] {call.name}({call.arguments})  id={call.id}", file=out)
+    out.flush()
+    if final.usage is not None:
+        usage = final.usage
+        stop = f", stop: {final.stop_reason}" if final.stop_reason else ""
+        print(
+            f"[usage] {usage.prompt_tokens} prompt + {usage.completion_tokens} completion = "
+            f"{usage.total} tokens{stop}",
+            file=err,
+            flush=True,
+        )
+    return 0
+
+
+# --- tail -------------------------------------------------------------------------------------
+
+
+def _tail(args: argparse.Namespace) -> int:
+    """``rxchronos tail``: print an SSE endpoint's events."""
+    url = URL(args.url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise UsageError(f"{args.url!r} is not an http:// or https:// URL")
+    if args.max_retries < 0:
+        raise UsageError(f"--max-retries must be 0 or more, got {args.max_retries}")
+    events = sse_client(
+        args.url,
+        last_event_id=args.last_event_id,
+        retry=args.retry,
+        max_retries=args.max_retries,
+    )
+    return asyncio.run(_print_events(events, sys.stdout, as_json=args.json))
+
+
+async def _print_events(
+    events: reactivex.Observable[ServerSentEvent], out: TextIO, *, as_json: bool
+) -> int:
+    async with to_async_iterator(events) as stream:
+        async for event in stream:
+            if as_json:
+                line = json.dumps({"id": event.id, "event": event.event, "data": event.data})
+            else:
+                line = f"{event.id or '-'}  {event.event}  {event.data}"
+            print(line, file=out, flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,65 +1,440 @@
-"""The ``rxchronos`` command: help, version, and the offline demo end to end."""
+"""The ``rxchronos`` command: help, demo, chat and tail, against real local servers.
+
+``main()`` runs its own event loop (``asyncio.run``), so the servers these tests talk to run on a
+loop in a background thread (:class:`ThreadServer`). Ctrl-C and the live demo server are tested
+in a child process, the way a person uses them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import doctest
-import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
+from aiohttp import web
 
 import rxchronos.cli
-from rxchronos._demo_sse import DEMO_TOKENS, run_sse_demo
 from rxchronos.cli import main
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-def test_help_lists_the_demo_command(capsys: pytest.CaptureFixture[str]) -> None:
+
+class ThreadServer:
+    """An aiohttp server on 127.0.0.1, running on its own loop in a background thread."""
+
+    def __init__(self, routes: dict[tuple[str, str], Handler]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.routes = routes
+        self.runner: web.AppRunner | None = None
+        self.url = self._call(self._start())
+
+    def _call(self, coro: Awaitable[str | None]) -> str | None:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)  # type: ignore[arg-type]
+
+    async def _start(self) -> str:
+        app = web.Application()
+        for (method, path), handler in self.routes.items():
+            app.router.add_route(method, path, handler)
+        self.runner = web.AppRunner(app, shutdown_timeout=0.1)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+
+    async def _stop(self) -> None:
+        assert self.runner is not None
+        await self.runner.cleanup()
+
+    def close(self) -> None:
+        self._call(self._stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[dict[tuple[str, str], Handler]], ThreadServer]]:
+    servers: list[ThreadServer] = []
+
+    def start(routes: dict[tuple[str, str], Handler]) -> ThreadServer:
+        server = ThreadServer(routes)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+# --- an OpenAI-compatible endpoint ---------------------------------------------------------------
+
+
+def _chunk(delta: dict[str, object], finish: str | None = None) -> bytes:
+    body = {"id": "c1", "model": "gpt-test", "choices": [{"index": 0, "delta": delta}]}
+    body["choices"][0]["finish_reason"] = finish  # type: ignore[index]
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+OPENAI_STREAM = b"".join(
+    [
+        _chunk({"role": "assistant", "content": "It is "}),
+        _chunk({"content": "noon."}),
+        _chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_7",
+                        "type": "function",
+                        "function": {"name": "get_time", "arguments": ""},
+                    }
+                ]
+            }
+        ),
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"tz": '}}]}),
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"CET"}'}}]}),
+        _chunk({}, finish="tool_calls"),
+        b'data: {"id":"c1","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":6,'
+        b'"total_tokens":15}}\n\n',
+        b"data: [DONE]\n\n",
+    ]
+)
+
+
+def openai_routes(state: dict[str, object]) -> dict[tuple[str, str], Handler]:
+    """``POST /v1/chat/completions`` answering per ``state["mode"]``: "stream", "401" or "hang"."""
+
+    async def completions(request: web.Request) -> web.StreamResponse:
+        state["authorization"] = request.headers.get("Authorization")
+        state["body"] = await request.json()
+        if state["mode"] == "401":
+            return web.json_response({"error": {"message": "Incorrect API key"}}, status=401)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        if state["mode"] == "stream":
+            await response.write(OPENAI_STREAM)
+            return response
+        await response.write(_chunk({"role": "assistant", "content": "Thinking"}))
+        try:  # hang: write keep-alive comments until the client leaves
+            while True:
+                await asyncio.sleep(0.05)
+                await response.write(b": still here\n\n")
+        except (ConnectionError, asyncio.CancelledError):
+            state["client_left"] = True
+            raise
+        return response
+
+    return {("POST", "/v1/chat/completions"): completions}
+
+
+# --- help and usage ------------------------------------------------------------------------------
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "usage: rxchronos" in out
-    assert "demo" in out
+    for command in ("demo", "chat", "tail"):
+        assert command in out
 
 
-def test_demo_help_shows_its_options(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--help"]) == 0
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ("demo", ["--host", "--port", "--model", "--once", "--delay"]),
+        ("chat", ["--model", "--system", "--max-tokens", "prompt"]),
+        ("tail", ["--last-event-id", "--json", "--retry", "--max-retries", "url"]),
+    ],
+)
+def test_every_command_has_help(
+    command: str, options: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
-    assert "--once" in out and "--host" in out and "--port" in out
+    assert f"usage: rxchronos {command}" in out
+    for option in options:
+        assert option in out
 
 
 def test_usage_errors_return_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert main(["demo", "--port", "not-a-number"]) == 2
     assert "invalid int value" in capsys.readouterr().err
+    assert main(["demo", "--delay", "-1"]) == 2
+    assert "must not be negative" in capsys.readouterr().err
+    assert main(["chat"]) == 2
+    assert "prompt" in capsys.readouterr().err
 
 
-def test_demo_once_prints_every_event_as_it_arrives(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--once"]) == 0
+# --- demo ----------------------------------------------------------------------------------------
+
+
+def test_demo_once_prints_the_whole_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--once", "--delay", "0"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("serving a Server-Sent Events stream on http://127.0.0.1:")
-    token_lines = [line for line in lines if "token" in line and "event" in line]
-    assert token_lines == [
-        f"  event {n:>2}  token {token!r}" for n, token in enumerate(DEMO_TOKENS, start=1)
-    ]
-    assert lines[-1] == f"received {len(DEMO_TOKENS)} tokens: {''.join(DEMO_TOKENS)!r}"
+    assert lines[0].startswith("graph demo-agent: plan -> model -> tool -> approve* -> answer")
+    types = [line.split()[1] for line in lines if line[:4].strip().isdigit()]
+    assert types[0] == "node_start"
+    assert types.count("model_call") == 2
+    assert types.count("model_chunk") > 20
+    assert "interrupt" in types and types[-1] == "completed"
+    assert any("tool call 0 get_forecast" in line for line in lines)
+    assert "-- paused before 'approve': approving automatically" in lines
+    assert lines[-2].startswith("answer: Yes, take the umbrella.")
+    assert lines[-1] == "run completed"
 
 
-def test_demo_without_once_says_what_is_coming(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "web demo arrives with the web layer" in out
-    assert "received 9 tokens" in out
+def test_demo_with_an_unknown_provider_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--once", "--model", "nosuch:model"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("rxchronos demo: error: unknown provider 'nosuch'")
 
 
-async def test_demo_leaves_no_task_behind() -> None:
-    before = asyncio.all_tasks()
-    out = io.StringIO()
-    assert await run_sse_demo(delay=0, out=out) == 0
-    for _ in range(100):
-        if not asyncio.all_tasks() - before:
+def test_demo_on_a_busy_port_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["demo", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot serve on 127.0.0.1:{port}" in err and "--port 0" in err
+
+
+def _spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rxchronos.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_demo_serves_the_page_and_stops_on_ctrl_c() -> None:
+    process = _spawn("demo", "--port", "0")
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("rxchronos demo: open http://127.0.0.1:")
+        url = line.split()[3]
+        with urllib.request.urlopen(url) as response:
+            page = response.read().decode()
+        assert "Start run" in page and "/static/app.js" in page
+        with urllib.request.urlopen(url + "api/graph") as response:
+            graph = json.load(response)
+        assert [step["id"] for step in graph["steps"]] == [
+            "plan",
+            "model",
+            "tool",
+            "approve",
+            "answer",
+        ]
+        assert graph["model"] == "scripted:demo-agent"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill() if process.poll() is None else None
+    assert process.returncode == 0
+    assert "rxchronos demo: stopped" in out
+    assert "Traceback" not in err
+
+
+# --- chat ----------------------------------------------------------------------------------------
+
+
+def test_chat_on_the_scripted_model_echoes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chat", "Reactive streams, token by token"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "Reactive streams, token by token\n"
+    assert captured.err.startswith("[usage] 5 prompt + ")
+    assert captured.err.endswith(" tokens, stop: end\n")
+
+
+def test_chat_streams_text_then_tool_calls_then_usage(
+    serve: Callable[[dict[tuple[str, str], Handler]], ThreadServer],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state: dict[str, object] = {"mode": "stream"}
+    server = serve(openai_routes(state))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+    status = main(["chat", "What time is it?", "--model", "openai:gpt-test", "--system", "Brief."])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert captured.out == 'It is noon.\n[tool call] get_time({"tz": "CET"})  id=call_7\n'
+    assert captured.err == "[usage] 9 prompt + 6 completion = 15 tokens, stop: tool_call\n"
+    body = state["body"]
+    assert isinstance(body, dict)
+    assert body["model"] == "gpt-test" and body["stream"] is True
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    assert state["authorization"] == "Bearer sk-test-key"
+
+
+def test_chat_without_a_key_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["chat", "Hi", "--model", "openai:gpt-4o"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "rxchronos chat: error: openai: no API key found; set OPENAI_API_KEY in the environment\n"
+    )
+
+
+def test_chat_with_an_unknown_provider(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chat", "Hi", "--model", "nosuch:model"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rxchronos chat: error: unknown provider 'nosuch'")
+    assert err.count("\n") == 1
+
+
+def test_chat_rejected_key_is_reported_without_the_key(
+    serve: Callable[[dict[tuple[str, str], Handler]], ThreadServer],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = serve(openai_routes({"mode": "401"}))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret-123")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+    assert main(["chat", "Hi", "--model", "openai:gpt-test"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rxchronos chat: error:") and "401" in err
+    assert err.count("\n") == 1
+    assert "sk-very-secret-123" not in err and "Traceback" not in err
+
+
+def test_chat_to_an_unreachable_provider(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    assert main(["chat", "Hi", "--model", "openai:gpt-test"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rxchronos chat: error:") and err.count("\n") == 1
+
+
+def test_ctrl_c_cancels_chat_and_closes_the_connection(
+    serve: Callable[[dict[tuple[str, str], Handler]], ThreadServer],
+) -> None:
+    state: dict[str, object] = {"mode": "hang"}
+    server = serve(openai_routes(state))
+    env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": f"{server.url}/v1"}
+    process = _spawn("chat", "Think hard", "--model", "openai:gpt-test", env=env)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.read(len("Thinking")) == "Thinking"  # the first token arrived
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    finally:
+        process.kill() if process.poll() is None else None
+    assert process.returncode == 130
+    assert err.strip() == "rxchronos: cancelled"
+    for _ in range(200):  # the server notices at its next keep-alive write
+        if state.get("client_left"):
             break
-        await asyncio.sleep(0)
-    assert asyncio.all_tasks() - before == set()
-    assert out.getvalue().count("token ") == len(DEMO_TOKENS)
+        threading.Event().wait(0.01)
+    assert state.get("client_left") is True
+
+
+# --- tail ----------------------------------------------------------------------------------------
+
+
+def sse_routes(seen: list[str | None]) -> dict[tuple[str, str], Handler]:
+    """``GET /events``: events 1-2 then close; after a reconnect, event 3 then close; then 204."""
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        last = request.headers.get("Last-Event-ID")
+        seen.append(last)
+        frames = {None: b"retry: 10\nid: 1\ndata: one\n\nid: 2\nevent: tick\ndata: two\n\n"}
+        frames["2"] = b'id: 3\ndata: {"n": 3}\n\n'
+        if last not in frames:
+            return web.Response(status=204)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b": hello\n\n" + frames[last])
+        return response
+
+    async def missing(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=404, text="no such\nstream")
+
+    return {("GET", "/events"): events, ("GET", "/missing"): missing}
+
+
+def test_tail_prints_events_and_reconnects_with_last_event_id(
+    serve: Callable[[dict[tuple[str, str], Handler]], ThreadServer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seen: list[str | None] = []
+    server = serve(sse_routes(seen))
+    assert main(["tail", f"{server.url}/events"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "1  message  one",
+        "2  tick  two",
+        '3  message  {"n": 3}',
+    ]
+    assert seen == [None, "2", "3"]
+
+
+def test_tail_json_and_last_event_id(
+    serve: Callable[[dict[tuple[str, str], Handler]], ThreadServer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seen: list[str | None] = []
+    server = serve(sse_routes(seen))
+    assert main(["tail", f"{server.url}/events", "--last-event-id", "2", "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"id": "3", "event": "message", "data": '{"n": 3}'}
+    ]
+    assert seen == ["2", "3"]
+
+
+def test_tail_reports_http_errors_in_one_line(
+    serve: Callable[[dict[tuple[str, str], Handler]], ThreadServer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = serve(sse_routes([]))
+    assert main(["tail", f"{server.url}/missing?token=secret"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "HTTP 404" in err and "no such stream" in err
+    assert "secret" not in err
+
+
+def test_tail_unreachable_url(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/events"
+    assert main(["tail", url, "--max-retries", "1", "--retry", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rxchronos tail: error: the event stream at {url} could not be read")
+    assert err.count("\n") == 1 and "after 2 attempt(s)" in err
+
+
+@pytest.mark.parametrize("url", ["ftp://example.invalid/x", "not a url", "http://"])
+def test_tail_rejects_what_is_not_an_http_url(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tail", url]) == 2
+    assert "is not an http:// or https:// URL" in capsys.readouterr().err
 
 
 def test_docstring_examples() -> None:
