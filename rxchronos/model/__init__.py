@@ -40,6 +40,7 @@ from rxchronos.model._errors import (
 )
 from rxchronos.model._fallback import FallbackProvider
 from rxchronos.model._gemini import Gemini
+from rxchronos.model._ollama import Ollama
 from rxchronos.model._openai import AzureOpenAI, Mistral, OpenAI
 from rxchronos.model._provider import Provider
 from rxchronos.model._registry import provider_from_string, register_provider
@@ -71,6 +72,7 @@ __all__ = [
     "IncompleteStreamError",
     "Message",
     "Mistral",
+    "Ollama",
     "OpenAI",
     "OpenAICompatible",
     "OpenRouter",

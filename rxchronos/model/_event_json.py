@@ -1,4 +1,8 @@
-"""Reading one wire event's JSON object, loudly: the first step of every dialect parser.
+"""JSON objects off the wire, read loudly: one stream event, or a whole non-streaming answer.
+
+:func:`load_object` is the first step of the dialect parsers; :func:`whole_answer` reads a
+non-streaming answer whose shape is the same as one stream event's (Gemini, Ollama) by feeding it
+through the stream parser and collecting the deltas.
 
 Example:
     >>> load_object('{"type": "ping"}  ', provider="anthropic")
@@ -12,12 +16,15 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from rxchronos.model._collect import ResponseCollector
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._json import loads
+from rxchronos.model._types import ChatResponse
 
-__all__ = ["load_object"]
+__all__ = ["load_object", "whole_answer"]
 
 
 def load_object(data: str, *, provider: str, event: str = "message") -> dict[str, Any]:
@@ -40,3 +47,25 @@ def load_object(data: str, *, provider: str, event: str = "message") -> dict[str
             f"not a JSON object: {data[:200]!r}", provider=provider, type="malformed_event"
         )
     return payload
+
+
+def whole_answer(
+    payload: Any,
+    feed_object: Callable[[dict[str, Any]], list[ChatResponse]],
+    end: Callable[[], list[ChatResponse]],
+    *,
+    provider: str,
+) -> ChatResponse:
+    """A ``ChatResponse(delta=False)`` from ``payload`` fed to a fresh parser's methods.
+
+    Raises:
+        ProviderStreamError: ``payload`` is not a JSON object, or the parser rejects it.
+    """
+    if not isinstance(payload, dict):
+        raise ProviderStreamError(
+            "answer is not a JSON object", provider=provider, type="malformed"
+        )
+    collector = ResponseCollector()
+    for delta in [*feed_object(payload), *end()]:
+        collector.add(delta)
+    return collector.result()

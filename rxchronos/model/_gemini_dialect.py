@@ -34,10 +34,9 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from rxchronos.model._collect import ResponseCollector
 from rxchronos.model._dialect import ToolSlots
 from rxchronos.model._errors import ProviderStreamError
-from rxchronos.model._event_json import load_object
+from rxchronos.model._event_json import load_object, whole_answer
 from rxchronos.model._types import ChatResponse, StopReason, ToolCall, Usage, fast_delta
 
 __all__ = ["SIGNATURE_KEY", "TEXT_SIGNATURE_KEY", "GeminiParser", "parse_generate"]
@@ -275,12 +274,5 @@ def parse_generate(payload: Any, *, provider: str) -> ChatResponse:
     Raises:
         ProviderStreamError: the body is an error object or not a JSON object.
     """
-    if not isinstance(payload, dict):
-        raise ProviderStreamError(
-            "answer is not a JSON object", provider=provider, type="malformed"
-        )
     parser = GeminiParser(provider=provider)
-    collector = ResponseCollector()
-    for delta in [*parser.feed_object(payload), *parser.end()]:
-        collector.add(delta)
-    return collector.result()
+    return whole_answer(payload, parser.feed_object, parser.end, provider=provider)

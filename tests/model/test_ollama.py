@@ -1,0 +1,230 @@
+"""Ollama: the native /api/chat NDJSON dialect (pure, re-chunked), over a real server, bodies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rxchronos.model import (
+    ChatRequest,
+    ChatResponse,
+    FunctionDef,
+    IncompleteStreamError,
+    Message,
+    Ollama,
+    ProviderHTTPError,
+    ProviderStreamError,
+    StopReason,
+    ToolCall,
+    ToolDefinition,
+    Usage,
+)
+from rxchronos.model._ollama_dialect import OllamaParser
+from rxchronos.sse import NDJSONSplitter
+
+from .conftest import ProviderServer, Reply, collect, fixture_bytes, run_stream
+
+REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])
+NDJSON = {"Content-Type": "application/x-ndjson"}
+FIXTURES = [
+    "text_thinking.ndjson",
+    "parallel_tool_calls.ndjson",
+    "no_done.ndjson",
+    "length_crlf.ndjson",
+]
+
+
+def parse_ndjson(parser: OllamaParser, data: bytes, pieces: Sequence[int] = ()) -> list:
+    splitter = NDJSONSplitter()
+    deltas: list[ChatResponse] = []
+    cuts, pos = [*pieces], 0
+    while pos < len(data):
+        size = cuts.pop(0) if cuts else len(data)
+        for line in splitter.feed(data[pos : pos + size]):
+            deltas.extend(parser.feed("message", line.decode()))
+        pos += size
+    for line in splitter.close():
+        deltas.extend(parser.feed("message", line.decode()))
+    return deltas + parser.end()
+
+
+def parse(name: str, pieces: Sequence[int] = ()) -> tuple[list, OllamaParser]:
+    parser = OllamaParser(provider="ollama", new_id=lambda slot: f"gen_{slot}")
+    return parse_ndjson(parser, fixture_bytes(f"ollama/{name}"), pieces), parser
+
+
+def ollama(server: ProviderServer, **options: Any) -> Ollama:
+    return Ollama(base_url=server.url, model="qwen3", **options)
+
+
+def test_text_and_thinking_with_counts_as_usage() -> None:
+    deltas, parser = parse("text_thinking.ndjson")
+    assert parser.finished
+    final = collect(deltas)
+    assert final.content == "Héllo 👋!"
+    assert final.reasoning == "User greets. Reply."
+    assert final.stop_reason is StopReason.END
+    assert final.usage == Usage(prompt_tokens=26, completion_tokens=9, total_tokens=35)
+
+
+def test_whole_calls_with_object_arguments_get_their_own_slots_and_ids() -> None:
+    deltas, _ = parse("parallel_tool_calls.ndjson")
+    final = collect(deltas)
+    assert final.tool_calls == (
+        ToolCall(index=0, id="gen_0", name="get_weather", arguments='{"city": "Tokyo"}'),
+        ToolCall(
+            index=1, id="gen_1", name="get_weather", arguments='{"city": "Paris", "unit": "c"}'
+        ),
+        ToolCall(index=2, id="call_srv_1", name="get_time", arguments="{}"),
+    )
+    assert final.stop_reason is StopReason.TOOL_CALL  # the wire says "stop"
+
+
+def test_length_is_max_tokens_and_crlf_lines_are_fine() -> None:
+    deltas, parser = parse("length_crlf.ndjson")
+    assert parser.finished
+    assert collect(deltas).stop_reason is StopReason.MAX_TOKENS
+    assert collect(deltas).content == "Lorem"
+
+
+def test_error_line_is_a_stream_error() -> None:
+    with pytest.raises(ProviderStreamError, match="error was encountered while running"):
+        parse("error_midstream.ndjson")
+
+
+def test_malformed_lines_are_loud() -> None:
+    parser = OllamaParser(provider="ollama")
+    with pytest.raises(ProviderStreamError, match="not JSON"):
+        parser.feed("message", "{nope")
+    with pytest.raises(ProviderStreamError, match="tool call is not an object"):
+        parser.feed("message", '{"message": {"tool_calls": ["x"]}}')
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(FIXTURES),
+    pieces=st.lists(st.integers(min_value=1, max_value=61), max_size=40),
+)
+def test_rechunking_gives_identical_deltas(name: str, pieces: list[int]) -> None:
+    assert parse(name, pieces)[0] == parse(name)[0]
+
+
+async def test_stream_over_a_real_server(provider_server: ProviderServer) -> None:
+    body = fixture_bytes("ollama/parallel_tool_calls.ndjson")
+    provider_server.reply(Reply(body, pieces=9, headers=NDJSON))
+    async with ollama(provider_server) as provider:
+        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    assert error is None
+    final = collect(deltas)
+    assert [c.name for c in final.tool_calls] == ["get_weather", "get_weather", "get_time"]
+    assert len({c.id for c in final.tool_calls}) == 3
+    seen = provider_server.seen[0]
+    assert seen.path == "/api/chat"
+    assert "Authorization" not in seen.headers  # no key for a local server
+    assert seen.body == {
+        "model": "qwen3",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": True,
+    }
+
+
+async def test_error_line_after_200_carries_the_partial(provider_server: ProviderServer) -> None:
+    provider_server.reply(Reply(fixture_bytes("ollama/error_midstream.ndjson"), headers=NDJSON))
+    async with ollama(provider_server) as provider:
+        _, error = await run_stream(provider.stream_chat(REQUEST))
+    assert isinstance(error, ProviderStreamError)
+    assert error.partial is not None and error.partial.content == " Yes."
+
+
+async def test_eof_without_done_is_incomplete(provider_server: ProviderServer) -> None:
+    provider_server.reply(Reply(fixture_bytes("ollama/no_done.ndjson"), headers=NDJSON))
+    async with ollama(provider_server) as provider:
+        _, error = await run_stream(provider.stream_chat(REQUEST))
+    assert isinstance(error, IncompleteStreamError)
+    assert error.partial is not None and error.partial.content == "Once upon"
+
+
+async def test_http_error_and_optional_key_redacted(provider_server: ProviderServer) -> None:
+    key = "ollama-SECRET-0123456789"
+    body = json.dumps({"error": f"model 'nope' not found (key {key})"}).encode()
+    provider_server.reply(Reply(body, status=404))
+    async with Ollama(base_url=provider_server.url, model="nope", api_key=key) as provider:
+        _, error = await run_stream(provider.stream_chat(REQUEST))
+    assert isinstance(error, ProviderHTTPError) and error.status == 404
+    assert "not found" in str(error) and key not in str(error)
+    assert provider_server.seen[0].headers["Authorization"] == f"Bearer {key}"
+
+
+async def test_chat_is_the_same_endpoint_without_streaming(
+    provider_server: ProviderServer,
+) -> None:
+    answer = {
+        "model": "qwen3",
+        "message": {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "lookup", "arguments": {"q": "x"}}}],
+        },
+        "done": True,
+        "done_reason": "stop",
+        "prompt_eval_count": 3,
+        "eval_count": 4,
+    }
+    provider_server.reply(Reply(json.dumps(answer).encode(), headers={"Content-Type": "json"}))
+    async with ollama(provider_server) as provider:
+        reply = await provider.chat(REQUEST)
+    assert not reply.delta
+    assert [(c.name, c.arguments) for c in reply.tool_calls] == [("lookup", '{"q": "x"}')]
+    assert reply.tool_calls[0].id
+    assert reply.stop_reason is StopReason.TOOL_CALL
+    assert reply.usage == Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7)
+    assert provider_server.seen[0].body["stream"] is False
+
+
+async def test_conversation_round_trips_into_the_body(provider_server: ProviderServer) -> None:
+    provider_server.reply(Reply(fixture_bytes("ollama/text_thinking.ndjson"), headers=NDJSON))
+    request = ChatRequest(
+        messages=[
+            Message(role="system", content="Be brief."),
+            Message(role="user", content="Weather in Tokyo?"),
+            Message(
+                role="assistant",
+                tool_calls=[ToolCall(id="c1", name="get_weather", arguments='{"city":"Tokyo"}')],
+            ),
+            Message(role="tool", tool_call_id="c1", content="11 degrees"),
+        ],
+        tools=[ToolDefinition(function=FunctionDef(name="get_weather", description="Weather"))],
+        max_tokens=50,
+        temperature=0.2,
+        top_p=0.9,
+        stop=["END"],
+        response_format={"type": "json_object"},
+    )
+    async with ollama(provider_server) as provider:
+        await run_stream(provider.stream_chat(request))
+    body = provider_server.seen[0].body
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Weather in Tokyo?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Tokyo"}}}],
+        },
+        {"role": "tool", "content": "11 degrees", "tool_name": "get_weather"},
+    ]
+    assert body["tools"][0]["function"]["name"] == "get_weather"
+    assert body["options"] == {"num_predict": 50, "temperature": 0.2, "top_p": 0.9, "stop": ["END"]}
+    assert body["format"] == "json"
+
+
+def test_bad_arguments_are_loud() -> None:
+    with pytest.raises(ValueError, match="base_url"):
+        Ollama(base_url="localhost:11434", model="llama3.2")
+    with pytest.raises(ValueError, match="model"):
+        Ollama(model="")
