@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from typing import Any, ClassVar, Unpack
+from urllib.parse import urlsplit
 
 from rxchronos.model._http import HTTPOptions, HTTPProvider, HTTPRequest
 from rxchronos.model._ollama_dialect import OllamaParser, parse_chat
@@ -24,7 +25,28 @@ from rxchronos.model._stream_reader import Framing
 from rxchronos.model._turns import tool_names
 from rxchronos.model._types import ChatRequest, ChatResponse, Message, Role
 
-__all__ = ["Ollama", "chat_body"]
+__all__ = ["Ollama", "chat_body", "ollama_base_url"]
+
+DEFAULT_PORT = 11434
+
+
+def ollama_base_url(host: str) -> str:
+    """A base URL from an ``OLLAMA_HOST`` value (``"0.0.0.0"``, ``"host:port"``, a URL).
+
+    Example:
+        >>> ollama_base_url("gpu-box"), ollama_base_url("https://ollama.example.com/")
+        ('http://gpu-box:11434', 'https://ollama.example.com')
+    """
+    url = host.strip()
+    if "://" not in url:
+        url = f"http://{url}"
+    url = url.rstrip("/")
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"OLLAMA_HOST is not a host or URL: {host!r}")
+    if parts.port is None and parts.scheme == "http":
+        url = parts._replace(netloc=f"{parts.netloc}:{DEFAULT_PORT}").geturl()
+    return url
 
 
 def _message(message: Message, names: dict[str, str]) -> dict[str, Any]:

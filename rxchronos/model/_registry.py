@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rxchronos.model._anthropic import Anthropic
 from rxchronos.model._compatible import (
     DeepSeek,
     Fireworks,
@@ -28,6 +29,8 @@ from rxchronos.model._compatible import (
     Together,
 )
 from rxchronos.model._errors import ProviderConfigError
+from rxchronos.model._gemini import Gemini
+from rxchronos.model._ollama import Ollama, ollama_base_url
 from rxchronos.model._openai import AzureOpenAI, Mistral, OpenAI
 from rxchronos.model._provider import Provider
 from rxchronos.model._scripted import ScriptedProvider
@@ -73,6 +76,16 @@ def _keyed(cls: Any, provider: str, *names: str) -> ProviderFactory:
     return factory
 
 
+def _ollama(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
+    host = env.get("OLLAMA_HOST", "").strip()
+    try:
+        base_url = ollama_base_url(host) if host else "http://localhost:11434"
+    except ValueError as exc:
+        raise ProviderConfigError(f"ollama: {exc}") from None
+    api_key = env.get("OLLAMA_API_KEY", "").strip() or None
+    return Ollama(base_url=base_url, model=model, api_key=api_key, **options)
+
+
 def _scripted(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
     return ScriptedProvider(model=model or "scripted")
 
@@ -88,10 +101,9 @@ _FACTORIES: dict[str, ProviderFactory] = {
     "fireworks": _keyed(Fireworks, "fireworks", "FIREWORKS_API_KEY"),
     "perplexity": _keyed(Perplexity, "perplexity", "PERPLEXITY_API_KEY"),
     "scripted": _scripted,
-    # --- Registration point: the Anthropic, Gemini and Ollama providers register here -------------
-    # "anthropic": ANTHROPIC_API_KEY; "gemini": GEMINI_API_KEY or GOOGLE_API_KEY;
-    # "ollama": no key, OLLAMA_HOST for the base URL. Add e.g.
-    #     "anthropic": _keyed(Anthropic, "anthropic", "ANTHROPIC_API_KEY"),
+    "anthropic": _keyed(Anthropic, "anthropic", "ANTHROPIC_API_KEY"),
+    "gemini": _keyed(Gemini, "gemini", "GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "ollama": _ollama,
 }
 
 
@@ -116,6 +128,8 @@ def provider_from_string(
 
     Args:
         spec: e.g. ``"openai:gpt-4o"``, ``"azure:<deployment>"``, ``"mistral:<model>"``,
+            ``"anthropic:claude-sonnet-4-5"``, ``"gemini:gemini-2.5-flash"``,
+            ``"ollama:llama3.2"`` (no key; ``OLLAMA_HOST`` optional),
             ``"scripted"``.
         env: where to read keys (default: ``os.environ``).
         **options: passed to the provider (``session``, ``timeout``, ``max_retries``, ``retry``).

@@ -14,6 +14,7 @@ from rxchronos.model import (
     FunctionDef,
     IncompleteStreamError,
     Message,
+    ProviderConfigError,
     ProviderHTTPError,
     ProviderStreamError,
     RetryPolicy,
@@ -22,6 +23,7 @@ from rxchronos.model import (
     ToolCall,
     ToolDefinition,
     Usage,
+    provider_from_string,
 )
 from rxchronos.model._anthropic_dialect import THINKING_KEY, AnthropicParser
 
@@ -285,3 +287,10 @@ def test_bad_arguments_are_loud() -> None:
     bad = ChatRequest(messages=[Message(role="tool", content="x")])
     with pytest.raises(ValueError, match="tool_call_id"):
         Anthropic(api_key=KEY, model="m")._stream_request(bad)
+
+
+def test_provider_from_string_reads_the_key_from_the_environment() -> None:
+    provider = provider_from_string("anthropic:claude-sonnet-4-5", env={"ANTHROPIC_API_KEY": KEY})
+    assert isinstance(provider, Anthropic) and provider.model == "claude-sonnet-4-5"
+    with pytest.raises(ProviderConfigError, match="ANTHROPIC_API_KEY"):
+        provider_from_string("anthropic:claude-sonnet-4-5", env={})

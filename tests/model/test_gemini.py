@@ -16,12 +16,14 @@ from rxchronos.model import (
     Gemini,
     IncompleteStreamError,
     Message,
+    ProviderConfigError,
     ProviderHTTPError,
     ProviderStreamError,
     StopReason,
     ToolCall,
     ToolDefinition,
     Usage,
+    provider_from_string,
 )
 from rxchronos.model._gemini_dialect import SIGNATURE_KEY, TEXT_SIGNATURE_KEY, GeminiParser
 
@@ -321,3 +323,11 @@ def test_bad_arguments_are_loud() -> None:
     orphan = ChatRequest(messages=[Message(role="tool", tool_call_id="zz", content="1")])
     with pytest.raises(ValueError, match="tool_call_id='zz'"):
         Gemini(api_key=KEY, model="m")._stream_request(orphan)
+
+
+def test_provider_from_string_takes_either_key_variable() -> None:
+    for variable in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        provider = provider_from_string("gemini:gemini-2.5-flash", env={variable: KEY})
+        assert isinstance(provider, Gemini) and provider.model == "gemini-2.5-flash"
+    with pytest.raises(ProviderConfigError, match="GEMINI_API_KEY or GOOGLE_API_KEY"):
+        provider_from_string("gemini:gemini-2.5-flash", env={})

@@ -17,12 +17,14 @@ from rxchronos.model import (
     IncompleteStreamError,
     Message,
     Ollama,
+    ProviderConfigError,
     ProviderHTTPError,
     ProviderStreamError,
     StopReason,
     ToolCall,
     ToolDefinition,
     Usage,
+    provider_from_string,
 )
 from rxchronos.model._ollama_dialect import OllamaParser
 from rxchronos.sse import NDJSONSplitter
@@ -228,3 +230,26 @@ def test_bad_arguments_are_loud() -> None:
         Ollama(base_url="localhost:11434", model="llama3.2")
     with pytest.raises(ValueError, match="model"):
         Ollama(model="")
+
+
+@pytest.mark.parametrize(
+    ("host", "base_url"),
+    [
+        (None, "http://localhost:11434"),
+        ("0.0.0.0", "http://0.0.0.0:11434"),
+        ("gpu-box:8080", "http://gpu-box:8080"),
+        ("https://ollama.example.com/", "https://ollama.example.com"),
+    ],
+)
+def test_provider_from_string_needs_no_key_and_reads_ollama_host(
+    host: str | None, base_url: str
+) -> None:
+    env = {"OLLAMA_HOST": host} if host else {}
+    provider = provider_from_string("ollama:llama3.1:8b", env=env)
+    assert isinstance(provider, Ollama)
+    assert provider.model == "llama3.1:8b" and provider.base_url == base_url
+
+
+def test_a_bad_ollama_host_is_a_config_error() -> None:
+    with pytest.raises(ProviderConfigError, match="OLLAMA_HOST"):
+        provider_from_string("ollama:llama3.2", env={"OLLAMA_HOST": "http://"})
