@@ -197,4 +197,6 @@ async def _approve(request: web.Request) -> web.Response:
 
 
 def _known_run(request: web.Request, topic: str | None) -> bool:
-    return topic is not None and topic in request.app[_RUNS].sessions
+    if topic is None or topic not in request.app[_RUNS].sessions:
+        raise web.HTTPNotFound(text=f"no run with session id {(topic or '')[:64]!r}")
+    return True

@@ -1,0 +1,55 @@
+"""Fixtures for the demo tests: the demo app on a real port, and a reader for its event stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from reactivex import operators as ops
+
+from rxchronos.aio import ObservableIterator, to_async_iterator
+from rxchronos.demo import create_app, demo_provider
+from rxchronos.stream import sse_client
+
+StartDemo = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+async def start_demo() -> AsyncIterator[StartDemo]:
+    """Serve ``create_app(**options)`` on 127.0.0.1 (a free port); returns its base URL.
+
+    The app runs on the offline model with no artificial delays unless told otherwise.
+    """
+    runners: list[web.AppRunner] = []
+
+    async def start(**options: Any) -> str:
+        options.setdefault("provider", demo_provider(delay=0))
+        options.setdefault("pace", 0)
+        runner = web.AppRunner(create_app(**options), shutdown_timeout=5.0)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        runners.append(runner)
+        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+def watch(url: str, *, reconnect: bool = True) -> ObservableIterator[dict[str, Any]]:
+    """The JSON messages of an events URL, read with the library's own SSE client."""
+    events = sse_client(url, retry=0.01, reconnect=reconnect)
+    return to_async_iterator(events.pipe(ops.map(lambda event: json.loads(event.data))))
+
+
+async def read_until(stream: ObservableIterator[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """Messages from ``stream`` up to and including the first of type ``kind``."""
+    seen: list[dict[str, Any]] = []
+    async for message in stream:
+        seen.append(message)
+        if message["type"] == kind:
+            return seen
+    raise AssertionError(f"the stream ended before a {kind!r} event: {[m['type'] for m in seen]}")
