@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from rxchronos.stream._broker import Broker, BrokerStats
+from rxchronos.stream._broker import Broker
 from rxchronos.stream._client import sse_client
 from rxchronos.stream._errors import (
     BrokerClosedError,
@@ -24,6 +24,7 @@ from rxchronos.stream._errors import (
 )
 from rxchronos.stream._event import Event
 from rxchronos.stream._subscriber import Overflow, SubscriberStats
+from rxchronos.stream._subscription import BrokerStats
 
 __all__ = [
     "Broker",

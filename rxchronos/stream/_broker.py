@@ -7,7 +7,6 @@ import concurrent.futures
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import reactivex
@@ -19,79 +18,20 @@ from rxchronos.stream._event import Event, stamp_event
 from rxchronos.stream._ids import EventIds, parse_event_id
 from rxchronos.stream._multicast import GuardedSubject
 from rxchronos.stream._replay import ReplayBuffer
-from rxchronos.stream._subscriber import (
-    FrameBuffer,
-    Overflow,
-    SubscriberStats,
-    check_overflow,
+from rxchronos.stream._subscriber import FrameBuffer, Overflow, check_overflow
+from rxchronos.stream._subscription import (
+    BrokerStats,
+    Subscription,
+    check_topic,
+    normalise_topics,
 )
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["Broker", "BrokerStats"]
+__all__ = ["Broker"]
 
 _MAX_FINISHED_TOPICS = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerStats:
-    """A snapshot of a broker, like anyio's ``statistics()``.
-
-    Attributes:
-        subscribers: open subscriptions (``subscribe()`` and SSE connections; not ``events``).
-        published: events published so far.
-        replay_buffered: events held in the replay ring.
-        replay_size: the ring's capacity.
-        dropped: frames dropped by ``drop_oldest``/``drop_newest`` buffers, ended ones included.
-        disconnects: consumers the broker cut off because their buffer overflowed.
-        subscriptions: one :class:`SubscriberStats` per open subscription.
-    """
-
-    subscribers: int
-    published: int
-    replay_buffered: int
-    replay_size: int
-    dropped: int
-    disconnects: int
-    subscriptions: tuple[SubscriberStats, ...]
-
-
-class _Subscription:
-    """One open subscription: who it is for, what it receives, how to detach it."""
-
-    __slots__ = ("_broker", "_links", "client_id", "consumer", "topics")
-
-    def __init__(
-        self,
-        broker: Broker,
-        consumer: abc.ObserverBase[Event],
-        client_id: str | None,
-        topics: frozenset[str] | None,
-    ) -> None:
-        self._broker = broker
-        self._links: list[abc.DisposableBase] | None = []
-        self.consumer = consumer
-        self.client_id = client_id
-        self.topics = topics
-
-    def detach(self) -> None:
-        links, self._links = self._links, None
-        if links is None:
-            return
-        for link in links:
-            link.dispose()
-        self._broker._forget(self)
-
-    def complete(self) -> None:
-        self.consumer.on_completed()
-        self.detach()
-
-    def stats(self) -> SubscriberStats:
-        topics = tuple(sorted(self.topics)) if self.topics is not None else None
-        if isinstance(self.consumer, FrameBuffer):
-            return self.consumer.stats(self.client_id, topics)
-        return SubscriberStats(client_id=self.client_id, topics=topics)
 
 
 class Broker:
@@ -136,7 +76,7 @@ class Broker:
         self._all: GuardedSubject[Event] = GuardedSubject()
         self._by_topic: dict[str, GuardedSubject[Event]] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()
-        self._subscriptions: dict[_Subscription, None] = {}
+        self._subscriptions: dict[Subscription, None] = {}
         self._closed = False
         self._published = 0
         self._dropped = 0
@@ -196,12 +136,12 @@ class Broker:
                 "use publish_threadsafe() there"
             )
         if topic is not None:
-            _check_topic(topic)
+            check_topic(topic)
         ids = self._ids
         seq = ids.last_seq + 1
         stamped = stamp_event(event, id=ids.id_of(seq), topic=topic)
         if stamped.topic is not None and topic is None:
-            _check_topic(stamped.topic)
+            check_topic(stamped.topic)
         ids.next()
         self._replay.append(seq, stamped)
         self._published += 1
@@ -289,7 +229,7 @@ class Broker:
             >>> seen
             ['done', '|']
         """
-        _check_topic(topic)
+        check_topic(topic)
         done = self.publish(
             Event(type="done", data={"topic": topic} if data is None else data), topic=topic
         )
@@ -338,7 +278,7 @@ class Broker:
             >>> seen
             ['b', 'c']
         """
-        topic_set = _normalise_topics(topics)
+        topic_set = normalise_topics(topics)
 
         def on_subscribe(
             observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
@@ -374,8 +314,8 @@ class Broker:
         if topics is not None and self._all_finished(topics):
             consumer.on_completed()
             return Disposable()
-        subscription = _Subscription(self, consumer, client_id, topics)
-        links = subscription._links
+        subscription = Subscription(self, consumer, client_id, topics)
+        links = subscription.links
         assert links is not None
         if topics is None:
             links.append(self._all.subscribe(consumer))
@@ -492,7 +432,7 @@ class Broker:
             self._loop = loop
             self._thread = threading.get_ident()
 
-    def _forget(self, subscription: _Subscription) -> None:
+    def _forget(self, subscription: Subscription) -> None:
         self._subscriptions.pop(subscription, None)
         consumer = subscription.consumer
         if isinstance(consumer, FrameBuffer):
@@ -523,19 +463,3 @@ class Broker:
             id=self._ids.id_of(self._ids.last_seq),
         )
         return [reset]
-
-
-def _check_topic(topic: object) -> None:
-    if not isinstance(topic, str) or not topic:
-        raise TypeError(f"a topic must be a non-empty string, got {topic!r}")
-
-
-def _normalise_topics(topics: str | Iterable[str] | None) -> frozenset[str] | None:
-    if topics is None:
-        return None
-    chosen = frozenset((topics,)) if isinstance(topics, str) else frozenset(topics)
-    if not chosen:
-        raise ValueError("topics must name at least one topic, or be None for every event")
-    for topic in chosen:
-        _check_topic(topic)
-    return chosen

@@ -30,6 +30,7 @@ from rxchronos.sse import encode_comment, encode_event
 from rxchronos.stream._connection import SSEConnection, open_connections
 from rxchronos.stream._event import Event, stamp_event
 from rxchronos.stream._subscriber import FrameBuffer, Overflow, check_overflow
+from rxchronos.stream._subscription import normalise_topics
 
 if TYPE_CHECKING:
     from rxchronos.stream._broker import Broker
@@ -142,7 +143,7 @@ def broker_handler(
         >>> _ = app.router.add_get("/events", broker_handler(broker, named_events=True))
         >>> app.on_shutdown.append(close_streams)
     """
-    topic_set = _topic_set(topics)
+    topic_set = normalise_topics(topics)
     _check_options(heartbeat, retry, write_timeout)
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -342,9 +343,3 @@ def _check_options(
         if value < 0 or (value == 0 and not allow_zero):
             bound = ">= 0" if allow_zero else "> 0"
             raise ValueError(f"{name} must be {bound} seconds, got {value}")
-
-
-def _topic_set(topics: str | Iterable[str] | None) -> frozenset[str] | None:
-    from rxchronos.stream._broker import _normalise_topics
-
-    return _normalise_topics(topics)
