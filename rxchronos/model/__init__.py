@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 from rxchronos.model._anthropic import Anthropic
+from rxchronos.model._cohere import Cohere
 from rxchronos.model._compatible import (
     DeepSeek,
     Fireworks,
@@ -63,6 +64,7 @@ __all__ = [
     "AzureOpenAI",
     "ChatRequest",
     "ChatResponse",
+    "Cohere",
     "DeepSeek",
     "FallbackProvider",
     "Fireworks",

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from rxchronos.model._anthropic import Anthropic
+from rxchronos.model._cohere import Cohere
 from rxchronos.model._compatible import (
     DeepSeek,
     Fireworks,
@@ -104,6 +105,7 @@ _FACTORIES: dict[str, ProviderFactory] = {
     "anthropic": _keyed(Anthropic, "anthropic", "ANTHROPIC_API_KEY"),
     "gemini": _keyed(Gemini, "gemini", "GEMINI_API_KEY", "GOOGLE_API_KEY"),
     "ollama": _ollama,
+    "cohere": _keyed(Cohere, "cohere", "CO_API_KEY", "COHERE_API_KEY"),
 }
 
 

@@ -1,0 +1,97 @@
+"""Cohere v2: the chat stream dialect (pure, re-chunked), over a real local server, bodies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rxchronos.model import (
+    ChatRequest,
+    Cohere,
+    IncompleteStreamError,
+    Message,
+    ProviderConfigError,
+    ProviderHTTPError,
+    StopReason,
+    ToolCall,
+    Usage,
+    provider_from_string,
+)
+from rxchronos.model._cohere import CohereParser
+
+from .conftest import ProviderServer, Reply, collect, fixture_bytes, parse_all, run_stream
+
+KEY = "co-SECRET-0123456789abcdef"
+REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")], top_p=0.5)
+
+
+def parse(name: str, pieces: list[int] | tuple[int, ...] = ()) -> tuple[list, CohereParser]:
+    parser = CohereParser(provider="cohere")
+    return parse_all(parser, fixture_bytes(f"cohere/{name}"), pieces), parser
+
+
+def test_tool_plan_is_reasoning_and_calls_fill_their_slots() -> None:
+    deltas, parser = parse("two_tool_calls.sse")
+    assert parser.finished
+    final = collect(deltas)
+    assert final.reasoning == "I will check both cities."
+    assert final.tool_calls == (
+        ToolCall(index=0, id="weather_a1", name="weather", arguments='{"location": "Paris"}'),
+        ToolCall(index=1, id="weather_b2", name="weather", arguments='{"location": "Lyon"}'),
+    )
+    assert final.stop_reason is StopReason.TOOL_CALL
+    assert final.usage == Usage(prompt_tokens=1549, completion_tokens=95, total_tokens=1644)
+    assert final.id == "c0ffee-1"
+
+
+def test_text_and_billed_units_when_there_are_no_token_counts() -> None:
+    final = collect(parse("text.sse")[0])
+    assert final.content == "Bonjour" and final.stop_reason is StopReason.END
+    assert final.usage == Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    name=st.sampled_from(["two_tool_calls.sse", "text.sse"]),
+    pieces=st.lists(st.integers(min_value=1, max_value=97), max_size=40),
+)
+def test_rechunking_gives_identical_deltas(name: str, pieces: list[int]) -> None:
+    assert parse(name, pieces)[0] == parse(name)[0]
+
+
+async def test_stream_over_a_real_server(provider_server: ProviderServer) -> None:
+    provider_server.reply(Reply(fixture_bytes("cohere/two_tool_calls.sse"), pieces=17))
+    async with Cohere(api_key=KEY, model="command-a-03-2025", base_url=provider_server.url) as co:
+        deltas, error = await run_stream(co.stream_chat(REQUEST))
+    assert error is None
+    assert deltas == parse("two_tool_calls.sse")[0]
+    seen = provider_server.seen[0]
+    assert seen.path == "/v2/chat"
+    assert seen.headers["Authorization"] == f"Bearer {KEY}"
+    assert seen.body == {
+        "model": "command-a-03-2025",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": True,
+        "p": 0.5,
+    }
+
+
+async def test_eof_before_message_end_and_http_errors(provider_server: ProviderServer) -> None:
+    cut = fixture_bytes("cohere/text.sse").split(b"event: message-end")[0]
+    provider_server.reply(Reply(cut), Reply(json.dumps({"message": KEY}).encode(), status=401))
+    async with Cohere(api_key=KEY, model="command-a-03-2025", base_url=provider_server.url) as co:
+        _, error = await run_stream(co.stream_chat(REQUEST))
+        assert isinstance(error, IncompleteStreamError)
+        assert error.partial is not None and error.partial.content == "Bonjour"
+        _, error = await run_stream(co.stream_chat(REQUEST))
+    assert isinstance(error, ProviderHTTPError) and KEY not in str(error)
+
+
+def test_provider_from_string() -> None:
+    provider = provider_from_string("cohere:command-a-03-2025", env={"CO_API_KEY": KEY})
+    assert isinstance(provider, Cohere)
+    with pytest.raises(ProviderConfigError, match="CO_API_KEY or COHERE_API_KEY"):
+        provider_from_string("cohere:command-a-03-2025", env={})
