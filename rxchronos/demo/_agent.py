@@ -44,10 +44,10 @@ DEMO_QUESTION = "Should I take an umbrella to the picnic in Paris tomorrow?"
 
 STEPS: tuple[Mapping[str, str], ...] = (
     {"id": "plan", "label": "plan", "kind": "node", "about": "decide what to do"},
-    {"id": "model", "label": "model", "kind": "model", "about": "streams text and a tool call"},
+    {"id": "model", "label": "model", "kind": "model", "about": "text + a tool call"},
     {"id": "tool", "label": "tool", "kind": "tool", "about": "runs get_forecast"},
     {"id": "approve", "label": "approve", "kind": "interrupt", "about": "waits for a human"},
-    {"id": "answer", "label": "answer", "kind": "model", "about": "streams the final answer"},
+    {"id": "answer", "label": "answer", "kind": "model", "about": "the final answer"},
 )
 """The nodes in order, with what the page shows about each."""
 

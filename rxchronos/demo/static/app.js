@@ -37,7 +37,9 @@ function drawGraph() {
   const svg = $("#graph");
   svg.replaceChildren();
   const w = 150, h = 64, gap = 46, pad = 64;
-  const width = pad * 2 + steps.length * w + (steps.length - 1) * gap;
+  const lastRight = pad + steps.length * w + (steps.length - 1) * gap;
+  const endX = lastRight + 40;
+  const width = endX + 24;
   const height = 132, y = 28;
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
 
@@ -55,19 +57,19 @@ function drawGraph() {
   svg.append(edge(33, x, cy, "__start__"));
   steps.forEach((step, i) => {
     const g = el("g", { class: `node kind-${step.kind}`, id: `node-${step.id}`, "data-state": "idle" });
-    const rect = el("rect", { x, y, width: w, height: h, rx: step.kind === "interrupt" ? 4 : 14 });
-    g.append(rect);
+    g.append(el("rect", { x, y, width: w, height: h, rx: step.kind === "interrupt" ? 4 : 14 }));
     g.append(label(x + w / 2, y + 27, step.label, "node-label"));
     g.append(label(x + w / 2, y + 46, step.about, "node-about"));
-    if (step.kind === "interrupt") g.append(label(x + w - 14, y + 17, "⏸", "node-badge"));
-    if (step.kind === "model") g.append(label(x + w - 14, y + 17, "✦", "node-badge"));
+    if (step.kind === "interrupt") {  // a pause sign
+      g.append(el("rect", { x: x + w - 20, y: y + 8, width: 3.5, height: 11, rx: 1, class: "node-badge" }));
+      g.append(el("rect", { x: x + w - 14, y: y + 8, width: 3.5, height: 11, rx: 1, class: "node-badge" }));
+    }
+    if (step.kind === "model") g.append(label(x + w - 14, y + 18, "✦", "node-badge"));
     svg.append(g);
-    const next = x + w + gap;
-    if (i < steps.length - 1) svg.append(edge(x + w, next, cy, step.id));
-    x = next;
+    if (i < steps.length - 1) svg.append(edge(x + w, x + w + gap, cy, step.id));
+    x += w + gap;
   });
-  const endX = x - gap + w + 34;
-  svg.append(edge(x - gap, endX - 10, cy, steps[steps.length - 1].id + "-end"));
+  svg.append(edge(lastRight, endX - 9, cy, steps[steps.length - 1].id + "-end"));
   svg.append(el("circle", { cx: endX, cy, r: 9, class: "terminal", id: "node-__end__" }));
   svg.append(label(endX, cy + 28, "end", "terminal-label"));
 }
@@ -136,7 +138,7 @@ function startTurn(node) {
   const index = Object.keys(view.turns).length;
   const wrap = document.createElement("div");
   wrap.className = "message assistant streaming";
-  wrap.innerHTML = `<div class="who">model · ${escapeHtml(node)}</div><div class="bubble"><span class="text"></span><span class="cursor"></span></div><div class="usage"></div>`;
+  wrap.innerHTML = `<div class="who">assistant · node ${escapeHtml(node)}</div><div class="bubble"><span class="text"></span><span class="cursor"></span></div><div class="usage"></div>`;
   if (node === "answer") wrap.id = "answer";
   $("#turns").append(wrap);
   view.turns[index] = { el: wrap, text: "", node, chunks: 0 };
