@@ -1,0 +1,125 @@
+"""The demo's sample agent and its headless run, on the scripted model and a real HTTP provider."""
+
+from __future__ import annotations
+
+import doctest
+import io
+import json
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+import rxchronos.demo._agent
+import rxchronos.demo._app
+import rxchronos.demo._once
+from rxchronos.demo import build_agent, demo_provider, initial_state, run_once
+from rxchronos.graph import MemoryStore, Runner, RunStatus
+from rxchronos.model import OpenAI, ScriptedProvider, ScriptedReply, ToolCall
+
+
+def _sse(*chunks: dict[str, Any]) -> bytes:
+    lines = [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks]
+    return ("".join(lines) + "data: [DONE]\n\n").encode()
+
+
+def _delta(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": "c", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+async def _openai_like(request: web.Request) -> web.StreamResponse:
+    """A chat-completions endpoint: a streamed tool call first, an answer once it has a result."""
+    body = await request.json()
+    request.app[SEEN].append(body)
+    if body["messages"][-1]["role"] == "tool":
+        result = json.loads(body["messages"][-1]["content"])
+        chunks = [
+            _delta({"content": "Rain is likely "}),
+            _delta({"content": f"({round(result['rain_chance'] * 100)}%)."}),
+            _delta({}, finish="stop"),
+        ]
+    else:
+        call = {"index": 0, "id": "call_a", "type": "function"}
+        chunks = [
+            _delta(
+                {"tool_calls": [{**call, "function": {"name": "get_forecast", "arguments": ""}}]}
+            ),
+            _delta({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": "Oslo"'}}]}),
+            _delta({"tool_calls": [{"index": 0, "function": {"arguments": "}"}}]}),
+            _delta({}, finish="tool_calls"),
+        ]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(_sse(*chunks))
+    return response
+
+
+SEEN = web.AppKey("seen", list)
+
+
+async def test_run_once_on_a_real_http_provider(aiohttp_server: Any) -> None:
+    app = web.Application()
+    app[SEEN] = []
+    app.router.add_post("/v1/chat/completions", _openai_like)
+    server = await aiohttp_server(app)
+    out = io.StringIO()
+    async with OpenAI(
+        api_key="sk-test", model="gpt-test", base_url=str(server.make_url("/v1"))
+    ) as provider:
+        result = await run_once(provider, out=out, question="Umbrella in Oslo?")
+    assert result.status is RunStatus.COMPLETED
+    assert result.state["answer"] == "Rain is likely (70%)."
+    first, second = app[SEEN]
+    assert [t["function"]["name"] for t in first["tools"]] == ["get_forecast"]
+    assert first["messages"][-1] == {"role": "user", "content": "Umbrella in Oslo?"}
+    assert second["messages"][-2]["tool_calls"][0]["function"]["arguments"] == '{"city": "Oslo"}'
+    assert json.loads(second["messages"][-1]["content"])["city"] == "Oslo"
+    text = out.getvalue()
+    assert "model: openai:gpt-test" in text
+    assert "tool call 0 get_forecast (id call_a)" in text
+    assert text.splitlines()[-2:] == ["answer: Rain is likely (70%).", "run completed"]
+
+
+async def test_a_model_that_answers_without_a_tool_is_asked_once() -> None:
+    provider = ScriptedProvider(["Sunny, no umbrella needed."])
+    runner = Runner(build_agent(provider), MemoryStore())
+    assert (await runner.run("s", initial_state())).status is RunStatus.PAUSED
+    result = await runner.resume("s", update={"approved": True})
+    assert result.state["answer"] == "Sunny, no umbrella needed."
+    assert result.state["tool_results"] == []
+    assert len(provider.requests) == 1
+
+
+async def test_an_unknown_tool_gets_an_error_result() -> None:
+    call = ToolCall(name="launch_rocket", arguments="{}")
+    provider = ScriptedProvider([ScriptedReply(tool_calls=[call]), "Sorry, I cannot."])
+    runner = Runner(build_agent(provider), MemoryStore())
+    paused = await runner.run("s", initial_state())
+    assert json.loads(paused.state["tool_results"][0]["content"]) == {
+        "error": "unknown tool 'launch_rocket'"
+    }
+
+
+async def test_the_demo_model_streams_token_by_token() -> None:
+    runner = Runner(build_agent(demo_provider(delay=0)), MemoryStore())
+    chunks: list[Any] = []
+    runner.events.subscribe(lambda e: chunks.append(e) if e.type == "model_chunk" else None)
+    await runner.run("s", initial_state())
+    await runner.resume("s", update={"approved": True})
+    assert len({e.node_id for e in chunks}) == 2
+    assert len(chunks) > 40
+    assert len([e for e in chunks if e.data.get("tool_calls")]) > 3
+
+
+def test_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="pace must not be negative"):
+        build_agent(demo_provider(), pace=-0.1)
+
+
+@pytest.mark.parametrize(
+    "module", [rxchronos.demo._agent, rxchronos.demo._app, rxchronos.demo._once]
+)
+def test_docstring_examples(module: Any) -> None:
+    result = doctest.testmod(module)
+    assert result.attempted > 0
+    assert result.failed == 0
