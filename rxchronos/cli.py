@@ -61,10 +61,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nrxchronos: cancelled", file=sys.stderr, flush=True)
         return 130
+    except BrokenPipeError:  # the reader left, as in `rxchronos tail URL | head`
+        _silence_stdout()
+        return 1
     except RxChronosError as exc:
         print(f"rxchronos {args.command}: error: {_one_line(exc)}", file=sys.stderr, flush=True)
         return 2
     return status
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout has no file descriptor (captured, replaced)
+        pass
 
 
 def _one_line(exc: BaseException) -> str:

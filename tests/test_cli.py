@@ -231,10 +231,11 @@ def test_demo_serves_the_page_and_stops_on_ctrl_c() -> None:
         line = process.stdout.readline()
         assert line.startswith("rxchronos demo: open http://127.0.0.1:")
         url = line.split()[3]
-        with urllib.request.urlopen(url) as response:
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy
+        with direct.open(url) as response:
             page = response.read().decode()
         assert "Start run" in page and "/static/app.js" in page
-        with urllib.request.urlopen(url + "api/graph") as response:
+        with direct.open(url + "api/graph") as response:
             graph = json.load(response)
         assert [step["id"] for step in graph["steps"]] == [
             "plan",
@@ -251,6 +252,16 @@ def test_demo_serves_the_page_and_stops_on_ctrl_c() -> None:
     assert process.returncode == 0
     assert "rxchronos demo: stopped" in out
     assert "Traceback" not in err
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    process = _spawn("demo", "--once", "--delay", "0.01")
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline().startswith("graph demo-agent")
+    process.stdout.close()  # like `rxchronos demo --once | head -1`
+    assert process.wait(timeout=20) == 1
+    assert "Traceback" not in process.stderr.read()
+    process.stderr.close()
 
 
 # --- chat ----------------------------------------------------------------------------------------
