@@ -155,6 +155,17 @@ async def test_dispose_wakes_waiters(shell: InteractiveShell) -> None:
     assert view.status == "stopped"
 
 
+async def test_a_source_that_fails_to_subscribe_is_not_left_live(shell: InteractiveShell) -> None:
+    def subscribe(observer: Any, scheduler: Any = None) -> Any:
+        raise OSError("cannot connect")
+
+    with capture_output() as captured:
+        view = live(reactivex.create(subscribe), name="broken")  # reactivex calls on_error
+    assert view.status == "failed" and isinstance(view.error, OSError)
+    assert "broken" not in live_views()
+    assert "failed · 0 items · OSError: cannot connect" in frames(captured.outputs)[-1]
+
+
 def test_live_without_a_running_loop_says_so(shell: InteractiveShell) -> None:
     with pytest.raises(RuntimeError, match="running asyncio loop"):
         live(reactivex.of("x"))

@@ -165,7 +165,11 @@ class LiveView:
         self._finish()
 
     def _start(self, observable: reactivex.Observable[Any]) -> None:
-        subscription = observable.subscribe(self._on_next, self._on_error, self._on_completed)
+        try:
+            subscription = observable.subscribe(self._on_next, self._on_error, self._on_completed)
+        except Exception as exc:  # shown in the output, and raised to the cell
+            self._on_error(exc)
+            raise
         if self.status == "streaming":
             self._subscription = subscription
         else:
