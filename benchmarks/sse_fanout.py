@@ -11,9 +11,10 @@ clients read it from separate processes (``_fanout_client.py``). Contenders:
 
 For N = 100 and N = 1,000 each contender goes through two phases on the same connections:
 
-1. throughput: M events published as fast as possible (yielding to the loop every ``--burst``
-   events); events/s *delivered* = N x M / (last arrival - first publish), and the server
-   process's CPU time (user + system) per delivered event;
+1. throughput: M events published as fast as possible, yielding to the event loop after every
+   event (burst 1: one event per loop turn, as when each arrives on its own from a model stream)
+   and after every 10 (``--bursts``); events/s *delivered* = N x M / (last arrival - first
+   publish), and the server process's CPU time (user + system) per delivered event;
 2. latency: events published at a steady pace (``--latency-load`` deliveries/s in all), each
    carrying its publish time; p50/p99 of arrival - publish over every client.
 
