@@ -52,6 +52,7 @@ PUBLIC_MODULES = [
     "rxchronos.graph",
     "rxchronos.stream",
     "rxchronos.stream.web",
+    "rxchronos.notebook",
 ]
 
 # Names DESIGN.md promises from each face (a subset: faces may export more).
