@@ -39,6 +39,7 @@ from rxchronos.model import (
     Usage,
 )
 from rxchronos.model._responses_dialect import ResponsesParser
+from tests.conftest import skip_or_fail
 
 from .conftest import ProviderServer, Reply, collect, parse_all, run_stream
 
@@ -54,10 +55,16 @@ def _folder() -> Path:
 
 
 FOLDER = _folder()
-pytestmark = pytest.mark.skipif(
-    not FOLDER.is_dir(),
-    reason=f"no recorded provider streams at {FOLDER} (set RXCHRONOS_SHARED_FIXTURES to a folder)",
-)
+
+
+@pytest.fixture(autouse=True)
+def _recordings_present() -> None:
+    """Skip without the recordings; CI sets RXCHRONOS_REQUIRE_SHARED_FIXTURES=1 to fail instead."""
+    if not FOLDER.is_dir():
+        skip_or_fail(
+            f"no recorded provider streams at {FOLDER} (set RXCHRONOS_SHARED_FIXTURES to a folder)",
+            require_env="RXCHRONOS_REQUIRE_SHARED_FIXTURES",
+        )
 
 
 @dataclass(frozen=True)
