@@ -29,9 +29,16 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# Every benchmark, against its peers in the same run (BENCH_ARGS=--quick for a short smoke run).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python benchmarks/sse_decode.py
+	$(BIN)/python benchmarks/sse_decode.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/token_pipeline.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/graph_overhead.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/sse_fanout.py $(BENCH_ARGS)
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist site
