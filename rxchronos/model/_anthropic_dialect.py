@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rxchronos.model._dialect import ToolSlots
+from rxchronos.model._dialect import ParserBase, ToolSlots
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._event_json import load_object
 from rxchronos.model._openai_dialect import error_info
@@ -87,7 +87,7 @@ def usage_of(raw: dict[str, Any], *, input_tokens: int | None = None) -> Usage:
     )
 
 
-class AnthropicParser:
+class AnthropicParser(ParserBase):
     """Pure parser of an Anthropic Messages stream (see the module docstring).
 
     Args:
@@ -98,29 +98,19 @@ class AnthropicParser:
         "_blocks",
         "_id",
         "_prompt",
-        "_provider",
         "_slots",
         "_thinking",
         "_thinking_parts",
-        "finished",
     )
 
     def __init__(self, *, provider: str) -> None:
-        self._provider = provider
+        super().__init__(provider=provider)
         self._slots = ToolSlots()
         self._blocks: dict[int, int] = {}  # block index -> tool-call slot
         self._thinking: list[dict[str, Any]] = []  # completed (signed or redacted) thinking blocks
         self._thinking_parts: dict[int, list[str]] = {}  # block index -> thinking text parts
         self._id = ""
         self._prompt: int | None = None
-        self.finished = False
-
-    def end(self) -> list[ChatResponse]:
-        """Nothing to flush: the stream's end is ``message_stop``."""
-        return []
-
-    def _fail(self, kind: str, message: str) -> ProviderStreamError:
-        return ProviderStreamError(message, provider=self._provider, type=kind)
 
     def feed(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one SSE event (its type is read from the JSON ``type``, else the event name)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Unpack
 
-from rxchronos.model._dialect import ToolSlots
+from rxchronos.model._dialect import ParserBase, ToolSlots
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._event_json import load_object
 from rxchronos.model._http import HTTPOptions, HTTPProvider, HTTPRequest
@@ -57,30 +57,19 @@ def _usage(raw: Any) -> Usage | None:
     )
 
 
-def _finish(reason: str, *, provider: str) -> StopReason:
-    if reason == "ERROR":
-        raise ProviderStreamError("generation failed", provider=provider, type="ERROR")
-    return _STOP_REASONS.get(reason, StopReason.END)
-
-
-class CohereParser:
+class CohereParser(ParserBase):
     """Pure parser of a Cohere v2 chat stream (see the module docstring).
 
     Args:
         provider: the provider name, for error messages.
     """
 
-    __slots__ = ("_id", "_provider", "_slots", "finished")
+    __slots__ = ("_id", "_slots")
 
     def __init__(self, *, provider: str) -> None:
-        self._provider = provider
+        super().__init__(provider=provider)
         self._slots = ToolSlots()
         self._id = ""
-        self.finished = False
-
-    def end(self) -> list[ChatResponse]:
-        """Nothing to flush: the stream's end is ``message-end``."""
-        return []
 
     def feed(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one SSE event."""
@@ -110,24 +99,27 @@ class CohereParser:
             self._id = payload.get("id") or self._id
         elif kind == "message-end":
             self.finished = True
-            delta = payload.get("delta") or {}
-            if delta.get("error"):
-                raise ProviderStreamError(
-                    str(delta["error"]), provider=self._provider, type="error"
-                )
-            reason = delta.get("finish_reason")
-            if reason:
-                values["stop_reason"] = _finish(reason, provider=self._provider)
-            usage = _usage(delta.get("usage"))
-            if usage is not None:
-                values["usage"] = usage
+            self._message_end(payload.get("delta") or {}, values)
         elif kind == "error" or event == "error":
-            error_type, text = error_info(payload)
-            raise ProviderStreamError(text, provider=self._provider, type=error_type)
+            raise self._fail(*error_info(payload))
         if not values:
             return []  # content-start/-end, tool-call-end, citations, unknown events
         values["id"] = self._id
         return [fast_delta(values)]
+
+    def _message_end(self, delta: dict[str, Any], values: dict[str, Any]) -> None:
+        """Finish reason and usage; an error here keeps them as the error's partial delta."""
+        usage = _usage(delta.get("usage"))
+        if usage is not None:
+            values["usage"] = usage
+        reason = delta.get("finish_reason")
+        error = delta.get("error")
+        if reason == "ERROR" or error:
+            values["id"] = self._id
+            kind, text = ("error", str(error)) if error else ("ERROR", "generation failed")
+            raise self._fail(kind, text, carried=values)
+        if reason:
+            values["stop_reason"] = _STOP_REASONS.get(reason, StopReason.END)
 
 
 def parse_chat(payload: Any, *, provider: str) -> ChatResponse:
@@ -151,15 +143,20 @@ def parse_chat(payload: Any, *, provider: str) -> ChatResponse:
         for i, call in enumerate(message.get("tool_calls") or ())
     )
     reason = payload.get("finish_reason")
-    return ChatResponse(
+    response = ChatResponse(
         id=payload.get("id") or "",
         content=text,
         reasoning=message.get("tool_plan") or "",
         usage=_usage(payload.get("usage")),
         tool_calls=calls,
-        stop_reason=_finish(reason, provider=provider) if reason else None,
+        stop_reason=_STOP_REASONS.get(reason, StopReason.END) if reason else None,
         delta=False,
     )
+    if reason == "ERROR":  # keep the usage and text of the failed answer on the error
+        raise ProviderStreamError(
+            "generation failed", provider=provider, type="ERROR", partial=response
+        )
+    return response
 
 
 def chat_body(request: ChatRequest, *, model: str, stream: bool) -> dict[str, Any]:

@@ -12,8 +12,11 @@ A parser must:
 
 - return ``[]`` for events that carry nothing for the user (pings, role-only chunks, filter
   annotations): an empty return means "no progress" for the idle timeout;
-- raise :class:`~rxchronos.model.ProviderStreamError` for an in-band error (the HTTP layer attaches
-  the partial response), and for malformed data (never skip it silently);
+- raise :class:`~rxchronos.model.ProviderStreamError` for an in-band error, and for malformed data
+  (never skip it silently). When the failing event also carries data (OpenRouter sends ``usage``
+  next to its ``error`` object; Cohere's ``message-end`` has an error next to the usage), put that
+  data on the error as its ``partial`` delta (``self._fail(kind, message, carried=values)``): the
+  HTTP layer folds it into the partial response it attaches, so nothing the provider sent is lost;
 - set ``finished`` once the provider's terminal marker was seen (``[DONE]``, ``message_stop``, a
   Gemini ``finishReason``, Ollama ``done: true``); EOF before that is an
   :class:`~rxchronos.model.IncompleteStreamError`. ``finished`` may also be set at EOF by
@@ -40,7 +43,7 @@ from typing import Any, Protocol
 
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._json import loads
-from rxchronos.model._types import ChatResponse
+from rxchronos.model._types import ChatResponse, fast_delta
 
 __all__ = ["ParserBase", "StreamParser", "ToolSlots"]
 
@@ -78,8 +81,16 @@ class ParserBase:
         """Nothing to flush by default (the terminal marker is an event)."""
         return []
 
-    def _fail(self, kind: str, message: str) -> ProviderStreamError:
-        return ProviderStreamError(message, provider=self._provider, type=kind)
+    def _fail(
+        self, kind: str, message: str, *, carried: dict[str, Any] | None = None
+    ) -> ProviderStreamError:
+        """An in-band error; ``carried`` is the failing event's own data, as ``fast_delta`` values.
+
+        The data becomes the error's ``partial`` (one delta); the HTTP layer folds it into the
+        response collected so far.
+        """
+        partial = fast_delta(carried) if carried else None
+        return ProviderStreamError(message, provider=self._provider, type=kind, partial=partial)
 
     def _load(self, event: str, data: str) -> Any:
         """``data`` parsed as JSON, or a ``ProviderStreamError`` (never a silent skip)."""

@@ -15,7 +15,8 @@ Each SSE event is a whole ``GenerateContentResponse``; only ``candidates[0]`` is
   ``finishReason`` (or a ``promptFeedback.blockReason``); ``STOP`` after tool calls is
   ``StopReason.TOOL_CALL``; safety reasons are ``CONTENT_FILTER``;
 - ``usageMetadata`` comes on every chunk and is not monotonic: the last one wins;
-- ``{"error": {"code", "message", "status"}}`` raises ``ProviderStreamError``.
+- ``{"error": {"code", "message", "status"}}`` raises ``ProviderStreamError`` (with what else the
+  chunk carried as the error's partial delta).
 
 Example:
     >>> parser = GeminiParser(provider="gemini")
@@ -34,8 +35,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from rxchronos.model._dialect import ToolSlots
-from rxchronos.model._errors import ProviderStreamError
+from rxchronos.model._dialect import ParserBase, ToolSlots
 from rxchronos.model._event_json import load_object, whole_answer
 from rxchronos.model._types import ChatResponse, StopReason, ToolCall, Usage, fast_delta
 
@@ -136,7 +136,7 @@ def _child(container: Any, step: str | int, fresh: Any) -> Any:
     return container.setdefault(step, fresh)
 
 
-class GeminiParser:
+class GeminiParser(ParserBase):
     """Pure parser of a Gemini ``streamGenerateContent?alt=sse`` stream (see the module docstring).
 
     Args:
@@ -145,20 +145,16 @@ class GeminiParser:
             ``call_<random per stream>_<slot>``).
     """
 
-    __slots__ = ("_id", "_new_id", "_open", "_provider", "_saw_finish", "_slots", "finished")
+    __slots__ = ("_id", "_new_id", "_open", "_saw_finish", "_slots")
 
     def __init__(self, *, provider: str, new_id: Callable[[int], str] | None = None) -> None:
-        self._provider = provider
+        super().__init__(provider=provider)
         prefix = secrets.token_hex(6)
         self._new_id = new_id or (lambda slot: _new_call_id(slot, prefix))
         self._slots = ToolSlots()
         self._open: _StreamedArguments | None = None
         self._id = ""
         self._saw_finish = False
-        self.finished = False
-
-    def _fail(self, kind: str, message: str) -> ProviderStreamError:
-        return ProviderStreamError(message, provider=self._provider, type=kind)
 
     def end(self) -> list[ChatResponse]:
         """At EOF: complete when a finish reason was seen (a streamed call left open is flushed)."""
@@ -173,12 +169,6 @@ class GeminiParser:
 
     def feed_object(self, payload: dict[str, Any]) -> list[ChatResponse]:
         """Parse one ``GenerateContentResponse`` already decoded from JSON."""
-        error = payload.get("error")
-        if error:
-            if isinstance(error, dict):
-                kind = error.get("status") or str(error.get("code") or "error")
-                raise self._fail(str(kind), str(error.get("message") or json.dumps(error)))
-            raise self._fail("error", str(error))
         values: dict[str, Any] = {}
         candidates = payload.get("candidates")
         if candidates and isinstance(candidates[0], dict):
@@ -190,11 +180,13 @@ class GeminiParser:
         usage = usage_of(payload.get("usageMetadata"))
         if usage is not None:
             values["usage"] = usage
-        if not values:
-            return []
-        self._id = self._id or payload.get("responseId") or ""
-        values["id"] = self._id
-        return [fast_delta(values)]
+        if values:
+            self._id = self._id or payload.get("responseId") or ""
+            values["id"] = self._id
+        error = payload.get("error")
+        if error:  # whatever the chunk also carries goes on the error as its partial delta
+            raise self._fail(*_error_info(error), carried=values)
+        return [fast_delta(values)] if values else []
 
     def _candidate(self, candidate: dict[str, Any], values: dict[str, Any]) -> None:
         text: list[str] = []
@@ -258,6 +250,14 @@ class GeminiParser:
         assert self._open is not None
         opened, self._open = self._open, None
         return _tool_call(opened.slot, "", "", json.dumps(opened.root), None)
+
+
+def _error_info(error: Any) -> tuple[str, str]:
+    """``(type, message)`` of a Gemini error object: its ``status`` (else ``code``) and message."""
+    if isinstance(error, dict):
+        kind = error.get("status") or str(error.get("code") or "error")
+        return str(kind), str(error.get("message") or json.dumps(error))
+    return "error", str(error)
 
 
 def _tool_call(

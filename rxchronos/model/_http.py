@@ -302,7 +302,12 @@ class HTTPProvider(AsyncClosable):
         try:
             return self._parse_chat(payload)
         except ProviderStreamError as exc:
-            raise self._redacted(exc, None) from None
+            partial = None
+            if exc.partial is not None:  # what the error answer also carried (usage, text)
+                collector = ResponseCollector()
+                collector.add(exc.partial)
+                partial = collector.result()
+            raise self._redacted(exc, partial) from None
 
     def _redacted(self, exc: ProviderStreamError, partial: ChatResponse | None) -> ProviderError:
         return ProviderStreamError(
@@ -374,6 +379,8 @@ class HTTPProvider(AsyncClosable):
                 provider=self.name,
             )
         except ProviderStreamError as exc:
+            if exc.partial is not None:  # the failing event's own data (usage next to an error)
+                collector.add(exc.partial)
             raise self._redacted(exc, collector.partial()) from None
 
 

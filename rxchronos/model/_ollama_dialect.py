@@ -28,8 +28,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from rxchronos.model._dialect import ToolSlots
-from rxchronos.model._errors import ProviderStreamError
+from rxchronos.model._dialect import ParserBase, ToolSlots
 from rxchronos.model._event_json import load_object, whole_answer
 from rxchronos.model._types import (
     ChatResponse,
@@ -50,7 +49,7 @@ def stop_reason(done_reason: str, *, saw_tools: bool) -> StopReason:
     return StopReason.TOOL_CALL if saw_tools else StopReason.END
 
 
-class OllamaParser:
+class OllamaParser(ParserBase):
     """Pure parser of an Ollama ``/api/chat`` NDJSON stream (see the module docstring).
 
     Args:
@@ -59,18 +58,13 @@ class OllamaParser:
             ``call_<random per stream>_<slot>``).
     """
 
-    __slots__ = ("_new_id", "_provider", "_slots", "finished")
+    __slots__ = ("_new_id", "_slots")
 
     def __init__(self, *, provider: str, new_id: Callable[[int], str] | None = None) -> None:
-        self._provider = provider
+        super().__init__(provider=provider)
         prefix = secrets.token_hex(6)
         self._new_id = new_id or (lambda slot: f"call_{prefix}_{slot}")
         self._slots = ToolSlots()
-        self.finished = False
-
-    def end(self) -> list[ChatResponse]:
-        """Nothing to flush: the stream's end is the ``done: true`` line."""
-        return []
 
     def feed(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one NDJSON line (``event`` is ``"message"``)."""
@@ -78,10 +72,6 @@ class OllamaParser:
 
     def feed_object(self, payload: dict[str, Any]) -> list[ChatResponse]:
         """Parse one line's object already decoded from JSON."""
-        error = payload.get("error")
-        if error:
-            text = error.get("message") or json.dumps(error) if isinstance(error, dict) else error
-            raise ProviderStreamError(str(text), provider=self._provider, type="error")
         values: dict[str, Any] = {}
         message = payload.get("message")
         if isinstance(message, dict):
@@ -109,15 +99,15 @@ class OllamaParser:
                     completion_tokens=completion,
                     total_tokens=prompt + completion,
                 )
+        error = payload.get("error")
+        if error:  # whatever the line also carries goes on the error as its partial delta
+            text = error.get("message") or json.dumps(error) if isinstance(error, dict) else error
+            raise self._fail("error", str(text), carried=values)
         return [fast_delta(values)] if values else []
 
     def _call(self, call: Any) -> ToolCall:
         if not isinstance(call, dict):
-            raise ProviderStreamError(
-                f"tool call is not an object: {call!r:.200}",
-                provider=self._provider,
-                type="malformed_event",
-            )
+            raise self._fail("malformed_event", f"tool call is not an object: {call!r:.200}")
         function = call.get("function") or {}
         slot = len(self._slots)
         call_id = call.get("id") or self._new_id(slot)

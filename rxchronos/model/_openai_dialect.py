@@ -12,7 +12,8 @@ answer. Both normalise every variant seen on the wire:
 - Azure's ``prompt_filter_results`` chunk (empty id, no choices), annotation chunks with no
   ``delta``, and ``finish_reason: "content_filter"``;
 - in-band errors: ``event: error``, ``data: {"error": ...}``, and an ``error`` object inside an
-  otherwise normal chunk (OpenRouter), all raised as ``ProviderStreamError``.
+  otherwise normal chunk (OpenRouter), all raised as ``ProviderStreamError``; what such a chunk
+  also carries (usage, finish reason, content) goes on the error as its partial delta.
 
 Example:
     >>> parser = OpenAIChatParser(provider="openai")
@@ -135,8 +136,6 @@ class OpenAIChatParser(ParserBase):
             raise self._fail(*error_info(chunk))
         if type(chunk) is not dict:
             raise self._fail("malformed_chunk", f"not a JSON object: {data[:200]!r}")
-        if chunk.get("error"):
-            raise self._fail(*error_info(chunk))
         cid = chunk.get("id")
         if cid and not self._id:
             self._id = cid
@@ -150,10 +149,11 @@ class OpenAIChatParser(ParserBase):
         usage = chunk.get("usage")
         if usage:
             values["usage"] = parse_usage(usage)
-        if not values:
-            return []
-        values["id"] = self._id
-        return [fast_delta(values)]
+        if values:
+            values["id"] = self._id
+        if chunk.get("error"):  # OpenRouter: the error comes with the chunk's usage; keep both
+            raise self._fail(*error_info(chunk), carried=values)
+        return [fast_delta(values)] if values else []
 
     def _choice(self, choice: dict[str, Any], values: dict[str, Any]) -> None:
         delta = choice.get("delta")

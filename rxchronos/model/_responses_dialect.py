@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rxchronos.model._dialect import ToolSlots
-from rxchronos.model._errors import ProviderStreamError
+from rxchronos.model._dialect import ParserBase, ToolSlots
 from rxchronos.model._event_json import load_object
 from rxchronos.model._openai_dialect import error_info
 from rxchronos.model._types import ChatResponse, StopReason, Usage, fast_delta, fast_tool_call
@@ -44,28 +43,19 @@ def _usage(raw: Any) -> Usage | None:
     )
 
 
-class ResponsesParser:
+class ResponsesParser(ParserBase):
     """Pure parser of a Responses API stream (see the module docstring).
 
     Args:
         provider: the provider name, for error messages.
     """
 
-    __slots__ = ("_id", "_provider", "_slots", "finished")
+    __slots__ = ("_id", "_slots")
 
     def __init__(self, *, provider: str) -> None:
-        self._provider = provider
+        super().__init__(provider=provider)
         self._slots = ToolSlots()
         self._id = ""
-        self.finished = False
-
-    def end(self) -> list[ChatResponse]:
-        """Nothing to flush: the stream's end is ``response.completed`` / ``.incomplete``."""
-        return []
-
-    def _fail(self, payload: dict[str, Any]) -> ProviderStreamError:
-        error_type, text = error_info(payload)
-        return ProviderStreamError(text, provider=self._provider, type=error_type)
 
     def feed(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one SSE event."""
@@ -109,9 +99,12 @@ class ResponsesParser:
             if usage is not None:
                 values["usage"] = usage
         elif kind == "error" or event == "error":
-            raise self._fail(payload)
-        elif kind == "response.failed":
-            raise self._fail((payload.get("response") or {}).get("error") or {"error": "failed"})
+            raise self._fail(*error_info(payload))
+        elif kind == "response.failed":  # the failed response's usage goes on the error
+            response = payload.get("response") or {}
+            usage = _usage(response.get("usage"))
+            carried = {"id": self._id, "usage": usage} if usage is not None else None
+            raise self._fail(*error_info(response.get("error") or "failed"), carried=carried)
         if not values:
             return []
         values["id"] = self._id

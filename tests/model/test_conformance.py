@@ -109,7 +109,10 @@ CASES: dict[str, Expect] = {
         reasoning_start="We need to call the tool", error="invalid_request_error"
     ),
     "openai_compatible/openrouter_comments_and_error_chunk.sse": Expect(
-        reasoning_start="We need to respond to a greeting", stop=MAX, error="400"
+        reasoning_start="We need to respond to a greeting",
+        usage=(43, 10, 53),  # sent in the error chunk itself
+        stop=MAX,
+        error="400",
     ),
     "openai_compatible/deepseek_reasoning_tool_call.jsonl": Expect(
         reasoning_start="The user is asking for the weather",
