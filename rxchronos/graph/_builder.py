@@ -108,14 +108,12 @@ class StateGraph:
         """
         if not callable(route):
             raise TypeError(f"route for {source!r} must be callable, got {type(route).__name__}")
-        mapping: dict[str, str] | None
-        if path_map is None:
-            mapping = None
-        elif isinstance(path_map, Mapping):
-            mapping = dict(path_map)
-        else:
-            mapping = {target: target for target in path_map}
-        self._conditional.append((source, ConditionalEdge(route, mapping)))
+        if _is_async(route):
+            raise TypeError(
+                f"route for {source!r} must be a plain def returning a destination, not async "
+                "(do the async work in the node and store what the route needs in the state)"
+            )
+        self._conditional.append((source, ConditionalEdge(route, _path_map(source, path_map))))
         return self
 
     def set_entry_point(self, node_id: str) -> StateGraph:
@@ -182,6 +180,12 @@ class StateGraph:
     ) -> StateGraph:
         if not callable(fn):
             raise TypeError(f"node {node_id!r}: fn must be callable, got {type(fn).__name__}")
+        is_async = _is_async(fn)
+        if in_thread and is_async:
+            raise TypeError(
+                f"node {node_id!r}: in_thread=True is for blocking plain def functions; an async "
+                "def node already runs on the event loop without blocking it"
+            )
         if not isinstance(node_id, str) or not node_id:
             self._problems.append(f"node id must be a non-empty string, got {node_id!r}")
         elif node_id in _RESERVED:
@@ -189,9 +193,6 @@ class StateGraph:
         elif node_id in self._nodes:
             self._problems.append(f"duplicate node {node_id!r}")
         else:
-            is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-                getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
-            )
             self._nodes[node_id] = NodeSpec(node_id, fn, is_async, interrupt, in_thread)
         return self
 
@@ -218,3 +219,39 @@ class StateGraph:
             for node in self._nodes
             if node not in seen
         ]
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    """``async def`` functions and objects whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
+    )
+
+
+def _path_map(
+    source: str, path_map: Mapping[str, str] | Sequence[str] | None
+) -> dict[str, str] | None:
+    """``path_map`` as ``{key: node_id}``, checked: string keys and targets, at least one entry."""
+    if path_map is None:
+        return None
+    if isinstance(path_map, Mapping):
+        mapping = dict(path_map)
+    elif isinstance(path_map, Sequence) and not isinstance(path_map, str | bytes):
+        bad = [target for target in path_map if not isinstance(target, str)]
+        if bad:
+            raise TypeError(f"path_map of {source!r}: node ids must be strings, got {bad!r}")
+        mapping = {target: target for target in path_map}
+    else:
+        raise TypeError(
+            f"path_map of {source!r} must be a mapping {{key: node_id}} or a list of node ids, "
+            f"got {type(path_map).__name__}"
+        )
+    if not mapping:
+        raise ValueError(f"path_map of {source!r} is empty: the route would have nowhere to go")
+    for key, target in mapping.items():
+        if not isinstance(key, str) or not isinstance(target, str):
+            raise TypeError(
+                f"path_map of {source!r}: keys and node ids must be strings, got "
+                f"{key!r}: {target!r}"
+            )
+    return mapping

@@ -110,3 +110,50 @@ def test_mermaid_labels_conditional_edges_and_marks_interrupts() -> None:
     approval = approval_graph().compile().to_mermaid()
     assert '    n1[/"review"/]' in approval
     assert approval_graph().compile()._repr_markdown_().startswith("```mermaid\nflowchart TD")
+
+
+def test_an_async_node_cannot_be_in_thread() -> None:
+    async def fetch(state: object) -> dict[str, object]:
+        return {}
+
+    with pytest.raises(TypeError, match="node 'fetch': in_thread=True is for blocking plain def"):
+        StateGraph("g").add_node("fetch", fetch, in_thread=True)
+
+
+def test_an_async_route_is_a_type_error() -> None:
+    async def route(state: object) -> str:
+        return END
+
+    with pytest.raises(TypeError, match="route for 'a' must be a plain def"):
+        StateGraph("g").add_node("a", noop).add_conditional_edge("a", route)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("path_map", "error", "message"),
+    [
+        ("ab", TypeError, "path_map of 'a' must be a mapping .* got str"),
+        (42, TypeError, "path_map of 'a' must be a mapping .* got int"),
+        ([], ValueError, "path_map of 'a' is empty"),
+        ({}, ValueError, "path_map of 'a' is empty"),
+        (["b", ["c"]], TypeError, r"node ids must be strings, got \[\['c'\]\]"),
+        ({"go": ["b"]}, TypeError, r"keys and node ids must be strings, got 'go': \['b'\]"),
+        ({1: "b"}, TypeError, "keys and node ids must be strings, got 1: 'b'"),
+    ],
+)
+def test_a_malformed_path_map_is_refused_where_it_is_given(
+    path_map: object, error: type[Exception], message: str
+) -> None:
+    graph = StateGraph("g").add_node("a", noop).add_node("b", noop)
+    with pytest.raises(error, match=message):
+        graph.add_conditional_edge("a", lambda s: "b", path_map)  # type: ignore[arg-type]
+
+
+def test_path_map_targets_that_are_not_nodes_are_named() -> None:
+    graph = (
+        StateGraph("g")
+        .add_node("a", noop)
+        .add_node("b", noop)
+        .set_entry_point("a")
+        .add_conditional_edge("a", lambda s: "b", ["b", "c", END])
+    )
+    assert problems_of(graph) == ["conditional edge from 'a': path 'c' goes to an unknown node 'c'"]
