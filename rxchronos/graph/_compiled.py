@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +86,8 @@ class CompiledGraph:
         """The node that follows ``node_id`` for this ``state`` (``END`` when the run is over).
 
         Raises:
-            RoutingError: the route function returned something that is not a destination.
+            RoutingError: the route function returned something that is not a destination (not
+                a str, not in its ``path_map``, not a node).
             Exception: whatever the route function raised.
         """
         target = self._static.get(node_id)
@@ -95,6 +97,13 @@ class CompiledGraph:
         if edge is None:
             return _END  # a node without outgoing edges ends the run
         key = edge.route(state)
+        if not isinstance(key, str):
+            if inspect.iscoroutine(key):
+                key.close()  # an async route slipped through (a sync function returning one)
+            raise RoutingError(
+                f"route of node {node_id!r} returned {type(key).__name__} {key!r}; a route "
+                "returns one destination as a str: a node id, END, or a key of its path_map"
+            )
         if edge.path_map is not None:
             if key not in edge.path_map:
                 raise RoutingError(

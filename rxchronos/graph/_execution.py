@@ -263,11 +263,12 @@ class RunExecution:
             node_id = target
 
     async def _call(self, spec: NodeSpec, state: FrozenDict) -> object:
-        if spec.in_thread:
-            return await asyncio.to_thread(spec.fn, state)
         if spec.is_async:
             return await spec.fn(state)
-        result = spec.fn(state)
+        if spec.in_thread:
+            result = await asyncio.to_thread(spec.fn, state)
+        else:
+            result = spec.fn(state)
         if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
             return await result
         return result

@@ -77,7 +77,21 @@ class Runner:
                 f"Runner needs a compiled graph (StateGraph(...).compile()), got "
                 f"{type(graph).__name__}"
             )
-        if not isinstance(max_steps, int) or max_steps < 1:
+        if store is not None and (
+            isinstance(store, type) or not isinstance(store, CheckpointStore)
+        ):
+            raise TypeError(
+                "store must be a CheckpointStore instance such as MemoryStore() or "
+                f"SQLiteStore(path), got {store!r}"
+            )
+        if broker is not None and (
+            isinstance(broker, type) or not isinstance(broker, EventPublisher)
+        ):
+            raise TypeError(
+                "broker must have publish(event, topic=...) and finish_topic(topic) (an "
+                f"rxchronos.stream.Broker), got {broker!r}"
+            )
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
         self.graph = graph
         self.store = store
@@ -152,15 +166,17 @@ class Runner:
         completed node.
 
         Raises:
-            NothingToResumeError: no store, no checkpoint for the session, or it completed.
+            NothingToResumeError: no store, no checkpoint for the session, the session completed,
+                or its checkpoint continues at a node this graph does not have.
+            TypeError: ``update`` is not a mapping with string keys.
         """
-        return await self._await(session_id, self._from_latest(session_id, update))
+        return await self._await(session_id, self._from_latest(session_id, self._update(update)))
 
     def stream_resume(
         self, session_id: str, *, update: Mapping[str, Any] | None = None
     ) -> Observable[StreamEvent]:
         """:meth:`resume` as a cold Observable, like :meth:`stream`."""
-        return self._cold(session_id, self._from_latest(session_id, update))
+        return self._cold(session_id, self._from_latest(session_id, self._update(update)))
 
     def cancel(self, session_id: str) -> bool:
         """Cancel the session's running run at its next await; ``False`` if none is running.
@@ -185,9 +201,10 @@ class Runner:
         The new checkpoints are appended to the same session (their chain of ``parent_id`` leads
         back to this checkpoint); the older history stays as it was.
         """
+        changes = self._update(update)
         checkpoint = await self._checkpoint(checkpoint_id)
         return await self._await(
-            checkpoint.session_id, self._from_checkpoint(checkpoint, update, fork=False)
+            checkpoint.session_id, self._from_checkpoint(checkpoint, changes, fork=False)
         )
 
     async def fork_from(
@@ -201,10 +218,27 @@ class Runner:
 
         The original session's history is untouched. The result's ``session_id`` names the new
         session (``session_id`` if given, otherwise ``<original>-fork-<random>``).
+
+        Raises:
+            CheckpointNotFoundError: no checkpoint has this id.
+            ValueError: ``session_id`` is the checkpoint's own session or one that already has
+                checkpoints (a fork starts a history of its own).
         """
+        changes = self._update(update)
+        if session_id is not None and (not isinstance(session_id, str) or not session_id):
+            raise ValueError(f"session_id must be a non-empty string, got {session_id!r}")
         checkpoint = await self._checkpoint(checkpoint_id)
         new_session = session_id or f"{checkpoint.session_id}-fork-{os.urandom(4).hex()}"
-        return await self._await(new_session, self._from_checkpoint(checkpoint, update, fork=True))
+        if new_session == checkpoint.session_id:
+            raise ValueError(
+                f"fork_from needs a new session id, not the checkpoint's own {new_session!r}; "
+                "to go on in the same session use resume_from_checkpoint"
+            )
+        if await self._require_store("fork_from").latest(new_session) is not None:
+            raise ValueError(
+                f"session {new_session!r} already has checkpoints; a fork starts a new session"
+            )
+        return await self._await(new_session, self._from_checkpoint(checkpoint, changes, fork=True))
 
     async def replay_from(self, checkpoint_id: str, *, session_id: str | None = None) -> RunState:
         """Run again from a checkpoint, with its state exactly as recorded, in a new session.
@@ -226,6 +260,13 @@ class Runner:
                 raise TypeError(f"state keys must be strings, got {key!r}")
         return freeze_mapping(state)
 
+    def _update(self, update: Mapping[str, Any] | None) -> FrozenDict | None:
+        if update is None:
+            return None
+        if not isinstance(update, Mapping):
+            raise TypeError(f"update must be a mapping or None, got {type(update).__name__}")
+        return self._initial(update) if update else None
+
     def _from_entry(self, state: FrozenDict) -> _Start:
         entry = self.graph.entry_point
 
@@ -234,7 +275,7 @@ class Runner:
 
         return start
 
-    def _from_latest(self, session_id: str, update: Mapping[str, Any] | None) -> _Start:
+    def _from_latest(self, session_id: str, update: FrozenDict | None) -> _Start:
         async def start(execution: RunExecution) -> RunStatus:
             store = self._require_store("resume")
             checkpoint = await store.latest(session_id)
@@ -245,7 +286,7 @@ class Runner:
         return start
 
     def _from_checkpoint(
-        self, checkpoint: Checkpoint, update: Mapping[str, Any] | None, *, fork: bool
+        self, checkpoint: Checkpoint, update: FrozenDict | None, *, fork: bool
     ) -> _Start:
         def start(execution: RunExecution) -> Coroutine[Any, Any, RunStatus]:
             return self._continue(execution, checkpoint, update, fork=fork)
@@ -256,7 +297,7 @@ class Runner:
         self,
         execution: RunExecution,
         checkpoint: Checkpoint,
-        update: Mapping[str, Any] | None,
+        update: FrozenDict | None,
         *,
         fork: bool,
     ) -> RunStatus:
@@ -266,9 +307,15 @@ class Runner:
                 f"{checkpoint.checkpoint_id!r}: nothing is left to run (start a new run, or go "
                 "back to an earlier checkpoint)"
             )
+        if checkpoint.next_node not in self.graph.nodes:
+            raise NothingToResumeError(
+                f"checkpoint {checkpoint.checkpoint_id!r} of session {checkpoint.session_id!r} "
+                f"continues at node {checkpoint.next_node!r}, which graph "
+                f"{self.graph.graph_id!r} does not have (was the graph changed?)"
+            )
         state = FrozenDict(checkpoint.state)
-        if update:
-            state, _ = merge_update("<update>", state, self._initial(update))
+        if update is not None:
+            state, _ = merge_update("<update>", state, update)
         execution.parent = checkpoint
         if fork:
             forked = Checkpoint(

@@ -8,7 +8,7 @@ from typing import Any
 
 from reactivex import operators as ops
 
-from rxchronos.graph import END, Runner, StateGraph, StreamEvent
+from rxchronos.graph import END, CompiledGraph, Runner, StateGraph, StreamEvent
 
 
 def kinds(events: list[StreamEvent]) -> list[str]:
@@ -27,6 +27,16 @@ async def collect(runner: Runner, session_id: str, state: Mapping[str, Any]) -> 
     """Run once through ``runner.stream`` and return every event."""
     events: list[StreamEvent] = await runner.stream(session_id, state).pipe(ops.to_list())
     return events
+
+
+def one_node(fn: Any, *, node_id: str = "a", in_thread: bool = False) -> CompiledGraph:
+    """A compiled graph of the single node ``node_id`` running ``fn``."""
+    return (
+        StateGraph("g")
+        .add_node(node_id, fn, in_thread=in_thread)
+        .set_entry_point(node_id)
+        .compile()
+    )
 
 
 def linear_graph() -> StateGraph:
