@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
@@ -200,6 +202,73 @@ async def test_idle_timeout_keepalive_comments_are_not_progress(
     assert error.kind == "idle"
     assert error.partial is not None and error.partial.content == "Hello"
     assert [d.content for d in deltas] == ["Hello"]
+
+
+@pytest.fixture
+def unaccepting_url() -> Iterator[str]:
+    """A loopback URL whose listener never accepts and whose accept queue is full.
+
+    Linux drops the SYN of any further connection attempt, so connecting hangs until the client's
+    connect limit passes: a real connect timeout, without leaving 127.0.0.1.
+    """
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(4):  # more than the queue holds (backlog 0: one connection)
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+                fillers.append(filler)
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            for filler in fillers:
+                filler.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux dropping SYNs to a full queue")
+async def test_connect_timeout_is_a_connect_timeout_error(unaccepting_url: str) -> None:
+    timeouts = Timeouts(connect=0.2, first_token=30, idle=30)
+    provider = OpenAI(
+        api_key=KEY, model="gpt-4o", base_url=unaccepting_url, timeout=timeouts, max_retries=0
+    )
+    async with provider:
+        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+        with pytest.raises(ProviderTimeoutError) as caught:
+            await provider.chat(REQUEST)
+    assert deltas == []
+    for failure in (error, caught.value):
+        assert isinstance(failure, ProviderTimeoutError)
+        assert (failure.kind, failure.seconds) == ("connect", 0.2)
+        assert failure.partial is None
+        assert "connecting" in str(failure) and KEY not in str(failure)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux dropping SYNs to a full queue")
+async def test_connect_timeouts_are_retried(unaccepting_url: str) -> None:
+    timeouts = Timeouts(connect=0.05)
+    retry = RetryPolicy(max_retries=2, base_delay=0.0)
+    calls: list[object] = []
+    trace = aiohttp.TraceConfig()
+
+    async def on_start(*args: object) -> None:
+        calls.append(args)
+
+    trace.on_request_start.append(on_start)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+        provider = OpenAI(
+            api_key=KEY,
+            model="gpt-4o",
+            base_url=unaccepting_url,
+            timeout=timeouts,
+            retry=retry,
+            session=session,
+        )
+        _, error = await run_stream(provider.stream_chat(REQUEST))
+    assert isinstance(error, ProviderTimeoutError) and error.kind == "connect"
+    assert len(calls) == 3  # the first attempt and two retries
 
 
 async def test_connection_refused_is_a_connection_error() -> None:
