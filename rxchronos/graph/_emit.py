@@ -14,6 +14,7 @@ from typing import Any
 
 from rxchronos.graph._events import EventType
 from rxchronos.graph._frozen import FrozenDict, freeze
+from rxchronos.graph._json import dumps_checked, format_path
 
 __all__ = ["Reporter", "current_reporter", "emit"]
 
@@ -31,7 +32,12 @@ def emit(type: str, data: Mapping[str, Any] | None = None) -> None:
 
     Args:
         type: your name for the event, e.g. ``"progress"``.
-        data: a JSON-serialisable mapping, or ``None``.
+        data: a JSON-serialisable mapping (string keys all the way down), or ``None``.
+
+    Raises:
+        TypeError: ``type`` is not a str, or ``data`` is not a mapping that JSON can carry as it
+            is (the message names the place, e.g. ``data['rows'][3]``). Raised in the node, so
+            the run fails with a ``NodeError`` naming it.
 
     Example:
         >>> import asyncio
@@ -49,8 +55,15 @@ def emit(type: str, data: Mapping[str, Any] | None = None) -> None:
     """
     if not isinstance(type, str):
         raise TypeError(f"emit() type must be a str, got {type!r}")
-    if data is not None and not isinstance(data, Mapping):
-        raise TypeError(f"emit() data must be a mapping or None, got {data.__class__.__name__}")
+    if data is not None:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"emit() data must be a mapping or None, got {data.__class__.__name__}")
+        _, problem = dumps_checked(data)
+        if problem is not None:
+            path, reason = problem
+            raise TypeError(
+                f"emit({type!r}): {format_path('data', path)} cannot be sent as JSON: {reason}"
+            )
     report = current_reporter.get()
     if report is not None:
         report(

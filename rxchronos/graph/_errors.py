@@ -94,14 +94,29 @@ class RoutingError(GraphError):
 
 
 class StateSerializationError(GraphError, TypeError):
-    """A state value cannot be serialised to JSON; ``key`` names the top-level state key."""
+    """A state value cannot be stored as JSON (by :class:`~rxchronos.graph.SQLiteStore`).
 
-    def __init__(self, key: str, cause: BaseException) -> None:
-        super().__init__(
-            f"state key {key!r} cannot be serialised to JSON ({type(cause).__name__}: {cause}); "
-            "keep checkpointed state to JSON types (str, int, float, bool, None, list, dict)"
-        )
+    ``key`` names the top-level state key; ``path`` the place inside it, from the top (for
+    ``state['config']['hosts'][2]``: ``("config", "hosts", 2)``). A dict key that is not a
+    string counts too: JSON would silently turn it into one.
+
+    Example:
+        >>> str(StateSerializationError("conn", "socket is not JSON-serialisable", ("conn",)))
+        "state key 'conn' cannot be serialised to JSON: at state['conn'], socket is not ..."
+    """
+
+    def __init__(
+        self, key: str, reason: BaseException | str, path: Sequence[str | int] = ()
+    ) -> None:
         self.key = key
+        self.path: tuple[str | int, ...] = tuple(path) or (key,)
+        why = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else reason
+        where = "state" + "".join(f"[{part!r}]" for part in self.path)
+        super().__init__(
+            f"state key {key!r} cannot be serialised to JSON: at {where}, {why}; keep "
+            "checkpointed state to JSON types (str, int, float, bool, None, list, dict with str "
+            "keys)"
+        )
 
 
 class CheckpointStoreError(GraphError):

@@ -13,12 +13,13 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 from rxchronos.graph._errors import CheckpointStoreError, StateSerializationError
 from rxchronos.graph._frozen import freeze_mapping
+from rxchronos.graph._json import dumps_checked
 from rxchronos.graph._stores import Checkpoint
 
 __all__ = ["SQLiteStore"]
@@ -47,17 +48,14 @@ _COLUMNS = (
 )
 
 
-def encode_state(state: Any) -> str:
-    """The state as JSON text; ``StateSerializationError`` names the first key that cannot be."""
-    try:
-        return json.dumps(state, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        for key, value in state.items():
-            try:
-                json.dumps(value)
-            except (TypeError, ValueError) as key_exc:
-                raise StateSerializationError(str(key), key_exc) from key_exc
-        raise StateSerializationError("<state>", exc) from exc
+def encode_state(state: Mapping[str, Any]) -> str:
+    """The state as JSON text; ``StateSerializationError`` says where it cannot be, nested keys
+    and non-string dict keys included."""
+    text, problem = dumps_checked(state)
+    if problem is None:
+        return text
+    path, reason = problem
+    raise StateSerializationError(str(path[0]) if path else "<state>", reason, path)
 
 
 class SQLiteStore:

@@ -18,9 +18,10 @@ from rxchronos.graph import (
     RunStatus,
     SQLiteStore,
     StateGraph,
+    emit,
 )
 
-from .helpers import approval_graph, linear_graph, one_node
+from .helpers import approval_graph, linear_graph, one_node, record
 
 
 @pytest.mark.parametrize(
@@ -214,3 +215,29 @@ async def test_a_checkpoint_of_a_node_the_graph_no_longer_has_is_named(tmp_path:
         )
         with pytest.raises(NothingToResumeError, match="continues at node 'review', which graph"):
             await Runner(renamed, store).resume("s")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"rows": [1, object()]},
+            r"emit\('progress'\): data\['rows'\]\[1\] cannot be sent as JSON",
+        ),
+        ({"by_id": {7: "x"}}, r"data\['by_id'\] cannot be sent as JSON: its key 7 is a int"),
+    ],
+)
+async def test_emit_with_data_json_cannot_carry_fails_the_node(
+    data: dict[str, Any], message: str
+) -> None:
+    def node(state: Mapping[str, Any]) -> None:
+        emit("progress", data)
+
+    runner = Runner(one_node(node))
+    seen = record(runner)
+    with pytest.raises(NodeError, match=message) as info:
+        await runner.run("s", {})
+    assert isinstance(info.value.__cause__, TypeError)
+    assert [e.type for e in seen] == ["node_start", "error"]  # nothing half-sent
+    with pytest.raises(TypeError, match=message):
+        emit("progress", data)  # the same check outside a run

@@ -138,3 +138,64 @@ async def test_closed_store_says_so(tmp_path: Path) -> None:
 def test_sqlite_rejects_a_bad_synchronous_setting(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="synchronous"):
         SQLiteStore(tmp_path / "x.db", synchronous="OFF")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("update", "key", "path", "where", "why"),
+    [
+        (
+            {"cfg": {"hosts": ["a", object()]}},
+            "cfg",
+            ("cfg", "hosts", 1),
+            "state['cfg']['hosts'][1]",
+            "object is not JSON-serialisable",
+        ),
+        (
+            {"counts": {"ok": {1: "one"}}},
+            "counts",
+            ("counts", "ok"),
+            "state['counts']['ok']",
+            "its key 1 is a int: JSON object keys are strings (it would come back as '1')",
+        ),
+        (
+            {"seen": {("a", 1): True}},
+            "seen",
+            ("seen",),
+            "state['seen']",
+            "its key ('a', 1) is a tuple",
+        ),
+        ({"tags": {"x", "y"}}, "tags", ("tags",), "state['tags']", "frozenset is not JSON"),
+    ],
+)
+async def test_unserialisable_nested_values_are_named_by_their_path(
+    tmp_path: Path,
+    update: dict[str, object],
+    key: str,
+    path: tuple[object, ...],
+    where: str,
+    why: str,
+) -> None:
+    graph = StateGraph("g").add_node("a", lambda s: update).set_entry_point("a").compile()
+    async with SQLiteStore(tmp_path / "runs.db") as store:
+        with pytest.raises(StateSerializationError) as info:
+            await Runner(graph, store).run("s", {"fine": [1, {"deep": "ok"}]})
+        assert await store.list_checkpoints("s") == []
+    assert (info.value.key, info.value.path) == (key, path)
+    assert f"state key {key!r} cannot be serialised to JSON: at {where}, {why}" in str(info.value)
+
+
+async def test_shared_values_nan_and_unicode_round_trip_through_sqlite(tmp_path: Path) -> None:
+    shared = [{"x": 1}]
+    graph = (
+        StateGraph("g")
+        .add_node("a", lambda s: {"one": shared, "two": shared, "nan": float("nan"), "é": "ü"})
+        .set_entry_point("a")
+        .compile()
+    )
+    async with SQLiteStore(tmp_path / "runs.db") as store:
+        await Runner(graph, store).run("s", {})
+        latest = await store.latest("s")
+    assert latest is not None
+    assert latest.state["one"] == latest.state["two"] == [{"x": 1}]
+    assert latest.state["nan"] != latest.state["nan"]  # NaN, as stored
+    assert latest.state["é"] == "ü"
