@@ -25,6 +25,7 @@ from rxchronos.graph._stores import Checkpoint
 __all__ = ["SQLiteStore"]
 
 SCHEMA_VERSION = 1
+_SQLITE_HEADER = b"SQLite format 3\x00"
 _T = TypeVar("_T")
 
 _SCHEMA = """
@@ -65,6 +66,13 @@ class SQLiteStore:
         path: the database file (created if missing), or ``":memory:"``.
         synchronous: SQLite's ``synchronous`` setting: ``"NORMAL"`` or ``"FULL"``.
 
+    Raises:
+        CheckpointStoreError: at once, for a path that cannot work (a directory, a missing or
+            read-only folder, a read-only file, a file that is not an SQLite database); on first
+            use, for a database of a newer schema version. SQLite failures later on (a full disk, a
+            locked file) also come as ``CheckpointStoreError``, with the SQLite error as
+            ``__cause__``.
+
     State must be JSON-serialisable (a value that is not raises ``StateSerializationError`` naming
     the key, and the run fails before the checkpoint is written). Close the store when done
     (``close()``, ``await aclose()``, or use it as a context manager).
@@ -88,6 +96,7 @@ class SQLiteStore:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
         self.path = os.fspath(path)
+        _check_path(self.path)
         self._synchronous = synchronous
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rxchronos-sqlite")
         self._connection: sqlite3.Connection | None = None  # touched only on the worker thread
@@ -159,16 +168,32 @@ class SQLiteStore:
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
         if self._closed:
             raise CheckpointStoreError(f"{self!r} is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:
+            raise CheckpointStoreError(
+                f"checkpoint database {self.path!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _db(self) -> sqlite3.Connection:
         if self._connection is None:
-            connection = sqlite3.connect(self.path, isolation_level=None)
+            try:
+                connection = sqlite3.connect(self.path, isolation_level=None)
+            except sqlite3.Error as exc:
+                raise CheckpointStoreError(
+                    f"cannot open checkpoint database {self.path!r} ({exc}): check that its "
+                    "folder exists and is writable"
+                ) from exc
             try:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute(f"PRAGMA synchronous={self._synchronous}")
                 connection.execute("PRAGMA busy_timeout=5000")
                 self._migrate(connection)
+            except sqlite3.DatabaseError as exc:
+                connection.close()
+                raise CheckpointStoreError(
+                    f"cannot use {self.path!r} as a checkpoint database: {exc}"
+                ) from exc
             except BaseException:
                 connection.close()
                 raise
@@ -229,3 +254,23 @@ class SQLiteStore:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _check_path(path: str) -> None:
+    """Refuse, up front, a database path that cannot work (before any node runs)."""
+    if path == ":memory:":
+        return
+    if os.path.isdir(path):
+        raise CheckpointStoreError(f"checkpoint database path {path!r} is a directory")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CheckpointStoreError(
+            f"cannot create checkpoint database {path!r}: folder {folder!r} does not exist"
+        )
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise CheckpointStoreError(f"checkpoint database {path!r} is not writable")
+    if os.path.isfile(path):
+        with open(path, "rb") as file:
+            header = file.read(len(_SQLITE_HEADER))
+        if header and header != _SQLITE_HEADER:
+            raise CheckpointStoreError(f"{path!r} exists and is not an SQLite database")

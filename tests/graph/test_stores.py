@@ -199,3 +199,44 @@ async def test_shared_values_nan_and_unicode_round_trip_through_sqlite(tmp_path:
     assert latest.state["one"] == latest.state["two"] == [{"x": 1}]
     assert latest.state["nan"] != latest.state["nan"]  # NaN, as stored
     assert latest.state["é"] == "ü"
+
+
+def test_sqlite_refuses_a_path_that_cannot_work_at_once(tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a database, just notes")
+    cases = {
+        tmp_path / "missing" / "runs.db": "folder .* does not exist",
+        a_file / "runs.db": "folder .* does not exist",
+        tmp_path: "is a directory",
+        a_file: "exists and is not an SQLite database",
+    }
+    for path, message in cases.items():
+        with pytest.raises(CheckpointStoreError, match=message):
+            SQLiteStore(path)
+
+
+async def test_sqlite_errors_after_opening_are_checkpoint_store_errors(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    async with SQLiteStore(path) as store:
+        await store.put(checkpoint("c1", "s", 1))
+        with pytest.raises(CheckpointStoreError, match="failed: IntegrityError") as info:
+            await store.put(checkpoint("c1", "s", 2))  # the same id twice
+        assert isinstance(info.value.__cause__, sqlite3.IntegrityError)
+        assert [c.step for c in await store.list_checkpoints("s")] == [1]  # rolled back
+
+
+async def test_a_database_spoilt_after_the_store_was_made_fails_the_run_clearly(
+    tmp_path: Path,
+) -> None:
+    graph = StateGraph("g").add_node("a", lambda s: {"x": 1}).set_entry_point("a").compile()
+    path = tmp_path / "runs.db"
+    store = SQLiteStore(path)
+    path.write_bytes(b"garbage written after the store was made")
+    try:
+        runner = Runner(graph, store)
+        seen = record(runner)
+        with pytest.raises(CheckpointStoreError, match=r"cannot use '.*runs\.db' as a checkpoint"):
+            await runner.run("s", {})
+        assert seen[-1].type == "error" and "CheckpointStoreError" in (seen[-1].error or "")
+    finally:
+        await store.aclose()
