@@ -32,6 +32,7 @@ from reactivex import abc
 from reactivex.disposable import Disposable, SingleAssignmentDisposable
 
 from rxchronos._errors import RxChronosError
+from rxchronos._loop import running_loop
 from rxchronos._queue import BoundedQueue, Overflow, QueueStatistics, check_bounds
 
 __all__ = ["ObservableIterator", "from_async_iterable", "to_async_iterator"]
@@ -80,7 +81,7 @@ def from_async_iterable(factory: Callable[[], AsyncIterable[_T]]) -> reactivex.O
     def subscribe(
         observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        loop = _running_loop("from_async_iterable(...).subscribe()")
+        loop = running_loop("from_async_iterable(...).subscribe()")
         return _Pump(factory, observer, loop).start()
 
     return reactivex.create(subscribe)
@@ -266,7 +267,7 @@ class ObservableIterator(AsyncIterator[_T]):
             self._finish()
 
     def _subscribe(self) -> BoundedQueue[_T]:
-        loop = _running_loop("to_async_iterator(...).__anext__()")
+        loop = running_loop("to_async_iterator(...).__anext__()")
         # The overflow callback holds the subscription's holder, not self: no reference cycle, so
         # dropping the iterator after a ``break`` disposes at once (``__del__``). The holder also
         # disposes a subscription assigned after an overflow during a synchronous subscribe.
@@ -297,13 +298,3 @@ def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> N
         callback()
     else:
         loop.call_soon_threadsafe(callback)
-
-
-def _running_loop(what: str) -> asyncio.AbstractEventLoop:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        raise RxChronosError(
-            f"{what} must run on the asyncio event loop's thread (inside a coroutine or a loop "
-            "callback); no running loop was found"
-        ) from None

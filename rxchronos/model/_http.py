@@ -1,4 +1,4 @@
-"""The HTTP base every network provider shares: sessions, streaming, timeouts, retries, errors.
+"""The HTTP base every network provider shares: :class:`HTTPProvider`.
 
 A provider family subclasses :class:`HTTPProvider` and fills in four extension points:
 
@@ -11,58 +11,45 @@ A provider family subclasses :class:`HTTPProvider` and fills in four extension p
 and sets ``framing = "ndjson"`` when the stream is newline-delimited JSON instead of SSE. Pass the
 credentials to ``secrets=`` in ``__init__``: they are redacted from every error text.
 
-What the base guarantees for every provider:
+What the base guarantees for every provider, and where it lives:
 
 - ``stream_chat`` is cold (one request per subscription) and loop-affine; disposing cancels the
-  request and closes its connection; a normal end reads to EOF so the connection is pooled;
-- bytes from ``resp.content.iter_any()`` go through one incremental decoder (no line-length limit);
-- the stream completes only after the parser saw the terminal marker, else
-  ``IncompleteStreamError`` with the partial response;
-- timeouts: connect, first token, idle between deltas (no total limit);
-- retries with backoff and ``Retry-After`` on connection errors, 408/409/429 and 5xx, only before
-  the first delta was emitted;
-- the graph tap is reported (``model_call``, ``model_chunk``, ``model_response``);
-- a session passed in is the caller's; otherwise one is created lazily inside the running loop and
-  closed by ``aclose()`` / ``async with``.
+  request and closes its connection (:mod:`rxchronos.model._pump`);
+- the hot loop (:mod:`rxchronos.model._stream_reader`): one incremental decoder over
+  ``resp.content.iter_any()`` (no line-length limit); the stream completes only after the parser
+  saw the terminal marker, else ``IncompleteStreamError`` with the partial response; first-token
+  and idle timeouts (no total limit); a normal end reads to EOF so the connection is pooled;
+- the session and the POST (:mod:`rxchronos.model._http_client`): a session passed in is the
+  caller's, otherwise one is created lazily inside the running loop and closed by ``aclose()`` /
+  ``async with``; connect timeouts, connection failures and non-2xx statuses become typed errors;
+- retries (:mod:`rxchronos.model._retry`) with backoff and ``Retry-After`` on connection errors,
+  408/409/429 and 5xx, only before the first delta was emitted;
+- an in-band error carries the partial response, including what its own event carried;
+- the graph tap is reported (``model_call``, ``model_chunk``, ``model_response``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, NamedTuple, TypedDict, Unpack
+from collections.abc import Iterable
+from typing import Any, ClassVar, TypedDict, Unpack
 
 import aiohttp
 import reactivex
-from reactivex import abc
-from reactivex.disposable import Disposable
 
 from rxchronos.model._collect import ResponseCollector
 from rxchronos.model._dialect import StreamParser
-from rxchronos.model._errors import (
-    IncompleteStreamError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderHTTPError,
-    ProviderStreamError,
-    ProviderTimeoutError,
-)
+from rxchronos.model._errors import ProviderStreamError
+from rxchronos.model._http_client import HTTPRequest, SessionSource, post, read_whole
 from rxchronos.model._provider import AsyncClosable
-from rxchronos.model._retry import RetryPolicy, Timeouts, parse_retry_after
+from rxchronos.model._pump import Emit, task_stream
+from rxchronos.model._retry import RetryPolicy, Timeouts, with_retries
 from rxchronos.model._stream_reader import Framing, read_stream
 from rxchronos.model._tap_report import tapped
 from rxchronos.model._types import ChatRequest, ChatResponse
 
 __all__ = ["HTTPOptions", "HTTPProvider", "HTTPRequest"]
-
-
-class HTTPRequest(NamedTuple):
-    """One POST: URL, headers (credentials included) and JSON body."""
-
-    url: str
-    headers: dict[str, str]
-    body: dict[str, Any]
 
 
 class HTTPOptions(TypedDict, total=False):
@@ -80,20 +67,6 @@ class HTTPOptions(TypedDict, total=False):
     timeout: Timeouts | None
     max_retries: int
     retry: RetryPolicy | None
-
-
-class _SubscriberError(Exception):
-    """An exception raised by the subscriber's ``on_next``: not a provider failure."""
-
-
-def _running_loop(what: str) -> asyncio.AbstractEventLoop:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        raise RuntimeError(
-            f"{what} must be subscribed inside a running asyncio loop (e.g. in `async def main()` "
-            "run by asyncio.run); subscribe on the loop thread"
-        ) from None
 
 
 class HTTPProvider(AsyncClosable):
@@ -118,9 +91,7 @@ class HTTPProvider(AsyncClosable):
         if not isinstance(model, str) or not model:
             raise ValueError(f"{type(self).__name__} needs a model name, got {model!r}")
         self._model = model
-        self._session = options.get("session")
-        self._owned: aiohttp.ClientSession | None = None
-        self._owned_loop: asyncio.AbstractEventLoop | None = None
+        self._sessions = SessionSource(options.get("session"))
         self.timeouts = options.get("timeout") or Timeouts()
         self.retry = options.get("retry") or RetryPolicy(max_retries=options.get("max_retries", 2))
         self._secrets = tuple(s for s in secrets if s and len(s) >= 4)
@@ -152,9 +123,7 @@ class HTTPProvider(AsyncClosable):
 
     async def aclose(self) -> None:
         """Close the session this provider created (a caller's session is left open)."""
-        owned, self._owned, self._owned_loop = self._owned, None, None
-        if owned is not None and not owned.closed:
-            await owned.close()
+        await self._sessions.aclose()
 
     def stream_chat(self, request: ChatRequest) -> reactivex.Observable[ChatResponse]:
         """The answer to ``request`` as a cold Observable of ``ChatResponse`` deltas.
@@ -171,22 +140,11 @@ class HTTPProvider(AsyncClosable):
         if not isinstance(request, ChatRequest):
             raise TypeError(f"stream_chat() takes a ChatRequest, got {type(request).__name__}")
 
-        def subscribe(
-            observer: abc.ObserverBase[ChatResponse], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            loop = _running_loop(f"{type(self).__name__}.stream_chat()")
-            task = loop.create_task(self._pump(request, observer))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        async def run(emit: Emit) -> None:
+            await self._stream(request, emit)
 
-            def cancel() -> None:
-                task.cancel()
-
-            return Disposable(cancel)
-
-        return tapped(
-            reactivex.create(subscribe), provider=self.name, model=self._model_of(request)
-        )
+        source = task_stream(run, what=f"{type(self).__name__}.stream_chat()", tasks=self._tasks)
+        return tapped(source, provider=self.name, model=self._model_of(request))
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         """The whole answer from the non-streaming endpoint (``delta=False``).
@@ -201,16 +159,7 @@ class HTTPProvider(AsyncClosable):
         if not isinstance(request, ChatRequest):
             raise TypeError(f"chat() takes a ChatRequest, got {type(request).__name__}")
         http = self._chat_request(request)
-        attempt = 0
-        while True:
-            try:
-                return await self._chat_once(http)
-            except (ProviderHTTPError, ProviderConnectionError, ProviderTimeoutError) as exc:
-                if attempt >= self.retry.max_retries or not _retryable(exc):
-                    raise
-                retry_after = exc.retry_after if isinstance(exc, ProviderHTTPError) else None
-                await asyncio.sleep(self.retry.delay(attempt, retry_after=retry_after))
-                attempt += 1
+        return await with_retries(self.retry, lambda: self._chat_once(http))
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -222,75 +171,42 @@ class HTTPProvider(AsyncClosable):
             text = text.replace(secret, "***")
         return text
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is not None:
-            return self._session
-        loop = asyncio.get_running_loop()
-        owned = self._owned
-        if owned is None or owned.closed or self._owned_loop is not loop:
-            if owned is not None and not owned.closed:
-                owned.detach()  # left over from another (finished) event loop
-            owned = self._owned = aiohttp.ClientSession()
-            self._owned_loop = loop
-        return owned
-
-    def _client_timeout(self, *, read: float | None) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=None, sock_connect=self.timeouts.connect, sock_read=read)
-
     async def _post(self, http: HTTPRequest, *, read: float | None) -> aiohttp.ClientResponse:
-        """POST and check the status; raises typed errors, leaves no response open on failure."""
-        headers = {"Content-Type": "application/json", **http.headers}
-        try:
-            resp = await self._get_session().post(
-                http.url,
-                data=json.dumps(http.body),
-                headers=headers,
-                timeout=self._client_timeout(read=read),
-            )
-        except aiohttp.ConnectionTimeoutError:
-            raise ProviderTimeoutError(
-                provider=self.name, kind="connect", seconds=self.timeouts.connect or 0.0
-            ) from None
-        except aiohttp.SocketTimeoutError:
-            raise ProviderTimeoutError(
-                provider=self.name, kind="first_token", seconds=read or 0.0
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise ProviderConnectionError(
-                self._redact(f"{self.name}: connection failed: {type(exc).__name__}: {exc}"),
-                provider=self.name,
-            ) from None
-        if resp.status >= 300:
+        return await post(
+            self._sessions.get(),
+            http,
+            provider=self.name,
+            timeouts=self.timeouts,
+            read=read,
+            redact=self._redact,
+        )
+
+    async def _stream(self, request: ChatRequest, emit: Emit) -> None:
+        """One subscription: the streaming request, retried until the first delta."""
+        http = self._stream_request(request)
+        collector = ResponseCollector()
+
+        async def once() -> None:
             try:
-                body = (await resp.read()).decode("utf-8", "replace")
-            except aiohttp.ClientError as exc:
-                body = f"(body unreadable: {type(exc).__name__})"
-            finally:
-                resp.release()
-            raise ProviderHTTPError(
-                provider=self.name,
-                status=resp.status,
-                body=self._redact(body),
-                retry_after=parse_retry_after(resp.headers),
-            )
-        return resp
+                await read_stream(
+                    lambda: self._post(http, read=None),
+                    parser=self._new_parser(),
+                    framing=self.framing,
+                    timeouts=self.timeouts,
+                    emit=emit,
+                    collector=collector,
+                    provider=self.name,
+                )
+            except ProviderStreamError as exc:
+                if exc.partial is not None:  # the failing event's own data (usage next to error)
+                    collector.add(exc.partial)
+                raise self._redacted(exc, collector.partial()) from None
+
+        await with_retries(self.retry, once, may_retry=lambda: not collector.count)
 
     async def _chat_once(self, http: HTTPRequest) -> ChatResponse:
         resp = await self._post(http, read=self.timeouts.first_token)
-        try:
-            raw = await resp.read()
-        except aiohttp.SocketTimeoutError:
-            resp.close()
-            raise ProviderTimeoutError(
-                provider=self.name, kind="first_token", seconds=self.timeouts.first_token or 0.0
-            ) from None
-        except aiohttp.ClientError as exc:
-            resp.close()
-            raise ProviderConnectionError(
-                f"{self.name}: connection broke while reading the answer: {type(exc).__name__}",
-                provider=self.name,
-            ) from None
-        resp.release()
+        raw = await read_whole(resp, provider=self.name, seconds=self.timeouts.first_token)
         try:
             payload = json.loads(raw)
         except ValueError:
@@ -309,86 +225,12 @@ class HTTPProvider(AsyncClosable):
                 partial = collector.result()
             raise self._redacted(exc, partial) from None
 
-    def _redacted(self, exc: ProviderStreamError, partial: ChatResponse | None) -> ProviderError:
+    def _redacted(
+        self, exc: ProviderStreamError, partial: ChatResponse | None
+    ) -> ProviderStreamError:
         return ProviderStreamError(
             self._redact(exc.message),
             provider=self.name,
             type=self._redact(exc.type),
             partial=partial,
         )
-
-    async def _pump(self, request: ChatRequest, observer: abc.ObserverBase[ChatResponse]) -> None:
-        collector = ResponseCollector()
-        on_next = observer.on_next
-
-        def emit(delta: ChatResponse) -> None:
-            collector.add(delta)
-            try:
-                on_next(delta)
-            except Exception as exc:
-                raise _SubscriberError() from exc
-
-        try:
-            await self._stream_with_retries(request, emit, collector)
-        except _SubscriberError as wrapper:
-            asyncio.get_running_loop().call_exception_handler(
-                {
-                    "message": f"{self.name}: a subscriber's on_next raised",
-                    "exception": wrapper.__cause__,
-                }
-            )
-            return
-        except Exception as exc:
-            observer.on_error(exc)
-            return
-        observer.on_completed()
-
-    async def _stream_with_retries(
-        self,
-        request: ChatRequest,
-        emit: Callable[[ChatResponse], None],
-        collector: ResponseCollector,
-    ) -> None:
-        http = self._stream_request(request)
-        attempt = 0
-        while True:
-            try:
-                await self._stream_once(http, emit, collector)
-                return
-            except ProviderError as exc:
-                if collector.count or attempt >= self.retry.max_retries or not _retryable(exc):
-                    raise
-                retry_after = exc.retry_after if isinstance(exc, ProviderHTTPError) else None
-                await asyncio.sleep(self.retry.delay(attempt, retry_after=retry_after))
-                attempt += 1
-
-    async def _stream_once(
-        self,
-        http: HTTPRequest,
-        emit: Callable[[ChatResponse], None],
-        collector: ResponseCollector,
-    ) -> None:
-        try:
-            await read_stream(
-                lambda: self._post(http, read=None),
-                parser=self._new_parser(),
-                framing=self.framing,
-                timeouts=self.timeouts,
-                emit=emit,
-                collector=collector,
-                provider=self.name,
-            )
-        except ProviderStreamError as exc:
-            if exc.partial is not None:  # the failing event's own data (usage next to an error)
-                collector.add(exc.partial)
-            raise self._redacted(exc, collector.partial()) from None
-
-
-def _retryable(exc: ProviderError) -> bool:
-    if isinstance(exc, ProviderHTTPError):
-        return exc.retryable
-    if isinstance(exc, ProviderTimeoutError):
-        return exc.kind == "connect"
-    if isinstance(exc, IncompleteStreamError):
-        return exc.partial is None
-    return isinstance(exc, ProviderConnectionError)

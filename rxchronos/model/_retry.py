@@ -6,7 +6,8 @@ deliberately no total limit: a long generation is not a failure.
 
 :class:`RetryPolicy` says how often and how long to wait before retrying a request that failed
 before its first delta (connection errors, 408/409/429, 5xx): exponential backoff with full jitter,
-or the server's ``Retry-After`` when it gives one.
+or the server's ``Retry-After`` when it gives one. :func:`with_retries` is that loop, shared by the
+streaming and the non-streaming calls; :func:`retryable` says which failures it retries.
 
 Example:
     >>> Timeouts(first_token=30).idle
@@ -17,13 +18,25 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from time import time
+from typing import TypeVar
 
-__all__ = ["RetryPolicy", "Timeouts", "parse_retry_after"]
+from rxchronos.model._errors import (
+    IncompleteStreamError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderTimeoutError,
+)
+
+__all__ = ["RetryPolicy", "Timeouts", "parse_retry_after", "retryable", "with_retries"]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +115,43 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - time(), 0.0)
+
+
+def retryable(exc: ProviderError) -> bool:
+    """Whether retrying can help: connection errors, connect timeouts, 408/409/429 and 5xx, and a
+    stream that broke before anything arrived."""
+    if isinstance(exc, ProviderHTTPError):
+        return exc.retryable
+    if isinstance(exc, ProviderTimeoutError):
+        return exc.kind == "connect"
+    if isinstance(exc, IncompleteStreamError):
+        return exc.partial is None
+    return isinstance(exc, ProviderConnectionError)
+
+
+async def with_retries(
+    policy: RetryPolicy,
+    attempt: Callable[[], Awaitable[_T]],
+    *,
+    may_retry: Callable[[], bool] | None = None,
+) -> _T:
+    """``await attempt()``, again after a backoff while it fails retryably (see :func:`retryable`).
+
+    Args:
+        policy: how often and how long to wait (``Retry-After`` of an HTTP error wins).
+        attempt: one try.
+        may_retry: asked after a failure; ``False`` re-raises at once (a stream that already
+            emitted a delta is never retried: that would duplicate tokens).
+    """
+    failures = 0
+    while True:
+        try:
+            return await attempt()
+        except ProviderError as exc:
+            if failures >= policy.max_retries or not retryable(exc):
+                raise
+            if may_retry is not None and not may_retry():
+                raise
+            retry_after = exc.retry_after if isinstance(exc, ProviderHTTPError) else None
+            await asyncio.sleep(policy.delay(failures, retry_after=retry_after))
+            failures += 1

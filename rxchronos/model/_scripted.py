@@ -38,6 +38,7 @@ from reactivex.disposable import Disposable
 
 from rxchronos.model._collect import ResponseCollector
 from rxchronos.model._provider import AsyncClosable
+from rxchronos.model._pump import Emit, task_stream
 from rxchronos.model._tap_report import tapped
 from rxchronos.model._types import (
     ChatRequest,
@@ -210,26 +211,21 @@ class ScriptedProvider(AsyncClosable):
                     observer.on_next(delta)
                 _finish(observer, reply.error)
                 return Disposable()
-            task = asyncio.get_running_loop().create_task(self._play(deltas, reply.error, observer))
-
-            def cancel() -> None:
-                task.cancel()
-
-            return Disposable(cancel)
+            played = task_stream(
+                lambda emit: self._play(deltas, reply.error, emit),
+                what="ScriptedProvider.stream_chat() with a delay",
+            )
+            return played.subscribe(observer, scheduler=scheduler)
 
         source: reactivex.Observable[ChatResponse] = reactivex.create(subscribe)
         return tapped(source, provider=self._name, model=request.model or self._model)
 
-    async def _play(
-        self,
-        deltas: list[ChatResponse],
-        error: Exception | None,
-        observer: abc.ObserverBase[ChatResponse],
-    ) -> None:
+    async def _play(self, deltas: list[ChatResponse], error: Exception | None, emit: Emit) -> None:
         for delta in deltas:
             await asyncio.sleep(self.delay)
-            observer.on_next(delta)
-        _finish(observer, error)
+            emit(delta)
+        if error is not None:
+            raise error
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         """The next scripted reply, whole (``delta=False``); a scripted error is raised.

@@ -1,10 +1,11 @@
 """The hot loop of every HTTP stream: bytes -> wire events -> dialect parser -> deltas.
 
 :func:`read_stream` posts the request, decodes ``resp.content.iter_any()`` with one incremental
-decoder (SSE, or NDJSON lines presented as events), feeds the parser, emits its deltas, and enforces
-the first-token and idle limits with one rescheduled ``asyncio.Timeout`` (rescheduled once per
-network read that produced deltas, so comments and pings are not progress). A normal end reads to
-EOF and releases the response (the connection is pooled); every other exit closes it.
+decoder (SSE, or NDJSON lines presented as events), feeds the parser, adds each delta to the
+subscription's collector and emits it, and enforces the first-token and idle limits with one
+rescheduled ``asyncio.Timeout`` (rescheduled once per network read that produced deltas, so
+comments and pings are not progress). A normal end reads to EOF and releases the response (the
+connection is pooled); every other exit closes it.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ async def read_stream(
 ) -> None:
     """Run one streaming request to its end (see the module docstring).
 
+    Every delta is added to ``collector`` before it is emitted, so the collector always holds what
+    the subscriber got (the partial response of an error).
+
     Raises:
         ProviderTimeoutError: first-token or idle limit passed.
         IncompleteStreamError: EOF (or a broken connection) before the terminal marker.
@@ -69,6 +73,7 @@ async def read_stream(
     first, idle = timeouts.first_token, timeouts.idle
     phase: Literal["first_token", "idle"] = "first_token"
     decoder = SSEDecoder() if framing == "sse" else _NDJSONEvents()
+    add = collector.add
     timer = asyncio.timeout_at(loop.time() + first if first else None)
     resp: aiohttp.ClientResponse | None = None
     try:
@@ -83,6 +88,7 @@ async def read_stream(
                     if deltas:
                         progressed = True
                         for delta in deltas:
+                            add(delta)
                             emit(delta)
                     if parser.finished:
                         break
@@ -92,8 +98,10 @@ async def read_stream(
             if not parser.finished:
                 for event in decoder.close():
                     for delta in parser.feed(event.event, event.data):
+                        add(delta)
                         emit(delta)
                 for delta in parser.end():
+                    add(delta)
                     emit(delta)
             if not parser.finished:
                 raise IncompleteStreamError(

@@ -140,7 +140,7 @@ async def test_owned_session_is_closed_by_aclose(provider_server: ProviderServer
     provider_server.reply(Reply(fixture_bytes("openai/text_usage.sse")))
     provider = make("openai", provider_server)
     await run_stream(provider.stream_chat(REQUEST))
-    session = provider._owned
+    session = provider._sessions.owned
     assert isinstance(session, aiohttp.ClientSession) and not session.closed
     await provider.aclose()
     assert session.closed
