@@ -227,7 +227,7 @@ class RunExecution:
             self.node_id = node_id
             if spec.interrupt and not skip_pause:
                 if store is not None:
-                    await self._checkpoint(node_id, paused=True)
+                    await self.write_checkpoint(node_id, paused=True)
                 publish(EventType.INTERRUPT, node_id, state)
                 return RunStatus.PAUSED
             skip_pause = False
@@ -250,7 +250,7 @@ class RunExecution:
             except Exception as exc:
                 raise self._node_failed(node_id, exc) from exc
             if store is not None:
-                await self._checkpoint(None if target == _END else target)
+                await self.write_checkpoint(None if target == _END else target)
             if target == _END:
                 publish(EventType.COMPLETED, node_id, state)
                 if self.broker is not None:
@@ -273,7 +273,8 @@ class RunExecution:
             return await result
         return result
 
-    async def _checkpoint(self, next_node: str | None, *, paused: bool = False) -> None:
+    async def write_checkpoint(self, next_node: str | None, *, paused: bool = False) -> None:
+        """Save the run's state as a checkpoint continuing at ``next_node``; emit ``checkpoint``."""
         parent = self.parent
         self._checkpoints += 1
         checkpoint = Checkpoint(

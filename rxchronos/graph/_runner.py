@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -161,9 +160,9 @@ class Runner:
         """Continue a session from its latest checkpoint, after an interrupt, a failure, a cancel
         or a crash.
 
-        At an interrupt, ``update`` (say, a human's answer) is merged into the state and the
-        paused node runs - it does not pause again. After a crash, the run goes on from the last
-        completed node.
+        At an interrupt, ``update`` (say, a human's answer) is merged into the state and saved as
+        a checkpoint (so a failure of the node does not lose it), then the paused node runs - it
+        does not pause again. After a crash, the run goes on from the last completed node.
 
         Raises:
             NothingToResumeError: no store, no checkpoint for the session, the session completed,
@@ -317,20 +316,12 @@ class Runner:
         if update is not None:
             state, _ = merge_update("<update>", state, update)
         execution.parent = checkpoint
-        if fork:
-            forked = Checkpoint(
-                f"{execution.run_id}-0",
-                execution.session_id,
-                execution.run_id,
-                checkpoint.step + 1,
-                state,
-                checkpoint.next_node,
-                checkpoint.paused,
-                checkpoint.checkpoint_id,
-                time.time(),
-            )
-            await self._require_store("fork_from").put(forked)
-            execution.parent = forked
+        if fork or update is not None:
+            # the fork's first checkpoint, or the update (a human's answer) saved before the node
+            # runs, so a crash or a failure of that node does not lose it
+            execution.state = state
+            execution.node_id = checkpoint.next_node
+            await execution.write_checkpoint(checkpoint.next_node, paused=checkpoint.paused)
         return await execution.execute(checkpoint.next_node, state, resume_paused=checkpoint.paused)
 
     async def _checkpoint(self, checkpoint_id: str) -> Checkpoint:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +18,9 @@ from rxchronos.graph import (
     NothingToResumeError,
     Runner,
     RunStatus,
+    SQLiteStore,
     StateGraph,
+    StateSerializationError,
 )
 
 from .helpers import approval_graph, kinds, linear_graph, loop_graph, record
@@ -30,6 +35,7 @@ async def test_resume_runs_the_interrupt_node_and_does_not_pause_again() -> None
     assert result.status is RunStatus.COMPLETED
     assert result.state == {"text": "hello", "answer": "yes", "approved": True, "published": True}
     assert kinds(seen) == [
+        "checkpoint:review",  # the answer is saved before the node runs
         "node_start:review",
         "node_end:review",
         "checkpoint:review",
@@ -40,6 +46,7 @@ async def test_resume_runs_the_interrupt_node_and_does_not_pause_again() -> None
         "completed:publish",
     ]
     assert result.run_id != paused.run_id
+    assert seen[1].state is not None and seen[1].state["answer"] == "yes"  # review saw the answer
 
 
 async def test_stream_resume_is_cold_and_completes() -> None:
@@ -192,3 +199,68 @@ async def test_replay_from_runs_again_from_the_recorded_state() -> None:
     assert replay.session_id.startswith("s-fork-")
     assert replay.state == {"a": 1, "b": 3}
     assert len(await store.list_checkpoints("s")) == 2
+
+
+async def test_the_resume_update_is_kept_when_the_resumed_node_fails() -> None:
+    attempts: list[object] = []
+
+    def review(state: Mapping[str, Any]) -> dict[str, Any]:
+        attempts.append(state.get("answer"))
+        if len(attempts) == 1:
+            raise ConnectionError("reviewer service down")
+        return {"approved": state["answer"] == "yes"}
+
+    graph = (
+        StateGraph("g")
+        .add_node("draft", lambda s: {"text": "hello"})
+        .add_interrupt_node("review", review)
+        .set_entry_point("draft")
+        .add_edge("draft", "review")
+        .compile()
+    )
+    store = MemoryStore()
+    runner = Runner(graph, store)
+    await runner.run("s", {})
+    with pytest.raises(NodeError):
+        await runner.resume("s", update={"answer": "yes"})
+    saved = await store.latest("s")
+    assert saved is not None and saved.paused and saved.state["answer"] == "yes"
+    result = await runner.resume("s")  # no need to ask the human again
+    assert attempts == ["yes", "yes"]
+    assert result.status is RunStatus.COMPLETED and result.state["approved"] is True
+
+
+async def test_an_update_sqlite_cannot_store_is_refused_and_the_session_stays_paused(
+    tmp_path: Path,
+) -> None:
+    async with SQLiteStore(tmp_path / "runs.db") as store:
+        runner = Runner(approval_graph().compile(), store)
+        await runner.run("s", {})
+        before = await store.list_checkpoints("s")
+        with pytest.raises(StateSerializationError, match=r"at state\['answer'\]\['when'\]"):
+            await runner.resume("s", update={"answer": {"when": object()}})
+        assert await store.list_checkpoints("s") == before
+        assert (await runner.resume("s", update={"answer": "yes"})).state["published"] is True
+
+
+def raw_rows(path: Path, session_id: str) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(path)) as raw:
+        return raw.execute(
+            "SELECT * FROM checkpoints WHERE session_id = ? ORDER BY seq", (session_id,)
+        ).fetchall()
+
+
+async def test_fork_and_replay_leave_the_original_rows_byte_identical(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    async with SQLiteStore(path) as store:
+        runner = Runner(loop_graph().compile(), store)
+        await runner.run("orig", {"limit": 3})
+        history = await store.list_checkpoints("orig")
+        before = raw_rows(path, "orig")
+        assert len(before) == 3
+        fork = await runner.fork_from(history[0].checkpoint_id, {"limit": 5}, session_id="f")
+        replay = await runner.replay_from(history[1].checkpoint_id, session_id="r")
+        assert raw_rows(path, "orig") == before
+        assert (fork.state["count"], replay.state["count"]) == (5, 3)
+        assert [row[1:] for row in raw_rows(path, "orig")] == [row[1:] for row in before]
+        assert (await store.list_checkpoints("f"))[0].parent_id == history[0].checkpoint_id
