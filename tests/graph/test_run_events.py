@@ -269,6 +269,19 @@ async def test_failing_node_emits_error_then_raises_node_error() -> None:
     assert info.value.run_state.state == {"x": 1}
 
 
+async def test_a_raising_in_thread_node_is_a_node_error_with_the_original_cause() -> None:
+    def blocking(state: Mapping[str, Any]) -> dict[str, Any]:
+        raise OSError("device busy")
+
+    graph = StateGraph("g").add_node("io", blocking, in_thread=True).set_entry_point("io")
+    runner = Runner(graph.compile())
+    seen = record(runner)
+    with pytest.raises(NodeError, match="node 'io' failed in session 's': OSError") as info:
+        await runner.run("s", {})
+    assert type(info.value.__cause__) is OSError and str(info.value.__cause__) == "device busy"
+    assert kinds(seen) == ["node_start:io", "error:io"]
+
+
 async def test_route_returning_an_unknown_node_fails_the_run() -> None:
     graph = (
         StateGraph("g")

@@ -220,3 +220,66 @@ async def test_runner_cancel_ends_a_stream_with_an_error_not_a_hang() -> None:
     assert error.run_state.status is RunStatus.CANCELLED
     assert kinds(received) == ["node_start:w", "cancelled:w"]
     assert await no_other_tasks() == set()
+
+
+async def test_hot_events_keep_flowing_after_a_failed_and_a_cancelled_run() -> None:
+    started = asyncio.Event()
+
+    async def node(state: Mapping[str, Any]) -> dict[str, Any]:
+        if state["mode"] == "fail":
+            raise ValueError("bad input")
+        if state["mode"] == "hang":
+            started.set()
+            await asyncio.sleep(3600)
+        return {"ok": True}
+
+    runner = Runner(StateGraph("g").add_node("n", node).set_entry_point("n").compile())
+    seen = record(runner)
+    with pytest.raises(NodeError):
+        await runner.run("s1", {"mode": "fail"})
+    hanging = asyncio.create_task(runner.run("s2", {"mode": "hang"}))
+    await started.wait()
+    runner.cancel("s2")
+    assert (await hanging).status is RunStatus.CANCELLED
+    disposed = runner.stream("s3", {"mode": "hang"}).subscribe()
+    started.clear()
+    await started.wait()
+    disposed.dispose()
+    await runner.run("s4", {"mode": "ok"})
+    late = record(runner)  # a subscriber arriving after all that also gets events
+    await runner.run("s5", {"mode": "ok"})
+    ends = [(e.session_id, e.type) for e in seen if e.type not in ("node_start", "node_end")]
+    assert ends == [
+        ("s1", "error"),
+        ("s2", "cancelled"),
+        ("s3", "cancelled"),
+        ("s4", "completed"),
+        ("s5", "completed"),
+    ]
+    assert kinds(late) == ["node_start:n", "node_end:n", "completed:n"]
+    assert await no_other_tasks() == set()
+
+
+async def test_concurrent_streams_each_get_only_their_own_run() -> None:
+    async def step(state: Mapping[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return {"trail": [*state.get("trail", []), state["who"]]}
+
+    graph = (
+        StateGraph("g")
+        .add_node("a", step)
+        .add_node("b", step)
+        .set_entry_point("a")
+        .add_edge("a", "b")
+        .compile()
+    )
+    runner = Runner(graph, MemoryStore())
+    hot = record(runner)
+    streams = await asyncio.gather(*(collect(runner, f"s{i}", {"who": i}) for i in range(4)))
+    for i, events in enumerate(streams):
+        assert {e.session_id for e in events} == {f"s{i}"}
+        assert len({e.run_id for e in events}) == 1
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert events[-1].state is not None and events[-1].state["trail"] == [i, i]
+    assert len({e.run_id for e in hot[:4]}) > 1  # the runs really interleaved
+    assert sorted(hot, key=lambda e: (e.session_id, e.seq)) == [e for s in streams for e in s]
