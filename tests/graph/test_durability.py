@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -18,14 +21,14 @@ CHILD = """
 import asyncio, json, sys
 from rxchronos.graph import Runner, SQLiteStore, StateGraph
 
-mode, db, marker, log = sys.argv[1:5]
+mode, db, log = sys.argv[1:4]
 
 def make(i):
     async def node(state):
         with open(log, "a") as f:
             f.write(f"{mode}:n{i}\\n")
         if mode == "crash" and i == 3:
-            open(marker, "w").close()   # checkpoints of n1 and n2 are committed by now
+            print("in n3", flush=True)  # checkpoints of n1 and n2 are committed by now
             await asyncio.sleep(3600)   # killed here
         return {"total": state["total"] * 10 + i, "trail": [*state["trail"], f"n{i}"]}
     return node
@@ -56,47 +59,74 @@ def _env() -> dict[str, str]:
 
 
 def _run(script: Path, *args: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, str(script), *args],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script), *args],
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"child {args[0]!r} did not finish within 60 s; stderr: {exc.stderr!r}")
+    assert done.returncode == 0, f"child {args[0]!r} exited {done.returncode}: {done.stderr}"
     result: dict[str, object] = json.loads(done.stdout)
     return result
+
+
+def _wait_for_line(process: subprocess.Popen[bytes], expected: bytes, timeout: float) -> None:
+    """Block until ``process`` prints ``expected`` (bounded; fails clearly on exit or timeout)."""
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if not selector.select(left):
+                break
+            line = process.stdout.readline()
+            if line.strip() == expected:
+                return
+            if not line:  # end of output: the child exited
+                pytest.fail(f"the child exited ({process.wait()}) before printing {expected!r}")
+    pytest.fail(f"the child did not print {expected!r} within {timeout} s")
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    db, marker, log = tmp_path / "runs.db", tmp_path / "at-n3", tmp_path / "calls.log"
+    db, log = tmp_path / "runs.db", tmp_path / "calls.log"
 
-    victim = subprocess.Popen(
-        [sys.executable, str(script), "crash", str(db), str(marker), str(log)],
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():  # wait for the marker, not for a guessed amount of time
-            assert victim.poll() is None, victim.stderr.read() if victim.stderr else b""
-            assert time.monotonic() < deadline, "the child never reached node n3"
-            time.sleep(0.01)
-        os.kill(victim.pid, signal.SIGKILL)
-        assert victim.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if victim.poll() is None:
-            victim.kill()
-            victim.wait()
-        if victim.stderr:
-            victim.stderr.close()
+    with (tmp_path / "crash.err").open("wb") as errors:
+        victim = subprocess.Popen(
+            [sys.executable, str(script), "crash", str(db), str(log)],
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        )
+        try:
+            try:
+                _wait_for_line(victim, b"in n3", timeout=60)
+            except BaseException:
+                victim.kill()
+                victim.wait(timeout=30)
+                print((tmp_path / "crash.err").read_text())  # shown by pytest on failure
+                raise
+            os.kill(victim.pid, signal.SIGKILL)
+            assert victim.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            if victim.poll() is None:
+                victim.kill()
+                victim.wait(timeout=30)
+            if victim.stdout is not None:
+                victim.stdout.close()
 
-    resumed = _run(script, "resume", str(db), str(marker), str(log))
-    reference = _run(script, "full", str(tmp_path / "ref.db"), str(marker), str(log))
+    with closing(sqlite3.connect(db)) as raw:  # what the killed process left behind
+        left = raw.execute("SELECT next_node FROM checkpoints ORDER BY seq").fetchall()
+    assert left == [("n2",), ("n3",)]
+
+    resumed = _run(script, "resume", str(db), str(log))
+    reference = _run(script, "full", str(tmp_path / "ref.db"), str(log))
 
     assert resumed == reference
     assert resumed["state"] == {"total": 12345, "trail": ["n1", "n2", "n3", "n4", "n5"]}
