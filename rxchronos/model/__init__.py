@@ -5,8 +5,9 @@ Types (:class:`Message`, :class:`ChatRequest`, :class:`ChatResponse`, :class:`To
 deltas (``text()``, ``accumulate_tool_calls()``, ``collect_response()``, ``coalesce_text()``) are in
 :mod:`rxchronos.operators`.
 
-Adding a provider: subclass ``rxchronos.model._http.HTTPProvider`` (request building + a pure
-dialect parser, see ``rxchronos.model._dialect``), export it here, and register it for
+Adding a provider: subclass ``rxchronos.model._http.HTTPProvider`` (``name``,
+``default_base_url``, ``_request()`` building the request, and a pure dialect parser built on
+``rxchronos.model._dialect.ParserBase``), export it here, and register it for
 ``provider_from_string`` in ``rxchronos.model._registry``.
 
 Example:

@@ -11,12 +11,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Unpack
+from typing import Any
 
 from rxchronos.model._anthropic_dialect import AnthropicParser, parse_message
 from rxchronos.model._anthropic_request import messages_body
-from rxchronos.model._http import HTTPOptions, HTTPProvider, HTTPRequest
-from rxchronos.model._openai import require_key
+from rxchronos.model._http import HTTPProvider, HTTPRequest
 from rxchronos.model._types import ChatRequest, ChatResponse
 
 __all__ = ["Anthropic"]
@@ -37,7 +36,7 @@ class Anthropic(HTTPProvider):
         api_key: the API key (``ANTHROPIC_API_KEY``), sent as ``x-api-key``; never shown in errors
             or reprs.
         model: the default model, e.g. ``"claude-sonnet-4-5"``.
-        base_url: the API root.
+        base_url: the API root (default ``https://api.anthropic.com``).
         **options: ``session`` (an ``aiohttp.ClientSession`` you own), ``timeout``
             (:class:`~rxchronos.model.Timeouts`), ``max_retries``, ``retry``
             (:class:`~rxchronos.model.RetryPolicy`).
@@ -50,34 +49,14 @@ class Anthropic(HTTPProvider):
     """
 
     name = "anthropic"
-
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        base_url: str = "https://api.anthropic.com",
-        **options: Unpack[HTTPOptions],
-    ) -> None:
-        api_key = require_key("Anthropic", api_key)
-        super().__init__(model=model, secrets=(api_key,), **options)
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"Anthropic needs an http(s) base_url, got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
+    default_base_url = "https://api.anthropic.com"
 
     def _request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
-        headers = {"x-api-key": self._api_key, "anthropic-version": API_VERSION}
+        headers = {"x-api-key": self._api_key or "", "anthropic-version": API_VERSION}
         if stream:
             headers["Accept"] = "text/event-stream"
         body = messages_body(request, model=self._model_of(request), stream=stream)
         return HTTPRequest(f"{self.base_url}/v1/messages", headers, body)
-
-    def _stream_request(self, request: ChatRequest) -> HTTPRequest:
-        return self._request(request, stream=True)
-
-    def _chat_request(self, request: ChatRequest) -> HTTPRequest:
-        return self._request(request, stream=False)
 
     def _new_parser(self) -> AnthropicParser:
         return AnthropicParser(provider=self.name)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rxchronos.model._dialect import ParserBase, ToolSlots
+from rxchronos.model._dialect import ParserBase
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._event_json import load_object
 from rxchronos.model._openai_dialect import error_info
@@ -41,8 +41,8 @@ from rxchronos.model._types import (
     StopReason,
     ToolCall,
     Usage,
-    fast_delta,
     fast_tool_call,
+    token_usage,
 )
 
 __all__ = ["THINKING_KEY", "AnthropicParser", "parse_message", "stop_reason", "usage_of"]
@@ -81,10 +81,7 @@ def usage_of(raw: dict[str, Any], *, input_tokens: int | None = None) -> Usage:
         )
     else:
         prompt = input_tokens or 0
-    completion = int(raw.get("output_tokens") or 0)
-    return Usage.model_construct(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
-    )
+    return token_usage(prompt, raw.get("output_tokens"))
 
 
 class AnthropicParser(ParserBase):
@@ -94,22 +91,13 @@ class AnthropicParser(ParserBase):
         provider: the provider name, for error messages.
     """
 
-    __slots__ = (
-        "_blocks",
-        "_id",
-        "_prompt",
-        "_slots",
-        "_thinking",
-        "_thinking_parts",
-    )
+    __slots__ = ("_blocks", "_prompt", "_thinking", "_thinking_parts")
 
     def __init__(self, *, provider: str) -> None:
         super().__init__(provider=provider)
-        self._slots = ToolSlots()
         self._blocks: dict[int, int] = {}  # block index -> tool-call slot
         self._thinking: list[dict[str, Any]] = []  # completed (signed or redacted) thinking blocks
         self._thinking_parts: dict[int, list[str]] = {}  # block index -> thinking text parts
-        self._id = ""
         self._prompt: int | None = None
 
     def feed(self, event: str, data: str) -> list[ChatResponse]:
@@ -130,10 +118,6 @@ class AnthropicParser(ParserBase):
             raise self._fail(*error_info(payload))
         return []  # ping, content_block_stop, unknown events
 
-    def _values(self, values: dict[str, Any]) -> list[ChatResponse]:
-        values["id"] = self._id
-        return [fast_delta(values)]
-
     def _message_start(self, payload: dict[str, Any]) -> list[ChatResponse]:
         message = payload.get("message") or {}
         self._id = message.get("id") or self._id
@@ -142,14 +126,14 @@ class AnthropicParser(ParserBase):
             return []
         parsed = usage_of(usage)
         self._prompt = parsed.prompt_tokens
-        return self._values({"usage": parsed})
+        return self._out({"usage": parsed})
 
     def _start(self, payload: dict[str, Any]) -> list[ChatResponse]:
         block = payload.get("content_block") or {}
         index = payload.get("index", 0)
         kind = block.get("type")
         if kind == "text":
-            return self._values({"content": block["text"]}) if block.get("text") else []
+            return self._out({"content": block["text"]}) if block.get("text") else []
         if kind in _TOOL_BLOCKS:
             call_id = block.get("id") or ""
             slot = self._slots.slot(("block", index), call_id or None)
@@ -157,14 +141,14 @@ class AnthropicParser(ParserBase):
             start = block.get("input")
             arguments = json.dumps(start) if start else ""
             call = fast_tool_call(slot, call_id, block.get("name") or "", arguments)
-            return self._values({"tool_calls": (call,)})
+            return self._out({"tool_calls": (call,)})
         if kind == "thinking":
             text = block.get("thinking")
             self._thinking_parts[index] = [text] if text else []
-            return self._values({"reasoning": text}) if text else []
+            return self._out({"reasoning": text}) if text else []
         if kind == "redacted_thinking":
             self._thinking.append({"type": "redacted_thinking", "data": block.get("data") or ""})
-            return self._values({"provider_data": {THINKING_KEY: list(self._thinking)}})
+            return self._out({"provider_data": {THINKING_KEY: list(self._thinking)}})
         return []
 
     def _delta(self, payload: dict[str, Any]) -> list[ChatResponse]:
@@ -173,7 +157,7 @@ class AnthropicParser(ParserBase):
         index = payload.get("index", 0)
         if kind == "text_delta":
             text = delta.get("text")
-            return self._values({"content": text}) if text else []
+            return self._out({"content": text}) if text else []
         if kind == "input_json_delta":
             part = delta.get("partial_json")
             if not part:
@@ -183,13 +167,13 @@ class AnthropicParser(ParserBase):
                 raise self._fail(
                     "malformed_event", f"input_json_delta for block {index}, not a tool_use block"
                 )
-            return self._values({"tool_calls": (fast_tool_call(slot, "", "", part),)})
+            return self._out({"tool_calls": (fast_tool_call(slot, "", "", part),)})
         if kind == "thinking_delta":
             text = delta.get("thinking")
             if not text:
                 return []
             self._thinking_parts.setdefault(index, []).append(text)
-            return self._values({"reasoning": text})
+            return self._out({"reasoning": text})
         if kind == "signature_delta":
             return self._signature(index, delta.get("signature") or "")
         return []  # citations_delta and delta types added later: nothing for the user
@@ -200,7 +184,7 @@ class AnthropicParser(ParserBase):
         self._thinking.append(
             {"type": "thinking", "thinking": "".join(parts), "signature": signature}
         )
-        return self._values({"provider_data": {THINKING_KEY: list(self._thinking)}})
+        return self._out({"provider_data": {THINKING_KEY: list(self._thinking)}})
 
     def _message_delta(self, payload: dict[str, Any]) -> list[ChatResponse]:
         values: dict[str, Any] = {}
@@ -210,7 +194,7 @@ class AnthropicParser(ParserBase):
         usage = payload.get("usage")
         if isinstance(usage, dict):
             values["usage"] = usage_of(usage, input_tokens=self._prompt)
-        return self._values(values) if values else []
+        return self._out(values) if values else []
 
 
 def parse_message(payload: Any, *, provider: str) -> ChatResponse:

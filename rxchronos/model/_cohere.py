@@ -16,13 +16,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Unpack
+from typing import Any
 
-from rxchronos.model._dialect import ParserBase, ToolSlots
+from rxchronos.model._dialect import ParserBase
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._event_json import load_object
-from rxchronos.model._http import HTTPOptions, HTTPProvider, HTTPRequest
-from rxchronos.model._openai import require_key
+from rxchronos.model._http import HTTPProvider, HTTPRequest
 from rxchronos.model._openai_dialect import error_info
 from rxchronos.model._openai_request import message_dict
 from rxchronos.model._types import (
@@ -31,8 +30,8 @@ from rxchronos.model._types import (
     StopReason,
     ToolCall,
     Usage,
-    fast_delta,
     fast_tool_call,
+    token_usage,
 )
 
 __all__ = ["Cohere", "CohereParser"]
@@ -50,11 +49,7 @@ def _usage(raw: Any) -> Usage | None:
     counts = raw.get("tokens") or raw.get("billed_units")
     if not isinstance(counts, dict):
         return None
-    prompt = int(counts.get("input_tokens") or 0)
-    completion = int(counts.get("output_tokens") or 0)
-    return Usage.model_construct(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
-    )
+    return token_usage(counts.get("input_tokens"), counts.get("output_tokens"))
 
 
 class CohereParser(ParserBase):
@@ -64,12 +59,7 @@ class CohereParser(ParserBase):
         provider: the provider name, for error messages.
     """
 
-    __slots__ = ("_id", "_slots")
-
-    def __init__(self, *, provider: str) -> None:
-        super().__init__(provider=provider)
-        self._slots = ToolSlots()
-        self._id = ""
+    __slots__ = ()
 
     def feed(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one SSE event."""
@@ -102,10 +92,7 @@ class CohereParser(ParserBase):
             self._message_end(payload.get("delta") or {}, values)
         elif kind == "error" or event == "error":
             raise self._fail(*error_info(payload))
-        if not values:
-            return []  # content-start/-end, tool-call-end, citations, unknown events
-        values["id"] = self._id
-        return [fast_delta(values)]
+        return self._out(values)  # none for content-start/-end, tool-call-end, citations, ...
 
     def _message_end(self, delta: dict[str, Any], values: dict[str, Any]) -> None:
         """Finish reason and usage; an error here keeps them as the error's partial delta."""
@@ -191,7 +178,7 @@ class Cohere(HTTPProvider):
     Args:
         api_key: the API key (``CO_API_KEY`` or ``COHERE_API_KEY``), sent as a Bearer token.
         model: the default model, e.g. ``"command-a-03-2025"``.
-        base_url: the API root.
+        base_url: the API root (default ``https://api.cohere.com``).
         **options: ``session``, ``timeout``, ``max_retries``, ``retry`` (see
             :class:`~rxchronos.model.OpenAI`).
 
@@ -202,21 +189,7 @@ class Cohere(HTTPProvider):
     """
 
     name = "cohere"
-
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        base_url: str = "https://api.cohere.com",
-        **options: Unpack[HTTPOptions],
-    ) -> None:
-        api_key = require_key("Cohere", api_key)
-        super().__init__(model=model, secrets=(api_key,), **options)
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"Cohere needs an http(s) base_url, got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
+    default_base_url = "https://api.cohere.com"
 
     def _request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
         headers = {"Authorization": f"Bearer {self._api_key}"}
@@ -224,12 +197,6 @@ class Cohere(HTTPProvider):
             headers["Accept"] = "text/event-stream"
         body = chat_body(request, model=self._model_of(request), stream=stream)
         return HTTPRequest(f"{self.base_url}/v2/chat", headers, body)
-
-    def _stream_request(self, request: ChatRequest) -> HTTPRequest:
-        return self._request(request, stream=True)
-
-    def _chat_request(self, request: ChatRequest) -> HTTPRequest:
-        return self._request(request, stream=False)
 
     def _new_parser(self) -> CohereParser:
         return CohereParser(provider=self.name)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import ClassVar, Unpack
 
 from rxchronos.model._http import HTTPOptions
-from rxchronos.model._openai import OpenAIChatProvider, require_key
+from rxchronos.model._openai import OpenAIChatProvider
 
 __all__ = [
     "DeepSeek",
@@ -45,51 +45,35 @@ class OpenAICompatible(OpenAIChatProvider):
         'local'
     """
 
+    name = ""  # given to the constructor; a preset sets it on its class
+    requires_key: ClassVar[bool] = False
+
     def __init__(
         self,
         *,
-        name: str,
-        base_url: str,
+        name: str | None = None,
+        base_url: str | None = None,
         api_key: str | None = None,
         model: str,
-        include_usage: bool = True,
+        include_usage: bool | None = None,
         **options: Unpack[HTTPOptions],
     ) -> None:
+        name = type(self).name if name is None else name
         if not isinstance(name, str) or not name:
-            raise ValueError(f"OpenAICompatible needs a non-empty name, got {name!r}")
-        super().__init__(
-            model=model,
-            base_url=base_url,
-            api_key=api_key,
-            **options,
-        )
+            raise ValueError(f"{type(self).__name__} needs a non-empty name, got {name!r}")
+        super().__init__(api_key=api_key, model=model, base_url=base_url, **options)
         self.name = name
-        self.include_usage = include_usage
+        if include_usage is not None:
+            self.include_usage = include_usage
 
 
 class _Preset(OpenAICompatible):
-    """A named OpenAI-compatible host with a default base URL; the key is required."""
+    """A named OpenAI-compatible host (``name``, ``default_base_url``); the key is required.
 
-    preset_name: ClassVar[str] = ""
-    default_base_url: ClassVar[str] = ""
-    default_include_usage: ClassVar[bool] = True
+    Constructed as ``Preset(api_key=..., model=..., base_url=None, **options)``.
+    """
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        base_url: str | None = None,
-        **options: Unpack[HTTPOptions],
-    ) -> None:
-        super().__init__(
-            name=self.preset_name,
-            base_url=base_url or self.default_base_url,
-            api_key=require_key(type(self).__name__, api_key),
-            model=model,
-            include_usage=self.default_include_usage,
-            **options,
-        )
+    requires_key: ClassVar[bool] = True
 
 
 class Groq(_Preset):
@@ -100,7 +84,7 @@ class Groq(_Preset):
         'groq'
     """
 
-    preset_name = "groq"
+    name = "groq"
     default_base_url = "https://api.groq.com/openai/v1"
 
 
@@ -112,7 +96,7 @@ class Together(_Preset):
         'together'
     """
 
-    preset_name = "together"
+    name = "together"
     default_base_url = "https://api.together.xyz/v1"
 
 
@@ -124,7 +108,7 @@ class DeepSeek(_Preset):
         'deepseek'
     """
 
-    preset_name = "deepseek"
+    name = "deepseek"
     default_base_url = "https://api.deepseek.com/v1"
 
 
@@ -136,7 +120,7 @@ class OpenRouter(_Preset):
         'openrouter'
     """
 
-    preset_name = "openrouter"
+    name = "openrouter"
     default_base_url = "https://openrouter.ai/api/v1"
 
 
@@ -148,7 +132,7 @@ class Fireworks(_Preset):
         'fireworks'
     """
 
-    preset_name = "fireworks"
+    name = "fireworks"
     default_base_url = "https://api.fireworks.ai/inference/v1"
 
 
@@ -160,6 +144,6 @@ class Perplexity(_Preset):
         'perplexity'
     """
 
-    preset_name = "perplexity"
+    name = "perplexity"
     default_base_url = "https://api.perplexity.ai"
-    default_include_usage = False
+    include_usage = False

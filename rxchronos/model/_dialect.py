@@ -66,16 +66,26 @@ class StreamParser(Protocol):
 
 
 class ParserBase:
-    """Optional base of a dialect parser: ``finished``, a no-op ``end()``, typed failures, JSON.
+    """Optional base of a dialect parser: ``finished``, a no-op ``end()``, typed failures, JSON,
+    the tool-call slots (``_slots``) and the response id (``_id``) with :meth:`_out` to stamp it.
 
     Subclasses implement ``feed`` (and add their own ``__slots__``).
     """
 
-    __slots__ = ("_provider", "finished")
+    __slots__ = ("_id", "_provider", "_slots", "finished")
 
     def __init__(self, *, provider: str) -> None:
         self._provider = provider
+        self._slots = ToolSlots()
+        self._id = ""
         self.finished = False
+
+    def _out(self, values: dict[str, Any]) -> list[ChatResponse]:
+        """``values`` as the one delta of an event, with the response id; none when empty."""
+        if not values:
+            return []
+        values["id"] = self._id
+        return [fast_delta(values)]
 
     def end(self) -> list[ChatResponse]:
         """Nothing to flush by default (the terminal marker is an event)."""

@@ -12,13 +12,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Unpack
+from typing import Any
 from urllib.parse import quote
 
 from rxchronos.model._gemini_dialect import GeminiParser, parse_generate
 from rxchronos.model._gemini_request import contents_body
-from rxchronos.model._http import HTTPOptions, HTTPProvider, HTTPRequest
-from rxchronos.model._openai import require_key
+from rxchronos.model._http import HTTPProvider, HTTPRequest
 from rxchronos.model._types import ChatRequest, ChatResponse
 
 __all__ = ["Gemini"]
@@ -37,7 +36,7 @@ class Gemini(HTTPProvider):
         api_key: the API key (``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``), sent as
             ``x-goog-api-key``; never in the URL, errors or reprs.
         model: the default model, e.g. ``"gemini-2.5-flash"`` (a ``models/`` prefix is fine).
-        base_url: the API root.
+        base_url: the API root (default ``https://generativelanguage.googleapis.com``).
         **options: ``session``, ``timeout``, ``max_retries``, ``retry`` (see
             :class:`~rxchronos.model.OpenAI`).
 
@@ -49,34 +48,20 @@ class Gemini(HTTPProvider):
     """
 
     name = "gemini"
-
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        base_url: str = "https://generativelanguage.googleapis.com",
-        **options: Unpack[HTTPOptions],
-    ) -> None:
-        api_key = require_key("Gemini", api_key)
-        super().__init__(model=model, secrets=(api_key,), **options)
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"Gemini needs an http(s) base_url, got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
+    default_base_url = "https://generativelanguage.googleapis.com"
 
     def _url(self, request: ChatRequest, method: str) -> str:
         model = self._model_of(request).removeprefix("models/")
         return f"{self.base_url}/v1beta/models/{quote(model, safe='')}:{method}"
 
-    def _stream_request(self, request: ChatRequest) -> HTTPRequest:
-        headers = {"x-goog-api-key": self._api_key, "Accept": "text/event-stream"}
-        url = self._url(request, "streamGenerateContent") + "?alt=sse"
+    def _request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
+        headers = {"x-goog-api-key": self._api_key or ""}
+        if stream:
+            headers["Accept"] = "text/event-stream"
+            url = self._url(request, "streamGenerateContent") + "?alt=sse"
+        else:
+            url = self._url(request, "generateContent")
         return HTTPRequest(url, headers, contents_body(request))
-
-    def _chat_request(self, request: ChatRequest) -> HTTPRequest:
-        headers = {"x-goog-api-key": self._api_key}
-        return HTTPRequest(self._url(request, "generateContent"), headers, contents_body(request))
 
     def _new_parser(self) -> GeminiParser:
         return GeminiParser(provider=self.name)

@@ -35,9 +35,16 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from rxchronos.model._dialect import ParserBase, ToolSlots
+from rxchronos.model._dialect import ParserBase
 from rxchronos.model._event_json import load_object, whole_answer
-from rxchronos.model._types import ChatResponse, StopReason, ToolCall, Usage, fast_delta
+from rxchronos.model._types import (
+    ChatResponse,
+    StopReason,
+    ToolCall,
+    Usage,
+    fast_delta,
+    token_usage,
+)
 
 __all__ = ["SIGNATURE_KEY", "TEXT_SIGNATURE_KEY", "GeminiParser", "parse_generate"]
 
@@ -67,12 +74,8 @@ def usage_of(raw: Any) -> Usage | None:
         "promptTokenCount" in raw or "candidatesTokenCount" in raw or "totalTokenCount" in raw
     ):
         return None
-    prompt = int(raw.get("promptTokenCount") or 0)
     completion = int(raw.get("candidatesTokenCount") or 0) + int(raw.get("thoughtsTokenCount") or 0)
-    total = int(raw.get("totalTokenCount") or 0) or prompt + completion
-    return Usage.model_construct(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=total
-    )
+    return token_usage(raw.get("promptTokenCount"), completion, raw.get("totalTokenCount"))
 
 
 def _new_call_id(slot: int, prefix: str) -> str:
@@ -145,15 +148,13 @@ class GeminiParser(ParserBase):
             ``call_<random per stream>_<slot>``).
     """
 
-    __slots__ = ("_id", "_new_id", "_open", "_saw_finish", "_slots")
+    __slots__ = ("_new_id", "_open", "_saw_finish")
 
     def __init__(self, *, provider: str, new_id: Callable[[int], str] | None = None) -> None:
         super().__init__(provider=provider)
         prefix = secrets.token_hex(6)
         self._new_id = new_id or (lambda slot: _new_call_id(slot, prefix))
-        self._slots = ToolSlots()
         self._open: _StreamedArguments | None = None
-        self._id = ""
         self._saw_finish = False
 
     def end(self) -> list[ChatResponse]:

@@ -1,15 +1,20 @@
 """The HTTP base every network provider shares: :class:`HTTPProvider`.
 
-A provider family subclasses :class:`HTTPProvider` and fills in four extension points:
+A provider family subclasses :class:`HTTPProvider`, sets ``name`` and ``default_base_url`` (and
+``requires_key = False`` when the API key is optional, ``framing = "ndjson"`` when the stream is
+newline-delimited JSON instead of SSE), and fills in three extension points:
 
-- ``_stream_request(request) -> HTTPRequest`` and ``_chat_request(request) -> HTTPRequest``: URL,
-  headers (with the credentials) and JSON body of the streaming and non-streaming calls;
+- ``_request(request, *, stream) -> HTTPRequest``: URL, headers (with the credentials, in
+  ``self._api_key``) and JSON body of the streaming or non-streaming call (or override
+  ``_stream_request(request)`` and ``_chat_request(request)`` one by one);
 - ``_new_parser() -> StreamParser``: a fresh pure dialect parser (see
   :mod:`rxchronos.model._dialect`);
-- ``_parse_chat(payload) -> ChatResponse``: read the non-streaming answer;
+- ``_parse_chat(payload) -> ChatResponse``: read the non-streaming answer.
 
-and sets ``framing = "ndjson"`` when the stream is newline-delimited JSON instead of SSE. Pass the
-credentials to ``secrets=`` in ``__init__``: they are redacted from every error text.
+The base's constructor takes the keywords every provider shares: ``api_key``, ``model``,
+``base_url`` (default: ``default_base_url``) and the :class:`HTTPOptions`; a provider with other
+parameters (Azure's deployment) defines its own and passes these on. The key (and any other
+``secrets=``) is redacted from every error text.
 
 What the base guarantees for every provider, and where it lives:
 
@@ -49,7 +54,14 @@ from rxchronos.model._stream_reader import Framing, read_stream
 from rxchronos.model._tap_report import tapped
 from rxchronos.model._types import ChatRequest, ChatResponse
 
-__all__ = ["HTTPOptions", "HTTPProvider", "HTTPRequest"]
+__all__ = ["HTTPOptions", "HTTPProvider", "HTTPRequest", "require_key"]
+
+
+def require_key(cls: str, api_key: object) -> str:
+    """``api_key`` checked to be a non-empty string (the key itself never goes into the message)."""
+    if not isinstance(api_key, str) or not api_key.strip():
+        raise ValueError(f"{cls} needs a non-empty api_key string")
+    return api_key
 
 
 class HTTPOptions(TypedDict, total=False):
@@ -73,37 +85,62 @@ class HTTPProvider(AsyncClosable):
     """Base of the HTTP providers (see the module docstring for the extension points).
 
     Args:
+        api_key: the API key; required unless the class sets ``requires_key = False``.
         model: the default model.
-        secrets: strings to redact from every error text (API keys).
+        base_url: the API root, ``http(s)://...``; ``None`` for the class's ``default_base_url``.
+        secrets: more strings to redact from every error text.
         **options: ``session``, ``timeout``, ``max_retries``, ``retry`` (see :class:`HTTPOptions`).
+
+    Raises:
+        ValueError: a missing or empty key (when required), model or base URL, or a base URL that
+            is not http(s).
     """
 
     name: str = "http"
     framing: ClassVar[Framing] = "sse"
+    default_base_url: ClassVar[str] = ""
+    requires_key: ClassVar[bool] = True
 
     def __init__(
         self,
         *,
+        api_key: str | None = None,
         model: str,
+        base_url: str | None = None,
         secrets: Iterable[str] = (),
         **options: Unpack[HTTPOptions],
     ) -> None:
+        cls = type(self).__name__
+        if self.requires_key:
+            api_key = require_key(cls, api_key)
+        elif api_key is not None and not isinstance(api_key, str):
+            raise TypeError(
+                f"{cls}: api_key must be a string or None, got {type(api_key).__name__}"
+            )
         if not isinstance(model, str) or not model:
-            raise ValueError(f"{type(self).__name__} needs a model name, got {model!r}")
+            raise ValueError(f"{cls} needs a model name, got {model!r}")
+        base_url = self.default_base_url if base_url is None else base_url
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"{cls} needs an http(s) base_url, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key or None
         self._model = model
         self._sessions = SessionSource(options.get("session"))
         self.timeouts = options.get("timeout") or Timeouts()
         self.retry = options.get("retry") or RetryPolicy(max_retries=options.get("max_retries", 2))
-        self._secrets = tuple(s for s in secrets if s and len(s) >= 4)
+        self._secrets = tuple(s for s in (api_key, *secrets) if s and len(s) >= 4)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- extension points ------------------------------------------------------------------------
 
-    def _stream_request(self, request: ChatRequest) -> HTTPRequest:
+    def _request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
         raise NotImplementedError
 
+    def _stream_request(self, request: ChatRequest) -> HTTPRequest:
+        return self._request(request, stream=True)
+
     def _chat_request(self, request: ChatRequest) -> HTTPRequest:
-        raise NotImplementedError
+        return self._request(request, stream=False)
 
     def _new_parser(self) -> StreamParser:
         raise NotImplementedError

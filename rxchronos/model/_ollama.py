@@ -16,10 +16,10 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Unpack
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from rxchronos.model._http import HTTPOptions, HTTPProvider, HTTPRequest
+from rxchronos.model._http import HTTPProvider, HTTPRequest
 from rxchronos.model._ollama_dialect import OllamaParser, parse_chat
 from rxchronos.model._stream_reader import Framing
 from rxchronos.model._turns import tool_names
@@ -105,7 +105,7 @@ class Ollama(HTTPProvider):
     ``{"error": ...}`` line is a ``ProviderStreamError``. No API key is needed for a local server.
 
     Args:
-        base_url: the server, e.g. ``"http://localhost:11434"`` (``OLLAMA_HOST``).
+        base_url: the server (default ``http://localhost:11434``; ``OLLAMA_HOST``).
         model: the default model, e.g. ``"llama3.2"``.
         api_key: optional, sent as ``Authorization: Bearer`` (for a hosted or proxied server).
         **options: ``session``, ``timeout``, ``max_retries``, ``retry`` (see
@@ -119,21 +119,9 @@ class Ollama(HTTPProvider):
     """
 
     name = "ollama"
+    default_base_url = "http://localhost:11434"
+    requires_key = False
     framing: ClassVar[Framing] = "ndjson"
-
-    def __init__(
-        self,
-        *,
-        base_url: str = "http://localhost:11434",
-        model: str,
-        api_key: str | None = None,
-        **options: Unpack[HTTPOptions],
-    ) -> None:
-        super().__init__(model=model, secrets=(api_key,) if api_key else (), **options)
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"Ollama needs an http(s) base_url, got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
 
     def _request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
@@ -141,12 +129,6 @@ class Ollama(HTTPProvider):
             headers["Accept"] = "application/x-ndjson"
         body = chat_body(request, model=self._model_of(request), stream=stream)
         return HTTPRequest(f"{self.base_url}/api/chat", headers, body)
-
-    def _stream_request(self, request: ChatRequest) -> HTTPRequest:
-        return self._request(request, stream=True)
-
-    def _chat_request(self, request: ChatRequest) -> HTTPRequest:
-        return self._request(request, stream=False)
 
     def _new_parser(self) -> OllamaParser:
         return OllamaParser(provider=self.name)

@@ -28,15 +28,15 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from rxchronos.model._dialect import ParserBase, ToolSlots
+from rxchronos.model._dialect import ParserBase
 from rxchronos.model._event_json import load_object, whole_answer
 from rxchronos.model._types import (
     ChatResponse,
     StopReason,
     ToolCall,
-    Usage,
     fast_delta,
     fast_tool_call,
+    token_usage,
 )
 
 __all__ = ["OllamaParser", "parse_chat"]
@@ -58,13 +58,12 @@ class OllamaParser(ParserBase):
             ``call_<random per stream>_<slot>``).
     """
 
-    __slots__ = ("_new_id", "_slots")
+    __slots__ = ("_new_id",)
 
     def __init__(self, *, provider: str, new_id: Callable[[int], str] | None = None) -> None:
         super().__init__(provider=provider)
         prefix = secrets.token_hex(6)
         self._new_id = new_id or (lambda slot: f"call_{prefix}_{slot}")
-        self._slots = ToolSlots()
 
     def feed(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one NDJSON line (``event`` is ``"message"``)."""
@@ -92,13 +91,8 @@ class OllamaParser(ParserBase):
             reason = payload.get("done_reason") or "stop"
             values["stop_reason"] = stop_reason(reason, saw_tools=len(self._slots) > 0)
             if "prompt_eval_count" in payload or "eval_count" in payload:
-                prompt = int(payload.get("prompt_eval_count") or 0)
-                completion = int(payload.get("eval_count") or 0)
-                values["usage"] = Usage.model_construct(
-                    prompt_tokens=prompt,
-                    completion_tokens=completion,
-                    total_tokens=prompt + completion,
-                )
+                counts = payload.get("prompt_eval_count"), payload.get("eval_count")
+                values["usage"] = token_usage(*counts)
         error = payload.get("error")
         if error:  # whatever the line also carries goes on the error as its partial delta
             text = error.get("message") or json.dumps(error) if isinstance(error, dict) else error

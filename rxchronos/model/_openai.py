@@ -14,49 +14,25 @@ from __future__ import annotations
 
 from typing import Any, Unpack
 
-from rxchronos.model._http import HTTPOptions, HTTPProvider, HTTPRequest
+from rxchronos.model._http import HTTPOptions, HTTPProvider, HTTPRequest, require_key
 from rxchronos.model._openai_dialect import OpenAIChatParser, parse_completion
 from rxchronos.model._openai_request import chat_body
 from rxchronos.model._types import ChatRequest, ChatResponse
 
-__all__ = ["AzureOpenAI", "Mistral", "OpenAI", "OpenAIChatProvider"]
-
-
-def require_key(cls: str, api_key: object) -> str:
-    """``api_key`` checked to be a non-empty string (the key itself never goes into the message)."""
-    if not isinstance(api_key, str) or not api_key.strip():
-        raise ValueError(f"{cls} needs a non-empty api_key string")
-    return api_key
+__all__ = ["AzureOpenAI", "Mistral", "OpenAI", "OpenAIChatProvider", "require_key"]
 
 
 class OpenAIChatProvider(HTTPProvider):
     """A provider speaking Chat Completions at ``{base_url}/chat/completions``.
 
-    Subclasses set ``name`` and may override ``_url()``, ``_auth()``, ``include_usage`` (send
-    ``stream_options.include_usage``), ``max_tokens_field`` and ``send_model``.
+    Subclasses set ``name`` and ``default_base_url`` and may override ``_url()``, ``_auth()``,
+    ``include_usage`` (send ``stream_options.include_usage``), ``max_tokens_field`` and
+    ``send_model``. The constructor is :class:`~rxchronos.model._http.HTTPProvider`'s.
     """
 
     include_usage: bool = True
     max_tokens_field: str = "max_tokens"
     send_model: bool = True
-
-    def __init__(
-        self,
-        *,
-        model: str,
-        base_url: str,
-        api_key: str | None,
-        **options: Unpack[HTTPOptions],
-    ) -> None:
-        super().__init__(
-            model=model,
-            **options,
-            secrets=(api_key,) if api_key else (),
-        )
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"{type(self).__name__} needs an http(s) base_url, got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
 
     def _url(self) -> str:
         return f"{self.base_url}/chat/completions"
@@ -77,12 +53,6 @@ class OpenAIChatProvider(HTTPProvider):
             headers["Accept"] = "text/event-stream"
         return HTTPRequest(self._url(), headers, body)
 
-    def _stream_request(self, request: ChatRequest) -> HTTPRequest:
-        return self._request(request, stream=True)
-
-    def _chat_request(self, request: ChatRequest) -> HTTPRequest:
-        return self._request(request, stream=False)
-
     def _new_parser(self) -> OpenAIChatParser:
         return OpenAIChatParser(provider=self.name)
 
@@ -96,7 +66,7 @@ class OpenAI(OpenAIChatProvider):
     Args:
         api_key: the API key (``OPENAI_API_KEY``); never shown in errors or reprs.
         model: the default model, e.g. ``"gpt-4o"``.
-        base_url: the API root.
+        base_url: the API root (default ``https://api.openai.com/v1``).
         **options: ``session`` (an ``aiohttp.ClientSession`` you own), ``timeout``
             (:class:`~rxchronos.model.Timeouts`), ``max_retries`` (before the first delta, on
             connection errors, 429 and 5xx), ``retry`` (:class:`~rxchronos.model.RetryPolicy`).
@@ -109,22 +79,8 @@ class OpenAI(OpenAIChatProvider):
     """
 
     name = "openai"
+    default_base_url = "https://api.openai.com/v1"
     max_tokens_field = "max_completion_tokens"
-
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        base_url: str = "https://api.openai.com/v1",
-        **options: Unpack[HTTPOptions],
-    ) -> None:
-        super().__init__(
-            model=model,
-            base_url=base_url,
-            api_key=require_key("OpenAI", api_key),
-            **options,
-        )
 
 
 class AzureOpenAI(OpenAIChatProvider):
@@ -158,12 +114,7 @@ class AzureOpenAI(OpenAIChatProvider):
         api_version: str = "2024-10-21",
         **options: Unpack[HTTPOptions],
     ) -> None:
-        super().__init__(
-            model=deployment,
-            base_url=endpoint,
-            api_key=require_key("AzureOpenAI", api_key),
-            **options,
-        )
+        super().__init__(api_key=api_key, model=deployment, base_url=endpoint, **options)
         self.deployment = deployment
         self.api_version = api_version
 
@@ -180,25 +131,17 @@ class AzureOpenAI(OpenAIChatProvider):
 class Mistral(OpenAIChatProvider):
     """Mistral's chat API (tool calls arrive whole without ``index``; Magistral's list content).
 
+    Args:
+        api_key: the API key (``MISTRAL_API_KEY``).
+        model: the default model, e.g. ``"mistral-small-latest"``.
+        base_url: the API root (default ``https://api.mistral.ai/v1``).
+        **options: ``session``, ``timeout``, ``max_retries``, ``retry`` (see :class:`OpenAI`).
+
     Example:
         >>> Mistral(api_key="k-test", model="mistral-small-latest").name
         'mistral'
     """
 
     name = "mistral"
+    default_base_url = "https://api.mistral.ai/v1"
     include_usage = False  # Mistral puts usage on the finish chunk
-
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        base_url: str = "https://api.mistral.ai/v1",
-        **options: Unpack[HTTPOptions],
-    ) -> None:
-        super().__init__(
-            model=model,
-            base_url=base_url,
-            api_key=require_key("Mistral", api_key),
-            **options,
-        )

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rxchronos.model._dialect import ParserBase, ToolSlots
+from rxchronos.model._dialect import ParserBase
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._types import (
     ChatResponse,
@@ -35,6 +35,7 @@ from rxchronos.model._types import (
     Usage,
     fast_delta,
     fast_tool_call,
+    token_usage,
 )
 
 __all__ = ["OpenAIChatParser", "error_info", "parse_completion", "parse_usage", "stop_reason"]
@@ -74,11 +75,8 @@ def parse_usage(raw: Any) -> Usage | None:
     """A ``Usage`` from an OpenAI-style usage object, or ``None`` when there is none."""
     if not isinstance(raw, dict):
         return None
-    prompt = raw.get("prompt_tokens") or 0
-    completion = raw.get("completion_tokens") or 0
-    total = raw.get("total_tokens") or prompt + completion
-    return Usage.model_construct(
-        prompt_tokens=int(prompt), completion_tokens=int(completion), total_tokens=int(total)
+    return token_usage(
+        raw.get("prompt_tokens"), raw.get("completion_tokens"), raw.get("total_tokens")
     )
 
 
@@ -119,12 +117,7 @@ class OpenAIChatParser(ParserBase):
         provider: the provider name, for error messages.
     """
 
-    __slots__ = ("_id", "_slots")
-
-    def __init__(self, *, provider: str) -> None:
-        super().__init__(provider=provider)
-        self._slots = ToolSlots()
-        self._id = ""
+    __slots__ = ()
 
     def feed(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one SSE event; the stream's end is ``[DONE]``."""

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rxchronos.model._dialect import ParserBase, ToolSlots
+from rxchronos.model._dialect import ParserBase
 from rxchronos.model._event_json import load_object
 from rxchronos.model._openai_dialect import error_info
-from rxchronos.model._types import ChatResponse, StopReason, Usage, fast_delta, fast_tool_call
+from rxchronos.model._types import ChatResponse, StopReason, Usage, fast_tool_call, token_usage
 
 __all__ = ["ResponsesParser"]
 
@@ -35,12 +35,7 @@ _INCOMPLETE = {
 def _usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    prompt = int(raw.get("input_tokens") or 0)
-    completion = int(raw.get("output_tokens") or 0)
-    total = int(raw.get("total_tokens") or 0) or prompt + completion
-    return Usage.model_construct(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=total
-    )
+    return token_usage(raw.get("input_tokens"), raw.get("output_tokens"), raw.get("total_tokens"))
 
 
 class ResponsesParser(ParserBase):
@@ -50,12 +45,7 @@ class ResponsesParser(ParserBase):
         provider: the provider name, for error messages.
     """
 
-    __slots__ = ("_id", "_slots")
-
-    def __init__(self, *, provider: str) -> None:
-        super().__init__(provider=provider)
-        self._slots = ToolSlots()
-        self._id = ""
+    __slots__ = ()
 
     def feed(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one SSE event."""
@@ -105,7 +95,4 @@ class ResponsesParser(ParserBase):
             usage = _usage(response.get("usage"))
             carried = {"id": self._id, "usage": usage} if usage is not None else None
             raise self._fail(*error_info(response.get("error") or "failed"), carried=carried)
-        if not values:
-            return []
-        values["id"] = self._id
-        return [fast_delta(values)]
+        return self._out(values)

@@ -35,6 +35,7 @@ __all__ = [
     "ToolDefinition",
     "Usage",
     "fast_delta",
+    "token_usage",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -263,6 +264,23 @@ _DELTA_DEFAULTS: dict[str, Any] = {
 }
 _new = object.__new__
 _set = object.__setattr__
+
+
+def token_usage(prompt: Any, completion: Any, total: Any = 0) -> Usage:
+    """A ``Usage`` from wire counts (``None`` counts as 0; no total: prompt + completion).
+
+    For provider parsers: the counts come from trusted JSON, so there is no validation.
+
+    Example:
+        >>> token_usage(12, None).total_tokens
+        12
+    """
+    prompt, completion = int(prompt or 0), int(completion or 0)
+    return Usage.model_construct(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=int(total or 0) or prompt + completion,
+    )
 
 
 def fast_delta(values: dict[str, Any]) -> ChatResponse:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rxchronos.model import ChatResponse
 from rxchronos.model._collect import ResponseCollector
@@ -44,6 +46,35 @@ def parse_all(parser: StreamParser, data: bytes, pieces: Sequence[int] = ()) -> 
         pos += size
     deltas.extend(parser.end())
     return deltas
+
+
+def rechunking_test(
+    names: Sequence[str],
+    parse: Callable[..., tuple[list[ChatResponse], Any]],
+    *,
+    largest: int = 97,
+    cuts: int = 60,
+    examples: int = 40,
+) -> Callable[..., None]:
+    """A hypothesis test: each fixture in ``names``, cut at random sizes (up to ``cuts`` pieces
+    of at most ``largest`` bytes), parses to the same deltas as whole.
+
+    ``parse(name, pieces=())`` returns ``(deltas, parser)``. Assign the result to a module-level
+    ``test_...`` name.
+    """
+
+    @settings(max_examples=examples, deadline=None)
+    @given(
+        name=st.sampled_from(list(names)),
+        pieces=st.lists(st.integers(min_value=1, max_value=largest), max_size=cuts),
+    )
+    def test(name: str, pieces: list[int]) -> None:
+        whole, parser = parse(name)
+        cut, cut_parser = parse(name, pieces)
+        assert cut == whole
+        assert cut_parser.finished == parser.finished
+
+    return test
 
 
 def collect(deltas: Sequence[ChatResponse]) -> ChatResponse:

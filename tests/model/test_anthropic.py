@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from rxchronos.model import (
     Anthropic,
@@ -27,7 +25,15 @@ from rxchronos.model import (
 )
 from rxchronos.model._anthropic_dialect import THINKING_KEY, AnthropicParser
 
-from .conftest import ProviderServer, Reply, collect, fixture_bytes, parse_all, run_stream
+from .conftest import (
+    ProviderServer,
+    Reply,
+    collect,
+    fixture_bytes,
+    parse_all,
+    rechunking_test,
+    run_stream,
+)
 
 KEY = "sk-ant-api03-SECRET-0123456789"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")], max_tokens=64)
@@ -126,13 +132,7 @@ def test_malformed_events_are_loud() -> None:
         parser.feed("content_block_delta", json.dumps(delta))
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    name=st.sampled_from(FIXTURES),
-    pieces=st.lists(st.integers(min_value=1, max_value=97), max_size=60),
-)
-def test_rechunking_gives_identical_deltas(name: str, pieces: list[int]) -> None:
-    assert parse(name, pieces)[0] == parse(name)[0]
+test_rechunking_gives_identical_deltas = rechunking_test(FIXTURES, parse)
 
 
 async def test_stream_over_a_real_server_sends_the_right_request(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from rxchronos.model import (
     ChatRequest,
@@ -22,7 +20,15 @@ from rxchronos.model import (
 )
 from rxchronos.model._cohere import CohereParser
 
-from .conftest import ProviderServer, Reply, collect, fixture_bytes, parse_all, run_stream
+from .conftest import (
+    ProviderServer,
+    Reply,
+    collect,
+    fixture_bytes,
+    parse_all,
+    rechunking_test,
+    run_stream,
+)
 
 KEY = "co-SECRET-0123456789abcdef"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")], top_p=0.5)
@@ -53,13 +59,9 @@ def test_text_and_billed_units_when_there_are_no_token_counts() -> None:
     assert final.usage == Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5)
 
 
-@settings(max_examples=30, deadline=None)
-@given(
-    name=st.sampled_from(["two_tool_calls.sse", "text.sse"]),
-    pieces=st.lists(st.integers(min_value=1, max_value=97), max_size=40),
+test_rechunking_gives_identical_deltas = rechunking_test(
+    ["two_tool_calls.sse", "text.sse"], parse, cuts=40, examples=30
 )
-def test_rechunking_gives_identical_deltas(name: str, pieces: list[int]) -> None:
-    assert parse(name, pieces)[0] == parse(name)[0]
 
 
 async def test_stream_over_a_real_server(provider_server: ProviderServer) -> None:

@@ -6,8 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from rxchronos.model import (
     ChatRequest,
@@ -27,7 +25,15 @@ from rxchronos.model import (
 )
 from rxchronos.model._gemini_dialect import SIGNATURE_KEY, TEXT_SIGNATURE_KEY, GeminiParser
 
-from .conftest import ProviderServer, Reply, collect, fixture_bytes, parse_all, run_stream
+from .conftest import (
+    ProviderServer,
+    Reply,
+    collect,
+    fixture_bytes,
+    parse_all,
+    rechunking_test,
+    run_stream,
+)
 
 KEY = "AIzaSy-SECRET-0123456789abcdef"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])
@@ -161,13 +167,7 @@ def test_error_object_is_a_stream_error() -> None:
     assert "overloaded" in caught.value.message
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    name=st.sampled_from(FIXTURES),
-    pieces=st.lists(st.integers(min_value=1, max_value=97), max_size=60),
-)
-def test_rechunking_gives_identical_deltas(name: str, pieces: list[int]) -> None:
-    assert parse(name, pieces)[0] == parse(name)[0]
+test_rechunking_gives_identical_deltas = rechunking_test(FIXTURES, parse)
 
 
 async def test_stream_over_a_real_server_key_only_in_the_header(

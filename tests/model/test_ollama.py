@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from rxchronos.model import (
     ChatRequest,
@@ -29,7 +27,7 @@ from rxchronos.model import (
 from rxchronos.model._ollama_dialect import OllamaParser
 from rxchronos.sse import NDJSONSplitter
 
-from .conftest import ProviderServer, Reply, collect, fixture_bytes, run_stream
+from .conftest import ProviderServer, Reply, collect, fixture_bytes, rechunking_test, run_stream
 
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])
 NDJSON = {"Content-Type": "application/x-ndjson"}
@@ -107,13 +105,7 @@ def test_malformed_lines_are_loud() -> None:
         parser.feed("message", '{"message": {"tool_calls": ["x"]}}')
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    name=st.sampled_from(FIXTURES),
-    pieces=st.lists(st.integers(min_value=1, max_value=61), max_size=40),
-)
-def test_rechunking_gives_identical_deltas(name: str, pieces: list[int]) -> None:
-    assert parse(name, pieces)[0] == parse(name)[0]
+test_rechunking_gives_identical_deltas = rechunking_test(FIXTURES, parse, largest=61, cuts=40)
 
 
 async def test_stream_over_a_real_server(provider_server: ProviderServer) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from rxchronos.model import ProviderStreamError, StopReason, ToolCall, Usage
 from rxchronos.model._openai_dialect import OpenAIChatParser, parse_completion
 
-from .conftest import collect, fixture_bytes, parse_all
+from .conftest import collect, fixture_bytes, parse_all, rechunking_test
 
 
 def parse(name: str, pieces: list[int] | tuple[int, ...] = ()) -> tuple[list, OpenAIChatParser]:
@@ -182,16 +180,9 @@ FIXTURE_NAMES = [
 ]
 
 
-@settings(max_examples=30, deadline=None)
-@given(
-    name=st.sampled_from(FIXTURE_NAMES),
-    pieces=st.lists(st.integers(min_value=1, max_value=64), min_size=1, max_size=400),
+test_rechunking_gives_identical_deltas = rechunking_test(
+    FIXTURE_NAMES, parse, largest=64, cuts=400, examples=30
 )
-def test_rechunking_gives_identical_deltas(name: str, pieces: list[int]) -> None:
-    whole, _ = parse(name)
-    cut, parser = parse(name, pieces)
-    assert parser.finished
-    assert cut == whole
 
 
 def test_non_streaming_completion() -> None:
