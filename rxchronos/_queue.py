@@ -1,19 +1,31 @@
 """A bounded buffer between a synchronous producer (an Rx source) and one async consumer.
 
 RxPY has no backpressure: a source calls ``on_next`` as fast as it likes. Wherever such a source
-meets an ``await``-ing consumer, the items wait in a :class:`BoundedQueue`, whose size is capped
-and whose *overflow policy* says, by name, what happens when it is full:
+meets an ``await``-ing consumer (``to_async_iterator``, an SSE connection), the items wait in a
+:class:`BoundedQueue`, whose size is capped and whose *overflow policy* says, by name, what happens
+when it is full:
 
 ``drop_oldest``  drop the oldest buffered item to make room (counted in ``dropped``).
 ``drop_newest``  drop the incoming item (counted in ``dropped``).
 ``error``        end the queue with :class:`~rxchronos.SlowConsumerError`: the consumer first
                  receives every item buffered before the overflow, then the error; the producer is
                  told at once through ``on_overflow`` (to dispose its subscription).
+``disconnect``   end the queue at once, *discarding* what is buffered (counted in ``dropped``),
+                 and tell the producer through ``on_overflow``; the consumer gets the
+                 ``SlowConsumerError`` next. For a consumer that can resume elsewhere, e.g. an SSE
+                 client that reconnects with ``Last-Event-ID`` and is replayed what it missed.
 
 It is built like aiohttp's ``DataQueue``: synchronous push, asynchronous pull, and one waiter
-future whose ``set_result`` is guarded. ``push`` and ``end`` may be called from any thread (the
-buffer is guarded by a lock and the consumer is woken through ``loop.call_soon_threadsafe``), so
-memory stays bounded even when a foreign thread produces faster than the loop consumes.
+future whose ``set_result`` is guarded. The consumer takes one item (:meth:`BoundedQueue.get`)
+or everything buffered at once (:meth:`BoundedQueue.get_all_nowait`, so that a burst becomes one
+socket write). A consumer that does not park on :meth:`~BoundedQueue.get` is told through
+``on_wake`` instead (the queue went from empty to not empty, or ended).
+
+With ``threadsafe=True`` (the default) ``push`` and ``end`` may be called from any thread: the
+buffer is guarded by a lock and the consumer is woken through ``loop.call_soon_threadsafe``, so
+memory stays bounded even when a foreign thread produces faster than the loop consumes. With
+``threadsafe=False`` every call must come from the loop's thread and no lock is taken: that is
+the broker's fan-out, where one event is pushed into every connection's queue.
 :meth:`BoundedQueue.statistics` says how full the queue is and how much it dropped, like anyio's
 memory streams.
 
@@ -32,26 +44,45 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar, get_args
 
 from rxchronos._errors import SlowConsumerError
 
-__all__ = ["OVERFLOW_POLICIES", "BoundedQueue", "Overflow", "QueueStatistics", "check_bounds"]
+__all__ = [
+    "OVERFLOW_POLICIES",
+    "QUEUE_POLICIES",
+    "BoundedQueue",
+    "Overflow",
+    "QueueOverflow",
+    "QueueStatistics",
+    "check_bounds",
+]
 
 _T = TypeVar("_T")
 
+_NO_LOCK = nullcontext()
+
 Overflow = Literal["drop_oldest", "drop_newest", "error"]
+"""The policies of ``to_async_iterator``."""
 OVERFLOW_POLICIES: tuple[str, ...] = get_args(Overflow)
 
+QueueOverflow = Literal["drop_oldest", "drop_newest", "error", "disconnect"]
+"""Every policy a :class:`BoundedQueue` knows."""
+QUEUE_POLICIES: tuple[str, ...] = get_args(QueueOverflow)
 
-def check_bounds(maxsize: int | None, overflow: str) -> None:
-    """Raise ``ValueError``/``TypeError`` for a bad ``maxsize`` or an unknown overflow policy."""
-    if overflow not in OVERFLOW_POLICIES:
-        raise ValueError(f"overflow must be one of {OVERFLOW_POLICIES}, got {overflow!r}")
+
+def check_bounds(
+    maxsize: int | None, overflow: str, policies: tuple[str, ...] = OVERFLOW_POLICIES
+) -> None:
+    """Raise ``ValueError``/``TypeError`` for a bad ``maxsize`` or a policy not in ``policies``."""
+    if overflow not in policies:
+        raise ValueError(f"overflow must be one of {policies}, got {overflow!r}")
     if maxsize is None:
         return
     if isinstance(maxsize, bool) or not isinstance(maxsize, int):
@@ -78,7 +109,7 @@ class QueueStatistics:
 
     buffered: int
     maxsize: int | None
-    overflow: Overflow
+    overflow: QueueOverflow
     pushed: int
     delivered: int
     dropped: int
@@ -87,7 +118,7 @@ class QueueStatistics:
 
 
 class BoundedQueue(Generic[_T]):
-    """A bounded, single-consumer queue: sync ``push`` from any thread, async ``get`` on the loop.
+    """A bounded, single-consumer queue: sync ``push``, async ``get`` on the loop.
 
     Create it on the event loop's thread (in a coroutine or a callback). ``get`` (or ``async for``)
     returns the items in order, then raises ``StopAsyncIteration`` after :meth:`end`, or the
@@ -96,7 +127,12 @@ class BoundedQueue(Generic[_T]):
     Args:
         maxsize: the capacity; ``None`` for unbounded.
         overflow: what a full queue does with the next push (see the module docstring).
-        on_overflow: called once, on the producer's thread, when policy ``"error"`` ends the queue.
+        on_overflow: called once, on the producer's thread, when policy ``"error"`` or
+            ``"disconnect"`` ends the queue.
+        on_wake: called (on the pushing thread) when the queue goes from empty to not empty and
+            when it ends, for a consumer that does not wait in :meth:`get`.
+        threadsafe: allow ``push`` and ``end`` from other threads (a lock per call); ``False``
+            for a queue used only on the loop's thread.
 
     Example:
         >>> import asyncio
@@ -119,12 +155,15 @@ class BoundedQueue(Generic[_T]):
         "_ended",
         "_exception",
         "_items",
+        "_limit",
         "_lock",
         "_loop",
         "_loop_thread",
         "_maxsize",
         "_on_overflow",
+        "_on_wake",
         "_overflow",
+        "_overflowed",
         "_pushed",
         "_waiter",
     )
@@ -132,20 +171,25 @@ class BoundedQueue(Generic[_T]):
     def __init__(
         self,
         maxsize: int | None = None,
-        overflow: Overflow = "drop_oldest",
+        overflow: QueueOverflow = "drop_oldest",
         *,
         on_overflow: Callable[[], object] | None = None,
+        on_wake: Callable[[], object] | None = None,
+        threadsafe: bool = True,
     ) -> None:
-        check_bounds(maxsize, overflow)
+        check_bounds(maxsize, overflow, QUEUE_POLICIES)
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._maxsize = maxsize
-        self._overflow: Overflow = overflow
+        self._limit = sys.maxsize if maxsize is None else maxsize
+        self._overflow: QueueOverflow = overflow
         self._on_overflow = on_overflow
+        self._on_wake = on_wake
         self._items: deque[_T] = deque()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock() if threadsafe else None
         self._waiter: asyncio.Future[None] | None = None
         self._ended = False
+        self._overflowed = False
         self._exception: BaseException | None = None
         self._pushed = 0
         self._delivered = 0
@@ -154,42 +198,76 @@ class BoundedQueue(Generic[_T]):
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def ended(self) -> bool:
+        """Whether the producer side has ended (or the consumer closed the queue)."""
+        return self._ended
+
+    @property
+    def exception(self) -> BaseException | None:
+        """What the queue ended with (the source's error, or ``SlowConsumerError``), if anything."""
+        return self._exception
+
+    @property
+    def overflowed(self) -> bool:
+        """Whether policy ``"error"`` or ``"disconnect"`` ended the queue."""
+        return self._overflowed
+
+    # -- the producer side --------------------------------------------------------------------
+
     def push(self, item: _T) -> None:
         """Offer an item; the overflow policy decides when the queue is full. Never blocks.
 
-        Safe from any thread. Whether items were dropped shows in :meth:`statistics`.
+        Whether items were dropped shows in :meth:`statistics`.
         """
-        overflowed = False
-        with self._lock:
-            self._pushed += 1
-            if self._ended:
-                self._dropped += 1
-                return
-            if self._maxsize is not None and len(self._items) >= self._maxsize:
-                self._dropped += 1
-                if self._overflow == "drop_newest":
-                    return
-                if self._overflow == "drop_oldest":
-                    self._items.popleft()
-                else:
-                    self._ended = overflowed = True
-                    self._exception = SlowConsumerError(
-                        f"the consumer fell behind: {self._maxsize} items were already buffered "
-                        "and the overflow policy is 'error'; consume faster, raise maxsize, or "
-                        "choose overflow='drop_oldest' or 'drop_newest'"
-                    )
-            if not overflowed:
-                self._items.append(item)
-        self._wake()
-        if overflowed and self._on_overflow is not None:
-            self._on_overflow()
+        lock = self._lock
+        if lock is None:
+            wake = self._offer(item)
+        else:
+            with lock:
+                wake = self._offer(item)
+        if wake is None:  # overflowed: the queue ended
+            self._wake()
+            if self._on_overflow is not None:
+                self._on_overflow()
+        elif wake:
+            self._wake()
+
+    def _offer(self, item: _T) -> bool | None:
+        """Buffer ``item``; ``True``: wake the consumer; ``None``: the queue just overflowed."""
+        self._pushed += 1
+        if self._ended:
+            self._dropped += 1
+            return False
+        items = self._items
+        if len(items) >= self._limit:
+            self._dropped += 1
+            policy = self._overflow
+            if policy == "drop_newest":
+                return False
+            if policy == "drop_oldest":
+                items.popleft()
+                items.append(item)
+                return False
+            self._ended = self._overflowed = True
+            self._exception = SlowConsumerError(
+                f"the consumer fell behind: {self._maxsize} items were already buffered and the "
+                f"overflow policy is {policy!r}; consume faster, raise the buffer size, or choose "
+                "another policy"
+            )
+            if policy == "disconnect":
+                self._dropped += len(items)
+                items.clear()
+            return None
+        items.append(item)
+        return len(items) == 1
 
     def end(self, exception: BaseException | None = None) -> None:
         """End the producer side: the consumer gets what is buffered, then ``exception`` or the end.
 
-        A second ``end`` is ignored (the first reason wins). Safe from any thread.
+        A second ``end`` is ignored (the first reason wins).
         """
-        with self._lock:
+        with self._lock or _NO_LOCK:
             if self._ended:
                 return
             self._ended = True
@@ -198,11 +276,24 @@ class BoundedQueue(Generic[_T]):
 
     def close(self) -> None:
         """End the queue from the consumer side: discard what is buffered; ``get`` then stops."""
-        with self._lock:
+        with self._lock or _NO_LOCK:
             self._ended = True
             self._exception = None
             self._items.clear()
         self._wake()
+
+    @contextmanager
+    def unbounded(self) -> Iterator[None]:
+        """Lift the limit for a while (a synchronous replay longer than the buffer must not trip
+        the policy); what is buffered by then is allowed on top of ``maxsize`` until taken."""
+        self._limit = sys.maxsize
+        try:
+            yield
+        finally:
+            if self._maxsize is not None:
+                self._limit = self._maxsize + len(self._items)
+
+    # -- the consumer side --------------------------------------------------------------------
 
     async def get(self) -> _T:
         """Take the next item, waiting for one.
@@ -212,15 +303,13 @@ class BoundedQueue(Generic[_T]):
             BaseException: the exception the queue ended with, once it is empty.
             RuntimeError: when another coroutine is already waiting on this queue.
         """
+        lock = self._lock or _NO_LOCK
         while True:
-            with self._lock:
+            with lock:
                 if self._items:
                     self._delivered += 1
                     return self._items.popleft()
-                if self._ended:
-                    if self._exception is not None:
-                        raise self._exception
-                    raise StopAsyncIteration
+                self._raise_if_ended()
                 if self._waiter is not None:
                     raise RuntimeError("BoundedQueue.get(): another coroutine is already waiting")
                 waiter = self._waiter = self._loop.create_future()
@@ -228,6 +317,34 @@ class BoundedQueue(Generic[_T]):
                 await waiter
             finally:
                 self._waiter = None
+
+    def get_all_nowait(self) -> Sequence[_T]:
+        """Take everything buffered now, oldest first (possibly nothing); never waits.
+
+        After the end, an empty queue raises as :meth:`get` does.
+        """
+        lock = self._lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            items = self._items
+            if not items:
+                self._raise_if_ended()
+                return ()
+            self._items = deque()
+            self._delivered += len(items)
+            if self._maxsize is not None:
+                self._limit = self._maxsize
+            return items
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _raise_if_ended(self) -> None:
+        if self._ended:
+            if self._exception is not None:
+                raise self._exception
+            raise StopAsyncIteration
 
     def __aiter__(self) -> BoundedQueue[_T]:
         return self
@@ -237,7 +354,7 @@ class BoundedQueue(Generic[_T]):
 
     def statistics(self) -> QueueStatistics:
         """Return a snapshot of the queue's size, capacity and counters."""
-        with self._lock:
+        with self._lock or _NO_LOCK:
             return QueueStatistics(
                 buffered=len(self._items),
                 maxsize=self._maxsize,
@@ -250,9 +367,9 @@ class BoundedQueue(Generic[_T]):
             )
 
     def _wake(self) -> None:
-        if self._waiter is None:
+        if self._waiter is None and self._on_wake is None:
             return
-        if threading.get_ident() == self._loop_thread:
+        if self._lock is None or threading.get_ident() == self._loop_thread:
             self._wake_on_loop()
         else:
             self._loop.call_soon_threadsafe(self._wake_on_loop)
@@ -261,3 +378,5 @@ class BoundedQueue(Generic[_T]):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        if self._on_wake is not None:
+            self._on_wake()

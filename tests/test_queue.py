@@ -146,3 +146,66 @@ def test_docstring_examples() -> None:
     result = doctest.testmod(rxchronos._queue)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+async def test_disconnect_policy_ends_at_once_and_discards_the_buffer() -> None:
+    overflows: list[str] = []
+    queue: BoundedQueue[int] = BoundedQueue(
+        2, "disconnect", on_overflow=lambda: overflows.append("!")
+    )
+    for n in range(4):
+        queue.push(n)
+    assert overflows == ["!"]
+    assert queue.ended and queue.overflowed and len(queue) == 0
+    with pytest.raises(SlowConsumerError, match="'disconnect'"):
+        queue.get_all_nowait()
+    stats = queue.statistics()
+    assert (stats.pushed, stats.delivered, stats.dropped) == (4, 0, 4)
+
+
+async def test_get_all_nowait_takes_everything_in_order_then_ends() -> None:
+    queue: BoundedQueue[int] = BoundedQueue(10, threadsafe=False)
+    assert list(queue.get_all_nowait()) == []
+    for n in range(3):
+        queue.push(n)
+    assert list(queue.get_all_nowait()) == [0, 1, 2]
+    queue.push(3)
+    queue.end()
+    assert list(queue.get_all_nowait()) == [3]
+    with pytest.raises(StopAsyncIteration):
+        queue.get_all_nowait()
+    assert queue.statistics().delivered == 4
+
+
+async def test_on_wake_fires_when_items_arrive_in_an_empty_queue_and_at_the_end() -> None:
+    wakes: list[int] = []
+    queue: BoundedQueue[int] = BoundedQueue(
+        10, on_wake=lambda: wakes.append(len(queue)), threadsafe=False
+    )
+    queue.push(1)
+    queue.push(2)  # not empty already: no second wake
+    queue.get_all_nowait()
+    queue.push(3)
+    queue.end()
+    assert wakes == [1, 1, 1]
+
+
+async def test_unbounded_lifts_the_limit_until_the_consumer_takes() -> None:
+    queue: BoundedQueue[int] = BoundedQueue(2, "disconnect", threadsafe=False)
+    with queue.unbounded():
+        for n in range(5):
+            queue.push(n)
+    queue.push(5)  # the replayed items are allowed on top of maxsize
+    assert not queue.ended
+    assert list(queue.get_all_nowait()) == [0, 1, 2, 3, 4, 5]
+    for n in range(3):
+        queue.push(n)
+    assert queue.overflowed  # the plain limit again
+
+
+async def test_a_loop_only_queue_takes_no_lock() -> None:
+    queue: BoundedQueue[int] = BoundedQueue(threadsafe=False)
+    assert queue._lock is None
+    queue.push(1)
+    queue.end()
+    assert [n async for n in queue] == [1]
