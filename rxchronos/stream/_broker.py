@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -15,23 +14,17 @@ from reactivex.disposable import Disposable
 
 from rxchronos.stream._errors import BrokerClosedError, BrokerError
 from rxchronos.stream._event import Event, stamp_event
-from rxchronos.stream._ids import EventIds, parse_event_id
+from rxchronos.stream._ids import EventIds
 from rxchronos.stream._multicast import GuardedSubject
 from rxchronos.stream._replay import ReplayBuffer
-from rxchronos.stream._subscriber import FrameBuffer, Overflow, check_overflow
-from rxchronos.stream._subscription import (
-    BrokerStats,
-    Subscription,
-    check_topic,
-    normalise_topics,
-)
+from rxchronos.stream._resume import events_after
+from rxchronos.stream._subscriber import Overflow, check_overflow
+from rxchronos.stream._subscription import BrokerStats, Subscriptions, check_topic, normalise_topics
 
 if TYPE_CHECKING:
     from aiohttp import web
 
 __all__ = ["Broker"]
-
-_MAX_FINISHED_TOPICS = 10_000
 
 
 class Broker:
@@ -74,13 +67,10 @@ class Broker:
         self._ids = EventIds()
         self._replay = ReplayBuffer(replay_size)
         self._all: GuardedSubject[Event] = GuardedSubject()
-        self._by_topic: dict[str, GuardedSubject[Event]] = {}
-        self._finished: OrderedDict[str, None] = OrderedDict()
-        self._subscriptions: dict[Subscription, None] = {}
+        self._subscriptions = Subscriptions()
+        self._deliver = self._subscriptions.fanout.deliver
         self._closed = False
         self._published = 0
-        self._dropped = 0
-        self._disconnects = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
         self._bind()
@@ -146,13 +136,11 @@ class Broker:
         self._replay.append(seq, stamped)
         self._published += 1
         topic = stamped.topic
-        if topic is not None and self._finished:
-            self._finished.pop(topic, None)
-        self._all.on_next(stamped)
         if topic is not None:
-            subject = self._by_topic.get(topic)
-            if subject is not None:
-                subject.on_next(stamped)
+            self._subscriptions.reopen(topic)
+        if self._all.observers:
+            self._all.on_next(stamped)
+        self._deliver(stamped, topic)
         return stamped
 
     def publish_threadsafe(
@@ -233,17 +221,12 @@ class Broker:
         done = self.publish(
             Event(type="done", data={"topic": topic} if data is None else data), topic=topic
         )
-        self._finished[topic] = None
-        if len(self._finished) > _MAX_FINISHED_TOPICS:
-            self._finished.popitem(last=False)
-        for subscription in list(self._subscriptions):
-            if subscription.topics is not None and self._all_finished(subscription.topics):
-                subscription.complete()
+        self._subscriptions.finish(topic)
         return done
 
     def is_finished(self, topic: str) -> bool:
         """Whether ``topic`` was finished (and not reopened since)."""
-        return topic in self._finished
+        return self._subscriptions.is_finished(topic)
 
     # -- subscribing -------------------------------------------------------------------------
 
@@ -309,23 +292,13 @@ class Broker:
             consumer.on_completed()
             return Disposable()
         if last_event_id is not None:
-            for event in self._replay_after(last_event_id, topics):
+            replayed = events_after(last_event_id, topics, replay=self._replay, ids=self._ids)
+            for event in replayed:
                 consumer.on_next(event)
-        if topics is not None and self._all_finished(topics):
+        if topics is not None and self._subscriptions.all_finished(topics):
             consumer.on_completed()
             return Disposable()
-        subscription = Subscription(self, consumer, client_id, topics)
-        links = subscription.links
-        assert links is not None
-        if topics is None:
-            links.append(self._all.subscribe(consumer))
-        else:
-            for topic in sorted(topics):
-                subject = self._by_topic.get(topic)
-                if subject is None:
-                    subject = self._by_topic[topic] = GuardedSubject()
-                links.append(subject.subscribe(consumer))
-        self._subscriptions[subscription] = None
+        subscription = self._subscriptions.attach(consumer, client_id, topics)
         return Disposable(subscription.detach)
 
     def unsubscribe(self, client_id: str) -> int:
@@ -334,7 +307,7 @@ class Broker:
         Returns:
             How many subscriptions were completed.
         """
-        ended = [s for s in self._subscriptions if s.client_id == client_id]
+        ended = self._subscriptions.of_client(client_id)
         for subscription in ended:
             subscription.complete()
         return len(ended)
@@ -348,12 +321,8 @@ class Broker:
         if self._closed:
             return
         self._closed = True
-        for subscription in list(self._subscriptions):
-            subscription.complete()
+        self._subscriptions.complete_all()
         self._all.on_completed()
-        for subject in self._by_topic.values():
-            subject.on_completed()
-        self._by_topic.clear()
 
     def stats(self) -> BrokerStats:
         """A snapshot of subscribers, their buffers, drops and disconnects.
@@ -366,17 +335,15 @@ class Broker:
             >>> s.subscribers, s.replay_size, s.subscriptions[0].client_id
             (1, 10, 'c1')
         """
-        live_dropped = sum(
-            s.consumer.dropped for s in self._subscriptions if isinstance(s.consumer, FrameBuffer)
-        )
+        dropped, subscriptions = self._subscriptions.stats()
         return BrokerStats(
             subscribers=len(self._subscriptions),
             published=self._published,
             replay_buffered=len(self._replay),
             replay_size=self._replay.capacity,
-            dropped=self._dropped + live_dropped,
-            disconnects=self._disconnects,
-            subscriptions=tuple(s.stats() for s in self._subscriptions),
+            dropped=dropped,
+            disconnects=self._subscriptions.disconnects,
+            subscriptions=subscriptions,
         )
 
     def sse_handler(
@@ -431,35 +398,3 @@ class Broker:
         if loop is not self._loop:
             self._loop = loop
             self._thread = threading.get_ident()
-
-    def _forget(self, subscription: Subscription) -> None:
-        self._subscriptions.pop(subscription, None)
-        consumer = subscription.consumer
-        if isinstance(consumer, FrameBuffer):
-            self._dropped += consumer.dropped
-            if consumer.end_reason == "overflow":
-                self._disconnects += 1
-        if subscription.topics is not None:
-            for topic in subscription.topics:
-                subject = self._by_topic.get(topic)
-                if subject is not None and not subject.observers:
-                    del self._by_topic[topic]
-
-    def _all_finished(self, topics: frozenset[str]) -> bool:
-        return bool(self._finished) and all(topic in self._finished for topic in topics)
-
-    def _replay_after(self, last_event_id: str, topics: frozenset[str] | None) -> list[Event]:
-        parsed = parse_event_id(last_event_id)
-        if parsed is None or parsed.epoch != self._ids.epoch:
-            reason = "unknown_epoch" if parsed is not None else "invalid_id"
-        else:
-            events = self._replay.after(parsed.seq, topics)
-            if events is not None:
-                return events
-            reason = "too_old" if parsed.seq < self._ids.last_seq else "unknown_id"
-        reset = Event(
-            type="reset",
-            data={"reason": reason, "last_event_id": last_event_id[:128]},
-            id=self._ids.id_of(self._ids.last_seq),
-        )
-        return [reset]

@@ -24,12 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import reactivex
 from aiohttp import web
-from reactivex import abc
 
-from rxchronos.sse import encode_comment, encode_event
-from rxchronos.stream._connection import SSEConnection, open_connections
-from rxchronos.stream._event import Event, stamp_event
-from rxchronos.stream._subscriber import FrameBuffer, Overflow, check_overflow
+from rxchronos.stream._connection import open_connections
+from rxchronos.stream._serve import check_options, serve, serve_broker
+from rxchronos.stream._subscriber import Overflow
 from rxchronos.stream._subscription import normalise_topics
 
 if TYPE_CHECKING:
@@ -48,12 +46,6 @@ Authorize = Callable[[web.Request, str | None], bool | Awaitable[bool]]
 ``web.HTTPUnauthorized`` for 401."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-SSE_HEADERS: Mapping[str, str] = {
-    "Content-Type": "text/event-stream",
-    "Cache-Control": "no-cache",
-    "X-Accel-Buffering": "no",
-}
 
 
 async def sse_response(
@@ -98,7 +90,11 @@ async def sse_response(
         >>> app = web.Application()
         >>> _ = app.router.add_get("/countdown", countdown)
     """
-    return await _serve(
+    if not isinstance(observable, reactivex.Observable):
+        raise TypeError(
+            f"sse_response() streams a reactivex Observable, got {type(observable).__name__}"
+        )
+    return await serve(
         request,
         observable.subscribe,
         named_events=named_events,
@@ -144,10 +140,10 @@ def broker_handler(
         >>> app.on_shutdown.append(close_streams)
     """
     topic_set = normalise_topics(topics)
-    _check_options(heartbeat, retry, write_timeout)
+    check_options(heartbeat, retry, write_timeout)
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        return await _serve_broker(
+        return await serve_broker(
             request,
             broker,
             client_id=client_id,
@@ -203,7 +199,7 @@ def add_sse_route(
         >>> route.method
         'GET'
     """
-    _check_options(heartbeat, retry, write_timeout)
+    check_options(heartbeat, retry, write_timeout)
 
     async def handler(request: web.Request) -> web.StreamResponse:
         topic = request.match_info.get("topic") or request.query.get("topic") or None
@@ -213,7 +209,7 @@ def add_sse_route(
                 allowed = await allowed
             if not allowed:
                 raise web.HTTPForbidden(text="not allowed to read this topic")
-        return await _serve_broker(
+        return await serve_broker(
             request,
             broker,
             client_id=request.query.get("client_id") or None,
@@ -244,102 +240,3 @@ async def close_streams(app: web.Application) -> None:
     """
     for connection in open_connections(app):
         connection.close()
-
-
-async def _serve_broker(
-    request: web.Request,
-    broker: Broker,
-    *,
-    client_id: str | None,
-    topics: frozenset[str] | None,
-    named_events: bool,
-    heartbeat: float | None,
-    retry: float | None,
-    write_timeout: float | None,
-) -> web.StreamResponse:
-    last_event_id = (
-        request.headers.get("Last-Event-ID") or request.query.get("last_event_id") or None
-    )
-
-    def attach(buffer: FrameBuffer) -> abc.DisposableBase:
-        return broker._attach(
-            buffer, client_id=client_id, topics=topics, last_event_id=last_event_id
-        )
-
-    return await _serve(
-        request,
-        attach,
-        named_events=named_events,
-        heartbeat=heartbeat,
-        retry=retry,
-        buffer_size=broker.buffer_size,
-        overflow=broker.overflow,
-        write_timeout=write_timeout,
-        headers=None,
-    )
-
-
-async def _serve(
-    request: web.Request,
-    subscribe: Callable[[FrameBuffer], abc.DisposableBase],
-    *,
-    named_events: bool,
-    heartbeat: float | None,
-    retry: float | None,
-    buffer_size: int,
-    overflow: Overflow,
-    write_timeout: float | None,
-    headers: Mapping[str, str] | None,
-) -> web.StreamResponse:
-    _check_options(heartbeat, retry, write_timeout)
-    check_overflow(overflow, buffer_size)
-    buffer = FrameBuffer(encode=_encoder(named_events), size=buffer_size, overflow=overflow)
-    with buffer.unlimited():
-        subscription = subscribe(buffer)
-    try:
-        if buffer.end_reason == "completed" and not buffer.buffered:
-            return web.Response(status=204)
-        response = web.StreamResponse(headers={**SSE_HEADERS, **(headers or {})})
-        await response.prepare(request)
-        connection = SSEConnection(
-            request, response, buffer, heartbeat=heartbeat, write_timeout=write_timeout
-        )
-        await connection.run(_preamble(retry))
-        return response
-    finally:
-        subscription.dispose()
-
-
-def _preamble(retry: float | None) -> bytes:
-    # No blank line after it: a block without data is not an event, but some clients (httpx-sse)
-    # dispatch one anyway. ``retry`` takes effect when its line is read.
-    head = f"retry: {round(retry * 1000)}\n".encode() if retry is not None else b""
-    return head + encode_comment("connected")
-
-
-def _encoder(named: bool) -> Callable[[Any], bytes]:
-    def encode(item: Any) -> bytes:
-        if isinstance(item, Event):
-            return item.to_sse(named=named)
-        if isinstance(item, str):
-            return encode_event(item)
-        return stamp_event(item, id=None, topic=None).to_sse(named=named)
-
-    return encode
-
-
-def _check_options(
-    heartbeat: float | None, retry: float | None, write_timeout: float | None
-) -> None:
-    for name, value, allow_zero in (
-        ("heartbeat", heartbeat, False),
-        ("retry", retry, True),
-        ("write_timeout", write_timeout, False),
-    ):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"{name} must be a number of seconds or None, got {value!r}")
-        if value < 0 or (value == 0 and not allow_zero):
-            bound = ">= 0" if allow_zero else "> 0"
-            raise ValueError(f"{name} must be {bound} seconds, got {value}")
