@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, TypedDict, Unpack
 
 import aiohttp
@@ -81,6 +81,33 @@ class HTTPOptions(TypedDict, total=False):
     retry: RetryPolicy | None
 
 
+_OPTION_TYPES: dict[str, type] = {
+    "session": aiohttp.ClientSession,
+    "timeout": Timeouts,
+    "max_retries": int,
+    "retry": RetryPolicy,
+}
+
+
+_NAMES = {
+    "session": "an aiohttp.ClientSession",
+    "timeout": "a Timeouts",
+    "max_retries": "an int",
+    "retry": "a RetryPolicy",
+}
+
+
+def _check_options(cls: str, options: Mapping[str, object]) -> None:
+    """A ``TypeError`` for an unknown option or one of the wrong type (``None`` is the default)."""
+    for key, value in options.items():
+        expected = _OPTION_TYPES.get(key)
+        if expected is None:
+            known = ", ".join(_OPTION_TYPES)
+            raise TypeError(f"{cls}() got an unexpected keyword argument {key!r} ({known} or none)")
+        if value is not None and (not isinstance(value, expected) or isinstance(value, bool)):
+            raise TypeError(f"{cls}({key}=...) takes {_NAMES[key]}, got {type(value).__name__}")
+
+
 class HTTPProvider(AsyncClosable):
     """Base of the HTTP providers (see the module docstring for the extension points).
 
@@ -119,10 +146,11 @@ class HTTPProvider(AsyncClosable):
             )
         if not isinstance(model, str) or not model:
             raise ValueError(f"{cls} needs a model name, got {model!r}")
-        base_url = self.default_base_url if base_url is None else base_url
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        url = self.default_base_url if base_url is None else base_url
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError(f"{cls} needs an http(s) base_url, got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
+        _check_options(cls, options)
+        self.base_url = url.rstrip("/")
         self._api_key = api_key or None
         self._model = model
         self._sessions = SessionSource(options.get("session"))

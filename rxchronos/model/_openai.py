@@ -114,6 +114,12 @@ class AzureOpenAI(OpenAIChatProvider):
         api_version: str = "2024-10-21",
         **options: Unpack[HTTPOptions],
     ) -> None:
+        if not isinstance(deployment, str) or not deployment:
+            raise ValueError(f"AzureOpenAI needs a deployment name, got {deployment!r}")
+        if not isinstance(api_version, str) or not api_version:
+            raise ValueError(f"AzureOpenAI needs an api_version string, got {api_version!r}")
+        if not isinstance(endpoint, str):
+            raise ValueError(f"AzureOpenAI needs an http(s) endpoint, got {endpoint!r}")
         super().__init__(api_key=api_key, model=deployment, base_url=endpoint, **options)
         self.deployment = deployment
         self.api_version = api_version

@@ -61,7 +61,11 @@ class Timeouts:
     def __post_init__(self) -> None:
         for name in ("connect", "first_token", "idle"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
+            if value is None:
+                continue
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise TypeError(f"Timeouts.{name} takes seconds or None, got {value!r}")
+            if not value > 0:
                 raise ValueError(f"Timeouts.{name} must be positive or None, got {value!r}")
 
 
@@ -84,6 +88,12 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool):
+            raise TypeError(f"RetryPolicy.max_retries takes an int, got {self.max_retries!r}")
+        for name in ("base_delay", "max_delay"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
+                raise TypeError(f"RetryPolicy.{name} takes seconds, got {value!r}")
         if self.max_retries < 0 or self.base_delay < 0 or self.max_delay < 0:
             raise ValueError(f"RetryPolicy values must not be negative: {self!r}")
 

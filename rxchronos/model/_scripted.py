@@ -127,8 +127,18 @@ class ScriptedProvider(AsyncClosable):
             raise ValueError(f"fragment_size must be at least 1, got {fragment_size!r}")
         if isinstance(replies, str | ScriptedReply):
             raise TypeError("ScriptedProvider takes a list of replies: ScriptedProvider(['Hi'])")
+        if not (replies is None or callable(replies) or isinstance(replies, Iterable)):
+            raise TypeError(
+                "ScriptedProvider takes a list of replies (texts or ScriptedReply) or a function "
+                f"of the request, got {type(replies).__name__}"
+            )
         self._function = replies if callable(replies) else None
         self._queue: list[str | ScriptedReply] = [] if callable(replies) else list(replies or ())
+        for reply in self._queue:
+            if not isinstance(reply, str | ScriptedReply):
+                raise TypeError(
+                    f"a scripted reply is a str or a ScriptedReply, got {type(reply).__name__}"
+                )
         self._model = model
         self._name = name
         self.delay = delay

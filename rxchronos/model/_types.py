@@ -73,9 +73,9 @@ class Usage(BaseModel):
 
     model_config = _FROZEN
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    total_tokens: int = Field(default=0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -106,7 +106,7 @@ class ToolCall(BaseModel):
 
     model_config = _FROZEN
 
-    index: int = 0
+    index: int = Field(default=0, ge=0)
     id: str = ""
     name: str = ""
     arguments: str = ""
@@ -152,7 +152,7 @@ class FunctionDef(BaseModel):
 
     model_config = _FROZEN
 
-    name: str
+    name: str = Field(min_length=1)
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     """A JSON Schema for the arguments object."""
@@ -208,11 +208,11 @@ class ChatRequest(BaseModel):
 
     model_config = _FROZEN
 
-    messages: tuple[Message, ...]
+    messages: tuple[Message, ...] = Field(min_length=1)
     model: str | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
     tools: tuple[ToolDefinition, ...] = ()
     stop: tuple[str, ...] = ()
     response_format: dict[str, Any] | None = None

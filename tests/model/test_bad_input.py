@@ -1,0 +1,205 @@
+"""Bad input to the public model API: each mistake is a clear, typed error naming what was wrong."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pydantic
+import pytest
+
+from rxchronos import RxChronosError
+from rxchronos.model import (
+    AzureOpenAI,
+    ChatRequest,
+    FallbackProvider,
+    FunctionDef,
+    Gemini,
+    Groq,
+    Message,
+    Ollama,
+    OpenAI,
+    OpenAICompatible,
+    ProviderConfigError,
+    RetryPolicy,
+    ScriptedProvider,
+    Timeouts,
+    ToolArgumentsError,
+    ToolCall,
+    ToolDefinition,
+    Usage,
+    provider_from_string,
+)
+
+from .conftest import run_stream
+
+HI = Message(role="user", content="Hi")
+KEY = "sk-test-SECRET-0123456789"
+
+FIELD_ERRORS: list[tuple[str, Callable[[], object], str]] = [
+    ("role", lambda: Message(role="bogus", content="x"), "role"),
+    ("content type", lambda: Message(role="user", content=5), "content"),
+    ("no messages", lambda: ChatRequest(messages=[]), "messages"),
+    ("messages type", lambda: ChatRequest(messages="hi"), "messages"),
+    ("negative max_tokens", lambda: ChatRequest(messages=[HI], max_tokens=-1), "max_tokens"),
+    ("zero max_tokens", lambda: ChatRequest(messages=[HI], max_tokens=0), "max_tokens"),
+    ("temperature too high", lambda: ChatRequest(messages=[HI], temperature=5), "temperature"),
+    ("negative temperature", lambda: ChatRequest(messages=[HI], temperature=-1), "temperature"),
+    (
+        "nan temperature",
+        lambda: ChatRequest(messages=[HI], temperature=float("nan")),
+        "temperature",
+    ),
+    ("temperature type", lambda: ChatRequest(messages=[HI], temperature="hot"), "temperature"),
+    ("top_p above 1", lambda: ChatRequest(messages=[HI], top_p=2), "top_p"),
+    ("stop type", lambda: ChatRequest(messages=[HI], stop=5), "stop"),
+    ("unknown field", lambda: ChatRequest(messages=[HI], temprature=0.2), "temprature"),
+    ("negative tool index", lambda: ToolCall(index=-1), "index"),
+    ("arguments as an object", lambda: ToolCall(arguments={"a": 1}), "arguments"),
+    ("empty function name", lambda: FunctionDef(name=""), "name"),
+    ("function type", lambda: ToolDefinition(function="f"), "function"),
+    ("negative usage", lambda: Usage(prompt_tokens=-1), "prompt_tokens"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "build", "field"), FIELD_ERRORS, ids=[c for c, _, _ in FIELD_ERRORS]
+)
+def test_model_fields_are_validated_and_named(
+    case: str, build: Callable[[], object], field: str
+) -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        build()
+    assert field in str(caught.value)
+
+
+ARGUMENT_ERRORS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
+    ("key type", lambda: OpenAI(api_key=5, model="m"), ValueError, "api_key"),
+    ("missing key", lambda: Groq(api_key="", model="m"), ValueError, "Groq needs a non-empty"),
+    ("model type", lambda: OpenAI(api_key=KEY, model=5), ValueError, "model"),
+    ("base_url", lambda: Gemini(api_key=KEY, model="m", base_url="ftp://x"), ValueError, "http"),
+    (
+        "unknown option",
+        lambda: OpenAI(api_key=KEY, model="m", temprature=1),
+        TypeError,
+        "temprature",
+    ),
+    ("timeout type", lambda: OpenAI(api_key=KEY, model="m", timeout=5), TypeError, "Timeouts"),
+    ("retry type", lambda: OpenAI(api_key=KEY, model="m", retry=3), TypeError, "RetryPolicy"),
+    ("retries type", lambda: OpenAI(api_key=KEY, model="m", max_retries="3"), TypeError, "int"),
+    ("negative retries", lambda: OpenAI(api_key=KEY, model="m", max_retries=-1), ValueError, "neg"),
+    ("session type", lambda: OpenAI(api_key=KEY, model="m", session="s"), TypeError, "Session"),
+    (
+        "azure deployment",
+        lambda: AzureOpenAI(endpoint="https://r", api_key=KEY, deployment=""),
+        ValueError,
+        "deployment",
+    ),
+    (
+        "azure endpoint",
+        lambda: AzureOpenAI(endpoint=None, api_key=KEY, deployment="d"),
+        ValueError,
+        "endpoint",
+    ),
+    (
+        "azure api_version",
+        lambda: AzureOpenAI(endpoint="https://r", api_key=KEY, deployment="d", api_version=5),
+        ValueError,
+        "api_version",
+    ),
+    (
+        "compatible name",
+        lambda: OpenAICompatible(name="", base_url="http://h", model="m"),
+        ValueError,
+        "name",
+    ),
+    ("compatible url", lambda: OpenAICompatible(name="n", model="m"), ValueError, "base_url"),
+    ("optional key type", lambda: Ollama(model="m", api_key=5), TypeError, "api_key"),
+    ("timeouts type", lambda: Timeouts(connect="10"), TypeError, "Timeouts.connect"),
+    ("timeouts nan", lambda: Timeouts(idle=float("nan")), ValueError, "Timeouts.idle"),
+    ("retry count type", lambda: RetryPolicy(max_retries=1.5), TypeError, "max_retries"),
+    ("retry delay type", lambda: RetryPolicy(base_delay="1"), TypeError, "base_delay"),
+    ("scripted replies", lambda: ScriptedProvider(5), TypeError, "list of replies"),
+    ("scripted reply", lambda: ScriptedProvider([5]), TypeError, "scripted reply"),
+    ("no fallback", lambda: FallbackProvider(), ValueError, "at least one"),
+    ("fallback type", lambda: FallbackProvider(5), TypeError, "Provider"),
+    ("spec type", lambda: provider_from_string(5), TypeError, "openai:gpt-4o"),
+    (
+        "unknown provider",
+        lambda: provider_from_string("nope:x", env={}),
+        ProviderConfigError,
+        "nope",
+    ),
+    ("no model", lambda: provider_from_string("openai", env={}), ProviderConfigError, "model"),
+    ("no key", lambda: provider_from_string("openai:m", env={}), ProviderConfigError, "OPENAI"),
+    ("request type", lambda: ScriptedProvider().stream_chat("hi"), TypeError, "ChatRequest"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "build", "error", "says"), ARGUMENT_ERRORS, ids=[c[0] for c in ARGUMENT_ERRORS]
+)
+def test_constructor_misuse_is_a_clear_error(
+    case: str, build: Callable[[], object], error: type[Exception], says: str
+) -> None:
+    with pytest.raises(error, match=says) as caught:
+        build()
+    assert KEY not in str(caught.value)
+
+
+def test_tool_arguments_that_are_not_a_json_object() -> None:
+    for raw, says in (("{bad", "not valid JSON"), ("[1]", "not an object")):
+        call = ToolCall(index=0, id="c1", name="f", arguments=raw)
+        with pytest.raises(ToolArgumentsError, match=says) as caught:
+            call.parse_arguments()
+        assert (caught.value.arguments, caught.value.name, caught.value.call_id) == (raw, "f", "c1")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        ScriptedProvider(["x"], delay=0.01),
+        OpenAI(api_key=KEY, model="m"),
+    ],
+    ids=["scripted with a delay", "http"],
+)
+async def test_subscribing_off_the_loop_thread_is_a_typed_error(source: Any) -> None:
+    request = ChatRequest(messages=[HI])
+
+    def subscribe() -> None:
+        source.stream_chat(request).subscribe()
+
+    with pytest.raises(RxChronosError, match=r"stream_chat\(\).*event loop's thread") as caught:
+        await asyncio.to_thread(subscribe)
+    assert isinstance(caught.value, RuntimeError)
+
+
+async def test_a_subscriber_raising_with_a_scripted_delay_goes_to_the_loop() -> None:
+    loop = asyncio.get_running_loop()
+    reported: asyncio.Future[dict[str, Any]] = loop.create_future()
+    loop.set_exception_handler(lambda _, context: reported.set_result(context))
+    errors: list[Exception] = []
+    completed: list[bool] = []
+
+    def explode(_: object) -> None:
+        raise ZeroDivisionError("subscriber bug")
+
+    try:
+        ScriptedProvider(["a b c"], delay=0.001).stream_chat(ChatRequest(messages=[HI])).subscribe(
+            explode, errors.append, lambda: completed.append(True)
+        )
+        context = await reported
+    finally:
+        loop.set_exception_handler(None)
+    assert isinstance(context["exception"], ZeroDivisionError)
+    assert errors == [] and completed == []  # the stream stopped; its own bug is not on_error
+
+
+async def test_a_scripted_error_still_reaches_on_error_with_a_delay() -> None:
+    from rxchronos.model import ScriptedReply
+
+    boom = RxChronosError("scripted failure")
+    provider = ScriptedProvider([ScriptedReply(text="a b", error=boom, error_after=1)], delay=0.001)
+    deltas, error = await run_stream(provider.stream_chat(ChatRequest(messages=[HI])))
+    assert error is boom and [d.content for d in deltas] == ["a "]
