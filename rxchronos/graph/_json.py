@@ -18,18 +18,24 @@ JsonProblem = tuple[Path, str]
 """Where (keys and indexes from the top) and what is wrong."""
 
 _SCALARS = (str, int, float, bool, type(None))
+_PLAIN = frozenset(_SCALARS)
 
 
 def dumps_checked(value: Mapping[str, Any]) -> tuple[str, JsonProblem | None]:
     """``(json_text, None)`` when ``value`` survives a JSON round trip, else ``("", problem)``.
 
-    The fast path is C only (dump, load, compare); only a value that fails it is walked in Python
-    to find the culprit.
+    A flat mapping of plain values needs only the dump; otherwise the text is loaded back and
+    compared (in C), and only a value that fails that is walked in Python to find the culprit.
     """
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):
         return "", find_problem(value) or ((), "it cannot be encoded as JSON")
+    for key, item in value.items():
+        if type(key) is not str or type(item) not in _PLAIN:
+            break
+    else:
+        return text, None  # flat and plain: nothing JSON could have changed
     if json.loads(text) == value:
         return text, None
     problem = find_problem(value)  # None: only NaN (unequal to itself) made the compare fail
