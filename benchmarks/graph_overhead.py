@@ -23,23 +23,29 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 from rxchronos.graph import MemoryStore, Runner, SQLiteStore, StateGraph
 
 NODES = 3
 
 
+class Node(Protocol):
+    def __call__(self, state: Any) -> Awaitable[dict[str, int]]: ...
+
+
+def setter(i: int) -> Node:
+    """Node ``n<i>``, setting key ``k<i>``: the same function for both libraries."""
+    key = f"k{i}"
+
+    async def node(state: Any) -> dict[str, int]:
+        return {key: i}
+
+    return node
+
+
 def rx_graph() -> StateGraph:
-    async def n1(state: Any) -> dict[str, int]:
-        return {"k1": 1}
-
-    async def n2(state: Any) -> dict[str, int]:
-        return {"k2": 2}
-
-    async def n3(state: Any) -> dict[str, int]:
-        return {"k3": 3}
-
+    n1, n2, n3 = (setter(i) for i in range(1, NODES + 1))
     return (
         StateGraph("bench")
         .add_node("n1", n1)
@@ -84,14 +90,7 @@ def lg_case(checkpointer: bool) -> Callable[[int], Awaitable[int]]:
     from langgraph.graph import END, START
     from langgraph.graph import StateGraph as LGStateGraph
 
-    async def n1(state: LGState) -> dict[str, int]:
-        return {"k1": 1}
-
-    async def n2(state: LGState) -> dict[str, int]:
-        return {"k2": 2}
-
-    async def n3(state: LGState) -> dict[str, int]:
-        return {"k3": 3}
+    n1, n2, n3 = (setter(i) for i in range(1, NODES + 1))
 
     builder = LGStateGraph(LGState)
     builder.add_node("n1", n1)

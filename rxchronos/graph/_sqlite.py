@@ -110,21 +110,11 @@ class SQLiteStore:
 
     async def get(self, checkpoint_id: str) -> Checkpoint | None:
         """The checkpoint with this id, or ``None``."""
-        rows = await self._run(
-            self._select,
-            f"SELECT {_COLUMNS} FROM checkpoints WHERE checkpoint_id = ?",
-            checkpoint_id,
-        )
-        return rows[0] if rows else None
+        return await self._first("checkpoint_id = ?", checkpoint_id)
 
     async def latest(self, session_id: str) -> Checkpoint | None:
         """The newest checkpoint of the session, or ``None``."""
-        rows = await self._run(
-            self._select,
-            f"SELECT {_COLUMNS} FROM checkpoints WHERE session_id = ? ORDER BY seq DESC LIMIT 1",
-            session_id,
-        )
-        return rows[0] if rows else None
+        return await self._first("session_id = ? ORDER BY seq DESC LIMIT 1", session_id)
 
     async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
         """Every checkpoint of the session, oldest first."""
@@ -174,6 +164,12 @@ class SQLiteStore:
             raise CheckpointStoreError(
                 f"checkpoint database {self.path!r} failed: {type(exc).__name__}: {exc}"
             ) from exc
+
+    async def _first(self, where: str, key: str) -> Checkpoint | None:
+        rows = await self._run(
+            self._select, f"SELECT {_COLUMNS} FROM checkpoints WHERE {where}", key
+        )
+        return rows[0] if rows else None
 
     def _db(self) -> sqlite3.Connection:
         if self._connection is None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from itertools import pairwise
 from typing import Any
 
+import pytest
 from reactivex import operators as ops
 
-from rxchronos.graph import END, CompiledGraph, Runner, StateGraph, StreamEvent
+from rxchronos.graph import END, CompiledGraph, NodeError, Runner, StateGraph, StreamEvent
 
 
 def kinds(events: list[StreamEvent]) -> list[str]:
@@ -37,6 +39,69 @@ def one_node(fn: Any, *, node_id: str = "a", in_thread: bool = False) -> Compile
         .set_entry_point(node_id)
         .compile()
     )
+
+
+def chain(*steps: tuple[str, Any], interrupts: Collection[str] = ()) -> CompiledGraph:
+    """A compiled graph running ``steps`` (``(node_id, fn)`` pairs) one after the other; the
+    ids in ``interrupts`` are interrupt nodes."""
+    graph = StateGraph("g")
+    for node_id, fn in steps:
+        if node_id in interrupts:
+            graph.add_interrupt_node(node_id, fn)
+        else:
+            graph.add_node(node_id, fn)
+    for (source, _), (target, _) in pairwise(steps):
+        graph.add_edge(source, target)
+    return graph.set_entry_point(steps[0][0]).compile()
+
+
+def path_kinds(*nodes: str, checkpoints: bool = False, end: str = "completed") -> list[str]:
+    """The :func:`kinds` of a run through ``nodes`` in order, finishing with ``end``."""
+    expected: list[str] = []
+    for i, node in enumerate(nodes):
+        expected += [f"node_start:{node}", f"node_end:{node}"]
+        if checkpoints:
+            expected.append(f"checkpoint:{node}")
+        expected.append(f"edge_transition:{node}" if i < len(nodes) - 1 else f"{end}:{node}")
+    return expected
+
+
+class Hang:
+    """A node that signals it started (``await hang.started.wait()``), then waits until the run
+    is cancelled."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.finished = False
+
+    async def __call__(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        self.started.set()
+        await asyncio.Event().wait()
+        self.finished = True  # never, unless cancellation failed
+        return {}
+
+
+async def node_error(runner: Runner, match: str, cause: type[BaseException]) -> NodeError:
+    """Run ``runner`` once; it must fail with a ``NodeError`` matching ``match``, caused by a
+    ``cause``."""
+    with pytest.raises(NodeError, match=match) as info:
+        await runner.run("s", {})
+    assert isinstance(info.value.__cause__, cause), repr(info.value.__cause__)
+    return info.value
+
+
+def fail_on(runner: Runner, event_type: str, error: Exception) -> None:
+    """Subscribe a listener to ``runner.events`` that raises ``error`` on ``event_type``."""
+
+    def listener(event: StreamEvent) -> None:
+        if event.type == event_type:
+            raise error
+
+    runner.events.subscribe(listener)
+
+
+LINEAR = ("extract", "transform", "load")
+"""The nodes of :func:`linear_graph`, in order."""
 
 
 def linear_graph() -> StateGraph:
@@ -108,4 +173,4 @@ async def no_other_tasks() -> set[asyncio.Task[Any]]:
     """Let pending callbacks run, then return every task but the current one."""
     for _ in range(5):
         await asyncio.sleep(0)
-    return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+    return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}

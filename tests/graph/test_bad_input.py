@@ -21,7 +21,7 @@ from rxchronos.graph import (
     emit,
 )
 
-from .helpers import approval_graph, linear_graph, one_node, record
+from .helpers import approval_graph, linear_graph, node_error, one_node, record
 
 
 @pytest.mark.parametrize(
@@ -31,8 +31,7 @@ async def test_a_node_returning_a_non_mapping_fails_naming_the_node(
     returned: object, name: str
 ) -> None:
     runner = Runner(one_node(lambda s: returned, node_id="bad"))
-    with pytest.raises(NodeError, match=f"node 'bad' returned {name}; a node returns a mapping"):
-        await runner.run("s", {})
+    await node_error(runner, f"node 'bad' returned {name}; a node returns a mapping", TypeError)
 
 
 async def test_a_node_returning_none_changes_nothing() -> None:
@@ -41,8 +40,8 @@ async def test_a_node_returning_none_changes_nothing() -> None:
 
 
 async def test_a_node_returning_a_non_string_key_is_named() -> None:
-    with pytest.raises(NodeError, match="node 'a' returned a non-string state key 7"):
-        await Runner(one_node(lambda s: {7: "x"})).run("s", {})
+    runner = Runner(one_node(lambda s: {7: "x"}))
+    await node_error(runner, "node 'a' returned a non-string state key 7", TypeError)
 
 
 def routed(route: Any, path_map: Any = None) -> Runner:
@@ -64,17 +63,15 @@ def routed(route: Any, path_map: Any = None) -> Runner:
 async def test_a_route_returning_a_non_string_fails_naming_the_node(
     answer: object, shown: str, path_map: Mapping[str, str] | None
 ) -> None:
-    with pytest.raises(NodeError, match=f"route of node 'a' returned {shown}; a route returns"):
-        await routed(lambda s: answer, path_map).run("s", {})
+    runner = routed(lambda s: answer, path_map)
+    await node_error(runner, f"route of node 'a' returned {shown}; a route returns", RoutingError)
 
 
 async def test_a_route_returning_an_unknown_key_names_the_path_map() -> None:
     runner = routed(lambda s: "b", {"go": "b", "stop": END})
-    with pytest.raises(
-        NodeError, match=r"returned 'b', which is not in its path_map \['go', 'stop'\]"
-    ) as info:
-        await runner.run("s", {})
-    assert isinstance(info.value.__cause__, RoutingError)
+    await node_error(
+        runner, r"returned 'b', which is not in its path_map \['go', 'stop'\]", RoutingError
+    )
 
 
 async def test_a_route_returning_a_coroutine_is_refused_without_leaking_it() -> None:
@@ -83,9 +80,7 @@ async def test_a_route_returning_a_coroutine_is_refused_without_leaking_it() -> 
 
     # a plain function handing back a coroutine passes add_conditional_edge; the run refuses it
     # and closes it (pytest turns a "never awaited" warning into an error)
-    runner = routed(lambda s: decide(s))
-    with pytest.raises(NodeError, match="returned coroutine"):
-        await runner.run("s", {})
+    await node_error(routed(lambda s: decide(s)), "returned coroutine", RoutingError)
 
 
 async def test_a_string_enum_is_a_valid_route_answer() -> None:

@@ -23,7 +23,7 @@ from rxchronos.graph import (
     StateSerializationError,
 )
 
-from .helpers import approval_graph, kinds, linear_graph, loop_graph, record
+from .helpers import approval_graph, chain, kinds, linear_graph, loop_graph, record
 
 
 async def test_resume_runs_the_interrupt_node_and_does_not_pause_again() -> None:
@@ -89,17 +89,7 @@ async def test_resume_after_a_failure_retries_the_failed_node_only() -> None:
 
         return node
 
-    graph = (
-        StateGraph("g")
-        .add_node("a", step("a"))
-        .add_node("b", step("b"))
-        .add_node("c", step("c"))
-        .set_entry_point("a")
-        .add_edge("a", "b")
-        .add_edge("b", "c")
-        .compile()
-    )
-    runner = Runner(graph, MemoryStore())
+    runner = Runner(chain(*[(name, step(name)) for name in "abc"]), MemoryStore())
     with pytest.raises(NodeError):
         await runner.run("s", {})
     broken["on"] = False
@@ -182,16 +172,8 @@ async def test_replay_from_runs_again_from_the_recorded_state() -> None:
 
         return run
 
-    graph = (
-        StateGraph("g")
-        .add_node("a", node("a"))
-        .add_node("b", node("b"))
-        .set_entry_point("a")
-        .add_edge("a", "b")
-        .compile()
-    )
     store = MemoryStore()
-    runner = Runner(graph, store)
+    runner = Runner(chain(("a", node("a")), ("b", node("b"))), store)
     await runner.run("s", {})
     first = (await store.list_checkpoints("s"))[0]
     replay = await runner.replay_from(first.checkpoint_id)
@@ -210,14 +192,7 @@ async def test_the_resume_update_is_kept_when_the_resumed_node_fails() -> None:
             raise ConnectionError("reviewer service down")
         return {"approved": state["answer"] == "yes"}
 
-    graph = (
-        StateGraph("g")
-        .add_node("draft", lambda s: {"text": "hello"})
-        .add_interrupt_node("review", review)
-        .set_entry_point("draft")
-        .add_edge("draft", "review")
-        .compile()
-    )
+    graph = chain(("draft", lambda s: {"text": "hello"}), ("review", review), interrupts={"review"})
     store = MemoryStore()
     runner = Runner(graph, store)
     await runner.run("s", {})

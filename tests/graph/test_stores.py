@@ -16,11 +16,10 @@ from rxchronos.graph import (
     MemoryStore,
     Runner,
     SQLiteStore,
-    StateGraph,
     StateSerializationError,
 )
 
-from .helpers import approval_graph, record
+from .helpers import approval_graph, chain, one_node, record
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -108,14 +107,7 @@ async def test_sqlite_works_off_the_event_loop_thread(tmp_path: Path) -> None:
 
 
 async def test_unserialisable_state_names_the_key_and_fails_the_run(tmp_path: Path) -> None:
-    graph = (
-        StateGraph("g")
-        .add_node("ok", lambda s: {"fine": 1})
-        .add_node("bad", lambda s: {"conn": object()})
-        .set_entry_point("ok")
-        .add_edge("ok", "bad")
-        .compile()
-    )
+    graph = chain(("ok", lambda s: {"fine": 1}), ("bad", lambda s: {"conn": object()}))
     async with SQLiteStore(tmp_path / "runs.db") as store:
         runner = Runner(graph, store)
         seen = record(runner)
@@ -175,7 +167,7 @@ async def test_unserialisable_nested_values_are_named_by_their_path(
     where: str,
     why: str,
 ) -> None:
-    graph = StateGraph("g").add_node("a", lambda s: update).set_entry_point("a").compile()
+    graph = one_node(lambda s: update)
     async with SQLiteStore(tmp_path / "runs.db") as store:
         with pytest.raises(StateSerializationError) as info:
             await Runner(graph, store).run("s", {"fine": [1, {"deep": "ok"}]})
@@ -186,12 +178,7 @@ async def test_unserialisable_nested_values_are_named_by_their_path(
 
 async def test_shared_values_nan_and_unicode_round_trip_through_sqlite(tmp_path: Path) -> None:
     shared = [{"x": 1}]
-    graph = (
-        StateGraph("g")
-        .add_node("a", lambda s: {"one": shared, "two": shared, "nan": float("nan"), "é": "ü"})
-        .set_entry_point("a")
-        .compile()
-    )
+    graph = one_node(lambda s: {"one": shared, "two": shared, "nan": float("nan"), "é": "ü"})
     async with SQLiteStore(tmp_path / "runs.db") as store:
         await Runner(graph, store).run("s", {})
         latest = await store.latest("s")
@@ -228,7 +215,7 @@ async def test_sqlite_errors_after_opening_are_checkpoint_store_errors(tmp_path:
 async def test_a_database_spoilt_after_the_store_was_made_fails_the_run_clearly(
     tmp_path: Path,
 ) -> None:
-    graph = StateGraph("g").add_node("a", lambda s: {"x": 1}).set_entry_point("a").compile()
+    graph = one_node(lambda s: {"x": 1})
     path = tmp_path / "runs.db"
     store = SQLiteStore(path)
     path.write_bytes(b"garbage written after the store was made")

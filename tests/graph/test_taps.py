@@ -24,7 +24,7 @@ from rxchronos.graph import (
     StreamEvent,
 )
 
-from .helpers import approval_graph, kinds, linear_graph, record
+from .helpers import Hang, approval_graph, fail_on, kinds, linear_graph, one_node, record
 
 
 def fake_model_stream(tokens: list[str]) -> reactivex.Observable[str]:
@@ -94,12 +94,7 @@ async def test_model_stream_outside_a_run_has_no_tap() -> None:
 
 async def test_a_listener_failing_on_a_model_event_fails_the_run_not_the_model() -> None:
     runner = Runner(model_graph(fake_model_stream(["x"])).compile())
-
-    def explode(event: StreamEvent) -> None:
-        if event.type == "model_chunk":
-            raise KeyError("listener bug")
-
-    runner.events.subscribe(explode)
+    fail_on(runner, "model_chunk", KeyError("listener bug"))
     with pytest.raises(KeyError, match="listener bug"):
         await runner.run("s", {})
 
@@ -175,17 +170,10 @@ async def test_broker_topic_finishes_on_failure_but_not_on_interrupt_or_cancel()
     assert broker.finished == []
     assert broker.published[-1][1].type == "interrupt"
 
-    started = asyncio.Event()
-
-    async def hang(state: Mapping[str, Any]) -> None:
-        started.set()
-        await asyncio.sleep(3600)
-
-    hanging = Runner(
-        StateGraph("h").add_node("h", hang).set_entry_point("h").compile(), broker=broker
-    )
+    hang = Hang()
+    hanging = Runner(one_node(hang, node_id="h"), broker=broker)
     task = asyncio.create_task(hanging.run("cancelled", {}))
-    await started.wait()
+    await hang.started.wait()
     hanging.cancel("cancelled")
     await task
     assert broker.published[-1][1].type == "cancelled"
@@ -194,9 +182,7 @@ async def test_broker_topic_finishes_on_failure_but_not_on_interrupt_or_cancel()
     def boom(state: Mapping[str, Any]) -> None:
         raise RuntimeError("x")
 
-    failing = Runner(
-        StateGraph("f").add_node("f", boom).set_entry_point("f").compile(), broker=broker
-    )
+    failing = Runner(one_node(boom, node_id="f"), broker=broker)
     with pytest.raises(NodeError):
         await failing.run("failed", {})
     assert broker.finished == ["failed"]
