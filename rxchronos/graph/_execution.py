@@ -79,6 +79,7 @@ class RunExecution:
     __slots__ = (
         "_checkpoints",
         "_deferred",
+        "_ended",
         "_graph",
         "_hot",
         "_loop",
@@ -124,6 +125,7 @@ class RunExecution:
         self.parent: Checkpoint | None = None
         self.task: asyncio.Task[Any] | None = None
         self.cancel_requested = False
+        self._ended = False
         self._checkpoints = 0
         self._deferred: BaseException | None = None
         self._loop = asyncio.get_running_loop()
@@ -160,11 +162,16 @@ class RunExecution:
             self.broker.publish(event, topic=self.session_id)
 
     def report(self, kind: EventType, data: Mapping[str, Any]) -> None:
-        """``emit()``'s way in: an event of the node now running (from any thread)."""
+        """``emit()``'s way in: an event of the node now running (from any thread).
+
+        A worker thread cannot be stopped, so an ``in_thread`` node of a cancelled run may go on
+        emitting; what arrives after the run's last event is not published (the run is over and
+        the node's result is discarded too)."""
         if threading.get_ident() != self._thread:
             self._loop.call_soon_threadsafe(self.report, kind, data)
             return
-        self.publish(kind, self.node_id, None, data=data)
+        if not self._ended:
+            self.publish(kind, self.node_id, None, data=data)
 
     def tap(self, event_type: str, data: Mapping[str, Any]) -> None:
         """The model tap (``rxchronos._tap``): never raises into the model stream; a listener's
@@ -211,6 +218,7 @@ class RunExecution:
             self._fail(exc)
             raise
         finally:
+            self._ended = True
             current_reporter.reset(reporter_token)
             reset_tap(tap_token)
 

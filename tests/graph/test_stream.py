@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,7 +11,15 @@ import pytest
 from reactivex import operators as ops
 
 from rxchronos import operators as rxo
-from rxchronos.graph import MemoryStore, NodeError, Runner, RunStatus, StateGraph, StreamEvent
+from rxchronos.graph import (
+    MemoryStore,
+    NodeError,
+    Runner,
+    RunStatus,
+    StateGraph,
+    StreamEvent,
+    emit,
+)
 
 from .helpers import (
     LINEAR,
@@ -239,3 +248,25 @@ async def test_concurrent_streams_each_get_only_their_own_run() -> None:
         assert events[-1].state is not None and events[-1].state["trail"] == [i, i]
     assert len({e.run_id for e in hot[:4]}) > 1  # the runs really interleaved
     assert sorted(hot, key=lambda e: (e.session_id, e.seq)) == [e for s in streams for e in s]
+
+
+async def test_an_in_thread_node_emitting_after_its_run_was_cancelled_adds_nothing() -> None:
+    entered, release, left = threading.Event(), threading.Event(), threading.Event()
+
+    def blocking(state: Mapping[str, Any]) -> dict[str, Any]:
+        entered.set()
+        release.wait(30)
+        emit("late", {"n": 1})  # the run is over by now
+        left.set()
+        return {"late": True}
+
+    runner = Runner(one_node(blocking, node_id="b", in_thread=True))
+    hot = record(runner)
+    task = asyncio.create_task(runner.run("s", {}))
+    assert await asyncio.to_thread(entered.wait, 30), "the node never started"
+    runner.cancel("s")
+    assert (await task).status is RunStatus.CANCELLED
+    release.set()
+    assert await asyncio.to_thread(left.wait, 30), "the node never finished"
+    await no_other_tasks()  # let the thread's hand-over to the loop run
+    assert kinds(hot) == ["node_start:b", "cancelled:b"]
