@@ -71,7 +71,11 @@ class StateGraph:
         self._problems: list[str] = []
 
     def add_node(self, node_id: str, fn: NodeFunction, *, in_thread: bool = False) -> StateGraph:
-        """Add a node that runs ``fn(state)`` and merges the mapping it returns into the state."""
+        """Add a node that runs ``fn(state)`` and merges the mapping it returns into the state.
+
+        Raises:
+            TypeError: ``fn`` is not callable, or ``in_thread=True`` with an ``async def`` ``fn``.
+        """
         return self._add(node_id, fn, interrupt=False, in_thread=in_thread)
 
     def add_interrupt_node(
@@ -105,6 +109,11 @@ class StateGraph:
                 ``path_map``, one of its keys.
             path_map: the possible destinations, either ``{key: node_id}`` or a list of node ids.
                 It lets ``compile()`` check the targets and labels the edges in ``to_mermaid()``.
+
+        Raises:
+            TypeError: ``route`` is not callable or is ``async``; ``path_map`` is not a mapping
+                or list of strings.
+            ValueError: ``path_map`` is empty.
         """
         if not callable(route):
             raise TypeError(f"route for {source!r} must be callable, got {type(route).__name__}")
