@@ -75,6 +75,15 @@ class SSEDecoder:
     invalid bytes replaced by U+FFFD, so a character split across pieces is fine. There is no
     line-length limit.
 
+    Args:
+        last_event_id: the last event id to start from, e.g. the one a client reconnects with,
+            so that events without an ``id:`` line carry it (as a browser's ``EventSource``
+            keeps it across reconnections).
+
+    Raises:
+        TypeError: when ``last_event_id`` is not a string.
+        ValueError: when ``last_event_id`` contains NUL, CR or LF (no ``id:`` line can set it).
+
     Example:
         >>> decoder = SSEDecoder()
         >>> decoder.feed(b": keep-alive\\r\\nid: 42\\r\\ndata: {\\"a\\"")
@@ -100,7 +109,16 @@ class SSEDecoder:
         "_started",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, last_event_id: str = "") -> None:
+        if not isinstance(last_event_id, str):
+            raise TypeError(
+                f"SSEDecoder(last_event_id=...) takes a str, got {type(last_event_id).__name__}"
+            )
+        if "\x00" in last_event_id or "\r" in last_event_id or "\n" in last_event_id:
+            raise ValueError(
+                "SSEDecoder(last_event_id=...) must not contain NUL, CR or LF, "
+                f"got {last_event_id!r}"
+            )
         self._pending: list[bytes] = []  # bytes of the current, not yet terminated line
         self._skip_lf = (
             False  # the last piece ended in CR: an LF starting the next one belongs to it
@@ -110,8 +128,8 @@ class SSEDecoder:
         self._data: list[str] = []  # the data lines of the current block
         self._event = ""  # the event type buffer
         self._block_retry: int | None = None  # a valid retry field in the current block
-        self._id_buffer = ""  # the last event id buffer (persists across blocks)
-        self._last_event_id = ""  # the last event id as of the last dispatch
+        self._id_buffer = last_event_id  # the last event id buffer (persists across blocks)
+        self._last_event_id = last_event_id  # the last event id as of the last dispatch
         self._retry: int | None = None
 
     @property

@@ -443,6 +443,32 @@ def test_ndjson_any_split_gives_the_same_lines(case: tuple[bytes, list[int]]) ->
     assert lines == expected
 
 
+# --- starting from a known last event id (a reconnecting client) ---------------------------------
+
+
+def test_a_decoder_can_start_from_a_known_last_event_id() -> None:
+    decoder = SSEDecoder(last_event_id="e1-7")
+    assert decoder.last_event_id == "e1-7"
+    events = decoder.feed(b"data: no id line\n\nid: e1-8\ndata: new id\n\nid\ndata: reset\n\n")
+    assert [(e.data, e.id) for e in events] == [
+        ("no id line", "e1-7"),
+        ("new id", "e1-8"),
+        ("reset", ""),
+    ]
+    assert decoder.last_event_id == ""
+
+
+@pytest.mark.parametrize("bad", ["a\nb", "a\rb", "a\x00b"])
+def test_a_start_id_that_no_id_line_could_carry_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="must not contain NUL, CR or LF"):
+        SSEDecoder(last_event_id=bad)
+
+
+def test_a_start_id_must_be_a_string() -> None:
+    with pytest.raises(TypeError, match="takes a str"):
+        SSEDecoder(last_event_id=7)  # type: ignore[arg-type]
+
+
 # --- the examples in the docstrings ---------------------------------------------------------------
 
 

@@ -37,12 +37,14 @@ def sse_client(
 ) -> reactivex.Observable[ServerSentEvent]:
     """A cold Observable of the events of an SSE endpoint; each subscription is one client.
 
-    Comments are skipped; ``event.id`` is the stream's last event id when the event arrived.
+    Comments are skipped; ``event.id`` is the stream's last event id when the event arrived,
+    also across reconnections (an event without an ``id:`` line carries the id resumed from).
     The Observable completes when the server answers 204 (or, with ``reconnect=False``, when the
     stream ends) and fails with :class:`~rxchronos.stream.SSEHTTPError` for any other status but
     200, :class:`~rxchronos.stream.SSEProtocolError` for a 200 that is not
     ``text/event-stream``, and :class:`~rxchronos.stream.SSEConnectionError` after
     ``max_retries`` consecutive failed attempts. Disposing the subscription closes the connection.
+    Bad arguments raise at once, before anything is subscribed.
 
     Args:
         url: the endpoint.
@@ -53,6 +55,12 @@ def sse_client(
         retry: seconds to wait before reconnecting, until the server sends its own ``retry:``.
         max_retries: consecutive failed connection attempts tolerated; ``None``: no limit.
         connect_timeout: seconds to establish each connection.
+
+    Raises:
+        TypeError: for an argument of the wrong type.
+        ValueError: for a URL that is not absolute ``http``/``https``, a negative ``retry`` or
+            ``max_retries``, a ``connect_timeout`` not above 0, or a ``last_event_id`` with CR,
+            LF or NUL.
 
     Example:
         >>> import asyncio, reactivex
@@ -77,17 +85,27 @@ def sse_client(
         >>> asyncio.run(main())
         {'type': 'hi', 'data': 1}
     """
+    target = _check_url(url)
+    for name, value in (("retry", retry), ("connect_timeout", connect_timeout)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise TypeError(f"{name} must be a number of seconds, got {value!r}")
     if retry < 0:
         raise ValueError(f"retry must be >= 0 seconds, got {retry}")
+    if max_retries is not None and (
+        isinstance(max_retries, bool) or not isinstance(max_retries, int)
+    ):
+        raise TypeError(f"max_retries must be an int or None, got {max_retries!r}")
     if max_retries is not None and max_retries < 0:
         raise ValueError(f"max_retries must be >= 0 or None, got {max_retries}")
     if connect_timeout <= 0:
         raise ValueError(f"connect_timeout must be > 0 seconds, got {connect_timeout}")
+    if last_event_id is not None:
+        SSEDecoder(last_event_id)  # raises TypeError/ValueError for an id no stream could carry
     extra = dict(headers or {})
 
     def events() -> AsyncIterator[ServerSentEvent]:
         return _read(
-            url,
+            target,
             session=session,
             headers=extra,
             last_event_id=last_event_id or "",
@@ -101,7 +119,7 @@ def sse_client(
 
 
 async def _read(
-    url: str,
+    url: URL,
     *,
     session: aiohttp.ClientSession | None,
     headers: dict[str, str],
@@ -114,7 +132,7 @@ async def _read(
     own = session is None
     client = session or aiohttp.ClientSession()
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout)
-    shown_url = str(URL(url).with_query(None).with_fragment(None))
+    shown_url = str(url.with_query(None).with_fragment(None).with_user(None))  # no secrets
     failures = 0
     try:
         while True:
@@ -122,7 +140,7 @@ async def _read(
             request_headers.update(headers)
             if last_event_id:
                 request_headers["Last-Event-ID"] = last_event_id
-            decoder = SSEDecoder()
+            decoder = SSEDecoder(last_event_id)  # events without an id: line carry it
             try:
                 async with client.get(url, headers=request_headers, timeout=timeout) as response:
                     await _check(response, shown_url)
@@ -131,8 +149,7 @@ async def _read(
                     failures = 0
                     async for chunk in response.content.iter_any():
                         events = decoder.feed(chunk)
-                        if decoder.last_event_id:
-                            last_event_id = decoder.last_event_id
+                        last_event_id = decoder.last_event_id
                         if decoder.retry is not None:
                             retry = decoder.retry / 1000
                         for event in events:
@@ -151,6 +168,23 @@ async def _read(
     finally:
         if own:
             await client.close()
+
+
+def _check_url(url: object) -> URL:
+    """The URL to read, or ``TypeError``/``ValueError`` saying why it cannot be one."""
+    if not isinstance(url, str | URL):
+        raise TypeError(f"sse_client() takes the URL as a str, got {type(url).__name__}")
+    try:
+        parsed = URL(url)
+    except ValueError as exc:
+        raise ValueError(f"sse_client(): not a URL ({exc})") from None
+    if not parsed.absolute or parsed.scheme not in ("http", "https") or not parsed.host:
+        shown = parsed.with_user(None) if parsed.absolute else parsed
+        raise ValueError(
+            "sse_client() needs an absolute http:// or https:// URL, got "
+            f"{str(shown.with_query(None).with_fragment(None))!r}"
+        )
+    return parsed
 
 
 async def _check(response: aiohttp.ClientResponse, shown_url: str) -> None:

@@ -222,3 +222,68 @@ async def test_disposing_sse_client_closes_the_connection(serve: Serve) -> None:
 def test_sse_client_refuses_bad_settings(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         sse_client("http://127.0.0.1:1/", **kwargs)  # type: ignore[arg-type]
+
+
+async def test_after_a_reconnect_events_without_an_id_line_carry_the_resumed_id(
+    serve: Serve,
+) -> None:
+    seen_headers: list[str | None] = []
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        seen_headers.append(request.headers.get("Last-Event-ID"))
+        if len(seen_headers) == 3:
+            return web.Response(status=204)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        if len(seen_headers) == 1:
+            await response.write(b"retry: 10\nid: a-1\ndata: first\n\n")
+        else:
+            await response.write(b"data: no id line\n\n")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", stream)
+    collected = Collected(sse_client(await serve(app) + "/", retry=0))
+    await collected.finished.wait()
+    assert collected.error is None
+    assert [(e.data, e.id) for e in collected.events] == [("first", "a-1"), ("no id line", "a-1")]
+    assert seen_headers == [None, "a-1", "a-1"]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("/events", "absolute http"),
+        ("ftp://127.0.0.1/events", "absolute http"),
+        ("http://", "absolute http"),
+        ("127.0.0.1:8080/events", "absolute http"),
+    ],
+)
+def test_sse_client_refuses_a_url_it_cannot_read(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        sse_client(url)
+
+
+def test_a_refused_url_does_not_show_its_password() -> None:
+    with pytest.raises(ValueError) as raised:
+        sse_client("ftp://user:hunter2@example.com/x")
+    assert "hunter2" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"url": 42}, TypeError),
+        ({"retry": "3"}, TypeError),
+        ({"connect_timeout": None}, TypeError),
+        ({"max_retries": 2.5}, TypeError),
+        ({"last_event_id": "a\nb"}, ValueError),
+        ({"last_event_id": 7}, TypeError),
+    ],
+)
+def test_sse_client_refuses_arguments_of_the_wrong_kind(
+    kwargs: dict[str, object], error: type[Exception]
+) -> None:
+    arguments: dict[str, object] = {"url": "http://127.0.0.1:1/", **kwargs}
+    with pytest.raises(error):
+        sse_client(**arguments)  # type: ignore[arg-type]
