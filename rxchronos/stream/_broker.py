@@ -19,7 +19,13 @@ from rxchronos.stream._multicast import GuardedSubject
 from rxchronos.stream._replay import ReplayBuffer
 from rxchronos.stream._resume import events_after
 from rxchronos.stream._subscriber import Overflow, check_overflow
-from rxchronos.stream._subscription import BrokerStats, Subscriptions, check_topic, normalise_topics
+from rxchronos.stream._subscription import (
+    BrokerStats,
+    Subscriptions,
+    check_client,
+    check_topic,
+    normalise_topics,
+)
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -262,6 +268,7 @@ class Broker:
             ['b', 'c']
         """
         topic_set = normalise_topics(topics)
+        check_client(client_id, last_event_id)
 
         def on_subscribe(
             observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
@@ -307,6 +314,8 @@ class Broker:
         Returns:
             How many subscriptions were completed.
         """
+        if not isinstance(client_id, str):
+            raise TypeError(f"client_id must be a string, got {type(client_id).__name__}")
         ended = self._subscriptions.of_client(client_id)
         for subscription in ended:
             subscription.complete()

@@ -29,6 +29,8 @@ class ReplayBuffer:
     __slots__ = ("_events", "_last_seq", "capacity")
 
     def __init__(self, capacity: int) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int):
+            raise TypeError(f"replay_size must be an int >= 0, got {capacity!r}")
         if capacity < 0:
             raise ValueError(f"replay_size must be >= 0, got {capacity}")
         self.capacity = capacity

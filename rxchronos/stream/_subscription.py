@@ -19,7 +19,14 @@ from reactivex import abc
 from rxchronos.stream._multicast import Fanout
 from rxchronos.stream._subscriber import FrameSink, SubscriberStats
 
-__all__ = ["BrokerStats", "Subscription", "Subscriptions", "check_topic", "normalise_topics"]
+__all__ = [
+    "BrokerStats",
+    "Subscription",
+    "Subscriptions",
+    "check_client",
+    "check_topic",
+    "normalise_topics",
+]
 
 _MAX_FINISHED_TOPICS = 10_000
 
@@ -160,6 +167,13 @@ def check_topic(topic: object) -> None:
     """Raise ``TypeError`` unless ``topic`` is a non-empty string."""
     if not isinstance(topic, str) or not topic:
         raise TypeError(f"a topic must be a non-empty string, got {topic!r}")
+
+
+def check_client(client_id: object, last_event_id: object) -> None:
+    """Raise ``TypeError`` unless ``client_id`` and ``last_event_id`` are strings or ``None``."""
+    for name, value in (("client_id", client_id), ("last_event_id", last_event_id)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a string or None, got {type(value).__name__}")
 
 
 def normalise_topics(topics: str | Iterable[str] | None) -> frozenset[str] | None:

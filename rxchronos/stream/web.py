@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import reactivex
 from aiohttp import web
 
+from rxchronos.stream._broker import Broker
 from rxchronos.stream._connection import open_connections
 from rxchronos.stream._serve import check_options, serve, serve_broker
 from rxchronos.stream._subscriber import Overflow
-from rxchronos.stream._subscription import normalise_topics
-
-if TYPE_CHECKING:
-    from rxchronos.stream._broker import Broker
+from rxchronos.stream._subscription import check_client, normalise_topics
 
 __all__ = [
     "Authorize",
@@ -139,7 +137,9 @@ def broker_handler(
         >>> _ = app.router.add_get("/events", broker_handler(broker, named_events=True))
         >>> app.on_shutdown.append(close_streams)
     """
+    _check_broker(broker)
     topic_set = normalise_topics(topics)
+    check_client(client_id, None)
     check_options(heartbeat, retry, write_timeout)
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -199,6 +199,13 @@ def add_sse_route(
         >>> route.method
         'GET'
     """
+    if not isinstance(app, web.Application):
+        raise TypeError(f"add_sse_route() takes an aiohttp Application, got {type(app).__name__}")
+    _check_broker(broker)
+    if authorize is not None and not callable(authorize):
+        raise TypeError(
+            f"authorize must be a function (request, topic) -> bool, got {type(authorize).__name__}"
+        )
     check_options(heartbeat, retry, write_timeout)
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -240,3 +247,8 @@ async def close_streams(app: web.Application) -> None:
     """
     for connection in open_connections(app):
         connection.close()
+
+
+def _check_broker(broker: object) -> None:
+    if not isinstance(broker, Broker):
+        raise TypeError(f"expected a rxchronos.stream.Broker, got {type(broker).__name__}")

@@ -1,0 +1,152 @@
+"""Misuse of every public entry point of rxchronos.stream gives a clear, typed error at once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from rxchronos.stream import Broker, Event
+from rxchronos.stream.web import add_sse_route, broker_handler, sse_response
+
+from .conftest import Serve, SSEReader
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"replay_size": "10"}, TypeError, "replay_size"),
+        ({"replay_size": 2.5}, TypeError, "replay_size"),
+        ({"buffer_size": "10"}, TypeError, "buffer_size"),
+        ({"buffer_size": True}, TypeError, "buffer_size"),
+        ({"overflow": "error"}, ValueError, "overflow"),
+    ],
+)
+def test_broker_settings_of_the_wrong_kind(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        Broker(**kwargs)
+
+
+@dataclass
+class NoType:
+    name: str
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (NoType("x"), "`type` is None"),
+        ({"data": 1}, "`type` is None"),
+        (42, "cannot publish a int"),
+        (None, "cannot publish a NoneType"),
+        ({"type": 7}, "must be a string"),
+    ],
+)
+def test_publishing_something_without_a_string_type(item: object, message: str) -> None:
+    broker = Broker()
+    with pytest.raises(TypeError, match=message):
+        broker.publish(item)
+    assert broker.stats().published == 0
+
+
+def test_publishing_data_that_is_not_json_names_the_event() -> None:
+    broker = Broker()
+    with pytest.raises(TypeError, match="the data of event 'x' does not serialise to JSON"):
+        broker.publish({"type": "x", "when": object()})
+    assert broker.stats().published == 0
+
+
+@pytest.mark.parametrize("topic", [5, b"bytes", ""])
+def test_bad_topics_everywhere(topic: Any) -> None:
+    broker = Broker()
+    with pytest.raises(TypeError, match="topic"):
+        broker.publish(Event(type="x"), topic=topic)
+    with pytest.raises(TypeError, match="topic"):
+        broker.finish_topic(topic)
+    with pytest.raises(TypeError, match="topic"):
+        broker.subscribe(topics=topic)
+    with pytest.raises(TypeError, match="topic"):
+        broker.sse_handler(topics=topic)
+
+
+def test_subscribe_and_unsubscribe_arguments_of_the_wrong_kind() -> None:
+    broker = Broker()
+    with pytest.raises(TypeError, match="client_id"):
+        broker.subscribe(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="last_event_id"):
+        broker.subscribe(last_event_id=17)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="client_id"):
+        broker.unsubscribe(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="client_id"):
+        broker.sse_handler(client_id=3)  # type: ignore[arg-type]
+
+
+def test_an_event_id_that_would_break_the_framing_is_refused() -> None:
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        Event(type="x", id="1\ndata: injected")
+
+
+def test_web_helpers_refuse_what_is_not_theirs() -> None:
+    with pytest.raises(TypeError, match="Broker"):
+        broker_handler(object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="Broker"):
+        add_sse_route(web.Application(), "/x", object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="Application"):
+        add_sse_route(object(), "/x", Broker())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="authorize"):
+        add_sse_route(web.Application(), "/x", Broker(), authorize=True)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="finite"):
+        Broker().sse_handler(heartbeat=float("nan"))
+
+
+async def test_sse_response_refuses_what_is_not_an_observable(
+    serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            return await sse_response(request, [1, 2])  # type: ignore[arg-type]
+        except TypeError as exc:
+            return web.Response(status=500, text=str(exc))
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    async with http.get(await serve(app) + "/") as response:
+        assert response.status == 500
+        assert "reactivex Observable, got list" in await response.text()
+
+
+@pytest.mark.parametrize(
+    ("last_event_id", "reason"),
+    [
+        ("not an id", "invalid_id"),
+        ("x" * 5000, "invalid_id"),
+        ("é-1", "invalid_id"),
+        ("zz-1", "unknown_epoch"),
+        (f"{'9' * 4000}", "invalid_id"),
+    ],
+)
+async def test_a_malformed_or_huge_last_event_id_gets_one_reset_event(
+    serve: Serve, http: aiohttp.ClientSession, last_event_id: str, reason: str
+) -> None:
+    broker = Broker()
+    app = web.Application()
+    app.router.add_get("/events", broker.sse_handler())
+    base = await serve(app)
+    broker.publish(Event(type="before"))
+    headers = {"Last-Event-ID": last_event_id}
+    response = await http.get(base + "/events", headers=headers)
+    reader = SSEReader(response)
+    reset = await reader.next()
+    message = json.loads(reset.data)
+    assert message["type"] == "reset"
+    assert message["data"]["reason"] == reason
+    assert message["data"]["last_event_id"] == last_event_id[:128]
+    assert reset.id == f"{broker.epoch}-1"
+    broker.publish(Event(type="after"))
+    assert json.loads((await reader.next()).data)["type"] == "after"
