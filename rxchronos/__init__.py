@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from rxchronos._errors import RxChronosError, SlowConsumerError
+from rxchronos._loop import NoRunningLoopError
 from rxchronos.aio import from_async_iterable, to_async_iterator
 from rxchronos.graph import (
     CheckpointNotFoundError,
@@ -62,6 +63,7 @@ __all__ = [
     "GraphRecursionError",
     "GraphValidationError",
     "IncompleteStreamError",
+    "NoRunningLoopError",
     "NodeError",
     "NothingToResumeError",
     "ProviderConfigError",

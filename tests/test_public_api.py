@@ -18,6 +18,7 @@ EXPECTED_TOP_LEVEL = {
     "GraphRecursionError",
     "GraphValidationError",
     "IncompleteStreamError",
+    "NoRunningLoopError",
     "NodeError",
     "NothingToResumeError",
     "ProviderConfigError",

@@ -70,20 +70,21 @@ class HTTPOptions(TypedDict, total=False):
     Attributes:
         session: an ``aiohttp.ClientSession`` owned by the caller (``aclose`` leaves it open);
             without one, the provider creates its own lazily inside the running loop.
-        timeout: connect / first-token / idle limits (:class:`~rxchronos.model.Timeouts`).
+        timeout: connect / first-token / idle limits (:class:`~rxchronos.model.Timeouts`), or one
+            number of seconds for all three (never a limit on the whole stream).
         max_retries: retries before the first delta (shortcut for ``retry=RetryPolicy(...)``).
         retry: the full :class:`~rxchronos.model.RetryPolicy`; wins over ``max_retries``.
     """
 
     session: aiohttp.ClientSession | None
-    timeout: Timeouts | None
+    timeout: Timeouts | float | None
     max_retries: int
     retry: RetryPolicy | None
 
 
-_OPTION_TYPES: dict[str, type] = {
+_OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     "session": aiohttp.ClientSession,
-    "timeout": Timeouts,
+    "timeout": (Timeouts, int, float),
     "max_retries": int,
     "retry": RetryPolicy,
 }
@@ -91,7 +92,7 @@ _OPTION_TYPES: dict[str, type] = {
 
 _NAMES = {
     "session": "an aiohttp.ClientSession",
-    "timeout": "a Timeouts",
+    "timeout": "a Timeouts or a number of seconds",
     "max_retries": "an int",
     "retry": "a RetryPolicy",
 }
@@ -154,7 +155,7 @@ class HTTPProvider(AsyncClosable):
         self._api_key = api_key or None
         self._model = model
         self._sessions = SessionSource(options.get("session"))
-        self.timeouts = options.get("timeout") or Timeouts()
+        self.timeouts = Timeouts.of(options.get("timeout"))
         self.retry = options.get("retry") or RetryPolicy(max_retries=options.get("max_retries", 2))
         self._secrets = tuple(s for s in (api_key, *secrets) if s and len(s) >= 4)
         self._tasks: set[asyncio.Task[None]] = set()

@@ -58,6 +58,20 @@ class Timeouts:
     first_token: float | None = 120.0
     idle: float | None = 60.0
 
+    @classmethod
+    def of(cls, value: Timeouts | float | None) -> Timeouts:
+        """``value`` as ``Timeouts``: the defaults for ``None``, one number for all three limits.
+
+        Example:
+            >>> Timeouts.of(30)
+            Timeouts(connect=30, first_token=30, idle=30)
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, Timeouts):
+            return value
+        return cls(connect=value, first_token=value, idle=value)
+
     def __post_init__(self) -> None:
         for name in ("connect", "first_token", "idle"):
             value = getattr(self, name)

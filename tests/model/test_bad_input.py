@@ -85,7 +85,13 @@ ARGUMENT_ERRORS: list[tuple[str, Callable[[], object], type[Exception], str]] = 
         TypeError,
         "temprature",
     ),
-    ("timeout type", lambda: OpenAI(api_key=KEY, model="m", timeout=5), TypeError, "Timeouts"),
+    ("timeout type", lambda: OpenAI(api_key=KEY, model="m", timeout="5"), TypeError, "Timeouts"),
+    (
+        "timeout negative",
+        lambda: OpenAI(api_key=KEY, model="m", timeout=-1),
+        ValueError,
+        "Timeouts",
+    ),
     ("retry type", lambda: OpenAI(api_key=KEY, model="m", retry=3), TypeError, "RetryPolicy"),
     ("retries type", lambda: OpenAI(api_key=KEY, model="m", max_retries="3"), TypeError, "int"),
     ("negative retries", lambda: OpenAI(api_key=KEY, model="m", max_retries=-1), ValueError, "neg"),
@@ -203,3 +209,11 @@ async def test_a_scripted_error_still_reaches_on_error_with_a_delay() -> None:
     provider = ScriptedProvider([ScriptedReply(text="a b", error=boom, error_after=1)], delay=0.001)
     deltas, error = await run_stream(provider.stream_chat(ChatRequest(messages=[HI])))
     assert error is boom and [d.content for d in deltas] == ["a "]
+
+
+def test_a_number_of_seconds_sets_every_timeout() -> None:
+    provider = OpenAI(api_key=KEY, model="m", timeout=7.5)
+    assert provider.timeouts == Timeouts(connect=7.5, first_token=7.5, idle=7.5)
+    assert OpenAI(api_key=KEY, model="m").timeouts == Timeouts()
+    custom = Timeouts(idle=3)
+    assert OpenAI(api_key=KEY, model="m", timeout=custom).timeouts is custom
