@@ -20,6 +20,7 @@ __all__ = ["timeline"]
 _ROW = 28
 _TOP = 34
 _PAD = 12
+_AXIS_MARGIN = 36
 _END_COLOURS = {
     "node_end": "#4c9a6a",
     "error": "#c8453b",
@@ -147,7 +148,7 @@ def _draw(
     timed: bool,
 ) -> str:
     label_w = max([text_width(r, 12) for r in rows] + [40.0]) + 2 * _PAD
-    plot_w = width - label_w - _PAD
+    plot_w = width - label_w - _AXIS_MARGIN  # room for the last axis label, centred on the end
     start = min((it.at for it in items), default=0.0)
     total = max((it.at for it in items), default=0.0) - start
     height = _TOP + max(len(rows), 1) * _ROW + 40
