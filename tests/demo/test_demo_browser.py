@@ -16,19 +16,10 @@ from aiohttp import web
 from playwright.async_api import BrowserContext, Page, async_playwright
 
 from rxchronos.demo import create_app, demo_provider
+from tests._browser import launch_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WAIT_MS = 20_000  # bounds a wait for the browser; never an assertion about speed
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -36,11 +27,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture
 async def browser(chromium_executable: str, tmp_path: Path) -> AsyncIterator[BrowserContext]:
     async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
+        context = await launch_chromium(
+            playwright,
+            chromium_executable,
             tmp_path / "profile",
-            executable_path=chromium_executable,
-            args=CHROMIUM_ARGS,
-            headless=True,
             viewport={"width": 1440, "height": 1000},
         )
         try:

@@ -19,21 +19,11 @@ from playwright.async_api import BrowserContext, Page, async_playwright
 
 from rxchronos.stream import Broker, Event
 from rxchronos.stream.web import add_sse_route, broker_handler, close_streams
+from tests._browser import launch_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 PAGE = (Path(__file__).parent / "browser_page.html").read_bytes()
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 WAIT_MS = 15_000  # bounds a wait for the browser; never an assertion about speed
 
@@ -48,9 +38,7 @@ async def browser(
     """Headless Chromium with a fresh profile, for every test of this module."""
     profile = tmp_path_factory.mktemp("chromium-profile")
     async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            profile, executable_path=chromium_executable, args=CHROMIUM_ARGS, headless=True
-        )
+        context = await launch_chromium(playwright, chromium_executable, profile)
         try:
             yield context
         finally:
