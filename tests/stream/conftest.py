@@ -4,34 +4,71 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import ClassVar
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar
 
 import aiohttp
 import pytest
 from aiohttp import web
 
 from rxchronos.sse import ServerSentEvent, SSEDecoder
+from rxchronos.stream import Broker
+from rxchronos.stream.web import add_sse_route
 
 Serve = Callable[[web.Application], Awaitable[str]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    """Start apps on 127.0.0.1 (a free port each); returns the base URL. Cleaned up after."""
+@asynccontextmanager
+async def serving() -> AsyncIterator[Serve]:
+    """Start apps on 127.0.0.1 (a free port each), returning their base URL; stopped on exit."""
     runners: list[web.AppRunner] = []
 
     async def start(app: web.Application) -> str:
         runner = web.AppRunner(app, shutdown_timeout=5.0, handler_cancellation=False)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
         runners.append(runner)
         host, port = runner.addresses[0][:2]
         return f"http://{host}:{port}"
 
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+    try:
+        yield start
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """:func:`serving` for one test."""
+    async with serving() as start:
+        yield start
+
+
+def route_app(path: str, handler: Handler) -> web.Application:
+    """An app answering ``GET path`` with ``handler``."""
+    app = web.Application()
+    app.router.add_get(path, handler)
+    return app
+
+
+def topic_app(broker: Broker, path: str = "/runs/{topic}", **options: Any) -> web.Application:
+    """An app streaming ``broker`` on an :func:`add_sse_route` route (``options`` go to it)."""
+    app = web.Application()
+    add_sse_route(app, path, broker, **options)
+    return app
+
+
+async def open_stream(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
+) -> SSEReader:
+    """Open ``url`` as an event stream and read up to its ``: connected`` preamble."""
+    response = await http.get(url, headers=headers)
+    assert response.status == 200, await response.text()
+    reader = SSEReader(response)
+    await reader.until_raw(b": connected\n")
+    return reader
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from aiohttp import web
 from rxchronos.stream import Broker, Event
 from rxchronos.stream.web import add_sse_route, broker_handler, sse_response
 
-from .conftest import Serve, SSEReader
+from .conftest import Serve, SSEReader, route_app
 
 
 @pytest.mark.parametrize(
@@ -114,9 +114,7 @@ async def test_sse_response_refuses_what_is_not_an_observable(
         except TypeError as exc:
             return web.Response(status=500, text=str(exc))
 
-    app = web.Application()
-    app.router.add_get("/", handler)
-    async with http.get(await serve(app) + "/") as response:
+    async with http.get(await serve(route_app("/", handler)) + "/") as response:
         assert response.status == 500
         assert "reactivex Observable, got list" in await response.text()
 
@@ -135,9 +133,7 @@ async def test_a_malformed_or_huge_last_event_id_gets_one_reset_event(
     serve: Serve, http: aiohttp.ClientSession, last_event_id: str, reason: str
 ) -> None:
     broker = Broker()
-    app = web.Application()
-    app.router.add_get("/events", broker.sse_handler())
-    base = await serve(app)
+    base = await serve(route_app("/events", broker.sse_handler()))
     broker.publish(Event(type="before"))
     headers = {"Last-Event-ID": last_event_id}
     response = await http.get(base + "/events", headers=headers)

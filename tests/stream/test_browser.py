@@ -8,7 +8,7 @@ records what the browser delivers. Debian's ``chromium`` is used through ``execu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +21,13 @@ from rxchronos.stream import Broker, Event
 from rxchronos.stream.web import add_sse_route, broker_handler, close_streams
 from tests._browser import launch_chromium
 
+from .conftest import Handler, Serve, serving
+
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 PAGE = (Path(__file__).parent / "browser_page.html").read_bytes()
 
 WAIT_MS = 15_000  # bounds a wait for the browser; never an assertion about speed
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Start = Callable[[web.Application], Awaitable[str]]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -46,29 +45,40 @@ async def browser(
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def start() -> AsyncIterator[Start]:
-    """Start apps on 127.0.0.1 (a free port each), on the module's loop; returns the base URL."""
-    runners: list[web.AppRunner] = []
+async def start() -> AsyncIterator[Serve]:
+    """:func:`~tests.stream.conftest.serving` on the module's loop."""
+    async with serving() as start_app:
+        yield start_app
 
-    async def start_app(app: web.Application) -> str:
-        runner = web.AppRunner(app, shutdown_timeout=5.0, handler_cancellation=False)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        runners.append(runner)
-        host, port = runner.addresses[0][:2]
-        return f"http://{host}:{port}"
 
-    yield start_app
-    for runner in runners:
-        await runner.cleanup()
+class Tabs:
+    """Opens pages of the test page; a test's pages are closed after it (and their
+    ``EventSource`` with them)."""
+
+    def __init__(self, browser: BrowserContext) -> None:
+        self.browser = browser
+        self.opened: list[Page] = []
+
+    async def open(self, base: str, src: str, named: str = "") -> Page:
+        """Open the test page on ``src`` and wait until its ``EventSource`` is open."""
+        page = await self.browser.new_page()
+        self.opened.append(page)
+        query = f"?src={src}" + (f"&named={named}" if named else "")
+        await page.goto(base + "/" + query)
+        await page.wait_for_function("window.log.opens >= 1", timeout=WAIT_MS)
+        return page
+
+    async def close(self, page: Page) -> None:
+        self.opened.remove(page)
+        await page.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def tabs(browser: BrowserContext) -> AsyncIterator[list[Page]]:
-    """Pages opened by a test (closed after it, which closes their ``EventSource``)."""
-    opened: list[Page] = []
+async def tabs(browser: BrowserContext) -> AsyncIterator[Tabs]:
+    """The test's :class:`Tabs`."""
+    opened = Tabs(browser)
     yield opened
-    for page in opened:
+    for page in opened.opened:
         await page.close()
 
 
@@ -110,18 +120,6 @@ def page_app(path: str | None = None, handler: Handler | None = None) -> web.App
     return app
 
 
-async def open_tab(
-    tabs: list[Page], browser: BrowserContext, base: str, src: str, named: str = ""
-) -> Page:
-    """Open the test page on ``src`` and wait until its ``EventSource`` is open."""
-    page = await browser.new_page()
-    tabs.append(page)
-    query = f"?src={src}" + (f"&named={named}" if named else "")
-    await page.goto(base + "/" + query)
-    await page.wait_for_function("window.log.opens >= 1", timeout=WAIT_MS)
-    return page
-
-
 async def received(page: Page, count: int, kind: str = "messages") -> list[dict[str, Any]]:
     """Wait until the page recorded ``count`` events in ``log[kind]``; return them all."""
     await page.wait_for_function(f"window.log.{kind}.length >= {count}", timeout=WAIT_MS)
@@ -134,12 +132,21 @@ def as_seen(event: Event, kind: str = "message") -> dict[str, Any]:
     return {"kind": kind, "id": event.id, "payload": {"type": event.type, "data": event.data}}
 
 
-async def test_onmessage_receives_every_event(
-    browser: BrowserContext, start: Start, tabs: list[Page]
-) -> None:
+async def three_events_in(
+    broker: Broker, start: Serve, tabs: Tabs
+) -> tuple[Page, Recorder, list[Event]]:
+    """A tab reading ``broker`` (reconnecting after 50 ms), once it received three events."""
+    app = page_app("/events", broker_handler(broker, client_id="tab", retry=0.05))
+    page = await tabs.open(await start(app), "/events")
+    published = [broker.publish(Event(type="n", data=n)) for n in range(3)]
+    await received(page, 3)
+    return page, app[RECORDER], published
+
+
+async def test_onmessage_receives_every_event(start: Serve, tabs: Tabs) -> None:
     broker = Broker()
     base = await start(page_app("/events", broker.sse_handler("client-123")))
-    page = await open_tab(tabs, browser, base, "/events")
+    page = await tabs.open(base, "/events")
     published = [
         broker.publish(Event(type="node_end", data={"node": f"n{n}", "status": "done"}))
         for n in range(200)
@@ -149,12 +156,10 @@ async def test_onmessage_receives_every_event(
     assert await page.evaluate("window.log.errors") == []
 
 
-async def test_add_event_listener_receives_named_events(
-    browser: BrowserContext, start: Start, tabs: list[Page]
-) -> None:
+async def test_add_event_listener_receives_named_events(start: Serve, tabs: Tabs) -> None:
     broker = Broker()
     base = await start(page_app("/events", broker.sse_handler("client-123", named_events=True)))
-    page = await open_tab(tabs, browser, base, "/events", named="token,node_end,done")
+    page = await tabs.open(base, "/events", named="token,node_end,done")
     token = broker.publish(Event(type="token", data="Hi"))
     node_end = broker.publish(Event(type="node_end", data={"node": "extract"}))
     error = broker.publish(Event(type="error", data="boom"))  # reserved: never an event: name
@@ -165,28 +170,23 @@ async def test_add_event_listener_receives_named_events(
 
 
 async def test_the_first_connection_resumes_from_the_last_event_id_query_parameter(
-    browser: BrowserContext, start: Start, tabs: list[Page]
+    start: Serve, tabs: Tabs
 ) -> None:
     broker = Broker()
     base = await start(page_app("/events", broker.sse_handler()))
     published = [broker.publish(Event(type="n", data=n)) for n in range(6)]
-    page = await open_tab(tabs, browser, base, f"/events?last_event_id={published[2].id}")
+    page = await tabs.open(base, f"/events?last_event_id={published[2].id}")
     later = broker.publish(Event(type="n", data=6))
     assert await received(page, 4) == [as_seen(e) for e in [*published[3:], later]]
 
 
 async def test_an_overflow_disconnect_is_followed_by_a_reconnect_that_gets_exactly_the_missed(
-    browser: BrowserContext, start: Start, tabs: list[Page]
+    start: Serve, tabs: Tabs
 ) -> None:
     broker = Broker(buffer_size=4)  # policy "disconnect": a burst of 10 overflows it
-    app = page_app("/events", broker_handler(broker, client_id="tab", retry=0.05))
-    route = app[RECORDER]
-    base = await start(app)
-    page = await open_tab(tabs, browser, base, "/events")
-    before = [broker.publish(Event(type="n", data=n)) for n in range(3)]
-    await received(page, 3)
+    page, route, before = await three_events_in(broker, start, tabs)
     burst = [broker.publish(Event(type="n", data=n)) for n in range(3, 13)]
-    seen = await received(page, 13)
+    await received(page, 13)
     assert broker.stats().disconnects == 1
     assert route.last_event_ids == [None, before[-1].id]  # the browser resumed after event 3
     after = broker.publish(Event(type="n", data=13))
@@ -195,15 +195,10 @@ async def test_an_overflow_disconnect_is_followed_by_a_reconnect_that_gets_exact
 
 
 async def test_a_dropped_connection_is_followed_by_a_reconnect_that_gets_exactly_the_missed(
-    browser: BrowserContext, start: Start, tabs: list[Page]
+    start: Serve, tabs: Tabs
 ) -> None:
     broker = Broker()
-    app = page_app("/events", broker_handler(broker, client_id="tab", retry=0.05))
-    route = app[RECORDER]
-    base = await start(app)
-    page = await open_tab(tabs, browser, base, "/events")
-    before = [broker.publish(Event(type="n", data=n)) for n in range(3)]
-    await received(page, 3)
+    page, route, before = await three_events_in(broker, start, tabs)
     transport = route.requests[0].transport
     assert transport is not None
     transport.abort()  # the network drops the connection ...
@@ -216,12 +211,12 @@ async def test_a_dropped_connection_is_followed_by_a_reconnect_that_gets_exactly
 
 
 async def test_two_tabs_with_one_client_id_both_receive_everything(
-    browser: BrowserContext, start: Start, tabs: list[Page]
+    start: Serve, tabs: Tabs
 ) -> None:
     broker = Broker()
     base = await start(page_app("/events", broker.sse_handler("client-123")))
-    first = await open_tab(tabs, browser, base, "/events")
-    second = await open_tab(tabs, browser, base, "/events")
+    first = await tabs.open(base, "/events")
+    second = await tabs.open(base, "/events")
     stats = broker.stats()
     assert stats.subscribers == 2
     assert [s.client_id for s in stats.subscriptions] == ["client-123", "client-123"]
@@ -229,8 +224,7 @@ async def test_two_tabs_with_one_client_id_both_receive_everything(
     expected = [as_seen(e) for e in published]
     assert await received(first, 50) == expected
     assert await received(second, 50) == expected
-    await second.close()  # closing one tab leaves the other's stream alone
-    tabs.remove(second)
+    await tabs.close(second)  # closing one tab leaves the other's stream alone
     while broker.stats().subscribers != 1:
         await first.wait_for_timeout(20)
     later = broker.publish(Event(type="n", data=50))
@@ -239,14 +233,14 @@ async def test_two_tabs_with_one_client_id_both_receive_everything(
 
 
 async def test_a_finished_run_sends_done_and_the_browser_stops_reconnecting(
-    browser: BrowserContext, start: Start, tabs: list[Page]
+    start: Serve, tabs: Tabs
 ) -> None:
     broker = Broker()
     app = page_app()
     add_sse_route(app, "/runs/{topic}/events", broker, retry=0.05)
     route = app[RECORDER]
     base = await start(app)
-    page = await open_tab(tabs, browser, base, "/runs/s1/events")
+    page = await tabs.open(base, "/runs/s1/events")
     token = broker.publish(Event(type="token", data="Hi"), topic="s1")
     broker.publish(Event(type="token", data="not yours"), topic="s2")
     done = broker.finish_topic("s1")

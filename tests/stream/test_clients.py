@@ -25,15 +25,8 @@ from rxchronos.stream import (
     SSEProtocolError,
     sse_client,
 )
-from rxchronos.stream.web import add_sse_route
 
-from .conftest import Serve, eventually
-
-
-async def broker_app(serve: Serve, broker: Broker) -> str:
-    app = web.Application()
-    add_sse_route(app, "/runs/{topic}", broker, retry=0.02)
-    return await serve(app)
+from .conftest import Serve, eventually, route_app, topic_app
 
 
 def payload(event_data: str) -> object:
@@ -61,7 +54,7 @@ class Collected:
 
 async def test_httpx_sse_resumes_with_last_event_id(serve: Serve) -> None:
     broker = Broker()
-    base = await broker_app(serve, broker)
+    base = await serve(topic_app(broker, retry=0.02))
     async with httpx.AsyncClient() as client:
         async with aconnect_sse(client, "GET", base + "/runs/t") as source:
             events = source.aiter_sse()
@@ -108,7 +101,7 @@ async def test_launchdarkly_reconnects_after_a_server_side_drop_and_gets_exactly
     serve: Serve,
 ) -> None:
     broker = Broker()
-    base = await broker_app(serve, broker)
+    base = await serve(topic_app(broker, retry=0.02))
     received: list[tuple[str | None, str]] = []
     reader = asyncio.ensure_future(
         asyncio.to_thread(read_with_launchdarkly, base + "/runs/t?client_id=ld", received)
@@ -134,7 +127,7 @@ async def test_sse_client_reconnects_resumes_honours_retry_and_stops_on_204(
     serve: Serve,
 ) -> None:
     broker = Broker()
-    base = await broker_app(serve, broker)
+    base = await serve(topic_app(broker, retry=0.02))
     # The client's own delay is an hour: only the server's `retry: 20` lets it come back.
     collected = Collected(sse_client(base + "/runs/t?client_id=me", retry=3600))
     await eventually(lambda: broker.stats().subscribers == 1)
@@ -154,7 +147,7 @@ async def test_sse_client_reconnects_resumes_honours_retry_and_stops_on_204(
 
 async def test_sse_client_starts_after_a_given_last_event_id(serve: Serve) -> None:
     broker = Broker()
-    base = await broker_app(serve, broker)
+    base = await serve(topic_app(broker, retry=0.02))
     first = broker.publish(Event(type="n", data=1), topic="t")
     broker.publish(Event(type="n", data=2), topic="t")
     broker.finish_topic("t")
@@ -165,7 +158,7 @@ async def test_sse_client_starts_after_a_given_last_event_id(serve: Serve) -> No
 
 async def test_sse_client_completes_at_once_on_204(serve: Serve) -> None:
     broker = Broker()
-    base = await broker_app(serve, broker)
+    base = await serve(topic_app(broker, retry=0.02))
     broker.finish_topic("t")
     collected = Collected(sse_client(base + "/runs/t"))
     await collected.finished.wait()
@@ -173,9 +166,7 @@ async def test_sse_client_completes_at_once_on_204(serve: Serve) -> None:
 
 
 async def test_sse_client_reports_a_refusal_without_its_secrets(serve: Serve) -> None:
-    app = web.Application()
-    add_sse_route(app, "/runs/{topic}", Broker(), authorize=lambda request, topic: False)
-    base = await serve(app)
+    base = await serve(topic_app(Broker(), authorize=lambda request, topic: False))
     url = base + "/runs/t?token=query-secret"
     collected = Collected(sse_client(url, headers={"Authorization": "Bearer header-secret"}))
     await collected.finished.wait()
@@ -189,9 +180,7 @@ async def test_sse_client_refuses_a_response_that_is_not_an_event_stream(serve: 
     async def html(request: web.Request) -> web.Response:
         return web.Response(text="<html></html>", content_type="text/html")
 
-    app = web.Application()
-    app.router.add_get("/", html)
-    base = await serve(app)
+    base = await serve(route_app("/", html))
     collected = Collected(sse_client(base + "/"))
     await collected.finished.wait()
     assert isinstance(collected.error, SSEProtocolError)
@@ -210,7 +199,7 @@ async def test_sse_client_gives_up_after_max_retries() -> None:
 
 async def test_disposing_sse_client_closes_the_connection(serve: Serve) -> None:
     broker = Broker()
-    base = await broker_app(serve, broker)
+    base = await serve(topic_app(broker, retry=0.02))
     collected = Collected(sse_client(base + "/runs/t"))
     await eventually(lambda: broker.stats().subscribers == 1)
     collected.subscription.dispose()
@@ -241,9 +230,7 @@ async def test_after_a_reconnect_events_without_an_id_line_carry_the_resumed_id(
             await response.write(b"data: no id line\n\n")
         return response
 
-    app = web.Application()
-    app.router.add_get("/", stream)
-    collected = Collected(sse_client(await serve(app) + "/", retry=0))
+    collected = Collected(sse_client(await serve(route_app("/", stream)) + "/", retry=0))
     await collected.finished.wait()
     assert collected.error is None
     assert [(e.data, e.id) for e in collected.events] == [("first", "a-1"), ("no id line", "a-1")]

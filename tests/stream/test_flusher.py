@@ -7,12 +7,11 @@ import re
 import socket
 from typing import Any
 
-from aiohttp import web
-
 from rxchronos.stream import Broker, Event
 from rxchronos.stream._connection import open_connections
 from rxchronos.stream._flusher import PendingWrite, start_write
-from tests.stream.conftest import Serve, eventually
+
+from .conftest import Serve, eventually, route_app
 
 
 class FakeResponse:
@@ -75,8 +74,7 @@ async def test_a_client_under_backpressure_gets_everything_in_order_once_it_read
     serve: Serve,
 ) -> None:
     broker = Broker(buffer_size=100_000)
-    app = web.Application()
-    app.router.add_get("/events", broker.sse_handler(write_timeout=60.0))
+    app = route_app("/events", broker.sse_handler(write_timeout=60.0))
     port = int((await serve(app)).rsplit(":", 1)[1])
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -9,15 +9,12 @@ from aiohttp import web
 
 from rxchronos.sse import ServerSentEvent
 from rxchronos.stream import Broker, Event, sse_client
-from rxchronos.stream.web import add_sse_route
 
-from .conftest import eventually
+from .conftest import eventually, topic_app
 
 
 async def start_server(broker: Broker, port: int) -> web.AppRunner:
-    app = web.Application()
-    add_sse_route(app, "/runs/{topic}", broker, retry=0.02)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(topic_app(broker, retry=0.02))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner

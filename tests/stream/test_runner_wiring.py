@@ -8,13 +8,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from rxchronos.graph import MemoryStore, NodeError, Runner, StateGraph, emit
 from rxchronos.stream import Broker
-from rxchronos.stream.web import add_sse_route
 
-from .conftest import Serve, SSEReader, eventually
+from .conftest import Serve, eventually, open_stream, topic_app
 
 
 def extract(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -40,21 +38,13 @@ def etl(broker: Broker) -> Runner:
     return Runner(graph.compile(), MemoryStore(), broker=broker)
 
 
-async def watch(http: aiohttp.ClientSession, url: str) -> SSEReader:
-    response = await http.get(url)
-    assert response.status == 200
-    return SSEReader(response)
-
-
 async def test_a_run_streams_to_its_session_topic_and_its_end_closes_the_stream(
     serve: Serve, http: aiohttp.ClientSession
 ) -> None:
     broker = Broker()
-    app = web.Application()
-    add_sse_route(app, "/runs/{topic}", broker)
-    base = await serve(app)
-    mine = await watch(http, base + "/runs/session-1")
-    other = await watch(http, base + "/runs/session-2")
+    base = await serve(topic_app(broker))
+    mine = await open_stream(http, base + "/runs/session-1")
+    other = await open_stream(http, base + "/runs/session-2")
     await eventually(lambda: broker.stats().subscribers == 2)
 
     result = await etl(broker).run("session-1", {"source": "csv"})

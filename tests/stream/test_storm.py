@@ -6,13 +6,11 @@ import asyncio
 import contextlib
 
 import aiohttp
-from aiohttp import web
 
 from rxchronos.stream import Broker, Event
 from rxchronos.stream._connection import open_connections
-from rxchronos.stream.web import add_sse_route
 
-from .conftest import Serve, eventually
+from .conftest import Serve, eventually, topic_app
 
 CYCLES = 1000
 AT_ONCE = 50
@@ -29,8 +27,7 @@ async def one_cycle(http: aiohttp.ClientSession, url: str, read_events: bool) ->
 
 async def test_a_thousand_connect_disconnect_cycles_leak_nothing(serve: Serve) -> None:
     broker = Broker()
-    app = web.Application()
-    add_sse_route(app, "/runs/{topic}", broker)
+    app = topic_app(broker)
     base = await serve(app)
     baseline = asyncio.all_tasks()
 

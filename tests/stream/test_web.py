@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
@@ -15,7 +17,7 @@ from aiohttp import web
 from rxchronos.stream import Broker, Event
 from rxchronos.stream.web import add_sse_route, close_streams, sse_response
 
-from .conftest import Serve, SSEReader, eventually
+from .conftest import Serve, SSEReader, eventually, open_stream, route_app, topic_app
 
 
 def app_with(broker: Broker, **options: Any) -> web.Application:
@@ -23,16 +25,6 @@ def app_with(broker: Broker, **options: Any) -> web.Application:
     app.router.add_get("/events", broker.sse_handler("client-123", **options))
     app.on_shutdown.append(close_streams)
     return app
-
-
-async def open_stream(
-    http: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
-) -> SSEReader:
-    response = await http.get(url, headers=headers)
-    assert response.status == 200, await response.text()
-    reader = SSEReader(response)
-    await reader.until_raw(b": connected\n")
-    return reader
 
 
 async def test_headers_and_the_connect_preamble(serve: Serve, http: aiohttp.ClientSession) -> None:
@@ -145,67 +137,52 @@ async def test_two_connections_with_one_client_id_both_get_everything(
     assert await tab1.rest() == [] and await tab2.rest() == []
 
 
-def frozen_client(port: int, path: str) -> socket.socket:
-    """A client that sends its request and then never reads."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    return sock
+@contextmanager
+def frozen_client(base: str, path: str) -> Iterator[None]:
+    """A client of ``base + path`` that sends its request and then never reads."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", int(base.rsplit(":", 1)[1])))
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        yield
 
 
-async def flood_until_cut_off(broker: Broker, topic: str) -> int:
-    """Publish 64 KiB events until the frozen subscriber is gone; returns the peak buffer use."""
+async def flood_a_frozen_client(broker: Broker, base: str) -> int:
+    """Publish 64 KiB events to a frozen client of topic ``r1`` until it is cut off; returns
+    the peak buffer use."""
     big = "x" * 65536
     peak = 0
-    while broker.stats().subscribers:
-        broker.publish(Event(type="big", data=big), topic=topic)
-        peak = max(peak, *(s.buffered for s in broker.stats().subscriptions), 0)
-        await asyncio.sleep(0.005)
+    with frozen_client(base, "/runs/r1"):
+        await eventually(lambda: broker.stats().subscribers == 1)
+        while broker.stats().subscribers:
+            broker.publish(Event(type="big", data=big), topic="r1")
+            peak = max(peak, *(s.buffered for s in broker.stats().subscriptions), 0)
+            await asyncio.sleep(0.005)
     return peak
 
 
 async def test_a_frozen_client_overflows_and_is_disconnected(serve: Serve) -> None:
     broker = Broker(buffer_size=4, replay_size=8)
-    app = web.Application()
-    add_sse_route(app, "/runs/{topic}", broker)
-    base = await serve(app)
-    sock = frozen_client(int(base.rsplit(":", 1)[1]), "/runs/r1")
-    try:
-        await eventually(lambda: broker.stats().subscribers == 1)
-        peak = await flood_until_cut_off(broker, "r1")
-        assert peak <= 4
-        assert broker.stats().disconnects == 1
-    finally:
-        sock.close()
+    base = await serve(topic_app(broker))
+    assert await flood_a_frozen_client(broker, base) <= 4
+    assert broker.stats().disconnects == 1
 
 
 async def test_a_frozen_client_is_cut_off_by_the_write_timeout(serve: Serve) -> None:
     broker = Broker(buffer_size=4, replay_size=8, overflow="drop_oldest")
-    app = web.Application()
-    add_sse_route(app, "/runs/{topic}", broker, write_timeout=0.3)
-    base = await serve(app)
-    sock = frozen_client(int(base.rsplit(":", 1)[1]), "/runs/r1")
-    try:
-        await eventually(lambda: broker.stats().subscribers == 1)
-        peak = await flood_until_cut_off(broker, "r1")
-        stats = broker.stats()
-        assert peak <= 4
-        assert stats.disconnects == 0  # not an overflow: drop_oldest never overflows
-        assert stats.dropped > 0
-    finally:
-        sock.close()
+    base = await serve(topic_app(broker, write_timeout=0.3))
+    assert await flood_a_frozen_client(broker, base) <= 4
+    stats = broker.stats()
+    assert stats.disconnects == 0  # not an overflow: drop_oldest never overflows
+    assert stats.dropped > 0
 
 
 async def test_a_stalled_client_does_not_slow_or_starve_the_others(
     serve: Serve, http: aiohttp.ClientSession
 ) -> None:
     broker = Broker(buffer_size=4, overflow="drop_newest")
-    app = web.Application()
-    add_sse_route(app, "/runs/{topic}", broker)
-    base = await serve(app)
-    sock = frozen_client(int(base.rsplit(":", 1)[1]), "/runs/r1")
-    try:
+    base = await serve(topic_app(broker))
+    with frozen_client(base, "/runs/r1"):
         healthy = await open_stream(http, base + "/runs/r1")
         await eventually(lambda: broker.stats().subscribers == 2)
         payload = "y" * 65536
@@ -215,8 +192,6 @@ async def test_a_stalled_client_does_not_slow_or_starve_the_others(
             got.append(json.loads((await healthy.next()).data)["data"]["n"])
         assert got == list(range(300))
         assert max(s.dropped for s in broker.stats().subscriptions) > 0
-    finally:
-        sock.close()
 
 
 async def test_shutdown_closes_open_streams_at_once_and_cleanly(
@@ -254,9 +229,7 @@ async def test_authorize_refuses_with_403_or_401_before_streaming(
             raise web.HTTPUnauthorized()
         return request.headers["Authorization"] == f"Bearer {topic}-reader"
 
-    app = web.Application()
-    add_sse_route(app, "/runs/{topic}/events", broker, authorize=authorize)
-    base = await serve(app)
+    base = await serve(topic_app(broker, "/runs/{topic}/events", authorize=authorize))
     async with http.get(base + "/runs/s1/events") as response:
         assert response.status == 401
     wrong = {"Authorization": "Bearer s2-reader"}
@@ -274,9 +247,11 @@ async def test_a_sync_authorize_and_a_topic_from_the_query(
     serve: Serve, http: aiohttp.ClientSession
 ) -> None:
     broker = Broker()
-    app = web.Application()
-    add_sse_route(app, "/events", broker, authorize=lambda request, topic: topic == "public")
-    base = await serve(app)
+
+    def only_public(request: web.Request, topic: str | None) -> bool:
+        return topic == "public"
+
+    base = await serve(topic_app(broker, "/events", authorize=only_public))
     async with http.get(base + "/events?topic=secret") as response:
         assert response.status == 403
     async with http.get(base + "/events") as response:
@@ -290,9 +265,7 @@ async def test_a_client_never_receives_another_topics_events(
     serve: Serve, http: aiohttp.ClientSession
 ) -> None:
     broker = Broker()
-    app = web.Application()
-    add_sse_route(app, "/runs/{topic}", broker)
-    base = await serve(app)
+    base = await serve(topic_app(broker))
     reader = await open_stream(http, base + "/runs/mine")
     broker.publish(Event(type="secret"), topic="theirs")
     broker.publish(Event(type="public"))
@@ -306,9 +279,7 @@ async def test_a_finished_topic_sends_done_closes_and_answers_204_later(
     serve: Serve, http: aiohttp.ClientSession
 ) -> None:
     broker = Broker()
-    app = web.Application()
-    add_sse_route(app, "/runs/{topic}", broker)
-    base = await serve(app)
+    base = await serve(topic_app(broker))
     reader = await open_stream(http, base + "/runs/s1")
     step = broker.publish(Event(type="step"), topic="s1")
     broker.publish(Event(type="step"), topic="s1")
@@ -335,9 +306,7 @@ async def test_sse_response_streams_any_observable(
         items = reactivex.of("plain text", Event(type="tick", data=1), {"type": "dict", "x": 2})
         return await sse_response(request, items, retry=None, headers={"X-Extra": "1"})
 
-    app = web.Application()
-    app.router.add_get("/", handler)
-    base = await serve(app)
+    base = await serve(route_app("/", handler))
     async with http.get(base + "/") as response:
         assert response.headers["X-Extra"] == "1"
         reader = SSEReader(response)
@@ -354,9 +323,7 @@ async def test_an_empty_observable_answers_204(serve: Serve, http: aiohttp.Clien
     async def handler(request: web.Request) -> web.StreamResponse:
         return await sse_response(request, reactivex.empty())
 
-    app = web.Application()
-    app.router.add_get("/", handler)
-    base = await serve(app)
+    base = await serve(route_app("/", handler))
     async with http.get(base + "/") as response:
         assert response.status == 204
 
@@ -370,9 +337,7 @@ async def test_a_failing_observable_drops_the_connection_and_reaches_aiohttp(
         )
         return await sse_response(request, items)
 
-    app = web.Application()
-    app.router.add_get("/", handler)
-    base = await serve(app)
+    base = await serve(route_app("/", handler))
     async with http.get(base + "/") as response:
         reader = SSEReader(response)
         assert json.loads((await reader.next()).data)["type"] == "before"
