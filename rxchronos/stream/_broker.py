@@ -1,10 +1,16 @@
-"""The :class:`Broker`: a Subject multicast of stamped events, with replay, topics and stats."""
+"""The :class:`Broker`: the public face that publishing, subscribing and the SSE routes share.
+
+It puts together what the other modules do: stamping and recording events
+(:mod:`~rxchronos.stream._journal`), the subscriptions and the fan-out to them
+(:mod:`~rxchronos.stream._subscription`), the event loop it belongs to
+(:mod:`~rxchronos.stream._affinity`), and the SSE route (:mod:`rxchronos.stream.web`); here are
+its lifecycle (``close``) and its statistics.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -12,12 +18,11 @@ import reactivex
 from reactivex import abc
 from reactivex.disposable import Disposable
 
-from rxchronos.stream._errors import BrokerClosedError, BrokerError
-from rxchronos.stream._event import Event, stamp_event
-from rxchronos.stream._ids import EventIds
+from rxchronos.stream._affinity import LoopAffinity
+from rxchronos.stream._errors import BrokerClosedError
+from rxchronos.stream._event import Event
+from rxchronos.stream._journal import Journal
 from rxchronos.stream._multicast import GuardedSubject
-from rxchronos.stream._replay import ReplayBuffer
-from rxchronos.stream._resume import events_after
 from rxchronos.stream._subscriber import Overflow, check_overflow
 from rxchronos.stream._subscription import (
     BrokerStats,
@@ -70,21 +75,17 @@ class Broker:
         check_overflow(overflow, buffer_size)
         self.buffer_size = buffer_size
         self.overflow: Overflow = overflow
-        self._ids = EventIds()
-        self._replay = ReplayBuffer(replay_size)
+        self._journal = Journal(replay_size)
         self._all: GuardedSubject[Event] = GuardedSubject()
         self._subscriptions = Subscriptions()
         self._deliver = self._subscriptions.fanout.deliver
+        self._affinity = LoopAffinity()
         self._closed = False
-        self._published = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: int | None = None
-        self._bind()
 
     @property
     def epoch(self) -> str:
         """This broker life's epoch: the part of every id before the last ``-``."""
-        return self._ids.epoch
+        return self._journal.ids.epoch
 
     @property
     def closed(self) -> bool:
@@ -124,23 +125,8 @@ class Broker:
         """
         if self._closed:
             raise BrokerClosedError("publish() after Broker.close(): the broker takes no events")
-        if self._thread is None:
-            self._bind()
-        elif self._thread != threading.get_ident():
-            raise BrokerError(
-                "Broker.publish() was called from another thread than its event loop's; "
-                "use publish_threadsafe() there"
-            )
-        if topic is not None:
-            check_topic(topic)
-        ids = self._ids
-        seq = ids.last_seq + 1
-        stamped = stamp_event(event, id=ids.id_of(seq), topic=topic)
-        if stamped.topic is not None and topic is None:
-            check_topic(stamped.topic)
-        ids.next()
-        self._replay.append(seq, stamped)
-        self._published += 1
+        self._affinity.check()
+        stamped = self._journal.record(event, topic)
         topic = stamped.topic
         if topic is not None:
             self._subscriptions.reopen(topic)
@@ -180,24 +166,7 @@ class Broker:
             >>> asyncio.run(main())
             True
         """
-        target = loop or self._loop
-        if target is None:
-            raise BrokerError(
-                "publish_threadsafe() does not know the broker's event loop yet: create, "
-                "subscribe to or publish to the broker on its loop first, or pass loop="
-            )
-        future: concurrent.futures.Future[Event] = concurrent.futures.Future()
-
-        def run() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                future.set_result(self.publish(event, topic=topic))
-            except BaseException as exc:
-                future.set_exception(exc)
-
-        target.call_soon_threadsafe(run)
-        return future
+        return self._affinity.call_soon(lambda: self.publish(event, topic=topic), loop)
 
     def finish_topic(self, topic: str, *, data: Any = None) -> Event:
         """End a topic (a finished run): its streams get a ``done`` event and complete.
@@ -294,19 +263,12 @@ class Broker:
         Returns:
             A disposable that detaches the observer.
         """
-        self._bind()
+        self._affinity.bind()
         if self._closed:
             consumer.on_completed()
             return Disposable()
-        if last_event_id is not None:
-            replayed = events_after(last_event_id, topics, replay=self._replay, ids=self._ids)
-            for event in replayed:
-                consumer.on_next(event)
-        if topics is not None and self._subscriptions.all_finished(topics):
-            consumer.on_completed()
-            return Disposable()
-        subscription = self._subscriptions.attach(consumer, client_id, topics)
-        return Disposable(subscription.detach)
+        replayed = () if last_event_id is None else self._journal.resume(last_event_id, topics)
+        return self._subscriptions.open(consumer, client_id, topics, replayed)
 
     def unsubscribe(self, client_id: str) -> int:
         """Complete every subscription (SSE connections included) made with ``client_id``.
@@ -320,6 +282,8 @@ class Broker:
         for subscription in ended:
             subscription.complete()
         return len(ended)
+
+    # -- lifecycle, statistics and the SSE route ----------------------------------------------
 
     def close(self) -> None:
         """Complete every subscriber and stop accepting events. Idempotent.
@@ -345,11 +309,12 @@ class Broker:
             (1, 10, 'c1')
         """
         dropped, subscriptions = self._subscriptions.stats()
+        replay = self._journal.replay
         return BrokerStats(
             subscribers=len(self._subscriptions),
-            published=self._published,
-            replay_buffered=len(self._replay),
-            replay_size=self._replay.capacity,
+            published=self._journal.published,
+            replay_buffered=len(replay),
+            replay_size=replay.capacity,
             dropped=dropped,
             disconnects=self._subscriptions.disconnects,
             subscriptions=subscriptions,
@@ -396,14 +361,3 @@ class Broker:
     async def aclose(self) -> None:
         """:meth:`close`, as a coroutine: fits ``app.on_shutdown`` and ``async with`` code."""
         self.close()
-
-    # -- internals ---------------------------------------------------------------------------
-
-    def _bind(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        if loop is not self._loop:
-            self._loop = loop
-            self._thread = threading.get_ident()

@@ -1,6 +1,7 @@
-"""Who is subscribed to a broker: the open subscriptions, their statistics, and topic checks.
+"""Who is subscribed to a broker: opening subscriptions, their statistics, and topic checks.
 
-:class:`Subscriptions` is the broker's registry. Each open subscription has a
+:class:`Subscriptions` is the broker's registry. :meth:`Subscriptions.open` gives a new
+subscriber its replay and then attaches it, in one synchronous call. Each open subscription has a
 :class:`Subscription` record (its client id and topics, for ``unsubscribe`` and ``stats``) and
 its observer is in the :class:`~rxchronos.stream._multicast.Fanout` that ``publish`` delivers
 through. Finished topics are remembered (a bounded number of them) so that a late subscriber of a
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reactivex import abc
+from reactivex.disposable import Disposable
 
 from rxchronos.stream._multicast import Fanout
 from rxchronos.stream._subscriber import FrameSink, SubscriberStats
@@ -105,17 +107,27 @@ class Subscriptions:
     def __len__(self) -> int:
         return len(self._open)
 
-    def attach(
+    def open(
         self,
         consumer: abc.ObserverBase[Any],
         client_id: str | None,
         topics: frozenset[str] | None,
-    ) -> Subscription:
-        """Start delivering to ``consumer``; returns its record."""
+        replayed: Iterable[Any] = (),
+    ) -> abc.DisposableBase:
+        """Give ``consumer`` the ``replayed`` events, then every live one until disposed.
+
+        Both happen in this one synchronous call, so no event can be published in between: no
+        gap, no duplicate. A consumer of only finished topics completes after its replay.
+        """
+        for event in replayed:
+            consumer.on_next(event)
+        if topics is not None and self.all_finished(topics):
+            consumer.on_completed()
+            return Disposable()
         subscription = Subscription(self, consumer, client_id, topics)
         self.fanout.add(consumer, topics)
         self._open[subscription] = None
-        return subscription
+        return Disposable(subscription.detach)
 
     def forget(self, subscription: Subscription) -> None:
         """Stop delivering to ``subscription``, keeping its drops and disconnect in the counts."""
