@@ -18,17 +18,18 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import BaseModel
 from reactivex.subject import Subject
 
 from rxchronos._tap import reset_tap, set_tap
 from rxchronos.graph._compiled import CompiledGraph, NodeSpec
 from rxchronos.graph._emit import current_reporter
 from rxchronos.graph._errors import GraphRecursionError, NodeError, RunError
-from rxchronos.graph._events import EventType, StreamEvent, new_event
-from rxchronos.graph._frozen import FrozenDict, freeze
+from rxchronos.graph._events import EventType, StreamEvent
+from rxchronos.graph._frozen import ATOMIC, FrozenDict, freeze
 from rxchronos.graph._publisher import EventPublisher
 from rxchronos.graph._state import RunState, RunStatus
-from rxchronos.graph._stores import Checkpoint, CheckpointStore
+from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore, new_checkpoint
 
 __all__ = ["EMPTY_STATE", "RunExecution", "merge_update"]
 
@@ -44,6 +45,23 @@ _NODE_START = EventType.NODE_START
 _NODE_END = EventType.NODE_END
 _EDGE = EventType.EDGE_TRANSITION
 _CHECKPOINT = EventType.CHECKPOINT
+_new = object.__new__
+_now = time.time
+_update = dict.update
+_BLANK_EVENT: dict[str, Any] = dict.fromkeys(StreamEvent.model_fields)
+_ALL_FIELDS = set(_BLANK_EVENT)
+"""Every event's ``model_fields_set``, shared as ``model_construct(_fields_set=...)`` would: a
+frozen model never changes it (``model_copy`` copies it first)."""
+# pydantic's own slots, set through their descriptors: cheaper than object.__setattr__ by name
+_model_slots: Mapping[str, Any] = vars(BaseModel)
+_set_dict = _model_slots["__dict__"].__set__
+_set_fields_set = _model_slots["__pydantic_fields_set__"].__set__
+_set_extra = _model_slots["__pydantic_extra__"].__set__
+_set_private = _model_slots["__pydantic_private__"].__set__
+
+
+def _awaitable(value: object) -> bool:
+    return asyncio.iscoroutine(value) or isinstance(value, asyncio.Future)
 
 
 def merge_update(node_id: str, state: FrozenDict, result: object) -> tuple[FrozenDict, FrozenDict]:
@@ -54,7 +72,7 @@ def merge_update(node_id: str, state: FrozenDict, result: object) -> tuple[Froze
     """
     if result is None:
         return state, EMPTY_STATE
-    if not isinstance(result, Mapping):
+    if type(result) is not dict and not isinstance(result, Mapping):
         raise TypeError(
             f"node {node_id!r} returned {type(result).__name__}; a node returns a mapping of the "
             "state keys it changes (or None)"
@@ -65,11 +83,11 @@ def merge_update(node_id: str, state: FrozenDict, result: object) -> tuple[Froze
         if get(key, _MISSING) is not value:
             if type(key) is not str:
                 raise TypeError(f"node {node_id!r} returned a non-string state key {key!r}")
-            changed[key] = freeze(value)
+            changed[key] = value if type(value) in ATOMIC else freeze(value)
     if not changed:
         return state, EMPTY_STATE
     new_state = FrozenDict(state)
-    dict.update(new_state, changed)
+    _update(new_state, changed)
     return new_state, FrozenDict(changed)
 
 
@@ -84,6 +102,7 @@ class RunExecution:
         "_hot",
         "_loop",
         "_max_steps",
+        "_template",
         "_thread",
         "broker",
         "cancel_requested",
@@ -117,7 +136,10 @@ class RunExecution:
         self.broker = broker
         self._max_steps = max_steps
         self.sink = sink
-        self.run_id = os.urandom(16).hex()
+        self.run_id = run_id = os.urandom(16).hex()
+        self._template = template = _BLANK_EVENT.copy()  # what publish() fills in
+        template["run_id"] = run_id
+        template["session_id"] = session_id
         self.seq = 0
         self.steps = 0
         self.node_id: str | None = None
@@ -140,22 +162,33 @@ class RunExecution:
         error: str | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> None:
-        """Deliver one event to every listener, now, on this thread."""
+        """Deliver one event to every listener, now, on this thread.
+
+        The event is built inline (see ``_events.py`` on why without validation), and not at all
+        when nobody listens: its ``seq`` is counted either way."""
         self.seq += 1
-        event = new_event(
-            kind,
-            self.run_id,
-            self.session_id,
-            self.seq,
-            node_id,
-            state,
-            update,
-            error,
-            data,
-            time.time(),
-        )
-        if self._hot.observers:
-            self._hot.on_next(event)
+        hot = self._hot
+        if not hot.observers and self.sink is None and self.broker is None:
+            return
+        values = self._template.copy()
+        values["type"] = kind
+        values["seq"] = self.seq
+        values["node_id"] = node_id
+        values["state"] = state
+        values["timestamp"] = _now()
+        if update is not None:
+            values["update"] = update
+        if error is not None:
+            values["error"] = error
+        if data is not None:
+            values["data"] = data
+        event = _new(StreamEvent)
+        _set_dict(event, values)
+        _set_fields_set(event, _ALL_FIELDS)
+        _set_extra(event, None)
+        _set_private(event, None)
+        if hot.observers:
+            hot.on_next(event)
         if self.sink is not None:
             self.sink(event)
         if self.broker is not None:
@@ -207,8 +240,64 @@ class RunExecution:
         tap_token = set_tap(self.tap)
         reporter_token = current_reporter.set(self.report)
         self.state = state
+        nodes = self._graph.nodes
+        next_node = self._graph.next_node
+        edges = self._graph.edge_data
+        publish = self.publish
+        store = self.store
+        memory = store if type(store) is MemoryStore else None
+        skip_pause = resume_paused
         try:
-            return await self._steps(node_id, resume_paused)
+            while True:  # one node per turn; sync and awaited-but-ready nodes never leave the loop
+                spec = nodes[node_id]
+                self.node_id = node_id
+                if spec.interrupt and not skip_pause:
+                    if store is not None:
+                        await self.write_checkpoint(node_id, paused=True)
+                    publish(EventType.INTERRUPT, node_id, state)
+                    return RunStatus.PAUSED
+                skip_pause = False
+                if self.steps >= self._max_steps:
+                    raise self._too_many_steps(node_id)
+                self.steps += 1
+                publish(_NODE_START, node_id, state)
+                try:
+                    if spec.is_async:
+                        result = await spec.fn(state)
+                    elif spec.in_thread:
+                        result = await self._in_thread(spec, state)
+                    else:
+                        result = spec.fn(state)
+                        if type(result) is not dict and _awaitable(result):
+                            result = await result
+                    state, update = merge_update(node_id, state, result)
+                except Exception as exc:
+                    raise self._node_failed(node_id, exc) from exc
+                if self._deferred is not None:
+                    deferred, self._deferred = self._deferred, None
+                    raise deferred
+                self.state = state
+                publish(_NODE_END, node_id, state, update)
+                try:
+                    target = next_node(node_id, state)
+                except Exception as exc:
+                    raise self._node_failed(node_id, exc) from exc
+                if memory is not None:  # a MemoryStore never waits: no coroutine per node
+                    checkpoint = self._new_checkpoint(None if target == _END else target, False)
+                    memory.put_nowait(checkpoint)
+                    self._written(checkpoint)
+                elif store is not None:
+                    await self.write_checkpoint(None if target == _END else target)
+                if target == _END:
+                    publish(EventType.COMPLETED, node_id, state)
+                    if self.broker is not None:
+                        self.broker.finish_topic(self.session_id)
+                    return RunStatus.COMPLETED
+                edge = edges.get((node_id, target))
+                if edge is None:
+                    edge = edges[node_id, target] = FrozenDict({"from": node_id, "to": target})
+                publish(_EDGE, node_id, state, data=edge)
+                node_id = target
         except asyncio.CancelledError:
             self.publish(EventType.CANCELLED, self.node_id, self.state)
             raise
@@ -222,70 +311,23 @@ class RunExecution:
             current_reporter.reset(reporter_token)
             reset_tap(tap_token)
 
-    async def _steps(self, node_id: str, resume_paused: bool) -> RunStatus:
-        nodes = self._graph.nodes
-        next_node = self._graph.next_node
-        publish = self.publish
-        store = self.store
-        state = self.state
-        skip_pause = resume_paused
-        edges = self._graph.edge_data
-        while True:
-            spec = nodes[node_id]
-            self.node_id = node_id
-            if spec.interrupt and not skip_pause:
-                if store is not None:
-                    await self.write_checkpoint(node_id, paused=True)
-                publish(EventType.INTERRUPT, node_id, state)
-                return RunStatus.PAUSED
-            skip_pause = False
-            if self.steps >= self._max_steps:
-                raise self._too_many_steps(node_id)
-            self.steps += 1
-            publish(_NODE_START, node_id, state)
-            try:
-                result = await self._call(spec, state)
-                state, update = merge_update(node_id, state, result)
-            except Exception as exc:
-                raise self._node_failed(node_id, exc) from exc
-            if self._deferred is not None:
-                deferred, self._deferred = self._deferred, None
-                raise deferred
-            self.state = state
-            publish(_NODE_END, node_id, state, update)
-            try:
-                target = next_node(node_id, state)
-            except Exception as exc:
-                raise self._node_failed(node_id, exc) from exc
-            if store is not None:
-                await self.write_checkpoint(None if target == _END else target)
-            if target == _END:
-                publish(EventType.COMPLETED, node_id, state)
-                if self.broker is not None:
-                    self.broker.finish_topic(self.session_id)
-                return RunStatus.COMPLETED
-            edge = edges.get((node_id, target))
-            if edge is None:
-                edge = edges[node_id, target] = FrozenDict({"from": node_id, "to": target})
-            publish(_EDGE, node_id, state, data=edge)
-            node_id = target
-
-    async def _call(self, spec: NodeSpec, state: FrozenDict) -> object:
-        if spec.is_async:
-            return await spec.fn(state)
-        if spec.in_thread:
-            result = await asyncio.to_thread(spec.fn, state)
-        else:
-            result = spec.fn(state)
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+    @staticmethod
+    async def _in_thread(spec: NodeSpec, state: FrozenDict) -> object:
+        result = await asyncio.to_thread(spec.fn, state)
+        if _awaitable(result):
             return await result
         return result
 
     async def write_checkpoint(self, next_node: str | None, *, paused: bool = False) -> None:
         """Save the run's state as a checkpoint continuing at ``next_node``; emit ``checkpoint``."""
+        checkpoint = self._new_checkpoint(next_node, paused)
+        await self.store.put(checkpoint)  # type: ignore[union-attr]
+        self._written(checkpoint)
+
+    def _new_checkpoint(self, next_node: str | None, paused: bool) -> Checkpoint:
         parent = self.parent
         self._checkpoints += 1
-        checkpoint = Checkpoint(
+        return new_checkpoint(
             f"{self.run_id}-{self._checkpoints}",
             self.session_id,
             self.run_id,
@@ -294,9 +336,10 @@ class RunExecution:
             next_node,
             paused,
             None if parent is None else parent.checkpoint_id,
-            time.time(),
+            _now(),
         )
-        await self.store.put(checkpoint)  # type: ignore[union-attr]
+
+    def _written(self, checkpoint: Checkpoint) -> None:
         self.parent = checkpoint
         self.publish(
             _CHECKPOINT,
@@ -306,8 +349,8 @@ class RunExecution:
                 {
                     "checkpoint_id": checkpoint.checkpoint_id,
                     "step": checkpoint.step,
-                    "next_node": next_node,
-                    "paused": paused,
+                    "next_node": checkpoint.next_node,
+                    "paused": checkpoint.paused,
                 }
             ),
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn, SupportsIndex
 
-__all__ = ["FrozenDict", "FrozenList", "freeze", "freeze_mapping"]
+__all__ = ["ATOMIC", "FrozenDict", "FrozenList", "freeze", "freeze_mapping"]
 
 _READ_ONLY = (
     "graph state is read-only: return the keys you change from the node instead "
@@ -69,7 +69,8 @@ class FrozenList(list[Any]):
         return list.__repr__(self)
 
 
-_ATOMIC = frozenset({str, int, float, bool, type(None), bytes, FrozenDict, FrozenList, frozenset})
+ATOMIC = frozenset({str, int, float, bool, type(None), bytes, FrozenDict, FrozenList, frozenset})
+"""Types :func:`freeze` returns as they are (immutable, or frozen already)."""
 
 
 def freeze(value: Any) -> Any:
@@ -87,7 +88,7 @@ def freeze(value: Any) -> Any:
         TypeError: graph state is read-only: ...
     """
     kind = type(value)
-    if kind in _ATOMIC:
+    if kind in ATOMIC:
         return value
     if isinstance(value, Mapping):
         return FrozenDict({k: freeze(v) for k, v in value.items()})
@@ -102,4 +103,4 @@ def freeze_mapping(values: Mapping[str, Any]) -> FrozenDict:
     """Freeze the values of a top-level mapping (a node's update, an initial state)."""
     if type(values) is FrozenDict:
         return values
-    return FrozenDict({k: freeze(v) for k, v in values.items()})
+    return FrozenDict({k: v if type(v) in ATOMIC else freeze(v) for k, v in values.items()})

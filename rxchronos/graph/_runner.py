@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Coroutine, Mapping
+from functools import partial
 from typing import Any
 
 import reactivex
-from reactivex import Observable, abc
-from reactivex.disposable import Disposable
+from reactivex import Observable
 from reactivex.subject import Subject
 
-from rxchronos.graph._cold import ColdRun
+from rxchronos.graph._cold import ColdRun, RunSubscription
 from rxchronos.graph._compiled import CompiledGraph
 from rxchronos.graph._errors import (
     CheckpointNotFoundError,
@@ -252,7 +252,7 @@ class Runner:
     def _initial(state: Mapping[str, Any] | None) -> FrozenDict:
         if state is None:
             return EMPTY_STATE
-        if not isinstance(state, Mapping):
+        if type(state) is not dict and not isinstance(state, Mapping):
             raise TypeError(f"state must be a mapping, got {type(state).__name__}")
         for key in state:
             if type(key) is not str:
@@ -378,60 +378,59 @@ class Runner:
             self._release(execution)
 
     def _cold(self, session_id: str, start: _Start) -> Observable[StreamEvent]:
-        def subscribe(
-            observer: abc.ObserverBase[StreamEvent], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
+        return ColdRun(partial(self._start_cold, session_id, start))
+
+    def _start_cold(self, session_id: str, start: _Start, subscriber: RunSubscription) -> None:
+        """One subscription of :meth:`_cold`: a task running ``start``, delivering to it."""
+        try:
+            loop = asyncio.get_running_loop()
+            execution = self._execution(session_id, subscriber.on_next)
+        except RuntimeError:
+            subscriber.on_error(
+                RuntimeError(
+                    "runner.stream(...) must be subscribed on the asyncio event loop thread "
+                    "(from a coroutine or a callback of the running loop)"
+                )
+            )
+            return
+        except (SessionBusyError, ValueError) as exc:
+            subscriber.on_error(exc)
+            return
+        started = False
+
+        async def drive() -> None:
+            nonlocal started
+            started = True
             try:
-                loop = asyncio.get_running_loop()
-                execution = self._execution(session_id, observer.on_next)
-            except RuntimeError:
-                observer.on_error(
-                    RuntimeError(
-                        "runner.stream(...) must be subscribed on the asyncio event loop thread "
-                        "(from a coroutine or a callback of the running loop)"
+                await start(execution)
+            except asyncio.CancelledError:
+                if not execution.cancel_requested:
+                    raise  # disposed: nobody is listening any more
+                execution.sink = None
+                self._release(execution)
+                subscriber.on_error(
+                    RunCancelledError(
+                        f"session {session_id!r} was cancelled by runner.cancel()",
+                        execution.result(RunStatus.CANCELLED),
                     )
                 )
-                return Disposable()
-            except (SessionBusyError, ValueError) as exc:
-                observer.on_error(exc)
-                return Disposable()
-            started = False
-
-            async def drive() -> None:
-                nonlocal started
-                started = True
-                try:
-                    await start(execution)
-                except asyncio.CancelledError:
-                    if not execution.cancel_requested:
-                        raise  # disposed: nobody is listening any more
-                    execution.sink = None
-                    self._release(execution)
-                    observer.on_error(
-                        RunCancelledError(
-                            f"session {session_id!r} was cancelled by runner.cancel()",
-                            execution.result(RunStatus.CANCELLED),
-                        )
-                    )
-                    return
-                except Exception as exc:
-                    execution.sink = None
-                    self._release(execution)  # before the subscriber hears of the end
-                    observer.on_error(exc)
-                    return
-                finally:
-                    self._release(execution)
+                return
+            except Exception as exc:
                 execution.sink = None
-                observer.on_completed()
+                self._release(execution)  # before the subscriber hears of the end
+                subscriber.on_error(exc)
+                return
+            finally:
+                self._release(execution)
+            execution.sink = None
+            subscriber.on_completed()
 
-            task = execution.task = loop.create_task(drive())
+        task = execution.task = loop.create_task(drive())
 
-            def dispose() -> None:
-                execution.sink = None
-                task.cancel()
-                if not started:  # cancelled before its first step: drive() never runs
-                    self._release(execution)
+        def cancel() -> None:
+            execution.sink = None
+            task.cancel()
+            if not started:  # cancelled before its first step: drive() never runs
+                self._release(execution)
 
-            return Disposable(dispose)
-
-        return ColdRun(subscribe)
+        subscriber.cancel = cancel
