@@ -99,7 +99,7 @@ class RunExecution:
         "_deferred",
         "_ended",
         "_graph",
-        "_hot",
+        "_listeners",
         "_loop",
         "_max_steps",
         "_template",
@@ -132,7 +132,7 @@ class RunExecution:
         self._graph = graph
         self.session_id = session_id
         self.store = store
-        self._hot = hot
+        self._listeners = hot.observers  # the subject's own list (it is never completed)
         self.broker = broker
         self._max_steps = max_steps
         self.sink = sink
@@ -167,8 +167,8 @@ class RunExecution:
         The event is built inline (see ``_events.py`` on why without validation), and not at all
         when nobody listens: its ``seq`` is counted either way."""
         self.seq += 1
-        hot = self._hot
-        if not hot.observers and self.sink is None and self.broker is None:
+        listeners = self._listeners
+        if not listeners and self.sink is None and self.broker is None:
             return
         values = self._template.copy()
         values["type"] = kind
@@ -187,8 +187,9 @@ class RunExecution:
         _set_fields_set(event, _ALL_FIELDS)
         _set_extra(event, None)
         _set_private(event, None)
-        if hot.observers:
-            hot.on_next(event)
+        if listeners:  # what hot.on_next does, minus its lock (publish runs on the loop thread)
+            for listener in listeners.copy():
+                listener.on_next(event)
         if self.sink is not None:
             self.sink(event)
         if self.broker is not None:
@@ -296,7 +297,7 @@ class RunExecution:
                 edge = edges.get((node_id, target))
                 if edge is None:
                     edge = edges[node_id, target] = FrozenDict({"from": node_id, "to": target})
-                publish(_EDGE, node_id, state, data=edge)
+                publish(_EDGE, node_id, state, None, None, edge)
                 node_id = target
         except asyncio.CancelledError:
             self.publish(EventType.CANCELLED, self.node_id, self.state)
