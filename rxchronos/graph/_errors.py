@@ -100,10 +100,16 @@ class StateSerializationError(GraphError, TypeError):
     ``state['config']['hosts'][2]``: ``("config", "hosts", 2)``). A dict key that is not a
     string counts too: JSON would silently turn it into one.
 
+    Raised by a run's checkpoint write, it ends the run ``failed`` after an ``error`` event, and
+    ``run_state`` is that run, as for :class:`NodeError` (``None`` when the store was used
+    directly). The checkpoint is not written; the session's latest one is still there to resume.
+
     Example:
         >>> str(StateSerializationError("conn", "socket is not JSON-serialisable", ("conn",)))
         "state key 'conn' cannot be serialised to JSON: at state['conn'], socket is not ..."
     """
+
+    run_state: RunState | None = None
 
     def __init__(
         self, key: str, reason: BaseException | str, path: Sequence[str | int] = ()
@@ -120,7 +126,14 @@ class StateSerializationError(GraphError, TypeError):
 
 
 class CheckpointStoreError(GraphError):
-    """A checkpoint store cannot be used (for example, a database from a newer schema version)."""
+    """A checkpoint store cannot be used (for example, a database from a newer schema version).
+
+    Raised by a run's checkpoint write, it ends the run ``failed`` after an ``error`` event, and
+    ``run_state`` is that run, as for :class:`NodeError` (``None`` when the store was used
+    directly).
+    """
+
+    run_state: RunState | None = None
 
 
 class CheckpointNotFoundError(GraphError, LookupError):

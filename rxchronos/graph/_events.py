@@ -24,7 +24,8 @@ class EventType(StrEnum):
     ``node_end``              a node returned (``state`` after it, ``update`` the keys it changed)
     ``edge_transition``       the run moves on (``data``: ``{"from": ..., "to": ...}``)
     ``interrupt``             the run paused before an interrupt node; ``resume`` continues
-    ``error``                 a node failed (``error`` says why); the run ends ``failed``
+    ``error``                 a node or a checkpoint write failed (``error`` says why); the run
+                              ends ``failed``
     ``completed``             the run reached the end (``state`` is the final state)
     ``checkpoint``            a checkpoint was written (``data``: id, step, next node, paused)
     ``custom``                ``emit(type, data)`` inside a node (``data``: ``{"type", "data"}``)

@@ -24,7 +24,13 @@ from reactivex.subject import Subject
 from rxchronos._tap import reset_tap, set_tap
 from rxchronos.graph._compiled import CompiledGraph, NodeSpec
 from rxchronos.graph._emit import current_reporter
-from rxchronos.graph._errors import GraphRecursionError, NodeError, RunError
+from rxchronos.graph._errors import (
+    CheckpointStoreError,
+    GraphRecursionError,
+    NodeError,
+    RunError,
+    StateSerializationError,
+)
 from rxchronos.graph._events import EventType, StreamEvent
 from rxchronos.graph._frozen import ATOMIC, FrozenDict, freeze
 from rxchronos.graph._publisher import EventPublisher
@@ -232,11 +238,15 @@ class RunExecution:
             error,
         )
 
-    async def execute(self, node_id: str, state: FrozenDict, *, resume_paused: bool) -> RunStatus:
+    async def execute(
+        self, node_id: str, state: FrozenDict, *, resume_paused: bool, save_first: bool = False
+    ) -> RunStatus:
         """Run from ``node_id`` with ``state`` until the end, an interrupt or a failure.
 
         ``resume_paused`` runs ``node_id`` even if it is an interrupt node (the run was paused
-        there and is being resumed). Returns how the run ended; :meth:`result` has the details.
+        there and is being resumed). ``save_first`` writes ``state`` as a checkpoint before
+        anything runs (a resume's update, a fork's first checkpoint). Returns how the run ended;
+        :meth:`result` has the details.
         """
         tap_token = set_tap(self.tap)
         reporter_token = current_reporter.set(self.report)
@@ -249,6 +259,9 @@ class RunExecution:
         memory = store if type(store) is MemoryStore else None
         skip_pause = resume_paused
         try:
+            if save_first:
+                self.node_id = node_id
+                await self.write_checkpoint(node_id, paused=resume_paused)
             while True:  # one node per turn; sync and awaited-but-ready nodes never leave the loop
                 spec = nodes[node_id]
                 self.node_id = node_id
@@ -305,7 +318,9 @@ class RunExecution:
         except RunError:
             raise
         except Exception as exc:
-            self._fail(exc)
+            run_state = self._fail(exc)
+            if isinstance(exc, CheckpointStoreError | StateSerializationError):
+                exc.run_state = run_state  # a checkpoint write failed: the run with it
             raise
         finally:
             self._ended = True

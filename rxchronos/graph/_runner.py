@@ -124,6 +124,9 @@ class Runner:
         Raises:
             NodeError: a node failed (an ``error`` event was emitted; ``exc.run_state`` is the
                 failed run).
+            StateSerializationError: the state cannot be checkpointed (an ``error`` event was
+                emitted; ``exc.run_state`` is the failed run).
+            CheckpointStoreError: the store failed to write a checkpoint (likewise).
             GraphRecursionError: more than ``max_steps`` nodes ran.
             SessionBusyError: this session is already running on this runner.
         """
@@ -316,13 +319,14 @@ class Runner:
         if update is not None:
             state, _ = merge_update("<update>", state, update)
         execution.parent = checkpoint
-        if fork or update is not None:
+        return await execution.execute(
+            checkpoint.next_node,
+            state,
+            resume_paused=checkpoint.paused,
             # the fork's first checkpoint, or the update (a human's answer) saved before the node
             # runs, so a crash or a failure of that node does not lose it
-            execution.state = state
-            execution.node_id = checkpoint.next_node
-            await execution.write_checkpoint(checkpoint.next_node, paused=checkpoint.paused)
-        return await execution.execute(checkpoint.next_node, state, resume_paused=checkpoint.paused)
+            save_first=fork or update is not None,
+        )
 
     async def _checkpoint(self, checkpoint_id: str) -> Checkpoint:
         checkpoint = await self._require_store("time travel").get(checkpoint_id)

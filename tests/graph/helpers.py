@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 from reactivex import operators as ops
 
-from rxchronos.graph import END, CompiledGraph, NodeError, Runner, StateGraph, StreamEvent
+from rxchronos.graph import (
+    END,
+    CompiledGraph,
+    NodeError,
+    Runner,
+    RunState,
+    RunStatus,
+    StateGraph,
+    StreamEvent,
+)
 
 
 def kinds(events: list[StreamEvent]) -> list[str]:
@@ -174,3 +183,15 @@ async def no_other_tasks() -> set[asyncio.Task[Any]]:
     for _ in range(5):
         await asyncio.sleep(0)
     return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+
+
+def assert_failed(run_state: RunState | None, events: list[StreamEvent], node_id: str) -> RunState:
+    """The error's run state is the failed run the events tell of, ending with its error event."""
+    assert run_state is not None
+    assert run_state.status is RunStatus.FAILED
+    assert run_state.node_id == node_id
+    assert events[-1].type == "error" and events[-1].node_id == node_id
+    assert run_state.error == events[-1].error
+    assert run_state.run_id == events[-1].run_id
+    assert run_state.state == events[-1].state
+    return run_state

@@ -23,7 +23,7 @@ from rxchronos.graph import (
     StateSerializationError,
 )
 
-from .helpers import approval_graph, chain, kinds, linear_graph, loop_graph, record
+from .helpers import approval_graph, assert_failed, chain, kinds, linear_graph, loop_graph, record
 
 
 async def test_resume_runs_the_interrupt_node_and_does_not_pause_again() -> None:
@@ -205,15 +205,21 @@ async def test_the_resume_update_is_kept_when_the_resumed_node_fails() -> None:
     assert result.status is RunStatus.COMPLETED and result.state["approved"] is True
 
 
-async def test_an_update_sqlite_cannot_store_is_refused_and_the_session_stays_paused(
+async def test_an_update_sqlite_cannot_store_fails_the_resume_and_the_session_stays_paused(
     tmp_path: Path,
 ) -> None:
     async with SQLiteStore(tmp_path / "runs.db") as store:
         runner = Runner(approval_graph().compile(), store)
         await runner.run("s", {})
         before = await store.list_checkpoints("s")
-        with pytest.raises(StateSerializationError, match=r"at state\['answer'\]\['when'\]"):
+        seen = record(runner)
+        with pytest.raises(
+            StateSerializationError, match=r"at state\['answer'\]\['when'\]"
+        ) as info:
             await runner.resume("s", update={"answer": {"when": object()}})
+        state = assert_failed(info.value.run_state, seen, "review")  # a failed run, like a node's
+        assert (state.steps, state.checkpoint_id) == (0, before[-1].checkpoint_id)
+        assert kinds(seen) == ["error:review"]  # nothing ran
         assert await store.list_checkpoints("s") == before
         assert (await runner.resume("s", update={"answer": "yes"})).state["published"] is True
 

@@ -19,7 +19,7 @@ from rxchronos.graph import (
     StateSerializationError,
 )
 
-from .helpers import approval_graph, chain, one_node, record
+from .helpers import approval_graph, assert_failed, chain, one_node, record
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -114,9 +114,12 @@ async def test_unserialisable_state_names_the_key_and_fails_the_run(tmp_path: Pa
         with pytest.raises(StateSerializationError, match="state key 'conn'") as info:
             await runner.run("s", {})
         assert info.value.key == "conn"
-        assert seen[-1].type == "error" and "conn" in (seen[-1].error or "")
+        state = assert_failed(info.value.run_state, seen, "bad")
+        assert (state.steps, state.session_id) == (2, "s")
+        assert state.error is not None and state.error.startswith("StateSerializationError: ")
         history = await store.list_checkpoints("s")
         assert [c.next_node for c in history] == ["bad"]  # the bad one was never written
+        assert state.checkpoint_id == history[-1].checkpoint_id  # the latest good one
 
 
 async def test_closed_store_says_so(tmp_path: Path) -> None:
@@ -222,8 +225,11 @@ async def test_a_database_spoilt_after_the_store_was_made_fails_the_run_clearly(
     try:
         runner = Runner(graph, store)
         seen = record(runner)
-        with pytest.raises(CheckpointStoreError, match=r"cannot use '.*runs\.db' as a checkpoint"):
+        with pytest.raises(
+            CheckpointStoreError, match=r"cannot use '.*runs\.db' as a checkpoint"
+        ) as info:
             await runner.run("s", {})
-        assert seen[-1].type == "error" and "CheckpointStoreError" in (seen[-1].error or "")
+        assert_failed(info.value.run_state, seen, "a")
+        assert "CheckpointStoreError" in (seen[-1].error or "")
     finally:
         await store.aclose()
