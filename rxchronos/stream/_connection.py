@@ -67,7 +67,6 @@ class SSEConnection:
         "request",
         "response",
         "sink",
-        "timed_out",
         "write_timeout",
         "writing_since",
         "wrote",
@@ -99,7 +98,6 @@ class SSEConnection:
         self.wrote = False
         self.writing_since: float | None = None
         self.client_gone = False
-        self.timed_out = False
         self._loop = asyncio.get_running_loop()
         self._schedule = flusher_of(self._loop).schedule
         self._flush = self._flush_now
@@ -231,7 +229,6 @@ class SSEConnection:
             return
         if self.writing_since is not None:
             if self.write_timeout is not None and now - self.writing_since > self.write_timeout:
-                self.timed_out = True
                 self.queue.close()
                 transport.abort()
             return

@@ -1,8 +1,8 @@
 """The broker's unit of delivery: :class:`Event`, and how anything with a ``type`` becomes one.
 
-An event stamped by a broker carries its SSE frame, encoded once at publish time and shared by
-every connection that sends it, so fanning an event out to a thousand browsers costs one JSON
-encoding, not a thousand.
+An event stamped by a broker carries its JSON, encoded once at publish time, and caches the SSE
+frame built from it on first send, which every other connection that sends it shares: fanning an
+event out to a thousand browsers costs one JSON encoding and one frame, not a thousand.
 """
 
 from __future__ import annotations

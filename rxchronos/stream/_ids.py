@@ -58,27 +58,23 @@ def parse_event_id(text: str) -> ParsedId | None:
 
 
 class EventIds:
-    """Hands out the ids of one broker's life: ``<epoch>-1``, ``<epoch>-2``, ...
+    """The ids of one broker's life: ``<epoch>-1``, ``<epoch>-2``, ...
+
+    The sequence numbers themselves are counted by the replay ring, which every event goes into.
 
     Example:
         >>> ids = EventIds(epoch="e0")
-        >>> ids.next(), ids.next(), ids.last_seq
-        ((1, 'e0-1'), (2, 'e0-2'), 2)
+        >>> ids.id_of(1), ids.id_of(2)
+        ('e0-1', 'e0-2')
     """
 
-    __slots__ = ("_prefix", "epoch", "last_seq")
+    __slots__ = ("_prefix", "epoch")
 
     def __init__(self, epoch: str | None = None) -> None:
         self.epoch = epoch if epoch is not None else new_epoch()
         if not self.epoch.isascii() or not self.epoch.isalnum() or len(self.epoch) > 32:
             raise ValueError(f"an epoch must be 1 to 32 ASCII letters or digits, got {epoch!r}")
         self._prefix = self.epoch + "-"
-        self.last_seq = 0
-
-    def next(self) -> tuple[int, str]:
-        """The next sequence number and its id."""
-        self.last_seq += 1
-        return self.last_seq, self._prefix + str(self.last_seq)
 
     def id_of(self, seq: int) -> str:
         """The id of sequence number ``seq`` in this epoch."""

@@ -38,8 +38,8 @@ class Journal:
 
     @property
     def published(self) -> int:
-        """How many events were recorded (every recorded event took the next sequence number)."""
-        return self.ids.last_seq
+        """How many events were recorded: the sequence number of the last one."""
+        return self.replay.last_seq
 
     def record(self, event: object, topic: str | None) -> Event:
         """Stamp ``event`` with the next id and ``topic`` (``None``: its own), and keep it.
@@ -51,13 +51,11 @@ class Journal:
         """
         if topic is not None:
             check_topic(topic)
-        ids = self.ids
-        seq = ids.last_seq + 1
-        stamped = stamp_event(event, id=ids.id_of(seq), topic=topic)
+        replay = self.replay
+        stamped = stamp_event(event, id=self.ids.id_of(replay.last_seq + 1), topic=topic)
         if topic is None and stamped.topic is not None:
             check_topic(stamped.topic)
-        ids.next()
-        self.replay.append(seq, stamped)
+        replay.append(stamped)
         return stamped
 
     def resume(self, last_event_id: str, topics: frozenset[str] | None) -> list[Event]:

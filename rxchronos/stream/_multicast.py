@@ -6,8 +6,8 @@ event and the exception lands in the publisher. The broker's subscribers are ind
 loop's exception handler (or re-raises it, after everyone got the value, outside a loop). The
 broker is loop-affine, so no lock is taken per event.
 
-:class:`Fanout` is the broker's registry: the observers of every event, and those of each topic.
-It calls them directly (no Subject, no Rx wrapper per call) from snapshots that are rebuilt only
+:class:`Fanout` holds the broker's observers: those of every event, and those of each topic. It
+calls them directly (no Subject, no Rx wrapper per call) from snapshots that are rebuilt only
 when someone subscribes or leaves. :class:`GuardedSubject` is the same guarantee as a ``Subject``,
 for the hot ``Broker.events`` stream.
 """

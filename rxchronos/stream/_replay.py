@@ -1,13 +1,14 @@
 """The replay ring: the last N published events, served to clients that reconnect.
 
-Sequence numbers are consecutive (every publish goes in), so finding the events after a given
-id is an index computation, not a search.
+The ring also counts the sequence numbers: every published event goes in, so they are
+consecutive, and finding the events after a given id is an index computation, not a search.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection
+from itertools import islice
 
 from rxchronos.stream._event import Event
 
@@ -20,10 +21,10 @@ class ReplayBuffer:
     Example:
         >>> from rxchronos.stream import Event
         >>> ring = ReplayBuffer(2)
-        >>> for seq in (1, 2, 3):
-        ...     ring.append(seq, Event(type="tick", data=seq))
-        >>> [e.data for e in ring.after(1)], ring.after(0) is None
-        ([2, 3], True)
+        >>> for n in (1, 2, 3):
+        ...     ring.append(Event(type="tick", data=n))
+        >>> [e.data for e in ring.after(1)], ring.after(0) is None, ring.last_seq
+        ([2, 3], True, 3)
     """
 
     __slots__ = ("_events", "_last_seq", "capacity")
@@ -45,11 +46,9 @@ class ReplayBuffer:
         """The sequence number of the newest event appended (0 before the first)."""
         return self._last_seq
 
-    def append(self, seq: int, event: Event) -> None:
-        """Add the event published with sequence number ``seq`` (one more than the last)."""
-        if seq != self._last_seq + 1:
-            raise ValueError(f"replay ring expected sequence {self._last_seq + 1}, got {seq}")
-        self._last_seq = seq
+    def append(self, event: Event) -> None:
+        """Add the next event published: its sequence number is :attr:`last_seq` + 1."""
+        self._last_seq += 1
         if self.capacity:
             self._events.append(event)
 
@@ -73,7 +72,7 @@ class ReplayBuffer:
         events = self._events
         if start == len(events):
             return []
-        selected = list(events)[start:] if start else list(events)
+        selected = list(islice(events, start, None))
         if topics is None:
             return selected
         return [event for event in selected if event.topic in topics]

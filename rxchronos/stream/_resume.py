@@ -28,8 +28,7 @@ def events_after(
         >>> from rxchronos.stream._replay import ReplayBuffer
         >>> ids, ring = EventIds(epoch="e0"), ReplayBuffer(8)
         >>> for n in (1, 2):
-        ...     seq, id = ids.next()
-        ...     ring.append(seq, Event(type="n", data=n, id=id))
+        ...     ring.append(Event(type="n", data=n, id=ids.id_of(n)))
         >>> [e.data for e in events_after("e0-1", None, replay=ring, ids=ids)]
         [2]
         >>> events_after("nonsense", None, replay=ring, ids=ids)[0].data["reason"]
@@ -42,10 +41,10 @@ def events_after(
         events = replay.after(parsed.seq, topics)
         if events is not None:
             return events
-        reason = "too_old" if parsed.seq < ids.last_seq else "unknown_id"
+        reason = "too_old" if parsed.seq < replay.last_seq else "unknown_id"
     reset = Event(
         type="reset",
         data={"reason": reason, "last_event_id": last_event_id[:_ECHO_LIMIT]},
-        id=ids.id_of(ids.last_seq),
+        id=ids.id_of(replay.last_seq),
     )
     return [reset]

@@ -1,13 +1,15 @@
 """Answering one SSE request: subscribe a connection's buffer, then stream until the end.
 
-What every route of :mod:`rxchronos.stream.web` shares: the headers, the preamble (``retry:`` and
-a comment, flushed at once), the encoding of items into frames, the check of the timing options,
-and HTTP 204 for a stream that is over before it starts (a browser then stops reconnecting).
+What every route of :mod:`rxchronos.stream.web` shares: its :class:`StreamOptions` (checked once,
+when the route is made), the headers, the preamble (``retry:`` and a comment, flushed at once),
+the encoding of items into frames, and HTTP 204 for a stream that is over before it starts (a
+browser then stops reconnecting).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -16,12 +18,12 @@ from reactivex import abc
 from rxchronos.sse import encode_comment, encode_event
 from rxchronos.stream._connection import SSEConnection
 from rxchronos.stream._event import Event, stamp_event
-from rxchronos.stream._subscriber import FrameSink, Overflow, check_overflow
+from rxchronos.stream._subscriber import FrameSink, Overflow
 
 if TYPE_CHECKING:
     from rxchronos.stream._broker import Broker
 
-__all__ = ["SSE_HEADERS", "check_options", "serve", "serve_broker"]
+__all__ = ["SSE_HEADERS", "StreamOptions", "check_options", "serve", "serve_broker"]
 
 SSE_HEADERS: Mapping[str, str] = {
     "Content-Type": "text/event-stream",
@@ -30,16 +32,30 @@ SSE_HEADERS: Mapping[str, str] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class StreamOptions:
+    """How a route writes its streams (see :func:`rxchronos.stream.web.sse_response`).
+
+    Raises:
+        TypeError, ValueError: for a timing option that is not a sensible number of seconds.
+    """
+
+    named_events: bool
+    heartbeat: float | None
+    retry: float | None
+    write_timeout: float | None
+
+    def __post_init__(self) -> None:
+        check_options(self.heartbeat, self.retry, self.write_timeout)
+
+
 async def serve_broker(
     request: web.Request,
     broker: Broker,
+    options: StreamOptions,
     *,
     client_id: str | None,
     topics: frozenset[str] | None,
-    named_events: bool,
-    heartbeat: float | None,
-    retry: float | None,
-    write_timeout: float | None,
 ) -> web.StreamResponse:
     """Stream ``broker`` to ``request``, resuming after its ``Last-Event-ID`` (or query)."""
     last_event_id = (
@@ -50,40 +66,31 @@ async def serve_broker(
         return broker._attach(sink, client_id=client_id, topics=topics, last_event_id=last_event_id)
 
     return await serve(
-        request,
-        attach,
-        named_events=named_events,
-        heartbeat=heartbeat,
-        retry=retry,
-        buffer_size=broker.buffer_size,
-        overflow=broker.overflow,
-        write_timeout=write_timeout,
-        headers=None,
+        request, attach, options, buffer_size=broker.buffer_size, overflow=broker.overflow
     )
 
 
 async def serve(
     request: web.Request,
     subscribe: Callable[[FrameSink], abc.DisposableBase],
+    options: StreamOptions,
     *,
-    named_events: bool,
-    heartbeat: float | None,
-    retry: float | None,
     buffer_size: int,
     overflow: Overflow,
-    write_timeout: float | None,
-    headers: Mapping[str, str] | None,
+    headers: Mapping[str, str] | None = None,
 ) -> web.StreamResponse:
-    """Subscribe a new connection's sink with ``subscribe``, then stream it to ``request``."""
-    check_options(heartbeat, retry, write_timeout)
-    check_overflow(overflow, buffer_size)
+    """Subscribe a new connection's sink with ``subscribe``, then stream it to ``request``.
+
+    Raises:
+        TypeError, ValueError: for a bad ``buffer_size`` or ``overflow``.
+    """
     connection = SSEConnection(
         request,
-        encode=_encoder(named_events),
+        encode=_encoder(options.named_events),
         buffer_size=buffer_size,
         overflow=overflow,
-        heartbeat=heartbeat,
-        write_timeout=write_timeout,
+        heartbeat=options.heartbeat,
+        write_timeout=options.write_timeout,
     )
     queue = connection.queue
     with queue.unbounded():  # a replay longer than the buffer must not trip the policy
@@ -93,7 +100,7 @@ async def serve(
             return web.Response(status=204)
         response = web.StreamResponse(headers={**SSE_HEADERS, **(headers or {})})
         await response.prepare(request)
-        await connection.run(response, _preamble(retry))
+        await connection.run(response, _preamble(options.retry))
         return response
     finally:
         subscription.dispose()
@@ -108,7 +115,7 @@ def _preamble(retry: float | None) -> bytes:
 
 def _encoder(named: bool) -> Callable[[Any], bytes]:
     def encode(item: Any) -> bytes:
-        if type(item) is Event or isinstance(item, Event):
+        if isinstance(item, Event):
             return item.to_sse(named=named)
         if isinstance(item, str):
             return encode_event(item)

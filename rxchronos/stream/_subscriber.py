@@ -1,8 +1,8 @@
 """One consumer's bounded buffer of SSE frames: an Rx observer in front of a :class:`BoundedQueue`.
 
 The publisher side is synchronous and cheap: :meth:`FrameSink.on_next` encodes the item (for a
-broker event: fetches its shared, pre-encoded frame) and pushes it into the consumer's
-:class:`~rxchronos._queue.BoundedQueue` (loop-only, so no lock). The writer takes *everything*
+broker event: takes its shared frame, built once) and pushes it into the consumer's
+:class:`~rxchronos._queue.BoundedQueue` (loop-only, so no lock). The connection takes *everything*
 buffered at once, so a burst of events becomes one socket write.
 
 A full buffer never blocks the publisher; the policy decides:

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from rxchronos.stream._broker import Broker
 from rxchronos.stream._connection import open_connections
-from rxchronos.stream._serve import check_options, serve, serve_broker
+from rxchronos.stream._serve import StreamOptions, serve, serve_broker
 from rxchronos.stream._subscriber import Overflow
 from rxchronos.stream._subscription import check_client, normalise_topics
 
@@ -92,15 +92,13 @@ async def sse_response(
         raise TypeError(
             f"sse_response() streams a reactivex Observable, got {type(observable).__name__}"
         )
+    options = StreamOptions(named_events, heartbeat, retry, write_timeout)
     return await serve(
         request,
         observable.subscribe,
-        named_events=named_events,
-        heartbeat=heartbeat,
-        retry=retry,
+        options,
         buffer_size=buffer_size,
         overflow=overflow,
-        write_timeout=write_timeout,
         headers=headers,
     )
 
@@ -140,19 +138,10 @@ def broker_handler(
     _check_broker(broker)
     topic_set = normalise_topics(topics)
     check_client(client_id, None)
-    check_options(heartbeat, retry, write_timeout)
+    options = StreamOptions(named_events, heartbeat, retry, write_timeout)
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        return await serve_broker(
-            request,
-            broker,
-            client_id=client_id,
-            topics=topic_set,
-            named_events=named_events,
-            heartbeat=heartbeat,
-            retry=retry,
-            write_timeout=write_timeout,
-        )
+        return await serve_broker(request, broker, options, client_id=client_id, topics=topic_set)
 
     return handler
 
@@ -206,7 +195,7 @@ def add_sse_route(
         raise TypeError(
             f"authorize must be a function (request, topic) -> bool, got {type(authorize).__name__}"
         )
-    check_options(heartbeat, retry, write_timeout)
+    options = StreamOptions(named_events, heartbeat, retry, write_timeout)
 
     async def handler(request: web.Request) -> web.StreamResponse:
         topic = request.match_info.get("topic") or request.query.get("topic") or None
@@ -219,12 +208,9 @@ def add_sse_route(
         return await serve_broker(
             request,
             broker,
+            options,
             client_id=request.query.get("client_id") or None,
             topics=frozenset((topic,)) if topic is not None else None,
-            named_events=named_events,
-            heartbeat=heartbeat,
-            retry=retry,
-            write_timeout=write_timeout,
         )
 
     route = app.router.add_get(path, handler, name=name)
