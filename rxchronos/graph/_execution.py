@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -53,6 +54,11 @@ _EDGE = EventType.EDGE_TRANSITION
 _CHECKPOINT = EventType.CHECKPOINT
 _new = object.__new__
 _now = time.time
+# run ids: 128 random bits from a generator of our own (no system call per run), seeded from the
+# OS and reseeded in a forked child, so that neither random.seed() nor a fork repeats an id
+_ids = random.Random()
+_random_bits = _ids.getrandbits
+os.register_at_fork(after_in_child=_ids.seed)
 _update = dict.update
 _BLANK_EVENT: dict[str, Any] = dict.fromkeys(StreamEvent.model_fields)
 _ALL_FIELDS = set(_BLANK_EVENT)
@@ -142,7 +148,7 @@ class RunExecution:
         self.broker = broker
         self._max_steps = max_steps
         self.sink = sink
-        self.run_id = run_id = os.urandom(16).hex()
+        self.run_id = run_id = _random_bits(128).to_bytes(16).hex()
         self._template = template = _BLANK_EVENT.copy()  # what publish() fills in
         template["run_id"] = run_id
         template["session_id"] = session_id

@@ -5,6 +5,7 @@ listeners that come and go during delivery."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -168,3 +169,13 @@ async def test_sync_nodes_returning_awaitables_and_none_still_work() -> None:
     events = await collect(Runner(graph), "s", {})
     assert events[-1].state == {"late": True}
     assert [e.update for e in events if e.type == "node_end"] == [{"late": True}, {}]
+
+
+async def test_run_ids_do_not_follow_the_random_module_seed() -> None:
+    runner = Runner(linear_graph().compile())
+    ids = []
+    for _ in range(2):
+        random.seed(7)  # a notebook or a test seeding the global generator
+        ids.append((await runner.run("s", {})).run_id)
+    assert ids[0] != ids[1]
+    assert all(len(run_id) == 32 and int(run_id, 16) >= 0 for run_id in ids)
