@@ -22,7 +22,7 @@ from rxchronos.graph._errors import (
 )
 from rxchronos.graph._events import StreamEvent
 from rxchronos.graph._execution import EMPTY_STATE, RunExecution, merge_update
-from rxchronos.graph._frozen import FrozenDict, freeze_mapping
+from rxchronos.graph._frozen import ATOMIC, FrozenDict, freeze_mapping
 from rxchronos.graph._publisher import EventPublisher
 from rxchronos.graph._state import RunState, RunStatus
 from rxchronos.graph._stores import Checkpoint, CheckpointStore
@@ -255,7 +255,13 @@ class Runner:
     def _initial(state: Mapping[str, Any] | None) -> FrozenDict:
         if state is None:
             return EMPTY_STATE
-        if type(state) is not dict and not isinstance(state, Mapping):
+        if type(state) is dict:
+            for key, value in state.items():
+                if type(key) is not str or type(value) not in ATOMIC:
+                    break
+            else:
+                return FrozenDict(state)  # flat and plain (the common case): nothing to freeze
+        elif not isinstance(state, Mapping):
             raise TypeError(f"state must be a mapping, got {type(state).__name__}")
         for key in state:
             if type(key) is not str:
