@@ -64,12 +64,23 @@ _BLANK_EVENT: dict[str, Any] = dict.fromkeys(StreamEvent.model_fields)
 _ALL_FIELDS = set(_BLANK_EVENT)
 """Every event's ``model_fields_set``, shared as ``model_construct(_fields_set=...)`` would: a
 frozen model never changes it (``model_copy`` copies it first)."""
-# pydantic's own slots, set through their descriptors: cheaper than object.__setattr__ by name
+# pydantic's own slots, set through their descriptors: cheaper than object.__setattr__ by name.
+# Should a pydantic release stop declaring one of them, the plain (slower) way is used instead.
 _model_slots: Mapping[str, Any] = vars(BaseModel)
-_set_dict = _model_slots["__dict__"].__set__
-_set_fields_set = _model_slots["__pydantic_fields_set__"].__set__
-_set_extra = _model_slots["__pydantic_extra__"].__set__
-_set_private = _model_slots["__pydantic_private__"].__set__
+
+
+def _slot_setter(name: str) -> Callable[[object, object], None]:
+    slot = _model_slots.get(name)
+    if slot is not None and hasattr(slot, "__set__"):
+        setter: Callable[[object, object], None] = slot.__set__
+        return setter
+    return lambda obj, value: object.__setattr__(obj, name, value)
+
+
+_set_dict = _slot_setter("__dict__")
+_set_fields_set = _slot_setter("__pydantic_fields_set__")
+_set_extra = _slot_setter("__pydantic_extra__")
+_set_private = _slot_setter("__pydantic_private__")
 
 
 def _awaitable(value: object) -> bool:
