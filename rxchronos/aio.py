@@ -217,7 +217,24 @@ def to_async_iterator(
 
 
 class ObservableIterator(AsyncIterator[_T]):
-    """The async iterator returned by :func:`to_async_iterator`; also an async context manager."""
+    """The async iterator returned by :func:`to_async_iterator`; also an async context manager.
+
+    Example:
+        >>> import asyncio, reactivex
+        >>> async def main():
+        ...     async with to_async_iterator(reactivex.of(1, 2, 3, 4, 5), maxsize=2) as items:
+        ...         return [n async for n in items], items.statistics().dropped
+        >>> asyncio.run(main())  # "drop_oldest": the buffer of 2 kept the last two
+        ([4, 5], 3)
+        >>> async def first(observable):
+        ...     items = to_async_iterator(observable)
+        ...     try:
+        ...         return await anext(items)
+        ...     finally:
+        ...         await items.aclose()  # disposes the subscription
+        >>> asyncio.run(first(reactivex.concat(reactivex.of("hello"), reactivex.never())))
+        'hello'
+    """
 
     __slots__ = ("_done", "_maxsize", "_observable", "_overflow", "_queue", "_subscription")
 

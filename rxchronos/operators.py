@@ -58,6 +58,18 @@ def of_type(*types: str) -> Callable[[reactivex.Observable[_T]], reactivex.Obser
 
     Raises:
         ValueError: when no type is given.
+
+    Example:
+        >>> import asyncio
+        >>> from reactivex import operators as ops
+        >>> from rxchronos.graph import EventType, Runner, StateGraph
+        >>> g = StateGraph("g").add_node("a", lambda s: {"x": 1}).set_entry_point("a").compile()
+        >>> async def main():
+        ...     kept = Runner(g).stream("s1").pipe(
+        ...         of_type(EventType.NODE_START, "completed"), ops.to_list())
+        ...     return [(str(e.type), e.node_id) for e in await kept]
+        >>> asyncio.run(main())
+        [('node_start', 'a'), ('completed', 'a')]
     """
     if not types:
         raise ValueError("of_type() needs at least one event type, e.g. of_type('node_end')")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import doctest
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +13,6 @@ from reactivex import operators as ops
 from reactivex.abc import ObserverBase
 from reactivex.subject import Subject
 
-import rxchronos.aio
 from rxchronos import RxChronosError, SlowConsumerError
 from rxchronos.aio import from_async_iterable, to_async_iterator
 
@@ -428,9 +426,3 @@ def test_bad_arguments() -> None:
         to_async_iterator(reactivex.empty(), maxsize=2.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="takes a reactivex Observable"):
         to_async_iterator([1, 2])  # type: ignore[arg-type]
-
-
-def test_docstring_examples() -> None:
-    result = doctest.testmod(rxchronos.aio)
-    assert result.attempted > 0
-    assert result.failed == 0

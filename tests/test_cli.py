@@ -8,7 +8,6 @@ in a child process, the way a person uses them.
 from __future__ import annotations
 
 import asyncio
-import doctest
 import json
 import os
 import signal
@@ -22,7 +21,6 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 from aiohttp import web
 
-import rxchronos.cli
 from rxchronos.cli import main
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -446,9 +444,3 @@ def test_tail_unreachable_url(capsys: pytest.CaptureFixture[str]) -> None:
 def test_tail_rejects_what_is_not_an_http_url(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tail", url]) == 2
     assert "is not an http:// or https:// URL" in capsys.readouterr().err
-
-
-def test_docstring_examples() -> None:
-    result = doctest.testmod(rxchronos.cli)
-    assert result.attempted > 0
-    assert result.failed == 0

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import doctest
 
 import pytest
 import reactivex
 
-import rxchronos._loop
 from rxchronos import RxChronosError
 from rxchronos._loop import NoRunningLoopError, running_loop
 from rxchronos.aio import from_async_iterable
 from rxchronos.model import ChatRequest, Message, OpenAI
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(rxchronos._loop).failed == 0
 
 
 def test_without_a_loop_the_error_names_the_call_and_is_typed() -> None:

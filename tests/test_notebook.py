@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import doctest
-import importlib
-import pkgutil
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -18,7 +15,6 @@ from IPython.utils.capture import capture_output
 from reactivex import operators as ops
 from reactivex.subject import Subject
 
-import rxchronos.notebook
 from rxchronos import operators as rxo
 from rxchronos.graph import END, MemoryStore, Runner, StateGraph, StreamEvent
 from rxchronos.model import ChatRequest, Message, ScriptedProvider
@@ -33,23 +29,18 @@ from rxchronos.notebook import (
 )
 from rxchronos.notebook._mermaid import parse_flowchart
 
-MODULES = sorted(
-    name for _, name, _ in pkgutil.iter_modules(rxchronos.notebook.__path__, "rxchronos.notebook.")
-)
-
-
-@pytest.mark.parametrize("name", [*MODULES, "rxchronos.notebook"])
-def test_docstring_examples(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
-
 
 @pytest.fixture
 def shell() -> Iterator[InteractiveShell]:
-    """A real IPython shell, so displays go through its display publisher."""
+    """A real IPython shell, so displays go through its display publisher.
+
+    Cleared afterwards: a shell left behind would take the displays of later tests (the docstring
+    examples, which show what is printed outside a notebook).
+    """
     yield InteractiveShell.instance()
     for view in live_views().values():
         view.dispose()
+    InteractiveShell.clear_instance()
 
 
 def frames(outputs: list[Any]) -> list[str]:

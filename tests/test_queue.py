@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import doctest
 import threading
 
 import pytest
 
-import rxchronos._queue
 from rxchronos import SlowConsumerError
 from rxchronos._queue import BoundedQueue, QueueStatistics
 
@@ -140,12 +138,6 @@ async def test_bad_arguments() -> None:
         BoundedQueue(0)
     with pytest.raises(TypeError, match="maxsize must be an int"):
         BoundedQueue(True)
-
-
-def test_docstring_examples() -> None:
-    result = doctest.testmod(rxchronos._queue)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 async def test_disconnect_policy_ends_at_once_and_discards_the_buffer() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import itertools
 import re
 
@@ -10,8 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import rxchronos._ndjson
-import rxchronos.sse
 from rxchronos.sse import NDJSONSplitter, ServerSentEvent, SSEDecoder, encode_comment, encode_event
 
 
@@ -467,13 +464,3 @@ def test_a_start_id_that_no_id_line_could_carry_is_refused(bad: str) -> None:
 def test_a_start_id_must_be_a_string() -> None:
     with pytest.raises(TypeError, match="takes a str"):
         SSEDecoder(last_event_id=7)  # type: ignore[arg-type]
-
-
-# --- the examples in the docstrings ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize("module", [rxchronos.sse, rxchronos._ndjson])
-def test_docstring_examples(module: object) -> None:
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
-    assert result.attempted > 0
-    assert result.failed == 0

@@ -34,6 +34,19 @@ class EventType(StrEnum):
     ``model_response``        that stream finished (``data``: the whole response)
     ``cancelled``             the run was cancelled; its last checkpoint is kept (resumable)
     ========================  ================================================================
+
+    Example:
+        >>> import asyncio
+        >>> from rxchronos.graph import Runner, StateGraph
+        >>> g = StateGraph("g").add_node("a", lambda s: {"x": 1}).set_entry_point("a").compile()
+        >>> runner = Runner(g)
+        >>> seen = []
+        >>> _ = runner.events.subscribe(lambda e: seen.append(e.type))
+        >>> _ = asyncio.run(runner.run("s1", {}))
+        >>> [str(t) for t in seen]
+        ['node_start', 'node_end', 'completed']
+        >>> seen[-1] is EventType.COMPLETED, seen[-1] == "completed"
+        (True, True)
     """
 
     NODE_START = "node_start"

@@ -11,7 +11,21 @@ __all__ = ["RunState", "RunStatus"]
 
 
 class RunStatus(StrEnum):
-    """How a run ended (a ``str`` enum: ``RunStatus.PAUSED == "paused"``)."""
+    """How a run ended (a ``str`` enum: ``RunStatus.PAUSED == "paused"``).
+
+    Example:
+        >>> import asyncio
+        >>> from rxchronos.graph import MemoryStore, Runner, StateGraph
+        >>> g = (StateGraph("g").add_interrupt_node("ask", lambda s: {"answer": s["reply"]})
+        ...      .set_entry_point("ask").compile())
+        >>> runner = Runner(g, store=MemoryStore())
+        >>> async def main():
+        ...     first = await runner.run("s1", {})
+        ...     second = await runner.resume("s1", update={"reply": "yes"})
+        ...     return first.status, second.status, second.state["answer"]
+        >>> asyncio.run(main())
+        (<RunStatus.PAUSED: 'paused'>, <RunStatus.COMPLETED: 'completed'>, 'yes')
+    """
 
     COMPLETED = "completed"
     """The run reached the end of the graph."""

@@ -32,6 +32,20 @@ class Checkpoint:
         paused: the run paused here before ``next_node`` (an interrupt node).
         parent_id: the checkpoint this one follows, if any.
         created_at: Unix time in seconds.
+
+    Example:
+        >>> import asyncio
+        >>> from rxchronos.graph import MemoryStore, Runner, StateGraph
+        >>> g = (StateGraph("review").add_node("draft", lambda s: {"text": "v1"})
+        ...      .add_interrupt_node("approve", lambda s: {"approved": True})
+        ...      .set_entry_point("draft").add_edge("draft", "approve").compile())
+        >>> store = MemoryStore()
+        >>> async def main():
+        ...     await Runner(g, store=store).run("s1", {})
+        ...     latest = await store.latest("s1")
+        ...     return latest.step, latest.next_node, latest.paused, dict(latest.state)
+        >>> asyncio.run(main())  # paused before "approve", with the state after "draft"
+        (2, 'approve', True, {'text': 'v1'})
     """
 
     checkpoint_id: str

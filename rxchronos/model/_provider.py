@@ -30,6 +30,17 @@ class Provider(Protocol):
     ``stream_chat(request)`` is cold: each subscription sends one request; disposing the
     subscription cancels it and closes its connection. Its items are ``ChatResponse`` deltas, and it
     completes only after the provider's terminal marker.
+
+    Example:
+        >>> import asyncio
+        >>> from rxchronos.model import ChatRequest, Message, ScriptedProvider
+        >>> async def ask(provider: Provider, question: str) -> str:  # any provider will do
+        ...     request = ChatRequest(messages=[Message(role="user", content=question)])
+        ...     async with provider:
+        ...         answer = await provider.chat(request)
+        ...     return f"{provider.name}: {answer.content}"
+        >>> asyncio.run(ask(ScriptedProvider(["Paris."]), "The capital of France?"))
+        'scripted: Paris.'
     """
 
     @property

@@ -42,7 +42,15 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
 class Role(StrEnum):
-    """Who wrote a message."""
+    """Who wrote a message (a ``str`` enum: ``Role.USER == "user"``).
+
+    Example:
+        >>> from rxchronos.model import Message, Role
+        >>> Message(role=Role.SYSTEM, content="Be brief.").role == "system"
+        True
+        >>> Role("assistant")
+        <Role.ASSISTANT: 'assistant'>
+    """
 
     SYSTEM = "system"
     USER = "user"
@@ -51,7 +59,19 @@ class Role(StrEnum):
 
 
 class StopReason(StrEnum):
-    """Why the model stopped, normalised across providers."""
+    """Why the model stopped, normalised across providers.
+
+    Example:
+        >>> import asyncio
+        >>> from rxchronos.model import ChatRequest, Message, ToolCall
+        >>> from rxchronos.model import ScriptedProvider, ScriptedReply
+        >>> provider = ScriptedProvider(["Done.", ScriptedReply(tool_calls=[ToolCall(name="now")])])
+        >>> request = ChatRequest(messages=[Message(role="user", content="What time is it?")])
+        >>> async def main():
+        ...     return [(await provider.chat(request)).stop_reason for _ in range(2)]
+        >>> asyncio.run(main())
+        [<StopReason.END: 'end'>, <StopReason.TOOL_CALL: 'tool_call'>]
+    """
 
     END = "end"
     """The answer is complete (OpenAI ``stop``, Anthropic ``end_turn``, Gemini ``STOP``)."""

@@ -27,7 +27,16 @@ _HIGHLIGHT = "#ffd54f"
 
 
 class HasMermaid(Protocol):
-    """Anything with ``to_mermaid()``, such as a ``CompiledGraph``."""
+    r"""Anything with ``to_mermaid()``, such as a ``CompiledGraph``.
+
+    Example:
+        >>> from rxchronos.notebook import graph_picture
+        >>> class Pipeline:  # not a graph, but it has to_mermaid(): that is enough
+        ...     def to_mermaid(self) -> str:
+        ...         return 'flowchart TD\n    n0["fetch"]\n    n1["parse"]\n    n0 --> n1'
+        >>> 'data-node="parse"' in graph_picture(Pipeline()).svg
+        True
+    """
 
     def to_mermaid(self) -> str: ...
 
@@ -40,6 +49,19 @@ class GraphPicture(SVGPicture):
 
     Attributes:
         mermaid: the Mermaid ``flowchart`` text.
+
+    Example:
+        >>> from rxchronos.graph import StateGraph
+        >>> from rxchronos.notebook import graph_picture
+        >>> g = StateGraph("g").add_node("a", lambda s: {}).set_entry_point("a").compile()
+        >>> picture = graph_picture(g)
+        >>> picture.svg.startswith("<svg"), "<summary>Mermaid</summary>" in picture._repr_html_()
+        (True, True)
+        >>> print(picture)  # str(): the Mermaid text
+        flowchart TD
+            __start__([start]) --> n0
+            n0["a"]
+            n0 --> __end__([end])
     """
 
     __slots__ = ("mermaid",)

@@ -110,6 +110,20 @@ class LiveView:
         status: ``streaming``, ``completed``, ``failed`` or ``stopped``.
         error: the stream's error, when it failed.
         count: how many items arrived.
+
+    Example:
+        >>> import asyncio, reactivex
+        >>> from rxchronos.notebook import live
+        >>> async def main():
+        ...     numbers = live(reactivex.of(1, 2, 3), name="numbers", format=str, max_lines=2)
+        ...     await numbers.wait()
+        ...     endless = live(reactivex.never(), name="endless")
+        ...     endless.dispose()
+        ...     return numbers.status, numbers.count, numbers.lines, endless.status
+        >>> asyncio.run(main())  # outside a notebook only the first frame of each is printed
+        [live: numbers · streaming · 0 items]
+        [live: endless · streaming · 0 items]
+        ('completed', 3, ['2', '3'], 'stopped')
     """
 
     def __init__(

@@ -58,6 +58,16 @@ class SubscriberStats:
         overflow: the buffer's policy (``None`` for a plain Rx subscriber).
         delivered: frames handed to the connection so far.
         dropped: frames dropped by the ``drop_oldest``/``drop_newest`` policy.
+
+    Example:
+        >>> from rxchronos.stream import Broker
+        >>> broker = Broker()
+        >>> _ = broker.subscribe("dashboard", topics=["run-1", "run-2"]).subscribe()
+        >>> (sub,) = broker.stats().subscriptions
+        >>> sub.client_id, sub.topics
+        ('dashboard', ('run-1', 'run-2'))
+        >>> sub.buffer_size, sub.overflow  # a plain Rx subscriber has no buffer of its own
+        (None, None)
     """
 
     client_id: str | None

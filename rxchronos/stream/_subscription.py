@@ -45,6 +45,16 @@ class BrokerStats:
         dropped: frames dropped by ``drop_oldest``/``drop_newest`` buffers, ended ones included.
         disconnects: consumers the broker cut off because their buffer overflowed.
         subscriptions: one :class:`SubscriberStats` per open subscription.
+
+    Example:
+        >>> from rxchronos.stream import Broker, Event
+        >>> broker = Broker(replay_size=2)
+        >>> _ = broker.subscribe("c1").subscribe()
+        >>> for n in range(3):
+        ...     _ = broker.publish(Event(type="tick", data={"n": n}))
+        >>> stats = broker.stats()
+        >>> stats.subscribers, stats.published, stats.replay_buffered, stats.replay_size
+        (1, 3, 2, 2)
     """
 
     subscribers: int

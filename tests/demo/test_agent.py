@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import io
 import json
 from typing import Any
@@ -10,9 +9,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-import rxchronos.demo._agent
-import rxchronos.demo._app
-import rxchronos.demo._once
 from rxchronos.demo import build_agent, demo_provider, initial_state, run_once
 from rxchronos.graph import MemoryStore, Runner, RunStatus
 from rxchronos.model import OpenAI, ScriptedProvider, ScriptedReply, ToolCall
@@ -114,12 +110,3 @@ async def test_the_demo_model_streams_token_by_token() -> None:
 def test_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="pace must not be negative"):
         build_agent(demo_provider(), pace=-0.1)
-
-
-@pytest.mark.parametrize(
-    "module", [rxchronos.demo._agent, rxchronos.demo._app, rxchronos.demo._once]
-)
-def test_docstring_examples(module: Any) -> None:
-    result = doctest.testmod(module)
-    assert result.attempted > 0
-    assert result.failed == 0
