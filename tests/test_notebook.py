@@ -341,3 +341,9 @@ def test_show_graph_displays_the_picture_with_its_mermaid_text(shell: Interactiv
     assert output.data["image/svg+xml"].startswith("<svg")
     assert "flowchart TD" in output.data["text/html"]
     assert isinstance(graph_picture(agent_graph().compile()), GraphPicture)
+
+
+def test_flowchart_with_shapes_on_both_ends_of_an_arrow() -> None:
+    chart = parse_flowchart('flowchart TD\n    n0["fetch"] --> n1["parse #quot;x#quot;"]')
+    assert [(n.id, n.label) for n in chart.nodes.values()] == [("n0", "fetch"), ("n1", 'parse "x"')]
+    assert [(e.src, e.dst) for e in chart.edges] == [("n0", "n1")]

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 
 __all__ = ["FlowEdge", "FlowNode", "Flowchart", "parse_flowchart"]
 
+# labels never hold their own closing delimiter (to_mermaid() escapes quotes as #quot;), so a shape
+# cannot swallow the rest of a line such as ``n0["a"] --> n1["b"]``
 _SHAPE = (
-    r"(?:\(\[(?P<{0}stadium>.*?)\]\)|\{{\{{(?P<{0}hex>.*?)\}}\}}"
-    r"|\[/\"(?P<{0}trap>.*?)\"/\]|\[\"(?P<{0}box>.*?)\"\])"
+    r"(?:\(\[(?P<{0}stadium>[^\]]*)\]\)|\{{\{{(?P<{0}hex>[^}}]*)\}}\}}"
+    r"|\[/\"(?P<{0}trap>[^\"]*)\"/\]|\[\"(?P<{0}box>[^\"]*)\"\])"
 )
 _NODE = re.compile(rf"^(?P<id>[\w-]+){_SHAPE.format('')}$")
 _EDGE = re.compile(
