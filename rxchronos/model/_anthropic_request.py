@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from rxchronos.model._anthropic_dialect import THINKING_KEY
+from rxchronos.model._sampling import sampling_fields
 from rxchronos.model._turns import build_turns
 from rxchronos.model._types import ChatRequest, Message, Role
 
@@ -87,12 +88,7 @@ def messages_body(request: ChatRequest, *, model: str, stream: bool) -> dict[str
         body["system"] = system
     if stream:
         body["stream"] = True
-    if request.temperature is not None:
-        body["temperature"] = request.temperature
-    if request.top_p is not None:
-        body["top_p"] = request.top_p
-    if request.stop:
-        body["stop_sequences"] = list(request.stop)
+    body.update(sampling_fields(request, max_tokens=None, stop="stop_sequences"))
     if request.tools:
         body["tools"] = [
             {

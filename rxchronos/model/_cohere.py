@@ -24,6 +24,7 @@ from rxchronos.model._event_json import load_object
 from rxchronos.model._http import HTTPProvider, HTTPRequest
 from rxchronos.model._openai_dialect import error_info
 from rxchronos.model._openai_request import message_dict
+from rxchronos.model._sampling import sampling_fields
 from rxchronos.model._types import (
     ChatRequest,
     ChatResponse,
@@ -155,14 +156,7 @@ def chat_body(request: ChatRequest, *, model: str, stream: bool) -> dict[str, An
     }
     if request.tools:
         body["tools"] = [tool.model_dump(mode="json") for tool in request.tools]
-    if request.max_tokens is not None:
-        body["max_tokens"] = request.max_tokens
-    if request.temperature is not None:
-        body["temperature"] = request.temperature
-    if request.top_p is not None:
-        body["p"] = request.top_p
-    if request.stop:
-        body["stop_sequences"] = list(request.stop)
+    body.update(sampling_fields(request, max_tokens="max_tokens", top_p="p", stop="stop_sequences"))
     fmt = request.response_format
     if fmt and fmt.get("type") in ("json_object", "json_schema"):
         schema = (fmt.get("json_schema") or {}).get("schema")

@@ -25,6 +25,7 @@ import json
 from typing import Any
 
 from rxchronos.model._gemini_dialect import SIGNATURE_KEY, TEXT_SIGNATURE_KEY
+from rxchronos.model._sampling import sampling_fields
 from rxchronos.model._turns import build_turns, tool_names
 from rxchronos.model._types import ChatRequest, Message, Role, ToolDefinition
 
@@ -80,15 +81,9 @@ def _declaration(tool: ToolDefinition) -> dict[str, Any]:
 
 
 def _generation_config(request: ChatRequest) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    if request.max_tokens is not None:
-        config["maxOutputTokens"] = request.max_tokens
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
-    if request.top_p is not None:
-        config["topP"] = request.top_p
-    if request.stop:
-        config["stopSequences"] = list(request.stop)
+    config = sampling_fields(
+        request, max_tokens="maxOutputTokens", top_p="topP", stop="stopSequences"
+    )
     fmt = request.response_format
     if fmt and fmt.get("type") in ("json_object", "json_schema"):
         config["responseMimeType"] = "application/json"

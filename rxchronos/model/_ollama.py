@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from rxchronos.model._http import HTTPProvider, HTTPRequest
 from rxchronos.model._ollama_dialect import OllamaParser, parse_chat
+from rxchronos.model._sampling import sampling_fields
 from rxchronos.model._stream_reader import Framing
 from rxchronos.model._turns import tool_names
 from rxchronos.model._types import ChatRequest, ChatResponse, Message, Role
@@ -77,15 +78,7 @@ def chat_body(request: ChatRequest, *, model: str, stream: bool) -> dict[str, An
     }
     if request.tools:
         body["tools"] = [tool.model_dump(mode="json") for tool in request.tools]
-    options: dict[str, Any] = {}
-    if request.max_tokens is not None:
-        options["num_predict"] = request.max_tokens
-    if request.temperature is not None:
-        options["temperature"] = request.temperature
-    if request.top_p is not None:
-        options["top_p"] = request.top_p
-    if request.stop:
-        options["stop"] = list(request.stop)
+    options = sampling_fields(request, max_tokens="num_predict")
     if options:
         body["options"] = options
     fmt = request.response_format

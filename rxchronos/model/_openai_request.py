@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rxchronos.model._sampling import sampling_fields
 from rxchronos.model._types import ChatRequest, Message, Role
 
 __all__ = ["chat_body", "message_dict"]
@@ -59,14 +60,7 @@ def chat_body(
         body["stream"] = True
         if include_usage:
             body["stream_options"] = {"include_usage": True}
-    if request.max_tokens is not None:
-        body[max_tokens_field] = request.max_tokens
-    if request.temperature is not None:
-        body["temperature"] = request.temperature
-    if request.top_p is not None:
-        body["top_p"] = request.top_p
-    if request.stop:
-        body["stop"] = list(request.stop)
+    body.update(sampling_fields(request, max_tokens=max_tokens_field))
     if request.tools:
         body["tools"] = [tool.model_dump(mode="json") for tool in request.tools]
     if request.response_format is not None:
