@@ -78,17 +78,32 @@ QUEUE_POLICIES: tuple[str, ...] = get_args(QueueOverflow)
 
 
 def check_bounds(
-    maxsize: int | None, overflow: str, policies: tuple[str, ...] = OVERFLOW_POLICIES
+    maxsize: int | None,
+    overflow: str,
+    policies: tuple[str, ...] = OVERFLOW_POLICIES,
+    *,
+    name: str = "maxsize",
+    unbounded: bool = True,
 ) -> None:
-    """Raise ``ValueError``/``TypeError`` for a bad ``maxsize`` or a policy not in ``policies``."""
+    """Raise ``ValueError``/``TypeError`` for a bad size or a policy not in ``policies``.
+
+    Args:
+        maxsize: the size to check: an int >= 1, or ``None`` when ``unbounded``.
+        overflow: the policy to check.
+        policies: the policies allowed.
+        name: the size's argument name, for the error message.
+        unbounded: whether ``None`` (no bound) is allowed.
+    """
     if overflow not in policies:
         raise ValueError(f"overflow must be one of {policies}, got {overflow!r}")
-    if maxsize is None:
+    if maxsize is None and unbounded:
         return
     if isinstance(maxsize, bool) or not isinstance(maxsize, int):
-        raise TypeError(f"maxsize must be an int or None, got {type(maxsize).__name__}")
+        expected = "an int or None" if unbounded else "an int >= 1"
+        raise TypeError(f"{name} must be {expected}, got {type(maxsize).__name__}")
     if maxsize < 1:
-        raise ValueError(f"maxsize must be >= 1 (or None for unbounded), got {maxsize}")
+        hint = " (or None for unbounded)" if unbounded else ""
+        raise ValueError(f"{name} must be >= 1{hint}, got {maxsize}")
 
 
 @dataclass(frozen=True, slots=True)

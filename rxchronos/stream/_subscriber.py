@@ -21,7 +21,7 @@ from typing import Any, Literal, get_args
 
 from reactivex.abc import ObserverBase
 
-from rxchronos._queue import BoundedQueue
+from rxchronos._queue import BoundedQueue, check_bounds
 
 __all__ = [
     "OVERFLOW_POLICIES",
@@ -36,13 +36,8 @@ OVERFLOW_POLICIES: tuple[str, ...] = get_args(Overflow)
 
 
 def check_overflow(overflow: str, buffer_size: int) -> None:
-    """Raise ``ValueError`` for an unknown policy or a buffer size below 1."""
-    if overflow not in OVERFLOW_POLICIES:
-        raise ValueError(f"overflow must be one of {OVERFLOW_POLICIES}, got {overflow!r}")
-    if isinstance(buffer_size, bool) or not isinstance(buffer_size, int):
-        raise TypeError(f"buffer_size must be an int >= 1, got {buffer_size!r}")
-    if buffer_size < 1:
-        raise ValueError(f"buffer_size must be an int >= 1, got {buffer_size!r}")
+    """Raise ``ValueError`` for an unknown policy or a size below 1, ``TypeError`` for a non-int."""
+    check_bounds(buffer_size, overflow, OVERFLOW_POLICIES, name="buffer_size", unbounded=False)
 
 
 @dataclass(frozen=True, slots=True)

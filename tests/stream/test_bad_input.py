@@ -23,6 +23,8 @@ from .conftest import Serve, SSEReader, route_app
         ({"replay_size": 2.5}, TypeError, "replay_size"),
         ({"buffer_size": "10"}, TypeError, "buffer_size"),
         ({"buffer_size": True}, TypeError, "buffer_size"),
+        ({"buffer_size": None}, TypeError, "buffer_size must be an int >= 1"),
+        ({"buffer_size": 0}, ValueError, "buffer_size must be >= 1, got 0"),
         ({"overflow": "error"}, ValueError, "overflow"),
     ],
 )
