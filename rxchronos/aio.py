@@ -24,13 +24,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from types import TracebackType
 from typing import Any, TypeVar
 
 import reactivex
 from reactivex import abc
 from reactivex.disposable import Disposable, SingleAssignmentDisposable
 
+from rxchronos._closable import AsyncClosable
 from rxchronos._errors import RxChronosError
 from rxchronos._loop import running_loop
 from rxchronos._queue import BoundedQueue, Overflow, QueueStatistics, check_bounds
@@ -216,7 +216,7 @@ def to_async_iterator(
     return ObservableIterator(observable, maxsize, overflow)
 
 
-class ObservableIterator(AsyncIterator[_T]):
+class ObservableIterator(AsyncClosable, AsyncIterator[_T]):
     """The async iterator returned by :func:`to_async_iterator`; also an async context manager.
 
     Example:
@@ -262,17 +262,6 @@ class ObservableIterator(AsyncIterator[_T]):
 
     async def aclose(self) -> None:
         """Stop: dispose the subscription and discard what is buffered. Idempotent."""
-        self._finish()
-
-    async def __aenter__(self) -> ObservableIterator[_T]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
         self._finish()
 
     def statistics(self) -> QueueStatistics | None:

@@ -26,8 +26,9 @@ import reactivex
 from reactivex import abc
 from reactivex.disposable import SerialDisposable
 
+from rxchronos._closable import AsyncClosable
 from rxchronos.model._errors import ProviderError
-from rxchronos.model._provider import AsyncClosable, Provider
+from rxchronos.model._provider import Provider
 from rxchronos.model._types import ChatRequest, ChatResponse
 
 __all__ = ["FallbackProvider"]

@@ -43,11 +43,11 @@ from typing import Any, ClassVar, TypedDict, Unpack
 import aiohttp
 import reactivex
 
+from rxchronos._closable import AsyncClosable
 from rxchronos.model._collect import ResponseCollector
 from rxchronos.model._dialect import StreamParser
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._http_client import HTTPRequest, SessionSource, post, read_whole
-from rxchronos.model._provider import AsyncClosable
 from rxchronos.model._pump import Emit, task_stream
 from rxchronos.model._retry import RetryPolicy, Timeouts, with_retries
 from rxchronos.model._stream_reader import Framing, read_stream

@@ -20,7 +20,7 @@ import reactivex
 
 from rxchronos.model._types import ChatRequest, ChatResponse
 
-__all__ = ["AsyncClosable", "Provider"]
+__all__ = ["Provider"]
 
 
 @runtime_checkable
@@ -73,21 +73,3 @@ class Provider(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
-
-
-class AsyncClosable:
-    """Mixin: ``async with provider:`` calls ``await provider.aclose()`` on the way out."""
-
-    async def aclose(self) -> None:
-        """Release what the provider owns; nothing by default."""
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -36,8 +36,8 @@ import reactivex
 from reactivex import abc
 from reactivex.disposable import Disposable
 
+from rxchronos._closable import AsyncClosable
 from rxchronos.model._collect import ResponseCollector
-from rxchronos.model._provider import AsyncClosable
 from rxchronos.model._pump import Emit, task_stream
 from rxchronos.model._tap_report import tapped
 from rxchronos.model._types import (
