@@ -20,7 +20,7 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rxchronos.model import ChatResponse
+from rxchronos.model import ChatRequest, ChatResponse
 from rxchronos.model._collect import ResponseCollector
 from rxchronos.model._dialect import StreamParser
 from rxchronos.sse import SSEDecoder
@@ -197,3 +197,11 @@ async def run_stream(source: Any) -> tuple[list[Any], BaseException | None]:
         lambda: done.done() or done.set_result(None),
     )
     return items, await done
+
+
+async def stream_once(
+    provider: Any, request: ChatRequest
+) -> tuple[list[ChatResponse], BaseException | None]:
+    """Stream ``request`` from ``provider`` to its end, then close the provider: (deltas, error)."""
+    async with provider:
+        return await run_stream(provider.stream_chat(request))

@@ -33,6 +33,7 @@ from .conftest import (
     parse_all,
     rechunking_test,
     run_stream,
+    stream_once,
 )
 
 KEY = "sk-ant-api03-SECRET-0123456789"
@@ -140,8 +141,7 @@ async def test_stream_over_a_real_server_sends_the_right_request(
 ) -> None:
     body = fixture_bytes("anthropic/parallel_tool_use.sse")
     provider_server.reply(Reply(body, pieces=11))
-    async with claude(provider_server) as provider:
-        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    deltas, error = await stream_once(claude(provider_server), REQUEST)
     assert error is None
     assert deltas == parse("parallel_tool_use.sse")[0]
     seen = provider_server.seen[0]
@@ -159,8 +159,7 @@ async def test_stream_over_a_real_server_sends_the_right_request(
 
 async def test_error_event_after_200_carries_the_partial(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(fixture_bytes("anthropic/overloaded_error.sse")))
-    async with claude(provider_server) as provider:
-        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    deltas, error = await stream_once(claude(provider_server), REQUEST)
     assert isinstance(error, ProviderStreamError)
     assert error.type == "overloaded_error"
     assert error.partial is not None and error.partial.content == "Partial ans"
@@ -169,8 +168,7 @@ async def test_error_event_after_200_carries_the_partial(provider_server: Provid
 
 async def test_eof_without_message_stop_is_incomplete(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(fixture_bytes("anthropic/no_message_stop.sse")))
-    async with claude(provider_server) as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    _, error = await stream_once(claude(provider_server), REQUEST)
     assert isinstance(error, IncompleteStreamError)
     assert error.partial is not None and error.partial.content == "Once upon"
 

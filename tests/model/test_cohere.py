@@ -28,6 +28,7 @@ from .conftest import (
     parse_all,
     rechunking_test,
     run_stream,
+    stream_once,
 )
 
 KEY = "co-SECRET-0123456789abcdef"
@@ -66,8 +67,9 @@ test_rechunking_gives_identical_deltas = rechunking_test(
 
 async def test_stream_over_a_real_server(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(fixture_bytes("cohere/two_tool_calls.sse"), pieces=17))
-    async with Cohere(api_key=KEY, model="command-a-03-2025", base_url=provider_server.url) as co:
-        deltas, error = await run_stream(co.stream_chat(REQUEST))
+    deltas, error = await stream_once(
+        Cohere(api_key=KEY, model="command-a-03-2025", base_url=provider_server.url), REQUEST
+    )
     assert error is None
     assert deltas == parse("two_tool_calls.sse")[0]
     seen = provider_server.seen[0]

@@ -41,7 +41,7 @@ from rxchronos.model import (
 from rxchronos.model._responses_dialect import ResponsesParser
 from tests.conftest import skip_or_fail
 
-from .conftest import ProviderServer, Reply, collect, parse_all, run_stream
+from .conftest import ProviderServer, Reply, collect, parse_all, stream_once
 
 KEY = "conformance-SECRET-key-0123"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])
@@ -301,8 +301,7 @@ async def test_recording_replays_through_its_provider(
     expect = CASES[name]
     headers = {"Content-Type": "application/x-ndjson"} if name.endswith(".ndjson") else {}
     provider_server.reply(Reply(terminated(wire(name)), pieces=pieces, headers=headers))
-    async with make(name, provider_server.url) as provider:
-        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    deltas, error = await stream_once(make(name, provider_server.url), REQUEST)
     if expect.error is None:
         assert error is None
         check(collect(deltas), expect)
@@ -321,8 +320,7 @@ async def test_a_recording_cut_before_its_last_blank_line_is_incomplete(
     # These recordings end in "data: {message_stop}" with no blank line: by the SSE rules that
     # last event is never dispatched, so without the fix-up above the stream is incomplete.
     provider_server.reply(Reply(wire(name)))
-    async with make(name, provider_server.url) as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    _, error = await stream_once(make(name, provider_server.url), REQUEST)
     assert isinstance(error, IncompleteStreamError)
     assert error.partial is not None
     check(error.partial, CASES[name])

@@ -32,7 +32,15 @@ from rxchronos.model._ollama_dialect import OllamaParser
 from rxchronos.model._openai_dialect import OpenAIChatParser
 from rxchronos.model._responses_dialect import ResponsesParser
 
-from .conftest import ProviderServer, Reply, collect, fixture_bytes, parse_all, run_stream
+from .conftest import (
+    ProviderServer,
+    Reply,
+    collect,
+    fixture_bytes,
+    parse_all,
+    run_stream,
+    stream_once,
+)
 
 KEY = "or-SECRET-0123456789abcdef"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])
@@ -75,8 +83,9 @@ async def test_openrouter_error_chunk_keeps_reasoning_usage_and_stop_reason(
     provider_server: ProviderServer,
 ) -> None:
     provider_server.reply(Reply(fixture_bytes("compatible/openrouter_comments_error.sse")))
-    async with OpenRouter(api_key=KEY, model="m", base_url=provider_server.base_url) as provider:
-        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    deltas, error = await stream_once(
+        OpenRouter(api_key=KEY, model="m", base_url=provider_server.base_url), REQUEST
+    )
     assert isinstance(error, ProviderStreamError)
     assert (error.type, error.message) == ("400", "Token limit reached")
     assert error.partial is not None
@@ -144,8 +153,7 @@ async def test_ollama_error_line_keeps_the_text_it_carries(provider_server: Prov
     ]
     body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
     provider_server.reply(Reply(body, headers=NDJSON))
-    async with Ollama(base_url=provider_server.url, model="qwen3") as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    _, error = await stream_once(Ollama(base_url=provider_server.url, model="qwen3"), REQUEST)
     assert isinstance(error, ProviderStreamError) and error.message == "runner crashed"
     assert error.partial is not None and error.partial.content == "Half done"
 

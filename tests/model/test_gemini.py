@@ -33,6 +33,7 @@ from .conftest import (
     parse_all,
     rechunking_test,
     run_stream,
+    stream_once,
 )
 
 KEY = "AIzaSy-SECRET-0123456789abcdef"
@@ -174,8 +175,7 @@ async def test_stream_over_a_real_server_key_only_in_the_header(
     provider_server: ProviderServer,
 ) -> None:
     provider_server.reply(Reply(fixture_bytes("gemini/parallel_calls_crlf.sse"), pieces=13))
-    async with gemini(provider_server) as provider:
-        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    deltas, error = await stream_once(gemini(provider_server), REQUEST)
     assert error is None
     assert without_ids(deltas) == without_ids(parse("parallel_calls_crlf.sse")[0])
     ids = [c.id for d in deltas for c in d.tool_calls]
@@ -189,16 +189,14 @@ async def test_stream_over_a_real_server_key_only_in_the_header(
 
 async def test_error_chunk_carries_the_partial(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(fixture_bytes("gemini/error_chunk.sse")))
-    async with gemini(provider_server) as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    _, error = await stream_once(gemini(provider_server), REQUEST)
     assert isinstance(error, ProviderStreamError)
     assert error.partial is not None and error.partial.content == "Partial"
 
 
 async def test_eof_without_finish_reason_is_incomplete(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(fixture_bytes("gemini/no_finish_reason.sse")))
-    async with gemini(provider_server) as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    _, error = await stream_once(gemini(provider_server), REQUEST)
     assert isinstance(error, IncompleteStreamError)
     assert error.partial is not None and error.partial.content == "Once upon a time"
 

@@ -29,7 +29,7 @@ from rxchronos.model import (
     ToolDefinition,
 )
 
-from .conftest import ProviderServer, Reply, collect, fixture_bytes, run_stream
+from .conftest import ProviderServer, Reply, collect, fixture_bytes, run_stream, stream_once
 
 KEY = "sk-test-SECRET-0123456789"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])
@@ -42,8 +42,7 @@ def openai(server: ProviderServer, **kwargs: object) -> OpenAI:
 
 async def test_streams_deltas_and_completes(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(fixture_bytes("openai/parallel_tool_calls.sse"), pieces=7))
-    async with openai(provider_server) as provider:
-        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    deltas, error = await stream_once(openai(provider_server), REQUEST)
     assert error is None
     final = collect(deltas)
     assert [c.name for c in final.tool_calls] == ["get_weather", "get_stock_price"]
@@ -110,8 +109,7 @@ async def test_eof_before_done_is_an_incomplete_stream_with_the_partial(
     provider_server: ProviderServer,
 ) -> None:
     provider_server.reply(Reply(fixture_bytes("openai/truncated.sse")))
-    async with openai(provider_server) as provider:
-        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    deltas, error = await stream_once(openai(provider_server), REQUEST)
     assert isinstance(error, IncompleteStreamError)
     assert error.partial is not None and error.partial.content == "Once upon a time"
     assert collect(deltas).content == "Once upon a time"
@@ -119,8 +117,7 @@ async def test_eof_before_done_is_an_incomplete_stream_with_the_partial(
 
 async def test_in_band_error_carries_the_partial_response(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(fixture_bytes("compatible/groq_error_event.sse")))
-    async with openai(provider_server) as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    _, error = await stream_once(openai(provider_server), REQUEST)
     assert isinstance(error, ProviderStreamError)
     assert error.type == "invalid_request_error"
     assert error.partial is not None and error.partial.reasoning == "We need to call the tool."
@@ -129,8 +126,8 @@ async def test_in_band_error_carries_the_partial_response(provider_server: Provi
 async def test_http_error_has_status_body_and_no_secret(provider_server: ProviderServer) -> None:
     body = json.dumps({"error": {"message": f"Incorrect API key provided: {KEY}"}}).encode()
     provider_server.reply(Reply(body, status=401))
-    async with openai(provider_server) as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    provider = openai(provider_server)
+    _, error = await stream_once(provider, REQUEST)
     assert isinstance(error, ProviderHTTPError) and isinstance(error, RxChronosError)
     assert error.status == 401
     assert "Incorrect API key" in error.body
@@ -141,8 +138,7 @@ async def test_http_error_has_status_body_and_no_secret(provider_server: Provide
 
 async def test_long_error_bodies_are_truncated(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(b"x" * 10_000, status=400))
-    async with openai(provider_server) as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    _, error = await stream_once(openai(provider_server), REQUEST)
     assert isinstance(error, ProviderHTTPError)
     assert len(error.body) < 2100
 
@@ -153,8 +149,7 @@ async def test_retries_429_and_5xx_honouring_retry_after(provider_server: Provid
         Reply(b'{"error": "oops"}', status=503),
         Reply(fixture_bytes("openai/text_usage.sse")),
     )
-    async with openai(provider_server, retry=FAST_RETRY) as provider:
-        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    deltas, error = await stream_once(openai(provider_server, retry=FAST_RETRY), REQUEST)
     assert error is None
     assert collect(deltas).content == "Hello, wörld 👋!"
     assert len(provider_server.seen) == 3
@@ -162,8 +157,9 @@ async def test_retries_429_and_5xx_honouring_retry_after(provider_server: Provid
 
 async def test_gives_up_after_max_retries(provider_server: ProviderServer) -> None:
     provider_server.reply(*[Reply(b"{}", status=500) for _ in range(3)])
-    async with openai(provider_server, retry=RetryPolicy(max_retries=1, base_delay=0)) as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    _, error = await stream_once(
+        openai(provider_server, retry=RetryPolicy(max_retries=1, base_delay=0)), REQUEST
+    )
     assert isinstance(error, ProviderHTTPError) and error.status == 500
     assert len(provider_server.seen) == 2
 
@@ -173,8 +169,7 @@ async def test_no_retry_after_the_first_delta(provider_server: ProviderServer) -
         Reply(fixture_bytes("openai/error_chunk.sse")),
         Reply(fixture_bytes("openai/text_usage.sse")),
     )
-    async with openai(provider_server, retry=FAST_RETRY) as provider:
-        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    deltas, error = await stream_once(openai(provider_server, retry=FAST_RETRY), REQUEST)
     assert isinstance(error, ProviderStreamError)
     assert collect(deltas).content == "Partial"
     assert len(provider_server.seen) == 1
@@ -183,8 +178,7 @@ async def test_no_retry_after_the_first_delta(provider_server: ProviderServer) -
 async def test_first_token_timeout(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(b": waiting\n\n", hang=True))
     timeouts = Timeouts(first_token=0.2, idle=5)
-    async with openai(provider_server, timeout=timeouts, max_retries=0) as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    _, error = await stream_once(openai(provider_server, timeout=timeouts, max_retries=0), REQUEST)
     assert isinstance(error, ProviderTimeoutError)
     assert error.kind == "first_token" and error.seconds == 0.2
     await provider_server.disconnected.wait()
@@ -196,8 +190,9 @@ async def test_idle_timeout_keepalive_comments_are_not_progress(
     first = fixture_bytes("openai/text_usage.sse").split(b"\n\n")[1] + b"\n\n"
     provider_server.reply(Reply(first + b": OPENROUTER PROCESSING\n\n" * 3, hang=True))
     timeouts = Timeouts(first_token=5, idle=0.2)
-    async with openai(provider_server, timeout=timeouts, max_retries=0) as provider:
-        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    deltas, error = await stream_once(
+        openai(provider_server, timeout=timeouts, max_retries=0), REQUEST
+    )
     assert isinstance(error, ProviderTimeoutError)
     assert error.kind == "idle"
     assert error.partial is not None and error.partial.content == "Hello"

@@ -27,7 +27,15 @@ from rxchronos.model import (
 from rxchronos.model._ollama_dialect import OllamaParser
 from rxchronos.sse import NDJSONSplitter
 
-from .conftest import ProviderServer, Reply, collect, fixture_bytes, rechunking_test, run_stream
+from .conftest import (
+    ProviderServer,
+    Reply,
+    collect,
+    fixture_bytes,
+    rechunking_test,
+    run_stream,
+    stream_once,
+)
 
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])
 NDJSON = {"Content-Type": "application/x-ndjson"}
@@ -111,8 +119,7 @@ test_rechunking_gives_identical_deltas = rechunking_test(FIXTURES, parse, larges
 async def test_stream_over_a_real_server(provider_server: ProviderServer) -> None:
     body = fixture_bytes("ollama/parallel_tool_calls.ndjson")
     provider_server.reply(Reply(body, pieces=9, headers=NDJSON))
-    async with ollama(provider_server) as provider:
-        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    deltas, error = await stream_once(ollama(provider_server), REQUEST)
     assert error is None
     final = collect(deltas)
     assert [c.name for c in final.tool_calls] == ["get_weather", "get_weather", "get_time"]
@@ -129,16 +136,14 @@ async def test_stream_over_a_real_server(provider_server: ProviderServer) -> Non
 
 async def test_error_line_after_200_carries_the_partial(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(fixture_bytes("ollama/error_midstream.ndjson"), headers=NDJSON))
-    async with ollama(provider_server) as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    _, error = await stream_once(ollama(provider_server), REQUEST)
     assert isinstance(error, ProviderStreamError)
     assert error.partial is not None and error.partial.content == " Yes."
 
 
 async def test_eof_without_done_is_incomplete(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(fixture_bytes("ollama/no_done.ndjson"), headers=NDJSON))
-    async with ollama(provider_server) as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    _, error = await stream_once(ollama(provider_server), REQUEST)
     assert isinstance(error, IncompleteStreamError)
     assert error.partial is not None and error.partial.content == "Once upon"
 
@@ -147,8 +152,9 @@ async def test_http_error_and_optional_key_redacted(provider_server: ProviderSer
     key = "ollama-SECRET-0123456789"
     body = json.dumps({"error": f"model 'nope' not found (key {key})"}).encode()
     provider_server.reply(Reply(body, status=404))
-    async with Ollama(base_url=provider_server.url, model="nope", api_key=key) as provider:
-        _, error = await run_stream(provider.stream_chat(REQUEST))
+    _, error = await stream_once(
+        Ollama(base_url=provider_server.url, model="nope", api_key=key), REQUEST
+    )
     assert isinstance(error, ProviderHTTPError) and error.status == 404
     assert "not found" in str(error) and key not in str(error)
     assert provider_server.seen[0].headers["Authorization"] == f"Bearer {key}"

@@ -25,7 +25,15 @@ from rxchronos.model import (
 from rxchronos.model._openai_dialect import OpenAIChatParser
 from rxchronos.model._retry import RetryPolicy, parse_retry_after
 
-from .conftest import ProviderServer, Reply, collect, fixture_bytes, parse_all, run_stream
+from .conftest import (
+    ProviderServer,
+    Reply,
+    collect,
+    fixture_bytes,
+    parse_all,
+    run_stream,
+    stream_once,
+)
 
 KEY = "sk-live-SECRET-abcdef123456"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")], max_tokens=20)
@@ -67,8 +75,7 @@ async def test_replay_rechunked_equals_the_pure_parse(
     body = fixture_bytes(name)
     expected = parse_all(OpenAIChatParser(provider=kind), body)
     provider_server.reply(Reply(body, pieces=pieces))
-    async with make(kind, provider_server) as provider:
-        deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    deltas, error = await stream_once(make(kind, provider_server), REQUEST)
     assert error is None
     assert deltas == expected
     assert collect(deltas).stop_reason is not None
@@ -104,8 +111,7 @@ async def test_the_tap_reports_a_real_provider_stream(provider_server: ProviderS
     events: list[tuple[str, dict[str, Any]]] = []
     token = set_tap(lambda kind, data: events.append((kind, dict(data))))
     try:
-        async with make("openai", provider_server) as provider:
-            _, error = await run_stream(provider.stream_chat(REQUEST))
+        _, error = await stream_once(make("openai", provider_server), REQUEST)
     finally:
         reset_tap(token)
     assert error is None
