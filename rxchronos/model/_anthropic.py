@@ -53,8 +53,6 @@ class Anthropic(HTTPProvider):
 
     def _request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
         headers = {"x-api-key": self._api_key or "", "anthropic-version": API_VERSION}
-        if stream:
-            headers["Accept"] = "text/event-stream"
         body = messages_body(request, model=self._model_of(request), stream=stream)
         return HTTPRequest(f"{self.base_url}/v1/messages", headers, body)
 

@@ -187,8 +187,6 @@ class Cohere(HTTPProvider):
 
     def _request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
         headers = {"Authorization": f"Bearer {self._api_key}"}
-        if stream:
-            headers["Accept"] = "text/event-stream"
         body = chat_body(request, model=self._model_of(request), stream=stream)
         return HTTPRequest(f"{self.base_url}/v2/chat", headers, body)
 

@@ -57,7 +57,6 @@ class Gemini(HTTPProvider):
     def _request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
         headers = {"x-goog-api-key": self._api_key or ""}
         if stream:
-            headers["Accept"] = "text/event-stream"
             url = self._url(request, "streamGenerateContent") + "?alt=sse"
         else:
             url = self._url(request, "generateContent")

@@ -5,8 +5,9 @@ A provider family subclasses :class:`HTTPProvider`, sets ``name`` and ``default_
 newline-delimited JSON instead of SSE), and fills in three extension points:
 
 - ``_request(request, *, stream) -> HTTPRequest``: URL, headers (with the credentials, in
-  ``self._api_key``) and JSON body of the streaming or non-streaming call (or override
-  ``_stream_request(request)`` and ``_chat_request(request)`` one by one);
+  ``self._api_key``) and JSON body of the streaming or non-streaming call; the streaming one gets
+  the ``Accept`` header of its framing added (or override ``_stream_request(request)`` and
+  ``_chat_request(request)`` one by one);
 - ``_new_parser() -> StreamParser``: a fresh pure dialect parser (see
   :mod:`rxchronos.model._dialect`);
 - ``_parse_chat(payload) -> ChatResponse``: read the non-streaming answer.
@@ -55,6 +56,11 @@ from rxchronos.model._tap_report import tapped
 from rxchronos.model._types import ChatRequest, ChatResponse
 
 __all__ = ["HTTPOptions", "HTTPProvider", "HTTPRequest", "require_key"]
+
+_STREAM_MEDIA_TYPES: dict[Framing, str] = {
+    "sse": "text/event-stream",
+    "ndjson": "application/x-ndjson",
+}
 
 
 def require_key(cls: str, api_key: object) -> str:
@@ -166,7 +172,9 @@ class HTTPProvider(AsyncClosable):
         raise NotImplementedError
 
     def _stream_request(self, request: ChatRequest) -> HTTPRequest:
-        return self._request(request, stream=True)
+        http = self._request(request, stream=True)
+        http.headers["Accept"] = _STREAM_MEDIA_TYPES[self.framing]
+        return http
 
     def _chat_request(self, request: ChatRequest) -> HTTPRequest:
         return self._request(request, stream=False)

@@ -118,8 +118,6 @@ class Ollama(HTTPProvider):
 
     def _request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        if stream:
-            headers["Accept"] = "application/x-ndjson"
         body = chat_body(request, model=self._model_of(request), stream=stream)
         return HTTPRequest(f"{self.base_url}/api/chat", headers, body)
 

@@ -48,10 +48,7 @@ class OpenAIChatProvider(HTTPProvider):
             include_usage=self.include_usage,
             max_tokens_field=self.max_tokens_field,
         )
-        headers = self._auth()
-        if stream:
-            headers["Accept"] = "text/event-stream"
-        return HTTPRequest(self._url(), headers, body)
+        return HTTPRequest(self._url(), self._auth(), body)
 
     def _new_parser(self) -> OpenAIChatParser:
         return OpenAIChatParser(provider=self.name)

@@ -148,6 +148,7 @@ async def test_stream_over_a_real_server_sends_the_right_request(
     assert seen.path == "/v1/messages"
     assert seen.headers["x-api-key"] == KEY
     assert seen.headers["anthropic-version"] == "2023-06-01"
+    assert seen.headers["Accept"] == "text/event-stream"
     assert "Authorization" not in seen.headers
     assert seen.body == {
         "model": "claude-sonnet-4-5",
@@ -208,6 +209,7 @@ async def test_chat_uses_the_non_streaming_endpoint(provider_server: ProviderSer
     async with claude(provider_server) as provider:
         reply = await provider.chat(REQUEST)
     assert not reply.delta
+    assert provider_server.seen[0].headers.get("Accept") != "text/event-stream"
     assert reply.content == "Let me look." and reply.reasoning == "Hmm."
     assert reply.tool_calls == (ToolCall(id="toolu_1", name="lookup", arguments='{"q": "x"}'),)
     assert reply.stop_reason is StopReason.TOOL_CALL

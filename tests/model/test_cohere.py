@@ -75,6 +75,7 @@ async def test_stream_over_a_real_server(provider_server: ProviderServer) -> Non
     seen = provider_server.seen[0]
     assert seen.path == "/v2/chat"
     assert seen.headers["Authorization"] == f"Bearer {KEY}"
+    assert seen.headers["Accept"] == "text/event-stream"
     assert seen.body == {
         "model": "command-a-03-2025",
         "messages": [{"role": "user", "content": "Hi"}],

@@ -184,6 +184,7 @@ async def test_stream_over_a_real_server_key_only_in_the_header(
     assert seen.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
     assert seen.query == {"alt": "sse"}  # no key in the URL
     assert seen.headers["x-goog-api-key"] == KEY
+    assert seen.headers["Accept"] == "text/event-stream"
     assert seen.body == {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}
 
 

@@ -49,6 +49,7 @@ async def test_streams_deltas_and_completes(provider_server: ProviderServer) -> 
     seen = provider_server.seen[0]
     assert seen.path == "/v1/chat/completions"
     assert seen.headers["Authorization"] == f"Bearer {KEY}"
+    assert seen.headers["Accept"] == "text/event-stream"
     assert seen.body["stream"] is True
     assert seen.body["stream_options"] == {"include_usage": True}
     assert seen.body["model"] == "gpt-4o"

@@ -127,6 +127,7 @@ async def test_stream_over_a_real_server(provider_server: ProviderServer) -> Non
     seen = provider_server.seen[0]
     assert seen.path == "/api/chat"
     assert "Authorization" not in seen.headers  # no key for a local server
+    assert seen.headers["Accept"] == "application/x-ndjson"
     assert seen.body == {
         "model": "qwen3",
         "messages": [{"role": "user", "content": "Hi"}],
