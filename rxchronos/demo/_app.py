@@ -66,12 +66,12 @@ class _DemoRuns:
 
     def start(self) -> _Session:
         session_id = secrets.token_hex(6)
-        first = self.broker.publish(
+        since = self.broker.last_event_id  # a page opening later replays the run from its start
+        self.broker.publish(
             Event(type="run_started", data={"session_id": session_id, "question": self.question}),
             topic=session_id,
         )
-        epoch, _, seq = (first.id or "").rpartition("-")
-        session = _Session(session_id, "running", f"{epoch}-{int(seq) - 1}")
+        session = _Session(session_id, "running", since)
         self.sessions[session_id] = session
         while len(self.sessions) > _MAX_SESSIONS:
             self.sessions.popitem(last=False)

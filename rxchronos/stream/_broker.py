@@ -88,6 +88,27 @@ class Broker:
         return self._journal.ids.epoch
 
     @property
+    def last_event_id(self) -> str:
+        """The id of the latest published event (``<epoch>-0`` before the first one).
+
+        Hand it to a client that will connect later: subscribing with it as ``last_event_id``
+        replays exactly the events published from now on, while they are still in the replay ring.
+
+        Example:
+            >>> from rxchronos.stream import Broker, Event
+            >>> broker = Broker()
+            >>> mark = broker.last_event_id
+            >>> _ = broker.publish(Event(type="run_started"), topic="run-1")
+            >>> seen = []
+            >>> _ = broker.subscribe(topics=["run-1"], last_event_id=mark).subscribe(
+            ...     lambda e: seen.append(e.type))
+            >>> seen
+            ['run_started']
+        """
+        journal = self._journal
+        return journal.ids.id_of(journal.published)
+
+    @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed

@@ -322,3 +322,16 @@ async def test_a_stalled_async_consumer_never_slows_the_publisher() -> None:
     assert got == [9995, 9996, 9997, 9998, 9999]
     await stalled.aclose()
     assert broker.stats().subscribers == 1
+
+
+def test_last_event_id_marks_the_point_to_replay_from() -> None:
+    broker = Broker()
+    assert broker.last_event_id == f"{broker.epoch}-0"
+    broker.publish(Event(type="before"))
+    mark = broker.last_event_id
+    broker.publish(Event(type="a"), topic="t")
+    broker.publish(Event(type="b"), topic="t")
+    assert broker.last_event_id.endswith("-3")
+    seen: list[str] = []
+    broker.subscribe(topics=["t"], last_event_id=mark).subscribe(lambda e: seen.append(e.type))
+    assert seen == ["a", "b"]
