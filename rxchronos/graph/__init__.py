@@ -16,9 +16,8 @@ Example:
 
 from __future__ import annotations
 
-from rxchronos.graph._builder import END, START, NodeFunction, RouteFunction, StateGraph
-from rxchronos.graph._compiled import CompiledGraph
-from rxchronos.graph._emit import emit
+from rxchronos.graph._builder import NodeFunction, RouteFunction, StateGraph
+from rxchronos.graph._compiled import END, START, CompiledGraph
 from rxchronos.graph._errors import (
     CheckpointNotFoundError,
     CheckpointStoreError,
@@ -33,12 +32,11 @@ from rxchronos.graph._errors import (
     SessionBusyError,
     StateSerializationError,
 )
-from rxchronos.graph._events import EventType, StreamEvent
+from rxchronos.graph._events import EventPublisher, EventType, RunState, RunStatus, StreamEvent
+from rxchronos.graph._execution import emit
 from rxchronos.graph._modes import StreamMode, stream_mode
-from rxchronos.graph._publisher import EventPublisher
 from rxchronos.graph._runner import Runner
 from rxchronos.graph._sqlite import SQLiteStore
-from rxchronos.graph._state import RunState, RunStatus
 from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Building a graph: :class:`StateGraph` and the ``START``/``END`` markers.
+"""Building a graph: :class:`StateGraph`.
 
 The builder only records what it is told; :meth:`StateGraph.compile` checks the whole graph at
 once and raises one :class:`GraphValidationError` listing every problem it found.
@@ -10,16 +10,10 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from rxchronos.graph._compiled import CompiledGraph, ConditionalEdge, NodeSpec
+from rxchronos.graph._compiled import END, START, CompiledGraph, ConditionalEdge, NodeSpec
 from rxchronos.graph._errors import GraphValidationError
 
-__all__ = ["END", "START", "NodeFunction", "RouteFunction", "StateGraph"]
-
-START = "__start__"
-"""The virtual node before the entry point: ``add_edge(START, "a")`` is ``set_entry_point("a")``."""
-
-END = "__end__"
-"""The virtual node after the last one: ``add_edge("z", END)`` is ``set_finish_point("z")``."""
+__all__ = ["NodeFunction", "RouteFunction", "StateGraph"]
 
 NodeFunction = Callable[
     [Mapping[str, Any]], Awaitable[Mapping[str, Any] | None] | Mapping[str, Any] | None

@@ -9,9 +9,13 @@ from typing import Any
 
 from rxchronos.graph._errors import RoutingError
 
-__all__ = ["CompiledGraph", "ConditionalEdge", "NodeSpec"]
+__all__ = ["END", "START", "CompiledGraph", "ConditionalEdge", "NodeSpec"]
 
-_END = "__end__"  # mirrors rxchronos.graph.END (the builder imports this module)
+START = "__start__"
+"""The virtual node before the entry point: ``add_edge(START, "a")`` is ``set_entry_point("a")``."""
+
+END = "__end__"
+"""The virtual node after the last one: ``add_edge("z", END)`` is ``set_finish_point("z")``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,7 @@ class CompiledGraph:
             return target
         edge = self._conditional.get(node_id)
         if edge is None:
-            return _END  # a node without outgoing edges ends the run
+            return END  # a node without outgoing edges ends the run
         key = edge.route(state)
         if not isinstance(key, str):
             if inspect.iscoroutine(key):
@@ -111,7 +115,7 @@ class CompiledGraph:
                     f"{sorted(edge.path_map)}"
                 )
             return edge.path_map[key]
-        if key != _END and key not in self.nodes:
+        if key != END and key not in self.nodes:
             raise RoutingError(
                 f"route of node {node_id!r} returned {key!r}, which is not a node of graph "
                 f"{self.graph_id!r} (nodes: {sorted(self.nodes)}) nor END"
@@ -125,7 +129,7 @@ class CompiledGraph:
         their ``path_map`` keys (or ``?`` when the route function may go anywhere).
         """
         ids = self._mermaid_ids
-        lines = ["flowchart TD", f"    __start__([start]) --> {ids[self.entry_point]}"]
+        lines = ["flowchart TD", f"    {START}([start]) --> {ids[self.entry_point]}"]
         for node, spec in self.nodes.items():
             label = node.replace('"', "#quot;")
             shape = f'[/"{label}"/]' if spec.interrupt else f'["{label}"]'
@@ -142,11 +146,11 @@ class CompiledGraph:
                     text = key.replace('"', "#quot;").replace("|", "#124;")
                     lines.append(f'    {ids[node]} -.->|"{text}"| {self._target(target)}')
             else:
-                lines.append(f"    {ids[node]} --> __end__([end])")
+                lines.append(f"    {ids[node]} --> {END}([end])")
         return "\n".join(lines)
 
     def _target(self, node: str) -> str:
-        return "__end__([end])" if node == _END else self._mermaid_ids[node]
+        return f"{END}([end])" if node == END else self._mermaid_ids[node]
 
     def _repr_markdown_(self) -> str:
         return f"```mermaid\n{self.to_mermaid()}\n```"

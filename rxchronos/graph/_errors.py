@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from rxchronos._errors import RxChronosError
 
 if TYPE_CHECKING:
-    from rxchronos.graph._state import RunState
+    from rxchronos.graph._events import RunState
 
 __all__ = [
     "CheckpointNotFoundError",

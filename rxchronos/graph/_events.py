@@ -1,19 +1,22 @@
-"""What a running graph reports: :class:`StreamEvent` and its :class:`EventType`.
+"""What a running graph reports: its events (:class:`StreamEvent`, :class:`EventType`), where
+they can go besides the runner's own streams (:class:`EventPublisher`, e.g. a broker), and how the
+run ended (:class:`RunState`, :class:`RunStatus`).
 
-The runner builds events without validation on its hot path (``RunExecution.publish``): what
-``model_construct`` does, minus its generic bookkeeping, for values it has already typed. It shares
-one read-only state snapshot between the events of a step.
+The runner builds events without validation on its hot path (``RunExecution.publish``, with
+pydantic's ``model_construct``). It shares one read-only state snapshot between the events of a
+step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["EventType", "StreamEvent"]
+__all__ = ["EventPublisher", "EventType", "RunState", "RunStatus", "StreamEvent"]
 
 
 class EventType(StrEnum):
@@ -98,3 +101,90 @@ class StreamEvent(BaseModel):
     error: str | None = None
     data: Mapping[str, Any] | None = None
     timestamp: float
+
+
+@runtime_checkable
+class EventPublisher(Protocol):
+    """Receives every event of a run, published under the run's session id as the topic.
+
+    Example:
+        >>> class Recorder:
+        ...     def __init__(self):
+        ...         self.seen = []
+        ...     def publish(self, event, *, topic=None):
+        ...         self.seen.append((topic, event.type))
+        ...     def finish_topic(self, topic):
+        ...         self.seen.append((topic, "finished"))
+        >>> isinstance(Recorder(), EventPublisher)
+        True
+    """
+
+    def publish(self, event: Any, *, topic: str | None = None) -> Any:
+        """Publish one event (a ``StreamEvent``) under ``topic`` (the session id)."""
+        ...
+
+    def finish_topic(self, topic: str) -> Any:
+        """The session's run ended for good (``completed`` or ``failed``; not on an interrupt or
+        a cancel, after which the session continues)."""
+        ...
+
+
+class RunStatus(StrEnum):
+    """How a run ended (a ``str`` enum: ``RunStatus.PAUSED == "paused"``).
+
+    Example:
+        >>> import asyncio
+        >>> from rxchronos.graph import MemoryStore, Runner, StateGraph
+        >>> g = (StateGraph("g").add_interrupt_node("ask", lambda s: {"answer": s["reply"]})
+        ...      .set_entry_point("ask").compile())
+        >>> runner = Runner(g, store=MemoryStore())
+        >>> async def main():
+        ...     first = await runner.run("s1", {})
+        ...     second = await runner.resume("s1", update={"reply": "yes"})
+        ...     return first.status, second.status, second.state["answer"]
+        >>> asyncio.run(main())
+        (<RunStatus.PAUSED: 'paused'>, <RunStatus.COMPLETED: 'completed'>, 'yes')
+    """
+
+    COMPLETED = "completed"
+    """The run reached the end of the graph."""
+    PAUSED = "paused"
+    """The run stopped before an interrupt node; ``resume`` runs that node next."""
+    FAILED = "failed"
+    """A node (or the run) failed; ``resume`` retries from the last checkpoint."""
+    CANCELLED = "cancelled"
+    """``runner.cancel(session_id)`` stopped the run; ``resume`` continues it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """Where a run ended up.
+
+    Attributes:
+        run_id: this run's id (each ``run``/``resume`` call is a new run).
+        session_id: the session the run belongs to.
+        status: how it ended.
+        state: the state at that point (read-only; ``dict(result.state)`` copies it).
+        node_id: the node the run stopped at: the interrupt node when ``paused``, the failing node
+            when ``failed``, the running node when ``cancelled``, the last node when ``completed``.
+        steps: how many nodes this run executed.
+        checkpoint_id: the latest checkpoint written by this run, if any.
+        error: for ``failed``, the exception type and message.
+
+    Example:
+        >>> import asyncio
+        >>> from rxchronos.graph import Runner, StateGraph
+        >>> g = StateGraph("g").add_node("a", lambda s: {"x": 1}).set_entry_point("a")
+        >>> result = asyncio.run(Runner(g.compile()).run("s1", {}))
+        >>> result.status, dict(result.state)
+        (<RunStatus.COMPLETED: 'completed'>, {'x': 1})
+    """
+
+    run_id: str
+    session_id: str
+    status: RunStatus
+    state: Mapping[str, Any]
+    node_id: str | None = None
+    steps: int = 0
+    checkpoint_id: str | None = None
+    error: str | None = None

@@ -5,7 +5,7 @@ latest checkpoint) and delivers each event synchronously, in order, to the runne
 to the run's own subscriber (``runner.stream``) and to the broker. Nothing is buffered, so nothing
 can be dropped.
 
-State handling is copy-on-write: a node's update is frozen (see ``_frozen``) and merged into a new
+State handling is copy-on-write: a node's update is frozen (see ``_state``) and merged into a new
 mapping; the old mapping is never touched, so events and checkpoints share snapshots for free.
 """
 
@@ -17,14 +17,14 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from pydantic import BaseModel
 from reactivex.subject import Subject
 
 from rxchronos._tap import reset_tap, set_tap
-from rxchronos.graph._compiled import CompiledGraph, NodeSpec
-from rxchronos.graph._emit import current_reporter
+from rxchronos.graph._compiled import END, CompiledGraph, NodeSpec
 from rxchronos.graph._errors import (
     CheckpointStoreError,
     GraphRecursionError,
@@ -32,17 +32,19 @@ from rxchronos.graph._errors import (
     RunError,
     StateSerializationError,
 )
-from rxchronos.graph._events import EventType, StreamEvent
-from rxchronos.graph._frozen import ATOMIC, FrozenDict, freeze
-from rxchronos.graph._publisher import EventPublisher
-from rxchronos.graph._state import RunState, RunStatus
+from rxchronos.graph._events import EventPublisher, EventType, RunState, RunStatus, StreamEvent
+from rxchronos.graph._state import (
+    EMPTY_STATE,
+    FrozenDict,
+    dumps_checked,
+    format_path,
+    freeze,
+    merge_update,
+)
 from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore, new_checkpoint
 
-__all__ = ["EMPTY_STATE", "RunExecution", "merge_update"]
+__all__ = ["Reporter", "RunExecution", "current_reporter", "emit"]
 
-EMPTY_STATE = FrozenDict()
-_END = "__end__"
-_MISSING = object()
 _TAP_TYPES = {
     "model_call": EventType.MODEL_CALL,
     "model_chunk": EventType.MODEL_CHUNK,
@@ -59,7 +61,6 @@ _now = time.time
 _ids = random.Random()
 _random_bits = _ids.getrandbits
 os.register_at_fork(after_in_child=_ids.seed)
-_update = dict.update
 _BLANK_EVENT: dict[str, Any] = dict.fromkeys(StreamEvent.model_fields)
 _ALL_FIELDS = set(_BLANK_EVENT)
 """Every event's ``model_fields_set``, shared as ``model_construct(_fields_set=...)`` would: a
@@ -87,31 +88,58 @@ def _awaitable(value: object) -> bool:
     return asyncio.iscoroutine(value) or isinstance(value, asyncio.Future)
 
 
-def merge_update(node_id: str, state: FrozenDict, result: object) -> tuple[FrozenDict, FrozenDict]:
-    """Merge what a node returned into ``state``: ``(new_state, changed_keys)``.
+Reporter = Callable[[EventType, Mapping[str, Any]], None]
+"""``report(event_type, data)``: turn something that happened in a node into an event of the run."""
 
-    Only keys whose value is a different object count as changed, so a node may return the whole
-    state. Raises ``TypeError`` for anything but a mapping with string keys (or ``None``).
+current_reporter: ContextVar[Reporter | None] = ContextVar("rxchronos_graph_reporter", default=None)
+
+
+def emit(type: str, data: Mapping[str, Any] | None = None) -> None:
+    """Publish a ``custom`` event of the current run, with ``data={"type": type, "data": data}``.
+
+    A plain function, callable from sync and async nodes. Outside a run it does nothing. The data is
+    frozen (read-only) on the way out, so the node may reuse its own dict afterwards.
+
+    Args:
+        type: your name for the event, e.g. ``"progress"``.
+        data: a JSON-serialisable mapping (string keys all the way down), or ``None``.
+
+    Raises:
+        TypeError: ``type`` is not a str, or ``data`` is not a mapping that JSON can carry as it
+            is (the message names the place, e.g. ``data['rows'][3]``). Raised in the node, so
+            the run fails with a ``NodeError`` naming it.
+
+    Example:
+        >>> import asyncio
+        >>> from rxchronos.graph import Runner, StateGraph, emit
+        >>> def work(state):
+        ...     emit("progress", {"done": 50})
+        ...     return {"ok": True}
+        >>> graph = StateGraph("g").add_node("work", work).set_entry_point("work").compile()
+        >>> runner = Runner(graph)
+        >>> seen = []
+        >>> _ = runner.events.subscribe(seen.append)
+        >>> _ = asyncio.run(runner.run("s1", {}))
+        >>> [e.data for e in seen if e.type == "custom"]
+        [{'type': 'progress', 'data': {'done': 50}}]
     """
-    if result is None:
-        return state, EMPTY_STATE
-    if type(result) is not dict and not isinstance(result, Mapping):
-        raise TypeError(
-            f"node {node_id!r} returned {type(result).__name__}; a node returns a mapping of the "
-            "state keys it changes (or None)"
+    if not isinstance(type, str):
+        raise TypeError(f"emit() type must be a str, got {type!r}")
+    if data is not None:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"emit() data must be a mapping or None, got {data.__class__.__name__}")
+        _, problem = dumps_checked(data)
+        if problem is not None:
+            path, reason = problem
+            raise TypeError(
+                f"emit({type!r}): {format_path('data', path)} cannot be sent as JSON: {reason}"
+            )
+    report = current_reporter.get()
+    if report is not None:
+        report(
+            EventType.CUSTOM,
+            FrozenDict({"type": type, "data": None if data is None else freeze(data)}),
         )
-    get = state.get
-    changed = {}
-    for key, value in result.items():
-        if get(key, _MISSING) is not value:
-            if type(key) is not str:
-                raise TypeError(f"node {node_id!r} returned a non-string state key {key!r}")
-            changed[key] = value if type(value) in ATOMIC else freeze(value)
-    if not changed:
-        return state, EMPTY_STATE
-    new_state = FrozenDict(state)
-    _update(new_state, changed)
-    return new_state, FrozenDict(changed)
 
 
 class RunExecution:
@@ -314,12 +342,12 @@ class RunExecution:
                 except Exception as exc:
                     raise self._node_failed(node_id, exc) from exc
                 if memory is not None:  # a MemoryStore never waits: no coroutine per node
-                    checkpoint = self._new_checkpoint(None if target == _END else target, False)
+                    checkpoint = self._new_checkpoint(None if target == END else target, False)
                     memory.put_nowait(checkpoint)
                     self._written(checkpoint)
                 elif store is not None:
-                    await self.write_checkpoint(None if target == _END else target)
-                if target == _END:
+                    await self.write_checkpoint(None if target == END else target)
+                if target == END:
                     publish(EventType.COMPLETED, node_id, state)
                     if self.broker is not None:
                         self.broker.finish_topic(self.session_id)

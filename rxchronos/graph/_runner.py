@@ -20,11 +20,9 @@ from rxchronos.graph._errors import (
     RunCancelledError,
     SessionBusyError,
 )
-from rxchronos.graph._events import StreamEvent
-from rxchronos.graph._execution import EMPTY_STATE, RunExecution, merge_update
-from rxchronos.graph._frozen import ATOMIC, FrozenDict, freeze_mapping
-from rxchronos.graph._publisher import EventPublisher
-from rxchronos.graph._state import RunState, RunStatus
+from rxchronos.graph._events import EventPublisher, RunState, RunStatus, StreamEvent
+from rxchronos.graph._execution import RunExecution
+from rxchronos.graph._state import ATOMIC, EMPTY_STATE, FrozenDict, freeze_mapping, merge_update
 from rxchronos.graph._stores import Checkpoint, CheckpointStore
 
 __all__ = ["Runner"]

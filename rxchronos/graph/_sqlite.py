@@ -18,8 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 from rxchronos.graph._errors import CheckpointStoreError, StateSerializationError
-from rxchronos.graph._frozen import freeze_mapping
-from rxchronos.graph._json import dumps_checked
+from rxchronos.graph._state import dumps_checked, freeze_mapping
 from rxchronos.graph._stores import Checkpoint
 
 __all__ = ["SQLiteStore"]

@@ -1,71 +1,234 @@
-"""The outcome of a run: :class:`RunState` and :class:`RunStatus`."""
+"""A run's state: read-only values, how a node's update is merged, and what JSON can hold.
+
+**Read-only without a deep copy per event.** The runner never mutates a state mapping: after each
+node it builds a new mapping (copy-on-write, one shallow copy per node) and freezes only the values
+the node returned. Frozen values are ``dict`` and ``list`` subclasses whose mutating methods raise
+``TypeError``, so they compare equal to plain dicts and lists, serialise to JSON as they are, and
+can be shared by every event, every checkpoint and every later node at no cost. ``dict(state)`` or
+``list(value)`` gives a mutable copy. Values of other types (your own classes, pydantic models) are
+shared by reference: make them immutable (``frozen=True``) if nodes might change them.
+
+**What JSON can hold.** ``json.dumps`` fails on an object it does not know without saying where it
+is, and it silently turns non-string dict keys into strings (``{1: "a"}`` comes back as
+``{"1": "a"}``). :func:`dumps_checked` says exactly where: ``state['config']['items'][2]``. It
+serves checkpoint stores and ``emit()`` data.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NoReturn, SupportsIndex
 
-__all__ = ["RunState", "RunStatus"]
+__all__ = [
+    "ATOMIC",
+    "EMPTY_STATE",
+    "FrozenDict",
+    "FrozenList",
+    "JsonProblem",
+    "dumps_checked",
+    "find_problem",
+    "format_path",
+    "freeze",
+    "freeze_mapping",
+    "merge_update",
+]
+
+_READ_ONLY = (
+    "graph state is read-only: return the keys you change from the node instead "
+    "(e.g. return {'items': [*state['items'], new]}); dict(state) gives a mutable copy"
+)
 
 
-class RunStatus(StrEnum):
-    """How a run ended (a ``str`` enum: ``RunStatus.PAUSED == "paused"``).
+def _refuse(*_args: Any, **_kwargs: Any) -> NoReturn:
+    raise TypeError(_READ_ONLY)
+
+
+class FrozenDict(dict[str, Any]):
+    """A ``dict`` that refuses mutation; equal to, and JSON-serialisable as, a plain dict."""
+
+    __slots__ = ()
+
+    __setitem__ = __delitem__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[misc]
+        _refuse()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+    def __repr__(self) -> str:
+        return dict.__repr__(self)
+
+
+class FrozenList(list[Any]):
+    """A ``list`` that refuses mutation; equal to, and JSON-serialisable as, a plain list."""
+
+    __slots__ = ()
+
+    __setitem__ = __delitem__ = _refuse
+    append = extend = insert = remove = clear = sort = reverse = _refuse
+
+    def pop(self, index: SupportsIndex = -1) -> NoReturn:
+        _refuse()
+
+    def __iadd__(self, other: Iterable[Any]) -> NoReturn:  # type: ignore[misc]
+        _refuse()
+
+    def __imul__(self, other: SupportsIndex) -> NoReturn:
+        _refuse()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenList, (list(self),))
+
+    def __repr__(self) -> str:
+        return list.__repr__(self)
+
+
+ATOMIC = frozenset({str, int, float, bool, type(None), bytes, FrozenDict, FrozenList, frozenset})
+"""Types :func:`freeze` returns as they are (immutable, or frozen already)."""
+
+
+def freeze(value: Any) -> Any:
+    """Return ``value`` with every dict, list, tuple and set inside it made read-only.
+
+    Already-frozen values and atoms come back as they are, so passing state values through a node
+    unchanged costs nothing.
 
     Example:
-        >>> import asyncio
-        >>> from rxchronos.graph import MemoryStore, Runner, StateGraph
-        >>> g = (StateGraph("g").add_interrupt_node("ask", lambda s: {"answer": s["reply"]})
-        ...      .set_entry_point("ask").compile())
-        >>> runner = Runner(g, store=MemoryStore())
-        >>> async def main():
-        ...     first = await runner.run("s1", {})
-        ...     second = await runner.resume("s1", update={"reply": "yes"})
-        ...     return first.status, second.status, second.state["answer"]
-        >>> asyncio.run(main())
-        (<RunStatus.PAUSED: 'paused'>, <RunStatus.COMPLETED: 'completed'>, 'yes')
+        >>> v = freeze({"a": [1, {"b": 2}]})
+        >>> v == {"a": [1, {"b": 2}]}
+        True
+        >>> v["a"].append(3)
+        Traceback (most recent call last):
+        TypeError: graph state is read-only: ...
     """
+    kind = type(value)
+    if kind in ATOMIC:
+        return value
+    if isinstance(value, Mapping):
+        return FrozenDict({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return FrozenList([freeze(v) for v in value])
+    if isinstance(value, set):
+        return frozenset(value)
+    return value
 
-    COMPLETED = "completed"
-    """The run reached the end of the graph."""
-    PAUSED = "paused"
-    """The run stopped before an interrupt node; ``resume`` runs that node next."""
-    FAILED = "failed"
-    """A node (or the run) failed; ``resume`` retries from the last checkpoint."""
-    CANCELLED = "cancelled"
-    """``runner.cancel(session_id)`` stopped the run; ``resume`` continues it."""
+
+def freeze_mapping(values: Mapping[str, Any]) -> FrozenDict:
+    """Freeze the values of a top-level mapping (a node's update, an initial state)."""
+    if type(values) is FrozenDict:
+        return values
+    return FrozenDict({k: v if type(v) in ATOMIC else freeze(v) for k, v in values.items()})
 
 
-@dataclass(frozen=True, slots=True)
-class RunState:
-    """Where a run ended up.
+EMPTY_STATE = FrozenDict()
+_MISSING = object()
+_update = dict.update
 
-    Attributes:
-        run_id: this run's id (each ``run``/``resume`` call is a new run).
-        session_id: the session the run belongs to.
-        status: how it ended.
-        state: the state at that point (read-only; ``dict(result.state)`` copies it).
-        node_id: the node the run stopped at: the interrupt node when ``paused``, the failing node
-            when ``failed``, the running node when ``cancelled``, the last node when ``completed``.
-        steps: how many nodes this run executed.
-        checkpoint_id: the latest checkpoint written by this run, if any.
-        error: for ``failed``, the exception type and message.
+
+def merge_update(node_id: str, state: FrozenDict, result: object) -> tuple[FrozenDict, FrozenDict]:
+    """Merge what a node returned into ``state``: ``(new_state, changed_keys)``.
+
+    Only keys whose value is a different object count as changed, so a node may return the whole
+    state. Raises ``TypeError`` for anything but a mapping with string keys (or ``None``).
 
     Example:
-        >>> import asyncio
-        >>> from rxchronos.graph import Runner, StateGraph
-        >>> g = StateGraph("g").add_node("a", lambda s: {"x": 1}).set_entry_point("a")
-        >>> result = asyncio.run(Runner(g.compile()).run("s1", {}))
-        >>> result.status, dict(result.state)
-        (<RunStatus.COMPLETED: 'completed'>, {'x': 1})
+        >>> state, changed = merge_update("a", FrozenDict({"x": 1, "y": 2}), {"x": 1, "y": 3})
+        >>> dict(state), dict(changed)
+        ({'x': 1, 'y': 3}, {'y': 3})
     """
+    if result is None:
+        return state, EMPTY_STATE
+    if type(result) is not dict and not isinstance(result, Mapping):
+        raise TypeError(
+            f"node {node_id!r} returned {type(result).__name__}; a node returns a mapping of the "
+            "state keys it changes (or None)"
+        )
+    get = state.get
+    changed = {}
+    for key, value in result.items():
+        if get(key, _MISSING) is not value:
+            if type(key) is not str:
+                raise TypeError(f"node {node_id!r} returned a non-string state key {key!r}")
+            changed[key] = value if type(value) in ATOMIC else freeze(value)
+    if not changed:
+        return state, EMPTY_STATE
+    new_state = FrozenDict(state)
+    _update(new_state, changed)
+    return new_state, FrozenDict(changed)
 
-    run_id: str
-    session_id: str
-    status: RunStatus
-    state: Mapping[str, Any]
-    node_id: str | None = None
-    steps: int = 0
-    checkpoint_id: str | None = None
-    error: str | None = None
+
+# --- what JSON can hold ----------------------------------------------------------------------
+
+Path = tuple[str | int, ...]
+JsonProblem = tuple[Path, str]
+"""Where (keys and indexes from the top) and what is wrong."""
+
+_SCALARS = (str, int, float, bool, type(None))
+_PLAIN = frozenset(_SCALARS)
+
+
+def dumps_checked(value: Mapping[str, Any]) -> tuple[str, JsonProblem | None]:
+    """``(json_text, None)`` when ``value`` survives a JSON round trip, else ``("", problem)``.
+
+    A flat mapping of plain values needs only the dump; otherwise the text is loaded back and
+    compared (in C), and only a value that fails that is walked in Python to find the culprit.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return "", find_problem(value) or ((), "it cannot be encoded as JSON")
+    for key, item in value.items():
+        if type(key) is not str or type(item) not in _PLAIN:
+            break
+    else:
+        return text, None  # flat and plain: nothing JSON could have changed
+    if json.loads(text) == value:
+        return text, None
+    problem = find_problem(value)  # None: only NaN (unequal to itself) made the compare fail
+    return ("", problem) if problem is not None else (text, None)
+
+
+def find_problem(value: Any, path: Path = ()) -> JsonProblem | None:
+    """The first place in ``value`` that does not survive JSON as it is, or ``None``."""
+    return _walk(value, path, set())
+
+
+def _walk(item: Any, where: Path, ancestors: set[int]) -> JsonProblem | None:
+    if isinstance(item, _SCALARS):
+        return None
+    if id(item) in ancestors:
+        return where, "it contains itself (a reference cycle)"
+    if isinstance(item, Mapping):
+        for key in item:
+            if not isinstance(key, str):
+                return where, f"its key {key!r} is a {type(key).__name__}: {_key_fate(key)}"
+        children: Any = item.items()
+    elif isinstance(item, Sequence) and not isinstance(item, bytes | bytearray):
+        children = enumerate(item)
+    else:
+        return where, f"{type(item).__name__} is not JSON-serialisable"
+    ancestors.add(id(item))
+    try:
+        for key, child in children:
+            problem = _walk(child, (*where, key), ancestors)
+            if problem is not None:
+                return problem
+    finally:
+        ancestors.discard(id(item))
+    return None
+
+
+def _key_fate(key: object) -> str:
+    try:
+        text = json.dumps({key: None})
+    except (TypeError, ValueError):
+        return "JSON object keys are strings"
+    return f"JSON object keys are strings (it would come back as {next(iter(json.loads(text)))!r})"
+
+
+def format_path(root: str, path: Path) -> str:
+    """``state['config']['items'][2]`` for ``("config", "items", 2)``."""
+    return root + "".join(f"[{part!r}]" for part in path)

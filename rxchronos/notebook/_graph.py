@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any, Protocol
 
+from rxchronos.graph import END, START
 from rxchronos.notebook._ipython import ipython_display
 from rxchronos.notebook._mermaid import Flowchart, FlowEdge, parse_flowchart
 from rxchronos.notebook._svg import FONT, SVGPicture, attr, text_width
@@ -160,7 +161,7 @@ def _layers(chart: Flowchart) -> tuple[dict[str, int], set[FlowEdge]]:
         out[edge.src].append(edge)
     back: set[FlowEdge] = set()
     state: dict[str, int] = {}  # 1: on the DFS path, 2: done
-    roots = ["__start__"] if "__start__" in chart.nodes else []
+    roots = [START] if START in chart.nodes else []
     for root in [*roots, *chart.nodes]:
         if root in state:
             continue
@@ -186,8 +187,8 @@ def _layers(chart: Flowchart) -> tuple[dict[str, int], set[FlowEdge]]:
                 changed = True
         if not changed:
             break
-    if "__end__" in layer:
-        layer["__end__"] = max(layer.values())
+    if END in layer:
+        layer[END] = max(layer.values())
     return layer, back
 
 

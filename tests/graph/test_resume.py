@@ -12,6 +12,7 @@ import pytest
 from reactivex import operators as ops
 
 from rxchronos.graph import (
+    END,
     CheckpointNotFoundError,
     MemoryStore,
     NodeError,
@@ -65,7 +66,7 @@ async def test_an_interrupt_node_pauses_every_time_it_is_reached() -> None:
         StateGraph("g")
         .add_interrupt_node("ask", ask)
         .set_entry_point("ask")
-        .add_conditional_edge("ask", lambda s: "ask" if s["asked"] < 2 else "__end__")
+        .add_conditional_edge("ask", lambda s: "ask" if s["asked"] < 2 else END)
         .compile()
     )
     runner = Runner(graph, MemoryStore())

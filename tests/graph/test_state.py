@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rxchronos.graph._frozen import FrozenDict, FrozenList, freeze, freeze_mapping
+from rxchronos.graph._state import FrozenDict, FrozenList, freeze, freeze_mapping
 
 MUTATIONS = [
     lambda v: v["d"].__setitem__("k", 1),
