@@ -6,7 +6,9 @@ events a broker fans out to browsers over Server-Sent Events (:mod:`rxchronos.st
 with ``.pipe(...)`` and the operators in :mod:`rxchronos.operators`.
 
 The package face re-exports the asyncio bridges and the whole exception tree (every error derives
-from :class:`RxChronosError`), so one import catches anything the library raises:
+from :class:`RxChronosError`), so one import catches anything the library raises. The names are
+imported when first used: ``import rxchronos.sse`` (a pure codec) does not import aiohttp,
+pydantic or the layers.
 
 Example:
     >>> import rxchronos
@@ -16,43 +18,83 @@ Example:
 
 from __future__ import annotations
 
-from rxchronos._errors import RxChronosError, SlowConsumerError
-from rxchronos._loop import NoRunningLoopError
-from rxchronos.aio import from_async_iterable, to_async_iterator
-from rxchronos.graph import (
-    CheckpointNotFoundError,
-    CheckpointStoreError,
-    GraphError,
-    GraphRecursionError,
-    GraphValidationError,
-    NodeError,
-    NothingToResumeError,
-    RoutingError,
-    RunCancelledError,
-    RunError,
-    SessionBusyError,
-    StateSerializationError,
-)
-from rxchronos.model import (
-    IncompleteStreamError,
-    ProviderConfigError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderHTTPError,
-    ProviderStreamError,
-    ProviderTimeoutError,
-    ToolArgumentsError,
-)
-from rxchronos.stream import (
-    BrokerClosedError,
-    BrokerError,
-    SSEClientError,
-    SSEConnectionError,
-    SSEHTTPError,
-    SSEProtocolError,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rxchronos._errors import RxChronosError, SlowConsumerError
+    from rxchronos._loop import NoRunningLoopError
+    from rxchronos.aio import from_async_iterable, from_producer, to_async_iterator
+    from rxchronos.graph import (
+        CheckpointNotFoundError,
+        CheckpointStoreError,
+        GraphError,
+        GraphRecursionError,
+        GraphValidationError,
+        NodeError,
+        NothingToResumeError,
+        RoutingError,
+        RunCancelledError,
+        RunError,
+        SessionBusyError,
+        StateSerializationError,
+    )
+    from rxchronos.model import (
+        IncompleteStreamError,
+        ProviderConfigError,
+        ProviderConnectionError,
+        ProviderError,
+        ProviderHTTPError,
+        ProviderStreamError,
+        ProviderTimeoutError,
+        ToolArgumentsError,
+    )
+    from rxchronos.stream import (
+        BrokerClosedError,
+        BrokerError,
+        SSEClientError,
+        SSEConnectionError,
+        SSEHTTPError,
+        SSEProtocolError,
+    )
 
 __version__ = "0.1.0"
+
+# Where each re-exported name lives; imported on first access by ``__getattr__``.
+_HOMES = {
+    "BrokerClosedError": "rxchronos.stream",
+    "BrokerError": "rxchronos.stream",
+    "CheckpointNotFoundError": "rxchronos.graph",
+    "CheckpointStoreError": "rxchronos.graph",
+    "GraphError": "rxchronos.graph",
+    "GraphRecursionError": "rxchronos.graph",
+    "GraphValidationError": "rxchronos.graph",
+    "IncompleteStreamError": "rxchronos.model",
+    "NoRunningLoopError": "rxchronos._loop",
+    "NodeError": "rxchronos.graph",
+    "NothingToResumeError": "rxchronos.graph",
+    "ProviderConfigError": "rxchronos.model",
+    "ProviderConnectionError": "rxchronos.model",
+    "ProviderError": "rxchronos.model",
+    "ProviderHTTPError": "rxchronos.model",
+    "ProviderStreamError": "rxchronos.model",
+    "ProviderTimeoutError": "rxchronos.model",
+    "RoutingError": "rxchronos.graph",
+    "RunCancelledError": "rxchronos.graph",
+    "RunError": "rxchronos.graph",
+    "RxChronosError": "rxchronos._errors",
+    "SSEClientError": "rxchronos.stream",
+    "SSEConnectionError": "rxchronos.stream",
+    "SSEHTTPError": "rxchronos.stream",
+    "SSEProtocolError": "rxchronos.stream",
+    "SessionBusyError": "rxchronos.graph",
+    "SlowConsumerError": "rxchronos._errors",
+    "StateSerializationError": "rxchronos.graph",
+    "ToolArgumentsError": "rxchronos.model",
+    "from_async_iterable": "rxchronos.aio",
+    "from_producer": "rxchronos.aio",
+    "to_async_iterator": "rxchronos.aio",
+}
 
 __all__ = [
     "BrokerClosedError",
@@ -86,5 +128,19 @@ __all__ = [
     "ToolArgumentsError",
     "__version__",
     "from_async_iterable",
+    "from_producer",
     "to_async_iterator",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'rxchronos' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

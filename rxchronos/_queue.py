@@ -47,40 +47,30 @@ import asyncio
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar, get_args
 
 from rxchronos._errors import SlowConsumerError
 
-__all__ = [
-    "OVERFLOW_POLICIES",
-    "QUEUE_POLICIES",
-    "BoundedQueue",
-    "Overflow",
-    "QueueOverflow",
-    "QueueStatistics",
-    "check_bounds",
-]
+__all__ = ["OVERFLOW_POLICIES", "BoundedQueue", "Overflow", "QueueStatistics", "check_bounds"]
 
 _T = TypeVar("_T")
 
 _NO_LOCK = nullcontext()
 
-Overflow = Literal["drop_oldest", "drop_newest", "error"]
-"""The policies of ``to_async_iterator``."""
-OVERFLOW_POLICIES: tuple[str, ...] = get_args(Overflow)
-
-QueueOverflow = Literal["drop_oldest", "drop_newest", "error", "disconnect"]
-"""Every policy a :class:`BoundedQueue` knows."""
-QUEUE_POLICIES: tuple[str, ...] = get_args(QueueOverflow)
+Overflow = Literal["error", "disconnect", "drop_oldest", "drop_newest"]
+"""Every overflow policy (see the module docstring). Each entry point takes a subset, checked by
+:func:`check_bounds`: ``to_async_iterator`` takes ``error`` and the ``drop_*`` policies, the
+broker ``disconnect`` and the ``drop_*`` policies."""
+OVERFLOW_POLICIES: tuple[Overflow, ...] = get_args(Overflow)
 
 
 def check_bounds(
     maxsize: int | None,
     overflow: str,
-    policies: tuple[str, ...] = OVERFLOW_POLICIES,
+    policies: Collection[str] = OVERFLOW_POLICIES,
     *,
     name: str = "maxsize",
     unbounded: bool = True,
@@ -90,12 +80,12 @@ def check_bounds(
     Args:
         maxsize: the size to check: an int >= 1, or ``None`` when ``unbounded``.
         overflow: the policy to check.
-        policies: the policies allowed.
+        policies: the policies the entry point allows (a subset of :data:`OVERFLOW_POLICIES`).
         name: the size's argument name, for the error message.
         unbounded: whether ``None`` (no bound) is allowed.
     """
     if overflow not in policies:
-        raise ValueError(f"overflow must be one of {policies}, got {overflow!r}")
+        raise ValueError(f"overflow must be one of {tuple(policies)}, got {overflow!r}")
     if maxsize is None and unbounded:
         return
     if isinstance(maxsize, bool) or not isinstance(maxsize, int):
@@ -124,7 +114,7 @@ class QueueStatistics:
 
     buffered: int
     maxsize: int | None
-    overflow: QueueOverflow
+    overflow: Overflow
     pushed: int
     delivered: int
     dropped: int
@@ -186,18 +176,18 @@ class BoundedQueue(Generic[_T]):
     def __init__(
         self,
         maxsize: int | None = None,
-        overflow: QueueOverflow = "drop_oldest",
+        overflow: Overflow = "drop_oldest",
         *,
         on_overflow: Callable[[], object] | None = None,
         on_wake: Callable[[], object] | None = None,
         threadsafe: bool = True,
     ) -> None:
-        check_bounds(maxsize, overflow, QUEUE_POLICIES)
+        check_bounds(maxsize, overflow)
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._maxsize = maxsize
         self._limit = sys.maxsize if maxsize is None else maxsize
-        self._overflow: QueueOverflow = overflow
+        self._overflow: Overflow = overflow
         self._on_overflow = on_overflow
         self._on_wake = on_wake
         self._items: deque[_T] = deque()

@@ -1,10 +1,38 @@
-"""Bridges between asyncio and reactivex: async iterables in, async iterators out.
+"""Bridges between asyncio and reactivex: a task per subscription in, async iterators out.
 
+* :func:`from_producer` is the one way rxchronos runs asynchronous work per subscription: a
+  coroutine function ``produce(emit)`` becomes a cold Observable, each subscription running it in
+  its own task on the running loop. The model providers, the graph runner's cold ``stream()`` and
+  the SSE client are built on it.
 * :func:`from_async_iterable` turns an async iterable (an async generator, an aiohttp response's
-  ``iter_any()``, ...) into a cold Observable: each subscription runs one iteration in a task on
-  the running loop, and disposing the subscription cancels that task and closes the iterator.
+  ``iter_any()``, ...) into a cold Observable; it is a producer that emits each item.
 * :func:`to_async_iterator` turns any Observable into an async iterator, with a bounded buffer and
   a named overflow policy between the (push-based) source and the (pull-based) consumer.
+
+The rules of a subscription of :func:`from_producer` (and so of :func:`from_async_iterable`):
+
+1. Subscribing where no asyncio loop runs is a :class:`~rxchronos.NoRunningLoopError` naming the
+   call (``what``), raised by ``subscribe`` or given to the observer's ``on_error``.
+2. One task per subscription on the running loop. Disposing the subscription cancels it: the
+   producer sees ``CancelledError`` at its next ``await`` (or from its next ``emit``), so an
+   ``async with`` around an HTTP response closes it. A dispose from another thread is routed
+   through ``loop.call_soon_threadsafe``; a dispose after the end does nothing. The task never
+   ends with an exception nobody retrieves.
+3. The producer's exception goes to ``on_error``; its normal return is ``on_completed``; nothing
+   reaches the observer after either (``emit`` then raises ``CancelledError``: the subscription is
+   over).
+4. An exception raised by the subscriber's own ``on_next`` stops the producer (``emit`` raises
+   ``CancelledError`` into it) and is then given to that subscriber's ``on_error``, so a chain
+   someone awaits ends with it instead of waiting forever. What the producer raised while stopping
+   is reported to the loop's exception handler.
+5. An exception raised by ``on_completed`` or ``on_error`` itself (and an exception the producer
+   raises after a disposal, when nobody listens any more) goes to the loop's exception handler,
+   with the call named: never lost, never left un-retrieved in a task.
+6. A cancellation of the task that is not a disposal (the loop shutting down, say) is an
+   ``on_error`` with a :class:`~rxchronos.RxChronosError` saying so.
+
+``emit`` is a plain call: the subscriber's ``on_next`` inside a ``try``, nothing allocated per
+item. Call it on the loop's thread, from the producer.
 
 Example:
     >>> import asyncio
@@ -23,7 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import reactivex
@@ -35,20 +63,209 @@ from rxchronos._errors import RxChronosError
 from rxchronos._loop import running_loop
 from rxchronos._queue import BoundedQueue, Overflow, QueueStatistics, check_bounds
 
-__all__ = ["ObservableIterator", "from_async_iterable", "to_async_iterator"]
+__all__ = ["ObservableIterator", "from_async_iterable", "from_producer", "to_async_iterator"]
 
 _T = TypeVar("_T")
+
+ITERATOR_OVERFLOW: tuple[Overflow, ...] = ("error", "drop_oldest", "drop_newest")
+"""The overflow policies :func:`to_async_iterator` takes."""
+
+# asyncio keeps only weak references to tasks: a producer suspended on a future nobody else holds
+# would otherwise be collected mid-run. Each task leaves the set when it ends.
+_RUNNING: set[asyncio.Task[None]] = set()
+
+
+def from_producer(
+    produce: Callable[[Callable[[_T], None]], Awaitable[None]],
+    *,
+    what: str = "from_producer(...).subscribe()",
+) -> reactivex.Observable[_T]:
+    """A cold Observable running ``produce(emit)`` in a task per subscription.
+
+    ``produce`` is a coroutine function given ``emit``, which hands one item to the subscriber.
+    Returning is the end of the stream, raising is its error; the rules for disposal, for a
+    subscriber that raises and for threads are those of the module docstring.
+
+    Args:
+        produce: the work of one subscription, e.g. reading one HTTP response.
+        what: names the call in errors and reports, e.g. ``"OpenAI.stream_chat()"``.
+
+    Raises:
+        TypeError: when ``produce`` is not callable.
+
+    Example:
+        >>> import asyncio
+        >>> async def countdown(emit):
+        ...     for n in (3, 2, 1):
+        ...         emit(n)
+        ...         await asyncio.sleep(0)
+        >>> async def main():
+        ...     return [n async for n in to_async_iterator(from_producer(countdown))]
+        >>> asyncio.run(main())
+        [3, 2, 1]
+    """
+    if not callable(produce):
+        raise TypeError(
+            f"{what}: from_producer() takes a coroutine function produce(emit), "
+            f"got {type(produce).__name__}"
+        )
+
+    def subscribe(
+        observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        loop = running_loop(what)
+        return _Production(produce, observer, loop, what).start()
+
+    return reactivex.create(subscribe)
+
+
+class _Production:
+    """One subscription of :func:`from_producer`: a task running the producer into an observer."""
+
+    __slots__ = (
+        "_cancelled",
+        "_emit",
+        "_failure",
+        "_loop",
+        "_loop_thread",
+        "_observer",
+        "_produce",
+        "_stop_emit",
+        "_stopped",
+        "_task",
+        "_what",
+    )
+
+    def __init__(
+        self,
+        produce: Callable[[Callable[[Any], None]], Awaitable[None]],
+        observer: abc.ObserverBase[Any],
+        loop: asyncio.AbstractEventLoop,
+        what: str,
+    ) -> None:
+        self._produce = produce
+        self._observer = observer
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+        self._what = what
+        self._stopped = False  # nothing more reaches the observer
+        self._cancelled = False  # the producer was told (a CancelledError is on its way)
+        self._failure: Exception | None = None  # what the subscriber's on_next raised
+        self._task: asyncio.Task[None] | None = None
+        self._emit, self._stop_emit = self._emitter()
+
+    def _emitter(self) -> tuple[Callable[[Any], None], Callable[[], None]]:
+        """The producer's ``emit``, and the switch that makes it refuse from then on.
+
+        A closure over the subscriber's ``on_next`` (measurably cheaper per item than a bound
+        method with a flag); stopping swaps ``on_next`` for :meth:`_refuse`.
+        """
+        on_next: Callable[[Any], None] = self._observer.on_next
+
+        def emit(item: Any) -> None:
+            try:
+                on_next(item)
+            except Exception as exc:
+                self._fail(exc)
+
+        def stop() -> None:
+            nonlocal on_next
+            on_next = self._refuse
+
+        return emit, stop
+
+    def start(self) -> abc.DisposableBase:
+        task = self._task = self._loop.create_task(self._run())
+        _RUNNING.add(task)
+        task.add_done_callback(_RUNNING.discard)
+        return Disposable(self._dispose)
+
+    def _stop(self) -> None:
+        self._stopped = True
+        self._stop_emit()
+
+    def _fail(self, exc: Exception) -> None:
+        """The subscriber's ``on_next`` raised ``exc``: stop, and stop the producer at once."""
+        self._stop()
+        self._cancelled = True
+        self._failure = exc
+        raise asyncio.CancelledError(f"{self._what}: the subscriber's on_next raised") from exc
+
+    def _refuse(self, _item: object) -> None:
+        self._cancelled = True
+        raise asyncio.CancelledError(f"{self._what}: the subscription is over")
+
+    def _dispose(self) -> None:
+        if self._stopped:
+            return  # after the end, or a second dispose
+        self._stop()
+        if self._loop.is_closed():
+            return
+        if threading.get_ident() != self._loop_thread:
+            self._loop.call_soon_threadsafe(self._cancel)
+        elif asyncio.current_task(self._loop) is self._task:
+            # Disposed from inside our own on_next (``take(n)``, say): the producer's next emit
+            # raises, and if it awaits first the cancellation meets it there.
+            self._loop.call_soon(self._cancel)
+        else:
+            self._cancel()
+
+    def _cancel(self) -> None:
+        task = self._task
+        if not self._cancelled and task is not None and not task.done():
+            self._cancelled = True
+            task.cancel()
+
+    async def _run(self) -> None:
+        try:
+            await self._produce(self._emit)
+        except asyncio.CancelledError:
+            if self._failure is not None:
+                self._end(self._observer.on_error, self._failure)
+                return  # our own signal, not a cancellation of the task
+            if not self._stopped:
+                self._end(
+                    self._observer.on_error,
+                    RxChronosError(f"{self._what} was cancelled before it finished"),
+                )
+            raise
+        except Exception as exc:
+            if self._failure is not None:
+                self._report("the producer raised while stopping for the subscriber", exc)
+                self._end(self._observer.on_error, self._failure)
+            elif self._stopped:
+                self._report("the producer raised after the subscription was disposed", exc)
+            else:
+                self._end(self._observer.on_error, exc)
+            return
+        if self._failure is not None:
+            self._end(self._observer.on_error, self._failure)
+        elif not self._stopped:
+            self._end(self._observer.on_completed)
+
+    def _end(self, callback: Callable[..., None], *args: Any) -> None:
+        """Deliver the end; what the observer raises there goes to the loop's handler."""
+        self._stop()
+        self._cancelled = True
+        try:
+            callback(*args)
+        except Exception as exc:
+            name = getattr(callback, "__name__", "the end")
+            self._report(f"the subscriber's {name} raised", exc)
+
+    def _report(self, message: str, exc: BaseException) -> None:
+        self._loop.call_exception_handler(
+            {"message": f"{self._what}: {message}", "exception": exc, "task": self._task}
+        )
 
 
 def from_async_iterable(factory: Callable[[], AsyncIterable[_T]]) -> reactivex.Observable[_T]:
     """A cold Observable of the items of an async iterable, one iteration per subscription.
 
-    Subscribe on the event loop's thread. Each subscription calls ``factory()`` and iterates the
-    result in its own task; items are emitted on the loop thread. Disposing the subscription
-    cancels the task and closes the iterator (an async generator's ``finally`` runs). An exception
-    raised by the iterable goes to ``on_error``; reaching its end is ``on_completed``. An exception
-    raised by a subscriber's ``on_next`` is not the source's error: it ends the iteration (closing
-    the iterator) and is reported to the loop's exception handler.
+    Each subscription calls ``factory()`` and iterates the result in its own task (a producer of
+    :func:`from_producer`, with its rules); disposing the subscription closes the iterator (an
+    async generator's ``finally`` runs). An exception raised by the iterable goes to
+    ``on_error``; reaching its end is ``on_completed``.
 
     Args:
         factory: a callable returning a fresh async iterable, e.g. an async generator function.
@@ -78,102 +295,17 @@ def from_async_iterable(factory: Callable[[], AsyncIterable[_T]]) -> reactivex.O
             f"got {type(factory).__name__}"
         )
 
-    def subscribe(
-        observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
-    ) -> abc.DisposableBase:
-        loop = running_loop("from_async_iterable(...).subscribe()")
-        return _Pump(factory, observer, loop).start()
-
-    return reactivex.create(subscribe)
-
-
-class _Pump:
-    """One subscription of :func:`from_async_iterable`: a task iterating into an observer."""
-
-    __slots__ = ("_disposed", "_factory", "_loop", "_loop_thread", "_observer", "_task")
-
-    def __init__(
-        self,
-        factory: Callable[[], AsyncIterable[Any]],
-        observer: abc.ObserverBase[Any],
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        self._factory = factory
-        self._observer = observer
-        self._loop = loop
-        self._loop_thread = threading.get_ident()
-        self._disposed = False
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> abc.DisposableBase:
-        self._task = self._loop.create_task(self._run())
-        return Disposable(self._dispose)
-
-    def _dispose(self) -> None:
-        if self._disposed:
-            return
-        self._disposed = True
-        task = self._task
-        if task is None or task.done() or self._loop.is_closed():
-            return
-        if threading.get_ident() != self._loop_thread:
-            self._loop.call_soon_threadsafe(task.cancel)
-        elif asyncio.current_task(self._loop) is not task:
-            task.cancel()
-        # else: disposed from inside our own on_next; the loop below sees the flag and stops
-
-    async def _run(self) -> None:
-        observer = self._observer
+    async def iterate(emit: Callable[[_T], None]) -> None:
+        iterator = aiter(factory())
         try:
-            iterable = self._factory()
-            iterator = aiter(iterable)
-        except Exception as exc:
-            observer.on_error(exc)
-            return
-        try:
-            while not self._disposed:
-                try:
-                    item = await anext(iterator)
-                except StopAsyncIteration:
-                    break
-                except asyncio.CancelledError:
-                    if not self._disposed:  # not our disposal: the loop is shutting down, say
-                        self._emit_error(RxChronosError("the async iterable was cancelled"))
-                    raise
-                except Exception as exc:
-                    self._emit_error(exc)
-                    return
-                if self._disposed or not self._deliver(observer.on_next, item):
-                    return
-            if not self._disposed:
-                self._deliver(observer.on_completed)
+            async for item in iterator:
+                emit(item)
         finally:
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
 
-    def _emit_error(self, exc: Exception) -> None:
-        if not self._disposed:
-            self._deliver(self._observer.on_error, exc)
-
-    def _deliver(self, callback: Callable[..., None], *args: Any) -> bool:
-        """Call an observer method; report (not propagate) what it raises. True when it returned."""
-        try:
-            callback(*args)
-        except Exception as exc:
-            self._disposed = True
-            self._loop.call_exception_handler(
-                {
-                    "message": (
-                        "an observer of from_async_iterable() raised; the iteration was stopped "
-                        "and the iterator closed"
-                    ),
-                    "exception": exc,
-                    "task": self._task,
-                }
-            )
-            return False
-        return True
+    return from_producer(iterate, what="from_async_iterable(...).subscribe()")
 
 
 def to_async_iterator(
@@ -212,7 +344,7 @@ def to_async_iterator(
         raise TypeError(
             f"to_async_iterator() takes a reactivex Observable, got {type(observable).__name__}"
         )
-    check_bounds(maxsize, overflow)
+    check_bounds(maxsize, overflow, ITERATOR_OVERFLOW)
     return ObservableIterator(observable, maxsize, overflow)
 
 

@@ -41,6 +41,7 @@ EXPECTED_TOP_LEVEL = {
     "ToolArgumentsError",
     "__version__",
     "from_async_iterable",
+    "from_producer",
     "to_async_iterator",
 }
 
@@ -73,7 +74,7 @@ DESIGN_CONTRACT = {
         "of_type", "text", "accumulate_tool_calls", "collect_response", "coalesce_text",
         "stream_mode",
     },
-    "rxchronos.aio": {"to_async_iterator", "from_async_iterable"},
+    "rxchronos.aio": {"to_async_iterator", "from_async_iterable", "from_producer"},
     "rxchronos.sse": {"SSEDecoder", "ServerSentEvent", "encode_event", "encode_comment"},
 }  # fmt: skip
 
