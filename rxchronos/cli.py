@@ -2,7 +2,10 @@
 
 * ``rxchronos demo`` serves the live demo page (``--once``: run the demo graph in the terminal);
 * ``rxchronos chat "prompt" --model provider:model`` streams an answer, token by token;
-* ``rxchronos tail URL`` prints the events of any Server-Sent Events endpoint, reconnecting.
+* ``rxchronos tail URL`` prints the events of a Server-Sent Events endpoint, reconnecting: a
+  run's events URL from the run's first event (``--new-only``: only what comes next).
+
+``python -m rxchronos`` runs the same command.
 
 Each subcommand returns the process exit status: 0 when all went well, 2 for a usage error or an
 error the library reports (a missing key, an unknown provider, an unreachable URL; one line on
@@ -30,6 +33,7 @@ from yarl import URL
 from rxchronos import RxChronosError, __version__
 from rxchronos import operators as rxo
 from rxchronos.aio import to_async_iterator
+from rxchronos.demo._app import START_QUERY
 from rxchronos.model import ChatRequest, ChatResponse, Message, Provider, provider_from_string
 from rxchronos.sse import ServerSentEvent
 from rxchronos.stream import sse_client
@@ -139,11 +143,19 @@ def _parser() -> argparse.ArgumentParser:
     tail = commands.add_parser(
         "tail",
         help="print the events of a Server-Sent Events endpoint",
-        description="Print every event of an SSE endpoint as it arrives, reconnecting with "
-        "Last-Event-ID when the connection drops (like a browser's EventSource).",
+        description="Print the events of an SSE endpoint, reconnecting with Last-Event-ID when "
+        "the connection drops (like a browser's EventSource). A run's events URL is shown from "
+        "the run's first event, then live; a finished run prints its events and `done`, then "
+        "tail exits.",
     )
     tail.add_argument("url", help="the endpoint, e.g. http://127.0.0.1:8080/runs/<id>/events")
-    tail.add_argument("--last-event-id", metavar="ID", help="resume after this event id")
+    start = tail.add_mutually_exclusive_group()
+    start.add_argument(
+        "--new-only",
+        action="store_true",
+        help=f"only the events published from now on (asks with ?{START_QUERY}=now)",
+    )
+    start.add_argument("--last-event-id", metavar="ID", help="resume after this event id")
     tail.add_argument("--json", action="store_true", help="print each event as one JSON line")
     tail.add_argument(
         "--retry",
@@ -273,8 +285,10 @@ def _tail(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.url!r} is not an http:// or https:// URL")
     if args.max_retries < 0:
         raise UsageError(f"--max-retries must be 0 or more, got {args.max_retries}")
+    if args.new_only:
+        url = url.update_query({START_QUERY: "now"})
     events = sse_client(
-        args.url,
+        str(url),
         last_event_id=args.last_event_id,
         retry=args.retry,
         max_retries=args.max_retries,

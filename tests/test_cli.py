@@ -15,13 +15,18 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from aiohttp import web
 
 from rxchronos.cli import main
+from rxchronos.demo import create_app, demo_provider
+from rxchronos.demo._app import _RUNS
+from rxchronos.stream import Broker, BrokerStats
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -29,7 +34,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ThreadServer:
     """An aiohttp server on 127.0.0.1, running on its own loop in a background thread."""
 
-    def __init__(self, routes: dict[tuple[str, str], Handler]) -> None:
+    def __init__(self, routes: dict[tuple[str, str], Handler] | Callable[[], web.Application]):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -41,9 +46,12 @@ class ThreadServer:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)  # type: ignore[arg-type]
 
     async def _start(self) -> str:
-        app = web.Application()
-        for (method, path), handler in self.routes.items():
-            app.router.add_route(method, path, handler)
+        if callable(self.routes):  # an application factory, called on the server's loop
+            app = self.routes()
+        else:
+            app = web.Application()
+            for (method, path), handler in self.routes.items():
+                app.router.add_route(method, path, handler)
         self.runner = web.AppRunner(app, shutdown_timeout=0.1)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -61,11 +69,16 @@ class ThreadServer:
         self.loop.close()
 
 
+Serve = Callable[[dict[tuple[str, str], Handler] | Callable[[], web.Application]], ThreadServer]
+
+
 @pytest.fixture
-def serve() -> Iterator[Callable[[dict[tuple[str, str], Handler]], ThreadServer]]:
+def serve() -> Iterator[Serve]:
     servers: list[ThreadServer] = []
 
-    def start(routes: dict[tuple[str, str], Handler]) -> ThreadServer:
+    def start(
+        routes: dict[tuple[str, str], Handler] | Callable[[], web.Application],
+    ) -> ThreadServer:
         server = ThreadServer(routes)
         servers.append(server)
         return server
@@ -152,7 +165,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     [
         ("demo", ["--host", "--port", "--model", "--once", "--delay"]),
         ("chat", ["--model", "--system", "--max-tokens", "prompt"]),
-        ("tail", ["--last-event-id", "--json", "--retry", "--max-retries", "url"]),
+        ("tail", ["--new-only", "--last-event-id", "--json", "--retry", "--max-retries", "url"]),
     ],
 )
 def test_every_command_has_help(
@@ -163,6 +176,20 @@ def test_every_command_has_help(
     assert f"usage: rxchronos {command}" in out
     for option in options:
         assert option in out
+
+
+def test_python_dash_m_rxchronos_runs_the_command() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "rxchronos", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0 and run.stdout.startswith("rxchronos ")
+    run = subprocess.run(
+        [sys.executable, "-m", "rxchronos", "chat", "Hi there"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (run.returncode, run.stdout) == (0, "Hi there\n")
 
 
 def test_usage_errors_return_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -214,7 +241,7 @@ def test_demo_on_a_busy_port_says_so(capsys: pytest.CaptureFixture[str]) -> None
 
 def _spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "rxchronos.cli", *args],
+        [sys.executable, "-m", "rxchronos", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -274,7 +301,7 @@ def test_chat_on_the_scripted_model_echoes(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_chat_streams_text_then_tool_calls_then_usage(
-    serve: Callable[[dict[tuple[str, str], Handler]], ThreadServer],
+    serve: Serve,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -314,7 +341,7 @@ def test_chat_with_an_unknown_provider(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_chat_rejected_key_is_reported_without_the_key(
-    serve: Callable[[dict[tuple[str, str], Handler]], ThreadServer],
+    serve: Serve,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -342,7 +369,7 @@ def test_chat_to_an_unreachable_provider(
 
 
 def test_ctrl_c_cancels_chat_and_closes_the_connection(
-    serve: Callable[[dict[tuple[str, str], Handler]], ThreadServer],
+    serve: Serve,
 ) -> None:
     state: dict[str, object] = {"mode": "hang"}
     server = serve(openai_routes(state))
@@ -389,7 +416,7 @@ def sse_routes(seen: list[str | None]) -> dict[tuple[str, str], Handler]:
 
 
 def test_tail_prints_events_and_reconnects_with_last_event_id(
-    serve: Callable[[dict[tuple[str, str], Handler]], ThreadServer],
+    serve: Serve,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     seen: list[str | None] = []
@@ -404,7 +431,7 @@ def test_tail_prints_events_and_reconnects_with_last_event_id(
 
 
 def test_tail_json_and_last_event_id(
-    serve: Callable[[dict[tuple[str, str], Handler]], ThreadServer],
+    serve: Serve,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     seen: list[str | None] = []
@@ -418,7 +445,7 @@ def test_tail_json_and_last_event_id(
 
 
 def test_tail_reports_http_errors_in_one_line(
-    serve: Callable[[dict[tuple[str, str], Handler]], ThreadServer],
+    serve: Serve,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     server = serve(sse_routes([]))
@@ -444,3 +471,135 @@ def test_tail_unreachable_url(capsys: pytest.CaptureFixture[str]) -> None:
 def test_tail_rejects_what_is_not_an_http_url(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tail", url]) == 2
     assert "is not an http:// or https:// URL" in capsys.readouterr().err
+
+
+# --- tail on a run of the demo app ----------------------------------------------------------------
+
+
+class DemoServer:
+    """The demo app in a :class:`ThreadServer`, driven over HTTP as a person's page would."""
+
+    def __init__(self, serve: Serve) -> None:
+        self.app = create_app(demo_provider(delay=0), pace=0)
+        self.server = serve(lambda: self.app)
+        self.http = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy
+
+    def call(self, method: str, path: str, body: object = None) -> dict[str, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.server.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        with self.http.open(request, timeout=10) as response:
+            answer: dict[str, Any] = json.load(response)
+        return answer
+
+    def settle(self, session_id: str, status: str) -> None:
+        for _ in range(1000):
+            if self.call("GET", f"/api/runs/{session_id}")["status"] == status:
+                return
+            threading.Event().wait(0.01)
+        raise AssertionError(f"run {session_id} never reached {status!r}")
+
+    def paused_run(self) -> str:
+        session_id: str = self.call("POST", "/api/runs")["session_id"]
+        self.settle(session_id, "paused")
+        return session_id
+
+    def finished_run(self, *, approved: bool) -> str:
+        session_id = self.paused_run()
+        self.call("POST", f"/api/runs/{session_id}/approve", {"approved": approved})
+        self.settle(session_id, "completed")
+        return session_id
+
+    def subscribers(self) -> int:
+        broker = self.app[_RUNS].broker
+        stats = asyncio.run_coroutine_threadsafe(_stats(broker), self.server.loop).result(10)
+        return stats.subscribers
+
+    def events_url(self, session_id: str) -> str:
+        return f"{self.server.url}/runs/{session_id}/events"  # the form the README shows
+
+
+async def _stats(broker: Broker) -> BrokerStats:
+    return broker.stats()
+
+
+def _types(lines: list[str]) -> list[str]:
+    return [json.loads(json.loads(line)["data"])["type"] for line in lines]
+
+
+def test_tail_prints_a_finished_run_from_its_start_then_done(
+    serve: Serve, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = DemoServer(serve)
+    session_id = demo.finished_run(approved=True)
+    assert main(["tail", demo.events_url(session_id), "--json"]) == 0
+    types = _types(capsys.readouterr().out.splitlines())
+    assert types[0] == "run_started" and types[-2:] == ["completed", "done"]
+    assert {"node_start", "model_chunk", "interrupt", "checkpoint"} <= set(types)
+    assert main(["tail", demo.events_url(session_id)]) == 0  # the plain form: the same events
+    lines = capsys.readouterr().out.splitlines()
+    done = json.dumps({"type": "done", "data": {"topic": session_id}}, separators=(",", ":"))
+    assert len(lines) == len(types) and lines[-1].endswith(f"  message  {done}")
+
+
+def test_tail_new_only_on_a_finished_run_prints_nothing(
+    serve: Serve, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = DemoServer(serve)
+    session_id = demo.finished_run(approved=False)
+    assert main(["tail", demo.events_url(session_id), "--new-only"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_tail_follows_a_paused_run_and_new_only_sees_only_what_comes_next(serve: Serve) -> None:
+    demo = DemoServer(serve)
+    session_id = demo.paused_run()
+    url = demo.events_url(session_id)
+    whole, new = _spawn("tail", url, "--json"), _spawn("tail", url, "--json", "--new-only")
+    try:
+        assert whole.stdout is not None
+        before = []
+        while not before or _types(before)[-1] != "interrupt":  # the run so far, then it waits
+            before.append(whole.stdout.readline())
+        for _ in range(1000):  # both are connected: what the run does next reaches both
+            if demo.subscribers() == 2:
+                break
+            threading.Event().wait(0.01)
+        assert demo.subscribers() == 2
+        demo.call("POST", f"/api/runs/{session_id}/approve", {"approved": True})
+        rest, whole_err = whole.communicate(timeout=30)
+        only_new, new_err = new.communicate(timeout=30)
+    finally:
+        for process in (whole, new):
+            process.kill() if process.poll() is None else None
+    assert (whole.returncode, new.returncode, whole_err, new_err) == (0, 0, "", "")
+    seen = _types(before)
+    assert seen[0] == "run_started" and seen.count("interrupt") == 1
+    after = rest.splitlines()
+    assert only_new.splitlines() == after  # --new-only: exactly what came after it connected
+    assert "run_started" not in _types(after) and _types(after)[-2:] == ["completed", "done"]
+
+
+def test_the_events_url_without_an_id_starts_at_the_run_or_now(serve: Serve) -> None:
+    demo = DemoServer(serve)
+    session_id = demo.paused_run()
+    since = demo.call("GET", f"/api/runs/{session_id}")["events_url"]
+    no_redirect = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    for query, location in (
+        ("", since),
+        ("?from=start", since),
+        ("?from=now", f"/runs/{session_id}/events?last_event_id="),
+    ):
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            no_redirect.open(demo.events_url(session_id) + query, timeout=10)
+        assert answer.value.code == 307
+        assert answer.value.headers["Location"].startswith(location)
+    assert answer.value.headers["Location"] != since  # now: after the events so far
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        no_redirect.open(demo.events_url(session_id) + "?from=later", timeout=10)
+    assert answer.value.code == 400 and "must be start or now" in answer.value.read().decode()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from rxchronos.demo import DEMO_QUESTION, create_app, demo_provider
-from rxchronos.demo._app import STATIC_DIR
+from rxchronos.demo._app import _RUNS, STATIC_DIR
 from tests.demo.conftest import StartDemo, read_until, watch
 
 ANSWER_START = "Yes, take the umbrella. The forecast for Paris tomorrow"
@@ -201,3 +201,94 @@ async def test_shutdown_with_a_run_in_flight_leaves_no_task() -> None:
 def test_create_app_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="pace must not be negative"):
         create_app(pace=-1)
+
+
+async def test_the_favicon_is_served(start_demo: StartDemo) -> None:
+    base = await start_demo()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/favicon.ico") as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "image/svg+xml"
+            assert (await response.read()).startswith(b"<svg")
+        async with http.get(f"{base}/") as response:
+            assert '<link rel="icon" href="/favicon.ico"' in await response.text()
+
+
+async def test_forgotten_runs_are_freed() -> None:
+    """Many runs keep memory bounded: only the remembered runs keep checkpoints."""
+    app_runs: list[str] = []
+    app = create_app(demo_provider(delay=0), pace=0, max_runs=5, max_running=5)
+    runner = web.AppRunner(app, shutdown_timeout=5.0)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(40):
+            info = await _start_run(http, base)
+            await _settle(http, base, info["session_id"], "paused")
+            app_runs.append(info["session_id"])
+        for old in app_runs[:-5]:
+            async with http.get(f"{base}/api/runs/{old}") as response:
+                assert response.status == 404
+            async with http.get(f"{base}/runs/{old}/events") as response:
+                assert response.status == 404
+        async with http.post(f"{base}/api/runs/{app_runs[-1]}/approve") as response:
+            assert response.status == 202
+        await _settle(http, base, app_runs[-1], "completed")
+    try:
+        store = app[_RUNS].store
+        assert store.session_ids() == set(app_runs[-5:])
+        kept = [len(await store.list_checkpoints(s)) for s in app_runs[-5:]]
+        assert kept[:4] == [4, 4, 4, 4] and kept[4] > 4  # four paused runs, one finished
+        assert store.count() == sum(kept)  # nothing of the 35 forgotten runs
+    finally:
+        await runner.cleanup()
+
+
+async def test_past_the_running_limit_a_start_gets_429(start_demo: StartDemo) -> None:
+    base = await start_demo(provider=demo_provider(delay=0.05), max_running=2)
+    async with aiohttp.ClientSession() as http:
+        running = [await _start_run(http, base), await _start_run(http, base)]
+        async with http.post(f"{base}/api/runs") as response:
+            assert response.status == 429
+            assert response.headers["Retry-After"] == "1"
+            assert "2 runs are running already" in await response.text()
+        for info in running:
+            await _settle(http, base, info["session_id"], "paused")
+        third = await _start_run(http, base)  # paused runs do not count
+        await _settle(http, base, third["session_id"], "paused")
+
+
+async def test_an_approval_body_in_a_bad_encoding_is_a_400(start_demo: StartDemo) -> None:
+    base = await start_demo()
+    async with aiohttp.ClientSession() as http:
+        info = await _start_run(http, base)
+        await _settle(http, base, info["session_id"], "paused")
+        approve = f"{base}/api/runs/{info['session_id']}/approve"
+        for body, content_type, says in (
+            (b'{"approved": true, "x": "\xff\xfe"}', "application/json", "not valid utf-8"),
+            (b'{"approved": true}', "application/json; charset=no-such-code", "unknown charset"),
+            (b'{"approved": NaN}', "application/json", "must be JSON"),
+            (b"[" * 100_000, "application/json", "must be JSON"),
+        ):
+            headers = {"Content-Type": content_type}
+            async with http.post(approve, data=body, headers=headers) as response:
+                assert response.status == 400, body[:40]
+                assert says in await response.text()
+        latin = '{"approved": false, "note": "d\u00e9clin\u00e9"}'.encode("latin-1")
+        headers = {"Content-Type": "application/json; charset=latin-1"}
+        async with http.post(approve, data=latin, headers=headers) as response:
+            assert response.status == 202  # a declared charset Python knows is read in it
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_runs": 0}, "max_runs must be a positive integer"),
+        ({"max_running": True}, "max_running must be a positive integer"),
+        ({"max_runs": 3, "max_running": 4}, "must not exceed max_runs"),
+    ],
+)
+def test_create_app_checks_its_limits(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        create_app(**options)
