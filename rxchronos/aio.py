@@ -63,9 +63,18 @@ from rxchronos._errors import RxChronosError
 from rxchronos._loop import running_loop
 from rxchronos._queue import BoundedQueue, Overflow, QueueStatistics, check_bounds
 
-__all__ = ["ObservableIterator", "from_async_iterable", "from_producer", "to_async_iterator"]
+__all__ = [
+    "DEFAULT_MAXSIZE",
+    "ObservableIterator",
+    "from_async_iterable",
+    "from_producer",
+    "to_async_iterator",
+]
 
 _T = TypeVar("_T")
+
+DEFAULT_MAXSIZE = 1024
+"""The buffer size of :func:`to_async_iterator` when none is given."""
 
 ITERATOR_OVERFLOW: tuple[Overflow, ...] = ("error", "drop_oldest", "drop_newest")
 """The overflow policies :func:`to_async_iterator` takes."""
@@ -311,8 +320,8 @@ def from_async_iterable(factory: Callable[[], AsyncIterable[_T]]) -> reactivex.O
 def to_async_iterator(
     observable: reactivex.Observable[_T],
     *,
-    maxsize: int | None = None,
-    overflow: Overflow = "drop_oldest",
+    maxsize: int | None = DEFAULT_MAXSIZE,
+    overflow: Overflow = "error",
 ) -> ObservableIterator[_T]:
     """An async iterator over the items of ``observable``, through a bounded buffer.
 
@@ -324,10 +333,13 @@ def to_async_iterator(
 
     Args:
         observable: any Observable.
-        maxsize: the buffer's capacity; ``None`` (the default) for unbounded.
-        overflow: what a full buffer does: ``"drop_oldest"``, ``"drop_newest"``, or ``"error"``
-            (raise :class:`~rxchronos.SlowConsumerError` in the consumer, after the items buffered
-            before the overflow, and dispose the subscription at once).
+        maxsize: the buffer's capacity (:data:`DEFAULT_MAXSIZE` unless given); ``None`` for
+            unbounded, only for a source known to be finite and small.
+        overflow: what a full buffer does. ``"error"`` (the default) disposes the subscription at
+            once and raises :class:`~rxchronos.SlowConsumerError`, naming the size, in the
+            consumer after the items buffered before the overflow. ``"drop_oldest"`` and
+            ``"drop_newest"`` are lossy: they drop items (counted in ``statistics().dropped``)
+            and go on.
 
     Raises:
         ValueError: for an unknown ``overflow`` or a ``maxsize`` below 1.
@@ -354,9 +366,10 @@ class ObservableIterator(AsyncClosable, AsyncIterator[_T]):
     Example:
         >>> import asyncio, reactivex
         >>> async def main():
-        ...     async with to_async_iterator(reactivex.of(1, 2, 3, 4, 5), maxsize=2) as items:
+        ...     numbers = reactivex.of(1, 2, 3, 4, 5)
+        ...     async with to_async_iterator(numbers, maxsize=2, overflow="drop_oldest") as items:
         ...         return [n async for n in items], items.statistics().dropped
-        >>> asyncio.run(main())  # "drop_oldest": the buffer of 2 kept the last two
+        >>> asyncio.run(main())  # lossy by choice: the buffer of 2 kept the last two
         ([4, 5], 3)
         >>> async def first(observable):
         ...     items = to_async_iterator(observable)

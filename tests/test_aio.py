@@ -14,7 +14,7 @@ from reactivex.abc import ObserverBase
 from reactivex.subject import Subject
 
 from rxchronos import RxChronosError, SlowConsumerError
-from rxchronos.aio import from_async_iterable, to_async_iterator
+from rxchronos.aio import DEFAULT_MAXSIZE, from_async_iterable, to_async_iterator
 
 
 class Recorder(ObserverBase[Any]):
@@ -355,7 +355,7 @@ async def test_a_cancelled_consumer_can_carry_on() -> None:
 
 async def test_values_from_another_thread_arrive_in_order() -> None:
     subject: Subject[int] = Subject()
-    iterator = to_async_iterator(subject)
+    iterator = to_async_iterator(subject, maxsize=None)  # unbounded: nothing may be dropped
     first = asyncio.ensure_future(iterator.__anext__())
     await asyncio.sleep(0)
 
@@ -396,7 +396,24 @@ async def test_a_foreign_thread_cannot_grow_the_buffer_past_maxsize() -> None:
     assert stats.delivered + stats.dropped == stats.pushed == 5000
 
 
+async def test_the_default_buffer_is_bounded_and_loud() -> None:
+    fits = to_async_iterator(reactivex.from_iterable(range(DEFAULT_MAXSIZE)))
+    assert [n async for n in fits] == list(range(DEFAULT_MAXSIZE))
+    stats = fits.statistics()
+    assert stats is not None
+    assert (stats.maxsize, stats.overflow, stats.dropped) == (DEFAULT_MAXSIZE, "error", 0)
+
+    burst = to_async_iterator(reactivex.from_iterable(range(DEFAULT_MAXSIZE + 1)))
+    got: list[int] = []
+    with pytest.raises(SlowConsumerError, match=f"{DEFAULT_MAXSIZE} items were already buffered"):
+        async for n in burst:
+            got.append(n)
+    assert got == list(range(DEFAULT_MAXSIZE))  # what was buffered arrives, then the error
+
+
 def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="overflow must be one of"):
+        to_async_iterator(reactivex.empty(), overflow="disconnect")  # the broker's, not ours
     with pytest.raises(ValueError, match="overflow must be one of"):
         to_async_iterator(reactivex.empty(), maxsize=1, overflow="block")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="maxsize must be >= 1"):
