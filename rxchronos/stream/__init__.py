@@ -1,4 +1,4 @@
-"""Events fanned out to subscribers and browsers: the :class:`Broker` and its SSE route.
+"""Events fanned out to subscribers and browsers: the broker and its SSE routes.
 
 Example:
     >>> from rxchronos.stream import Broker, Event
@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+from rxchronos._queue import QueueOverflow as Overflow
 from rxchronos.stream._broker import Broker
 from rxchronos.stream._client import sse_client
 from rxchronos.stream._errors import (
@@ -21,15 +22,17 @@ from rxchronos.stream._errors import (
     SSEConnectionError,
     SSEHTTPError,
     SSEProtocolError,
+    SubscriberError,
 )
 from rxchronos.stream._event import Event
-from rxchronos.stream._subscriber import Overflow, SubscriberStats
-from rxchronos.stream._subscription import BrokerStats
+from rxchronos.stream._protocol import BrokerProtocol, BrokerStats, SSESource, SubscriberStats
+from rxchronos.stream._serve import StreamOptions
 
 __all__ = [
     "Broker",
     "BrokerClosedError",
     "BrokerError",
+    "BrokerProtocol",
     "BrokerStats",
     "Event",
     "Overflow",
@@ -37,6 +40,9 @@ __all__ = [
     "SSEConnectionError",
     "SSEHTTPError",
     "SSEProtocolError",
+    "SSESource",
+    "StreamOptions",
+    "SubscriberError",
     "SubscriberStats",
     "sse_client",
 ]

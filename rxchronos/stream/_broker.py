@@ -1,50 +1,417 @@
-"""The :class:`Broker`: the public face that publishing, subscribing and the SSE routes share.
+"""The in-process [Broker][rxchronos.stream.Broker], and the local fan-out every broker shares.
 
-It puts together what the other modules do: stamping and recording events
-(:mod:`~rxchronos.stream._journal`), the subscriptions and the fan-out to them
-(:mod:`~rxchronos.stream._subscription`), the event loop it belongs to
-(:mod:`~rxchronos.stream._affinity`), and the SSE route (:mod:`rxchronos.stream.web`); here are
-its lifecycle (``close``) and its statistics.
+A broker takes no lock per event: everything it does runs on its event loop's thread.
+
+* `LoopAffinity` remembers that loop, refuses a publish from another thread with a
+  [BrokerError][rxchronos.stream.BrokerError] that names the way out, and runs a call on the
+  loop for ``publish_threadsafe``.
+* `Subscriptions` is the local fan-out: who is subscribed (client id, topics), the finished
+  topics, and delivery. It calls the observers directly, from per-topic snapshots rebuilt only
+  when someone subscribes or leaves, and it never lets one observer break the others: an
+  ``on_next`` that raises is reported to the loop's exception handler while the rest still get
+  the event, and completing everyone (close, finish, unsubscribe) goes on past an
+  ``on_completed`` that raises and reports a [SubscriberError][rxchronos.stream.SubscriberError]
+  after. Events published from inside a delivery (a subscriber that publishes) are queued and
+  delivered after the current one, so ids reach every subscriber in increasing order.
+* `Broker` puts these together with a `Journal` (ids and the replay ring) and the SSE routes
+  it inherits from [SSERoutes][rxchronos.stream.web.SSERoutes].
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import reactivex
 from reactivex import abc
 from reactivex.disposable import Disposable
 
-from rxchronos.stream._affinity import LoopAffinity
-from rxchronos.stream._errors import BrokerClosedError
-from rxchronos.stream._event import Event
-from rxchronos.stream._journal import Journal
-from rxchronos.stream._multicast import GuardedSubject
-from rxchronos.stream._subscriber import Overflow, check_overflow
-from rxchronos.stream._subscription import (
-    BrokerStats,
-    Subscriptions,
-    check_client,
-    check_topic,
-    normalise_topics,
-)
+from rxchronos._closable import AsyncClosable
+from rxchronos._queue import QueueOverflow as Overflow
+from rxchronos.stream._errors import BrokerClosedError, BrokerError, SubscriberError
+from rxchronos.stream._event import Event, check_client, check_topic, normalise_topics
+from rxchronos.stream._protocol import BrokerStats, SubscriberStats
+from rxchronos.stream._replay import Journal
+from rxchronos.stream._serve import FrameSink, check_overflow
+from rxchronos.stream.web import SSERoutes
 
-if TYPE_CHECKING:
-    from aiohttp import web
+__all__ = ["Broker", "LoopAffinity", "Subscriptions"]
 
-__all__ = ["Broker"]
+_T = TypeVar("_T")
+_Observers = tuple[abc.ObserverBase[Any], ...]
+_MAX_FINISHED_TOPICS = 10_000
 
 
-class Broker:
+class LoopAffinity:
+    """The event loop (and its thread) a broker runs on, once it has been used on one.
+
+    Example:
+        >>> import asyncio
+        >>> affinity = LoopAffinity()
+        >>> async def main():
+        ...     affinity.check()  # binds to the running loop
+        ...     future = await asyncio.to_thread(affinity.call_soon, lambda: "on the loop")
+        ...     return await asyncio.wrap_future(future)
+        >>> asyncio.run(main())
+        'on the loop'
+    """
+
+    __slots__ = ("loop", "thread")
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: int | None = None
+        self.bind()
+
+    def bind(self) -> None:
+        """Adopt the running event loop, if there is one (a later loop replaces an earlier one)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if loop is not self.loop:
+            self.loop = loop
+            self.thread = threading.get_ident()
+
+    def check(self) -> None:
+        """Bind on first use; raise ``BrokerError`` on a thread other than the loop's."""
+        if self.thread is None:
+            self.bind()
+        elif self.thread != threading.get_ident():
+            raise BrokerError(
+                "Broker.publish() was called from another thread than its event loop's; "
+                "use publish_threadsafe() there"
+            )
+
+    def call_soon(
+        self, call: Callable[[], _T], loop: asyncio.AbstractEventLoop | None = None
+    ) -> concurrent.futures.Future[_T]:
+        """Run ``call`` on ``loop`` (default: the bound one), from any thread.
+
+        Returns:
+            A future of its result (or of the exception it raised).
+
+        Raises:
+            BrokerError: when no loop is bound yet and ``loop`` is not given.
+            BrokerClosedError: when the loop is closed (the application has stopped).
+        """
+        target = loop or self.loop
+        if target is None:
+            raise BrokerError(
+                "publish_threadsafe() does not know the broker's event loop yet: create, "
+                "subscribe to or publish to the broker on its loop first, or pass loop="
+            )
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(call())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        if target.is_closed():
+            raise BrokerClosedError("publish_threadsafe(): the broker's event loop is closed")
+        try:
+            target.call_soon_threadsafe(run)
+        except RuntimeError as exc:  # closed between the check and the call
+            raise BrokerClosedError(
+                "publish_threadsafe(): the broker's event loop is closed"
+            ) from exc
+        return future
+
+
+class _Subscription:
+    """One open subscription: who it is for, what it receives."""
+
+    __slots__ = ("client_id", "consumer", "topics")
+
+    def __init__(
+        self, consumer: abc.ObserverBase[Any], client_id: str | None, topics: frozenset[str] | None
+    ) -> None:
+        self.consumer = consumer
+        self.client_id = client_id
+        self.topics = topics
+
+    def stats(self) -> SubscriberStats:
+        topics = tuple(sorted(self.topics)) if self.topics is not None else None
+        if isinstance(self.consumer, FrameSink):
+            return self.consumer.stats(self.client_id, topics)
+        return SubscriberStats(client_id=self.client_id, topics=topics)
+
+
+class Subscriptions:
+    """The local fan-out of a broker: subscribers by topic, finished topics, ordered delivery.
+
+    Example:
+        >>> from reactivex import Observer
+        >>> subs, seen = Subscriptions(), []
+        >>> _ = subs.open(Observer(lambda v: seen.append(("all", v))), None, None)
+        >>> _ = subs.open(Observer(lambda v: seen.append(("a", v))), None, frozenset({"a"}))
+        >>> subs.deliver("x", "a")
+        >>> subs.deliver("y", "b")
+        >>> seen
+        [('all', 'x'), ('a', 'x'), ('all', 'y')]
+    """
+
+    __slots__ = (
+        "_by_topic",
+        "_delivering",
+        "_everything",
+        "_finished",
+        "_hot",
+        "_open",
+        "_snapshots",
+        "disconnects",
+        "dropped",
+        "pending",
+    )
+
+    def __init__(self) -> None:
+        self._open: dict[_Subscription, None] = {}
+        self._everything: dict[abc.ObserverBase[Any], None] = {}
+        self._by_topic: dict[str, dict[abc.ObserverBase[Any], None]] = {}
+        self._snapshots: dict[str | None, _Observers] = {None: ()}
+        self._hot: _Observers = ()
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._delivering = False
+        self.pending: deque[tuple[Any, str | None]] = deque()
+        self.dropped = 0
+        self.disconnects = 0
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    @property
+    def watched_topics(self) -> frozenset[str]:
+        """The topics some open subscription receives (nothing is kept for the others)."""
+        return frozenset(self._by_topic)
+
+    # -- delivery ------------------------------------------------------------------------------
+
+    def deliver(self, event: Any, topic: str | None) -> None:
+        """Give ``event`` to the hot observers, every-event subscribers and those of ``topic``.
+
+        Called again from inside a delivery (a subscriber that publishes), it queues the event
+        and returns; the outer call delivers it after the current one.
+        """
+        if self._delivering:
+            self.pending.append((event, topic))
+            return
+        self._delivering = True
+        first: Exception | None = None
+        try:
+            first = self._deliver_one(event, topic)
+            pending = self.pending
+            while pending:
+                error = self._deliver_one(*pending.popleft())
+                first = first or error
+        finally:
+            self._delivering = False
+        if first is not None and not _in_loop():
+            raise first
+
+    def _deliver_one(self, event: Any, topic: str | None) -> Exception | None:
+        snapshots = self._snapshots
+        observers = snapshots[None]
+        if topic is not None:
+            of_topic = snapshots.get(topic)
+            if of_topic:
+                observers = observers + of_topic if observers else of_topic
+        if self._hot:
+            observers = self._hot + observers
+        first: Exception | None = None
+        for observer in observers:
+            try:
+                observer.on_next(event)
+            except Exception as exc:
+                first = first or exc
+                _report(exc, "a broker subscriber raised in on_next (the others got the event)")
+        return first
+
+    # -- subscribing ---------------------------------------------------------------------------
+
+    def open(
+        self,
+        consumer: abc.ObserverBase[Any],
+        client_id: str | None,
+        topics: frozenset[str] | None,
+        replayed: Iterable[Any] = (),
+    ) -> abc.DisposableBase:
+        """Give ``consumer`` the ``replayed`` events, then every live one until disposed.
+
+        Both happen in this one call, and what is published meanwhile (by a consumer's
+        callback) is delivered after the consumer is attached: no gap, no duplicate. A consumer
+        of only finished topics completes after its replay.
+        """
+        outer = self._delivering
+        self._delivering = True
+        try:
+            for event in replayed:
+                consumer.on_next(event)
+            if topics is not None and self.all_finished(topics):
+                consumer.on_completed()
+                return Disposable()
+            subscription = _Subscription(consumer, client_id, topics)
+            self._add(consumer, topics)
+            self._open[subscription] = None
+        finally:
+            if not outer:
+                self._delivering = False
+                if self.pending:
+                    self.deliver(*self.pending.popleft())
+        return Disposable(lambda: self._forget(subscription))
+
+    def hot(self) -> reactivex.Observable[Any]:
+        """An Observable of every event delivered from now on (``Broker.events``)."""
+
+        def on_subscribe(
+            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            self._hot = (*self._hot, observer)
+
+            def leave() -> None:
+                self._hot = tuple(o for o in self._hot if o is not observer)
+
+            return Disposable(leave)
+
+        return reactivex.create(on_subscribe)
+
+    def _add(self, observer: abc.ObserverBase[Any], topics: frozenset[str] | None) -> None:
+        if topics is None:
+            self._everything[observer] = None
+            self._snapshots[None] = tuple(self._everything)
+            return
+        for topic in sorted(topics):
+            observers = self._by_topic.setdefault(topic, {})
+            observers[observer] = None
+            self._snapshots[topic] = tuple(observers)
+
+    def _forget(self, subscription: _Subscription) -> None:
+        """Stop delivering to ``subscription``, keeping its drops and disconnect in the counts."""
+        if subscription not in self._open:
+            return
+        del self._open[subscription]
+        observer, topics = subscription.consumer, subscription.topics
+        if topics is None:
+            self._everything.pop(observer, None)
+            self._snapshots[None] = tuple(self._everything)
+        else:
+            for topic in topics:
+                observers = self._by_topic.get(topic)
+                if observers is None:
+                    continue
+                observers.pop(observer, None)
+                if observers:
+                    self._snapshots[topic] = tuple(observers)
+                else:
+                    del self._by_topic[topic]
+                    del self._snapshots[topic]
+        if isinstance(observer, FrameSink):
+            self.dropped += observer.stats(None, None).dropped
+            if observer.queue.overflowed:
+                self.disconnects += 1
+
+    # -- ending ----------------------------------------------------------------------------------
+
+    def complete(self, which: Callable[[_Subscription], bool], what: str) -> int:
+        """Detach and complete the subscriptions ``which`` selects, all of them, then report.
+
+        Returns:
+            How many were completed.
+
+        Raises:
+            SubscriberError: outside an event loop, when some ``on_completed`` raised (on the
+                loop it goes to the loop's exception handler instead).
+        """
+        chosen = [s for s in self._open if which(s)]
+        for subscription in chosen:
+            self._forget(subscription)
+        _complete_all([s.consumer for s in chosen], what)
+        return len(chosen)
+
+    def close(self) -> None:
+        """Complete every subscriber and the hot observers, all of them, then report."""
+        chosen = list(self._open)
+        for subscription in chosen:
+            self._forget(subscription)
+        hot, self._hot = self._hot, ()
+        _complete_all([*(s.consumer for s in chosen), *hot], "closed")
+
+    def stats(self) -> tuple[int, tuple[SubscriberStats, ...]]:
+        """The drops so far (open buffers included) and a snapshot per open subscription."""
+        snapshots = tuple(s.stats() for s in self._open)
+        return self.dropped + sum(s.dropped for s in snapshots), snapshots
+
+    def finish(self, topic: str) -> None:
+        """Remember ``topic`` as finished; complete the subscriptions that have nothing left."""
+        self._finished[topic] = None
+        if len(self._finished) > _MAX_FINISHED_TOPICS:
+            self._finished.popitem(last=False)
+        self.complete(
+            lambda s: s.topics is not None and self.all_finished(s.topics),
+            f"finished topic {topic!r}",
+        )
+
+    def reopen(self, topic: str) -> None:
+        """Forget that ``topic`` was finished (it is published to again)."""
+        if self._finished:
+            self._finished.pop(topic, None)
+
+    def is_finished(self, topic: str) -> bool:
+        """Whether ``topic`` was finished (and not reopened since)."""
+        return topic in self._finished
+
+    def all_finished(self, topics: frozenset[str]) -> bool:
+        """Whether every one of ``topics`` is finished."""
+        return bool(self._finished) and all(topic in self._finished for topic in topics)
+
+
+def _in_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _report(exc: Exception, message: str) -> None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    loop.call_exception_handler({"message": message, "exception": exc})
+
+
+def _complete_all(observers: list[abc.ObserverBase[Any]], what: str) -> None:
+    errors: list[Exception] = []
+    for observer in observers:
+        try:
+            observer.on_completed()
+        except Exception as exc:
+            errors.append(exc)
+    if not errors:
+        return
+    error = SubscriberError(what, errors)
+    if not _in_loop():
+        raise error
+    _report(error, str(error))
+
+
+class Broker(AsyncClosable, SSERoutes):
     """Fans events out to subscribers and SSE clients: Chronos' ``stream.Broker``, as Rx.
 
     ``publish`` stamps each event with an id (``<epoch>-<n>``: strictly increasing, the epoch
     naming this broker's life) and multicasts it; a bounded replay ring lets a client that
     reconnects with its last id get exactly what it missed. Everything runs on the event loop's
-    thread; use :meth:`publish_threadsafe` from other threads.
+    thread; use [publish_threadsafe][rxchronos.stream.Broker.publish_threadsafe] from other
+    threads. It satisfies [BrokerProtocol][rxchronos.stream.BrokerProtocol], and ``async with
+    Broker() as broker:`` closes it on the way out.
 
     Args:
         replay_size: how many recent events the replay ring keeps (shared by all topics).
@@ -73,14 +440,22 @@ class Broker:
         overflow: Overflow = "disconnect",
     ) -> None:
         check_overflow(overflow, buffer_size)
-        self.buffer_size = buffer_size
-        self.overflow: Overflow = overflow
+        self._buffer_size = buffer_size
+        self._overflow: Overflow = overflow
         self._journal = Journal(replay_size)
-        self._all: GuardedSubject[Event] = GuardedSubject()
         self._subscriptions = Subscriptions()
-        self._deliver = self._subscriptions.fanout.deliver
         self._affinity = LoopAffinity()
         self._closed = False
+
+    @property
+    def buffer_size(self) -> int:
+        """Each SSE connection's buffer, in events."""
+        return self._buffer_size
+
+    @property
+    def overflow(self) -> Overflow:
+        """What a full SSE connection buffer does."""
+        return self._overflow
 
     @property
     def epoch(self) -> str:
@@ -110,22 +485,28 @@ class Broker:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether [close][rxchronos.stream.Broker.close] was called."""
         return self._closed
 
     @property
     def events(self) -> reactivex.Observable[Event]:
         """The hot stream of every event published from now on (no replay, no buffer)."""
-        return self._all
+        if self._closed:
+            return reactivex.empty()
+        return self._subscriptions.hot()
 
-    # -- publishing --------------------------------------------------------------------------
+    # -- publishing ----------------------------------------------------------------------------
 
     def publish(self, event: Any, *, topic: str | None = None) -> Event:
         """Stamp ``event`` with the next id and deliver it to every matching subscriber.
 
+        A subscriber that publishes from its callback does not reorder anything: its event is
+        delivered to everyone after the one being delivered.
+
         Args:
-            event: an :class:`Event`, or anything with a ``type`` that serialises to JSON (a
-                graph ``StreamEvent``, a pydantic model, a dataclass, a mapping).
+            event: an [Event][rxchronos.stream.Event], or anything with a ``type`` that
+                serialises to JSON (a graph ``StreamEvent``, a pydantic model, a dataclass, a
+                mapping).
             topic: the topic (e.g. a session id); ``None`` keeps the event's own ``topic``.
                 Publishing to a finished topic reopens it.
 
@@ -133,7 +514,7 @@ class Broker:
             The stamped event (with ``id`` and ``topic``); the one you passed is not changed.
 
         Raises:
-            BrokerClosedError: after :meth:`close`.
+            BrokerClosedError: after [close][rxchronos.stream.Broker.close].
             BrokerError: when called from a thread other than the event loop's.
             TypeError: when ``event`` has no type or does not serialise to JSON.
 
@@ -151,9 +532,7 @@ class Broker:
         topic = stamped.topic
         if topic is not None:
             self._subscriptions.reopen(topic)
-        if self._all.observers:
-            self._all.on_next(stamped)
-        self._deliver(stamped, topic)
+        self._subscriptions.deliver(stamped, topic)
         return stamped
 
     def publish_threadsafe(
@@ -163,11 +542,11 @@ class Broker:
         topic: str | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> concurrent.futures.Future[Event]:
-        """:meth:`publish` from any thread: the event is published on the broker's loop.
+        """[publish][rxchronos.stream.Broker.publish] from any thread, on the broker's loop.
 
         Args:
-            event: as for :meth:`publish`.
-            topic: as for :meth:`publish`.
+            event: as for ``publish``.
+            topic: as for ``publish``.
             loop: the loop to publish on; by default the one the broker was used on (created,
                 subscribed to or published to from a running loop).
 
@@ -176,6 +555,7 @@ class Broker:
 
         Raises:
             BrokerError: when the broker has not been used on a loop yet and ``loop`` is not given.
+            BrokerClosedError: when that loop is closed.
 
         Example:
             >>> import asyncio
@@ -224,7 +604,16 @@ class Broker:
         """Whether ``topic`` was finished (and not reopened since)."""
         return self._subscriptions.is_finished(topic)
 
-    # -- subscribing -------------------------------------------------------------------------
+    async def flush(self) -> None:
+        """Nothing to wait for: an in-process broker delivers in ``publish`` itself.
+
+        Here for [BrokerProtocol][rxchronos.stream.BrokerProtocol], so that code written for a
+        distributed broker runs unchanged.
+        """
+        if self._closed:
+            raise BrokerClosedError("flush() after Broker.close()")
+
+    # -- subscribing ---------------------------------------------------------------------------
 
     def subscribe(
         self,
@@ -236,8 +625,8 @@ class Broker:
         """A cold Observable of the broker's events: each subscription is one subscriber.
 
         Args:
-            client_id: a name for :meth:`unsubscribe` and :meth:`stats`; several subscriptions
-                may share one.
+            client_id: a name for [unsubscribe][rxchronos.stream.Broker.unsubscribe] and
+                [stats][rxchronos.stream.Broker.stats]; several subscriptions may share one.
             topics: receive only events of these topics (a string is one topic); ``None``
                 receives every event.
             last_event_id: the id of the last event this client saw: the events after it are
@@ -263,13 +652,11 @@ class Broker:
         def on_subscribe(
             observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            return self._attach(
-                observer, client_id=client_id, topics=topic_set, last_event_id=last_event_id
-            )
+            return self._open(observer, client_id, topic_set, last_event_id)
 
         return reactivex.create(on_subscribe)
 
-    def _attach(
+    async def attach(
         self,
         consumer: abc.ObserverBase[Event],
         *,
@@ -277,19 +664,45 @@ class Broker:
         topics: frozenset[str] | None = None,
         last_event_id: str | None = None,
     ) -> abc.DisposableBase:
-        """Attach an observer directly (what :meth:`subscribe` and the SSE routes use).
+        """Attach an observer directly, as [SSESource][rxchronos.stream.SSESource] asks.
 
-        Replays synchronously, then attaches, so nothing can be published in between.
+        The SSE routes use it; the replay and the attachment happen without a pause, so nothing
+        is published in between.
 
-        Returns:
-            A disposable that detaches the observer.
+        Example:
+            >>> import asyncio
+            >>> from reactivex import Observer
+            >>> from rxchronos.stream import Broker, Event
+            >>> async def main():
+            ...     broker, seen = Broker(), []
+            ...     _ = await broker.attach(Observer(lambda e: seen.append(e.type)))
+            ...     _ = broker.publish(Event(type="a"))
+            ...     return seen
+            >>> asyncio.run(main())
+            ['a']
         """
+        check_client(client_id, last_event_id)
+        return self._open(consumer, client_id, topics, last_event_id)
+
+    def _open(
+        self,
+        consumer: abc.ObserverBase[Event],
+        client_id: str | None,
+        topics: frozenset[str] | None,
+        last_event_id: str | None,
+    ) -> abc.DisposableBase:
         self._affinity.bind()
         if self._closed:
             consumer.on_completed()
             return Disposable()
-        replayed = () if last_event_id is None else self._journal.resume(last_event_id, topics)
-        return self._subscriptions.open(consumer, client_id, topics, replayed)
+        subscriptions = self._subscriptions
+        replayed: list[Event] = []
+        if last_event_id is not None:
+            journal = self._journal
+            # events published from a callback and not delivered yet reach it live, not twice
+            delivered = journal.published - len(subscriptions.pending)
+            replayed = journal.resume(last_event_id, topics, upto=delivered)
+        return subscriptions.open(consumer, client_id, topics, replayed)
 
     def unsubscribe(self, client_id: str) -> int:
         """Complete every subscription (SSE connections included) made with ``client_id``.
@@ -299,24 +712,27 @@ class Broker:
         """
         if not isinstance(client_id, str):
             raise TypeError(f"client_id must be a string, got {type(client_id).__name__}")
-        ended = self._subscriptions.of_client(client_id)
-        for subscription in ended:
-            subscription.complete()
-        return len(ended)
+        return self._subscriptions.complete(
+            lambda s: s.client_id == client_id, f"unsubscribed client {client_id!r}"
+        )
 
-    # -- lifecycle, statistics and the SSE route ----------------------------------------------
+    # -- lifecycle and statistics ----------------------------------------------------------------
 
     def close(self) -> None:
         """Complete every subscriber and stop accepting events. Idempotent.
 
-        Open SSE streams end (their handlers return at once), so an app that calls this on
-        shutdown does not wait for them.
+        Every subscriber is completed even when one's ``on_completed`` raises (reported after, as
+        a [SubscriberError][rxchronos.stream.SubscriberError]). Open SSE streams end (their
+        handlers return at once), so an app that calls this on shutdown does not wait for them.
         """
         if self._closed:
             return
         self._closed = True
-        self._subscriptions.complete_all()
-        self._all.on_completed()
+        self._subscriptions.close()
+
+    async def aclose(self) -> None:
+        """[close][rxchronos.stream.Broker.close], as a coroutine (for ``app.on_shutdown``)."""
+        self.close()
 
     def stats(self) -> BrokerStats:
         """A snapshot of subscribers, their buffers, drops and disconnects.
@@ -329,56 +745,15 @@ class Broker:
             >>> s.subscribers, s.replay_size, s.subscriptions[0].client_id
             (1, 10, 'c1')
         """
-        dropped, subscriptions = self._subscriptions.stats()
+        subscriptions = self._subscriptions
+        dropped, snapshots = subscriptions.stats()
         replay = self._journal.replay
         return BrokerStats(
-            subscribers=len(self._subscriptions),
+            subscribers=len(subscriptions),
             published=self._journal.published,
             replay_buffered=len(replay),
             replay_size=replay.capacity,
             dropped=dropped,
-            disconnects=self._subscriptions.disconnects,
-            subscriptions=subscriptions,
+            disconnects=subscriptions.disconnects,
+            subscriptions=snapshots,
         )
-
-    def sse_handler(
-        self,
-        client_id: str | None = None,
-        *,
-        topics: str | Iterable[str] | None = None,
-        named_events: bool = False,
-        heartbeat: float | None = 15.0,
-        retry: float | None = 3.0,
-        write_timeout: float | None = 10.0,
-    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        """An aiohttp handler streaming this broker's events as Server-Sent Events.
-
-        Each request gets its own subscription (two tabs with one client id both get every
-        event). See :func:`rxchronos.stream.web.broker_handler` for the details and the
-        arguments, and :func:`rxchronos.stream.web.add_sse_route` for topics from the URL and
-        authorization. End open streams on shutdown with
-        ``app.on_shutdown.append(rxchronos.stream.web.close_streams)`` (or by closing the broker).
-
-        Example:
-            >>> from aiohttp import web
-            >>> from rxchronos.stream import Broker
-            >>> broker = Broker()
-            >>> app = web.Application()
-            >>> _ = app.router.add_get("/events", broker.sse_handler("client-123"))
-            >>> app.on_shutdown.append(lambda app: broker.aclose())
-        """
-        from rxchronos.stream.web import broker_handler
-
-        return broker_handler(
-            self,
-            client_id=client_id,
-            topics=topics,
-            named_events=named_events,
-            heartbeat=heartbeat,
-            retry=retry,
-            write_timeout=write_timeout,
-        )
-
-    async def aclose(self) -> None:
-        """:meth:`close`, as a coroutine: fits ``app.on_shutdown`` and ``async with`` code."""
-        self.close()

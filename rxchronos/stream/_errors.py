@@ -1,6 +1,6 @@
-"""The errors of :mod:`rxchronos.stream`: the broker and the SSE client.
+"""The errors of `rxchronos.stream`: the broker, its subscribers and the SSE client.
 
-All derive from :class:`rxchronos.RxChronosError`.
+All derive from [RxChronosError][rxchronos.RxChronosError].
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ __all__ = [
     "SSEConnectionError",
     "SSEHTTPError",
     "SSEProtocolError",
+    "SubscriberError",
 ]
 
 
 class BrokerError(RxChronosError):
-    """A :class:`~rxchronos.stream.Broker` was used the wrong way (wrong thread, after close)."""
+    """A [Broker][rxchronos.stream.Broker] was used the wrong way (wrong thread, after close)."""
 
 
 class BrokerClosedError(BrokerError):
@@ -36,8 +37,43 @@ class BrokerClosedError(BrokerError):
     """
 
 
+class SubscriberError(BrokerError):
+    """Subscribers raised while the broker completed them (on close, finish or unsubscribe).
+
+    Every subscriber is completed first; then this error reports the ones that raised. Outside an
+    event loop it is raised; on the loop it goes to the loop's exception handler, so that closing
+    a broker (or finishing a run) is never stopped by one subscriber's bug.
+
+    Attributes:
+        errors: what each failing subscriber raised, in the order they were completed.
+
+    Example:
+        >>> from rxchronos.stream import Broker
+        >>> broker = Broker()
+        >>> def boom():
+        ...     raise RuntimeError("bug in a subscriber")
+        >>> _ = broker.subscribe().subscribe(on_completed=boom)
+        >>> ended = []
+        >>> _ = broker.subscribe().subscribe(on_completed=lambda: ended.append(True))
+        >>> try:
+        ...     broker.close()
+        ... except SubscriberError as exc:
+        ...     print(len(exc.errors), ended)
+        1 [True]
+    """
+
+    def __init__(self, what: str, errors: list[Exception]) -> None:
+        self.errors = tuple(errors)
+        first = errors[0]
+        super().__init__(
+            f"{len(errors)} subscriber(s) raised in on_completed while the broker {what} "
+            f"(every subscriber was completed); the first: {type(first).__name__}: {first}"
+        )
+        self.__cause__ = first
+
+
 class SSEClientError(RxChronosError):
-    """Base class of the errors :func:`~rxchronos.stream.sse_client` reports."""
+    """Base class of the errors [sse_client][rxchronos.stream.sse_client] reports."""
 
 
 class SSEHTTPError(SSEClientError):

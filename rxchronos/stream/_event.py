@@ -1,4 +1,4 @@
-"""The broker's unit of delivery: :class:`Event`, and how anything with a ``type`` becomes one.
+"""The broker's unit of delivery: `Event`, and how anything with a ``type`` becomes one.
 
 An event stamped by a broker carries its JSON, encoded once at publish time, and caches the SSE
 frame built from it on first send, which every other connection that sends it shares: fanning an
@@ -8,7 +8,7 @@ event out to a thousand browsers costs one JSON encoding and one frame, not a th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -16,7 +16,16 @@ from typing import Any
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-__all__ = ["RESERVED_EVENT_NAMES", "Event", "frame_of", "json_payload", "stamp_event"]
+__all__ = [
+    "RESERVED_EVENT_NAMES",
+    "Event",
+    "check_client",
+    "check_topic",
+    "frame_of",
+    "json_payload",
+    "normalise_topics",
+    "stamp_event",
+]
 
 RESERVED_EVENT_NAMES = frozenset({"message", "error", "open"})
 """Event types never sent as an ``event:`` name: a browser's ``EventSource`` gives them other
@@ -24,13 +33,14 @@ meanings (``message`` is the unnamed default, ``error`` and ``open`` are connect
 
 
 class Event(BaseModel):
-    """One event of a :class:`~rxchronos.stream.Broker`: what happened (``type``) and its ``data``.
+    """One event of a [Broker][rxchronos.stream.Broker]: what happened (``type``) and its ``data``.
 
-    ``id`` and ``topic`` are set by :meth:`Broker.publish <rxchronos.stream.Broker.publish>`; the
+    ``id`` and ``topic`` are set by [Broker.publish][rxchronos.stream.Broker.publish]; the
     event you pass in is never changed (events are immutable), ``publish`` returns the stamped copy.
 
     On the wire an event is ``id: <id>`` and ``data: {"type": ..., "data": ...}``, with no
-    ``event:`` line unless named events were asked for (see :meth:`to_sse`).
+    ``event:`` line unless named events were asked for (see
+    [to_sse][rxchronos.stream.Event.to_sse]).
 
     Attributes:
         type: what happened, e.g. ``"node_end"``; a non-empty string without CR, LF or NUL.
@@ -121,6 +131,35 @@ def check_type(value: str) -> None:
         raise ValueError(f"event type {value!r} must not contain CR, LF or NUL")
 
 
+def check_topic(topic: object) -> None:
+    """Raise ``TypeError`` unless ``topic`` is a non-empty string."""
+    if not isinstance(topic, str) or not topic:
+        raise TypeError(f"a topic must be a non-empty string, got {topic!r}")
+
+
+def check_client(client_id: object, last_event_id: object) -> None:
+    """Raise ``TypeError`` unless ``client_id`` and ``last_event_id`` are strings or ``None``."""
+    for name, value in (("client_id", client_id), ("last_event_id", last_event_id)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a string or None, got {type(value).__name__}")
+
+
+def normalise_topics(topics: str | Iterable[str] | None) -> frozenset[str] | None:
+    """``None``, one topic or several, as a frozen set of checked topics."""
+    if topics is None:
+        return None
+    if isinstance(topics, bytes | bytearray) or not isinstance(topics, str | Iterable):
+        raise TypeError(
+            f"topics must be a string, an iterable of strings or None, got {type(topics).__name__}"
+        )
+    chosen = frozenset((topics,)) if isinstance(topics, str) else frozenset(topics)
+    if not chosen:
+        raise ValueError("topics must name at least one topic, or be None for every event")
+    for topic in chosen:
+        check_topic(topic)
+    return chosen
+
+
 def json_payload(type_: str, data: Any) -> bytes:
     """The JSON sent in an event's ``data:`` line: ``{"type": ..., "data": ...}``, UTF-8.
 
@@ -151,7 +190,7 @@ def frame_of(payload: bytes, id: str | None, *, event: str | None = None) -> byt
 def stamp_event(item: object, *, id: str | None, topic: str | None) -> Event:
     """Build the broker's stamped copy of ``item``, with its JSON encoded once.
 
-    ``item`` is an :class:`Event`, or anything with a ``type``: a pydantic model (a graph
+    ``item`` is an `Event`, or anything with a ``type``: a pydantic model (a graph
     ``StreamEvent``), a dataclass, a mapping with a ``"type"`` key, or an object with a ``type``
     attribute. For those, ``data`` is the object's fields except ``type``, as JSON values.
 
@@ -179,7 +218,7 @@ _set = object.__setattr__
 def _build(
     type_: str, data: Any, id: str | None, topic: str | None, timestamp: datetime, payload: bytes
 ) -> Event:
-    """An :class:`Event` from checked values, without pydantic's ``model_construct`` (which
+    """An `Event` from checked values, without pydantic's ``model_construct`` (which
     costs several microseconds per event, on the publisher's hot path)."""
     event: Event = _new(Event)
     _set(

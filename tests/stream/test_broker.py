@@ -149,7 +149,7 @@ def test_disposing_a_subscription_detaches_it() -> None:
     broker.publish(Event(type="x"), topic="t")
     assert recorder.events == []
     assert broker.stats().subscribers == 0
-    assert broker._subscriptions.fanout.by_topic == {}
+    assert broker._subscriptions.watched_topics == frozenset()
 
 
 def test_finish_topic_sends_done_and_completes_its_subscribers() -> None:

@@ -8,7 +8,7 @@ import contextlib
 import aiohttp
 
 from rxchronos.stream import Broker, Event
-from rxchronos.stream._connection import open_connections
+from rxchronos.stream._serve import open_connections
 
 from .conftest import Serve, eventually, topic_app
 
@@ -53,5 +53,5 @@ async def test_a_thousand_connect_disconnect_cycles_leak_nothing(serve: Serve) -
     await eventually(lambda: broker.stats().subscribers == 0)
     await eventually(lambda: not open_connections(app))
     await eventually(lambda: asyncio.all_tasks() <= baseline | {asyncio.current_task()})
-    assert broker._subscriptions.fanout.by_topic == {}
+    assert broker._subscriptions.watched_topics == frozenset()
     assert broker.stats().published > 0

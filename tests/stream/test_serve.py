@@ -8,8 +8,7 @@ import socket
 from typing import Any
 
 from rxchronos.stream import Broker, Event
-from rxchronos.stream._connection import open_connections
-from rxchronos.stream._flusher import PendingWrite, start_write
+from rxchronos.stream._serve import PendingWrite, open_connections, start_write
 
 from .conftest import Serve, eventually, route_app
 
