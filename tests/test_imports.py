@@ -132,24 +132,6 @@ def _a_cycle_through(component: list[str], graph: dict[str, set[str]]) -> list[s
     raise AssertionError(f"{component} is not strongly connected")
 
 
-# The broker and its SSE route import each other today; the serving layer is being turned into a
-# one-way dependency. Only that cycle is excused, and only until it is gone (strict xfail below).
-KNOWN_CYCLE = {"rxchronos.stream._broker", "rxchronos.stream._serve", "rxchronos.stream.web"}
-
-
-def test_the_package_has_no_other_import_cycle() -> None:
-    graph = import_graph()
-    found = [
-        _a_cycle_through(component, graph)
-        for component in components(graph)
-        if not set(component) <= KNOWN_CYCLE
-    ]
-    assert not found, "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in found)
-
-
-@pytest.mark.xfail(
-    strict=True, reason="stream._broker -> stream.web -> stream._broker is being removed"
-)
 def test_the_package_has_no_import_cycle() -> None:
     found = cycles(import_graph())
     assert not found, "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in found)

@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from rxchronos._queue import QueueOverflow as Overflow
+from rxchronos._queue import Overflow
 from rxchronos.stream._broker import Broker
 from rxchronos.stream._client import sse_client
 from rxchronos.stream._errors import (

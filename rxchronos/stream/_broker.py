@@ -31,7 +31,7 @@ from reactivex import abc
 from reactivex.disposable import Disposable
 
 from rxchronos._closable import AsyncClosable
-from rxchronos._queue import QueueOverflow as Overflow
+from rxchronos._queue import Overflow
 from rxchronos.stream._errors import BrokerClosedError, BrokerError, SubscriberError
 from rxchronos.stream._event import Event, check_client, check_topic, normalise_topics
 from rxchronos.stream._protocol import BrokerStats, SubscriberStats

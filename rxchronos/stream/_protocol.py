@@ -32,7 +32,7 @@ from rxchronos.stream._event import Event
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from rxchronos._queue import QueueOverflow as Overflow
+    from rxchronos._queue import Overflow
     from rxchronos.stream._serve import StreamOptions
 
 __all__ = ["BrokerProtocol", "BrokerStats", "SSESource", "SubscriberStats"]

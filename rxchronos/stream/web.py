@@ -33,7 +33,7 @@ import reactivex
 from aiohttp import web
 from reactivex import abc
 
-from rxchronos._queue import QueueOverflow as Overflow
+from rxchronos._queue import Overflow
 from rxchronos.stream._event import check_client, normalise_topics
 from rxchronos.stream._protocol import SSESource
 from rxchronos.stream._serve import FrameSink, StreamOptions, open_connections, serve
