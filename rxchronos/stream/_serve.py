@@ -46,8 +46,7 @@ from aiohttp import web
 from reactivex import abc
 
 from rxchronos._errors import SlowConsumerError
-from rxchronos._queue import BoundedQueue, check_bounds
-from rxchronos._queue import Overflow
+from rxchronos._queue import BoundedQueue, Overflow, check_bounds
 from rxchronos.sse import encode_comment, encode_event
 from rxchronos.stream._event import Event, stamp_event
 from rxchronos.stream._protocol import SubscriberStats
