@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench docs clean install
+.PHONY: demo test lint typecheck pytest bench docs notebooks clean install
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/token_pipeline.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/graph_overhead.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/sse_fanout.py $(BENCH_ARGS)
+
+# JupyterLab (the `jupyter` extra) opened on the notebooks folder.
+notebooks: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[jupyter]'
+	$(BIN)/jupyter lab notebooks
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict

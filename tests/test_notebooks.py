@@ -9,13 +9,18 @@ working directory. The assertions read the real outputs.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+
+from tests.test_notebook import crossings
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 KERNEL = "rxchronos-test"
@@ -125,6 +130,7 @@ def test_graph_streaming_notebook(kernels: Path) -> None:
     diagram = cell(nb, "show_graph(graph)").outputs[0]
     assert diagram.data["image/svg+xml"].startswith("<svg")
     assert 'data-node="approve"' in diagram.data["image/svg+xml"]
+    assert crossings(diagram.data["image/svg+xml"]) == []  # tool -> model goes round approve
     events = text_of(cell(nb, 'runner.stream("weather-1"'))
     assert "interrupt approve" in events and "completed" not in events
     assert "model_chunk events" in events
@@ -139,7 +145,7 @@ def test_graph_streaming_notebook(kernels: Path) -> None:
     assert picture.count('class="span node_end"') == 6
     assert 'class="interrupt"' in picture and 'class="model_chunk"' in picture
     highlighted = cell(nb, 'highlight="approve"').outputs[0].data["image/svg+xml"]
-    assert 'data-node="approve"><rect' in highlighted and "#ffd54f" in highlighted
+    assert re.search(r'data-node="approve" [^>]*><rect [^>]*fill="#ffd54f"', highlighted)
 
 
 def test_broker_and_sse_notebook(kernels: Path) -> None:
@@ -157,3 +163,32 @@ def test_broker_and_sse_notebook(kernels: Path) -> None:
     picture = cell(nb, "as a client saw it").outputs[0].data["image/svg+xml"]
     assert picture.count('class="span node_end"') == 2
     assert "subscribers left: 0" in text_of(cell(nb, "app_runner.cleanup()"))
+
+
+def test_make_notebooks_installs_jupyterlab_and_opens_the_folder() -> None:
+    if shutil.which("make") is None:
+        pytest.skip("no make on this machine")
+    root = Path(__file__).resolve().parent.parent
+    plan = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-n",
+            "-W",
+            "pyproject.toml",
+            "notebooks",
+        ],  # -n: print the commands only
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert plan.returncode == 0, plan.stderr
+    commands = plan.stdout.splitlines()
+    assert "-m pip install --quiet -e '.[jupyter]'" in commands[-2]
+    assert commands[-1].endswith("/jupyter lab notebooks")
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert "rxchronos[notebook]" in extras["jupyter"]
+    assert any(dep.startswith("jupyterlab") for dep in extras["jupyter"])
