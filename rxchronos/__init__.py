@@ -22,7 +22,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rxchronos._errors import RxChronosError, SlowConsumerError
+    from rxchronos._errors import FrameTooLargeError, RxChronosError, SlowConsumerError
     from rxchronos._loop import NoRunningLoopError
     from rxchronos.aio import from_async_iterable, from_producer, to_async_iterator
     from rxchronos.graph import (
@@ -66,6 +66,7 @@ _HOMES = {
     "BrokerError": "rxchronos.stream",
     "CheckpointNotFoundError": "rxchronos.graph",
     "CheckpointStoreError": "rxchronos.graph",
+    "FrameTooLargeError": "rxchronos._errors",
     "GraphError": "rxchronos.graph",
     "GraphRecursionError": "rxchronos.graph",
     "GraphValidationError": "rxchronos.graph",
@@ -101,6 +102,7 @@ __all__ = [
     "BrokerError",
     "CheckpointNotFoundError",
     "CheckpointStoreError",
+    "FrameTooLargeError",
     "GraphError",
     "GraphRecursionError",
     "GraphValidationError",

@@ -7,7 +7,7 @@ from this base.
 
 from __future__ import annotations
 
-__all__ = ["RxChronosError", "SlowConsumerError"]
+__all__ = ["FrameTooLargeError", "RxChronosError", "SlowConsumerError"]
 
 
 class RxChronosError(Exception):
@@ -28,3 +28,18 @@ class SlowConsumerError(RxChronosError):
     Raised in the consumer when its buffer's overflow policy is ``"error"``; the subscription behind
     it has been disposed by then.
     """
+
+
+class FrameTooLargeError(RxChronosError, ValueError):
+    """A stream sent a line or an event larger than the decoder's ``max_size``.
+
+    Raised by :class:`~rxchronos.sse.SSEDecoder` and :class:`~rxchronos.sse.NDJSONSplitter`, so a
+    peer that never ends a line cannot make the reader buffer without limit.
+
+    Attributes:
+        limit: the ``max_size`` that was exceeded.
+    """
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit

@@ -4,9 +4,10 @@ One implementation of the ``text/event-stream`` format serves both directions: r
 streams (:mod:`rxchronos.model`) and serving browsers (:mod:`rxchronos.stream`). The decoder follows
 the `WHATWG interpretation rules
 <https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation>`_
-exactly, has no line-length limit, and is the hot path of every stream, so it works on whole
-buffers (``bytes.rfind``, one UTF-8 decode per batch of complete lines, ``str.split``) rather than
-byte by byte.
+exactly and is the hot path of every stream, so it works on whole buffers (``bytes.rfind``, one
+UTF-8 decode per batch of complete lines, ``str.split``) rather than byte by byte. What it holds
+between pieces is bounded (``max_size``, :data:`DEFAULT_MAX_SIZE` unless given): a peer that never
+ends a line or an event gets a :class:`~rxchronos.FrameTooLargeError`, not the reader's memory.
 
 Ollama streams newline-delimited JSON instead; :class:`NDJSONSplitter` is its incremental splitter.
 
@@ -21,11 +22,16 @@ Example:
 from __future__ import annotations
 
 import json
+import sys
+from itertools import islice
 from typing import Any, NamedTuple
 
-from rxchronos._ndjson import NDJSONSplitter
+from rxchronos._errors import FrameTooLargeError
+from rxchronos._ndjson import DEFAULT_MAX_SIZE, NDJSONSplitter, check_max_size
 
 __all__ = [
+    "DEFAULT_MAX_SIZE",
+    "FrameTooLargeError",
     "NDJSONSplitter",
     "SSEDecoder",
     "ServerSentEvent",
@@ -72,17 +78,20 @@ class SSEDecoder:
     Feed it the raw bytes of a response in pieces of any size; it returns the events completed by
     each piece. Lines end in CRLF, LF or a lone CR (also when a CR ends one piece and its LF starts
     the next); one leading byte-order mark is stripped; each complete line is decoded as UTF-8 with
-    invalid bytes replaced by U+FFFD, so a character split across pieces is fine. There is no
-    line-length limit.
+    invalid bytes replaced by U+FFFD, so a character split across pieces is fine.
 
     Args:
         last_event_id: the last event id to start from, e.g. the one a client reconnects with,
             so that events without an ``id:`` line carry it (as a browser's ``EventSource``
             keeps it across reconnections).
+        max_size: the most the decoder holds for one line not yet ended (in bytes) and for one
+            event's data (in characters); more raises :class:`~rxchronos.FrameTooLargeError`
+            from :meth:`feed` and closes the decoder. ``None`` for no limit.
 
     Raises:
-        TypeError: when ``last_event_id`` is not a string.
-        ValueError: when ``last_event_id`` contains NUL, CR or LF (no ``id:`` line can set it).
+        TypeError: when ``last_event_id`` is not a string, or ``max_size`` not an int or None.
+        ValueError: when ``last_event_id`` contains NUL, CR or LF (no ``id:`` line can set it),
+            or ``max_size`` is below 1.
 
     Example:
         >>> decoder = SSEDecoder()
@@ -94,22 +103,32 @@ class SSEDecoder:
         '42'
         >>> decoder.close()
         []
+        >>> from rxchronos import FrameTooLargeError
+        >>> try:
+        ...     SSEDecoder(max_size=8).feed(b"data: no end in sight")
+        ... except FrameTooLargeError as exc:
+        ...     print(exc.limit, str(exc).split(";")[0])
+        8 an SSE line grew past max_size=8 bytes without a line ending
     """
 
     __slots__ = (
         "_block_retry",
         "_closed",
         "_data",
+        "_data_counted",
+        "_data_size",
         "_event",
         "_id_buffer",
         "_last_event_id",
+        "_max_size",
         "_pending",
+        "_pending_size",
         "_retry",
         "_skip_lf",
         "_started",
     )
 
-    def __init__(self, last_event_id: str = "") -> None:
+    def __init__(self, last_event_id: str = "", *, max_size: int | None = DEFAULT_MAX_SIZE) -> None:
         if not isinstance(last_event_id, str):
             raise TypeError(
                 f"SSEDecoder(last_event_id=...) takes a str, got {type(last_event_id).__name__}"
@@ -119,13 +138,18 @@ class SSEDecoder:
                 "SSEDecoder(last_event_id=...) must not contain NUL, CR or LF, "
                 f"got {last_event_id!r}"
             )
+        check_max_size("SSEDecoder", max_size)
+        self._max_size = sys.maxsize if max_size is None else max_size
         self._pending: list[bytes] = []  # bytes of the current, not yet terminated line
+        self._pending_size = 0
         self._skip_lf = (
             False  # the last piece ended in CR: an LF starting the next one belongs to it
         )
         self._started = False  # a first complete line was seen (BOM handling is done)
         self._closed = False
         self._data: list[str] = []  # the data lines of the current block
+        self._data_size = 0  # the size of the data lines held between feeds (counted so far)
+        self._data_counted = 0  # how many of them are counted in _data_size
         self._event = ""  # the event type buffer
         self._block_retry: int | None = None  # a valid retry field in the current block
         self._id_buffer = last_event_id  # the last event id buffer (persists across blocks)
@@ -155,6 +179,8 @@ class SSEDecoder:
         Raises:
             TypeError: when ``chunk`` is not bytes.
             ValueError: after :meth:`close`.
+            FrameTooLargeError: when a line not yet ended or an event's data grows past
+                ``max_size`` (the decoder is closed then).
         """
         if type(chunk) is not bytes:
             chunk = self._coerce(chunk)
@@ -170,6 +196,9 @@ class SSEDecoder:
         if end < 0:
             if chunk:
                 self._pending.append(chunk)
+                self._pending_size += len(chunk)
+                if self._pending_size > self._max_size:
+                    self._too_large("an SSE line grew past max_size={} bytes without a line ending")
             return []
         end += 1
         if cr == len(chunk) - 1:
@@ -178,11 +207,15 @@ class SSEDecoder:
             self._pending.append(chunk[:end])
             complete = b"".join(self._pending)
             self._pending = [chunk[end:]] if end < len(chunk) else []
+            self._pending_size = len(chunk) - end
         elif end == len(chunk):
             complete = chunk
         else:
             complete = chunk[:end]
             self._pending = [chunk[end:]]
+            self._pending_size = len(chunk) - end
+        if self._pending_size > self._max_size:
+            self._too_large("an SSE line grew past max_size={} bytes without a line ending")
         text = complete.decode("utf-8", "replace")
         if cr >= 0:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -192,7 +225,7 @@ class SSEDecoder:
                 text = text[1:]
         lines = text.split("\n")
         lines.pop()  # the text ends with a line terminator: the last item is always ""
-        return self._interpret(lines)
+        return self._interpret(lines, len(complete) > self._max_size)
 
     def close(self) -> list[ServerSentEvent]:
         """End the stream (EOF) and return the events still to dispatch.
@@ -204,10 +237,21 @@ class SSEDecoder:
         """
         self._closed = True
         self._pending = []
+        self._pending_size = 0
         self._data = []
+        self._data_size = self._data_counted = 0
         self._event = ""
         self._block_retry = None
         return []
+
+    def _too_large(self, message: str) -> None:
+        limit = self._max_size
+        self.close()
+        raise FrameTooLargeError(
+            message.format(limit)
+            + "; raise SSEDecoder(max_size=...) if the stream really sends lines that long",
+            limit=limit,
+        )
 
     @staticmethod
     def _coerce(chunk: object) -> bytes:
@@ -218,10 +262,15 @@ class SSEDecoder:
             "pass the raw response bytes (e.g. from resp.content.iter_any())"
         )
 
-    def _interpret(self, lines: list[str]) -> list[ServerSentEvent]:
-        """Apply the interpretation rules to complete lines (state kept in locals for speed)."""
+    def _interpret(self, lines: list[str], big: bool) -> list[ServerSentEvent]:
+        """Apply the interpretation rules to complete lines (state kept in locals for speed).
+
+        ``big``: the lines are more than ``max_size`` together, so an event's data may be too.
+        Otherwise only data carried in from earlier pieces can make an event too large.
+        """
         events: list[ServerSentEvent] = []
         data = self._data
+        check = big or bool(data)
         event = self._event
         block_retry = self._block_retry
         id_buffer = self._id_buffer
@@ -229,15 +278,15 @@ class SSEDecoder:
             if not line:  # a blank line dispatches the block
                 self._last_event_id = id_buffer
                 if data:
+                    payload = data[0] if len(data) == 1 else "\n".join(data)
+                    if check:  # rare: data carried in from earlier pieces, or a huge piece
+                        if len(payload) > self._max_size:
+                            self._too_large("an SSE event's data grew past max_size={} characters")
+                        self._data_size = self._data_counted = 0
+                        check = big
                     events.append(
                         _new_event(
-                            ServerSentEvent,
-                            (
-                                data[0] if len(data) == 1 else "\n".join(data),
-                                event or "message",
-                                id_buffer,
-                                block_retry,
-                            ),
+                            ServerSentEvent, (payload, event or "message", id_buffer, block_retry)
                         )
                     )
                     data = []
@@ -268,11 +317,22 @@ class SSEDecoder:
                 if value.isascii() and value.isdigit():
                     block_retry = self._retry = int(value)
             # any other field is ignored
+        if data:
+            self._hold(data)
         self._data = data
         self._event = event
         self._block_retry = block_retry
         self._id_buffer = id_buffer
         return events
+
+    def _hold(self, data: list[str]) -> None:
+        """Count the data lines the current event keeps past this piece; bound them."""
+        size = self._data_size + sum(
+            len(line) + 1 for line in islice(data, self._data_counted, None)
+        )
+        self._data_size, self._data_counted = size, len(data)
+        if size - 1 > self._max_size:
+            self._too_large("an SSE event's data grew past max_size={} characters")
 
 
 def _split_lines(text: str) -> list[str]:

@@ -14,6 +14,7 @@ EXPECTED_TOP_LEVEL = {
     "BrokerError",
     "CheckpointNotFoundError",
     "CheckpointStoreError",
+    "FrameTooLargeError",
     "GraphError",
     "GraphRecursionError",
     "GraphValidationError",

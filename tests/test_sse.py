@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rxchronos.sse import NDJSONSplitter, ServerSentEvent, SSEDecoder, encode_comment, encode_event
+from rxchronos import FrameTooLargeError, RxChronosError
+from rxchronos.sse import (
+    DEFAULT_MAX_SIZE,
+    NDJSONSplitter,
+    ServerSentEvent,
+    SSEDecoder,
+    encode_comment,
+    encode_event,
+)
 
 
 def decode(*chunks: bytes) -> list[ServerSentEvent]:
@@ -259,11 +267,81 @@ def test_feed_rejects_text_and_accepts_bytearray() -> None:
     assert decoder.feed(bytearray(b"data: x\n\n")) == [ServerSentEvent("x")]  # type: ignore[arg-type]
 
 
-def test_no_line_length_limit() -> None:
+def test_long_lines_below_the_limit_are_fine() -> None:
     payload = "x" * 1_000_000
     wire = f"data: {payload}\n\n".encode()
     pieces = [wire[i : i + 997] for i in range(0, len(wire), 997)]
     assert data_of(*pieces) == [payload]
+
+
+def test_a_line_that_never_ends_is_refused_at_the_default_limit() -> None:
+    decoder = SSEDecoder()
+    piece = b"x" * 65536
+    fed = 0
+    with pytest.raises(FrameTooLargeError, match="SSE line grew past max_size=8388608") as caught:
+        while fed <= DEFAULT_MAX_SIZE + len(piece):
+            decoder.feed(piece)
+            fed += len(piece)
+    assert caught.value.limit == DEFAULT_MAX_SIZE
+    assert isinstance(caught.value, RxChronosError)
+    assert fed == DEFAULT_MAX_SIZE  # refused by the piece that crossed the limit
+    with pytest.raises(ValueError, match="after close"):
+        decoder.feed(b"\n\n")  # the decoder is closed: its buffer is freed
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_the_line_bound_is_exact(split: bool) -> None:
+    line = b"data: " + b"y" * 10  # 16 bytes, not yet ended
+    decoder = SSEDecoder(max_size=16)
+    if split:
+        assert decoder.feed(b"data: one\n\n" + line[:3]) == [ServerSentEvent("one")]
+        assert decoder.feed(line[3:]) == []
+    else:
+        assert decoder.feed(line) == []
+    assert decoder.feed(b"\n\n") == [ServerSentEvent("y" * 10)]
+    with pytest.raises(FrameTooLargeError):
+        SSEDecoder(max_size=16).feed(b"data: x\n\n" + line + b"z")  # what follows the newline
+
+
+def test_an_event_whose_data_keeps_growing_is_refused() -> None:
+    decoder = SSEDecoder(max_size=20)
+    assert decoder.feed(b"data: 0123456789\n") == []  # 10 characters held
+    assert decoder.feed(b"data: 012345678\n") == []  # 10 + 1 + 9 = 20: at the limit
+    with pytest.raises(FrameTooLargeError, match="SSE event's data grew past max_size=20"):
+        decoder.feed(b"data: \n")  # 21
+
+
+def test_an_event_completed_in_a_later_piece_is_bounded_too() -> None:
+    decoder = SSEDecoder(max_size=20)
+    assert decoder.feed(b"data: 0123456789\n") == []
+    with pytest.raises(FrameTooLargeError):
+        decoder.feed(b"data: 0123456789\n\n")  # 21 characters, dispatched in this piece
+    at_limit = SSEDecoder(max_size=21)
+    assert at_limit.feed(b"data: 0123456789\n") == []
+    assert at_limit.feed(b"data: 0123456789\n\n") == [ServerSentEvent("0123456789\n0123456789")]
+
+
+def test_an_event_larger_than_the_limit_in_one_piece_is_refused() -> None:
+    wire = b"data: aaaaaaaaaa\ndata: bbbbbbbbbb\n\n"
+    with pytest.raises(FrameTooLargeError):
+        SSEDecoder(max_size=20).feed(wire)
+    small_events = b"data: aaaaaaaaaa\n\n" * 5  # more than the limit, but each event is under it
+    assert len(SSEDecoder(max_size=20).feed(small_events)) == 5
+
+
+def test_no_limit_when_asked() -> None:
+    decoder = SSEDecoder(max_size=None)
+    for _ in range(200):
+        decoder.feed(b"x" * 65536)  # 12.5 MiB, past the default
+    assert decoder.feed(b"\n\n") == []  # a field named x...x: ignored
+
+
+@pytest.mark.parametrize("cls", [SSEDecoder, NDJSONSplitter])
+def test_bad_limits(cls: type[SSEDecoder] | type[NDJSONSplitter]) -> None:
+    with pytest.raises(ValueError, match=r"max_size=\.\.\.\) must be >= 1"):
+        cls(max_size=0)
+    with pytest.raises(TypeError, match="takes an int or None"):
+        cls(max_size=1.5)  # type: ignore[arg-type]
 
 
 def test_server_sent_event_is_immutable_with_defaults() -> None:
@@ -401,6 +479,23 @@ def test_any_bytes_any_split_match_the_reference_rules(case: tuple[bytes, list[i
     assert decode(*pieces_of(wire, cuts)) == reference_decode(wire)
 
 
+@given(wire_and_cuts(sse_fragments), st.integers(min_value=1, max_value=40))
+def test_a_bound_refuses_only_what_is_past_it(case: tuple[bytes, list[int]], limit: int) -> None:
+    """Under any split: the events are the reference's, or the error names a real excess."""
+    wire, cuts = case
+    decoder = SSEDecoder(max_size=limit)
+    events: list[ServerSentEvent] = []
+    try:
+        for piece in pieces_of(wire, cuts):
+            events.extend(decoder.feed(piece))
+    except FrameTooLargeError:
+        longest_line = max(len(line) for line in re.split(rb"\r\n|\r|\n", wire))
+        longest_data = max((len(ev.data) for ev in reference_decode(wire + b"\n\n")), default=0)
+        assert max(longest_line, longest_data) > limit
+    else:
+        assert events == reference_decode(wire)
+
+
 # --- NDJSON --------------------------------------------------------------------------------------
 
 
@@ -423,11 +518,28 @@ def test_ndjson_close_returns_the_unterminated_last_line() -> None:
         NDJSONSplitter().feed("{}\n")  # type: ignore[arg-type]
 
 
-def test_ndjson_has_no_line_length_limit() -> None:
+def test_ndjson_long_lines_below_the_limit_are_fine() -> None:
     line = b'{"x": "' + b"y" * 500_000 + b'"}'
     splitter = NDJSONSplitter()
     out = [piece for i in range(0, len(line), 1000) for piece in splitter.feed(line[i : i + 1000])]
     assert out + splitter.feed(b"\n") == [line]
+
+
+def test_ndjson_a_line_past_the_limit_is_refused() -> None:
+    splitter = NDJSONSplitter(max_size=8)
+    assert splitter.feed(b'{"a":1}\r\n{"b"') == [b'{"a":1}']
+    assert splitter.feed(b":22}") == []  # 8 bytes held: at the limit
+    with pytest.raises(FrameTooLargeError, match="NDJSON line grew past max_size=8") as caught:
+        splitter.feed(b"3")
+    assert caught.value.limit == 8
+    with pytest.raises(ValueError, match="after close"):
+        splitter.feed(b"\n")
+    with pytest.raises(FrameTooLargeError):
+        NDJSONSplitter(max_size=8).feed(b'{"c":333}\n')  # a whole line in one piece
+    assert NDJSONSplitter(max_size=8).feed(b'{"c":33}\r\n' * 3) == [b'{"c":33}'] * 3
+    assert NDJSONSplitter().feed(b"x" * 100) == []  # the default is DEFAULT_MAX_SIZE
+    with pytest.raises(FrameTooLargeError):
+        NDJSONSplitter().feed(b"x" * (DEFAULT_MAX_SIZE + 1))
 
 
 @given(wire_and_cuts(st.binary(max_size=200)))
