@@ -125,8 +125,9 @@ class _DemoRuns:
     def _check_capacity(self) -> None:
         if self.running() >= self.max_running:
             raise web.HTTPTooManyRequests(
-                text=f"{self.max_running} runs are running already, the most this demo runs at "
-                "once; try again when one has paused or finished",
+                text=f"the demo runs at most {self.max_running} "
+                f"{'run' if self.max_running == 1 else 'runs'} at once, and that many are "
+                "running; try again when one has paused or finished",
                 headers={"Retry-After": "1"},
             )
 
@@ -240,7 +241,7 @@ def create_app(
     app.router.add_post("/api/runs", _start)
     app.router.add_get("/api/runs/{session_id}", _status)
     app.router.add_post("/api/runs/{session_id}/approve", _approve)
-    add_sse_route(app, "/runs/{topic}/events", runs.broker, authorize=_known_run)
+    add_sse_route(app, "/runs/{topic}/events", runs.broker, authorize=_known_run, retry=1.0)
     return app
 
 

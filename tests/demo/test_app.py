@@ -252,7 +252,7 @@ async def test_past_the_running_limit_a_start_gets_429(start_demo: StartDemo) ->
         async with http.post(f"{base}/api/runs") as response:
             assert response.status == 429
             assert response.headers["Retry-After"] == "1"
-            assert "2 runs are running already" in await response.text()
+            assert "the demo runs at most 2 runs at once" in await response.text()
         for info in running:
             await _settle(http, base, info["session_id"], "paused")
         third = await _start_run(http, base)  # paused runs do not count

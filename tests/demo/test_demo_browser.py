@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from playwright.async_api import BrowserContext, Page, async_playwright
@@ -123,3 +125,291 @@ async def test_start_stream_approve_complete(browser: BrowserContext, demo_url: 
     await page.wait_for_timeout(500)
     await page.screenshot(path=str(ARTIFACTS / "demo.png"), full_page=True)
     assert (ARTIFACTS / "demo.png").stat().st_size > 10_000
+
+
+# --- the page never contradicts itself -----------------------------------------------------------
+
+
+class Demo:
+    """A demo app on 127.0.0.1 that a test can stop (and start again on the same port)."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = {"provider": demo_provider(delay=0.01), "pace": 0.05, **options}
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> str:
+        self.app = create_app(**self.options)
+        self.runner = web.AppRunner(self.app, shutdown_timeout=5.0)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        self.port = self.runner.addresses[0][1]
+        self.options["provider"] = demo_provider(delay=0.01)  # the app closes the one it had
+        return f"http://127.0.0.1:{self.port}/"
+
+    async def start_run_elsewhere(self) -> None:
+        """Start a run the way another client would."""
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"http://127.0.0.1:{self.port}/api/runs") as response:
+                assert response.status == 201
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+@pytest.fixture
+async def demo() -> AsyncIterator[Demo]:
+    server = Demo()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def _opened(browser: BrowserContext, url: str) -> tuple[Page, list[str]]:
+    """A page on ``url`` and the problems it reports: page errors and failed requests."""
+    problems: list[str] = []
+    page = await browser.new_page()
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on(
+        "response",
+        lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
+    await page.goto(url)
+    await page.wait_for_selector("#node-plan", timeout=WAIT_MS)
+    return page, problems
+
+
+async def _paused_run(page: Page) -> str:
+    await page.click("#start")
+    await _status(page, "paused")
+    await _connection(page, "live")
+    session_id: str = await page.evaluate("window.rxDemo.sessionId")
+    return session_id
+
+
+async def _connection(page: Page, state: str) -> None:
+    await page.wait_for_function("s => window.rxDemo.connection === s", arg=state, timeout=WAIT_MS)
+
+
+async def test_a_stopped_server_shows_a_lost_connection_and_disables_approving(
+    browser: BrowserContext, demo: Demo
+) -> None:
+    page, problems = await _opened(browser, await demo.start())
+    assert await page.is_hidden("#connection")  # no run, no stream: nothing to say
+    await _paused_run(page)
+    assert await page.text_content("#connection") == "live"
+    assert await page.is_enabled("#approve")
+
+    await demo.stop()
+    await _connection(page, "reconnecting")
+    assert await page.text_content("#connection") == "reconnecting…"
+    assert await page.is_disabled("#approve") and await page.is_disabled("#decline")
+    await _connection(page, "lost")
+    assert await page.text_content("#connection") == "connection lost"
+    assert await page.get_attribute("#connection", "title") == "the server cannot be reached"
+    assert await page.get_attribute("#status", "data-stale") == "true"  # paused: last known
+    assert await page.is_disabled("#approve") and await page.is_disabled("#decline")
+    note = await page.text_content("#approval-note") or ""
+    assert note == "Cannot approve: the server cannot be reached."
+    assert await page.is_visible("#reconnect")
+    timeline = await page.locator("#timeline .detail").all_text_contents()
+    assert timeline[-1] == "connection lost: the server cannot be reached"
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "demo-connection-lost.png"), full_page=True)
+
+    await demo.start()  # a restarted server does not know the run
+    await page.click("#reconnect")
+    await page.wait_for_function(
+        "() => document.querySelector('#session').textContent.startsWith('no run ')",
+        timeout=WAIT_MS,
+    )
+    assert await page.text_content("#status") == "idle"
+    assert await page.locator("#timeline li").count() == 0  # the old run is not shown as live
+    assert [p for p in problems if not p.startswith("404 ")] == []
+
+
+async def test_a_failed_approval_says_so_on_the_approval_card(
+    browser: BrowserContext, demo: Demo
+) -> None:
+    demo.options.update(max_runs=1, max_running=1)
+    page, _ = await _opened(browser, await demo.start())
+    session_id = await _paused_run(page)
+    await demo.start_run_elsewhere()  # another run: this app forgets the first
+    await page.click("#approve")
+    await page.wait_for_function(
+        "() => document.querySelector('#approval').dataset.state === 'failed'", timeout=WAIT_MS
+    )
+    note = await page.text_content("#approval-note") or ""
+    assert note == f"Approve failed: 404 no run with session id '{session_id}'"
+    assert "Approved" not in (await page.text_content("#approval") or "")
+    rows = await page.locator("#timeline .detail").all_text_contents()
+    assert rows[-1] == f"approve failed: 404 no run with session id '{session_id}'"
+    assert await page.text_content("#status") == "paused"
+
+
+async def test_a_failed_start_says_so_by_the_button(browser: BrowserContext, demo: Demo) -> None:
+    demo.options.update(max_running=1, provider=demo_provider(delay=0.2))
+    page, _ = await _opened(browser, await demo.start())
+    await demo.start_run_elsewhere()  # someone else's run takes the only slot
+    await page.click("#start")
+    await page.wait_for_function(
+        "() => document.querySelector('#start-note').textContent !== ''", timeout=WAIT_MS
+    )
+    note = await page.text_content("#start-note") or ""
+    assert note.startswith("Start failed: 429 the demo runs at most 1 run at once")
+    assert await page.text_content("#status") == "idle" and await page.is_enabled("#start")
+
+
+async def test_declining_says_what_it_did(browser: BrowserContext, demo: Demo) -> None:
+    page, problems = await _opened(browser, await demo.start())
+    await _paused_run(page)
+    await page.click("#decline")
+    await _status(page, "completed")
+    await page.wait_for_function(
+        "() => document.querySelector('#approval').dataset.state === 'declined'", timeout=WAIT_MS
+    )
+    note = await page.text_content("#approval-note") or ""
+    assert note == "Declined: the answer node skipped the model, so the run ended with no answer."
+    assert await page.text_content("#answer .text") == "Not approved: no answer was sent."
+    assert await page.text_content("#answer .who") == "the answer node, without a model call"
+    assert await page.text_content("#connection") == "stream finished"
+    assert await page.is_disabled("#approve") and problems == []
+
+
+async def test_back_and_forward_show_the_run_of_the_url(
+    browser: BrowserContext, demo: Demo
+) -> None:
+    page, problems = await _opened(browser, await demo.start())
+    first = await _paused_run(page)
+    second = await _paused_run(page)
+    assert first != second and page.url.endswith(f"?session={second}")
+
+    async def shows(session_id: str | None) -> None:
+        await page.wait_for_function(
+            "s => window.rxDemo.sessionId === s"
+            " && (s === null || window.rxDemo.status === 'paused')",
+            arg=session_id,
+            timeout=WAIT_MS,
+        )
+        started = await page.locator("#timeline .type-run_started .detail").all_text_contents()
+        assert started == ([] if session_id is None else [f"session {session_id}"])
+
+    await page.go_back()
+    assert page.url.endswith(f"?session={first}")
+    await shows(first)
+    await page.go_back()
+    assert "session=" not in page.url
+    await shows(None)
+    assert await page.text_content("#status") == "idle"
+    assert await page.is_hidden("#connection")
+    await page.go_forward()
+    await shows(first)
+    await page.go_forward()
+    await shows(second)
+    assert problems == []
+
+
+async def test_the_favicon_loads(browser: BrowserContext, demo: Demo) -> None:
+    page, problems = await _opened(browser, await demo.start())
+    icon = await page.evaluate(
+        """async () => {
+          const href = document.querySelector('link[rel=icon]').href;
+          const r = await fetch(href);
+          return [r.status, r.headers.get('content-type')];
+        }"""
+    )
+    assert icon == [200, "image/svg+xml"]
+    assert problems == []
+
+
+# --- narrow and wide screens --------------------------------------------------------------------
+
+MIN_LABEL_PX = 12  # a node's name, as rendered, at the least
+MIN_ABOUT_PX = 9.5  # the line under it
+
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const wider = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) continue;  // not rendered
+    if (box.left < -0.5 || box.right > width + 0.5) {
+      wider.push(`${el.tagName.toLowerCase()}#${el.id}.${el.getAttribute('class')}: `
+                 + `${box.left.toFixed(1)}..${box.right.toFixed(1)}`);
+    }
+  }
+  return {width, scroll: document.documentElement.scrollWidth, wider};
+}"""
+
+LABELS = """() => {
+  const scale = document.querySelector('#graph').getScreenCTM().a;
+  const px = (sel) => [...document.querySelectorAll(sel)].map(
+    (t) => parseFloat(getComputedStyle(t).fontSize) * scale);
+  return {labels: px('#graph .node-label'), about: px('#graph .node-about'),
+          vertical: document.querySelector('#graph').classList.contains('vertical')};
+}"""
+
+CUT = """() => [...document.querySelectorAll('#timeline .detail, .tool-args, .bubble')]
+  .filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent)"""
+
+
+@pytest.mark.parametrize("width", [360, 768, 1280])
+async def test_the_page_fits_the_screen(browser: BrowserContext, demo: Demo, width: int) -> None:
+    page, problems = await _opened(browser, await demo.start())
+    await page.set_viewport_size({"width": width, "height": 900})
+    await _paused_run(page)
+    await page.wait_for_timeout(400)  # let the CSS transitions finish before measuring
+    fit = await page.evaluate(OVERFLOW)
+    assert fit["width"] == width
+    assert fit["wider"] == [] and fit["scroll"] <= width, fit
+    sizes = await page.evaluate(LABELS)
+    assert len(sizes["labels"]) == 5 and min(sizes["labels"]) >= MIN_LABEL_PX, sizes
+    assert min(sizes["about"]) >= MIN_ABOUT_PX, sizes
+    assert sizes["vertical"] == (width < 900)  # the diagram turns top to bottom when narrow
+    assert await page.evaluate(CUT) == []  # the timeline's details wrap instead of being cut
+    if width < 900:  # the cards are stacked: the timeline under the conversation
+        conversation = await page.locator("#turns").bounding_box()
+        timeline = await page.locator("#timeline").bounding_box()
+        assert conversation is not None and timeline is not None
+        assert timeline["y"] > conversation["y"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"demo-{width}px.png"), full_page=True)
+    assert problems == []
+
+
+async def test_the_graph_turns_when_the_window_narrows(browser: BrowserContext, demo: Demo) -> None:
+    page, _ = await _opened(browser, await demo.start())
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await _paused_run(page)
+    assert not (await page.evaluate(LABELS))["vertical"]
+    await page.set_viewport_size({"width": 400, "height": 900})
+    await page.wait_for_function(
+        "() => document.querySelector('#graph').classList.contains('vertical')", timeout=WAIT_MS
+    )
+    # the redrawn diagram keeps what the run did
+    assert await page.get_attribute("#node-approve", "data-state") == "paused"
+    assert await page.get_attribute("#node-tool", "data-state") == "done"
+    assert "taken" in (await page.get_attribute("#edge-model", "class") or "")
+
+
+async def test_at_1920_px_the_header_and_the_content_share_one_width(
+    browser: BrowserContext, demo: Demo
+) -> None:
+    page, _ = await _opened(browser, await demo.start())
+    await page.set_viewport_size({"width": 1920, "height": 1000})
+    boxes = {}
+    for name in (".brand", ".controls", ".graph-card", ".timeline-card", "footer"):
+        box = await page.locator(name).bounding_box()
+        assert box is not None
+        boxes[name] = box
+    left = boxes[".graph-card"]["x"]
+    right = left + boxes[".graph-card"]["width"]
+    assert abs(boxes[".brand"]["x"] - left) <= 1
+    assert abs(boxes[".controls"]["x"] + boxes[".controls"]["width"] - right) <= 1
+    assert abs(boxes[".timeline-card"]["x"] + boxes[".timeline-card"]["width"] - right) <= 1
+    assert right - left < 1920 - 400  # a column in the middle, not the whole screen
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "demo-1920px.png"))

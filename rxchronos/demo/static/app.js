@@ -12,10 +12,16 @@ const SVG = "http://www.w3.org/2000/svg";
 const demo = (window.rxDemo = {
   sessionId: null,
   status: "idle",
+  connection: "none", // none | connecting | live | reconnecting | lost | finished
   events: 0,
   chunks: 0,
   source: null,
+  failures: 0, // failed connection attempts in a row
+  busy: false, // an approval is on its way
 });
+
+const MAX_FAILURES = 3; // attempts in a row before the connection counts as lost
+const NARROW = 800; // below this width (of the graph card) the diagram is drawn top to bottom
 
 let steps = [];
 let view = null; // the state of the run on screen; reset by every run_started
@@ -26,6 +32,7 @@ function freshView() {
     turns: {}, // model_call count -> {el, text, node}
     turn: null,
     tools: {}, // "<turn>:<index>" -> {el, name, id, args}
+    taken: new Set(), // the edges the run went along
     t0: null,
     lastRow: null,
   };
@@ -36,13 +43,9 @@ function freshView() {
 function drawGraph() {
   const svg = $("#graph");
   svg.replaceChildren();
-  const w = 150, h = 64, gap = 46, pad = 64;
-  const lastRight = pad + steps.length * w + (steps.length - 1) * gap;
-  const endX = lastRight + 40;
-  const width = endX + 24;
-  const height = 132, y = 28;
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-
+  const vertical = svg.parentElement.clientWidth < NARROW;
+  svg.classList.toggle("vertical", vertical);
+  const w = 150, h = 64, gap = vertical ? 34 : 46;
   const defs = el("defs");
   const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5,
     markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
@@ -50,12 +53,25 @@ function drawGraph() {
   defs.append(marker);
   svg.append(defs);
 
-  const cy = y + h / 2;
-  svg.append(el("circle", { cx: 24, cy, r: 9, class: "terminal", id: "node-__start__" }));
-  svg.append(label(24, cy + 28, "start", "terminal-label"));
-  let x = pad;
-  svg.append(edge(33, x, cy, "__start__"));
+  // Where each box goes: in a row (wide screens) or in a column (narrow ones).
+  const pad = vertical ? 52 : 64;
+  const at = (i) => (vertical ? { x: 40, y: pad + i * (h + gap) } : { x: pad + i * (w + gap), y: 28 });
+  const last = at(steps.length - 1);
+  const width = vertical ? w + 80 : last.x + w + 64;
+  const height = vertical ? last.y + h + 52 : 132;
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.style.maxWidth = vertical ? `${width * 1.25}px` : "";
+  const start = vertical ? { cx: 40 + w / 2, cy: 18 } : { cx: 24, cy: 28 + h / 2 };
+  const end = vertical ? { cx: 40 + w / 2, cy: height - 14 } : { cx: width - 24, cy: 28 + h / 2 };
+
+  svg.append(el("circle", { cx: start.cx, cy: start.cy, r: 9, class: "terminal", id: "node-__start__" }));
+  svg.append(vertical ? label(start.cx + 32, start.cy + 4, "start", "terminal-label")
+    : label(start.cx, start.cy + 28, "start", "terminal-label"));
+  const first = at(0);
+  svg.append(vertical ? edge(start.cx, start.cy + 9, start.cx, first.y, "__start__")
+    : edge(start.cx + 9, start.cy, first.x, start.cy, "__start__"));
   steps.forEach((step, i) => {
+    const { x, y } = at(i);
     const g = el("g", { class: `node kind-${step.kind}`, id: `node-${step.id}`, "data-state": "idle" });
     g.append(el("rect", { x, y, width: w, height: h, rx: step.kind === "interrupt" ? 4 : 14 }));
     g.append(label(x + w / 2, y + 27, step.label, "node-label"));
@@ -66,16 +82,23 @@ function drawGraph() {
     }
     if (step.kind === "model") g.append(label(x + w - 14, y + 18, "✦", "node-badge"));
     svg.append(g);
-    if (i < steps.length - 1) svg.append(edge(x + w, x + w + gap, cy, step.id));
-    x += w + gap;
+    const next = i < steps.length - 1 ? at(i + 1) : null;
+    const id = next ? step.id : `${step.id}-end`;
+    if (vertical) svg.append(edge(x + w / 2, y + h, x + w / 2, next ? next.y : end.cy - 9, id));
+    else svg.append(edge(x + w, y + h / 2, next ? next.x : end.cx - 9, y + h / 2, id));
   });
-  svg.append(edge(lastRight, endX - 9, cy, steps[steps.length - 1].id + "-end"));
-  svg.append(el("circle", { cx: endX, cy, r: 9, class: "terminal", id: "node-__end__" }));
-  svg.append(label(endX, cy + 28, "end", "terminal-label"));
+  svg.append(el("circle", { cx: end.cx, cy: end.cy, r: 9, class: "terminal", id: "node-__end__" }));
+  svg.append(vertical ? label(end.cx + 28, end.cy + 4, "end", "terminal-label")
+    : label(end.cx, end.cy + 28, "end", "terminal-label"));
+  if (view) {  // a redraw (the window was resized) keeps what the run has shown
+    for (const [id, state] of Object.entries(view.nodes)) setNode(id, state);
+    for (const from of view.taken) lightEdge(from);
+  }
 }
 
-function edge(x1, x2, y, from) {
-  return el("line", { x1, y1: y, x2: x2 - 2, y2: y, class: "edge", id: `edge-${from}`,
+function edge(x1, y1, x2, y2, from) {
+  const dx = Math.sign(x2 - x1) * 2, dy = Math.sign(y2 - y1) * 2; // stop short of the box
+  return el("line", { x1, y1, x2: x2 - dx, y2: y2 - dy, class: "edge", id: `edge-${from}`,
     "marker-end": "url(#arrow)" });
 }
 
@@ -98,6 +121,7 @@ function setNode(id, state) {
 }
 
 function lightEdge(from) {
+  view.taken.add(from);
   const line = document.getElementById(`edge-${from}`);
   if (line) line.classList.add("taken");
 }
@@ -110,35 +134,111 @@ function setStatus(status) {
   pill.textContent = status;
   pill.dataset.status = status;
   const paused = status === "paused";
-  $("#approve").disabled = !paused;
-  $("#decline").disabled = !paused;
-  $("#approval").dataset.state = paused ? "asking" : view && view.nodes.approve === "done" ? "done" : "waiting";
+  const approval = $("#approval");
   if (paused) {
+    approval.dataset.state = "asking";
+    $("#approval-note").textContent =
+      "The agent has the forecast and is waiting for you. Approve to let it answer.";
+  } else if (approval.dataset.state === "asking") {
+    approval.dataset.state = "waiting";
+  }
+  updateActions();
+}
+
+// What the page shows about its event stream: actions that need the server are off unless live.
+const CONNECTION_TEXT = {
+  none: "",
+  connecting: "connecting…",
+  live: "live",
+  reconnecting: "reconnecting…",
+  lost: "connection lost",
+  finished: "stream finished",
+};
+
+function setConnection(state, why = "") {
+  demo.connection = state;
+  const pill = $("#connection");
+  pill.dataset.state = state;
+  pill.textContent = CONNECTION_TEXT[state];
+  pill.title = why;
+  pill.hidden = state === "none";
+  $("#reconnect").hidden = state !== "lost";
+  $("#status").dataset.stale = String(state === "reconnecting" || state === "lost");
+  if (demo.status === "paused" && state !== "live") {
+    $("#approval-note").textContent = state === "lost"
+      ? `Cannot approve: ${why || "the connection to the server is lost"}.`
+      : "Cannot approve while the page is reconnecting to the server…";
+  } else if (demo.status === "paused") {
     $("#approval-note").textContent =
       "The agent has the forecast and is waiting for you. Approve to let it answer.";
   }
-  $("#start").disabled = status === "running" || status === "starting";
+  updateActions();
+}
+
+function updateActions() {
+  const canDecide = demo.status === "paused" && demo.connection === "live" && !demo.busy;
+  $("#approve").disabled = !canDecide;
+  $("#decline").disabled = !canDecide;
+  const following = demo.status === "running" && demo.connection === "live";
+  $("#start").disabled = demo.status === "starting" || following;
 }
 
 async function approve(approved) {
-  $("#approve").disabled = true;
-  $("#decline").disabled = true;
-  const resp = await fetch(`/api/runs/${demo.sessionId}/approve`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ approved }),
-  });
-  if (!resp.ok) note(`approve failed: ${resp.status} ${await resp.text()}`);
-  $("#approval-note").textContent = approved ? "Approved: the run goes on." : "Declined.";
+  const action = approved ? "Approve" : "Decline";
+  demo.busy = true;
+  updateActions();
+  let failure = null;
+  try {
+    const resp = await fetch(`/api/runs/${encodeURIComponent(demo.sessionId)}/approve`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ approved }),
+    });
+    if (!resp.ok) failure = `${resp.status} ${(await resp.text()).trim()}`;
+  } catch (e) {
+    failure = "the server cannot be reached";
+  }
+  demo.busy = false;
+  if (failure) {
+    $("#approval").dataset.state = "failed";
+    $("#approval-note").textContent = `${action} failed: ${failure}`;
+    note(`${action.toLowerCase()} failed: ${failure}`);
+  } else {
+    $("#approval").dataset.state = approved ? "done" : "declined";
+    $("#approval-note").textContent = approved
+      ? "Approved: the run goes on to the answer."
+      : "Declined: the run goes on without asking the model again, and ends with no answer.";
+  }
+  updateActions();
+}
+
+function showOutcome(d) {
+  // The end of a run, said where the approval was asked: what approving or declining did.
+  const state = d.state || {};
+  if (state.approved === false) {
+    $("#approval").dataset.state = "declined";
+    $("#approval-note").textContent =
+      "Declined: the answer node skipped the model, so the run ended with no answer.";
+  } else if (state.approved === true) {
+    $("#approval").dataset.state = "done";
+    $("#approval-note").textContent = "Approved: the agent answered.";
+  }
+  if (!document.getElementById("answer") && state.answer) {  // an answer no model streamed
+    const turn = startTurn("answer", "the answer node, without a model call");
+    turn.el.classList.remove("streaming");
+    turn.el.classList.add("no-model");
+    turn.el.querySelector(".text").textContent = state.answer;
+    view.turn = null;
+  }
 }
 
 // --- the conversation and the tool calls -----------------------------------------------------------
 
-function startTurn(node) {
+function startTurn(node, who = `assistant · node ${node}`) {
   const index = Object.keys(view.turns).length;
   const wrap = document.createElement("div");
   wrap.className = "message assistant streaming";
-  wrap.innerHTML = `<div class="who">assistant · node ${escapeHtml(node)}</div><div class="bubble"><span class="text"></span><span class="cursor"></span></div><div class="usage"></div>`;
+  wrap.innerHTML = `<div class="who">${escapeHtml(who)}</div><div class="bubble"><span class="text"></span><span class="cursor"></span></div><div class="usage"></div>`;
   if (node === "answer") wrap.id = "answer";
   $("#turns").append(wrap);
   view.turns[index] = { el: wrap, text: "", node, chunks: 0 };
@@ -313,6 +413,7 @@ function handle(message) {
       lightEdge(`${d.node_id}-end`);
       setNode("__end__", "done");
       setStatus("completed");
+      showOutcome(d);
       break;
     case "error":
       setNode(d.node_id, "failed");
@@ -323,59 +424,130 @@ function handle(message) {
       break;
     case "done":
       if (demo.source) demo.source.close();
+      setConnection("finished");
       break;
   }
 }
 
-function reset(sessionId) {
+function clearView() {
   view = freshView();
-  demo.sessionId = sessionId;
-  demo.events = 1;
+  demo.events = 0;
   demo.chunks = 0;
   $("#timeline").replaceChildren();
   $("#turns").replaceChildren();
   $("#tools").innerHTML = `<p class="empty">No tool call yet.</p>`;
   $("#tokens").textContent = "";
+  $("#event-count").textContent = "0 events";
+  $("#approval").dataset.state = "waiting";
   $("#approval-note").textContent =
     "The run pauses here before it answers: a human checks the tool's result.";
   drawGraph();
+}
+
+function reset(sessionId) {
+  clearView();
+  demo.sessionId = sessionId;
+  demo.events = 1;
   setNode("__start__", "done");
   $("#session").textContent = `session ${sessionId} · share this tab's URL to watch it elsewhere`;
 }
 
 function connect(info) {
   if (demo.source) demo.source.close();
+  clearView();
   demo.sessionId = info.session_id;
+  demo.failures = 0;
+  $("#session").textContent = `session ${info.session_id}`;
   $("#events-url").textContent = info.events_url;
+  setStatus("idle"); // until the run's own events say more
+  setConnection("connecting");
   const source = new EventSource(info.events_url);
   demo.source = source;
-  source.onmessage = (event) => handle(JSON.parse(event.data));
+  source.onopen = () => {
+    if (demo.source !== source) return;
+    demo.failures = 0;
+    setConnection("live");
+  };
+  source.onmessage = (event) => {
+    if (demo.source === source) handle(JSON.parse(event.data));
+  };
   source.onerror = () => {
-    if (source.readyState === EventSource.CLOSED && demo.status === "running") {
-      note("the event stream closed");
+    if (demo.source !== source || demo.connection === "finished") return;
+    demo.failures += 1;
+    if (source.readyState === EventSource.CLOSED || demo.failures >= MAX_FAILURES) {
+      source.close();
+      lost(info.session_id);
+    } else {
+      setConnection("reconnecting");
     }
   };
 }
 
+async function lost(sessionId) {
+  // Say why, when the server can tell: a restarted server no longer knows the run.
+  let why = "the server cannot be reached";
+  try {
+    const resp = await fetch(`/api/runs/${encodeURIComponent(sessionId)}`);
+    why = resp.status === 404
+      ? `the server no longer knows run ${sessionId} (it may have restarted)`
+      : `the server answers ${resp.status}`;
+  } catch (e) { /* unreachable: as said */ }
+  if (demo.sessionId !== sessionId) return;
+  setConnection("lost", why);
+  note(`connection lost: ${why}`);
+}
+
 async function startRun() {
+  const before = demo.status;
   setStatus("starting");
-  const resp = await fetch("/api/runs", { method: "POST" });
-  if (!resp.ok) {
-    setStatus("failed");
-    return;
+  $("#start-note").textContent = "";
+  let failure = null;
+  try {
+    const resp = await fetch("/api/runs", { method: "POST" });
+    if (resp.ok) {
+      const info = await resp.json();
+      history.pushState(null, "", `?session=${encodeURIComponent(info.session_id)}`);
+      connect(info);
+      return;
+    }
+    failure = `${resp.status} ${(await resp.text()).trim()}`;
+  } catch (e) {
+    failure = "the server cannot be reached";
   }
-  const info = await resp.json();
-  history.pushState(null, "", `?session=${encodeURIComponent(info.session_id)}`);
-  connect(info);
+  $("#start-note").textContent = `Start failed: ${failure}`;
+  setStatus(before);
 }
 
 async function join(sessionId) {
-  const resp = await fetch(`/api/runs/${encodeURIComponent(sessionId)}`);
-  if (!resp.ok) {
+  let info = null;
+  try {
+    const resp = await fetch(`/api/runs/${encodeURIComponent(sessionId)}`);
+    if (resp.ok) info = await resp.json();
+  } catch (e) { /* reported below */ }
+  if (!info) {
+    idle();
     $("#session").textContent = `no run ${sessionId} here (the server may have restarted)`;
     return;
   }
-  connect(await resp.json());
+  connect(info);
+}
+
+function idle() {
+  if (demo.source) demo.source.close();
+  demo.source = null;
+  demo.sessionId = null;
+  clearView();
+  setStatus("idle");
+  setConnection("none");
+  $("#session").innerHTML = "no run yet · press <b>Start run</b>";
+  $("#events-url").textContent = "/runs/<session>/events";
+}
+
+async function showRunOfUrl() {
+  // The page shows the run its URL names, also after Back and Forward.
+  const sessionId = new URLSearchParams(location.search).get("session");
+  if (!sessionId) idle();
+  else if (sessionId !== demo.sessionId || demo.connection === "lost") await join(sessionId);
 }
 
 function escapeHtml(text) {
@@ -393,9 +565,17 @@ async function main() {
   $("#start").addEventListener("click", startRun);
   $("#approve").addEventListener("click", () => approve(true));
   $("#decline").addEventListener("click", () => approve(false));
+  $("#reconnect").addEventListener("click", () => join(demo.sessionId));
+  window.addEventListener("popstate", showRunOfUrl);
+  let wide = $("#graph").parentElement.clientWidth >= NARROW;
+  window.addEventListener("resize", () => {
+    const now = $("#graph").parentElement.clientWidth >= NARROW;
+    if (now !== wide) drawGraph();
+    wide = now;
+  });
   setStatus("idle");
-  const sessionId = new URLSearchParams(location.search).get("session");
-  if (sessionId) await join(sessionId);
+  setConnection("none");
+  await showRunOfUrl();
 }
 
 main();
