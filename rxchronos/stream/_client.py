@@ -1,8 +1,9 @@
 """Reading an SSE endpoint as an Observable, the way a browser's ``EventSource`` does.
 
-:func:`sse_client` connects with aiohttp, decodes with :class:`rxchronos.sse.SSEDecoder`, and
-when the server closes the stream (or the connection drops) reconnects after the server's
-``retry`` delay, sending ``Last-Event-ID``, so a broker route resumes exactly where the client was.
+[sse_client][rxchronos.stream.sse_client] connects with aiohttp, decodes with
+[SSEDecoder][rxchronos.sse.SSEDecoder], and when the server closes the stream (or the connection
+drops) reconnects after the server's ``retry`` delay, sending ``Last-Event-ID``, so a broker
+route resumes exactly where the client was.
 HTTP 204 ends the stream (a finished run); any other status but 200 is an error.
 """
 
@@ -21,6 +22,7 @@ from rxchronos.stream._errors import SSEConnectionError, SSEHTTPError, SSEProtoc
 
 __all__ = ["sse_client"]
 
+_BODY_BYTES = 2048  # of an error response, enough for the 500 characters an SSEHTTPError keeps
 _CONNECTION_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
 
 
@@ -40,9 +42,9 @@ def sse_client(
     Comments are skipped; ``event.id`` is the stream's last event id when the event arrived,
     also across reconnections (an event without an ``id:`` line carries the id resumed from).
     The Observable completes when the server answers 204 (or, with ``reconnect=False``, when the
-    stream ends) and fails with :class:`~rxchronos.stream.SSEHTTPError` for any other status but
-    200, :class:`~rxchronos.stream.SSEProtocolError` for a 200 that is not
-    ``text/event-stream``, and :class:`~rxchronos.stream.SSEConnectionError` after
+    stream ends) and fails with [SSEHTTPError][rxchronos.stream.SSEHTTPError] for any other
+    status but 200, [SSEProtocolError][rxchronos.stream.SSEProtocolError] for a 200 that is not
+    ``text/event-stream``, and [SSEConnectionError][rxchronos.stream.SSEConnectionError] after
     ``max_retries`` consecutive failed attempts. Disposing the subscription closes the connection.
     Bad arguments raise at once, before anything is subscribed.
 
@@ -191,7 +193,9 @@ async def _check(response: aiohttp.ClientResponse, shown_url: str) -> None:
     if response.status == 204:
         return
     if response.status != 200:
-        body = (await response.text(errors="replace"))[:500]
+        # only the start of the body is kept, so only the start is read (never a huge body)
+        start = await response.content.read(_BODY_BYTES)
+        body = start.decode("utf-8", errors="replace")[:500]
         raise SSEHTTPError(response.status, shown_url, body)
     mime = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if mime != "text/event-stream":

@@ -4,6 +4,7 @@ rxchronos' own ``sse_client``. Reconnecting with ``Last-Event-ID`` gets exactly 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 
@@ -274,3 +275,20 @@ def test_sse_client_refuses_arguments_of_the_wrong_kind(
     arguments: dict[str, object] = {"url": "http://127.0.0.1:1/", **kwargs}
     with pytest.raises(error):
         sse_client(**arguments)  # type: ignore[arg-type]
+
+
+async def test_sse_client_reads_only_the_start_of_an_error_body(serve: Serve) -> None:
+    async def endless_error(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=500)
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            while True:  # a body that never ends: only its start may be read
+                await response.write(b"x" * 65536)
+        return response
+
+    base = await serve(route_app("/events", endless_error))
+    collected = Collected(sse_client(base + "/events"))
+    await collected.finished.wait()
+    assert isinstance(collected.error, SSEHTTPError)
+    assert collected.error.status == 500
+    assert collected.error.body == "x" * 500
