@@ -7,6 +7,9 @@ import re
 import socket
 from typing import Any
 
+import aiohttp
+from aiohttp import web
+
 from rxchronos.stream import Broker, Event
 from rxchronos.stream._serve import PendingWrite, open_connections, start_write
 
@@ -105,3 +108,32 @@ async def test_a_client_under_backpressure_gets_everything_in_order_once_it_read
     assert received == list(range(1, count + 1))
     assert broker.stats().disconnects == 0
     writer.close()
+
+
+# Inline writes step aiohttp's StreamResponse.write by hand (see rxchronos/stream/_serve.py):
+# checked against these aiohttp releases. A new one must be checked (the tests in this file,
+# and benchmarks/sse_fanout.py) before it is added here.
+CHECKED_AIOHTTP = ("3.14",)
+
+
+def test_inline_writes_were_checked_against_the_installed_aiohttp() -> None:
+    major_minor = ".".join(aiohttp.__version__.split(".")[:2])
+    assert major_minor in CHECKED_AIOHTTP, (
+        f"aiohttp {aiohttp.__version__} was not checked for inline writes: run "
+        "tests/stream/test_serve.py and benchmarks/sse_fanout.py, then add it to CHECKED_AIOHTTP"
+    )
+
+
+async def test_a_real_response_write_completes_in_one_step(serve: Serve) -> None:
+    outcomes: list[PendingWrite | None] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        outcomes.append(start_write(response, b"hello"))
+        return response
+
+    base = await serve(route_app("/", handler))
+    async with aiohttp.ClientSession() as http, http.get(base + "/") as response:
+        assert await response.read() == b"hello"
+    assert outcomes == [None]
