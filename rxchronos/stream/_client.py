@@ -17,7 +17,7 @@ import reactivex
 from yarl import URL
 
 from rxchronos.aio import from_async_iterable
-from rxchronos.sse import ServerSentEvent, SSEDecoder
+from rxchronos.sse import DEFAULT_MAX_SIZE, ServerSentEvent, SSEDecoder
 from rxchronos.stream._errors import SSEConnectionError, SSEHTTPError, SSEProtocolError
 
 __all__ = ["sse_client"]
@@ -36,6 +36,7 @@ def sse_client(
     retry: float = 3.0,
     max_retries: int | None = 5,
     connect_timeout: float = 10.0,
+    max_size: int | None = DEFAULT_MAX_SIZE,
 ) -> reactivex.Observable[ServerSentEvent]:
     """A cold Observable of the events of an SSE endpoint; each subscription is one client.
 
@@ -45,7 +46,10 @@ def sse_client(
     stream ends) and fails with [SSEHTTPError][rxchronos.stream.SSEHTTPError] for any other
     status but 200, [SSEProtocolError][rxchronos.stream.SSEProtocolError] for a 200 that is not
     ``text/event-stream``, and [SSEConnectionError][rxchronos.stream.SSEConnectionError] after
-    ``max_retries`` consecutive failed attempts. Disposing the subscription closes the connection.
+    ``max_retries`` consecutive failed attempts. A line (or an event) longer than ``max_size``
+    bytes fails it with [FrameTooLargeError][rxchronos.FrameTooLargeError] without reconnecting,
+    so a server that never ends a line cannot take the reader's memory. Disposing the
+    subscription closes the connection.
     Bad arguments raise at once, before anything is subscribed.
 
     Args:
@@ -57,6 +61,8 @@ def sse_client(
         retry: seconds to wait before reconnecting, until the server sends its own ``retry:``.
         max_retries: consecutive failed connection attempts tolerated; ``None``: no limit.
         connect_timeout: seconds to establish each connection.
+        max_size: the most bytes one line or one event may take before it ends (8 MiB by
+            default, ``rxchronos.sse.DEFAULT_MAX_SIZE``); ``None``: no bound.
 
     Raises:
         TypeError: for an argument of the wrong type.
@@ -101,8 +107,7 @@ def sse_client(
         raise ValueError(f"max_retries must be >= 0 or None, got {max_retries}")
     if connect_timeout <= 0:
         raise ValueError(f"connect_timeout must be > 0 seconds, got {connect_timeout}")
-    if last_event_id is not None:
-        SSEDecoder(last_event_id)  # raises TypeError/ValueError for an id no stream could carry
+    SSEDecoder(last_event_id or "", max_size=max_size)  # TypeError/ValueError for a bad id or size
     extra = dict(headers or {})
 
     def events() -> AsyncIterator[ServerSentEvent]:
@@ -115,6 +120,7 @@ def sse_client(
             retry=retry,
             max_retries=max_retries,
             connect_timeout=connect_timeout,
+            max_size=max_size,
         )
 
     return from_async_iterable(events)
@@ -130,6 +136,7 @@ async def _read(
     retry: float,
     max_retries: int | None,
     connect_timeout: float,
+    max_size: int | None,
 ) -> AsyncIterator[ServerSentEvent]:
     own = session is None
     client = session or aiohttp.ClientSession()
@@ -142,7 +149,7 @@ async def _read(
             request_headers.update(headers)
             if last_event_id:
                 request_headers["Last-Event-ID"] = last_event_id
-            decoder = SSEDecoder(last_event_id)  # events without an id: line carry it
+            decoder = SSEDecoder(last_event_id, max_size=max_size)  # events carry the last id
             try:
                 async with client.get(url, headers=request_headers, timeout=timeout) as response:
                     await _check(response, shown_url)

@@ -17,6 +17,7 @@ from ld_eventsource import SSEClient
 from ld_eventsource.config import ErrorStrategy, RetryDelayStrategy
 from ld_eventsource.errors import HTTPStatusError
 
+from rxchronos import FrameTooLargeError
 from rxchronos.sse import ServerSentEvent
 from rxchronos.stream import (
     Broker,
@@ -292,3 +293,31 @@ async def test_sse_client_reads_only_the_start_of_an_error_body(serve: Serve) ->
     assert isinstance(collected.error, SSEHTTPError)
     assert collected.error.status == 500
     assert collected.error.body == "x" * 500
+
+
+async def test_sse_client_bounds_a_line_that_never_ends(serve: Serve) -> None:
+    attempts = 0
+
+    async def endless_line(request: web.Request) -> web.StreamResponse:
+        nonlocal attempts
+        attempts += 1
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: ")
+        with contextlib.suppress(ConnectionError):
+            while True:
+                await response.write(b"y" * 4096)
+                await asyncio.sleep(0)
+        return response
+
+    base = await serve(route_app("/events", endless_line))
+    collected = Collected(sse_client(base + "/events", max_size=64 * 1024, retry=0.01))
+    await collected.finished.wait()
+    assert isinstance(collected.error, FrameTooLargeError)
+    assert collected.error.limit == 64 * 1024
+    assert attempts == 1  # not retried: the same server would only send the same line
+
+
+def test_sse_client_refuses_a_bad_max_size() -> None:
+    with pytest.raises(ValueError, match="max_size"):
+        sse_client("http://127.0.0.1/events", max_size=0)
