@@ -135,11 +135,13 @@ def test_block_extraction_finds_fences_and_lines(tmp_path: Path) -> None:
     ]
 
 
-def test_the_site_builds_in_strict_mode(tmp_path: Path) -> None:
-    site = tmp_path / "site"
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The docs site, built once with ``mkdocs build --strict``."""
+    folder = tmp_path_factory.mktemp("site")
     env = {**offline_env(), "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(folder)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -147,10 +149,33 @@ def test_the_site_builds_in_strict_mode(tmp_path: Path) -> None:
         timeout=300,
     )
     assert done.returncode == 0, f"mkdocs build --strict failed:\n{done.stderr[-5000:]}"
-    reference = (site / "reference" / "model" / "index.html").read_text(encoding="utf-8")
+    return folder
+
+
+def test_the_site_builds_in_strict_mode(site: Path) -> None:
+    reference = (site / "reference" / "model.html").read_text(encoding="utf-8")
     assert "ScriptedProvider" in reference and "stream_chat" in reference
     assert '<span class="gp">&gt;&gt;&gt; </span>' in reference  # examples render as code
     for page in site.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
         assert "fonts.googleapis.com" not in html, page  # offline: no web fonts
         assert "googletagmanager" not in html, page  # no analytics
+
+
+_HREF = re.compile(r'href="([^"#?]*)(?:[#?][^"]*)?"')
+
+
+def test_every_link_of_the_site_opens_a_file(site: Path) -> None:
+    """Opened from ``file://`` (no server to turn a folder into its index.html), every link
+    between pages still lands on a page, not on a directory listing."""
+    checked = 0
+    for page in site.rglob("*.html"):
+        if page.name == "404.html":  # only a server shows it, with links from the site's root
+            continue
+        for target in _HREF.findall(page.read_text(encoding="utf-8")):
+            if not target or re.match(r"^[a-z][a-z0-9+.-]*:", target):  # same page, or a URL
+                continue
+            path = (page.parent / target).resolve()
+            assert path.is_file(), f"{page.relative_to(site)} links to {target!r}, not a file"
+            checked += 1
+    assert checked > 100

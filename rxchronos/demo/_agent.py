@@ -141,7 +141,7 @@ def build_agent(provider: Provider, *, pace: float = 0.0) -> CompiledGraph:
     """The sample agent graph, asking ``provider``.
 
     Args:
-        provider: the model (the demo's :func:`demo_provider`, or any real provider).
+        provider: the model (the demo's `demo_provider`, or any real provider).
         pace: seconds the non-model nodes pretend to work, so a person can follow the diagram.
 
     Example:

@@ -201,7 +201,7 @@ def create_app(
 
     Args:
         provider: the model the agent asks; by default the offline
-            [demo_provider][rxchronos.demo.demo_provider]. The app closes it on cleanup.
+            `demo_provider()`. The app closes it on cleanup.
         question: what the user asks in every run.
         pace: seconds the non-model nodes pretend to work, so the diagram can be followed.
         max_runs: how many runs the app remembers; older ones are forgotten and their

@@ -1,9 +1,12 @@
 """Jupyter helpers: show streams live, draw a run's timeline and the graph diagram.
 
-* :func:`live` shows an Observable in a cell as it streams (tokens joined, events as lines),
-  without blocking the kernel and without stacking subscriptions when the cell is re-run;
-* :func:`timeline` draws the events of a run as node spans over time (SVG);
-* :func:`show_graph` / :func:`graph_picture` draw a compiled graph (SVG, with its Mermaid text).
+* [`live`][rxchronos.notebook.live] shows an Observable in a cell as it streams (tokens joined,
+  events as lines), without blocking the kernel and without stacking subscriptions when the cell is
+  re-run;
+* [`timeline`][rxchronos.notebook.timeline] draws the events of a run as node spans over time (SVG);
+* [`show_graph`][rxchronos.notebook.show_graph] /
+  [`graph_picture`][rxchronos.notebook.graph_picture] draw a compiled graph (SVG, with its Mermaid
+  text).
 
 Pictures are SVG made here, with no plotting library; they render offline. Displaying needs IPython
 (``pip install 'rxchronos[notebook]'``); building pictures does not.

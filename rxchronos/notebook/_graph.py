@@ -1,11 +1,11 @@
 """The graph diagram as a picture: a small layered layout of ``to_mermaid()`` drawn as SVG.
 
-Jupyter front ends do not all render Mermaid, and none do offline, so :func:`graph_picture`
-lays the flowchart out itself: nodes in layers from ``start`` down to ``end``, conditional edges
-dotted and labelled. Edges are routed around the boxes, never through one: an edge to the next
-layer is a straight line, an edge going back up (a cycle) leaves through the top of its box and
-runs along the gap between the layers, and an edge that skips layers takes a lane to the right
-of every box.
+Jupyter front ends do not all render Mermaid, and none do offline, so
+[`graph_picture`][rxchronos.notebook.graph_picture] lays the flowchart out itself: nodes in layers
+from ``start`` down to ``end``, conditional edges dotted and labelled. Edges are routed around the
+boxes, never through one: an edge to the next layer is a straight line, an edge going back up (a
+cycle) leaves through the top of its box and runs along the gap between the layers, and an edge that
+skips layers takes a lane to the right of every box.
 """
 
 from __future__ import annotations
@@ -134,7 +134,8 @@ def graph_picture(graph: HasMermaid | str, *, highlight: str | None = None) -> G
 def show_graph(graph: HasMermaid | str, *, highlight: str | None = None) -> None:
     """Display the graph diagram in the notebook (needs IPython: the ``notebook`` extra).
 
-    Same arguments as :func:`graph_picture`; the output also holds the Mermaid text.
+    Same arguments as [`graph_picture`][rxchronos.notebook.graph_picture]; the output also holds the
+    Mermaid text.
 
     Example:
         >>> from rxchronos.graph import StateGraph

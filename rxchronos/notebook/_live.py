@@ -1,4 +1,5 @@
-"""Show a stream live in a notebook cell: :func:`live` and the :class:`LiveView` it returns.
+"""Show a stream live in a notebook cell: [`live`][rxchronos.notebook.live] and the
+[`LiveView`][rxchronos.notebook.LiveView] it returns.
 
 The view subscribes on the kernel's running asyncio loop and returns at once, so the cell
 finishes and the kernel stays free while tokens arrive; the cell's output is one display that is
@@ -49,7 +50,8 @@ def live(
         interval: the least time between two updates of the output, in seconds.
 
     Returns:
-        The :class:`LiveView`: ``await view.wait()`` waits for the end, ``view.dispose()`` stops.
+        The [`LiveView`][rxchronos.notebook.LiveView]: ``await view.wait()`` waits for the end,
+        ``view.dispose()`` stops.
 
     Raises:
         RuntimeError: when no asyncio loop is running (call it from a notebook cell or a
@@ -103,7 +105,7 @@ def live_views() -> dict[str, LiveView]:
 
 
 class LiveView:
-    """A stream shown live in a notebook output; made by :func:`live`.
+    """A stream shown live in a notebook output; made by [`live`][rxchronos.notebook.live].
 
     Attributes:
         name: the name it is registered under.

@@ -1,4 +1,4 @@
-"""An SVG picture that shows itself in Jupyter: :class:`SVGPicture`.
+"""An SVG picture that shows itself in Jupyter: [`SVGPicture`][rxchronos.notebook.SVGPicture].
 
 Pictures are plain SVG text built in Python (no plotting library), so they render offline, in
 exported HTML, and in any front end that understands ``image/svg+xml``. IPython is not needed to

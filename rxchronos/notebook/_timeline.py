@@ -1,8 +1,8 @@
 """A timeline picture of a graph run: one row per node, a bar for each time it ran.
 
-:func:`timeline` reads events as they come from anywhere: graph ``StreamEvent``\\ s, broker
-``Event``\\ s (the graph event's fields in ``data``), or the JSON an SSE client received
-(``{"type": ..., "data": {...}}`` or a flat mapping).
+[`timeline`][rxchronos.notebook.timeline] reads events as they come from anywhere: graph
+``StreamEvent``\\ s, broker ``Event``\\ s (the graph event's fields in ``data``), or the JSON an SSE
+client received (``{"type": ..., "data": {...}}`` or a flat mapping).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def timeline(
         title: a heading; by default the number of events and the time they span.
 
     Returns:
-        An :class:`~rxchronos.notebook.SVGPicture`: the last expression of a cell shows it.
+        An [`SVGPicture`][rxchronos.notebook.SVGPicture]: the last expression of a cell shows it.
 
     Raises:
         ValueError: for an unknown ``by`` or a ``width`` under 200.
