@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench docs notebooks clean install
+.PHONY: demo test lint typecheck pytest bench docs notebooks clean install js
 
 install: $(STAMP)
 
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The JavaScript clients the rxchronos.ui tests run (without them those tests skip).
+js:
+	npm ci --prefix tests/js --no-audit --no-fund
 
 demo: $(STAMP)
 	$(BIN)/rxchronos demo

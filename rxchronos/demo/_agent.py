@@ -29,6 +29,7 @@ from rxchronos.model import (
     ToolCall,
     ToolDefinition,
 )
+from rxchronos.ui import report_tool_result
 
 __all__ = [
     "DEMO_QUESTION",
@@ -161,7 +162,7 @@ def build_agent(provider: Provider, *, pace: float = 0.0) -> CompiledGraph:
         emit("plan", {"steps": steps})
         await asyncio.sleep(pace)
         messages = [Message(role=Role.SYSTEM, content=_SYSTEM)]
-        messages.append(Message(role=Role.USER, content=str(state["question"])))
+        messages.append(Message(role=Role.USER, content=_question(state)))
         return {"plan": steps, "messages": _dump(messages)}
 
     async def model(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,6 +173,8 @@ def build_agent(provider: Provider, *, pace: float = 0.0) -> CompiledGraph:
     async def tool(state: Mapping[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(pace)
         results = [_run_tool(ToolCall.model_validate(call)) for call in state["tool_calls"]]
+        for result in results:  # so that chat frontends show it (rxchronos.ui)
+            report_tool_result(result["id"], json.loads(result["content"]))
         messages = [
             Message(role=Role.TOOL, tool_call_id=r["id"], name=r["name"], content=r["content"])
             for r in results
@@ -213,6 +216,14 @@ async def _ask(
     request = ChatRequest(messages=tuple(Message.model_validate(m) for m in messages), tools=tools)
     reply: ChatResponse = await provider.stream_chat(request).pipe(rxo.collect_response())
     return reply
+
+
+def _question(state: Mapping[str, Any]) -> str:
+    """The run's question, or (a chat started through ``rxchronos.ui``) the last user message."""
+    if "question" in state:
+        return str(state["question"])
+    users = [Message.model_validate(m) for m in state.get("messages", ())]
+    return next((m.content or "" for m in reversed(users) if m.role is Role.USER), DEMO_QUESTION)
 
 
 def _run_tool(call: ToolCall) -> dict[str, str]:

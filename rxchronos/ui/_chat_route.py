@@ -1,0 +1,211 @@
+"""``add_chat_route``: the server side of ``useChat``'s default transport.
+
+``POST {path}`` takes ``{"id": <chat id>, "messages": [<UIMessage>...], "trigger": ...}`` and
+answers with the reply as a UI message stream; ``GET {path}/{chatId}/stream`` (what
+``useChat({resume: true})`` sends after a reload) answers with the chat's active reply from its
+start, or 204 when there is none. Both honour ``Last-Event-ID``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import reactivex
+from aiohttp import web
+
+from rxchronos.graph import Runner
+from rxchronos.model import ChatRequest, Message, Provider, Role, ToolCall
+from rxchronos.stream import Broker
+from rxchronos.ui._resumable import Replies, Spelling, json_error
+from rxchronos.ui._translate import new_id
+from rxchronos.ui._ui_stream import UI_MESSAGE_STREAM_HEADERS, to_ui_message_stream
+
+__all__ = ["add_chat_route", "check_source", "read_json", "ui_messages"]
+
+_SPELLING = Spelling(
+    headers=dict(UI_MESSAGE_STREAM_HEADERS),
+    done=b"[DONE]",
+    failure=lambda why: {"type": "error", "errorText": why},
+)
+
+
+class BadRequest(ValueError):
+    """What was wrong with a request; answered with 400 and ``{"error": ...}``."""
+
+
+def check_source(provider: Provider | None, runner: Runner | None, where: str) -> None:
+    """Raise ``TypeError`` unless exactly one of ``provider`` and ``runner`` is given."""
+    if (provider is None) == (runner is None):
+        raise TypeError(f"{where}() takes exactly one of provider= (a model) or runner= (a graph)")
+    if runner is not None and not isinstance(runner, Runner):
+        raise TypeError(f"runner must be a rxchronos.graph.Runner, got {type(runner).__name__}")
+    if provider is not None and not callable(getattr(provider, "stream_chat", None)):
+        raise TypeError(
+            f"provider must be a rxchronos.model.Provider, got {type(provider).__name__}"
+        )
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body, or :class:`BadRequest` saying why not."""
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body must be JSON: {exc}") from None
+
+
+def add_chat_route(
+    app: web.Application,
+    path: str,
+    *,
+    provider: Provider | None = None,
+    runner: Runner | None = None,
+    broker: Broker | None = None,
+) -> web.AbstractRoute:
+    """Serve ``useChat`` (AI SDK) at ``path``: ``POST`` a conversation, ``GET`` to resume.
+
+    With ``provider``, the model answers the conversation. With ``runner``, the chat id is the
+    graph session: the conversation becomes the run's initial state under ``"messages"`` (as
+    :class:`~rxchronos.model.Message`\\ s); when the session's last run paused at an interrupt,
+    the next request resumes it, with the body's ``"resume"`` object (if any) merged into the
+    state (the run keeps its own ``"messages"``). Replies keep running when the client leaves;
+    every frame goes through ``broker`` (a private one when ``None``) so that
+    ``GET {path}/{chatId}/stream`` serves the active reply from its start (204 when there is
+    none) and a ``Last-Event-ID`` header resumes after that frame. A bad request gets 400 with
+    ``{"error": ...}``.
+
+    Args:
+        app: the application (not yet started).
+        path: the route's path, e.g. ``"/api/chat"`` (``useChat``'s default).
+        provider: the model that answers (exclusive with ``runner``).
+        runner: the graph that answers (exclusive with ``provider``).
+        broker: where the frames are kept for resuming.
+
+    Returns:
+        The ``POST`` route.
+
+    Example:
+        >>> from aiohttp import web
+        >>> from rxchronos.model import ScriptedProvider
+        >>> from rxchronos.ui import add_chat_route
+        >>> app = web.Application()
+        >>> route = add_chat_route(app, "/api/chat", provider=ScriptedProvider(["Hi!"]))
+        >>> route.method, [r.resource.canonical for r in app.router.routes()][1]
+        ('POST', '/api/chat/{chat_id}/stream')
+    """
+    check_source(provider, runner, "add_chat_route")
+    replies = Replies(broker)
+    base = path.rstrip("/")
+
+    async def close(app: web.Application) -> None:
+        await replies.close()
+
+    app.on_shutdown.append(close)
+
+    async def post(request: web.Request) -> web.StreamResponse:
+        try:
+            chat_id, messages, resume = _read_chat(await read_json(request))
+        except BadRequest as exc:
+            return json_error(400, str(exc))
+        message_id = new_id("msg")
+        previous = replies.get(chat_id)
+        if runner is not None:
+            if previous is not None and previous.paused:
+                source: reactivex.Observable[Any] = runner.stream_resume(chat_id, update=resume)
+            else:
+                source = runner.stream(chat_id, {"messages": messages})
+        else:
+            assert provider is not None
+            source = provider.stream_chat(ChatRequest(messages=tuple(messages)))
+        parts = source.pipe(to_ui_message_stream(message_id=message_id))
+        reply = replies.start(chat_id, f"ui-chat:{chat_id}", parts, dict)
+        return await replies.serve(request, reply, _SPELLING)
+
+    async def resume(request: web.Request) -> web.StreamResponse:
+        chat_id = request.match_info["chat_id"]
+        reply = replies.get(chat_id)
+        after = request.headers.get("Last-Event-ID") or None
+        if reply is None or (reply.finished and after is None):
+            return web.Response(status=204)
+        if after is not None and after not in reply.ids and after != reply.since:
+            return json_error(
+                400, f"Last-Event-ID {after[:80]!r} is not a frame of chat {chat_id[:80]!r}"
+            )
+        return await replies.serve(request, reply, _SPELLING, after=after)
+
+    route = app.router.add_post(base or "/", post)
+    app.router.add_get(f"{base}/{{chat_id}}/stream", resume)
+    return route
+
+
+def _read_chat(body: Any) -> tuple[str, list[Message], dict[str, Any]]:
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be a JSON object: {"id": ..., "messages": [...]}')
+    chat_id = body.get("id")
+    if not isinstance(chat_id, str) or not chat_id:
+        raise BadRequest('"id" (the chat id) must be a non-empty string')
+    resume = body.get("resume", {})
+    if not isinstance(resume, dict):
+        raise BadRequest('"resume" must be an object (merged into the state of a paused run)')
+    return chat_id, ui_messages(body.get("messages")), resume
+
+
+def ui_messages(raw: Any) -> list[Message]:
+    """The AI SDK's ``UIMessage``\\ s as rxchronos messages.
+
+    Text parts become the content; an assistant's tool parts become its ``tool_calls``, and
+    those with an output a ``tool`` message each. Other parts (reasoning, steps, data, files)
+    are not sent back to the model.
+
+    Raises:
+        BadRequest: saying which message or part is malformed.
+    """
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest('"messages" must be a non-empty list of UI messages')
+    out: list[Message] = []
+    for i, message in enumerate(raw):
+        if not isinstance(message, dict):
+            raise BadRequest(f"messages[{i}] must be an object")
+        role = message.get("role")
+        if role not in ("system", "user", "assistant"):
+            raise BadRequest(f"messages[{i}].role must be system, user or assistant, got {role!r}")
+        parts = message.get("parts")
+        if not isinstance(parts, list):
+            raise BadRequest(f"messages[{i}].parts must be a list")
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        results: list[Message] = []
+        for j, part in enumerate(parts):
+            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                raise BadRequest(f'messages[{i}].parts[{j}] must be an object with a "type"')
+            kind = part["type"]
+            if kind == "text":
+                if not isinstance(part.get("text"), str):
+                    raise BadRequest(f"messages[{i}].parts[{j}].text must be a string")
+                texts.append(part["text"])
+            elif role == "assistant" and (kind.startswith("tool-") or kind == "dynamic-tool"):
+                call, result = _tool_part(part, f"messages[{i}].parts[{j}]")
+                calls.append(call)
+                if result is not None:
+                    results.append(result)
+        content = "".join(texts) or None
+        out.append(Message(role=Role(role), content=content, tool_calls=tuple(calls)))
+        out.extend(results)
+    return out
+
+
+def _tool_part(part: Mapping[str, Any], where: str) -> tuple[ToolCall, Message | None]:
+    call_id = part.get("toolCallId")
+    if not isinstance(call_id, str) or not call_id:
+        raise BadRequest(f"{where}.toolCallId must be a non-empty string")
+    kind = str(part["type"])
+    name = part.get("toolName") if kind == "dynamic-tool" else kind[len("tool-") :]
+    if not isinstance(name, str) or not name:
+        raise BadRequest(f"{where} names no tool")
+    call = ToolCall(id=call_id, name=name, arguments=json.dumps(part.get("input") or {}))
+    if part.get("state") != "output-available":
+        return call, None
+    output = part.get("output")
+    content = output if isinstance(output, str) else json.dumps(output)
+    return call, Message(role=Role.TOOL, tool_call_id=call_id, name=name, content=content)

@@ -1,0 +1,51 @@
+// @ag-ui/client's HttpAgent (event verification always on) against an rxchronos add_ag_ui_route.
+// Usage: node ag_ui_agent.mjs <url> <input json> <cut: -1 | frames>
+// The input gives threadId, runId, messages, state (and resume). With a cut, the first response
+// is cut after that many frames, inside a text message (a forced disconnect); then the same
+// agent POSTs the same run again with Last-Event-ID. Prints what the agent ended with, as JSON.
+import { HttpAgent } from "@ag-ui/client";
+import { readFrames, streamOf } from "./sse.mjs";
+
+const [url, inputJson, cutArg] = process.argv.slice(2);
+const input = JSON.parse(inputJson);
+const cutAfter = Number(cutArg);
+const seen = { first: [], resumed: [] };
+let lastId = null;
+let attempt = "first";
+
+const cuttingFetch = async (target, init) => {
+  const response = await fetch(target, init);
+  if (attempt !== "first" || cutAfter < 0 || !response.ok) return response;
+  const read = await readFrames(response, { cutAfter, dataMatch: "TEXT_MESSAGE_CONTENT" });
+  lastId = read.lastId;
+  return new Response(streamOf(read.text), { status: 200, headers: response.headers });
+};
+
+const agent = new HttpAgent({
+  url,
+  threadId: input.threadId,
+  initialMessages: input.messages,
+  initialState: input.state ?? {},
+  fetch: cuttingFetch,
+});
+const subscriber = { onEvent: ({ event }) => { seen[attempt].push(event.type); } };
+const options = { runId: input.runId, ...(input.resume ? { resume: input.resume } : {}) };
+let firstError = null;
+try {
+  await agent.runAgent(options, subscriber);
+} catch (error) {
+  firstError = String(error);
+}
+let resumedError = null;
+if (cutAfter >= 0) {
+  attempt = "resumed";
+  agent.headers = { ...agent.headers, "Last-Event-ID": lastId };
+  try {
+    await agent.runAgent(options, subscriber);
+  } catch (error) {
+    resumedError = String(error);
+  }
+}
+console.log(JSON.stringify({
+  messages: agent.messages, state: agent.state, seen, lastId, firstError, resumedError,
+}));

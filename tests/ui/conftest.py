@@ -1,0 +1,88 @@
+"""Fixtures for the frontend protocol tests: a live app on 127.0.0.1 and the node clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from rxchronos.demo import build_agent, demo_provider
+from rxchronos.graph import MemoryStore, Runner
+from rxchronos.model import ChatRequest, ScriptedProvider, ScriptedReply, ToolCall
+from tests.conftest import skip_or_fail
+
+JS_DIR = Path(__file__).parent.parent / "js"
+
+
+def scripted_model(delay: float = 0.0) -> ScriptedProvider:
+    """A model that reasons, answers and calls a tool, the same way every time."""
+
+    def reply(request: ChatRequest) -> ScriptedReply:
+        return ScriptedReply(
+            reasoning="The user wants the weather.",
+            text="Let me look that up for you right now.",
+            tool_calls=[ToolCall(name="get_forecast", arguments='{"city": "Paris"}')],
+        )
+
+    return ScriptedProvider(reply, delay=delay, fragment_size=5)
+
+
+def demo_runner(delay: float = 0.0) -> Runner:
+    """The demo agent (plan, model, tool, approve, answer) on a memory store."""
+    return Runner(build_agent(demo_provider(delay=delay)), MemoryStore())
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[web.Application], Any]]:
+    """Start an app on 127.0.0.1; returns its base URL."""
+    servers: list[TestServer] = []
+
+    async def start(app: web.Application) -> str:
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return str(server.make_url("")).rstrip("/")
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """The node executable, with tests/js/node_modules installed (``npm ci`` in tests/js)."""
+    found = shutil.which("node")
+    if found is None:
+        skip_or_fail("node (Node.js 20+) is not installed", require_env="RXCHRONOS_REQUIRE_NODE")
+    if (
+        not (JS_DIR / "node_modules" / "ai").is_dir()
+        or not (JS_DIR / "node_modules" / "@ag-ui" / "client").is_dir()
+    ):
+        skip_or_fail(
+            "the JavaScript clients are not installed: run `npm ci` in tests/js",
+            require_env="RXCHRONOS_REQUIRE_NODE",
+        )
+    assert found is not None
+    return found
+
+
+async def run_node(node: str, script: str, *args: str) -> Any:
+    """Run ``tests/js/<script>`` with ``args``; its stdout is one JSON document."""
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(JS_DIR / script),
+        *args,
+        cwd=JS_DIR,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, f"{script} failed:\n{err.decode()[-4000:]}"
+    return json.loads(out)

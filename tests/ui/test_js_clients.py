@@ -1,0 +1,133 @@
+"""Our routes read by the protocols' own JavaScript clients (tests/js): the AI SDK's parser and
+readUIMessageStream, and @ag-ui/client's HttpAgent with its event verification."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from rxchronos.ui import add_ag_ui_route, add_chat_route
+from tests.ui.conftest import demo_runner, run_node, scripted_model
+
+USER = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Umbrella?"}]}
+
+
+def chat_body(chat_id: str) -> str:
+    return json.dumps({"id": chat_id, "messages": [USER], "trigger": "submit-message"})
+
+
+async def chat_app(serve: Any, delay: float) -> str:
+    app = web.Application()
+    add_chat_route(app, "/api/model", provider=scripted_model(delay=delay))
+    add_chat_route(app, "/api/agent", runner=demo_runner(delay=delay))
+    return str(await serve(app))
+
+
+def parts_by_type(message: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for part in message["parts"]:
+        found.setdefault(part["type"], []).append(part)
+    return found
+
+
+async def test_ai_sdk_assembles_text_reasoning_and_tool_input(node: str, serve: Any) -> None:
+    base = await chat_app(serve, 0.0)
+    out = await run_node(node, "ui_chat.mjs", f"{base}/api/model", chat_body("m1"), "-1")
+    assert out["headers"]["x-vercel-ai-ui-message-stream"] == "v1"
+    parts = parts_by_type(out["message"])
+    assert parts["reasoning"][0]["text"] == "The user wants the weather."
+    assert parts["text"][0]["text"] == "Let me look that up for you right now."
+    (tool,) = parts["tool-get_forecast"]
+    assert tool["state"] == "input-available" and tool["input"] == {"city": "Paris"}
+
+
+async def test_ai_sdk_assembles_a_graph_run_with_tool_output_and_data(
+    node: str, serve: Any
+) -> None:
+    base = await chat_app(serve, 0.0)
+    out = await run_node(node, "ui_chat.mjs", f"{base}/api/agent", chat_body("a1"), "-1")
+    parts = parts_by_type(out["message"])
+    (tool,) = parts["tool-get_forecast"]
+    assert tool["state"] == "output-available"
+    assert tool["input"] == {"city": "Paris", "day": "tomorrow"}
+    assert tool["output"]["rain_chance"] == 0.7
+    assert parts["data-plan"][0]["data"]["steps"][0] == "ask the model"
+    (state,) = parts["data-state"]  # one part, updated in place after each node
+    assert state["data"]["tool_results"][0]["id"] == tool["toolCallId"]
+    assert parts["data-interrupt"][0]["data"] == {"node": "approve"}
+    assert len(parts["step-start"]) == 3
+
+
+@pytest.mark.parametrize("resume", ["last-id", "start"])
+async def test_ai_sdk_after_a_disconnect_mid_message(node: str, serve: Any, resume: str) -> None:
+    base = await chat_app(serve, 0.01)
+    whole = await run_node(node, "ui_chat.mjs", f"{base}/api/agent", chat_body("w"), "-1")
+    cut = await run_node(node, "ui_chat.mjs", f"{base}/api/agent", chat_body("c"), "4", resume)
+    assert cut["cut"] is True
+    if resume == "last-id":  # the parser kept what it had: no frame twice, none missing
+        assert len(set(cut["ids"])) == len(cut["ids"]) == len(whole["ids"])
+    strip = {"id", "toolCallId", "messageId"}
+
+    def shape(message: dict[str, Any]) -> list[Any]:
+        return [
+            {k: v for k, v in p.items() if k not in strip and k != "data"} for p in message["parts"]
+        ]
+
+    assert shape(cut["message"]) == shape(whole["message"])
+    text = parts_by_type(cut["message"])["text"][0]["text"]
+    assert text == "Let me check tomorrow's forecast for Paris before I answer."
+
+
+def run_input(thread_id: str) -> str:
+    return json.dumps(
+        {
+            "threadId": thread_id,
+            "runId": "r1",
+            "messages": [{"id": "u1", "role": "user", "content": "Umbrella?"}],
+            "state": {"mood": "curious"},
+        }
+    )
+
+
+async def ag_ui_app(serve: Any, delay: float) -> str:
+    app = web.Application()
+    add_ag_ui_route(app, "/agent", runner=demo_runner(delay=delay))
+    return f"{await serve(app)}/agent"
+
+
+def check_final(out: dict[str, Any]) -> None:
+    user, assistant, tool = out["messages"]
+    assert user["content"] == "Umbrella?"
+    assert assistant["content"] == "Let me check tomorrow's forecast for Paris before I answer."
+    (call,) = assistant["toolCalls"]
+    assert call["function"]["name"] == "get_forecast"
+    assert json.loads(call["function"]["arguments"]) == {"city": "Paris", "day": "tomorrow"}
+    assert tool["toolCallId"] == call["id"] and json.loads(tool["content"])["rain_chance"] == 0.7
+    state = out["state"]
+    assert state["mood"] == "curious"  # the input's state, merged into the run's
+    assert state["plan"][0] == "ask the model"
+    assert state["tool_results"][0]["id"] == call["id"]
+
+
+async def test_http_agent_runs_the_graph_with_verification(node: str, serve: Any) -> None:
+    url = await ag_ui_app(serve, 0.0)
+    out = await run_node(node, "ag_ui_agent.mjs", url, run_input("t1"), "-1")
+    assert out["firstError"] is None
+    check_final(out)
+    assert out["seen"]["first"][0] == "RUN_STARTED" and out["seen"]["first"][-1] == "RUN_FINISHED"
+
+
+async def test_http_agent_reconnects_mid_message(node: str, serve: Any) -> None:
+    url = await ag_ui_app(serve, 0.01)
+    whole = await run_node(node, "ag_ui_agent.mjs", url, run_input("t1"), "-1")
+    out = await run_node(node, "ag_ui_agent.mjs", url, run_input("t2"), "3")
+    assert out["resumedError"] is None, out["resumedError"]
+    first, resumed = out["seen"]["first"], out["seen"]["resumed"]
+    assert first[-1] == "TEXT_MESSAGE_CONTENT"  # cut inside the message
+    assert resumed[:4] == ["RUN_STARTED", "STATE_SNAPSHOT", "STEP_STARTED", "TEXT_MESSAGE_START"]
+    contents = first.count("TEXT_MESSAGE_CONTENT") + resumed.count("TEXT_MESSAGE_CONTENT")
+    assert contents == whole["seen"]["first"].count("TEXT_MESSAGE_CONTENT")
+    check_final(out)

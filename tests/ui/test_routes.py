@@ -1,0 +1,182 @@
+"""add_chat_route and add_ag_ui_route over real HTTP: bad requests, resuming, 204s."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from rxchronos.sse import ServerSentEvent, SSEDecoder
+from rxchronos.stream import Broker
+from rxchronos.ui import add_ag_ui_route, add_chat_route
+from tests.ui.conftest import demo_runner, scripted_model
+
+USER = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Umbrella?"}]}
+
+
+def chat(chat_id: str, *messages: dict[str, Any]) -> dict[str, Any]:
+    return {"id": chat_id, "messages": list(messages or (USER,)), "trigger": "submit-message"}
+
+
+async def read_events(
+    response: aiohttp.ClientResponse, until: str | None = None, *, nth: int = 1
+) -> list[ServerSentEvent]:
+    """The events of ``response``; with ``until``, up to the ``nth`` whose data contains it."""
+    decoder, events, found = SSEDecoder(), [], 0
+    async for chunk in response.content.iter_any():
+        for event in decoder.feed(chunk):
+            events.append(event)
+            if until is not None and until in event.data:
+                found += 1
+                if found == nth:
+                    return events
+    return events
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("not json", "must be JSON"),
+        ("[]", "JSON object"),
+        (json.dumps({"messages": [USER]}), '"id"'),
+        (json.dumps({"id": "c", "messages": []}), "non-empty list"),
+        (json.dumps({"id": "c", "messages": [{"role": "robot", "parts": []}]}), "messages[0].role"),
+        (
+            json.dumps({"id": "c", "messages": [{"role": "user", "parts": [{"type": "text"}]}]}),
+            "parts[0].text",
+        ),
+    ],
+)
+async def test_chat_bad_requests_get_400_saying_what_was_wrong(
+    serve: Any, body: str, problem: str
+) -> None:
+    app = web.Application()
+    add_chat_route(app, "/api/chat", provider=scripted_model())
+    base = await serve(app)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base}/api/chat", data=body) as response,
+    ):
+        assert response.status == 400
+        assert problem in (await response.json())["error"]
+
+
+async def test_ag_ui_bad_input_gets_400(serve: Any) -> None:
+    app = web.Application()
+    add_ag_ui_route(app, "/agent", provider=scripted_model())
+    base = await serve(app)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base}/agent", json={"threadId": "t"}) as response,
+    ):
+        assert response.status == 400
+        error = (await response.json())["error"]
+        assert "RunAgentInput" in error
+        assert "run_id" in error or "runId" in error
+
+
+def test_exactly_one_source() -> None:
+    with pytest.raises(TypeError, match="exactly one"):
+        add_chat_route(web.Application(), "/c")
+    with pytest.raises(TypeError, match="exactly one"):
+        add_ag_ui_route(web.Application(), "/a", provider=scripted_model(), runner=demo_runner())
+
+
+async def test_chat_frames_carry_broker_ids_and_end_with_done(serve: Any) -> None:
+    app = web.Application()
+    broker = Broker()
+    add_chat_route(app, "/api/chat", provider=scripted_model(), broker=broker)
+    base = await serve(app)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base}/api/chat", json=chat("c1")) as response,
+    ):
+        assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
+        events = await read_events(response)
+    assert events[-1].data == "[DONE]"
+    ids = [e.id for e in events]
+    assert all(i.startswith(broker.epoch + "-") for i in ids)
+    assert len(set(ids)) == len(ids)
+    assert json.loads(events[0].data)["type"] == "start"
+
+
+async def test_chat_resume_with_last_event_id_gives_exactly_the_frames_after_it(serve: Any) -> None:
+    app = web.Application()
+    add_chat_route(app, "/api/chat", provider=scripted_model(delay=0.02))
+    base = await serve(app)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/api/chat", json=chat("c2")) as response:
+            head = await read_events(response, "text-delta", nth=2)  # then the client drops
+        url = f"{base}/api/chat/c2/stream"
+        async with http.get(url) as response:  # no id: the whole active reply from its start
+            whole = await read_events(response)
+        async with http.get(url, headers={"Last-Event-ID": head[-1].id}) as response:
+            assert response.status == 200
+            tail = await read_events(response)
+    assert [e.data for e in head + tail] == [e.data for e in whole]
+    assert whole[-1].data == "[DONE]"
+
+
+async def test_chat_resume_204_without_an_active_reply(serve: Any) -> None:
+    app = web.Application()
+    add_chat_route(app, "/api/chat", provider=scripted_model())
+    base = await serve(app)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/api/chat/nobody/stream") as response:
+            assert response.status == 204
+        async with http.post(f"{base}/api/chat", json=chat("c3")) as response:
+            await read_events(response)
+        async with asyncio.timeout(2):
+            async with http.get(f"{base}/api/chat/c3/stream") as response:
+                assert response.status == 204
+        async with http.get(f"{base}/api/chat/c3/stream", headers={"Last-Event-ID": "x-1"}) as r:
+            assert r.status == 400
+            assert "not a frame of chat" in (await r.json())["error"]
+
+
+async def test_chat_with_runner_resumes_the_paused_run_on_the_next_request(serve: Any) -> None:
+    app = web.Application()
+    add_chat_route(app, "/api/chat", runner=demo_runner())
+    base = await serve(app)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/api/chat", json=chat("s1")) as response:
+            first = [json.loads(e.data) for e in await read_events(response) if e.data != "[DONE]"]
+        assert first[-2]["type"] == "data-interrupt"
+        body = {**chat("s1"), "resume": {"approved": True}}
+        async with http.post(f"{base}/api/chat", json=body) as response:
+            second = [json.loads(e.data) for e in await read_events(response) if e.data != "[DONE]"]
+    text = "".join(p["delta"] for p in second if p["type"] == "text-delta")
+    assert text.startswith("Yes, take the umbrella.")
+    assert second[-1] == {"type": "finish", "finishReason": "stop"}
+
+
+async def test_ag_ui_reconnect_reopens_then_carries_exactly_the_missed_events(serve: Any) -> None:
+    app = web.Application()
+    add_ag_ui_route(app, "/agent", provider=scripted_model(delay=0.02))
+    base = await serve(app)
+    run = {
+        "threadId": "t1",
+        "runId": "r1",
+        "messages": [{"id": "u", "role": "user", "content": "Hi"}],
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/agent", json=run) as response:
+            head = await read_events(response, "TEXT_MESSAGE_CONTENT", nth=2)
+        async with http.post(
+            f"{base}/agent", json=run, headers={"Last-Event-ID": head[-1].id}
+        ) as r:
+            tail = [json.loads(e.data) for e in await read_events(r)]
+        async with http.post(f"{base}/agent", json=run) as response:
+            whole = [json.loads(e.data) for e in await read_events(response)]
+        async with http.post(
+            f"{base}/agent", json={**run, "runId": "r9"}, headers={"Last-Event-ID": "x"}
+        ) as r:
+            assert r.status == 400
+    reopened = [e["type"] for e in tail[:3]]
+    assert reopened == ["RUN_STARTED", "STEP_STARTED", "TEXT_MESSAGE_START"]
+    assert tail[3:] == whole[len(head) :]
+    assert whole[-1]["type"] == "RUN_FINISHED"
