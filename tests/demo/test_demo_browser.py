@@ -18,6 +18,7 @@ from aiohttp import web
 from playwright.async_api import BrowserContext, Page, async_playwright
 
 from rxchronos.demo import create_app, demo_provider
+from rxchronos.model import ProviderConnectionError, ScriptedProvider, ScriptedReply
 from tests._browser import launch_chromium
 
 pytestmark = pytest.mark.browser
@@ -413,3 +414,22 @@ async def test_at_1920_px_the_header_and_the_content_share_one_width(
     assert right - left < 1920 - 400  # a column in the middle, not the whole screen
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "demo-1920px.png"))
+
+
+async def test_a_failing_model_fails_the_run_on_the_page(
+    browser: BrowserContext, demo: Demo
+) -> None:
+    broken = ProviderConnectionError("scripted: the connection was reset", provider="scripted")
+    demo.options["provider"] = ScriptedProvider(
+        lambda request: ScriptedReply(text="Let me check the", error=broken, error_after=2),
+        model="demo-agent",
+    )
+    page, problems = await _opened(browser, await demo.start())
+    await page.click("#start")
+    await _status(page, "failed")
+    assert await page.get_attribute("#node-model", "data-state") == "failed"
+    assert await page.get_attribute("#node-tool", "data-state") == "idle"
+    rows = await page.locator("#timeline .row").all_inner_texts()
+    assert any("error" in row and "the connection was reset" in row for row in rows), rows
+    assert await page.is_disabled("#approve") and await page.is_enabled("#start")
+    assert problems == []
