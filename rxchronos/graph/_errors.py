@@ -94,15 +94,19 @@ class RoutingError(GraphError):
 
 
 class StateSerializationError(GraphError, TypeError):
-    """A state value cannot be stored as JSON (by :class:`~rxchronos.graph.SQLiteStore`).
+    """A state value cannot be sent or stored as JSON: found by
+    [SQLiteStore][rxchronos.graph.SQLiteStore], or by a run with a broker (whose clients read
+    every event as JSON).
 
     ``key`` names the top-level state key; ``path`` the place inside it, from the top (for
     ``state['config']['hosts'][2]``: ``("config", "hosts", 2)``). A dict key that is not a
     string counts too: JSON would silently turn it into one.
 
-    Raised by a run's checkpoint write, it ends the run ``failed`` after an ``error`` event, and
-    ``run_state`` is that run, as for :class:`NodeError` (``None`` when the store was used
-    directly). The checkpoint is not written; the session's latest one is still there to resume.
+    Raised by a run's checkpoint write, or before a node's update is merged when the run has a
+    broker, it ends the run ``failed`` after an ``error`` event (and the broker's topic is
+    finished), and ``run_state`` is that run, as for [NodeError][rxchronos.graph.NodeError]
+    (``None`` when the store was used directly). The update is not merged and the checkpoint not
+    written; the session's latest checkpoint is still there to resume.
 
     Example:
         >>> str(StateSerializationError("conn", "socket is not JSON-serialisable", ("conn",)))
@@ -120,8 +124,8 @@ class StateSerializationError(GraphError, TypeError):
         where = "state" + "".join(f"[{part!r}]" for part in self.path)
         super().__init__(
             f"state key {key!r} cannot be serialised to JSON: at {where}, {why}; keep "
-            "checkpointed state to JSON types (str, int, float, bool, None, list, dict with str "
-            "keys)"
+            "checkpointed or published state to JSON types (str, int, float, bool, None, list, "
+            "dict with str keys)"
         )
 
 

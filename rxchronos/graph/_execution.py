@@ -20,9 +20,12 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from pydantic import BaseModel
+import reactivex
+from reactivex import abc
+from reactivex.disposable import Disposable
 from reactivex.subject import Subject
 
+from rxchronos._construct import constructor
 from rxchronos._tap import reset_tap, set_tap
 from rxchronos.graph._compiled import END, CompiledGraph, NodeSpec
 from rxchronos.graph._errors import (
@@ -37,13 +40,14 @@ from rxchronos.graph._state import (
     EMPTY_STATE,
     FrozenDict,
     dumps_checked,
+    encode_state,
     format_path,
     freeze,
     merge_update,
 )
-from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore, new_checkpoint
+from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore
 
-__all__ = ["Reporter", "RunExecution", "current_reporter", "emit"]
+__all__ = ["HotEvents", "Reporter", "RunExecution", "current_reporter", "emit"]
 
 _TAP_TYPES = {
     "model_call": EventType.MODEL_CALL,
@@ -54,7 +58,6 @@ _NODE_START = EventType.NODE_START
 _NODE_END = EventType.NODE_END
 _EDGE = EventType.EDGE_TRANSITION
 _CHECKPOINT = EventType.CHECKPOINT
-_new = object.__new__
 _now = time.time
 # run ids: 128 random bits from a generator of our own (no system call per run), seeded from the
 # OS and reseeded in a forked child, so that neither random.seed() nor a fork repeats an id
@@ -62,26 +65,47 @@ _ids = random.Random()
 _random_bits = _ids.getrandbits
 os.register_at_fork(after_in_child=_ids.seed)
 _BLANK_EVENT: dict[str, Any] = dict.fromkeys(StreamEvent.model_fields)
-_ALL_FIELDS = set(_BLANK_EVENT)
-"""Every event's ``model_fields_set``, shared as ``model_construct(_fields_set=...)`` would: a
-frozen model never changes it (``model_copy`` copies it first)."""
-# pydantic's own slots, set through their descriptors: cheaper than object.__setattr__ by name.
-# Should a pydantic release stop declaring one of them, the plain (slower) way is used instead.
-_model_slots: Mapping[str, Any] = vars(BaseModel)
+_build_event = constructor(StreamEvent)
 
 
-def _slot_setter(name: str) -> Callable[[object, object], None]:
-    slot = _model_slots.get(name)
-    if slot is not None and hasattr(slot, "__set__"):
-        setter: Callable[[object, object], None] = slot.__set__
-        return setter
-    return lambda obj, value: object.__setattr__(obj, name, value)
+class HotEvents:
+    """``runner.events``: a subject that knows whether anyone listens.
 
+    A run builds no event at all when nobody would receive it, so this counts subscriptions.
 
-_set_dict = _slot_setter("__dict__")
-_set_fields_set = _slot_setter("__pydantic_fields_set__")
-_set_extra = _slot_setter("__pydantic_extra__")
-_set_private = _slot_setter("__pydantic_private__")
+    Example:
+        >>> hot = HotEvents()
+        >>> seen = []
+        >>> subscription = hot.observable.subscribe(seen.append)
+        >>> hot.listening, hot.on_next(1), seen
+        (1, None, [1])
+        >>> subscription.dispose(); hot.listening
+        0
+    """
+
+    __slots__ = ("_subject", "listening", "observable", "on_next")
+
+    def __init__(self) -> None:
+        self._subject: Subject[StreamEvent] = Subject()
+        self.listening = 0
+        self.on_next = self._subject.on_next
+        self.observable: reactivex.Observable[StreamEvent] = reactivex.create(self._subscribe)
+
+    def _subscribe(
+        self, observer: abc.ObserverBase[StreamEvent], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        inner = self._subject.subscribe(observer, scheduler=scheduler)
+        self.listening += 1
+        ended = False
+
+        def dispose() -> None:
+            nonlocal ended
+            if not ended:
+                ended = True
+                self.listening -= 1
+                inner.dispose()
+
+        return Disposable(dispose)
 
 
 def _awaitable(value: object) -> bool:
@@ -150,7 +174,7 @@ class RunExecution:
         "_deferred",
         "_ended",
         "_graph",
-        "_listeners",
+        "_hot",
         "_loop",
         "_max_steps",
         "_template",
@@ -175,7 +199,7 @@ class RunExecution:
         session_id: str,
         *,
         store: CheckpointStore | None,
-        hot: Subject[StreamEvent],
+        hot: HotEvents,
         broker: EventPublisher | None,
         max_steps: int,
         sink: Callable[[StreamEvent], None] | None,
@@ -183,7 +207,7 @@ class RunExecution:
         self._graph = graph
         self.session_id = session_id
         self.store = store
-        self._listeners = hot.observers  # the subject's own list (it is never completed)
+        self._hot = hot
         self.broker = broker
         self._max_steps = max_steps
         self.sink = sink
@@ -215,11 +239,11 @@ class RunExecution:
     ) -> None:
         """Deliver one event to every listener, now, on this thread.
 
-        The event is built inline (see ``_events.py`` on why without validation), and not at all
+        The event is built without validation (see ``rxchronos._construct``), and not at all
         when nobody listens: its ``seq`` is counted either way."""
         self.seq += 1
-        listeners = self._listeners
-        if not listeners and self.sink is None and self.broker is None:
+        hot = self._hot
+        if not hot.listening and self.sink is None and self.broker is None:
             return
         values = self._template.copy()
         values["type"] = kind
@@ -233,14 +257,9 @@ class RunExecution:
             values["error"] = error
         if data is not None:
             values["data"] = data
-        event = _new(StreamEvent)
-        _set_dict(event, values)
-        _set_fields_set(event, _ALL_FIELDS)
-        _set_extra(event, None)
-        _set_private(event, None)
-        if listeners:  # what hot.on_next does, minus its lock (publish runs on the loop thread)
-            for listener in listeners.copy():
-                listener.on_next(event)
+        event = _build_event(values)
+        if hot.listening:
+            hot.on_next(event)
         if self.sink is not None:
             self.sink(event)
         if self.broker is not None:
@@ -303,7 +322,10 @@ class RunExecution:
         store = self.store
         memory = store if type(store) is MemoryStore else None
         skip_pause = resume_paused
+        broker = self.broker
         try:
+            if broker is not None:
+                encode_state(state)  # a broker sends the state to browsers as JSON
             if save_first:
                 self.node_id = node_id
                 await self.write_checkpoint(node_id, paused=resume_paused)
@@ -335,6 +357,8 @@ class RunExecution:
                 if self._deferred is not None:
                     deferred, self._deferred = self._deferred, None
                     raise deferred
+                if broker is not None and update:
+                    encode_state(update)
                 self.state = state
                 publish(_NODE_END, node_id, state, update)
                 try:
@@ -349,8 +373,8 @@ class RunExecution:
                     await self.write_checkpoint(None if target == END else target)
                 if target == END:
                     publish(EventType.COMPLETED, node_id, state)
-                    if self.broker is not None:
-                        self.broker.finish_topic(self.session_id)
+                    if broker is not None:
+                        broker.finish_topic(self.session_id)
                     return RunStatus.COMPLETED
                 edge = edges.get((node_id, target))
                 if edge is None:
@@ -388,7 +412,7 @@ class RunExecution:
     def _new_checkpoint(self, next_node: str | None, paused: bool) -> Checkpoint:
         parent = self.parent
         self._checkpoints += 1
-        return new_checkpoint(
+        return Checkpoint(
             f"{self.run_id}-{self._checkpoints}",
             self.session_id,
             self.run_id,
@@ -417,10 +441,14 @@ class RunExecution:
         )
 
     def _fail(self, exc: BaseException) -> RunState:
+        """The ``error`` event, then the broker's topic finished whatever happens (its clients
+        must never wait for a run that is over)."""
         message = f"{type(exc).__name__}: {exc}"
-        self.publish(EventType.ERROR, self.node_id, self.state, error=message)
-        if self.broker is not None:
-            self.broker.finish_topic(self.session_id)
+        try:
+            self.publish(EventType.ERROR, self.node_id, self.state, error=message)
+        finally:
+            if self.broker is not None:
+                self.broker.finish_topic(self.session_id)
         return self.result(RunStatus.FAILED, message)
 
     def _node_failed(self, node_id: str, exc: Exception) -> NodeError:

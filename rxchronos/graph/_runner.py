@@ -8,9 +8,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
 from typing import Any
 
-import reactivex
 from reactivex import Observable
-from reactivex.subject import Subject
 
 from rxchronos.graph._cold import ColdRun, RunSubscription
 from rxchronos.graph._compiled import CompiledGraph
@@ -21,7 +19,7 @@ from rxchronos.graph._errors import (
     SessionBusyError,
 )
 from rxchronos.graph._events import EventPublisher, RunState, RunStatus, StreamEvent
-from rxchronos.graph._execution import RunExecution
+from rxchronos.graph._execution import HotEvents, RunExecution
 from rxchronos.graph._state import ATOMIC, EMPTY_STATE, FrozenDict, freeze_mapping, merge_update
 from rxchronos.graph._stores import Checkpoint, CheckpointStore
 
@@ -94,11 +92,8 @@ class Runner:
         self.store = store
         self.broker = broker
         self.max_steps = max_steps
-        self._hot: Subject[StreamEvent] = Subject()
+        self._hot = HotEvents()
         self._active: dict[str, RunExecution] = {}
-        self._events: Observable[StreamEvent] = reactivex.create(
-            lambda observer, scheduler: self._hot.subscribe(observer, scheduler=scheduler)
-        )
 
     @property
     def events(self) -> Observable[StreamEvent]:
@@ -108,7 +103,7 @@ class Runner:
         that closed after the first run). Events of concurrent runs interleave; each names its
         ``run_id`` and ``session_id``.
         """
-        return self._events
+        return self._hot.observable
 
     # --- running -------------------------------------------------------------------------------
 

@@ -13,12 +13,12 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
-from rxchronos.graph._errors import CheckpointStoreError, StateSerializationError
-from rxchronos.graph._state import dumps_checked, freeze_mapping
+from rxchronos.graph._errors import CheckpointStoreError
+from rxchronos.graph._state import encode_state, freeze_mapping
 from rxchronos.graph._stores import Checkpoint
 
 __all__ = ["SQLiteStore"]
@@ -46,16 +46,6 @@ CREATE INDEX IF NOT EXISTS checkpoints_by_session ON checkpoints (session_id, se
 _COLUMNS = (
     "checkpoint_id, session_id, run_id, step, state, next_node, paused, parent_id, created_at"
 )
-
-
-def encode_state(state: Mapping[str, Any]) -> str:
-    """The state as JSON text; ``StateSerializationError`` says where it cannot be, nested keys
-    and non-string dict keys included."""
-    text, problem = dumps_checked(state)
-    if problem is None:
-        return text
-    path, reason = problem
-    raise StateSerializationError(str(path[0]) if path else "<state>", reason, path)
 
 
 class SQLiteStore:
@@ -240,10 +230,37 @@ class SQLiteStore:
             raise
 
     def _select(self, sql: str, key: str) -> list[Checkpoint]:
-        return [
-            Checkpoint(cid, sid, run, step, freeze_mapping(json.loads(js)), nxt, bool(p), par, at)
-            for cid, sid, run, step, js, nxt, p, par, at in self._db().execute(sql, (key,))
-        ]
+        return [self._checkpoint(row) for row in self._db().execute(sql, (key,))]
+
+    def _checkpoint(self, row: tuple[Any, ...]) -> Checkpoint:
+        """One row as a :class:`Checkpoint`; a damaged row is a ``CheckpointStoreError``."""
+        cid, sid, run, step, text, next_node, paused, parent, at = row
+        try:
+            state = json.loads(text) if isinstance(text, str) else None
+        except ValueError as exc:  # json.JSONDecodeError, RecursionError is not expected here
+            raise self._damaged(cid, f"its state is not valid JSON ({exc})") from exc
+        if not isinstance(state, dict):
+            raise self._damaged(cid, f"its state is {type(state).__name__}, not a JSON object")
+        for name, value, kinds in (
+            ("session_id", sid, str),
+            ("run_id", run, str),
+            ("step", step, int),
+            ("next_node", next_node, str | None),
+            ("paused", paused, int),
+            ("parent_id", parent, str | None),
+            ("created_at", at, float | int),
+        ):
+            if not isinstance(value, kinds) or isinstance(value, bool):
+                raise self._damaged(cid, f"its {name} is {value!r}")
+        return Checkpoint(
+            cid, sid, run, step, freeze_mapping(state), next_node, bool(paused), parent, at
+        )
+
+    def _damaged(self, checkpoint_id: object, what: str) -> CheckpointStoreError:
+        return CheckpointStoreError(
+            f"checkpoint {checkpoint_id!r} in {self.path!r} is damaged: {what}; the database "
+            "was changed outside rxchronos (restore it from a backup, or delete that row)"
+        )
 
     def _close_connection(self) -> None:
         if self._connection is not None:

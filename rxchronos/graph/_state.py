@@ -20,6 +20,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn, SupportsIndex
 
+from rxchronos.graph._errors import StateSerializationError
+
 __all__ = [
     "ATOMIC",
     "EMPTY_STATE",
@@ -27,6 +29,7 @@ __all__ = [
     "FrozenList",
     "JsonProblem",
     "dumps_checked",
+    "encode_state",
     "find_problem",
     "format_path",
     "freeze",
@@ -173,12 +176,22 @@ _PLAIN = frozenset(_SCALARS)
 def dumps_checked(value: Mapping[str, Any]) -> tuple[str, JsonProblem | None]:
     """``(json_text, None)`` when ``value`` survives a JSON round trip, else ``("", problem)``.
 
-    A flat mapping of plain values needs only the dump; otherwise the text is loaded back and
-    compared (in C), and only a value that fails that is walked in Python to find the culprit.
+    The text must also be valid UTF-8, as every store and every SSE client needs it: a string with
+    a lone surrogate (``"\\ud800"``) is a problem too. A flat mapping of plain values needs only
+    the dump; otherwise the text is loaded back and compared (in C), and only a value that fails
+    that is walked in Python to find the culprit.
+
+    Example:
+        >>> dumps_checked({"a": [1, "x"]})
+        ('{"a":[1,"x"]}', None)
+        >>> dumps_checked({"a": {"b": ["ok", object()]}})[1]
+        (('a', 'b', 1), 'object is not JSON-serialisable')
     """
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError):
+        if not text.isascii():
+            text.encode()
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         return "", find_problem(value) or ((), "it cannot be encoded as JSON")
     for key, item in value.items():
         if type(key) is not str or type(item) not in _PLAIN:
@@ -191,12 +204,28 @@ def dumps_checked(value: Mapping[str, Any]) -> tuple[str, JsonProblem | None]:
     return ("", problem) if problem is not None else (text, None)
 
 
+def encode_state(values: Mapping[str, Any]) -> str:
+    """``values`` (a state, an update) as JSON text.
+
+    Raises:
+        StateSerializationError: naming the key and the place inside it that JSON cannot carry
+            (nested keys, non-string dict keys and lone surrogates included).
+    """
+    text, problem = dumps_checked(values)
+    if problem is None:
+        return text
+    path, reason = problem
+    raise StateSerializationError(str(path[0]) if path else "<state>", reason, path)
+
+
 def find_problem(value: Any, path: Path = ()) -> JsonProblem | None:
     """The first place in ``value`` that does not survive JSON as it is, or ``None``."""
     return _walk(value, path, set())
 
 
 def _walk(item: Any, where: Path, ancestors: set[int]) -> JsonProblem | None:
+    if isinstance(item, str):
+        return _surrogate(item, where)
     if isinstance(item, _SCALARS):
         return None
     if id(item) in ancestors:
@@ -205,6 +234,9 @@ def _walk(item: Any, where: Path, ancestors: set[int]) -> JsonProblem | None:
         for key in item:
             if not isinstance(key, str):
                 return where, f"its key {key!r} is a {type(key).__name__}: {_key_fate(key)}"
+            problem = _surrogate(key, where)
+            if problem is not None:
+                return where, f"its key {key!r}: {problem[1]}"
         children: Any = item.items()
     elif isinstance(item, Sequence) and not isinstance(item, bytes | bytearray):
         children = enumerate(item)
@@ -218,6 +250,17 @@ def _walk(item: Any, where: Path, ancestors: set[int]) -> JsonProblem | None:
                 return problem
     finally:
         ancestors.discard(id(item))
+    return None
+
+
+def _surrogate(text: str, where: Path) -> JsonProblem | None:
+    if text.isascii():
+        return None
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        return where, f"it contains a lone surrogate ({bad!r}), which UTF-8 cannot encode"
     return None
 
 

@@ -179,14 +179,3 @@ async def test_run_ids_do_not_follow_the_random_module_seed() -> None:
         ids.append((await runner.run("s", {})).run_id)
     assert ids[0] != ids[1]
     assert all(len(run_id) == 32 and int(run_id, 16) >= 0 for run_id in ids)
-
-
-def test_slot_setter_falls_back_when_pydantic_lacks_a_slot() -> None:
-    from rxchronos.graph import _execution
-
-    class Plain:
-        pass
-
-    target = Plain()
-    _execution._slot_setter("not_a_pydantic_slot")(target, 42)
-    assert target.not_a_pydantic_slot == 42  # type: ignore[attr-defined]

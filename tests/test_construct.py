@@ -1,0 +1,59 @@
+"""The one way to build a pydantic model without validation: pinned to the pydantic it was
+checked against, and equal to what ``model_construct`` builds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+import pytest
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from rxchronos._construct import CHECKED_PYDANTIC, constructor
+from rxchronos.graph import EventType, StreamEvent
+
+
+def test_the_installed_pydantic_is_one_the_constructor_was_checked_against() -> None:
+    assert pydantic.VERSION in CHECKED_PYDANTIC, (
+        f"pydantic {pydantic.VERSION} is not among {CHECKED_PYDANTIC}: check that "
+        "rxchronos._construct still builds what model_construct builds (this file), re-measure "
+        "benchmarks/graph_overhead.py, and add the version"
+    )
+
+
+def test_it_builds_what_model_construct_builds() -> None:
+    values: dict[str, Any] = {
+        "type": EventType.NODE_END,
+        "run_id": "r",
+        "session_id": "s",
+        "seq": 3,
+        "node_id": "a",
+        "state": {"x": 1},
+        "update": {"x": 1},
+        "error": None,
+        "data": None,
+        "timestamp": 1.5,
+    }
+    built = constructor(StreamEvent)(dict(values))
+    reference = StreamEvent.model_construct(**values)
+    assert built == reference == StreamEvent(**values)
+    assert built.model_fields_set == reference.model_fields_set == set(StreamEvent.model_fields)
+    assert built.model_dump_json() == reference.model_dump_json()
+    assert built.__pydantic_extra__ is None and built.__pydantic_private__ is None
+    with pytest.raises(pydantic.ValidationError):
+        built.seq = 4  # frozen like any instance
+    assert built.model_copy(update={"seq": 4}).seq == 4
+
+
+def test_models_it_cannot_build_are_refused() -> None:
+    class Extra(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        x: int
+
+    class Private(BaseModel):
+        x: int
+        _cache: int = PrivateAttr(default=0)
+
+    for model in (Extra, Private):
+        with pytest.raises(TypeError, match="model_construct"):
+            constructor(model)
