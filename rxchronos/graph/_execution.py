@@ -64,7 +64,6 @@ _now = time.time
 _ids = random.Random()
 _random_bits = _ids.getrandbits
 os.register_at_fork(after_in_child=_ids.seed)
-_BLANK_EVENT: dict[str, Any] = dict.fromkeys(StreamEvent.model_fields)
 _build_event = constructor(StreamEvent)
 
 
@@ -177,7 +176,6 @@ class RunExecution:
         "_hot",
         "_loop",
         "_max_steps",
-        "_template",
         "_thread",
         "broker",
         "cancel_requested",
@@ -211,10 +209,7 @@ class RunExecution:
         self.broker = broker
         self._max_steps = max_steps
         self.sink = sink
-        self.run_id = run_id = _random_bits(128).to_bytes(16).hex()
-        self._template = template = _BLANK_EVENT.copy()  # what publish() fills in
-        template["run_id"] = run_id
-        template["session_id"] = session_id
+        self.run_id = _random_bits(128).to_bytes(16).hex()
         self.seq = 0
         self.steps = 0
         self.node_id: str | None = None
@@ -241,29 +236,30 @@ class RunExecution:
 
         The event is built without validation (see ``rxchronos._construct``), and not at all
         when nobody listens: its ``seq`` is counted either way."""
-        self.seq += 1
+        seq = self.seq = self.seq + 1
         hot = self._hot
         if not hot.listening and self.sink is None and self.broker is None:
             return
-        values = self._template.copy()
-        values["type"] = kind
-        values["seq"] = self.seq
-        values["node_id"] = node_id
-        values["state"] = state
-        values["timestamp"] = _now()
-        if update is not None:
-            values["update"] = update
-        if error is not None:
-            values["error"] = error
-        if data is not None:
-            values["data"] = data
-        event = _build_event(values)
+        event = _build_event(
+            {  # every field, in the model's order (model_dump keeps it)
+                "type": kind,
+                "run_id": self.run_id,
+                "session_id": self.session_id,
+                "seq": seq,
+                "node_id": node_id,
+                "state": state,
+                "update": update,
+                "error": error,
+                "data": data,
+                "timestamp": _now(),
+            }
+        )
         if hot.listening:
             hot.on_next(event)
-        if self.sink is not None:
-            self.sink(event)
         if self.broker is not None:
             self.broker.publish(event, topic=self.session_id)
+        if self.sink is not None:  # last: a subscription that is over raises CancelledError
+            self.sink(event)
 
     def report(self, kind: EventType, data: Mapping[str, Any]) -> None:
         """``emit()``'s way in: an event of the node now running (from any thread).

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Coroutine, Mapping
-from functools import partial
 from typing import Any
 
 from reactivex import Observable
 
-from rxchronos.graph._cold import ColdRun, RunSubscription
+from rxchronos.aio import from_producer
 from rxchronos.graph._compiled import CompiledGraph
 from rxchronos.graph._errors import (
     CheckpointNotFoundError,
@@ -381,59 +380,22 @@ class Runner:
             self._release(execution)
 
     def _cold(self, session_id: str, start: _Start) -> Observable[StreamEvent]:
-        return ColdRun(partial(self._start_cold, session_id, start))
+        """One run per subscription, its events emitted to the subscriber (``from_producer``)."""
 
-    def _start_cold(self, session_id: str, start: _Start, subscriber: RunSubscription) -> None:
-        """One subscription of :meth:`_cold`: a task running ``start``, delivering to it."""
-        try:
-            loop = asyncio.get_running_loop()
-            execution = self._execution(session_id, subscriber.on_next)
-        except RuntimeError:
-            subscriber.on_error(
-                RuntimeError(
-                    "runner.stream(...) must be subscribed on the asyncio event loop thread "
-                    "(from a coroutine or a callback of the running loop)"
-                )
-            )
-            return
-        except (SessionBusyError, ValueError) as exc:
-            subscriber.on_error(exc)
-            return
-        started = False
-
-        async def drive() -> None:
-            nonlocal started
-            started = True
+        async def produce(emit: Callable[[StreamEvent], None]) -> None:
+            execution = self._execution(session_id, emit)
+            execution.task = asyncio.current_task()
             try:
                 await start(execution)
             except asyncio.CancelledError:
                 if not execution.cancel_requested:
                     raise  # disposed: nobody is listening any more
-                execution.sink = None
-                self._release(execution)
-                subscriber.on_error(
-                    RunCancelledError(
-                        f"session {session_id!r} was cancelled by runner.cancel()",
-                        execution.result(RunStatus.CANCELLED),
-                    )
-                )
-                return
-            except Exception as exc:
+                raise RunCancelledError(
+                    f"session {session_id!r} was cancelled by runner.cancel()",
+                    execution.result(RunStatus.CANCELLED),
+                ) from None
+            finally:
                 execution.sink = None
                 self._release(execution)  # before the subscriber hears of the end
-                subscriber.on_error(exc)
-                return
-            finally:
-                self._release(execution)
-            execution.sink = None
-            subscriber.on_completed()
 
-        task = execution.task = loop.create_task(drive())
-
-        def cancel() -> None:
-            execution.sink = None
-            task.cancel()
-            if not started:  # cancelled before its first step: drive() never runs
-                self._release(execution)
-
-        subscriber.cancel = cancel
+        return from_producer(produce, what="runner.stream(...).subscribe()")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from reactivex import operators as ops
 
+from rxchronos import NoRunningLoopError
 from rxchronos import operators as rxo
 from rxchronos.graph import (
     MemoryStore,
@@ -144,15 +145,21 @@ async def test_cancelling_the_caller_propagates() -> None:
     assert await no_other_tasks() == set()
 
 
-async def test_subscribing_without_a_running_loop_is_an_error() -> None:
+async def test_subscribing_without_a_running_loop_is_a_no_running_loop_error() -> None:
     runner = Runner(linear_graph().compile())
+    hot = record(runner)
     errors: list[Exception] = []
 
     def subscribe_in_thread() -> None:
         runner.stream("s", {}).subscribe(on_error=errors.append)
 
     await asyncio.to_thread(subscribe_in_thread)
-    assert len(errors) == 1 and "event loop thread" in str(errors[0])
+    assert len(errors) == 1 and isinstance(errors[0], NoRunningLoopError)
+    assert "runner.stream(...).subscribe() must run on the asyncio event loop's thread" in str(
+        errors[0]
+    )
+    assert hot == []  # nothing ran
+    assert (await runner.run("s", {})).status == "completed"  # and the session is free
 
 
 async def test_of_type_filters_events() -> None:
