@@ -28,8 +28,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict rxchronos
 
+# PYTEST_ARGS narrows the run (e.g. PYTEST_ARGS="tests/test_sse.py -k limit"). Collecting no test
+# at all (pytest's exit code 5) is a failure, said in words.
 pytest: $(STAMP)
-	$(BIN)/pytest
+	@$(BIN)/pytest $(PYTEST_ARGS) || { rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make pytest: no test was collected (PYTEST_ARGS='$(PYTEST_ARGS)')" >&2; fi; \
+	  exit $$rc; }
 
 test: lint typecheck pytest
 

@@ -15,19 +15,24 @@ Example:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
 __all__ = ["AsyncClosable"]
 
 
-class AsyncClosable:
-    """Mixin: ``async with thing:`` calls ``await thing.aclose()`` on the way out."""
+class AsyncClosable(ABC):
+    """Mixin: ``async with thing:`` calls ``await thing.aclose()`` on the way out.
+
+    ``aclose`` is abstract: a class that owns nothing to release has no business being closable.
+    """
 
     __slots__ = ()
 
+    @abstractmethod
     async def aclose(self) -> None:
-        """Release what the object owns; nothing by default."""
+        """Release what the object owns (idempotent)."""
 
     async def __aenter__(self) -> Self:
         return self

@@ -110,6 +110,17 @@ class QueueStatistics:
         dropped: items dropped by the overflow policy, or offered after the queue ended.
         ended: whether the producer side has ended (completed, failed or overflowed).
         consumer_waiting: whether a consumer is waiting for the next item.
+
+    Example:
+        >>> import asyncio, reactivex
+        >>> from rxchronos.aio import to_async_iterator
+        >>> async def main():
+        ...     items = to_async_iterator(reactivex.of(1, 2, 3), maxsize=8)
+        ...     seen = [n async for n in items]
+        ...     stats = items.statistics()
+        ...     return seen, stats.pushed, stats.delivered, stats.dropped, stats.ended
+        >>> asyncio.run(main())
+        ([1, 2, 3], 3, 3, 0, True)
     """
 
     buffered: int

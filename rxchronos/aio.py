@@ -66,6 +66,7 @@ from rxchronos._queue import BoundedQueue, Overflow, QueueStatistics, check_boun
 __all__ = [
     "DEFAULT_MAXSIZE",
     "ObservableIterator",
+    "QueueStatistics",
     "from_async_iterable",
     "from_producer",
     "to_async_iterator",

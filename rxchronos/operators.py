@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import reactivex
 from reactivex import operators as ops
 
-from rxchronos.graph._modes import stream_mode
+from rxchronos.graph import stream_mode
 from rxchronos.model._operators import (
     accumulate_tool_calls,
     coalesce_text,
