@@ -93,13 +93,20 @@ def run_block(block: Block, folder: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(exc.cmd, -1, out, f"timed out after {TIMEOUT} s")
 
 
+WORKERS = max(2, os.cpu_count() or 2)
+# The first example test also runs the module fixture (every block, WORKERS at a time, each bounded
+# by TIMEOUT): its limit is that worst case, not the suite's per-test 120 s, which a loaded
+# machine exceeds while nothing hangs.
+ALL_BLOCKS_TIMEOUT = TIMEOUT * -(-len(BLOCKS) // WORKERS) + 60
+
+
 @pytest.fixture(scope="module")
 def results(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, subprocess.CompletedProcess[str]]:
     """Every block's run, a few at a time (each in its own empty folder)."""
     folders = {block.where: tmp_path_factory.mktemp("example") for block in BLOCKS}
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         runs = pool.map(lambda block: run_block(block, folders[block.where]), BLOCKS)
         return {block.where: run for block, run in zip(BLOCKS, runs, strict=True)}
 
@@ -110,6 +117,7 @@ def test_the_docs_have_examples() -> None:
     assert len(BLOCKS) >= 20
 
 
+@pytest.mark.timeout(ALL_BLOCKS_TIMEOUT)
 @pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.where)
 def test_example_runs(block: Block, results: dict[str, subprocess.CompletedProcess[str]]) -> None:
     run = results[block.where]
