@@ -1,9 +1,11 @@
 """Graph execution streaming: state graphs whose runs are reactivex Observables of events.
 
-Build a graph with :class:`StateGraph`, compile it, and hand it to a :class:`Runner`. Every step
-of a run is a :class:`StreamEvent`: ``runner.events`` is the hot stream of every run,
-``runner.stream(...)`` a cold stream of one run. Runs checkpoint to a :class:`CheckpointStore`
-(:class:`MemoryStore`, :class:`SQLiteStore`), pause at interrupt nodes, resume, and time-travel.
+Build a graph with [StateGraph][rxchronos.graph.StateGraph], compile it, and hand it to a
+[Runner][rxchronos.graph.Runner]. Every step of a run is a
+[StreamEvent][rxchronos.graph.StreamEvent]: ``runner.events`` is the hot stream of every run,
+``runner.stream(...)`` a cold stream of one run. Runs checkpoint to a
+[CheckpointStore][rxchronos.graph.CheckpointStore] ([MemoryStore][rxchronos.graph.MemoryStore],
+[SQLiteStore][rxchronos.graph.SQLiteStore]), pause at interrupt nodes, resume, and time-travel.
 
 Example:
     >>> import asyncio

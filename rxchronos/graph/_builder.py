@@ -1,7 +1,8 @@
-"""Building a graph: :class:`StateGraph`.
+"""Building a graph: [StateGraph][rxchronos.graph.StateGraph].
 
-The builder only records what it is told; :meth:`StateGraph.compile` checks the whole graph at
-once and raises one :class:`GraphValidationError` listing every problem it found.
+The builder only records what it is told; [StateGraph.compile][rxchronos.graph.StateGraph.compile]
+checks the whole graph at once and raises one
+[GraphValidationError][rxchronos.graph.GraphValidationError] listing every problem it found.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class StateGraph:
     Every method returns the graph, so a graph is one expression. Nodes are ``async def`` or plain
     ``def`` functions taking the (read-only) state and returning a mapping of the keys they change
     (or ``None`` for no change). A plain ``def`` node runs on the event loop (fast, and
-    :func:`~rxchronos.graph.emit` works in it); pass ``in_thread=True`` for one that blocks, to run
+    [emit][rxchronos.graph.emit] works in it); pass ``in_thread=True`` for one that blocks, to run
     it with ``asyncio.to_thread`` (which keeps the context, so ``emit`` still works).
 
     Example:
@@ -129,7 +130,8 @@ class StateGraph:
         return self.add_edge(node_id, END)
 
     def compile(self) -> CompiledGraph:
-        """Check the graph and return an immutable :class:`CompiledGraph` for a ``Runner``.
+        """Check the graph and return an immutable [CompiledGraph][rxchronos.graph.CompiledGraph]
+        for a ``Runner``.
 
         Raises:
             GraphValidationError: naming every problem: no entry point, a duplicate or reserved

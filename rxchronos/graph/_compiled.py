@@ -1,13 +1,16 @@
-"""A checked, immutable graph (:class:`CompiledGraph`) and its picture (``to_mermaid()``)."""
+"""A checked, immutable graph ([CompiledGraph][rxchronos.graph.CompiledGraph]) and its picture
+(``to_mermaid()``)."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from rxchronos.graph._errors import RoutingError
+from rxchronos.graph._state import FrozenDict
 
 __all__ = ["END", "START", "CompiledGraph", "ConditionalEdge", "NodeSpec"]
 
@@ -38,7 +41,7 @@ class ConditionalEdge:
 
 
 class CompiledGraph:
-    """A validated graph, ready for :class:`~rxchronos.graph.Runner`. Build it with
+    """A validated graph, ready for [Runner][rxchronos.graph.Runner]. Build it with
     ``StateGraph.compile()``.
 
     Example:
@@ -72,14 +75,41 @@ class CompiledGraph:
         static: Mapping[str, str],
         conditional: Mapping[str, ConditionalEdge],
     ) -> None:
-        self.graph_id = graph_id
-        self.nodes: Mapping[str, NodeSpec] = nodes
-        self.entry_point = entry_point
-        self._static = dict(static)
-        self._conditional = dict(conditional)
-        self._mermaid_ids = {node: f"n{i}" for i, node in enumerate(nodes)}
-        self.edge_data: dict[tuple[str, str], Mapping[str, str]] = {}
-        """``edge_transition`` data per edge taken, shared by every run (it is read-only)."""
+        targets = {node: [*nodes, END] for node in conditional}  # a route may go anywhere...
+        for node, edge in conditional.items():
+            if edge.path_map is not None:
+                targets[node] = list(edge.path_map.values())  # ...unless its path_map says
+        for node, target in static.items():
+            targets[node] = [target]
+        edge_data = {
+            (source, target): FrozenDict({"from": source, "to": target})
+            for source, options in targets.items()
+            for target in options
+        }
+        setattr_ = object.__setattr__
+        setattr_(self, "graph_id", graph_id)
+        setattr_(self, "nodes", MappingProxyType(dict(nodes)))
+        setattr_(self, "entry_point", entry_point)
+        setattr_(self, "_static", MappingProxyType(dict(static)))
+        setattr_(self, "_conditional", MappingProxyType(dict(conditional)))
+        setattr_(self, "_mermaid_ids", {node: f"n{i}" for i, node in enumerate(nodes)})
+        setattr_(self, "edge_data", MappingProxyType(edge_data))
+
+    graph_id: str
+    nodes: Mapping[str, NodeSpec]
+    """The nodes by id, in the order they were added (read-only)."""
+    entry_point: str
+    edge_data: Mapping[tuple[str, str], Mapping[str, str]]
+    """``edge_transition`` data for every edge a run can take, shared by every run (read-only)."""
+    _static: Mapping[str, str]
+    _conditional: Mapping[str, ConditionalEdge]
+    _mermaid_ids: Mapping[str, str]
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("CompiledGraph is immutable: build a new one with StateGraph(...)")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("CompiledGraph is immutable: build a new one with StateGraph(...)")
 
     @property
     def node_ids(self) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
-"""The graph layer's exceptions, all under :class:`rxchronos.RxChronosError`.
+"""The graph layer's exceptions, all under [RxChronosError][rxchronos.RxChronosError].
 
-A failed run raises one of the :class:`RunError` subclasses, which carry the
-:class:`~rxchronos.graph.RunState` of the run at the moment it failed (``exc.run_state``), so a
+A failed run raises one of the [RunError][rxchronos.graph.RunError] subclasses, which carry the
+[RunState][rxchronos.graph.RunState] of the run at the moment it failed (``exc.run_state``), so a
 caller can report or resume it.
 """
 
@@ -32,7 +32,7 @@ __all__ = [
 
 
 class GraphError(RxChronosError):
-    """Base class of every error raised by :mod:`rxchronos.graph`."""
+    """Base class of every error raised by [graph][rxchronos.graph]."""
 
 
 class GraphValidationError(GraphError):
@@ -133,8 +133,8 @@ class CheckpointStoreError(GraphError):
     """A checkpoint store cannot be used (for example, a database from a newer schema version).
 
     Raised by a run's checkpoint write, it ends the run ``failed`` after an ``error`` event, and
-    ``run_state`` is that run, as for :class:`NodeError` (``None`` when the store was used
-    directly).
+    ``run_state`` is that run, as for [NodeError][rxchronos.graph.NodeError] (``None`` when the
+    store was used directly).
     """
 
     run_state: RunState | None = None

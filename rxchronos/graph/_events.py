@@ -1,6 +1,7 @@
-"""What a running graph reports: its events (:class:`StreamEvent`, :class:`EventType`), where
-they can go besides the runner's own streams (:class:`EventPublisher`, e.g. a broker), and how the
-run ended (:class:`RunState`, :class:`RunStatus`).
+"""What a running graph reports: its events ([StreamEvent][rxchronos.graph.StreamEvent],
+[EventType][rxchronos.graph.EventType]), where they can go besides the runner's own streams
+([EventPublisher][rxchronos.graph.EventPublisher], e.g. a broker), and how the run ended
+([RunState][rxchronos.graph.RunState], [RunStatus][rxchronos.graph.RunStatus]).
 
 The runner builds events without validation on its hot path (``RunExecution.publish``, with
 pydantic's ``model_construct``). It shares one read-only state snapshot between the events of a
@@ -20,7 +21,8 @@ __all__ = ["EventPublisher", "EventType", "RunState", "RunStatus", "StreamEvent"
 
 
 class EventType(StrEnum):
-    """The kinds of :class:`StreamEvent`; a ``str`` enum, so ``"node_end" == EventType.NODE_END``.
+    """The kinds of [StreamEvent][rxchronos.graph.StreamEvent]; a ``str`` enum, so ``"node_end" ==
+    EventType.NODE_END``.
 
     ========================  ================================================================
     ``node_start``            a node is about to run (``state`` is its input)
@@ -70,7 +72,7 @@ class StreamEvent(BaseModel):
     """One thing that happened in a graph run.
 
     Attributes:
-        type: what happened (:class:`EventType`).
+        type: what happened ([EventType][rxchronos.graph.EventType]).
         run_id: the run (one ``run``/``stream``/``resume`` call) this event belongs to.
         session_id: the session (checkpoint history) of the run.
         seq: 1, 2, 3, ... within the run: the order events happened in.

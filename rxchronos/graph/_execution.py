@@ -1,6 +1,6 @@
 """One run of a graph, step by step: the hot path of the runner.
 
-A :class:`RunExecution` owns everything that belongs to one run (its id, event counter, state and
+A ``RunExecution`` owns everything that belongs to one run (its id, event counter, state and
 latest checkpoint) and delivers each event synchronously, in order, to the runner's hot subject,
 to the run's own subscriber (``runner.stream``) and to the broker. Nothing is buffered, so nothing
 can be dropped.
@@ -286,7 +286,7 @@ class RunExecution:
                 self._deferred = exc
 
     def result(self, status: RunStatus, error: str | None = None) -> RunState:
-        """This run as a :class:`RunState`."""
+        """This run as a [RunState][rxchronos.graph.RunState]."""
         return RunState(
             self.run_id,
             self.session_id,
@@ -306,7 +306,7 @@ class RunExecution:
         ``resume_paused`` runs ``node_id`` even if it is an interrupt node (the run was paused
         there and is being resumed). ``save_first`` writes ``state`` as a checkpoint before
         anything runs (a resume's update, a fork's first checkpoint). Returns how the run ended;
-        :meth:`result` has the details.
+        ``result`` has the details.
         """
         tap_token = set_tap(self.tap)
         reporter_token = current_reporter.set(self.report)
@@ -372,10 +372,7 @@ class RunExecution:
                     if broker is not None:
                         broker.finish_topic(self.session_id)
                     return RunStatus.COMPLETED
-                edge = edges.get((node_id, target))
-                if edge is None:
-                    edge = edges[node_id, target] = FrozenDict({"from": node_id, "to": target})
-                publish(_EDGE, node_id, state, None, None, edge)
+                publish(_EDGE, node_id, state, None, None, edges[node_id, target])
                 node_id = target
         except asyncio.CancelledError:
             self.publish(EventType.CANCELLED, self.node_id, self.state)

@@ -1,4 +1,5 @@
-"""The public :class:`Runner`: runs, streams, resumes and time-travels a compiled graph."""
+"""The public [Runner][rxchronos.graph.Runner]: runs, streams, resumes and time-travels a compiled
+graph."""
 
 from __future__ import annotations
 
@@ -28,14 +29,15 @@ _Start = Callable[[RunExecution], Coroutine[Any, Any, RunStatus]]
 
 
 class Runner:
-    """Executes a compiled graph and reports every step as a :class:`StreamEvent`.
+    """Executes a compiled graph and reports every step as a
+    [StreamEvent][rxchronos.graph.StreamEvent].
 
     Args:
         graph: from ``StateGraph(...).compile()``.
         store: where checkpoints go (``MemoryStore()``, ``SQLiteStore(path)``); without one, runs
             cannot be resumed.
         broker: optional; every event of a run is published to it with the session id as topic
-            (see :class:`~rxchronos.graph.EventPublisher`).
+            (see [EventPublisher][rxchronos.graph.EventPublisher]).
         max_steps: how many nodes one run may execute before it fails with
             ``GraphRecursionError`` (guards cycles).
 
@@ -110,8 +112,8 @@ class Runner:
         """Run the graph from its entry point with ``state``; return how it ended.
 
         Returns:
-            The :class:`RunState`: ``completed``, ``paused`` (at an interrupt node) or
-            ``cancelled`` (by :meth:`cancel`).
+            The [RunState][rxchronos.graph.RunState]: ``completed``, ``paused`` (at an interrupt
+            node) or ``cancelled`` (by [cancel][rxchronos.graph.Runner.cancel]).
 
         Raises:
             NodeError: a node failed (an ``error`` event was emitted; ``exc.run_state`` is the
@@ -130,9 +132,9 @@ class Runner:
     ) -> Observable[StreamEvent]:
         """Cold: each subscription runs the graph once and receives that run's events.
 
-        Completes after ``completed`` or ``interrupt``; errors with ``NodeError`` after
-        ``error``. Disposing the subscription cancels the run at its next await (a ``cancelled``
-        event goes to :attr:`events`; the last checkpoint is kept, so the session can be
+        Completes after ``completed`` or ``interrupt``; errors with ``NodeError`` after ``error``.
+        Disposing the subscription cancels the run at its next await (a ``cancelled`` event goes to
+        [events][rxchronos.graph.Runner.events]; the last checkpoint is kept, so the session can be
         resumed). Subscribe on the event loop thread.
 
         Example:
@@ -169,7 +171,8 @@ class Runner:
     def stream_resume(
         self, session_id: str, *, update: Mapping[str, Any] | None = None
     ) -> Observable[StreamEvent]:
-        """:meth:`resume` as a cold Observable, like :meth:`stream`."""
+        """[resume][rxchronos.graph.Runner.resume] as a cold Observable, like
+        [stream][rxchronos.graph.Runner.stream]."""
         return self._cold(session_id, self._from_latest(session_id, self._update(update)))
 
     def cancel(self, session_id: str) -> bool:
@@ -177,13 +180,51 @@ class Runner:
 
         The run's ``await run(...)`` returns a ``cancelled`` RunState, and its ``stream(...)``
         emits the ``cancelled`` event, then errors with ``RunCancelledError``. The last checkpoint
-        is kept for :meth:`resume`.
+        is kept for [resume][rxchronos.graph.Runner.resume].
         """
         execution = self._active.get(session_id)
         if execution is None or execution.task is None or execution.task.done():
             return False
         execution.cancel_requested = True
         return execution.task.cancel()
+
+    async def aclose(self) -> None:
+        """Cancel every run still executing on this runner and wait until each has ended.
+
+        Each is cancelled as by [cancel][rxchronos.graph.Runner.cancel]: its last checkpoint is
+        kept, so the sessions can be resumed by another runner. The store and the broker are
+        not closed (the runner does not own them). ``async with Runner(...) as runner:`` calls
+        this on the way out.
+
+        Example:
+            >>> import asyncio
+            >>> from rxchronos.graph import MemoryStore, Runner, StateGraph
+            >>> async def slow(state):
+            ...     await asyncio.sleep(3600)
+            >>> g = StateGraph("g").add_node("slow", slow).set_entry_point("slow").compile()
+            >>> async def main():
+            ...     async with Runner(g, MemoryStore()) as runner:
+            ...         run = asyncio.ensure_future(runner.run("s1", {}))
+            ...         await asyncio.sleep(0.01)
+            ...     return (await run).status
+            >>> asyncio.run(main())
+            <RunStatus.CANCELLED: 'cancelled'>
+        """
+        tasks = []
+        for execution in list(self._active.values()):
+            task = execution.task
+            if task is not None and not task.done():
+                execution.cancel_requested = True
+                task.cancel()
+                tasks.append(task)
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def __aenter__(self) -> Runner:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     # --- time travel ---------------------------------------------------------------------------
 

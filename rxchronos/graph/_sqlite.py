@@ -124,7 +124,7 @@ class SQLiteStore:
         self._executor.shutdown(wait=True)
 
     async def aclose(self) -> None:
-        """:meth:`close` without blocking the event loop."""
+        """[close][rxchronos.graph.SQLiteStore.close] without blocking the event loop."""
         await asyncio.to_thread(self.close)
 
     def __enter__(self) -> SQLiteStore:
@@ -233,7 +233,8 @@ class SQLiteStore:
         return [self._checkpoint(row) for row in self._db().execute(sql, (key,))]
 
     def _checkpoint(self, row: tuple[Any, ...]) -> Checkpoint:
-        """One row as a :class:`Checkpoint`; a damaged row is a ``CheckpointStoreError``."""
+        """One row as a [Checkpoint][rxchronos.graph.Checkpoint]; a damaged row is a
+        ``CheckpointStoreError``."""
         cid, sid, run, step, text, next_node, paused, parent, at = row
         try:
             state = json.loads(text) if isinstance(text, str) else None

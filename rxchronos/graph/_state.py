@@ -10,7 +10,7 @@ shared by reference: make them immutable (``frozen=True``) if nodes might change
 
 **What JSON can hold.** ``json.dumps`` fails on an object it does not know without saying where it
 is, and it silently turns non-string dict keys into strings (``{1: "a"}`` comes back as
-``{"1": "a"}``). :func:`dumps_checked` says exactly where: ``state['config']['items'][2]``. It
+``{"1": "a"}``). ``dumps_checked`` says exactly where: ``state['config']['items'][2]``. It
 serves checkpoint stores and ``emit()`` data.
 """
 
@@ -90,7 +90,7 @@ class FrozenList(list[Any]):
 
 
 ATOMIC = frozenset({str, int, float, bool, type(None), bytes, FrozenDict, FrozenList, frozenset})
-"""Types :func:`freeze` returns as they are (immutable, or frozen already)."""
+"""Types ``freeze`` returns as they are (immutable, or frozen already)."""
 
 
 def freeze(value: Any) -> Any:

@@ -1,6 +1,7 @@
-"""Where checkpoints live: the :class:`CheckpointStore` protocol, :class:`Checkpoint` and the
-in-process :class:`MemoryStore`. (The durable :class:`~rxchronos.graph.SQLiteStore` is in
-``_sqlite.py``.)
+"""Where checkpoints live: the [CheckpointStore][rxchronos.graph.CheckpointStore] protocol,
+[Checkpoint][rxchronos.graph.Checkpoint] and the in-process
+[MemoryStore][rxchronos.graph.MemoryStore]. (The durable [SQLiteStore][rxchronos.graph.SQLiteStore]
+is in ``_sqlite.py``.)
 
 A checkpoint is written after every node and when a run pauses at an interrupt. It records the
 state *after* a node and the node to run *next*, so resuming from it never runs a node twice.
@@ -115,8 +116,8 @@ class MemoryStore:
         self.put_nowait(checkpoint)
 
     def put_nowait(self, checkpoint: Checkpoint) -> None:
-        """Save ``checkpoint`` at once: :meth:`put` without the coroutine (a runner's fast path;
-        saving to memory never waits)."""
+        """Save ``checkpoint`` at once: [put][rxchronos.graph.MemoryStore.put] without the coroutine
+        (a runner's fast path; saving to memory never waits)."""
         self._by_id[checkpoint.checkpoint_id] = checkpoint
         history = self._by_session.get(checkpoint.session_id)
         if history is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rxchronos import RxChronosError
-from rxchronos.graph import END, START, GraphValidationError, StateGraph
+from rxchronos.graph import END, START, GraphValidationError, Runner, StateGraph
 
 from .helpers import approval_graph, linear_graph, loop_graph
 
@@ -157,3 +157,25 @@ def test_path_map_targets_that_are_not_nodes_are_named() -> None:
         .add_conditional_edge("a", lambda s: "b", ["b", "c", END])
     )
     assert problems_of(graph) == ["conditional edge from 'a': path 'c' goes to an unknown node 'c'"]
+
+
+async def test_a_compiled_graph_is_immutable_and_runs_do_not_write_into_it() -> None:
+    compiled = (
+        StateGraph("g")
+        .add_node("a", lambda s: {"n": s.get("n", 0) + 1})
+        .add_node("b", lambda s: {})
+        .set_entry_point("a")
+        .add_conditional_edge("a", lambda s: "a" if s["n"] < 3 else "b")
+        .compile()
+    )
+    edges_before = dict(compiled.edge_data)
+    with pytest.raises(AttributeError, match="immutable"):
+        compiled.entry_point = "b"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="immutable"):
+        del compiled.graph_id  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        compiled.nodes["c"] = compiled.nodes["a"]  # type: ignore[index]
+    result = await Runner(compiled).run("s", {})
+    assert result.state["n"] == 3
+    assert dict(compiled.edge_data) == edges_before  # nothing cached by the run
+    assert compiled.edge_data["a", "b"] == {"from": "a", "to": "b"}

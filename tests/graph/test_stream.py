@@ -15,6 +15,7 @@ from rxchronos import operators as rxo
 from rxchronos.graph import (
     MemoryStore,
     NodeError,
+    RunCancelledError,
     Runner,
     RunStatus,
     StateGraph,
@@ -277,3 +278,28 @@ async def test_an_in_thread_node_emitting_after_its_run_was_cancelled_adds_nothi
     assert await asyncio.to_thread(left.wait, 30), "the node never finished"
     await no_other_tasks()  # let the thread's hand-over to the loop run
     assert kinds(hot) == ["node_start:b", "cancelled:b"]
+
+
+async def test_a_runner_as_async_context_manager_cancels_its_runs_on_exit() -> None:
+    started = asyncio.Event()
+
+    async def slow(state: Mapping[str, Any]) -> dict[str, Any]:
+        started.set()
+        await asyncio.sleep(3600)
+        return {}
+
+    store = MemoryStore()
+    graph = chain(("first", lambda s: {"x": 1}), ("slow", slow))
+    errors: list[Exception] = []
+    async with Runner(graph, store) as runner:
+        awaited = asyncio.ensure_future(runner.run("a", {}))
+        runner.stream("b", {}).subscribe(on_error=errors.append)
+        while not (started.is_set() and len(runner._active) == 2):
+            await asyncio.sleep(0.01)
+    assert (await awaited).status == "cancelled"
+    assert len(errors) == 1 and isinstance(errors[0], RunCancelledError)
+    for session in ("a", "b"):  # resumable from the checkpoint after "first"
+        latest = await store.latest(session)
+        assert latest is not None and latest.next_node == "slow"
+    async with Runner(chain(("quick", lambda s: {"y": 2}))) as idle:  # nothing left to cancel
+        assert (await idle.run("c", {})).status == "completed"
