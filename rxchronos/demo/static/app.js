@@ -203,7 +203,8 @@ async function approve(approved) {
     $("#approval").dataset.state = "failed";
     $("#approval-note").textContent = `${action} failed: ${failure}`;
     note(`${action.toLowerCase()} failed: ${failure}`);
-  } else {
+  } else if (demo.status === "paused" || demo.status === "running") {
+    // (when the run has already ended, its last event said what the decision did)
     $("#approval").dataset.state = approved ? "done" : "declined";
     $("#approval-note").textContent = approved
       ? "Approved: the run goes on to the answer."
