@@ -24,15 +24,14 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from typing import TextIO, TypeVar
 
 import reactivex
 from yarl import URL
 
 from rxchronos import RxChronosError, __version__
 from rxchronos import operators as rxo
-from rxchronos.aio import to_async_iterator
 from rxchronos.demo._app import START_QUERY
 from rxchronos.model import ChatRequest, ChatResponse, Message, Provider, provider_from_string
 from rxchronos.sse import ServerSentEvent
@@ -41,6 +40,7 @@ from rxchronos.stream import sse_client
 __all__ = ["main"]
 
 DEFAULT_CHAT_MODEL = "scripted:echo"
+_T = TypeVar("_T")
 
 
 class UsageError(RxChronosError):
@@ -250,13 +250,15 @@ def _chat(args: argparse.Namespace) -> int:
 async def _stream_answer(provider: Provider, request: ChatRequest, out: TextIO, err: TextIO) -> int:
     """Print the deltas' text as they arrive, then the finished tool calls and the usage."""
     deltas: list[ChatResponse] = []
+
+    def show(delta: ChatResponse) -> None:
+        deltas.append(delta)
+        if delta.content:
+            out.write(delta.content)
+            out.flush()
+
     async with provider:
-        async with to_async_iterator(provider.stream_chat(request)) as stream:
-            async for delta in stream:
-                deltas.append(delta)
-                if delta.content:
-                    out.write(delta.content)
-                    out.flush()
+        await _each(provider.stream_chat(request), show)
     final: ChatResponse = await reactivex.from_iterable(deltas).pipe(rxo.collect_response())
     if final.content:
         out.write("\n")
@@ -299,14 +301,38 @@ def _tail(args: argparse.Namespace) -> int:
 async def _print_events(
     events: reactivex.Observable[ServerSentEvent], out: TextIO, *, as_json: bool
 ) -> int:
-    async with to_async_iterator(events) as stream:
-        async for event in stream:
-            if as_json:
-                line = json.dumps({"id": event.id, "event": event.event, "data": event.data})
-            else:
-                line = f"{event.id or '-'}  {event.event}  {event.data}"
-            print(line, file=out, flush=True)
+    def show(event: ServerSentEvent) -> None:
+        if as_json:
+            line = json.dumps({"id": event.id, "event": event.event, "data": event.data})
+        else:
+            line = f"{event.id or '-'}  {event.event}  {event.data}"
+        print(line, file=out, flush=True)
+
+    await _each(events, show)
     return 0
+
+
+async def _each(items: reactivex.Observable[_T], show: Callable[[_T], None]) -> None:
+    """Call ``show`` with every item as it arrives, until ``items`` ends (its error is raised).
+
+    No buffer in between: while the terminal (or the pipe) cannot take more, the loop waits, so
+    the connection is not read either; a long replay never overflows anything.
+    """
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def failed(exc: Exception) -> None:
+        if not done.done():
+            done.set_exception(exc)
+
+    def completed() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    subscription = items.subscribe(show, failed, completed)
+    try:
+        await done
+    finally:
+        subscription.dispose()
 
 
 if __name__ == "__main__":

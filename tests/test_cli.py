@@ -26,7 +26,8 @@ from aiohttp import web
 from rxchronos.cli import main
 from rxchronos.demo import create_app, demo_provider
 from rxchronos.demo._app import _RUNS
-from rxchronos.stream import Broker, BrokerStats
+from rxchronos.stream import Broker, BrokerStats, Event
+from rxchronos.stream.web import add_sse_route
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -603,3 +604,30 @@ def test_the_events_url_without_an_id_starts_at_the_run_or_now(serve: Serve) -> 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+def test_tail_prints_a_long_replay_whole(serve: Serve, capsys: pytest.CaptureFixture[str]) -> None:
+    """Thousands of events at once (a broker's replay) are printed, none lost, no overflow."""
+    broker = Broker(replay_size=6000)
+    start = broker.last_event_id
+
+    def app() -> web.Application:
+        application = web.Application()
+        add_sse_route(application, "/runs/{topic}/events", broker)
+        for n in range(5000):
+            broker.publish(Event(type="tick", data={"n": n}), topic="long")
+        broker.finish_topic("long")
+        return application
+
+    server = serve(app)
+    url = f"{server.url}/runs/long/events"
+    assert main(["tail", url, "--last-event-id", start, "--json"]) == 0
+    lines = [json.loads(json.loads(line)["data"]) for line in capsys.readouterr().out.splitlines()]
+    assert [m["data"]["n"] for m in lines[:-1]] == list(range(5000))
+    assert lines[-1]["type"] == "done"
+
+
+def test_chat_prints_a_long_answer_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    prompt = " ".join(f"w{n}" for n in range(3000))  # the echo model: one delta per word
+    assert main(["chat", prompt]) == 0
+    assert capsys.readouterr().out == prompt + "\n"
