@@ -178,6 +178,7 @@ class _DemoRuns:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
+        await self.runner.aclose()  # runs in flight end cancelled: their pages are told so
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -190,7 +190,9 @@ async def test_shutdown_with_a_run_in_flight_leaves_no_task() -> None:
             await read_until(stream, "model_chunk")  # mid-stream
             await runner.cleanup()
             remaining = [m async for m in stream]
-    assert "completed" not in [m["type"] for m in remaining]
+    types = [m["type"] for m in remaining]
+    assert "completed" not in types
+    assert types[-1] == "cancelled"  # the page is told the run ended, and how
     for _ in range(100):
         if not asyncio.all_tasks() - before - {asyncio.current_task()}:
             break
