@@ -5,7 +5,9 @@ Build a graph with [StateGraph][rxchronos.graph.StateGraph], compile it, and han
 [StreamEvent][rxchronos.graph.StreamEvent]: ``runner.events`` is the hot stream of every run,
 ``runner.stream(...)`` a cold stream of one run. Runs checkpoint to a
 [CheckpointStore][rxchronos.graph.CheckpointStore] ([MemoryStore][rxchronos.graph.MemoryStore],
-[SQLiteStore][rxchronos.graph.SQLiteStore]), pause at interrupt nodes, resume, and time-travel.
+[SQLiteStore][rxchronos.graph.SQLiteStore], [PostgresStore][rxchronos.graph.PostgresStore]),
+pause at interrupt nodes, resume, and time-travel; on a [LeaseStore][rxchronos.graph.LeaseStore]
+several workers share sessions safely.
 
 Example:
     >>> import asyncio
@@ -36,7 +38,9 @@ from rxchronos.graph._errors import (
 )
 from rxchronos.graph._events import EventPublisher, EventType, RunState, RunStatus, StreamEvent
 from rxchronos.graph._execution import emit
+from rxchronos.graph._lease import Lease, LeaseStore
 from rxchronos.graph._modes import StreamMode, stream_mode
+from rxchronos.graph._postgres import PostgresStore
 from rxchronos.graph._runner import Runner
 from rxchronos.graph._sqlite import SQLiteStore
 from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore
@@ -54,10 +58,13 @@ __all__ = [
     "GraphError",
     "GraphRecursionError",
     "GraphValidationError",
+    "Lease",
+    "LeaseStore",
     "MemoryStore",
     "NodeError",
     "NodeFunction",
     "NothingToResumeError",
+    "PostgresStore",
     "RouteFunction",
     "RoutingError",
     "RunCancelledError",

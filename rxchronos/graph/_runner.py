@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Coroutine, Mapping
+from functools import partial
 from typing import Any
 
 from reactivex import Observable
@@ -20,6 +21,7 @@ from rxchronos.graph._errors import (
 )
 from rxchronos.graph._events import EventPublisher, RunState, RunStatus, StreamEvent
 from rxchronos.graph._execution import HotEvents, RunExecution
+from rxchronos.graph._lease import DEFAULT_LEASE_TTL, LeaseStore, run_leased
 from rxchronos.graph._state import ATOMIC, EMPTY_STATE, FrozenDict, freeze_mapping, merge_update
 from rxchronos.graph._stores import Checkpoint, CheckpointStore
 
@@ -40,6 +42,10 @@ class Runner:
             (see [EventPublisher][rxchronos.graph.EventPublisher]).
         max_steps: how many nodes one run may execute before it fails with
             ``GraphRecursionError`` (guards cycles).
+        lease_ttl: for a store that several workers share (a
+            [LeaseStore][rxchronos.graph.LeaseStore]:
+            ``SQLiteStore``, ``PostgresStore``), the seconds a run's lease on its session lasts
+            without renewal: how soon another worker may resume a session whose worker died.
 
     Example:
         >>> import asyncio
@@ -67,6 +73,7 @@ class Runner:
         *,
         broker: EventPublisher | None = None,
         max_steps: int = 100,
+        lease_ttl: float = DEFAULT_LEASE_TTL,
     ) -> None:
         if not isinstance(graph, CompiledGraph):
             raise TypeError(
@@ -89,10 +96,14 @@ class Runner:
             )
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+        if isinstance(lease_ttl, bool) or not isinstance(lease_ttl, int | float) or lease_ttl <= 0:
+            raise ValueError(f"lease_ttl must be a positive number of seconds, got {lease_ttl!r}")
         self.graph = graph
         self.store = store
         self.broker = broker
         self.max_steps = max_steps
+        self.lease_ttl = float(lease_ttl)
+        self._leases = store if isinstance(store, LeaseStore) else None
         self._hot = HotEvents()
         self._active: dict[str, RunExecution] = {}
 
@@ -122,7 +133,8 @@ class Runner:
                 emitted; ``exc.run_state`` is the failed run).
             CheckpointStoreError: the store failed to write a checkpoint (likewise).
             GraphRecursionError: more than ``max_steps`` nodes ran.
-            SessionBusyError: this session is already running on this runner.
+            SessionBusyError: this session is already running, on this runner or (with a
+                [LeaseStore][rxchronos.graph.LeaseStore]) on another worker.
         """
         initial = self._initial(state)
         return await self._await(session_id, self._from_entry(initial))
@@ -175,18 +187,28 @@ class Runner:
         [stream][rxchronos.graph.Runner.stream]."""
         return self._cold(session_id, self._from_latest(session_id, self._update(update)))
 
-    def cancel(self, session_id: str) -> bool:
-        """Cancel the session's running run at its next await; ``False`` if none is running.
+    async def cancel(self, session_id: str) -> bool:
+        """Cancel the session's running run at its next await, on whichever worker runs it;
+        ``False`` if none is running.
 
         The run's ``await run(...)`` returns a ``cancelled`` RunState, and its ``stream(...)``
         emits the ``cancelled`` event, then errors with ``RunCancelledError``. The last checkpoint
-        is kept for [resume][rxchronos.graph.Runner.resume].
+        is kept for [resume][rxchronos.graph.Runner.resume]. A run on this runner is cancelled at
+        once; with a [LeaseStore][rxchronos.graph.LeaseStore], a run on another worker is flagged
+        in the store and its worker cancels it when it next renews its lease (within about a
+        second). The flag belongs to the run that holds the lease, so a cancel is not lost while
+        that run is still starting, and never reaches a later run.
+
+        Raises:
+            CheckpointStoreError: the store could not be reached to flag a run elsewhere.
         """
         execution = self._active.get(session_id)
-        if execution is None or execution.task is None or execution.task.done():
+        if execution is not None and execution.task is not None and not execution.task.done():
+            execution.cancel_requested = True
+            return execution.task.cancel()
+        if self._leases is None:
             return False
-        execution.cancel_requested = True
-        return execution.task.cancel()
+        return await self._leases.request_cancel(session_id)
 
     async def aclose(self) -> None:
         """Cancel every run still executing on this runner and wait until each has ended.
@@ -407,7 +429,14 @@ class Runner:
         if self._active.get(execution.session_id) is execution:
             del self._active[execution.session_id]
 
+    def _owned(self, start: _Start) -> _Start:
+        """``start`` under the session's lease, when the store keeps leases."""
+        if self._leases is None:
+            return start
+        return partial(run_leased, self._leases, start, self.lease_ttl)
+
     async def _await(self, session_id: str, start: _Start) -> RunState:
+        start = self._owned(start)
         execution = self._execution(session_id, None)
         task = execution.task = asyncio.get_running_loop().create_task(start(execution))
         try:
@@ -422,6 +451,7 @@ class Runner:
 
     def _cold(self, session_id: str, start: _Start) -> Observable[StreamEvent]:
         """One run per subscription, its events emitted to the subscriber (``from_producer``)."""
+        start = self._owned(start)
 
         async def produce(emit: Callable[[StreamEvent], None]) -> None:
             execution = self._execution(session_id, emit)

@@ -13,11 +13,13 @@ import asyncio
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 from rxchronos.graph._errors import CheckpointStoreError
+from rxchronos.graph._lease import Lease, LeaseRenewal
 from rxchronos.graph._state import encode_state, freeze_mapping
 from rxchronos.graph._stores import Checkpoint
 
@@ -42,6 +44,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS checkpoints_by_session ON checkpoints (session_id, seq);
+CREATE TABLE IF NOT EXISTS leases (
+    session_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
 """
 _COLUMNS = (
     "checkpoint_id, session_id, run_id, step, state, next_node, paused, parent_id, created_at"
@@ -112,6 +120,42 @@ class SQLiteStore:
             f"SELECT {_COLUMNS} FROM checkpoints WHERE session_id = ? ORDER BY seq",
             session_id,
         )
+
+    # --- LeaseStore (two processes on one file share runs through these) ---------------------
+
+    async def acquire_lease(self, session_id: str, owner: str, ttl: float) -> Lease:
+        """Take the session's lease if free or expired; return its holder afterwards."""
+        return await self._run(self._acquire_lease, session_id, owner, ttl)
+
+    async def renew_lease(self, session_id: str, owner: str, ttl: float) -> LeaseRenewal:
+        """Extend ``owner``'s lease by ``ttl`` seconds; report its cancel flag."""
+        rows = await self._run(
+            self._execute,
+            "UPDATE leases SET expires_at = ? WHERE session_id = ? AND owner = ? "
+            "RETURNING cancel_requested",
+            (time.time() + ttl, session_id, owner),
+        )
+        if not rows:
+            return "lost"
+        return "cancel" if rows[0][0] else "held"
+
+    async def release_lease(self, session_id: str, owner: str) -> None:
+        """Give ``owner``'s lease up."""
+        await self._run(
+            self._execute,
+            "DELETE FROM leases WHERE session_id = ? AND owner = ?",
+            (session_id, owner),
+        )
+
+    async def request_cancel(self, session_id: str) -> bool:
+        """Flag the session's running run for cancellation; ``False`` if none holds a lease."""
+        rows = await self._run(
+            self._execute,
+            "UPDATE leases SET cancel_requested = 1 WHERE session_id = ? AND expires_at > ? "
+            "RETURNING owner",
+            (session_id, time.time()),
+        )
+        return bool(rows)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -262,6 +306,31 @@ class SQLiteStore:
             f"checkpoint {checkpoint_id!r} in {self.path!r} is damaged: {what}; the database "
             "was changed outside rxchronos (restore it from a backup, or delete that row)"
         )
+
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self._db().execute(sql, params).fetchall()
+
+    def _acquire_lease(self, session_id: str, owner: str, ttl: float) -> Lease:
+        connection = self._db()
+        connection.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes
+        try:
+            now = time.time()
+            row = connection.execute(
+                "SELECT owner, expires_at FROM leases WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            if row is None or row[1] <= now:
+                connection.execute(
+                    "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, 0)",
+                    (session_id, owner, now + ttl),
+                )
+                holder = Lease(session_id, owner, ttl)
+            else:
+                holder = Lease(session_id, row[0], row[1] - now)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return holder
 
     def _close_connection(self) -> None:
         if self._connection is not None:

@@ -1,7 +1,9 @@
-"""A run killed with SIGKILL mid-run resumes in a new process to the same final state."""
+"""A run killed with SIGKILL mid-run resumes in a new process to the same final state, once the
+dead worker's lease on the session has expired (until then the session is busy)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import selectors
@@ -16,12 +18,14 @@ from pathlib import Path
 import pytest
 
 import rxchronos
+from rxchronos.graph import Runner, SessionBusyError, SQLiteStore, StateGraph
 
 CHILD = """
 import asyncio, json, sys
 from rxchronos.graph import Runner, SQLiteStore, StateGraph
 
 mode, db, log = sys.argv[1:4]
+LEASE_TTL = 3.0
 
 def make(i):
     async def node(state):
@@ -42,7 +46,7 @@ graph.set_entry_point("n1").set_finish_point("n5")
 
 async def main():
     async with SQLiteStore(db) as store:
-        runner = Runner(graph.compile(), store)
+        runner = Runner(graph.compile(), store, lease_ttl=LEASE_TTL)
         if mode == "resume":
             result = await runner.resume("job")
         else:
@@ -123,7 +127,19 @@ def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
 
     with closing(sqlite3.connect(db)) as raw:  # what the killed process left behind
         left = raw.execute("SELECT next_node FROM checkpoints ORDER BY seq").fetchall()
+        (expires_at,) = raw.execute("SELECT expires_at FROM leases").fetchone()
     assert left == [("n2",), ("n3",)]
+
+    async def resume_too_soon() -> None:  # the dead worker's lease has not expired yet
+        graph = StateGraph("durable").add_node("n3", dict).set_entry_point("n3").compile()
+        async with SQLiteStore(db) as store:
+            runner = Runner(graph, store)
+            with pytest.raises(SessionBusyError, match="session 'job' is running elsewhere"):
+                await runner.resume("job")
+
+    if time.time() < expires_at - 0.5:  # (a heavily loaded machine may be past it already)
+        asyncio.run(resume_too_soon())
+    time.sleep(max(0.0, expires_at - time.time()) + 0.1)  # the lease times out
 
     resumed = _run(script, "resume", str(db), str(log))
     reference = _run(script, "full", str(tmp_path / "ref.db"), str(log))

@@ -112,23 +112,6 @@ async def test_resume_errors_are_clear() -> None:
         await runner.resume_from_checkpoint("nope")
 
 
-async def test_checkpoints_after_every_node_with_next_node_and_parents() -> None:
-    store = MemoryStore()
-    await Runner(linear_graph().compile(), store).run("s", {})
-    history = await store.list_checkpoints("s")
-    assert [(c.step, c.next_node, c.paused) for c in history] == [
-        (1, "transform", False),
-        (2, "load", False),
-        (3, None, False),
-    ]
-    assert [c.parent_id for c in history] == [
-        None,
-        history[0].checkpoint_id,
-        history[1].checkpoint_id,
-    ]
-    assert history[0].state == {"rows": [1, 2, 3]}
-
-
 async def test_resume_from_checkpoint_rewinds_the_session_and_keeps_history() -> None:
     store = MemoryStore()
     runner = Runner(loop_graph().compile(), store)

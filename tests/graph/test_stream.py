@@ -125,11 +125,11 @@ async def test_cancel_makes_run_return_cancelled() -> None:
     runner = Runner(one_node(wait, node_id="w"))
     task = asyncio.create_task(runner.run("s", {}))
     await wait.started.wait()
-    assert runner.cancel("s") is True
+    assert await runner.cancel("s") is True
     result = await task
     assert result.status is RunStatus.CANCELLED
     assert result.node_id == "w"
-    assert runner.cancel("s") is False
+    assert await runner.cancel("s") is False
     assert await no_other_tasks() == set()
 
 
@@ -196,7 +196,7 @@ async def test_runner_cancel_ends_a_stream_with_an_error_not_a_hang() -> None:
     failure: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
     runner.stream("s", {}).subscribe(received.append, failure.set_result)
     await wait.started.wait()
-    assert runner.cancel("s") is True
+    assert await runner.cancel("s") is True
     error = await failure
     assert isinstance(error, RunCancelledError)
     assert error.run_state.status is RunStatus.CANCELLED
@@ -220,7 +220,7 @@ async def test_hot_events_keep_flowing_after_a_failed_and_a_cancelled_run() -> N
         await runner.run("s1", {"mode": "fail"})
     hanging = asyncio.create_task(runner.run("s2", {"mode": "hang"}))
     await hang.started.wait()
-    runner.cancel("s2")
+    await runner.cancel("s2")
     assert (await hanging).status is RunStatus.CANCELLED
     disposed = runner.stream("s3", {"mode": "hang"}).subscribe()
     hang.started.clear()
@@ -272,7 +272,7 @@ async def test_an_in_thread_node_emitting_after_its_run_was_cancelled_adds_nothi
     hot = record(runner)
     task = asyncio.create_task(runner.run("s", {}))
     assert await asyncio.to_thread(entered.wait, 30), "the node never started"
-    runner.cancel("s")
+    await runner.cancel("s")
     assert (await task).status is RunStatus.CANCELLED
     release.set()
     assert await asyncio.to_thread(left.wait, 30), "the node never finished"

@@ -174,7 +174,7 @@ async def test_broker_topic_finishes_on_failure_but_not_on_interrupt_or_cancel()
     hanging = Runner(one_node(hang, node_id="h"), broker=broker)
     task = asyncio.create_task(hanging.run("cancelled", {}))
     await hang.started.wait()
-    hanging.cancel("cancelled")
+    await hanging.cancel("cancelled")
     await task
     assert broker.published[-1][1].type == "cancelled"
     assert broker.finished == []

@@ -1,0 +1,419 @@
+"""One contract, three stores: MemoryStore, SQLiteStore and PostgresStore pass the same tests.
+
+Every store: the checkpoint contract, runs that checkpoint after every node, resume, time travel
+(resume from a checkpoint, fork, replay). The durable stores (SQLite, PostgreSQL) also: typed
+errors for state JSON cannot hold, for damaged rows, for a newer schema, for a closed store; and
+reopening. The shared stores (the :class:`LeaseStore` ones) also: session leases and the
+cancel flag, one run per session across workers (each worker here is a store instance of its own,
+with its own connections), and a cancel from another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rxchronos.graph import (
+    Checkpoint,
+    CheckpointStore,
+    CheckpointStoreError,
+    LeaseStore,
+    MemoryStore,
+    PostgresStore,
+    Runner,
+    RunStatus,
+    SessionBusyError,
+    SQLiteStore,
+    StateSerializationError,
+)
+
+from .helpers import Hang, approval_graph, assert_failed, chain, linear_graph, loop_graph, one_node
+from .helpers import record as record_events
+
+StoreOpener = Callable[[], AbstractAsyncContextManager[Any]]
+
+
+@dataclass
+class Backend:
+    """A store kind under test: ``open()`` gives another store on the same data (a second
+    worker); ``raw(sql, params)`` runs SQL on the data directly (durable stores only)."""
+
+    name: str
+    open: StoreOpener
+    raw: Callable[[str, tuple[Any, ...]], Awaitable[None]] | None = None
+
+    @property
+    def durable(self) -> bool:
+        return self.name != "memory"
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "memory":
+        shared = MemoryStore()
+
+        @asynccontextmanager
+        async def same_memory() -> AsyncIterator[MemoryStore]:
+            yield shared
+
+        return Backend("memory", same_memory)
+    if request.param == "sqlite":
+        path = tmp_path / "runs.db"
+
+        async def sqlite_raw(statement: str, params: tuple[Any, ...]) -> None:
+            with closing(sqlite3.connect(path)) as raw, raw:
+                raw.execute(statement.replace("%s", "?"), params)
+
+        return Backend("sqlite", lambda: SQLiteStore(path), sqlite_raw)
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    schema: str = request.getfixturevalue("pg_schema")
+
+    async def postgres_raw(statement: str, params: tuple[Any, ...]) -> None:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as raw:
+            await raw.execute(f'SET search_path TO "{schema}"')
+            await raw.execute(statement, params)  # type: ignore[arg-type]
+
+    return Backend("postgres", lambda: PostgresStore(dsn, schema=schema), postgres_raw)
+
+
+@pytest.fixture
+async def store(backend: Backend) -> AsyncIterator[Any]:
+    async with backend.open() as opened:
+        yield opened
+
+
+def durable(backend: Backend) -> Callable[[str, tuple[Any, ...]], Awaitable[None]]:
+    if backend.raw is None:
+        pytest.skip("MemoryStore keeps nothing beyond the process: nothing to damage or reopen")
+    return backend.raw
+
+
+def shared(store: object) -> LeaseStore:
+    if not isinstance(store, LeaseStore):
+        pytest.skip("MemoryStore belongs to one process: it needs no leases")
+    return store
+
+
+def checkpoint(cid: str, session: str, step: int, **state: object) -> Checkpoint:
+    return Checkpoint(cid, session, "run", step, state, "next", False, None, 1.5)
+
+
+# --- every store ---------------------------------------------------------------------------
+
+
+async def test_store_contract(store: CheckpointStore) -> None:
+    assert isinstance(store, CheckpointStore)
+    assert await store.latest("s") is None
+    assert await store.list_checkpoints("s") == []
+    assert await store.get("c1") is None
+    await store.put(checkpoint("c1", "s", 1, x=1))
+    await store.put(checkpoint("c2", "other", 1, y=2))
+    await store.put(checkpoint("c3", "s", 2, x=2, nested={"a": [1, 2]}))
+    assert [c.checkpoint_id for c in await store.list_checkpoints("s")] == ["c1", "c3"]
+    latest = await store.latest("s")
+    assert latest == checkpoint("c3", "s", 2, x=2, nested={"a": [1, 2]})
+    got = await store.get("c2")
+    assert got is not None and got.session_id == "other" and got.state == {"y": 2}
+
+
+async def test_runs_resume_through_every_store(store: CheckpointStore) -> None:
+    runner = Runner(approval_graph().compile(), store)
+    await runner.run("s", {"note": "ünïcode"})
+    result = await runner.resume("s", update={"answer": "yes"})
+    assert result.state["published"] is True
+    assert result.state["note"] == "ünïcode"
+
+
+async def test_checkpoints_after_every_node_with_next_node_and_parents(
+    store: CheckpointStore,
+) -> None:
+    await Runner(linear_graph().compile(), store).run("s", {})
+    history = await store.list_checkpoints("s")
+    assert [(c.step, c.next_node, c.paused) for c in history] == [
+        (1, "transform", False),
+        (2, "load", False),
+        (3, None, False),
+    ]
+    first, second, _ = history
+    assert [c.parent_id for c in history] == [None, first.checkpoint_id, second.checkpoint_id]
+    assert history[0].state == {"rows": [1, 2, 3]}
+    assert await store.get(history[1].checkpoint_id) == history[1]
+
+
+async def test_time_travel_resume_fork_and_replay(store: CheckpointStore) -> None:
+    runner = Runner(loop_graph().compile(), store)
+    await runner.run("orig", {"limit": 3})
+    history = await store.list_checkpoints("orig")
+    assert [c.state["count"] for c in history] == [1, 2, 3]
+    fork = await runner.fork_from(history[0].checkpoint_id, {"limit": 5}, session_id="f")
+    replay = await runner.replay_from(history[1].checkpoint_id, session_id="r")
+    assert (fork.state["count"], replay.state["count"]) == (5, 3)
+    assert await store.list_checkpoints("orig") == history  # forks leave the original alone
+    assert (await store.list_checkpoints("f"))[0].parent_id == history[0].checkpoint_id
+    rewound = await runner.resume_from_checkpoint(history[0].checkpoint_id, update={"limit": 4})
+    assert (rewound.session_id, rewound.state["count"]) == ("orig", 4)
+    after = await store.list_checkpoints("orig")
+    assert after[: len(history)] == history
+    assert after[len(history)].parent_id == history[0].checkpoint_id
+
+
+# --- durable stores ------------------------------------------------------------------------
+
+
+async def test_unserialisable_state_names_the_key_and_fails_the_run(
+    backend: Backend, store: CheckpointStore
+) -> None:
+    durable(backend)
+    graph = chain(("ok", lambda s: {"fine": 1}), ("bad", lambda s: {"conn": object()}))
+    runner = Runner(graph, store)
+    seen = record_events(runner)
+    with pytest.raises(StateSerializationError, match="state key 'conn'") as info:
+        await runner.run("s", {})
+    assert info.value.key == "conn"
+    state = assert_failed(info.value.run_state, seen, "bad")
+    assert (state.steps, state.session_id) == (2, "s")
+    assert state.error is not None and state.error.startswith("StateSerializationError: ")
+    history = await store.list_checkpoints("s")
+    assert [c.next_node for c in history] == ["bad"]  # the bad one was never written
+    assert state.checkpoint_id == history[-1].checkpoint_id  # the latest good one
+
+
+@pytest.mark.parametrize(
+    ("update", "key", "path", "where", "why"),
+    [
+        (
+            {"cfg": {"hosts": ["a", object()]}},
+            "cfg",
+            ("cfg", "hosts", 1),
+            "state['cfg']['hosts'][1]",
+            "object is not JSON-serialisable",
+        ),
+        (
+            {"counts": {"ok": {1: "one"}}},
+            "counts",
+            ("counts", "ok"),
+            "state['counts']['ok']",
+            "its key 1 is a int: JSON object keys are strings (it would come back as '1')",
+        ),
+        (
+            {"seen": {("a", 1): True}},
+            "seen",
+            ("seen",),
+            "state['seen']",
+            "its key ('a', 1) is a tuple",
+        ),
+        ({"tags": {"x", "y"}}, "tags", ("tags",), "state['tags']", "frozenset is not JSON"),
+    ],
+)
+async def test_unserialisable_nested_values_are_named_by_their_path(
+    backend: Backend,
+    store: CheckpointStore,
+    update: dict[str, object],
+    key: str,
+    path: tuple[object, ...],
+    where: str,
+    why: str,
+) -> None:
+    durable(backend)
+    graph = one_node(lambda s: update)
+    with pytest.raises(StateSerializationError) as info:
+        await Runner(graph, store).run("s", {"fine": [1, {"deep": "ok"}]})
+    assert await store.list_checkpoints("s") == []
+    assert (info.value.key, info.value.path) == (key, path)
+    assert f"state key {key!r} cannot be serialised to JSON: at {where}, {why}" in str(info.value)
+
+
+async def test_shared_values_nan_nul_and_unicode_round_trip(
+    backend: Backend, store: CheckpointStore
+) -> None:
+    durable(backend)
+    shared_value = [{"x": 1}]
+    graph = one_node(
+        lambda s: {"one": shared_value, "two": shared_value, "nan": float("nan"), "é": "ü\x00"}
+    )
+    await Runner(graph, store).run("s", {})
+    latest = await store.latest("s")
+    assert latest is not None
+    assert latest.state["one"] == latest.state["two"] == [{"x": 1}]
+    assert latest.state["nan"] != latest.state["nan"]  # NaN, as stored
+    assert latest.state["é"] == "ü\x00"
+
+
+async def test_a_duplicate_checkpoint_id_is_a_store_error_and_writes_nothing(
+    backend: Backend, store: CheckpointStore
+) -> None:
+    durable(backend)
+    await store.put(checkpoint("c1", "s", 1))
+    with pytest.raises(
+        CheckpointStoreError, match=r"failed: .*(IntegrityError|UniqueViolation)"
+    ) as info:
+        await store.put(checkpoint("c1", "s", 2))  # the same id twice
+    cause = {"sqlite": "IntegrityError", "postgres": "UniqueViolation"}[backend.name]
+    assert type(info.value.__cause__).__name__ == cause  # the driver's own error, kept
+    assert [c.step for c in await store.list_checkpoints("s")] == [1]
+
+
+async def test_a_damaged_row_is_a_store_error_naming_it(
+    backend: Backend, store: CheckpointStore
+) -> None:
+    raw = durable(backend)
+    await store.put(checkpoint("c1", "s", 1, x=1))
+    await raw("UPDATE checkpoints SET state = %s WHERE checkpoint_id = %s", ('{"x": 1', "c1"))
+    for read in (store.latest("s"), store.get("c1"), store.list_checkpoints("s")):
+        with pytest.raises(
+            CheckpointStoreError,
+            match=r"checkpoint 'c1' in .* is damaged: its state is not valid JSON",
+        ):
+            await read
+    await raw("UPDATE checkpoints SET state = %s WHERE checkpoint_id = %s", ("[1, 2]", "c1"))
+    with pytest.raises(CheckpointStoreError, match="its state is list, not a JSON object"):
+        await store.latest("s")
+
+
+async def test_a_newer_schema_is_refused(backend: Backend, store: CheckpointStore) -> None:
+    raw = durable(backend)
+    await store.put(checkpoint("c1", "s", 1))
+    await raw("INSERT INTO schema_version VALUES (%s)", (99,))
+    with pytest.raises(CheckpointStoreError, match="schema version 99, newer"):
+        async with backend.open() as second:  # PostgresStore checks on opening, SQLite on use
+            await second.latest("s")
+
+
+async def test_a_closed_store_says_so(backend: Backend) -> None:
+    durable(backend)
+    async with backend.open() as opened:
+        await opened.put(checkpoint("c1", "s", 1))
+    with pytest.raises(CheckpointStoreError, match="is closed"):
+        await opened.latest("s")
+
+
+async def test_a_paused_session_survives_reopening_and_resumes(
+    backend: Backend, store: CheckpointStore
+) -> None:
+    durable(backend)
+    await Runner(approval_graph().compile(), store).run("s", {})
+    async with backend.open() as second:
+        latest = await second.latest("s")
+        assert latest is not None and latest.paused and latest.next_node == "review"
+        with pytest.raises(TypeError):
+            latest.state["text"] = "x"
+        result = await Runner(approval_graph().compile(), second).resume("s")
+        assert result.state["published"] is False
+
+
+# --- shared stores: leases -----------------------------------------------------------------
+
+
+async def test_a_lease_has_one_owner_until_released_or_expired(store: object) -> None:
+    leases = shared(store)
+    assert (await leases.acquire_lease("s", "a", 30)).owner == "a"
+    taken = await leases.acquire_lease("s", "b", 30)
+    assert taken.owner == "a" and 0 < taken.expires_in <= 30
+    assert await leases.renew_lease("s", "a", 30) == "held"
+    assert await leases.renew_lease("s", "b", 30) == "lost"
+    await leases.release_lease("s", "b")  # not b's: nothing happens
+    assert (await leases.acquire_lease("s", "b", 30)).owner == "a"
+    await leases.release_lease("s", "a")
+    assert (await leases.acquire_lease("s", "b", 30)).owner == "b"
+    assert (await leases.acquire_lease("other", "c", 30)).owner == "c"  # per session
+
+
+async def test_an_expired_lease_goes_to_the_next_owner_without_the_old_cancel_flag(
+    store: object,
+) -> None:
+    leases = shared(store)
+    assert await leases.request_cancel("s") is False  # nobody runs it: nothing to flag
+    await leases.acquire_lease("s", "crashed", 0.2)
+    assert await leases.request_cancel("s") is True
+    assert await leases.renew_lease("s", "crashed", 0.2) == "cancel"
+    await asyncio.sleep(0.5)  # the owner stopped renewing: its lease ran out
+    assert await leases.request_cancel("s") is False
+    assert (await leases.acquire_lease("s", "next", 30)).owner == "next"
+    assert await leases.renew_lease("s", "next", 30) == "held"
+    assert await leases.renew_lease("s", "crashed", 30) == "lost"
+
+
+async def test_racing_workers_get_the_lease_exactly_once(backend: Backend, store: object) -> None:
+    shared(store)
+    async with backend.open() as second, backend.open() as third:
+        stores: list[LeaseStore] = [store, second, third] * 4  # type: ignore[list-item]
+        holders = await asyncio.gather(
+            *(s.acquire_lease("s", f"worker-{i}", 30) for i, s in enumerate(stores))
+        )
+    winners = {h.owner for h in holders}
+    assert len(winners) == 1, holders
+    assert sum(h.owner == f"worker-{i}" for i, h in enumerate(holders)) == 1
+
+
+# --- shared stores: runs across workers ----------------------------------------------------
+
+
+def waiting_graph(gate: asyncio.Event, started: asyncio.Event) -> Any:
+    async def slow(state: Mapping[str, Any]) -> dict[str, Any]:
+        started.set()
+        await gate.wait()
+        return {"done": True}
+
+    return chain(("first", lambda s: {"n": 1}), ("slow", slow), ("last", lambda s: {"m": 2}))
+
+
+async def test_concurrent_resumes_of_one_session_exactly_one_wins(
+    backend: Backend, store: CheckpointStore
+) -> None:
+    shared(store)
+    gate, started = asyncio.Event(), asyncio.Event()
+    graph = waiting_graph(gate, started)
+    # a run that stopped before "slow" (its worker died): any worker may resume it
+    await store.put(Checkpoint("seed", "s", "r0", 1, {"n": 1}, "slow", False, None, 1.0))
+    async with backend.open() as second, backend.open() as third:
+        workers = [Runner(graph, s) for s in (store, second, third)]
+        tasks = {asyncio.create_task(w.resume("s")) for w in workers}
+        losers: set[asyncio.Task[Any]] = set()
+        while len(losers) < 2:  # the losers fail while the winner waits at the gate
+            done, _ = await asyncio.wait(
+                tasks - losers, timeout=30, return_when=asyncio.FIRST_COMPLETED
+            )
+            assert done, "the losing resumes did not fail"
+            losers |= done
+        assert not gate.is_set() and started.is_set()
+        gate.set()
+        (winner,) = tasks - losers
+        result = await asyncio.wait_for(winner, 30)
+    for loser in losers:
+        with pytest.raises(SessionBusyError, match="session 's' is running elsewhere"):
+            loser.result()
+    assert result.status is RunStatus.COMPLETED
+    assert [c.next_node for c in await store.list_checkpoints("s")] == ["slow", "last", None]
+
+
+async def test_a_cancel_from_another_worker_stops_the_run_and_it_stays_resumable(
+    backend: Backend, store: CheckpointStore
+) -> None:
+    shared(store)
+    hang = Hang()
+    graph = chain(("first", lambda s: {"n": 1}), ("hang", hang), ("last", lambda s: {"m": 2}))
+    running = Runner(graph, store, lease_ttl=5)
+    seen = record_events(running)
+    async with backend.open() as other_store:
+        other = Runner(graph, other_store)
+        assert await other.cancel("s") is False  # nothing runs yet
+        task = asyncio.create_task(running.run("s", {}))
+        await asyncio.wait_for(hang.started.wait(), 30)
+        assert await other.cancel("s") is True
+        result = await asyncio.wait_for(task, 30)
+        assert result.status is RunStatus.CANCELLED and not hang.finished
+        assert seen[-1].type == "cancelled" and seen[-1].node_id == "hang"
+        assert (await store.latest("s")).next_node == "hang"  # type: ignore[union-attr]
+        # the lease was given up and the flag went with it: another worker resumes at once
+        fixed = chain(("first", dict), ("hang", lambda s: {"h": 1}), ("last", dict))
+        resumed = await asyncio.wait_for(Runner(fixed, other_store).resume("s"), 30)
+        assert resumed.status is RunStatus.COMPLETED and resumed.state["h"] == 1
