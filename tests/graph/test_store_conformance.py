@@ -49,14 +49,9 @@ class Backend:
     open: StoreOpener
     raw: Callable[[str, tuple[Any, ...]], Awaitable[None]] | None = None
 
-    @property
-    def durable(self) -> bool:
-        return self.name != "memory"
 
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    if request.param == "memory":
+def make_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if name == "memory":
         shared = MemoryStore()
 
         @asynccontextmanager
@@ -64,7 +59,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
             yield shared
 
         return Backend("memory", same_memory)
-    if request.param == "sqlite":
+    if name == "sqlite":
         path = tmp_path / "runs.db"
 
         async def sqlite_raw(statement: str, params: tuple[Any, ...]) -> None:
@@ -85,22 +80,35 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return Backend("postgres", lambda: PostgresStore(dsn, schema=schema), postgres_raw)
 
 
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Every store."""
+    return make_backend(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """The stores that outlive the process and that several workers share (``LeaseStore``s);
+    MemoryStore belongs to one process."""
+    return make_backend(request.param, request, tmp_path)
+
+
 @pytest.fixture
 async def store(backend: Backend) -> AsyncIterator[Any]:
     async with backend.open() as opened:
         yield opened
 
 
+@pytest.fixture
+async def db_store(db: Backend) -> AsyncIterator[Any]:
+    async with db.open() as opened:
+        assert isinstance(opened, LeaseStore)
+        yield opened
+
+
 def durable(backend: Backend) -> Callable[[str, tuple[Any, ...]], Awaitable[None]]:
-    if backend.raw is None:
-        pytest.skip("MemoryStore keeps nothing beyond the process: nothing to damage or reopen")
+    assert backend.raw is not None
     return backend.raw
-
-
-def shared(store: object) -> LeaseStore:
-    if not isinstance(store, LeaseStore):
-        pytest.skip("MemoryStore belongs to one process: it needs no leases")
-    return store
 
 
 def checkpoint(cid: str, session: str, step: int, **state: object) -> Checkpoint:
@@ -170,11 +178,11 @@ async def test_time_travel_resume_fork_and_replay(store: CheckpointStore) -> Non
 
 
 async def test_unserialisable_state_names_the_key_and_fails_the_run(
-    backend: Backend, store: CheckpointStore
+    db: Backend, db_store: Any
 ) -> None:
-    durable(backend)
+    durable(db)
     graph = chain(("ok", lambda s: {"fine": 1}), ("bad", lambda s: {"conn": object()}))
-    runner = Runner(graph, store)
+    runner = Runner(graph, db_store)
     seen = record_events(runner)
     with pytest.raises(StateSerializationError, match="state key 'conn'") as info:
         await runner.run("s", {})
@@ -182,7 +190,7 @@ async def test_unserialisable_state_names_the_key_and_fails_the_run(
     state = assert_failed(info.value.run_state, seen, "bad")
     assert (state.steps, state.session_id) == (2, "s")
     assert state.error is not None and state.error.startswith("StateSerializationError: ")
-    history = await store.list_checkpoints("s")
+    history = await db_store.list_checkpoints("s")
     assert [c.next_node for c in history] == ["bad"]  # the bad one was never written
     assert state.checkpoint_id == history[-1].checkpoint_id  # the latest good one
 
@@ -215,33 +223,31 @@ async def test_unserialisable_state_names_the_key_and_fails_the_run(
     ],
 )
 async def test_unserialisable_nested_values_are_named_by_their_path(
-    backend: Backend,
-    store: CheckpointStore,
+    db: Backend,
+    db_store: Any,
     update: dict[str, object],
     key: str,
     path: tuple[object, ...],
     where: str,
     why: str,
 ) -> None:
-    durable(backend)
+    durable(db)
     graph = one_node(lambda s: update)
     with pytest.raises(StateSerializationError) as info:
-        await Runner(graph, store).run("s", {"fine": [1, {"deep": "ok"}]})
-    assert await store.list_checkpoints("s") == []
+        await Runner(graph, db_store).run("s", {"fine": [1, {"deep": "ok"}]})
+    assert await db_store.list_checkpoints("s") == []
     assert (info.value.key, info.value.path) == (key, path)
     assert f"state key {key!r} cannot be serialised to JSON: at {where}, {why}" in str(info.value)
 
 
-async def test_shared_values_nan_nul_and_unicode_round_trip(
-    backend: Backend, store: CheckpointStore
-) -> None:
-    durable(backend)
+async def test_shared_values_nan_nul_and_unicode_round_trip(db: Backend, db_store: Any) -> None:
+    durable(db)
     shared_value = [{"x": 1}]
     graph = one_node(
         lambda s: {"one": shared_value, "two": shared_value, "nan": float("nan"), "é": "ü\x00"}
     )
-    await Runner(graph, store).run("s", {})
-    latest = await store.latest("s")
+    await Runner(graph, db_store).run("s", {})
+    latest = await db_store.latest("s")
     assert latest is not None
     assert latest.state["one"] == latest.state["two"] == [{"x": 1}]
     assert latest.state["nan"] != latest.state["nan"]  # NaN, as stored
@@ -249,26 +255,24 @@ async def test_shared_values_nan_nul_and_unicode_round_trip(
 
 
 async def test_a_duplicate_checkpoint_id_is_a_store_error_and_writes_nothing(
-    backend: Backend, store: CheckpointStore
+    db: Backend, db_store: Any
 ) -> None:
-    durable(backend)
-    await store.put(checkpoint("c1", "s", 1))
+    durable(db)
+    await db_store.put(checkpoint("c1", "s", 1))
     with pytest.raises(
         CheckpointStoreError, match=r"failed: .*(IntegrityError|UniqueViolation)"
     ) as info:
-        await store.put(checkpoint("c1", "s", 2))  # the same id twice
-    cause = {"sqlite": "IntegrityError", "postgres": "UniqueViolation"}[backend.name]
+        await db_store.put(checkpoint("c1", "s", 2))  # the same id twice
+    cause = {"sqlite": "IntegrityError", "postgres": "UniqueViolation"}[db.name]
     assert type(info.value.__cause__).__name__ == cause  # the driver's own error, kept
-    assert [c.step for c in await store.list_checkpoints("s")] == [1]
+    assert [c.step for c in await db_store.list_checkpoints("s")] == [1]
 
 
-async def test_a_damaged_row_is_a_store_error_naming_it(
-    backend: Backend, store: CheckpointStore
-) -> None:
-    raw = durable(backend)
-    await store.put(checkpoint("c1", "s", 1, x=1))
+async def test_a_damaged_row_is_a_store_error_naming_it(db: Backend, db_store: Any) -> None:
+    raw = durable(db)
+    await db_store.put(checkpoint("c1", "s", 1, x=1))
     await raw("UPDATE checkpoints SET state = %s WHERE checkpoint_id = %s", ('{"x": 1', "c1"))
-    for read in (store.latest("s"), store.get("c1"), store.list_checkpoints("s")):
+    for read in (db_store.latest("s"), db_store.get("c1"), db_store.list_checkpoints("s")):
         with pytest.raises(
             CheckpointStoreError,
             match=r"checkpoint 'c1' in .* is damaged: its state is not valid JSON",
@@ -276,32 +280,30 @@ async def test_a_damaged_row_is_a_store_error_naming_it(
             await read
     await raw("UPDATE checkpoints SET state = %s WHERE checkpoint_id = %s", ("[1, 2]", "c1"))
     with pytest.raises(CheckpointStoreError, match="its state is list, not a JSON object"):
-        await store.latest("s")
+        await db_store.latest("s")
 
 
-async def test_a_newer_schema_is_refused(backend: Backend, store: CheckpointStore) -> None:
-    raw = durable(backend)
-    await store.put(checkpoint("c1", "s", 1))
+async def test_a_newer_schema_is_refused(db: Backend, db_store: Any) -> None:
+    raw = durable(db)
+    await db_store.put(checkpoint("c1", "s", 1))
     await raw("INSERT INTO schema_version VALUES (%s)", (99,))
     with pytest.raises(CheckpointStoreError, match="schema version 99, newer"):
-        async with backend.open() as second:  # PostgresStore checks on opening, SQLite on use
+        async with db.open() as second:  # PostgresStore checks on opening, SQLite on use
             await second.latest("s")
 
 
-async def test_a_closed_store_says_so(backend: Backend) -> None:
-    durable(backend)
-    async with backend.open() as opened:
+async def test_a_closed_store_says_so(db: Backend) -> None:
+    durable(db)
+    async with db.open() as opened:
         await opened.put(checkpoint("c1", "s", 1))
     with pytest.raises(CheckpointStoreError, match="is closed"):
         await opened.latest("s")
 
 
-async def test_a_paused_session_survives_reopening_and_resumes(
-    backend: Backend, store: CheckpointStore
-) -> None:
-    durable(backend)
-    await Runner(approval_graph().compile(), store).run("s", {})
-    async with backend.open() as second:
+async def test_a_paused_session_survives_reopening_and_resumes(db: Backend, db_store: Any) -> None:
+    durable(db)
+    await Runner(approval_graph().compile(), db_store).run("s", {})
+    async with db.open() as second:
         latest = await second.latest("s")
         assert latest is not None and latest.paused and latest.next_node == "review"
         with pytest.raises(TypeError):
@@ -313,8 +315,8 @@ async def test_a_paused_session_survives_reopening_and_resumes(
 # --- shared stores: leases -----------------------------------------------------------------
 
 
-async def test_a_lease_has_one_owner_until_released_or_expired(store: object) -> None:
-    leases = shared(store)
+async def test_a_lease_has_one_owner_until_released_or_expired(db_store: Any) -> None:
+    leases: LeaseStore = db_store
     assert (await leases.acquire_lease("s", "a", 30)).owner == "a"
     taken = await leases.acquire_lease("s", "b", 30)
     assert taken.owner == "a" and 0 < taken.expires_in <= 30
@@ -328,9 +330,9 @@ async def test_a_lease_has_one_owner_until_released_or_expired(store: object) ->
 
 
 async def test_an_expired_lease_goes_to_the_next_owner_without_the_old_cancel_flag(
-    store: object,
+    db_store: Any,
 ) -> None:
-    leases = shared(store)
+    leases: LeaseStore = db_store
     assert await leases.request_cancel("s") is False  # nobody runs it: nothing to flag
     await leases.acquire_lease("s", "crashed", 0.2)
     assert await leases.request_cancel("s") is True
@@ -342,10 +344,9 @@ async def test_an_expired_lease_goes_to_the_next_owner_without_the_old_cancel_fl
     assert await leases.renew_lease("s", "crashed", 30) == "lost"
 
 
-async def test_racing_workers_get_the_lease_exactly_once(backend: Backend, store: object) -> None:
-    shared(store)
-    async with backend.open() as second, backend.open() as third:
-        stores: list[LeaseStore] = [store, second, third] * 4  # type: ignore[list-item]
+async def test_racing_workers_get_the_lease_exactly_once(db: Backend, db_store: Any) -> None:
+    async with db.open() as second, db.open() as third:
+        stores: list[LeaseStore] = [db_store, second, third] * 4
         holders = await asyncio.gather(
             *(s.acquire_lease("s", f"worker-{i}", 30) for i, s in enumerate(stores))
         )
@@ -367,15 +368,14 @@ def waiting_graph(gate: asyncio.Event, started: asyncio.Event) -> Any:
 
 
 async def test_concurrent_resumes_of_one_session_exactly_one_wins(
-    backend: Backend, store: CheckpointStore
+    db: Backend, db_store: Any
 ) -> None:
-    shared(store)
     gate, started = asyncio.Event(), asyncio.Event()
     graph = waiting_graph(gate, started)
     # a run that stopped before "slow" (its worker died): any worker may resume it
-    await store.put(Checkpoint("seed", "s", "r0", 1, {"n": 1}, "slow", False, None, 1.0))
-    async with backend.open() as second, backend.open() as third:
-        workers = [Runner(graph, s) for s in (store, second, third)]
+    await db_store.put(Checkpoint("seed", "s", "r0", 1, {"n": 1}, "slow", False, None, 1.0))
+    async with db.open() as second, db.open() as third:
+        workers = [Runner(graph, s) for s in (db_store, second, third)]
         tasks = {asyncio.create_task(w.resume("s")) for w in workers}
         losers: set[asyncio.Task[Any]] = set()
         while len(losers) < 2:  # the losers fail while the winner waits at the gate
@@ -392,18 +392,17 @@ async def test_concurrent_resumes_of_one_session_exactly_one_wins(
         with pytest.raises(SessionBusyError, match="session 's' is running elsewhere"):
             loser.result()
     assert result.status is RunStatus.COMPLETED
-    assert [c.next_node for c in await store.list_checkpoints("s")] == ["slow", "last", None]
+    assert [c.next_node for c in await db_store.list_checkpoints("s")] == ["slow", "last", None]
 
 
 async def test_a_cancel_from_another_worker_stops_the_run_and_it_stays_resumable(
-    backend: Backend, store: CheckpointStore
+    db: Backend, db_store: Any
 ) -> None:
-    shared(store)
     hang = Hang()
     graph = chain(("first", lambda s: {"n": 1}), ("hang", hang), ("last", lambda s: {"m": 2}))
-    running = Runner(graph, store, lease_ttl=5)
+    running = Runner(graph, db_store, lease_ttl=5)
     seen = record_events(running)
-    async with backend.open() as other_store:
+    async with db.open() as other_store:
         other = Runner(graph, other_store)
         assert await other.cancel("s") is False  # nothing runs yet
         task = asyncio.create_task(running.run("s", {}))
@@ -412,7 +411,7 @@ async def test_a_cancel_from_another_worker_stops_the_run_and_it_stays_resumable
         result = await asyncio.wait_for(task, 30)
         assert result.status is RunStatus.CANCELLED and not hang.finished
         assert seen[-1].type == "cancelled" and seen[-1].node_id == "hang"
-        assert (await store.latest("s")).next_node == "hang"  # type: ignore[union-attr]
+        assert (await db_store.latest("s")).next_node == "hang"  # type: ignore[union-attr]
         # the lease was given up and the flag went with it: another worker resumes at once
         fixed = chain(("first", dict), ("hang", lambda s: {"h": 1}), ("last", dict))
         resumed = await asyncio.wait_for(Runner(fixed, other_store).resume("s"), 30)
