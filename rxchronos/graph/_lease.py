@@ -2,13 +2,13 @@
 
 A store that several processes share ([SQLiteStore][rxchronos.graph.SQLiteStore] on one file,
 [PostgresStore][rxchronos.graph.PostgresStore] on one database) also implements
-[LeaseStore][rxchronos.graph.LeaseStore]. A ``Runner`` on such a store takes the session's lease before a run reads or writes anything, so a
-second ``run``/``resume`` of a session that runs on another worker raises ``SessionBusyError``.
-While the run runs, the runner renews the lease every ``poll_interval`` seconds; the same
-round trip reads the session's cancel flag, which ``runner.cancel(session_id)`` sets from any
-worker, so a cancel reaches the run within about a second with nothing but the store. A worker
-that dies stops renewing; its lease expires after ``ttl`` seconds and any worker can resume the
-session from its last checkpoint.
+[LeaseStore][rxchronos.graph.LeaseStore]. A ``Runner`` on such a store takes the session's lease
+before a run reads or writes anything, so a second ``run``/``resume`` of a session that runs on
+another worker raises ``SessionBusyError``. While the run runs, the runner renews the lease every
+``poll_interval`` seconds; the same round trip reads the session's cancel flag, which
+``runner.cancel(session_id)`` sets from any worker, so a cancel reaches the run within about a
+second with nothing but the store. A worker that dies stops renewing; its lease expires after
+``ttl`` seconds and any worker can resume the session from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ class Lease:
 @runtime_checkable
 class LeaseStore(Protocol):
     """What a store shared by several workers adds to
-    [CheckpointStore][rxchronos.graph.CheckpointStore] so that a session runs on one worker at a time and can be cancelled from any.
+    [CheckpointStore][rxchronos.graph.CheckpointStore] so that a session runs on one worker at a
+    time and can be cancelled from any.
 
     Every method is atomic in the store (two workers racing for one lease: exactly one gets it).
     Expiry is judged by one clock (the database server's, or the one machine's for SQLite).

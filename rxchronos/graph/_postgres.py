@@ -92,8 +92,8 @@ class PostgresStore:
 
     The pool opens on ``async with`` (or ``await store.open()``, or the first call) and closes with
     ``await store.aclose()``. The behaviour is that of
-    [SQLiteStore][rxchronos.graph.SQLiteStore]; it also keeps the session leases that let several workers share runs (see
-    [LeaseStore][rxchronos.graph.LeaseStore]).
+    [SQLiteStore][rxchronos.graph.SQLiteStore]; it also keeps the session leases that let several
+    workers share runs (see [LeaseStore][rxchronos.graph.LeaseStore]).
 
     Example:
         >>> import asyncio
