@@ -12,12 +12,15 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rxchronos._queue import Overflow
 from rxchronos.stream._broker import Broker
 from rxchronos.stream._client import sse_client
 from rxchronos.stream._errors import (
     BrokerClosedError,
     BrokerError,
+    BrokerUnavailableError,
     SSEClientError,
     SSEConnectionError,
     SSEHTTPError,
@@ -28,14 +31,19 @@ from rxchronos.stream._event import Event
 from rxchronos.stream._protocol import BrokerProtocol, BrokerStats, SSESource, SubscriberStats
 from rxchronos.stream._serve import StreamOptions
 
+if TYPE_CHECKING:
+    from rxchronos.stream._redis import RedisBroker
+
 __all__ = [
     "Broker",
     "BrokerClosedError",
     "BrokerError",
     "BrokerProtocol",
     "BrokerStats",
+    "BrokerUnavailableError",
     "Event",
     "Overflow",
+    "RedisBroker",
     "SSEClientError",
     "SSEConnectionError",
     "SSEHTTPError",
@@ -46,3 +54,12 @@ __all__ = [
     "SubscriberStats",
     "sse_client",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # RedisBroker needs the optional redis-py (``rxchronos[redis]``): imported on first use.
+    if name == "RedisBroker":
+        from rxchronos.stream._redis import RedisBroker
+
+        return RedisBroker
+    raise AttributeError(f"module 'rxchronos.stream' has no attribute {name!r}")

@@ -39,7 +39,7 @@ from rxchronos.stream._replay import Journal
 from rxchronos.stream._serve import FrameSink, check_overflow
 from rxchronos.stream.web import SSERoutes
 
-__all__ = ["Broker", "LoopAffinity", "Subscriptions"]
+__all__ = ["BaseBroker", "Broker", "LoopAffinity", "Subscriptions"]
 
 _T = TypeVar("_T")
 _Observers = tuple[abc.ObserverBase[Any], ...]
@@ -343,6 +343,17 @@ class Subscriptions:
         hot, self._hot = self._hot, ()
         _complete_all([*(s.consumer for s in chosen), *hot], "closed")
 
+    def fail_all(self, error: Exception) -> None:
+        """End every subscription with ``error`` (the live feed is lost); hot observers stay."""
+        chosen = list(self._open)
+        for subscription in chosen:
+            self._forget(subscription)
+        for subscription in chosen:
+            try:
+                subscription.consumer.on_error(error)
+            except Exception as exc:
+                _report(exc, "a broker subscriber raised in on_error")
+
     def stats(self) -> tuple[int, tuple[SubscriberStats, ...]]:
         """The drops so far (open buffers included) and a snapshot per open subscription."""
         snapshots = tuple(s.stats() for s in self._open)
@@ -403,7 +414,75 @@ def _complete_all(observers: list[abc.ObserverBase[Any]], what: str) -> None:
     _report(error, str(error))
 
 
-class Broker(AsyncClosable, SSERoutes):
+class BaseBroker(AsyncClosable, SSERoutes):
+    """What every broker class shares: its loop, its local subscribers and their buffers.
+
+    [Broker][rxchronos.stream.Broker] and [RedisBroker][rxchronos.stream.RedisBroker] build on
+    it; a new backend does too, adding publishing, ``attach`` (with its history) and its
+    lifecycle.
+    """
+
+    def __init__(self, *, buffer_size: int, overflow: Overflow) -> None:
+        check_overflow(overflow, buffer_size)
+        self._buffer_size = buffer_size
+        self._overflow: Overflow = overflow
+        self._subscriptions = Subscriptions()
+        self._affinity = LoopAffinity()
+        self._closed = False
+
+    @property
+    def buffer_size(self) -> int:
+        """Each SSE connection's buffer, in events."""
+        return self._buffer_size
+
+    @property
+    def overflow(self) -> Overflow:
+        """What a full SSE connection buffer does."""
+        return self._overflow
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed
+
+    @property
+    def events(self) -> reactivex.Observable[Event]:
+        """The hot stream of every event published from now on (no replay, no buffer)."""
+        if self._closed:
+            return reactivex.empty()
+        return self._subscriptions.hot()
+
+    def is_finished(self, topic: str) -> bool:
+        """Whether ``topic`` was finished (and not reopened since)."""
+        return self._subscriptions.is_finished(topic)
+
+    def unsubscribe(self, client_id: str) -> int:
+        """Complete every subscription (SSE connections included) made with ``client_id``.
+
+        Returns:
+            How many subscriptions were completed.
+        """
+        if not isinstance(client_id, str):
+            raise TypeError(f"client_id must be a string, got {type(client_id).__name__}")
+        return self._subscriptions.complete(
+            lambda s: s.client_id == client_id, f"unsubscribed client {client_id!r}"
+        )
+
+    def _stats(self, published: int, replay_buffered: int, replay_size: int) -> BrokerStats:
+        subscriptions = self._subscriptions
+        dropped, snapshots = subscriptions.stats()
+        return BrokerStats(
+            subscribers=len(subscriptions),
+            published=published,
+            replay_buffered=replay_buffered,
+            replay_size=replay_size,
+            dropped=dropped,
+            disconnects=subscriptions.disconnects,
+            subscriptions=snapshots,
+        )
+
+
+class Broker(BaseBroker):
     """Fans events out to subscribers and SSE clients: Chronos' ``stream.Broker``, as Rx.
 
     ``publish`` stamps each event with an id (``<epoch>-<n>``: strictly increasing, the epoch
@@ -439,23 +518,8 @@ class Broker(AsyncClosable, SSERoutes):
         buffer_size: int = 1024,
         overflow: Overflow = "disconnect",
     ) -> None:
-        check_overflow(overflow, buffer_size)
-        self._buffer_size = buffer_size
-        self._overflow: Overflow = overflow
+        super().__init__(buffer_size=buffer_size, overflow=overflow)
         self._journal = Journal(replay_size)
-        self._subscriptions = Subscriptions()
-        self._affinity = LoopAffinity()
-        self._closed = False
-
-    @property
-    def buffer_size(self) -> int:
-        """Each SSE connection's buffer, in events."""
-        return self._buffer_size
-
-    @property
-    def overflow(self) -> Overflow:
-        """What a full SSE connection buffer does."""
-        return self._overflow
 
     @property
     def epoch(self) -> str:
@@ -482,18 +546,6 @@ class Broker(AsyncClosable, SSERoutes):
         """
         journal = self._journal
         return journal.ids.id_of(journal.published)
-
-    @property
-    def closed(self) -> bool:
-        """Whether [close][rxchronos.stream.Broker.close] was called."""
-        return self._closed
-
-    @property
-    def events(self) -> reactivex.Observable[Event]:
-        """The hot stream of every event published from now on (no replay, no buffer)."""
-        if self._closed:
-            return reactivex.empty()
-        return self._subscriptions.hot()
 
     # -- publishing ----------------------------------------------------------------------------
 
@@ -600,10 +652,6 @@ class Broker(AsyncClosable, SSERoutes):
         self._subscriptions.finish(topic)
         return done
 
-    def is_finished(self, topic: str) -> bool:
-        """Whether ``topic`` was finished (and not reopened since)."""
-        return self._subscriptions.is_finished(topic)
-
     async def flush(self) -> None:
         """Nothing to wait for: an in-process broker delivers in ``publish`` itself.
 
@@ -704,18 +752,6 @@ class Broker(AsyncClosable, SSERoutes):
             replayed = journal.resume(last_event_id, topics, upto=delivered)
         return subscriptions.open(consumer, client_id, topics, replayed)
 
-    def unsubscribe(self, client_id: str) -> int:
-        """Complete every subscription (SSE connections included) made with ``client_id``.
-
-        Returns:
-            How many subscriptions were completed.
-        """
-        if not isinstance(client_id, str):
-            raise TypeError(f"client_id must be a string, got {type(client_id).__name__}")
-        return self._subscriptions.complete(
-            lambda s: s.client_id == client_id, f"unsubscribed client {client_id!r}"
-        )
-
     # -- lifecycle and statistics ----------------------------------------------------------------
 
     def close(self) -> None:
@@ -745,15 +781,5 @@ class Broker(AsyncClosable, SSERoutes):
             >>> s.subscribers, s.replay_size, s.subscriptions[0].client_id
             (1, 10, 'c1')
         """
-        subscriptions = self._subscriptions
-        dropped, snapshots = subscriptions.stats()
         replay = self._journal.replay
-        return BrokerStats(
-            subscribers=len(subscriptions),
-            published=self._journal.published,
-            replay_buffered=len(replay),
-            replay_size=replay.capacity,
-            dropped=dropped,
-            disconnects=subscriptions.disconnects,
-            subscriptions=snapshots,
-        )
+        return self._stats(self._journal.published, len(replay), replay.capacity)

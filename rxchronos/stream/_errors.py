@@ -10,6 +10,7 @@ from rxchronos._errors import RxChronosError
 __all__ = [
     "BrokerClosedError",
     "BrokerError",
+    "BrokerUnavailableError",
     "SSEClientError",
     "SSEConnectionError",
     "SSEHTTPError",
@@ -34,6 +35,22 @@ class BrokerClosedError(BrokerError):
         ... except BrokerClosedError as exc:
         ...     print(type(exc).__name__)
         BrokerClosedError
+    """
+
+
+class BrokerUnavailableError(BrokerError):
+    """A distributed broker cannot reach its store (Redis), or cannot keep up with it.
+
+    Raised by ``publish`` when the bounded outbox of events not yet stored is full, by
+    ``flush()`` when storing fails, and when the broker starts and its store is unreachable (the
+    message names the URL without its password). A subscription ends with it when the broker
+    lost its live feed; an SSE connection then simply ends, and the browser reconnects and
+    resumes with its ``Last-Event-ID``.
+
+    Example:
+        >>> from rxchronos.stream import BrokerError, BrokerUnavailableError
+        >>> issubclass(BrokerUnavailableError, BrokerError)
+        True
     """
 
 

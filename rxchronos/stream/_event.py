@@ -21,6 +21,7 @@ __all__ = [
     "Event",
     "check_client",
     "check_topic",
+    "event_from_payload",
     "frame_of",
     "json_payload",
     "normalise_topics",
@@ -230,6 +231,26 @@ def _build(
     _set(event, "__pydantic_extra__", None)
     _set(event, "__pydantic_private__", {"_json": payload, "_frame": None, "_named_frame": None})
     return event
+
+
+def event_from_payload(payload: bytes, *, id: str, topic: str | None, timestamp: datetime) -> Event:
+    """The stamped event whose JSON (made by `json_payload`) is ``payload``, e.g. read back from
+    a store; its SSE frame then reuses those bytes.
+
+    Raises:
+        ValueError: when ``payload`` is not such JSON.
+
+    Example:
+        >>> from datetime import UTC, datetime
+        >>> e = event_from_payload(b'{"type":"t","data":1}', id="e-1", topic=None,
+        ...     timestamp=datetime.now(UTC))
+        >>> e.type, e.data, e.to_sse()
+        ('t', 1, b'id: e-1\\ndata: {"type":"t","data":1}\\n\\n')
+    """
+    decoded = pydantic_core.from_json(payload)
+    if not isinstance(decoded, dict) or not isinstance(decoded.get("type"), str):
+        raise ValueError(f"not an event's JSON: {payload[:80]!r}")
+    return _build(decoded["type"], decoded.get("data"), id, topic, timestamp, payload)
 
 
 def _describe(item: object) -> tuple[str, Any, Any]:

@@ -36,6 +36,7 @@ checked against, so an upgrade that changes it fails loudly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import inspect
 import logging
@@ -50,6 +51,7 @@ from reactivex import abc
 from rxchronos._errors import SlowConsumerError
 from rxchronos._queue import BoundedQueue, Overflow, check_bounds
 from rxchronos.sse import encode_comment, encode_event
+from rxchronos.stream._errors import BrokerUnavailableError
 from rxchronos.stream._event import Event, stamp_event
 from rxchronos.stream._protocol import SubscriberStats
 
@@ -192,9 +194,19 @@ async def serve(
         write_timeout=options.write_timeout,
     )
     queue = connection.queue
-    with queue.unbounded():
-        attached = subscribe(connection.sink)
-        subscription = await attached if inspect.isawaitable(attached) else attached
+    try:
+        with queue.unbounded():
+            attached = subscribe(connection.sink)
+            subscription = await attached if inspect.isawaitable(attached) else attached
+    except BrokerUnavailableError as exc:
+        # The broker's store is down: an empty stream that ends at once makes the browser retry
+        # after ``retry`` (a 5xx would make EventSource give up for good).
+        _log.warning("SSE request %s: %s; the client will retry", request.path, exc)
+        response = web.StreamResponse(headers={**SSE_HEADERS, **(headers or {})})
+        with contextlib.suppress(ConnectionError):
+            await response.prepare(request)
+            await response.write(options.preamble())
+        return response
     try:
         if queue.ended and not queue and queue.exception is None:
             return web.Response(status=204)
@@ -390,8 +402,10 @@ class SSEConnection:
                     await parked
                 finally:
                     self._parked = None
-        except (StopAsyncIteration, SlowConsumerError):
-            return  # completed, closed, or cut off for falling behind (policy "disconnect")
+        except (StopAsyncIteration, SlowConsumerError, BrokerUnavailableError):
+            # completed, closed, cut off for falling behind (policy "disconnect"), or the broker
+            # lost its live feed: the client reconnects and resumes
+            return
         finally:
             self.writing_since = None
             if self._pending is not None:

@@ -1,0 +1,280 @@
+"""RedisBroker on a real Redis: ids and history in Redis, resuming on another broker with no gap
+and no duplicate, reset for ids it cannot serve, finished topics, and the faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from reactivex import operators as ops
+
+from rxchronos.stream import (
+    BrokerClosedError,
+    BrokerProtocol,
+    BrokerUnavailableError,
+    Event,
+    RedisBroker,
+)
+
+from .conftest import Serve, SSEReader, eventually, open_stream
+from .redis_servers import drop_namespace, free_port, new_namespace, private_redis, shared_url
+
+
+@pytest.fixture
+def url() -> str:
+    return shared_url()
+
+
+@pytest.fixture
+async def namespace(url: str) -> AsyncIterator[str]:
+    name = new_namespace()
+    yield name
+    drop_namespace(url, name)
+
+
+def seq(event_id: str) -> int:
+    return int(event_id.rsplit("-", 1)[1])
+
+
+def routes(broker: RedisBroker, **options: Any) -> web.Application:
+    app = web.Application()
+    broker.add_sse_route(app, "/runs/{topic}", **options)
+    return app
+
+
+async def collect(observable: Any, count: int) -> list[Event]:
+    result: list[Event] = await asyncio.wait_for(
+        observable.pipe(ops.take(count), ops.to_list()), 20
+    )
+    return result
+
+
+async def test_a_redis_broker_satisfies_the_broker_protocol(url: str, namespace: str) -> None:
+    async with RedisBroker(url, namespace=namespace) as broker:
+        assert isinstance(broker, BrokerProtocol)
+
+
+async def test_events_get_ids_in_redis_and_reach_subscribers_in_order(
+    url: str, namespace: str
+) -> None:
+    async with RedisBroker(url, namespace=namespace) as broker:
+        seen: list[Event] = []
+        _ = broker.subscribe(topics="run-1").subscribe(seen.append)
+        await asyncio.sleep(0.1)  # attached
+        returned = [broker.publish(Event(type="n", data=n), topic="run-1") for n in range(50)]
+        assert all(e.id is None and e.topic == "run-1" for e in returned)
+        await broker.flush()
+        await eventually(lambda: len(seen) == 50)
+        assert [e.data for e in seen] == list(range(50))
+        assert [seq(e.id or "") for e in seen] == list(range(1, 51))
+        assert len({(e.id or "").rsplit("-", 1)[0] for e in seen}) == 1
+
+
+async def test_a_second_broker_resumes_exactly_after_an_id(url: str, namespace: str) -> None:
+    async with (
+        RedisBroker(url, namespace=namespace) as first,
+        RedisBroker(url, namespace=namespace) as second,
+    ):
+        live = first.subscribe(topics="t")
+        reading = asyncio.ensure_future(collect(live, 10))
+        await asyncio.sleep(0.1)
+        for n in range(10):
+            first.publish(Event(type="n", data=n), topic="t")
+        await first.flush()
+        got = await reading
+        resumed = asyncio.ensure_future(
+            collect(second.subscribe(topics="t", last_event_id=got[3].id), 8)
+        )
+        await asyncio.sleep(0.1)
+        first.publish(Event(type="n", data=10), topic="t")
+        first.publish(Event(type="n", data=11), topic="t")
+        await first.flush()
+        after = await resumed
+        assert [e.data for e in after] == list(range(4, 12))
+        assert [seq(e.id or "") for e in after] == list(range(5, 13))
+
+
+async def test_resume_while_publishing_has_no_gap_and_no_duplicate_at_the_seam(
+    url: str, namespace: str
+) -> None:
+    total = 400
+    async with (
+        RedisBroker(url, namespace=namespace) as publisher,
+        RedisBroker(url, namespace=namespace) as reader,
+    ):
+        for n in range(50):
+            publisher.publish(Event(type="n", data=n), topic="t")
+        await publisher.flush()
+        first_id = f"{(await _epoch(url, namespace, 't'))}-10"
+
+        async def publish_rest() -> None:
+            for n in range(50, total):
+                publisher.publish(Event(type="n", data=n), topic="t")
+                if n % 7 == 0:
+                    await asyncio.sleep(0)
+            await publisher.flush()
+
+        task = asyncio.ensure_future(publish_rest())
+        got = await collect(reader.subscribe(topics="t", last_event_id=first_id), total - 10)
+        await task
+        assert [e.data for e in got] == list(range(10, total))
+
+
+async def _epoch(url: str, namespace: str, topic: str) -> str:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        epoch = await client.hget(f"{namespace}:meta:{topic}", "e")
+    finally:
+        await client.aclose()
+    assert epoch is not None
+    return str(epoch.decode())
+
+
+@pytest.mark.parametrize(
+    ("make_id", "reason"),
+    [
+        (lambda epoch: "nonsense", "invalid_id"),
+        (lambda epoch: "zz9-3", "unknown_epoch"),
+        (lambda epoch: f"{epoch}-999", "unknown_id"),
+        (lambda epoch: f"{epoch}-1", "too_old"),
+    ],
+)
+async def test_an_id_it_cannot_serve_gives_one_reset_then_live_events(
+    url: str, namespace: str, make_id: Callable[[str], str], reason: str
+) -> None:
+    async with RedisBroker(url, namespace=namespace, replay_size=1) as broker:
+        for n in range(600):  # MAXLEN ~ trims whole nodes: far more than replay_size
+            broker.publish(Event(type="n", data=n), topic="t")
+        await broker.flush()
+        epoch = await _epoch(url, namespace, "t")
+        got = asyncio.ensure_future(
+            collect(broker.subscribe(topics="t", last_event_id=make_id(epoch)), 2)
+        )
+        await asyncio.sleep(0.1)
+        broker.publish(Event(type="live"), topic="t")
+        await broker.flush()
+        reset, live = await got
+        assert reset.type == "reset" and reset.data["reason"] == reason
+        assert reset.id == f"{epoch}-600"
+        assert (live.type, live.id) == ("live", f"{epoch}-601")
+
+
+async def test_a_finished_topic_ends_streams_everywhere_and_a_reconnect_gets_204(
+    serve: Serve, http: aiohttp.ClientSession, url: str, namespace: str
+) -> None:
+    async with (
+        RedisBroker(url, namespace=namespace) as a,
+        RedisBroker(url, namespace=namespace) as b,
+    ):
+        base_a = await serve(routes(a, retry=0.05))
+        base_b = await serve(routes(b, retry=0.05))
+        reader = await open_stream(http, f"{base_a}/runs/run-9")
+        a.publish(Event(type="step"), topic="run-9")
+        b.finish_topic("run-9")
+        await b.flush()
+        events = await asyncio.wait_for(reader.rest(), 20)
+        assert [json.loads(e.data)["type"] for e in events] == ["step", "done"]
+        for base in (base_a, base_b):
+            async with http.get(
+                f"{base}/runs/run-9", headers={"Last-Event-ID": events[-1].id}
+            ) as r:
+                assert r.status == 204
+        assert a.is_finished("run-9") and b.is_finished("run-9")
+
+
+async def test_sse_resume_on_another_worker_over_the_wire(
+    serve: Serve, http: aiohttp.ClientSession, url: str, namespace: str
+) -> None:
+    async with (
+        RedisBroker(url, namespace=namespace) as a,
+        RedisBroker(url, namespace=namespace) as b,
+    ):
+        base_a, base_b = await serve(routes(a)), await serve(routes(b))
+        reader = await open_stream(http, f"{base_a}/runs/t")
+        for n in range(5):
+            a.publish(Event(type="n", data=n), topic="t")
+        await a.flush()
+        first = await reader.take(3)
+        reader.response.close()
+        for n in range(5, 8):
+            a.publish(Event(type="n", data=n), topic="t")
+        await a.flush()
+        again = await open_stream(http, f"{base_b}/runs/t", {"Last-Event-ID": first[-1].id})
+        rest = await again.take(5)
+        assert [json.loads(e.data)["data"] for e in first + rest] == list(range(8))
+
+
+async def test_redis_unreachable_at_start_names_the_url_without_the_password() -> None:
+    port = free_port()
+    broker = RedisBroker(f"redis://user:hunter2@127.0.0.1:{port}/0")
+    with pytest.raises(BrokerUnavailableError) as caught:
+        await broker.start()
+    assert f"127.0.0.1:{port}" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+async def test_publish_after_close_and_flush_before_start_are_refused(url: str) -> None:
+    broker = RedisBroker(url, namespace=new_namespace())
+    with pytest.raises(BrokerClosedError):
+        await broker.flush()
+    await broker.aclose()
+    with pytest.raises(BrokerClosedError):
+        broker.publish(Event(type="late"))
+
+
+async def test_redis_dying_ends_sse_streams_then_everything_recovers_with_a_new_epoch(
+    serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    with private_redis() as server:
+        async with RedisBroker(server.url, namespace="fault", outbox_size=100) as broker:
+            base = await serve(routes(broker, retry=0.05))
+            reader = await open_stream(http, f"{base}/runs/t")
+            broker.publish(Event(type="before"), topic="t")
+            await broker.flush()
+            (before,) = await reader.take(1)
+            server.stop()
+            assert await asyncio.wait_for(reader.rest(), 20) == []  # ended cleanly
+            kept = [broker.publish(Event(type="n", data=n), topic="t") for n in range(100)]
+            assert len(kept) == 100
+            with pytest.raises(BrokerUnavailableError, match="outbox"):
+                broker.publish(Event(type="too_many"), topic="t")
+            with pytest.raises(BrokerUnavailableError):
+                await broker.flush()
+            server.start()  # empty: no persistence, so a new epoch
+            await asyncio.wait_for(broker.flush(), 20)
+            broker.publish(Event(type="after"), topic="t")
+
+            async def reconnect() -> tuple[SSEReader, Any]:
+                while True:  # the first attempts may come while the feed is still down
+                    response = await http.get(
+                        f"{base}/runs/t", headers={"Last-Event-ID": before.id or ""}
+                    )
+                    attempt = SSEReader(response)
+                    if await _has_event(attempt):
+                        return attempt, (await attempt.take(1))[0]
+                    await asyncio.sleep(0.05)
+
+            again, first = await asyncio.wait_for(reconnect(), 20)
+            reset = json.loads(first.data)
+            assert reset["type"] == "reset" and reset["data"]["reason"] == "unknown_epoch"
+            assert seq(first.id) == 101  # the 100 kept in the outbox, then "after"
+            broker.publish(Event(type="later"), topic="t")
+            await broker.flush()
+            (later,) = await again.take(1)
+            assert json.loads(later.data)["type"] == "later"
+            assert seq(later.id) == 102
+
+
+async def _has_event(reader: SSEReader) -> bool:
+    try:
+        await asyncio.wait_for(reader.until_raw(b"data:"), 2)
+    except (EOFError, TimeoutError):
+        return False
+    return True
