@@ -1,0 +1,167 @@
+"""RedisBroker across worker processes: two aiohttp apps in their own processes on one Redis.
+
+A client that read part of a run from one worker and reconnects to the other (after the first
+was killed) gets exactly the rest; many clients hopping between workers while events are
+published each end with every event once, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from rxchronos.stream import Event, RedisBroker
+
+from .conftest import SSEReader
+from .redis_servers import drop_namespace, new_namespace, shared_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Worker:
+    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+        self.process = process
+        self.base = f"http://127.0.0.1:{port}"
+
+
+@contextlib.asynccontextmanager
+async def workers(url: str, namespace: str, count: int) -> AsyncIterator[list[Worker]]:
+    started: list[Worker] = []
+    try:
+        for _ in range(count):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tests.stream.redis_worker",
+                url,
+                namespace,
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            assert process.stdout is not None
+            line = await asyncio.wait_for(process.stdout.readline(), 60)
+            started.append(Worker(process, int(line)))
+        yield started
+    finally:
+        for worker in started:
+            if worker.process.returncode is None:
+                assert worker.process.stdin is not None
+                worker.process.stdin.close()
+                try:
+                    await asyncio.wait_for(worker.process.wait(), 10)
+                except TimeoutError:
+                    worker.process.kill()
+                    await worker.process.wait()
+
+
+@pytest.fixture
+def url() -> str:
+    return shared_url()
+
+
+@pytest.fixture
+async def namespace(url: str) -> AsyncIterator[str]:
+    name = new_namespace()
+    yield name
+    drop_namespace(url, name)
+
+
+def number(event_data: str) -> int:
+    value: int = json.loads(event_data)["data"]
+    return value
+
+
+async def test_a_client_resumes_on_the_other_worker_after_its_worker_is_killed(
+    url: str, namespace: str
+) -> None:
+    async with (
+        RedisBroker(url, namespace=namespace) as publisher,
+        workers(url, namespace, 2) as (a, b),
+        aiohttp.ClientSession() as http,
+    ):
+        response = await http.get(f"{a.base}/runs/run-1")
+        reader = SSEReader(response)
+        await reader.until_raw(b": connected\n")
+        for n in range(20):
+            publisher.publish(Event(type="n", data=n), topic="run-1")
+        await publisher.flush()
+        seen = await asyncio.wait_for(reader.take(12), 20)
+        a.process.send_signal(signal.SIGKILL)
+        await a.process.wait()
+        response.close()
+        for n in range(20, 30):
+            publisher.publish(Event(type="n", data=n), topic="run-1")
+        await publisher.flush()
+        again = SSEReader(
+            await http.get(f"{b.base}/runs/run-1", headers={"Last-Event-ID": seen[-1].id})
+        )
+        rest = await asyncio.wait_for(again.take(18), 20)
+        assert [number(e.data) for e in seen + rest] == list(range(30))
+        again.response.close()
+
+
+async def test_a_reconnect_storm_across_workers_while_publishing_loses_nothing(
+    url: str, namespace: str
+) -> None:
+    total, clients = 600, 20
+    async with (
+        RedisBroker(url, namespace=namespace) as publisher,
+        workers(url, namespace, 2) as pool,
+        aiohttp.ClientSession() as http,
+    ):
+        publisher.publish(Event(type="n", data=0), topic="storm")
+        await publisher.flush()
+        start = f"{await _epoch_of(http, pool[0])}-0"
+
+        async def one_client(seed: int) -> list[int]:
+            rng = random.Random(seed)
+            last, got = start, []
+            while len(got) < total:
+                worker = pool[rng.randrange(len(pool))]
+                response = await http.get(
+                    f"{worker.base}/runs/storm", headers={"Last-Event-ID": last}
+                )
+                reader = SSEReader(response)
+                with contextlib.suppress(EOFError):
+                    for _ in range(rng.randint(1, 60)):
+                        if len(got) == total:
+                            break
+                        event = await reader.next()
+                        got.append(number(event.data))
+                        last = event.id
+                response.close()
+            return got
+
+        async def publish_all() -> None:
+            for n in range(1, total):
+                publisher.publish(Event(type="n", data=n), topic="storm")
+                if n % 5 == 0:
+                    await asyncio.sleep(0.002)
+            await publisher.flush()
+
+        results = await asyncio.wait_for(
+            asyncio.gather(publish_all(), *(one_client(seed) for seed in range(clients))), 120
+        )
+        for got in results[1:]:
+            assert got == list(range(total))
+
+
+async def _epoch_of(http: aiohttp.ClientSession, worker: Worker) -> str:
+    """The topic's epoch, from the reset a nonsense id gets."""
+    response = await http.get(f"{worker.base}/runs/storm", headers={"Last-Event-ID": "x"})
+    reader = SSEReader(response)
+    reset = await asyncio.wait_for(reader.next(), 20)
+    response.close()
+    event_id: str = reset.id
+    return event_id.rsplit("-", 1)[0]
