@@ -28,7 +28,13 @@ from rxchronos.stream._errors import (
     SubscriberError,
 )
 from rxchronos.stream._event import Event
-from rxchronos.stream._protocol import BrokerProtocol, BrokerStats, SSESource, SubscriberStats
+from rxchronos.stream._protocol import (
+    BrokerProtocol,
+    BrokerStats,
+    Control,
+    SSESource,
+    SubscriberStats,
+)
 from rxchronos.stream._serve import StreamOptions
 
 if TYPE_CHECKING:
@@ -41,6 +47,7 @@ __all__ = [
     "BrokerProtocol",
     "BrokerStats",
     "BrokerUnavailableError",
+    "Control",
     "Event",
     "Overflow",
     "RedisBroker",

@@ -29,17 +29,18 @@ from typing import Any, TypeVar
 import reactivex
 from reactivex import abc
 from reactivex.disposable import Disposable
+from reactivex.subject import Subject
 
 from rxchronos._closable import AsyncClosable
 from rxchronos._queue import Overflow
 from rxchronos.stream._errors import BrokerClosedError, BrokerError, SubscriberError
 from rxchronos.stream._event import Event, check_client, check_topic, normalise_topics
-from rxchronos.stream._protocol import BrokerStats, SubscriberStats
+from rxchronos.stream._protocol import BrokerStats, Control, SubscriberStats
 from rxchronos.stream._replay import Journal
 from rxchronos.stream._serve import FrameSink, check_overflow
 from rxchronos.stream.web import SSERoutes
 
-__all__ = ["BaseBroker", "Broker", "LoopAffinity", "Subscriptions"]
+__all__ = ["BaseBroker", "Broker", "LoopAffinity", "Subscriptions", "check_control"]
 
 _T = TypeVar("_T")
 _Observers = tuple[abc.ObserverBase[Any], ...]
@@ -383,6 +384,12 @@ class Subscriptions:
         return bool(self._finished) and all(topic in self._finished for topic in topics)
 
 
+def check_control(session_id: object, command: object) -> None:
+    for name, value in (("session_id", session_id), ("command", command)):
+        if not isinstance(value, str) or not value or "\n" in value:
+            raise TypeError(f"{name} must be a non-empty one-line string, got {value!r}")
+
+
 def _in_loop() -> bool:
     try:
         asyncio.get_running_loop()
@@ -429,6 +436,12 @@ class BaseBroker(AsyncClosable, SSERoutes):
         self._subscriptions = Subscriptions()
         self._affinity = LoopAffinity()
         self._closed = False
+        self._controls: Subject[Control] = Subject()
+
+    @property
+    def controls(self) -> reactivex.Observable[Control]:
+        """The hot stream of the control commands that reach this process (``control()``)."""
+        return self._controls
 
     @property
     def buffer_size(self) -> int:
@@ -520,6 +533,7 @@ class Broker(BaseBroker):
     ) -> None:
         super().__init__(buffer_size=buffer_size, overflow=overflow)
         self._journal = Journal(replay_size)
+        self._flags: OrderedDict[str, str] = OrderedDict()
 
     @property
     def epoch(self) -> str:
@@ -651,6 +665,36 @@ class Broker(BaseBroker):
         )
         self._subscriptions.finish(topic)
         return done
+
+    async def control(self, session_id: str, command: str) -> None:
+        """Send ``command`` (e.g. ``"cancel"``) for ``session_id``: ``controls`` emits it, and
+        it stays as the session's flag until [take_control][rxchronos.stream.Broker.take_control]
+        reads it, so a command sent before the run starts is not lost.
+
+        Example:
+            >>> import asyncio
+            >>> from rxchronos.stream import Broker
+            >>> async def main():
+            ...     broker, seen = Broker(), []
+            ...     broker.controls.subscribe(seen.append)
+            ...     await broker.control("session-1", "cancel")
+            ...     first = await broker.take_control("session-1")
+            ...     return seen, first, await broker.take_control("session-1")
+            >>> asyncio.run(main())
+            ([Control(session_id='session-1', command='cancel')], 'cancel', None)
+        """
+        check_control(session_id, command)
+        if self._closed:
+            raise BrokerClosedError("control() after Broker.close()")
+        self._flags[session_id] = command
+        self._flags.move_to_end(session_id)
+        if len(self._flags) > _MAX_FINISHED_TOPICS:
+            self._flags.popitem(last=False)
+        self._controls.on_next(Control(session_id, command))
+
+    async def take_control(self, session_id: str) -> str | None:
+        """The session's pending command, read and cleared (``None`` when there is none)."""
+        return self._flags.pop(session_id, None)
 
     async def flush(self) -> None:
         """Nothing to wait for: an in-process broker delivers in ``publish`` itself.

@@ -22,7 +22,7 @@ import concurrent.futures
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import reactivex
 from reactivex import abc
@@ -35,7 +35,20 @@ if TYPE_CHECKING:
     from rxchronos._queue import Overflow
     from rxchronos.stream._serve import StreamOptions
 
-__all__ = ["BrokerProtocol", "BrokerStats", "SSESource", "SubscriberStats"]
+__all__ = ["BrokerProtocol", "BrokerStats", "Control", "SSESource", "SubscriberStats"]
+
+
+class Control(NamedTuple):
+    """A run-control command (``"cancel"``, ...) for a session, as ``broker.controls`` emits it.
+
+    Example:
+        >>> from rxchronos.stream import Control
+        >>> Control("session-1", "cancel").command
+        'cancel'
+    """
+
+    session_id: str
+    command: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +223,24 @@ class BrokerProtocol(SSESource, Protocol):
 
     def stats(self) -> BrokerStats:
         """A snapshot of the subscribers, their buffers, drops and disconnects."""
+        ...
+
+    async def control(self, session_id: str, command: str) -> None:
+        """Send ``command`` for ``session_id`` to whichever process runs it.
+
+        Every process's ``controls`` stream emits it, and it is also kept as the session's
+        flag (until ``take_control`` reads it, or ``history_ttl`` for a distributed broker), so a
+        command sent before the run starts is not lost.
+        """
+        ...
+
+    @property
+    def controls(self) -> reactivex.Observable[Control]:
+        """The hot stream of the control commands that reach this process."""
+        ...
+
+    async def take_control(self, session_id: str) -> str | None:
+        """The session's pending command (read and cleared), or ``None``."""
         ...
 
     async def flush(self) -> None:

@@ -47,7 +47,7 @@ from yarl import URL
 
 from rxchronos._loop import running_loop
 from rxchronos._queue import Overflow
-from rxchronos.stream._broker import BaseBroker
+from rxchronos.stream._broker import BaseBroker, check_control
 from rxchronos.stream._errors import BrokerClosedError, BrokerUnavailableError
 from rxchronos.stream._event import (
     Event,
@@ -57,7 +57,7 @@ from rxchronos.stream._event import (
     normalise_topics,
     stamp_event,
 )
-from rxchronos.stream._protocol import BrokerStats
+from rxchronos.stream._protocol import BrokerStats, Control
 from rxchronos.stream._replay import new_epoch, parse_event_id, reset_event
 
 try:
@@ -493,16 +493,21 @@ class RedisBroker(BaseBroker):
     async def _feed(self) -> None:
         assert self._client is not None and self._feed_up is not None
         channel = f"{self.namespace}:live"
+        controls = f"{self.namespace}:ctl".encode()
         delay = 0.05
         while True:
             pubsub = self._client.pubsub()
             try:
-                await pubsub.subscribe(channel)
+                await pubsub.subscribe(channel, controls.decode())
                 self._feed_up.set()
                 delay = 0.05
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is not None and message["type"] == "message":
+                    if message is None or message["type"] != "message":
+                        continue
+                    if message["channel"] == controls:
+                        self._receive_control(message["data"])
+                    else:
                         self._receive(message["data"])
             except (*_FAULTS, RedisError) as exc:
                 self._last_error = f"{type(exc).__name__}: {exc}"
@@ -516,6 +521,51 @@ class RedisBroker(BaseBroker):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+    async def control(self, session_id: str, command: str) -> None:
+        """Send ``command`` for ``session_id`` to every worker (``controls``), and keep it as
+        the session's flag for ``history_ttl`` seconds or until ``take_control`` reads it.
+
+        Raises:
+            BrokerUnavailableError: when Redis cannot be reached.
+        """
+        check_control(session_id, command)
+        if self._closed:
+            raise BrokerClosedError("control() after close()")
+        client = self._started()
+        try:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.set(f"{self.namespace}:ctl:{session_id}", command, px=self._ttl_ms)
+                pipe.publish(f"{self.namespace}:ctl", f"{session_id}\n{command}")
+                await pipe.execute()
+        except (*_FAULTS, RedisError) as exc:
+            raise BrokerUnavailableError(
+                f"control() could not reach Redis at {self.url} ({type(exc).__name__}: {exc})"
+            ) from None
+
+    async def take_control(self, session_id: str) -> str | None:
+        """The session's pending command, read and cleared in Redis (``None``: none).
+
+        Raises:
+            BrokerUnavailableError: when Redis cannot be reached.
+        """
+        client = self._started()
+        try:
+            value = await client.getdel(f"{self.namespace}:ctl:{session_id}")
+        except (*_FAULTS, RedisError) as exc:
+            raise BrokerUnavailableError(
+                f"take_control() could not reach Redis at {self.url} ({type(exc).__name__}: {exc})"
+            ) from None
+        return value.decode() if isinstance(value, bytes) else None
+
+    def _started(self) -> aioredis.Redis:
+        if self._client is None:
+            raise BrokerUnavailableError(f"the RedisBroker for {self.url} is not started")
+        return self._client
+
+    def _receive_control(self, data: bytes) -> None:
+        session_id, _, command = data.decode().partition("\n")
+        self._controls.on_next(Control(session_id, command))
 
     def _receive(self, data: bytes) -> None:
         epoch, offset, finish, stamp, length, rest = data.split(b" ", 5)
@@ -643,16 +693,16 @@ class RedisBroker(BaseBroker):
         if last_event_id is None:
             return [], until, finished
         if parsed is None:
-            return [reset_event("invalid_id", last_event_id, newest_id)], until, False
+            return [reset_event("invalid_id", last_event_id, newest_id)], until, finished
         if parsed.epoch != epoch:
-            return [reset_event("unknown_epoch", last_event_id, newest_id)], until, False
+            return [reset_event("unknown_epoch", last_event_id, newest_id)], until, finished
         if parsed.seq > newest:
-            return [reset_event("unknown_id", last_event_id, newest_id)], until, False
+            return [reset_event("unknown_id", last_event_id, newest_id)], until, finished
         entries: list[tuple[bytes, dict[bytes, bytes]]] = results[1]
         if parsed.seq < newest and (
             not entries or int(entries[0][0].split(b"-")[1]) != parsed.seq + 1
         ):
-            return [reset_event("too_old", last_event_id, newest_id)], until, False
+            return [reset_event("too_old", last_event_id, newest_id)], until, finished
         replayed = []
         for entry_id, fields in entries:
             offset = int(entry_id.split(b"-")[1])

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from rxchronos.stream import Broker, BrokerClosedError, Event, SubscriberError
+from rxchronos.stream import Broker, BrokerClosedError, Control, Event, SubscriberError
 from rxchronos.stream._serve import open_connections
 
 from .conftest import Serve, eventually, open_stream, route_app, topic_app
@@ -195,3 +195,16 @@ def test_publish_threadsafe_after_the_loop_closed_is_a_typed_error() -> None:
     broker = asyncio.run(make())
     with pytest.raises(BrokerClosedError, match="event loop is closed"):
         broker.publish_threadsafe(Event(type="late"))
+
+
+async def test_a_control_command_sent_before_the_run_starts_is_not_lost() -> None:
+    broker = Broker()
+    seen: list[Control] = []
+    broker.controls.subscribe(seen.append)
+    await broker.control("s1", "cancel")
+    assert seen == [Control("s1", "cancel")]
+    assert await broker.take_control("s1") == "cancel"
+    assert await broker.take_control("s1") is None
+    broker.close()
+    with pytest.raises(BrokerClosedError):
+        await broker.control("s1", "cancel")

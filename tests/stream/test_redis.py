@@ -17,6 +17,7 @@ from rxchronos.stream import (
     BrokerClosedError,
     BrokerProtocol,
     BrokerUnavailableError,
+    Control,
     Event,
     RedisBroker,
 )
@@ -278,3 +279,33 @@ async def _has_event(reader: SSEReader) -> bool:
     except (EOFError, TimeoutError):
         return False
     return True
+
+
+async def test_a_control_command_reaches_every_worker_and_waits_as_a_flag(
+    url: str, namespace: str
+) -> None:
+    async with (
+        RedisBroker(url, namespace=namespace) as sender,
+        RedisBroker(url, namespace=namespace) as runner,
+    ):
+        seen: list[Control] = []
+        runner.controls.subscribe(seen.append)
+        await sender.control("session-7", "cancel")
+        await eventually(lambda: seen == [Control("session-7", "cancel")])
+        assert await runner.take_control("session-7") == "cancel"  # a run starting later sees it
+        assert await runner.take_control("session-7") is None  # read once
+        with pytest.raises(TypeError):
+            await sender.control("session-7", "two\nlines")
+
+
+async def test_a_reset_for_a_finished_topic_then_ends_the_subscription(
+    url: str, namespace: str
+) -> None:
+    async with RedisBroker(url, namespace=namespace) as broker:
+        broker.publish(Event(type="step"), topic="run")
+        broker.finish_topic("run")
+        await broker.flush()
+        got = await asyncio.wait_for(
+            broker.subscribe(topics="run", last_event_id="zz-1").pipe(ops.to_list()), 20
+        )
+        assert [e.type for e in got] == ["reset"]
