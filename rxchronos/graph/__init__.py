@@ -21,13 +21,14 @@ Example:
 from __future__ import annotations
 
 from rxchronos.graph._builder import NodeFunction, RouteFunction, StateGraph
-from rxchronos.graph._compiled import END, START, CompiledGraph
+from rxchronos.graph._compiled import END, START, CompiledGraph, Send
 from rxchronos.graph._errors import (
     CheckpointNotFoundError,
     CheckpointStoreError,
     GraphError,
     GraphRecursionError,
     GraphValidationError,
+    InvalidUpdateError,
     NodeError,
     NothingToResumeError,
     RoutingError,
@@ -43,6 +44,7 @@ from rxchronos.graph._modes import StreamMode, stream_mode
 from rxchronos.graph._postgres import PostgresStore
 from rxchronos.graph._runner import Runner
 from rxchronos.graph._sqlite import SQLiteStore
+from rxchronos.graph._state import add_messages, append
 from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "GraphError",
     "GraphRecursionError",
     "GraphValidationError",
+    "InvalidUpdateError",
     "Lease",
     "LeaseStore",
     "MemoryStore",
@@ -73,11 +76,14 @@ __all__ = [
     "RunStatus",
     "Runner",
     "SQLiteStore",
+    "Send",
     "SessionBusyError",
     "StateGraph",
     "StateSerializationError",
     "StreamEvent",
     "StreamMode",
+    "add_messages",
+    "append",
     "emit",
     "stream_mode",
 ]

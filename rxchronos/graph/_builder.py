@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from rxchronos.graph._compiled import END, START, CompiledGraph, ConditionalEdge, NodeSpec
+from rxchronos.graph._compiled import END, START, CompiledGraph, ConditionalEdge, Join, NodeSpec
 from rxchronos.graph._errors import GraphValidationError
 
 __all__ = ["NodeFunction", "RouteFunction", "StateGraph"]
@@ -21,8 +21,9 @@ NodeFunction = Callable[
 ]
 """``(state) -> update``: ``async def`` or plain ``def``; the update is merged into the state."""
 
-RouteFunction = Callable[[Mapping[str, Any]], str]
-"""``(state) -> key``: picks the next node (a node id, ``END``, or a key of the ``path_map``)."""
+RouteFunction = Callable[[Mapping[str, Any]], Any]
+"""``(state) -> destination``: a node id, ``END``, a key of the ``path_map``, a
+[Send][rxchronos.graph.Send], or a list of those (the next step runs them all)."""
 
 _RESERVED = frozenset({START, END})
 
@@ -55,12 +56,24 @@ class StateGraph:
         ('extract', 'load')
     """
 
-    def __init__(self, graph_id: str) -> None:
+    def __init__(
+        self, graph_id: str, *, reducers: Mapping[str, Callable[[Any, Any], Any]] | None = None
+    ) -> None:
         if not isinstance(graph_id, str) or not graph_id:
             raise ValueError(f"graph_id must be a non-empty string, got {graph_id!r}")
+        if reducers is not None and not isinstance(reducers, Mapping):
+            raise TypeError(f"reducers must be a mapping {{key: reducer}}, got {reducers!r}")
+        for key, reducer in (reducers or {}).items():
+            if not isinstance(key, str) or not callable(reducer):
+                raise TypeError(
+                    f"reducers: {key!r} must map a str state key to a function (current, update) "
+                    f"-> new, got {reducer!r}"
+                )
         self.graph_id = graph_id
+        self._reducers = dict(reducers or {})
         self._nodes: dict[str, NodeSpec] = {}
         self._edges: list[tuple[str, str]] = []
+        self._joins: list[Join] = []
         self._conditional: list[tuple[str, ConditionalEdge]] = []
         self._entry: list[str] = []
         self._problems: list[str] = []
@@ -83,8 +96,21 @@ class StateGraph:
         """
         return self._add(node_id, fn, interrupt=True, in_thread=in_thread)
 
-    def add_edge(self, source: str, target: str) -> StateGraph:
-        """After ``source`` runs, go to ``target`` (a node id or ``END``)."""
+    def add_edge(self, source: str | Sequence[str], target: str) -> StateGraph:
+        """After ``source`` runs, go to ``target`` (a node id or ``END``).
+
+        Several edges out of one node start their targets together, as one parallel step. With a
+        list of sources, ``add_edge(["a", "b"], "merge")`` is a join: ``merge`` runs once, in the
+        step after the last of them finished.
+        """
+        if not isinstance(source, str):
+            sources = tuple(source)
+            if len(sources) == 1:
+                return self.add_edge(sources[0], target)
+            if not sources or len(set(sources)) != len(sources):
+                self._problems.append(f"join {list(sources)} -> {target!r} needs distinct sources")
+            self._joins.append(Join(sources, target))
+            return self
         if source == START:
             return self.set_entry_point(target)
         self._edges.append((source, target))
@@ -135,7 +161,7 @@ class StateGraph:
 
         Raises:
             GraphValidationError: naming every problem: no entry point, a duplicate or reserved
-                node id, an edge from or to an unknown node, a node with two outgoing edges, a
+                node id, an edge from or to an unknown node, a node with two routes, a
                 node no run can reach.
         """
         problems = list(self._problems)
@@ -149,24 +175,36 @@ class StateGraph:
             problems.append(f"several entry points {self._entry}: a graph has exactly one")
         elif self._entry[0] not in nodes:
             problems.append(f"entry point {self._entry[0]!r} is not a node")
-        static: dict[str, str] = {}
+        static: dict[str, tuple[str, ...]] = {}
         conditional: dict[str, ConditionalEdge] = {}
         for source, target in self._edges:
             if source not in nodes:
                 problems.append(f"edge {source!r} -> {target!r} leaves an unknown node {source!r}")
             if target not in known:
                 problems.append(f"edge {source!r} -> {target!r} goes to an unknown node {target!r}")
-            if source in static and static[source] != target:
+            if target not in static.get(source, ()):
+                static[source] = (*static.get(source, ()), target)
+        for source, many in static.items():
+            if END in many and len(many) > 1:
                 problems.append(
-                    f"node {source!r} has two outgoing edges (to {static[source]!r} and "
-                    f"{target!r}); use add_conditional_edge to choose between them"
+                    f"node {source!r} has an edge to END and others ({list(many)}): a branch that "
+                    "ends does so by having no outgoing edge"
                 )
-            static.setdefault(source, target)
+        for join in self._joins:
+            problems.extend(
+                f"join {list(join.sources)} leaves unknown node {source!r}"
+                for source in join.sources
+                if source not in nodes
+            )
+            if join.target not in nodes:
+                problems.append(f"join {list(join.sources)} goes to unknown node {join.target!r}")
+        if "" in self._reducers:
+            problems.append("reducers: a state key is an empty string")
         for source, edge in self._conditional:
             if source not in nodes:
                 problems.append(f"conditional edge leaves an unknown node {source!r}")
-            if source in static or source in conditional:
-                problems.append(f"node {source!r} has a conditional edge and another outgoing edge")
+            if source in conditional:
+                problems.append(f"node {source!r} has two conditional edges: give it one route")
             for key, target in (edge.path_map or {}).items():
                 if target not in known:
                     problems.append(
@@ -178,7 +216,15 @@ class StateGraph:
             problems.extend(self._unreachable(static, conditional))
         if problems:
             raise GraphValidationError(self.graph_id, problems)
-        return CompiledGraph(self.graph_id, dict(nodes), self._entry[0], static, conditional)
+        return CompiledGraph(
+            self.graph_id,
+            dict(nodes),
+            self._entry[0],
+            static,
+            conditional,
+            tuple(self._joins),
+            self._reducers,
+        )
 
     def _add(
         self, node_id: str, fn: NodeFunction, *, interrupt: bool, in_thread: bool
@@ -202,19 +248,17 @@ class StateGraph:
         return self
 
     def _unreachable(
-        self, static: Mapping[str, str], conditional: Mapping[str, ConditionalEdge]
+        self, static: Mapping[str, tuple[str, ...]], conditional: Mapping[str, ConditionalEdge]
     ) -> list[str]:
         seen = {self._entry[0]}
         todo = [self._entry[0]]
         while todo:
             node = todo.pop()
-            if node in static:
-                nexts: Sequence[str] = [static[node]]
-            elif node in conditional:
+            nexts: list[str] = list(static.get(node, ()))
+            if node in conditional:
                 path_map = conditional[node].path_map
-                nexts = list(self._nodes) if path_map is None else list(path_map.values())
-            else:
-                nexts = []
+                nexts += list(self._nodes) if path_map is None else list(path_map.values())
+            nexts += [join.target for join in self._joins if node in join.sources]
             for target in nexts:
                 if target not in seen and target != END:
                     seen.add(target)

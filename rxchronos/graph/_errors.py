@@ -21,6 +21,7 @@ __all__ = [
     "GraphError",
     "GraphRecursionError",
     "GraphValidationError",
+    "InvalidUpdateError",
     "NodeError",
     "NothingToResumeError",
     "RoutingError",
@@ -67,15 +68,63 @@ class NodeError(RunError):
 
     The run emitted an ``error`` event first. The last checkpoint is the one before the failing
     node, so ``runner.resume(session_id)`` runs that node again.
+
+    ``task_id`` names the task that failed (one run of the node in one step; the message names
+    it too when it was one branch of a parallel step) and ``ns`` its namespace (``()`` at the
+    top level). In a parallel step the failing branch's siblings are
+    cancelled first; the step is not checkpointed, so ``resume`` runs the whole step again.
     """
 
-    def __init__(self, node_id: str, cause: BaseException, run_state: RunState) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        cause: BaseException,
+        run_state: RunState,
+        *,
+        task_id: str | None = None,
+        ns: tuple[str, ...] = (),
+        branch: bool = False,
+    ) -> None:
+        branch_text = f" (branch {task_id!r})" if branch else ""
         super().__init__(
-            f"node {node_id!r} failed in session {run_state.session_id!r}: "
+            f"node {node_id!r}{branch_text} failed in session {run_state.session_id!r}: "
             f"{type(cause).__name__}: {cause}",
             run_state,
         )
         self.node_id = node_id
+        self.task_id = task_id
+        self.ns = ns
+
+
+class InvalidUpdateError(RunError):
+    """Two tasks of one step wrote the same state key, and the key has no reducer.
+
+    ``key`` is the key and ``nodes`` the nodes that wrote it, in task order. Give the key a
+    reducer (``StateGraph("g", reducers={key: operator.add})``) to combine such writes, or let
+    one branch write it. The step's writes are not applied; the run ends ``failed``.
+
+    Example:
+        >>> import asyncio
+        >>> from rxchronos.graph import Runner, StateGraph
+        >>> g = (StateGraph("g").add_node("plan", lambda s: None)
+        ...      .add_node("a", lambda s: {"x": 1}).add_node("b", lambda s: {"x": 2})
+        ...      .set_entry_point("plan").add_edge("plan", "a").add_edge("plan", "b").compile())
+        >>> try:
+        ...     asyncio.run(Runner(g).run("s1", {}))
+        ... except InvalidUpdateError as exc:
+        ...     print(exc.key, exc.nodes)
+        x ('a', 'b')
+    """
+
+    def __init__(self, key: str, nodes: Sequence[str], run_state: RunState) -> None:
+        self.key = key
+        self.nodes = tuple(nodes)
+        super().__init__(
+            f"state key {key!r} was written by {len(self.nodes)} tasks of one step "
+            f"({', '.join(repr(n) for n in self.nodes)}) and has no reducer: give it one, e.g. "
+            f"StateGraph(..., reducers={{{key!r}: operator.add}}), or write it from one branch",
+            run_state,
+        )
 
 
 class GraphRecursionError(RunError):

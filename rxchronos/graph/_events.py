@@ -25,9 +25,14 @@ class EventType(StrEnum):
     EventType.NODE_END``.
 
     ========================  ================================================================
-    ``node_start``            a node is about to run (``state`` is its input)
-    ``node_end``              a node returned (``state`` after it, ``update`` the keys it changed)
-    ``edge_transition``       the run moves on (``data``: ``{"from": ..., "to": ...}``)
+    ``node_start``            a task is about to run its node (``state`` is its input)
+    ``node_end``              a task returned (``update``: what it wrote; ``state``: the state
+                              after it, or, in a parallel step, the step's input with its own
+                              writes)
+    ``step_end``              a parallel step finished (``state``: the state with every task's
+                              writes; ``data``: ``step``, ``task_ids``)
+    ``edge_transition``       the run moves along an edge (``node_id``: the node it moves to;
+                              ``data``: ``{"from": ..., "to": ...}``), one per edge taken
     ``interrupt``             the run paused before an interrupt node; ``resume`` continues
     ``error``                 a node or a checkpoint write failed (``error`` says why); the run
                               ends ``failed``
@@ -56,6 +61,7 @@ class EventType(StrEnum):
 
     NODE_START = "node_start"
     NODE_END = "node_end"
+    STEP_END = "step_end"
     EDGE_TRANSITION = "edge_transition"
     INTERRUPT = "interrupt"
     ERROR = "error"
@@ -76,7 +82,12 @@ class StreamEvent(BaseModel):
         run_id: the run (one ``run``/``stream``/``resume`` call) this event belongs to.
         session_id: the session (checkpoint history) of the run.
         seq: 1, 2, 3, ... within the run: the order events happened in.
-        node_id: the node concerned, when there is one.
+        node_id: the node concerned, when there is one (for ``edge_transition``, the node the
+            run moves to).
+        task_id: the task (one run of one node in one step) the event belongs to; ``None`` on
+            run-level events (``checkpoint``, ``step_end``, ``interrupt``, ``completed``,
+            ``cancelled``, and an ``error`` that is not a task's).
+        ns: the namespace: ``()`` at the top level of a run.
         state: a read-only snapshot of the state (see the event table); later nodes cannot change
             it.
         update: for ``node_end``, the keys the node changed, with their new values.
@@ -98,6 +109,8 @@ class StreamEvent(BaseModel):
     session_id: str
     seq: int
     node_id: str | None = None
+    task_id: str | None = None
+    ns: tuple[str, ...] = ()
     state: Mapping[str, Any] | None = None
     update: Mapping[str, Any] | None = None
     error: str | None = None

@@ -16,7 +16,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -27,10 +27,11 @@ from reactivex.subject import Subject
 
 from rxchronos._construct import constructor
 from rxchronos._tap import reset_tap, set_tap
-from rxchronos.graph._compiled import END, CompiledGraph, NodeSpec
+from rxchronos.graph._compiled import END, CompiledGraph, NodeSpec, Send
 from rxchronos.graph._errors import (
     CheckpointStoreError,
     GraphRecursionError,
+    InvalidUpdateError,
     NodeError,
     RunError,
     StateSerializationError,
@@ -39,15 +40,20 @@ from rxchronos.graph._events import EventPublisher, EventType, RunState, RunStat
 from rxchronos.graph._state import (
     EMPTY_STATE,
     FrozenDict,
+    FrozenList,
+    KeyConflict,
+    apply_writes,
     dumps_checked,
     encode_state,
     format_path,
     freeze,
     merge_update,
+    node_update,
+    with_update,
 )
 from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore
 
-__all__ = ["HotEvents", "Reporter", "RunExecution", "current_reporter", "emit"]
+__all__ = ["HotEvents", "Reporter", "RunExecution", "Task", "current_reporter", "emit"]
 
 _TAP_TYPES = {
     "model_call": EventType.MODEL_CALL,
@@ -165,20 +171,67 @@ def emit(type: str, data: Mapping[str, Any] | None = None) -> None:
         )
 
 
+class Task:
+    """One run of one node in one step: a node id, or a [Send][rxchronos.graph.Send]'s node and
+    argument. ``task_id`` is ``"<node>:<step>"`` (``"<node>:<step>:<k>"`` for the k-th Send of
+    the step), the same for the same run of the same graph."""
+
+    __slots__ = ("arg", "node", "send", "task_id", "tool_call_id")
+
+    def __init__(
+        self, node: str, *, send: bool = False, arg: Any = None, tool_call_id: str | None = None
+    ) -> None:
+        self.node = node
+        self.send = send
+        self.arg = arg
+        self.tool_call_id = tool_call_id
+        self.task_id = node
+
+    def saved(self) -> dict[str, Any]:
+        """This task as checkpoint JSON (see ``Checkpoint.branches``)."""
+        if not self.send:
+            return {"node": self.node}
+        return {"node": self.node, "arg": self.arg, "tool_call_id": self.tool_call_id}
+
+    @staticmethod
+    def restored(saved: Mapping[str, Any]) -> Task:
+        """A task from its checkpoint JSON."""
+        if "arg" not in saved:
+            return Task(saved["node"])
+        return Task(saved["node"], send=True, arg=saved["arg"], tool_call_id=saved["tool_call_id"])
+
+
+_PARALLEL = FrozenDict({"parallel": True})
+_running_task: ContextVar[Task | None] = ContextVar("rxchronos_graph_task", default=None)
+"""The task a parallel branch runs (set in the branch's own asyncio task)."""
+
+
 class RunExecution:
-    """Runs one graph run and reports it. Created by ``Runner``; not part of the public API."""
+    """Runs one graph run and reports it. Created by ``Runner``; not part of the public API.
+
+    A run is a sequence of steps. A step runs its tasks (together when there are several,
+    at most ``max_concurrency`` at once); then every task's writes are applied in task order
+    (the order the step listed them, not the order they finished), with the graph's reducers;
+    then the next step's tasks are found, again in task order: each finished task's static
+    edges in the order they were added, then what its route returned, then the joins it
+    completed. A node reached twice in one step runs once; every Send is a task of its own.
+    """
 
     __slots__ = (
         "_checkpoints",
+        "_concurrency",
         "_deferred",
         "_ended",
         "_graph",
         "_hot",
+        "_joins",
         "_loop",
         "_max_steps",
+        "_step",
         "_thread",
         "broker",
         "cancel_requested",
+        "current",
         "node_id",
         "parent",
         "run_id",
@@ -201,6 +254,7 @@ class RunExecution:
         broker: EventPublisher | None,
         max_steps: int,
         sink: Callable[[StreamEvent], None] | None,
+        max_concurrency: int | None = None,
     ) -> None:
         self._graph = graph
         self.session_id = session_id
@@ -208,17 +262,21 @@ class RunExecution:
         self._hot = hot
         self.broker = broker
         self._max_steps = max_steps
+        self._concurrency = max_concurrency
         self.sink = sink
         self.run_id = _random_bits(128).to_bytes(16).hex()
         self.seq = 0
         self.steps = 0
+        self._step = 0
         self.node_id: str | None = None
+        self.current: Task | None = None
         self.state: FrozenDict = EMPTY_STATE
         self.parent: Checkpoint | None = None
         self.task: asyncio.Task[Any] | None = None
         self.cancel_requested = False
         self._ended = False
         self._checkpoints = 0
+        self._joins: dict[int, set[str]] = {}
         self._deferred: BaseException | None = None
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
@@ -231,6 +289,7 @@ class RunExecution:
         update: Mapping[str, Any] | None = None,
         error: str | None = None,
         data: Mapping[str, Any] | None = None,
+        task_id: str | None = None,
     ) -> None:
         """Deliver one event to every listener, now, on this thread.
 
@@ -247,6 +306,8 @@ class RunExecution:
                 "session_id": self.session_id,
                 "seq": seq,
                 "node_id": node_id,
+                "task_id": task_id,
+                "ns": (),
                 "state": state,
                 "update": update,
                 "error": error,
@@ -261,17 +322,22 @@ class RunExecution:
         if self.sink is not None:  # last: a subscription that is over raises CancelledError
             self.sink(event)
 
-    def report(self, kind: EventType, data: Mapping[str, Any]) -> None:
-        """``emit()``'s way in: an event of the node now running (from any thread).
+    def report(self, kind: EventType, data: Mapping[str, Any], task: Task | None = None) -> None:
+        """``emit()``'s way in: an event of the task now running (from any thread).
 
         A worker thread cannot be stopped, so an ``in_thread`` node of a cancelled run may go on
         emitting; what arrives after the run's last event is not published (the run is over and
         the node's result is discarded too)."""
+        if task is None:
+            task = _running_task.get() or self.current
         if threading.get_ident() != self._thread:
-            self._loop.call_soon_threadsafe(self.report, kind, data)
+            self._loop.call_soon_threadsafe(self.report, kind, data, task)
             return
         if not self._ended:
-            self.publish(kind, self.node_id, None, data=data)
+            if task is None:
+                self.publish(kind, self.node_id, None, data=data)
+            else:
+                self.publish(kind, task.node, None, data=data, task_id=task.task_id)
 
     def tap(self, event_type: str, data: Mapping[str, Any]) -> None:
         """The model tap (``rxchronos._tap``): never raises into the model stream; a listener's
@@ -299,21 +365,33 @@ class RunExecution:
         )
 
     async def execute(
-        self, node_id: str, state: FrozenDict, *, resume_paused: bool, save_first: bool = False
+        self,
+        tasks: list[Task],
+        state: FrozenDict,
+        *,
+        resume_paused: bool,
+        save_first: bool = False,
+        joins: Mapping[int, Collection[str]] | None = None,
     ) -> RunStatus:
-        """Run from ``node_id`` with ``state`` until the end, an interrupt or a failure.
+        """Run ``tasks`` as the first step with ``state``, then on until the end, an interrupt or
+        a failure.
 
-        ``resume_paused`` runs ``node_id`` even if it is an interrupt node (the run was paused
+        ``resume_paused`` runs the step even if it holds an interrupt node (the run was paused
         there and is being resumed). ``save_first`` writes ``state`` as a checkpoint before
-        anything runs (a resume's update, a fork's first checkpoint). Returns how the run ended;
-        ``result`` has the details.
+        anything runs (a resume's update, a fork's first checkpoint). ``joins`` is the joins'
+        progress from a checkpoint. Returns how the run ended; ``result`` has the details.
         """
         tap_token = set_tap(self.tap)
         reporter_token = current_reporter.set(self.report)
         self.state = state
-        nodes = self._graph.nodes
-        next_node = self._graph.next_node
-        edges = self._graph.edge_data
+        self._joins = {index: set(done) for index, done in (joins or {}).items()}
+        self._step = self.parent.step if self.parent is not None else 0
+        graph = self._graph
+        nodes = graph.nodes
+        reducers = graph.reducers
+        interrupts = graph.interrupts
+        successor = graph.successor
+        edge_data = graph.edge_data
         publish = self.publish
         store = self.store
         memory = store if type(store) is MemoryStore else None
@@ -322,58 +400,97 @@ class RunExecution:
         try:
             if broker is not None:
                 encode_state(state)  # a broker sends the state to browsers as JSON
+            self.node_id = tasks[0].node
             if save_first:
-                self.node_id = node_id
-                await self.write_checkpoint(node_id, paused=resume_paused)
-            while True:  # one node per turn; sync and awaited-but-ready nodes never leave the loop
-                spec = nodes[node_id]
-                self.node_id = node_id
-                if spec.interrupt and not skip_pause:
-                    if store is not None:
-                        await self.write_checkpoint(node_id, paused=True)
-                    publish(EventType.INTERRUPT, node_id, state)
-                    return RunStatus.PAUSED
+                await self.write_checkpoint(tasks, paused=resume_paused)
+            while True:  # one step per turn; sync and awaited-but-ready nodes never leave the loop
+                if not skip_pause and interrupts:
+                    paused = next((t.node for t in tasks if t.node in interrupts), None)
+                    if paused is not None:
+                        self.node_id = paused
+                        if store is not None:
+                            await self.write_checkpoint(tasks, paused=True)
+                        publish(EventType.INTERRUPT, paused, state)
+                        return RunStatus.PAUSED
                 skip_pause = False
-                if self.steps >= self._max_steps:
-                    raise self._too_many_steps(node_id)
-                self.steps += 1
-                publish(_NODE_START, node_id, state)
-                try:
-                    if spec.is_async:
-                        result = await spec.fn(state)
-                    elif spec.in_thread:
-                        result = await self._in_thread(spec, state)
-                    else:
-                        result = spec.fn(state)
+                if self.steps + len(tasks) > self._max_steps:
+                    raise self._too_many_steps(tasks[0].node)
+                self.steps += len(tasks)
+                self._step += 1
+                if len(tasks) == 1:  # the common case, inline: no task, no context switch
+                    task = self.current = tasks[0]
+                    node = self.node_id = task.node
+                    tid = task.task_id = (
+                        f"{node}:{self._step}:0" if task.send else (f"{node}:{self._step}")
+                    )
+                    spec = nodes[node]
+                    data = None if task.tool_call_id is None else self._task_data(task)
+                    given: Any = task.arg if task.send else state
+                    publish(_NODE_START, node, None if task.send else state, None, None, data, tid)
+                    try:
+                        result = _call(spec, given)
                         if type(result) is not dict and _awaitable(result):
                             result = await result
-                    state, update = merge_update(node_id, state, result)
-                except Exception as exc:
-                    raise self._node_failed(node_id, exc) from exc
-                if self._deferred is not None:
-                    deferred, self._deferred = self._deferred, None
-                    raise deferred
-                if broker is not None and update:
-                    encode_state(update)
-                self.state = state
-                publish(_NODE_END, node_id, state, update)
-                try:
-                    target = next_node(node_id, state)
-                except Exception as exc:
-                    raise self._node_failed(node_id, exc) from exc
-                if memory is not None:  # a MemoryStore never waits: no coroutine per node
-                    checkpoint = self._new_checkpoint(None if target == END else target, False)
+                        if reducers:
+                            update = node_update(node, state, result)
+                            state = apply_writes(state, [(node, update)], reducers)
+                        else:
+                            state, update = merge_update(node, state, result)
+                    except Exception as exc:
+                        raise self._node_failed(task, exc) from exc
+                    if self._deferred is not None:
+                        deferred, self._deferred = self._deferred, None
+                        raise deferred
+                    if broker is not None and update:
+                        encode_state(update)
+                    self.state = state
+                    publish(_NODE_END, node, state, update, None, data, tid)
+                    self.current = None
+                else:
+                    self._number(tasks)
+                    updates = await self._run_parallel(tasks, state)
+                    try:
+                        state = apply_writes(
+                            state,
+                            [(t.node, u) for t, u in zip(tasks, updates, strict=True)],
+                            reducers,
+                        )
+                    except KeyConflict as conflict:
+                        raise self._conflict(conflict) from None
+                    self.state = state
+                    self.node_id = tasks[-1].node
+                    publish(
+                        EventType.STEP_END,
+                        None,
+                        state,
+                        None,
+                        None,
+                        FrozenDict(
+                            {"step": self._step, "task_ids": FrozenList(t.task_id for t in tasks)}
+                        ),
+                    )
+                single = successor.get(tasks[0].node) if len(tasks) == 1 else None
+                if single is None:
+                    next_tasks, edges = self._next_step(tasks, state)
+                elif single == END:
+                    next_tasks, edges = [], []
+                else:  # one node, one static edge: no route, no join, nothing to look up
+                    next_tasks = [Task(single)]
+                    edges = [(tasks[0], single, edge_data[tasks[0].node, single])]
+                if memory is not None:  # a MemoryStore never waits: no coroutine per step
+                    checkpoint = self._new_checkpoint(next_tasks, False)
                     memory.put_nowait(checkpoint)
                     self._written(checkpoint)
                 elif store is not None:
-                    await self.write_checkpoint(None if target == END else target)
-                if target == END:
-                    publish(EventType.COMPLETED, node_id, state)
+                    await self.write_checkpoint(next_tasks)
+                if not next_tasks:
+                    publish(EventType.COMPLETED, self.node_id, state)
                     if broker is not None:
                         broker.finish_topic(self.session_id)
                     return RunStatus.COMPLETED
-                publish(_EDGE, node_id, state, None, None, edges[node_id, target])
-                node_id = target
+                for source, target, data in edges:
+                    publish(_EDGE, target, state, None, None, data, source.task_id)
+                tasks = next_tasks
         except asyncio.CancelledError:
             self.publish(EventType.CANCELLED, self.node_id, self.state)
             raise
@@ -389,32 +506,165 @@ class RunExecution:
             current_reporter.reset(reporter_token)
             reset_tap(tap_token)
 
-    @staticmethod
-    async def _in_thread(spec: NodeSpec, state: FrozenDict) -> object:
-        result = await asyncio.to_thread(spec.fn, state)
-        if _awaitable(result):
-            return await result
-        return result
+    def _number(self, tasks: list[Task]) -> None:
+        step = self._step
+        sends = 0
+        for task in tasks:
+            if task.send:
+                task.task_id = f"{task.node}:{step}:{sends}"
+                sends += 1
+            else:
+                task.task_id = f"{task.node}:{step}"
 
-    async def write_checkpoint(self, next_node: str | None, *, paused: bool = False) -> None:
-        """Save the run's state as a checkpoint continuing at ``next_node``; emit ``checkpoint``."""
-        checkpoint = self._new_checkpoint(next_node, paused)
+    @staticmethod
+    def _task_data(task: Task) -> Mapping[str, Any] | None:
+        """``node_start``/``node_end`` data: ``parallel`` for a branch of a parallel step (its
+        ``node_end`` state is its own view), ``tool_call_id`` for a Send that carries one."""
+        parallel = _running_task.get() is task
+        if task.tool_call_id is None:
+            return _PARALLEL if parallel else None
+        if parallel:
+            return FrozenDict({"parallel": True, "tool_call_id": task.tool_call_id})
+        return FrozenDict({"tool_call_id": task.tool_call_id})
+
+    async def _run_task(self, task: Task, state: FrozenDict) -> FrozenDict:
+        """Run one task's node: ``node_start``, the call, its update (frozen). A failure is a
+        ``NodeError`` naming the task (the ``error`` event published first)."""
+        spec = self._graph.nodes[task.node]
+        given: Any = task.arg if task.send else state
+        self.publish(
+            _NODE_START,
+            task.node,
+            state if not task.send else None,
+            None,
+            None,
+            self._task_data(task),
+            task.task_id,
+        )
+        try:
+            result = _call(spec, given)
+            if type(result) is not dict and _awaitable(result):
+                result = await result
+            update = node_update(task.node, state, result)
+        except Exception as exc:
+            raise self._node_failed(task, exc) from exc
+        if self._deferred is not None:
+            deferred, self._deferred = self._deferred, None
+            raise deferred
+        if self.broker is not None and update:
+            encode_state(update)
+        return update
+
+    async def _branch(
+        self, task: Task, state: FrozenDict, limit: asyncio.Semaphore | None
+    ) -> FrozenDict:
+        _running_task.set(task)  # in this branch's own context (its asyncio task's copy)
+        if limit is None:
+            update = await self._run_task(task, state)
+        else:
+            async with limit:
+                update = await self._run_task(task, state)
+        branch_state = with_update(state, update)
+        self.publish(
+            _NODE_END, task.node, branch_state, update, None, self._task_data(task), task.task_id
+        )
+        return update
+
+    async def _run_parallel(self, tasks: list[Task], state: FrozenDict) -> list[FrozenDict]:
+        """Run a step's tasks together; the first failure cancels the others, then is raised."""
+        limit = None if self._concurrency is None else asyncio.Semaphore(self._concurrency)
+        loop = self._loop
+        branches = [loop.create_task(self._branch(task, state, limit)) for task in tasks]
+        try:
+            await asyncio.wait(branches, return_when=asyncio.FIRST_EXCEPTION)
+        except asyncio.CancelledError:
+            await _stop(branches)
+            raise
+        failed = next(
+            (b for b in branches if b.done() and not b.cancelled() and b.exception()), None
+        )
+        if failed is not None:
+            await _stop(branches)
+            raise failed.exception()  # type: ignore[misc]
+        return [branch.result() for branch in branches]
+
+    def _next_step(
+        self, tasks: list[Task], state: FrozenDict
+    ) -> tuple[list[Task], list[tuple[Task, str, Mapping[str, Any]]]]:
+        """The tasks of the next step, and the edges taken to them (see the class docstring)."""
+        graph = self._graph
+        edge_data = graph.edge_data
+        following: list[Task] = []
+        edges: list[tuple[Task, str, Mapping[str, Any]]] = []
+        planned: set[str] = set()
+        for task in tasks:
+            try:
+                targets = graph.targets(task.node, state)
+            except Exception as exc:
+                raise self._node_failed(task, exc) from exc
+            for target in targets:
+                if isinstance(target, Send):
+                    following.append(
+                        Task(
+                            target.node, send=True, arg=target.arg, tool_call_id=target.tool_call_id
+                        )
+                    )
+                    node = target.node
+                elif target == END:
+                    continue
+                else:
+                    node = target
+                    if node in planned:
+                        continue
+                    planned.add(node)
+                    following.append(Task(node))
+                data = edge_data.get((task.node, node)) or FrozenDict(
+                    {"from": task.node, "to": node}
+                )
+                edges.append((task, node, data))
+            for index in graph.joins_of(task.node):
+                join = graph.joins[index]
+                done = self._joins.setdefault(index, set())
+                done.add(task.node)
+                if len(done) < len(join.sources):
+                    continue
+                del self._joins[index]
+                edges.extend(
+                    (task, join.target, edge_data[source, join.target]) for source in join.sources
+                )
+                if join.target not in planned:
+                    planned.add(join.target)
+                    following.append(Task(join.target))
+        return following, edges
+
+    async def write_checkpoint(self, tasks: list[Task], *, paused: bool = False) -> None:
+        """Save the run's state as a checkpoint continuing with ``tasks``; emit ``checkpoint``."""
+        checkpoint = self._new_checkpoint(tasks, paused)
         await self.store.put(checkpoint)  # type: ignore[union-attr]
         self._written(checkpoint)
 
-    def _new_checkpoint(self, next_node: str | None, paused: bool) -> Checkpoint:
+    def _new_checkpoint(self, tasks: list[Task], paused: bool) -> Checkpoint:
         parent = self.parent
         self._checkpoints += 1
+        branches = None
+        if self._joins or len(tasks) > 1 or (tasks and tasks[0].send):
+            branches = freeze(
+                {
+                    "tasks": [task.saved() for task in tasks],
+                    "joins": {str(i): sorted(done) for i, done in self._joins.items()},
+                }
+            )
         return Checkpoint(
             f"{self.run_id}-{self._checkpoints}",
             self.session_id,
             self.run_id,
             1 if parent is None else parent.step + 1,
             self.state,
-            next_node,
+            tasks[0].node if tasks else None,
             paused,
             None if parent is None else parent.checkpoint_id,
             _now(),
+            branches,
         )
 
     def _written(self, checkpoint: Checkpoint) -> None:
@@ -433,19 +683,39 @@ class RunExecution:
             ),
         )
 
-    def _fail(self, exc: BaseException) -> RunState:
+    def _fail(self, exc: BaseException, task: Task | None = None) -> RunState:
         """The ``error`` event, then the broker's topic finished whatever happens (its clients
         must never wait for a run that is over)."""
         message = f"{type(exc).__name__}: {exc}"
         try:
-            self.publish(EventType.ERROR, self.node_id, self.state, error=message)
+            self.publish(
+                EventType.ERROR,
+                self.node_id if task is None else task.node,
+                self.state,
+                error=message,
+                task_id=None if task is None else task.task_id,
+            )
         finally:
             if self.broker is not None:
                 self.broker.finish_topic(self.session_id)
         return self.result(RunStatus.FAILED, message)
 
-    def _node_failed(self, node_id: str, exc: Exception) -> NodeError:
-        return NodeError(node_id, exc, self._fail(exc))
+    def _node_failed(self, task: Task, exc: Exception) -> NodeError:
+        self.node_id = task.node
+        return NodeError(
+            task.node,
+            exc,
+            self._fail(exc, task),
+            task_id=task.task_id,
+            ns=(),
+            branch=task.send or _running_task.get() is task,
+        )
+
+    def _conflict(self, conflict: KeyConflict) -> InvalidUpdateError:
+        placeholder = InvalidUpdateError(
+            conflict.key, conflict.nodes, self.result(RunStatus.FAILED)
+        )
+        return InvalidUpdateError(conflict.key, conflict.nodes, self._fail(placeholder))
 
     def _too_many_steps(self, node_id: str) -> GraphRecursionError:
         message = (
@@ -454,3 +724,25 @@ class RunExecution:
         )
         run_state = self._fail(GraphRecursionError(message, self.result(RunStatus.FAILED)))
         return GraphRecursionError(message, run_state)
+
+
+def _call(spec: NodeSpec, given: Any) -> Any:
+    """Call a node: its result, or an awaitable of it (an ``async def`` node's coroutine, an
+    ``in_thread`` node's trip to a worker thread, or what a plain ``def`` returned)."""
+    if spec.in_thread:
+        return _in_thread(spec, given)
+    return spec.fn(given)
+
+
+async def _in_thread(spec: NodeSpec, given: Any) -> object:
+    result = await asyncio.to_thread(spec.fn, given)
+    if _awaitable(result):
+        return await result
+    return result
+
+
+async def _stop(branches: list[asyncio.Task[Any]]) -> None:
+    """Cancel the branches still running and wait for every one to end."""
+    for branch in branches:
+        branch.cancel()
+    await asyncio.gather(*branches, return_exceptions=True)

@@ -3,8 +3,8 @@
 ========================  ===========================  =============================================
 mode                      from events                  emits
 ========================  ===========================  =============================================
-``values``                ``node_end``                 the state after the node (read-only mapping)
-``updates``               ``node_end``                 ``{node_id: update}`` - just the changed keys
+``values``                ``node_end``, ``step_end``   the state after each step (read-only mapping)
+``updates``               ``node_end``                 ``{node_id: update}`` per task: what it wrote
 ``messages``              ``model_call``, ``model_     the ``StreamEvent`` (``data`` is the request,
                           chunk``, ``model_response``  delta or response)
 ``custom``                ``custom``                   the event's ``data``: ``{"type", "data"}``
@@ -43,7 +43,14 @@ def _data(event: StreamEvent) -> Any:
     return event.data
 
 
+_SKIP = object()
+
+
 def _values(event: StreamEvent) -> Any:
+    """The state after each step: a one-task step's ``node_end``, a parallel step's
+    ``step_end`` (the ``node_end`` of a parallel branch carries a view of its own, skipped)."""
+    if event.type is EventType.NODE_END and event.data is not None and event.data.get("parallel"):
+        return _SKIP
     return event.state
 
 
@@ -52,7 +59,7 @@ def _updates(event: StreamEvent) -> Any:
 
 
 _VIEWS: dict[str, tuple[tuple[EventType, ...], _Extract]] = {
-    "values": ((EventType.NODE_END,), _values),
+    "values": ((EventType.NODE_END, EventType.STEP_END), _values),
     "updates": ((EventType.NODE_END,), _updates),
     "messages": (
         (EventType.MODEL_CALL, EventType.MODEL_CHUNK, EventType.MODEL_RESPONSE),
@@ -118,7 +125,9 @@ def stream_mode(
                 if views is None:
                     return
                 for mode, extract in views:
-                    observer.on_next(extract(event) if single else (mode, extract(event)))
+                    value = extract(event)
+                    if value is not _SKIP:
+                        observer.on_next(value if single else (mode, value))
 
             return source.subscribe(
                 on_next, observer.on_error, observer.on_completed, scheduler=scheduler

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxchronos.graph._errors import CheckpointStoreError
 from rxchronos.graph._lease import Lease, LeaseRenewal
-from rxchronos.graph._state import encode_state, freeze_mapping
+from rxchronos.graph._state import decode_branches, encode_state, freeze_mapping
 from rxchronos.graph._stores import Checkpoint
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _T = TypeVar("_T")
 _MIGRATIONS: dict[int, Sequence[str]] = {
     1: (
@@ -53,10 +53,12 @@ _MIGRATIONS: dict[int, Sequence[str]] = {
             cancel_requested BOOLEAN NOT NULL DEFAULT FALSE
         )""",
     ),
+    3: ("ALTER TABLE {schema}.checkpoints ADD COLUMN branches TEXT",),  # parallel steps
 }
 """What each schema version adds; a store brings an older schema up to ``SCHEMA_VERSION``."""
 _COLUMNS = (
-    "checkpoint_id, session_id, run_id, step, state, next_node, paused, parent_id, created_at"
+    "checkpoint_id, session_id, run_id, step, state, next_node, paused, parent_id, created_at, "
+    "branches"
 )
 
 
@@ -158,9 +160,10 @@ class PostgresStore:
     async def put(self, checkpoint: Checkpoint) -> None:
         """Save ``checkpoint`` (one statement: all of it or nothing)."""
         state = encode_state(checkpoint.state)
+        branches = None if checkpoint.branches is None else encode_state(checkpoint.branches)
         await self._execute(
             f"INSERT INTO {{schema}}.checkpoints ({_COLUMNS}) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 checkpoint.checkpoint_id,
                 checkpoint.session_id,
@@ -171,6 +174,7 @@ class PostgresStore:
                 checkpoint.paused,
                 checkpoint.parent_id,
                 checkpoint.created_at,
+                branches,
             ),
         )
 
@@ -293,14 +297,20 @@ class PostgresStore:
 
     def _checkpoint(self, row: tuple[Any, ...]) -> Checkpoint:
         """One row as a ``Checkpoint``; a damaged state is a ``CheckpointStoreError``."""
-        cid, sid, run, step, text, next_node, paused, parent, at = row
+        cid, sid, run, step, text, next_node, paused, parent, at, branches_text = row
         try:
             state = json.loads(text)
         except ValueError as exc:
             raise self._damaged(cid, f"its state is not valid JSON ({exc})") from exc
         if not isinstance(state, dict):
             raise self._damaged(cid, f"its state is {type(state).__name__}, not a JSON object")
-        return Checkpoint(cid, sid, run, step, freeze_mapping(state), next_node, paused, parent, at)
+        try:
+            branches = decode_branches(branches_text)
+        except ValueError as exc:
+            raise self._damaged(cid, str(exc)) from exc
+        return Checkpoint(
+            cid, sid, run, step, freeze_mapping(state), next_node, paused, parent, at, branches
+        )
 
     def _damaged(self, checkpoint_id: object, what: str) -> CheckpointStoreError:
         return CheckpointStoreError(

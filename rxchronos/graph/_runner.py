@@ -20,7 +20,7 @@ from rxchronos.graph._errors import (
     SessionBusyError,
 )
 from rxchronos.graph._events import EventPublisher, RunState, RunStatus, StreamEvent
-from rxchronos.graph._execution import HotEvents, RunExecution
+from rxchronos.graph._execution import HotEvents, RunExecution, Task
 from rxchronos.graph._lease import DEFAULT_LEASE_TTL, LeaseStore, run_leased
 from rxchronos.graph._state import ATOMIC, EMPTY_STATE, FrozenDict, freeze_mapping, merge_update
 from rxchronos.graph._stores import Checkpoint, CheckpointStore
@@ -46,6 +46,7 @@ class Runner:
             [LeaseStore][rxchronos.graph.LeaseStore]:
             ``SQLiteStore``, ``PostgresStore``), the seconds a run's lease on its session lasts
             without renewal: how soon another worker may resume a session whose worker died.
+        max_concurrency: how many tasks of a parallel step run at once (``None``: all of them).
 
     Example:
         >>> import asyncio
@@ -58,7 +59,7 @@ class Runner:
         >>> result = asyncio.run(runner.run("session-1", {"source": "csv"}))
         1 node_start extract
         2 node_end extract
-        3 edge_transition extract
+        3 edge_transition load
         4 node_start load
         5 node_end load
         6 completed load
@@ -74,6 +75,7 @@ class Runner:
         broker: EventPublisher | None = None,
         max_steps: int = 100,
         lease_ttl: float = DEFAULT_LEASE_TTL,
+        max_concurrency: int | None = None,
     ) -> None:
         if not isinstance(graph, CompiledGraph):
             raise TypeError(
@@ -98,6 +100,15 @@ class Runner:
             raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
         if isinstance(lease_ttl, bool) or not isinstance(lease_ttl, int | float) or lease_ttl <= 0:
             raise ValueError(f"lease_ttl must be a positive number of seconds, got {lease_ttl!r}")
+        if max_concurrency is not None and (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency < 1
+        ):
+            raise ValueError(
+                f"max_concurrency must be a positive int or None, got {max_concurrency!r}"
+            )
+        self.max_concurrency = max_concurrency
         self.graph = graph
         self.store = store
         self.broker = broker
@@ -334,7 +345,7 @@ class Runner:
         entry = self.graph.entry_point
 
         def start(execution: RunExecution) -> Coroutine[Any, Any, RunStatus]:
-            return execution.execute(entry, state, resume_paused=False)
+            return execution.execute([Task(entry)], state, resume_paused=False)
 
         return start
 
@@ -380,13 +391,20 @@ class Runner:
         if update is not None:
             state, _ = merge_update("<update>", state, update)
         execution.parent = checkpoint
+        branches = checkpoint.branches
+        if branches:
+            tasks = [Task.restored(saved) for saved in branches["tasks"]]
+            joins = {int(index): done for index, done in branches["joins"].items()}
+        else:
+            tasks, joins = [Task(checkpoint.next_node)], {}
         return await execution.execute(
-            checkpoint.next_node,
+            tasks,
             state,
             resume_paused=checkpoint.paused,
             # the fork's first checkpoint, or the update (a human's answer) saved before the node
             # runs, so a crash or a failure of that node does not lose it
             save_first=fork or update is not None,
+            joins=joins,
         )
 
     async def _checkpoint(self, checkpoint_id: str) -> Checkpoint:
@@ -421,6 +439,7 @@ class Runner:
             broker=self.broker,
             max_steps=self.max_steps,
             sink=sink,
+            max_concurrency=self.max_concurrency,
         )
         self._active[session_id] = execution
         return execution

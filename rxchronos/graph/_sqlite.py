@@ -20,12 +20,12 @@ from typing import Any, Literal, TypeVar
 
 from rxchronos.graph._errors import CheckpointStoreError
 from rxchronos.graph._lease import Lease, LeaseRenewal
-from rxchronos.graph._state import encode_state, freeze_mapping
+from rxchronos.graph._state import decode_branches, encode_state, freeze_mapping
 from rxchronos.graph._stores import Checkpoint
 
 __all__ = ["SQLiteStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _T = TypeVar("_T")
 
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     next_node TEXT,
     paused INTEGER NOT NULL,
     parent_id TEXT,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    branches TEXT
 );
 CREATE INDEX IF NOT EXISTS checkpoints_by_session ON checkpoints (session_id, seq);
 CREATE TABLE IF NOT EXISTS leases (
@@ -52,7 +53,8 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 """
 _COLUMNS = (
-    "checkpoint_id, session_id, run_id, step, state, next_node, paused, parent_id, created_at"
+    "checkpoint_id, session_id, run_id, step, state, next_node, paused, parent_id, created_at, "
+    "branches"
 )
 
 
@@ -239,6 +241,9 @@ class SQLiteStore:
             version = row[0]
             if version is None:
                 connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            elif version == 1:  # version 2 adds the branches of a parallel step
+                connection.execute("ALTER TABLE checkpoints ADD COLUMN branches TEXT")
+                connection.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
             elif version > SCHEMA_VERSION:
                 raise CheckpointStoreError(
                     f"{self.path!r} has checkpoint schema version {version}, newer than this "
@@ -251,11 +256,12 @@ class SQLiteStore:
 
     def _put(self, checkpoint: Checkpoint) -> None:
         state = encode_state(checkpoint.state)
+        branches = None if checkpoint.branches is None else encode_state(checkpoint.branches)
         connection = self._db()
         connection.execute("BEGIN IMMEDIATE")
         try:
             connection.execute(
-                f"INSERT INTO checkpoints ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO checkpoints ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     checkpoint.checkpoint_id,
                     checkpoint.session_id,
@@ -266,6 +272,7 @@ class SQLiteStore:
                     int(checkpoint.paused),
                     checkpoint.parent_id,
                     checkpoint.created_at,
+                    branches,
                 ),
             )
             connection.execute("COMMIT")
@@ -279,7 +286,7 @@ class SQLiteStore:
     def _checkpoint(self, row: tuple[Any, ...]) -> Checkpoint:
         """One row as a [Checkpoint][rxchronos.graph.Checkpoint]; a damaged row is a
         ``CheckpointStoreError``."""
-        cid, sid, run, step, text, next_node, paused, parent, at = row
+        cid, sid, run, step, text, next_node, paused, parent, at, branches_text = row
         try:
             state = json.loads(text) if isinstance(text, str) else None
         except ValueError as exc:  # json.JSONDecodeError, RecursionError is not expected here
@@ -297,8 +304,21 @@ class SQLiteStore:
         ):
             if not isinstance(value, kinds) or isinstance(value, bool):
                 raise self._damaged(cid, f"its {name} is {value!r}")
+        try:
+            branches = decode_branches(branches_text)
+        except ValueError as exc:
+            raise self._damaged(cid, str(exc)) from exc
         return Checkpoint(
-            cid, sid, run, step, freeze_mapping(state), next_node, bool(paused), parent, at
+            cid,
+            sid,
+            run,
+            step,
+            freeze_mapping(state),
+            next_node,
+            bool(paused),
+            parent,
+            at,
+            branches,
         )
 
     def _damaged(self, checkpoint_id: object, what: str) -> CheckpointStoreError:

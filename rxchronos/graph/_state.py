@@ -17,7 +17,7 @@ serves checkpoint stores and ``emit()`` data.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn, SupportsIndex
 
 from rxchronos.graph._errors import StateSerializationError
@@ -28,6 +28,11 @@ __all__ = [
     "FrozenDict",
     "FrozenList",
     "JsonProblem",
+    "KeyConflict",
+    "add_messages",
+    "append",
+    "apply_writes",
+    "decode_branches",
     "dumps_checked",
     "encode_state",
     "find_problem",
@@ -35,6 +40,8 @@ __all__ = [
     "freeze",
     "freeze_mapping",
     "merge_update",
+    "node_update",
+    "with_update",
 ]
 
 _READ_ONLY = (
@@ -163,6 +170,110 @@ def merge_update(node_id: str, state: FrozenDict, result: object) -> tuple[Froze
     return new_state, FrozenDict(changed)
 
 
+class KeyConflict(Exception):
+    """Two writes of one step to a key without a reducer (the runner raises
+    ``InvalidUpdateError`` for it)."""
+
+    def __init__(self, key: str, nodes: tuple[str, ...]) -> None:
+        super().__init__(key, nodes)
+        self.key = key
+        self.nodes = nodes
+
+
+def with_update(state: FrozenDict, update: Mapping[str, Any]) -> FrozenDict:
+    """``state`` with ``update`` (already frozen, as from :func:`node_update`) merged in."""
+    if not update:
+        return state
+    new_state = FrozenDict(state)
+    _update(new_state, update)
+    return new_state
+
+
+def node_update(node_id: str, state: FrozenDict, result: object) -> FrozenDict:
+    """What a node wrote, frozen: the keys of ``result`` whose value is not already in ``state``.
+
+    Raises ``TypeError`` for anything but a mapping with string keys (or ``None``).
+    """
+    return merge_update(node_id, state, result)[1]
+
+
+def apply_writes(
+    state: FrozenDict,
+    writes: Sequence[tuple[str, Mapping[str, Any]]],
+    reducers: Mapping[str, Callable[[Any, Any], Any]],
+) -> FrozenDict:
+    """``state`` with every ``(node_id, update)`` of one step applied, in the order given.
+
+    A key with a reducer becomes ``reducer(current, written)`` for each write in turn (the first
+    write of a key the state lacks is taken as it is); a key without one may be written by one
+    task only, else :class:`KeyConflict` names the key and the nodes.
+
+    Example:
+        >>> import operator
+        >>> s = apply_writes(FrozenDict({"n": [1]}), [("a", {"n": [2]}), ("b", {"n": [3]})],
+        ...                  {"n": operator.add})
+        >>> s["n"]
+        [1, 2, 3]
+    """
+    new_state = dict(state)
+    writers: dict[str, str] = {}
+    for node_id, update in writes:
+        for key, value in update.items():
+            reducer = reducers.get(key)
+            if reducer is not None:
+                if key in new_state:
+                    value = freeze(reducer(new_state[key], value))
+                new_state[key] = value
+            elif key in writers:
+                raise KeyConflict(key, (writers[key], node_id))
+            else:
+                writers[key] = node_id
+                new_state[key] = value
+    return FrozenDict(new_state)
+
+
+def append(current: Any, update: Any) -> list[Any]:
+    """A reducer: the current list with the update's items after it (a single item is wrapped).
+
+    Example:
+        >>> append([1], [2, 3]), append([1], 2)
+        ([1, 2, 3], [1, 2])
+    """
+    items = list(update) if isinstance(update, list | tuple) else [update]
+    return [*current, *items]
+
+
+def add_messages(current: Any, update: Any) -> list[Any]:
+    """A reducer for chat messages: merge by message id, like LangGraph's ``add_messages``.
+
+    A message of the update whose ``id`` (a key of a mapping or an attribute) is already in the
+    list replaces that one, in place; the others are appended in order. Messages without an
+    id are always appended.
+
+    Example:
+        >>> old = [{"id": "1", "text": "hi"}, {"id": "2", "text": "draft"}]
+        >>> [m["text"] for m in add_messages(old, [{"id": "2", "text": "final"}, {"text": "ok"}])]
+        ['hi', 'final', 'ok']
+    """
+    merged = list(current)
+    where = {_message_id(m): i for i, m in enumerate(merged) if _message_id(m) is not None}
+    for message in update if isinstance(update, list | tuple) else [update]:
+        key = _message_id(message)
+        if key is not None and key in where:
+            merged[where[key]] = message
+        else:
+            if key is not None:
+                where[key] = len(merged)
+            merged.append(message)
+    return merged
+
+
+def _message_id(message: Any) -> Any:
+    if isinstance(message, Mapping):
+        return message.get("id")
+    return getattr(message, "id", None)
+
+
 # --- what JSON can hold ----------------------------------------------------------------------
 
 Path = tuple[str | int, ...]
@@ -216,6 +327,29 @@ def encode_state(values: Mapping[str, Any]) -> str:
         return text
     path, reason = problem
     raise StateSerializationError(str(path[0]) if path else "<state>", reason, path)
+
+
+def decode_branches(text: object) -> FrozenDict | None:
+    """A checkpoint's ``branches`` from its stored JSON text (``None`` stays ``None``).
+
+    Raises:
+        ValueError: the text is not JSON of the shape ``{"tasks": [{"node": ...}, ...],
+            "joins": {...}}`` (a store reports it as a damaged checkpoint).
+    """
+    if text is None:
+        return None
+    try:
+        branches = json.loads(text) if isinstance(text, str) else None
+    except ValueError as exc:
+        raise ValueError(f"its branches are not valid JSON ({exc})") from exc
+    if not (
+        isinstance(branches, dict)
+        and isinstance(branches.get("tasks"), list)
+        and isinstance(branches.get("joins"), dict)
+        and all(isinstance(t, dict) and isinstance(t.get("node"), str) for t in branches["tasks"])
+    ):
+        raise ValueError(f"its branches are {text!r}")
+    return freeze_mapping(branches)
 
 
 def find_problem(value: Any, path: Path = ()) -> JsonProblem | None:

@@ -3,8 +3,9 @@
 [MemoryStore][rxchronos.graph.MemoryStore]. (The durable [SQLiteStore][rxchronos.graph.SQLiteStore]
 is in ``_sqlite.py``.)
 
-A checkpoint is written after every node and when a run pauses at an interrupt. It records the
-state *after* a node and the node to run *next*, so resuming from it never runs a node twice.
+A checkpoint is written after every step (one node, or the tasks of a parallel step) and when a
+run pauses at an interrupt. It records the state *after* the step and the tasks to run *next*, so
+resuming from it never runs a finished step twice.
 A session's checkpoints form an append-only history: resuming from an old checkpoint adds new ones
 (whose ``parent_id`` points back), it never rewrites the old.
 """
@@ -33,6 +34,11 @@ class Checkpoint:
         paused: the run paused here before ``next_node`` (an interrupt node).
         parent_id: the checkpoint this one follows, if any.
         created_at: Unix time in seconds.
+        branches: when the next step is not just ``next_node``: ``{"tasks": [...], "joins":
+            {...}}``, the tasks of the next step in order (``{"node": id}``, or for a
+            [Send][rxchronos.graph.Send] ``{"node", "arg", "tool_call_id"}``) and the joins
+            waiting for more sources (``{join index: [sources finished]}``); ``None`` otherwise.
+            ``next_node`` is then the first task's node. A store keeps it as JSON.
 
     Example:
         >>> import asyncio
@@ -58,6 +64,7 @@ class Checkpoint:
     paused: bool
     parent_id: str | None
     created_at: float
+    branches: Mapping[str, Any] | None = None
 
 
 @runtime_checkable

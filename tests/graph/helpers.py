@@ -71,7 +71,10 @@ def path_kinds(*nodes: str, checkpoints: bool = False, end: str = "completed") -
         expected += [f"node_start:{node}", f"node_end:{node}"]
         if checkpoints:
             expected.append(f"checkpoint:{node}")
-        expected.append(f"edge_transition:{node}" if i < len(nodes) - 1 else f"{end}:{node}")
+        # an edge_transition names the node the run moves to
+        expected.append(
+            f"edge_transition:{nodes[i + 1]}" if i < len(nodes) - 1 else f"{end}:{node}"
+        )
     return expected
 
 

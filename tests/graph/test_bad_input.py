@@ -58,7 +58,7 @@ def routed(route: Any, path_map: Any = None) -> Runner:
 
 @pytest.mark.parametrize("path_map", [None, {"go": "b", "stop": END}])
 @pytest.mark.parametrize(
-    ("answer", "shown"), [(["b"], r"list \['b'\]"), (None, "NoneType None"), (1, "int 1")]
+    ("answer", "shown"), [({"b": 1}, r"dict \{'b': 1\}"), (None, "NoneType None"), (1, "int 1")]
 )
 async def test_a_route_returning_a_non_string_fails_naming_the_node(
     answer: object, shown: str, path_map: Mapping[str, str] | None

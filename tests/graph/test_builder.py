@@ -37,18 +37,17 @@ def test_duplicate_node_is_reported_at_compile() -> None:
     assert problems_of(graph) == ["duplicate node 'a'"]
 
 
-def test_two_static_out_edges() -> None:
+def test_an_edge_to_end_beside_other_edges_is_refused() -> None:
     graph = (
         StateGraph("g")
         .add_node("a", noop)
         .add_node("b", noop)
-        .add_node("c", noop)
         .set_entry_point("a")
         .add_edge("a", "b")
-        .add_edge("a", "c")
+        .add_edge("a", END)
     )
     problems = problems_of(graph)
-    assert any("node 'a' has two outgoing edges" in p for p in problems)
+    assert any("node 'a' has an edge to END and others" in p for p in problems)
 
 
 def test_unreachable_node() -> None:

@@ -40,7 +40,7 @@ async def test_resume_runs_the_interrupt_node_and_does_not_pause_again() -> None
         "node_start:review",
         "node_end:review",
         "checkpoint:review",
-        "edge_transition:review",
+        "edge_transition:publish",
         "node_start:publish",
         "node_end:publish",
         "checkpoint:publish",

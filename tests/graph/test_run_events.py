@@ -121,7 +121,7 @@ async def test_interrupt_pauses_before_the_node() -> None:
         "node_start:draft",
         "node_end:draft",
         "checkpoint:draft",
-        "edge_transition:draft",
+        "edge_transition:review",
         "checkpoint:review",
         "interrupt:review",
     ]
@@ -169,7 +169,7 @@ async def test_sync_async_and_thread_nodes_all_run_and_can_emit() -> None:
     ]
     # the thread node's custom event arrives between its node_start and node_end
     thread_kinds = [e.type for e in seen if e.node_id == "thread"]
-    assert thread_kinds == ["node_start", "custom", "node_end", "completed"]
+    assert thread_kinds == ["edge_transition", "node_start", "custom", "node_end", "completed"]
     assert [e.seq for e in seen] == sorted(e.seq for e in seen)
 
 
@@ -293,6 +293,7 @@ async def test_event_type_is_a_str_enum() -> None:
     assert {t.value for t in EventType} == {
         "node_start",
         "node_end",
+        "step_end",
         "edge_transition",
         "interrupt",
         "error",

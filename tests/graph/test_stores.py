@@ -28,8 +28,33 @@ async def test_sqlite_uses_wal_and_records_its_schema_version(tmp_path: Path) ->
         await store.put(checkpoint("c1", "s", 1))
         with sqlite3.connect(path) as raw:
             assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-            assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+            assert raw.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
         raw.close()
+
+
+async def test_sqlite_upgrades_a_version_1_database_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    with sqlite3.connect(path) as raw:  # the version 1 schema, with one checkpoint in it
+        raw.executescript(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+            "INSERT INTO schema_version VALUES (1);"
+            "CREATE TABLE checkpoints (seq INTEGER PRIMARY KEY AUTOINCREMENT, checkpoint_id TEXT "
+            "NOT NULL UNIQUE, session_id TEXT NOT NULL, run_id TEXT NOT NULL, step INTEGER NOT "
+            "NULL, state TEXT NOT NULL, next_node TEXT, paused INTEGER NOT NULL, parent_id TEXT, "
+            "created_at REAL NOT NULL);"
+            "INSERT INTO checkpoints (checkpoint_id, session_id, run_id, step, state, next_node, "
+            "paused, parent_id, created_at) VALUES ('old', 's', 'r', 1, '{\"x\": 1}', 'b', 0, "
+            "NULL, 0.0);"
+        )
+    raw.close()
+    async with SQLiteStore(path) as store:
+        old = await store.get("old")
+        assert old is not None and old.branches is None and dict(old.state) == {"x": 1}
+        await store.put(checkpoint("c2", "s", 2))
+        assert [c.checkpoint_id for c in await store.list_checkpoints("s")] == ["old", "c2"]
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    raw.close()
 
 
 async def test_sqlite_works_off_the_event_loop_thread(tmp_path: Path) -> None:
