@@ -28,6 +28,8 @@ def test_it_builds_what_model_construct_builds() -> None:
         "session_id": "s",
         "seq": 3,
         "node_id": "a",
+        "task_id": "a:1",
+        "ns": (),
         "state": {"x": 1},
         "update": {"x": 1},
         "error": None,
