@@ -11,6 +11,7 @@ with its own connections), and a cancel from another worker.
 from __future__ import annotations
 
 import asyncio
+import operator
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, closing
@@ -31,6 +32,7 @@ from rxchronos.graph import (
     RunStatus,
     SessionBusyError,
     SQLiteStore,
+    StateGraph,
     StateSerializationError,
 )
 
@@ -310,6 +312,45 @@ async def test_a_paused_session_survives_reopening_and_resumes(db: Backend, db_s
             latest.state["text"] = "x"
         result = await Runner(approval_graph().compile(), second).resume("s")
         assert result.state["published"] is False
+
+
+async def test_a_parallel_step_and_a_waiting_join_survive_reopening(
+    db: Backend, db_store: Any
+) -> None:
+    durable(db)
+    graph = (
+        StateGraph("g", reducers={"log": operator.add})
+        .add_node("a", lambda s: {"log": ["a"]})
+        .add_node("b", lambda s: {"log": ["b"]})
+        .add_node("c", lambda s: {"log": ["c"]})
+        .add_interrupt_node("d", lambda s: {"log": ["d"]})
+        .add_node("e", lambda s: {"log": ["e"]})
+        .set_entry_point("a")
+        .add_edge("a", "b")
+        .add_edge("a", "c")
+        .add_edge("b", "d")
+        .add_edge(["c", "d"], "e")
+        .compile()
+    )
+    paused = await Runner(graph, db_store).run("s", {"log": []})
+    assert paused.status == "paused" and paused.node_id == "d"
+    async with db.open() as second:
+        history = await second.list_checkpoints("s")
+        assert history[0].branches == {"tasks": [{"node": "b"}, {"node": "c"}], "joins": {}}
+        assert history[-1].branches == {"tasks": [{"node": "d"}], "joins": {"0": ["c"]}}
+        result = await Runner(graph, second).resume("s")
+    assert result.state["log"] == ["a", "b", "c", "d", "e"]
+
+
+async def test_send_arguments_and_tool_call_ids_round_trip(store: CheckpointStore) -> None:
+    branches = {
+        "tasks": [{"node": "tool", "arg": {"q": "é", "n": [1, 2]}, "tool_call_id": "call_1"}],
+        "joins": {},
+    }
+    saved = Checkpoint("c1", "s", "run", 1, {"x": 1}, "tool", False, None, 1.5, branches)
+    await store.put(saved)
+    loaded = await store.get("c1")
+    assert loaded is not None and loaded.branches == branches
 
 
 # --- shared stores: leases -----------------------------------------------------------------
