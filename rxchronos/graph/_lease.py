@@ -112,6 +112,7 @@ async def run_leased(
     store: LeaseStore,
     start: Callable[[RunExecution], Awaitable[RunStatus]],
     ttl: float,
+    stale: dict[str, str],
     execution: RunExecution,
 ) -> RunStatus:
     """Run ``start(execution)`` holding the session's lease: the runner's ``start`` wrapped.
@@ -120,10 +121,17 @@ async def run_leased(
     run runs, the lease is renewed every ``poll_interval(ttl)`` seconds; a cancel flag seen on
     renewal cancels the run as ``runner.cancel`` does; a lease taken over (or not renewable before
     it expires) stops the run with ``SessionBusyError`` (or ``CheckpointStoreError``).
+
+    ``stale`` is the runner's record of its own leases that could not be released (the store was
+    away when a run ended); the next run of such a session releases that lease first, so this
+    runner can go on with it at once when the store is back.
     """
     session_id = execution.session_id
     owner = lease_owner(execution.run_id)
     try:
+        if (leftover := stale.get(session_id)) is not None:
+            await store.release_lease(session_id, leftover)
+            del stale[session_id]
         holder = await store.acquire_lease(session_id, owner, ttl)
     except CheckpointStoreError as exc:  # the store is unusable: a failed run, as for a write
         exc.run_state = execution._fail(exc)
@@ -141,15 +149,15 @@ async def run_leased(
     try:
         status = await start(execution)
     except asyncio.CancelledError as exc:
-        await _release(store, execution, owner, keeper, ttl, exc)
+        await _release(store, execution, owner, keeper, ttl, stale, exc)
         current = asyncio.current_task()
         if failure and current is not None and current.uncancel() == 0:
             raise failure[0] from None  # the keeper stopped the run: say why
         raise
     except BaseException as exc:
-        await _release(store, execution, owner, keeper, ttl, exc)
+        await _release(store, execution, owner, keeper, ttl, stale, exc)
         raise
-    await _release(store, execution, owner, keeper, ttl, None, status)
+    await _release(store, execution, owner, keeper, ttl, stale, None, status)
     return status
 
 
@@ -212,6 +220,7 @@ async def _release(
     owner: str,
     keeper: asyncio.Task[None],
     ttl: float,
+    stale: dict[str, str],
     pending: BaseException | None,
     status: RunStatus | None = None,
 ) -> None:
@@ -225,9 +234,10 @@ async def _release(
             raise crashed  # not a store error (those it handles): a defect, never hidden
         await store.release_lease(execution.session_id, owner)
     except GraphError as exc:
+        stale[execution.session_id] = owner
         note = (
             f"the lease of session {execution.session_id!r} could not be released ({exc}); other "
-            f"workers can run the session once it expires, within {ttl} s"
+            f"workers can run the session once it expires, within {ttl} s (this runner at once)"
         )
         if pending is not None:
             pending.add_note(note)

@@ -115,6 +115,7 @@ class Runner:
         self.max_steps = max_steps
         self.lease_ttl = float(lease_ttl)
         self._leases = store if isinstance(store, LeaseStore) else None
+        self._stale_leases: dict[str, str] = {}  # session -> own lease not yet released
         self._hot = HotEvents()
         self._active: dict[str, RunExecution] = {}
 
@@ -452,7 +453,7 @@ class Runner:
         """``start`` under the session's lease, when the store keeps leases."""
         if self._leases is None:
             return start
-        return partial(run_leased, self._leases, start, self.lease_ttl)
+        return partial(run_leased, self._leases, start, self.lease_ttl, self._stale_leases)
 
     async def _await(self, session_id: str, start: _Start) -> RunState:
         start = self._owned(start)
