@@ -517,7 +517,7 @@ class DemoServer:
         return stats.subscribers
 
     def events_url(self, session_id: str) -> str:
-        return f"{self.server.url}/runs/{session_id}/events"  # the form the README shows
+        return f"{self.server.url}/runs/{session_id}/events"  # the form the CLI guide shows
 
 
 async def _stats(broker: Broker) -> BrokerStats:
