@@ -6,8 +6,13 @@ completed), with no store, ``MemoryStore`` and ``SQLiteStore``. For LangGraph, `
 ``stream_mode="updates"``, without and with ``InMemorySaver``. Each figure is the best of several
 repeats, in microseconds per node.
 
+A fan-out graph too: one node, then 10 nodes in parallel (each adding to a list through a
+reducer), then a join; 12 nodes per run, every event streamed (``runner.stream``), against
+LangGraph's ``astream`` (``stream_mode="updates"``) on the same graph, no store on either side.
+
 Targets: rxchronos without a store at most 1/20 of LangGraph without a checkpointer, and with
-``MemoryStore`` at most 1/10 of LangGraph with ``InMemorySaver``.
+``MemoryStore`` at most 1/10 of LangGraph with ``InMemorySaver``; the fan-out graph at most 1/10
+of LangGraph's per-node overhead.
 
 Usage::
 
@@ -19,19 +24,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import operator
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol, TypedDict
+from typing import Annotated, Any, Protocol, TypedDict
 
 from rxchronos.graph import MemoryStore, Runner, SQLiteStore, StateGraph
 
 NODES = 3
+WIDTH = 10
+FAN_NODES = WIDTH + 2
 
 
 class Node(Protocol):
-    def __call__(self, state: Any) -> Awaitable[dict[str, int]]: ...
+    def __call__(self, state: Any) -> Awaitable[dict[str, Any]]: ...
 
 
 def setter(i: int) -> Node:
@@ -112,7 +120,65 @@ def lg_case(checkpointer: bool) -> Callable[[int], Awaitable[int]]:
     return one
 
 
-async def measure(run: Callable[[int], Awaitable[int]], iterations: int, repeats: int) -> float:
+def adder(i: int) -> Node:
+    """Branch ``w<i>`` of the fan-out graph: adds ``[i]`` to ``results``."""
+
+    async def node(state: Any) -> dict[str, Any]:
+        return {"results": [i]}
+
+    return node
+
+
+async def fan_start(state: Any) -> dict[str, Any]:
+    return {"started": True}
+
+
+async def fan_merge(state: Any) -> dict[str, Any]:
+    return {"total": sum(state["results"])}
+
+
+def rx_fan_out() -> Runner:
+    graph = StateGraph("fan", reducers={"results": operator.add}).add_node("start", fan_start)
+    for i in range(WIDTH):
+        graph.add_node(f"w{i}", adder(i)).add_edge("start", f"w{i}")
+    graph.add_node("merge", fan_merge).add_edge([f"w{i}" for i in range(WIDTH)], "merge")
+    return Runner(graph.set_entry_point("start").compile())
+
+
+class LGFanState(TypedDict, total=False):
+    i: int
+    started: bool
+    results: Annotated[list[int], operator.add]
+    total: int
+
+
+def lg_fan_out() -> Callable[[int], Awaitable[int]]:
+    from langgraph.graph import END, START
+    from langgraph.graph import StateGraph as LGStateGraph
+
+    builder = LGStateGraph(LGFanState)
+    builder.add_node("start", fan_start)
+    builder.add_edge(START, "start")
+    for i in range(WIDTH):
+        builder.add_node(f"w{i}", adder(i))
+        builder.add_edge("start", f"w{i}")
+    builder.add_node("merge", fan_merge)
+    builder.add_edge([f"w{i}" for i in range(WIDTH)], "merge")
+    builder.add_edge("merge", END)
+    graph = builder.compile()
+
+    async def one(i: int) -> int:
+        count = 0
+        async for _ in graph.astream({"i": i, "results": []}, stream_mode="updates"):
+            count += 1
+        return count
+
+    return one
+
+
+async def measure(
+    run: Callable[[int], Awaitable[int]], iterations: int, repeats: int, nodes: int = NODES
+) -> float:
     """Best-of-``repeats`` microseconds per node over ``iterations`` runs."""
     for i in range(min(50, iterations)):  # warm up
         await run(-i - 1)
@@ -124,7 +190,7 @@ async def measure(run: Callable[[int], Awaitable[int]], iterations: int, repeats
             await run(offset + i)
         best = min(best, time.perf_counter() - start)
         offset += iterations
-    return best / (iterations * NODES) * 1e6
+    return best / (iterations * nodes) * 1e6
 
 
 async def main(quick: bool) -> None:
@@ -151,6 +217,9 @@ async def main(quick: bool) -> None:
             results = {name: await measure(run, n, repeats) for name, run, n in cases}
         finally:
             await store.aclose()
+    fan_iterations = 100 if quick else 1000
+    rx_fan = await measure(rx_case(rx_fan_out()), fan_iterations, repeats, FAN_NODES)
+    lg_fan = await measure(lg_fan_out(), max(25, fan_iterations // 4), repeats, FAN_NODES)
 
     lg_plain = results["LangGraph astream, no checkpointer"]
     lg_saver = results["LangGraph astream, InMemorySaver"]
@@ -172,6 +241,17 @@ async def main(quick: bool) -> None:
             met = micros / versus[name] <= target
             verdict = f"<= {target:.2f}x {'met' if met else 'MISSED'}"
         print(f"| {name} | {micros:.1f} | {ratio} | {verdict} |")
+    print()
+    print(f"fan-out graph: 1 -> {WIDTH} parallel -> join ({FAN_NODES} nodes), every event streamed")
+    print()
+    print("| case | us per node | vs LangGraph | target |")
+    print("| --- | ---: | ---: | --- |")
+    fan_ratio = rx_fan / lg_fan
+    print(
+        f"| rxchronos, no store | {rx_fan:.1f} | {fan_ratio:.3f}x | <= 0.10x "
+        f"{'met' if fan_ratio <= 0.1 else 'MISSED'} |"
+    )
+    print(f"| LangGraph astream, no checkpointer | {lg_fan:.1f} | | |")
 
 
 if __name__ == "__main__":
