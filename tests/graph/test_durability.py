@@ -95,26 +95,21 @@ def _wait_for_line(process: subprocess.Popen[bytes], expected: bytes, timeout: f
     pytest.fail(f"the child did not print {expected!r} within {timeout} s")
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
-def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    db, log = tmp_path / "runs.db", tmp_path / "calls.log"
-
-    with (tmp_path / "crash.err").open("wb") as errors:
+def _crash_when(script: Path, marker: bytes, *args: str) -> None:
+    """Run ``script crash *args`` and SIGKILL it once it prints ``marker``."""
+    errors_path = script.with_suffix(".err")
+    with errors_path.open("wb") as errors:
         victim = subprocess.Popen(
-            [sys.executable, str(script), "crash", str(db), str(log)],
+            [sys.executable, str(script), "crash", *args],
             env=_env(),
             stdout=subprocess.PIPE,
             stderr=errors,
         )
         try:
             try:
-                _wait_for_line(victim, b"in n3", timeout=60)
+                _wait_for_line(victim, marker, timeout=60)
             except BaseException:
-                victim.kill()
-                victim.wait(timeout=30)
-                print((tmp_path / "crash.err").read_text())  # shown by pytest on failure
+                print(errors_path.read_text())  # shown by pytest on failure
                 raise
             os.kill(victim.pid, signal.SIGKILL)
             assert victim.wait(timeout=30) == -signal.SIGKILL
@@ -124,6 +119,15 @@ def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
                 victim.wait(timeout=30)
             if victim.stdout is not None:
                 victim.stdout.close()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
+def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    db, log = tmp_path / "runs.db", tmp_path / "calls.log"
+
+    _crash_when(script, b"in n3", str(db), str(log))
 
     with closing(sqlite3.connect(db)) as raw:  # what the killed process left behind
         left = raw.execute("SELECT next_node FROM checkpoints ORDER BY seq").fetchall()
@@ -151,3 +155,62 @@ def test_sigkill_mid_run_then_resume_in_a_new_process(tmp_path: Path) -> None:
     again = [c for c in calls if c.startswith("resume:")]
     assert crashed == ["crash:n1", "crash:n2", "crash:n3"]
     assert again == ["resume:n3", "resume:n4", "resume:n5"]  # completed nodes did not run again
+
+
+BRANCHING_CHILD = """
+import asyncio, json, operator, sys
+from rxchronos.graph import Runner, SQLiteStore, StateGraph
+
+mode, db, log = sys.argv[1:4]
+
+def make(name):
+    async def node(state):
+        with open(log, "a") as f:
+            f.write(f"{mode}:{name}\\n")
+        if mode == "crash" and name == "c":
+            print("in c", flush=True)  # the parallel step (a, b) is committed by now
+            await asyncio.sleep(3600)  # killed here, with the join waiting for c
+        await asyncio.sleep(0.01 if name == "a" else 0)
+        return {"trail": [name]}
+    return node
+
+graph = StateGraph("branching", reducers={"trail": operator.add})
+for name in ("plan", "a", "b", "c", "merge"):
+    graph.add_node(name, make(name))
+graph.set_entry_point("plan").add_edge("plan", "a").add_edge("plan", "b").add_edge("a", "c")
+graph.add_edge(["b", "c"], "merge")
+
+async def main():
+    async with SQLiteStore(db) as store:
+        runner = Runner(graph.compile(), store, lease_ttl=1.0)
+        if mode == "resume":
+            result = await runner.resume("job")
+        else:
+            result = await runner.run("job", {"trail": []})
+        print(json.dumps({"status": result.status, "state": result.state}))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
+def test_sigkill_in_a_branching_run_then_resume_keeps_the_waiting_join(tmp_path: Path) -> None:
+    script = tmp_path / "branching.py"
+    script.write_text(BRANCHING_CHILD)
+    db, log = tmp_path / "runs.db", tmp_path / "calls.log"
+    _crash_when(script, b"in c", str(db), str(log))
+
+    with closing(sqlite3.connect(db)) as raw:
+        left = raw.execute("SELECT next_node, branches FROM checkpoints ORDER BY seq").fetchall()
+        (expires_at,) = raw.execute("SELECT expires_at FROM leases").fetchone()
+    assert [row[0] for row in left] == ["a", "c"]
+    assert json.loads(left[0][1])["tasks"] == [{"node": "a"}, {"node": "b"}]
+    assert json.loads(left[1][1]) == {"tasks": [{"node": "c"}], "joins": {"0": ["b"]}}
+    time.sleep(max(0.0, expires_at - time.time()) + 0.1)  # the dead worker's lease times out
+
+    resumed = _run(script, "resume", str(db), str(log))
+    reference = _run(script, "full", str(tmp_path / "ref.db"), str(log))
+    assert resumed == reference
+    assert resumed["state"] == {"trail": ["plan", "a", "b", "c", "merge"]}
+    calls = log.read_text().split()
+    assert [c for c in calls if c.startswith("resume:")] == ["resume:c", "resume:merge"]
