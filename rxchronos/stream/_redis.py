@@ -35,18 +35,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
 import reactivex
-from reactivex import abc
-from reactivex.disposable import Disposable, SingleAssignmentDisposable
+from reactivex import Observer, abc
+from reactivex.disposable import Disposable
 from yarl import URL
 
-from rxchronos._loop import running_loop
 from rxchronos._queue import Overflow
+from rxchronos.aio import from_producer
 from rxchronos.stream._broker import BaseBroker, check_control
 from rxchronos.stream._errors import BrokerClosedError, BrokerUnavailableError
 from rxchronos.stream._event import (
@@ -600,29 +600,29 @@ class RedisBroker(BaseBroker):
         topic_set = normalise_topics(topics)
         check_client(client_id, last_event_id)
 
-        def on_subscribe(
-            observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            loop = running_loop("RedisBroker.subscribe(...).subscribe()")
-            inner = SingleAssignmentDisposable()
+        async def produce(emit: Callable[[Event], None]) -> None:
+            ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-            async def attach() -> None:
-                try:
-                    inner.disposable = await self.attach(
-                        observer, client_id=client_id, topics=topic_set, last_event_id=last_event_id
-                    )
-                except BrokerUnavailableError as exc:
-                    observer.on_error(exc)
+            def fail(error: Exception) -> None:
+                if not ended.done():
+                    ended.set_exception(error)
 
-            task = loop.create_task(attach())
+            def complete() -> None:
+                if not ended.done():
+                    ended.set_result(None)
 
-            def dispose() -> None:
-                task.cancel()
-                inner.dispose()
+            registration = await self.attach(
+                Observer(emit, fail, complete),
+                client_id=client_id,
+                topics=topic_set,
+                last_event_id=last_event_id,
+            )
+            try:
+                await ended
+            finally:
+                registration.dispose()
 
-            return Disposable(dispose)
-
-        return reactivex.create(on_subscribe)
+        return from_producer(produce, what="RedisBroker.subscribe(...).subscribe()")
 
     async def attach(
         self,

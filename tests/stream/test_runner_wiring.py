@@ -10,9 +10,10 @@ import aiohttp
 import pytest
 
 from rxchronos.graph import MemoryStore, NodeError, Runner, StateGraph, emit
-from rxchronos.stream import Broker
+from rxchronos.stream import Broker, BrokerProtocol, RedisBroker
 
 from .conftest import Serve, eventually, open_stream, topic_app
+from .redis_servers import drop_namespace, new_namespace, shared_url
 
 
 def extract(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -26,7 +27,7 @@ async def load(state: Mapping[str, Any]) -> dict[str, Any]:
     return {"loaded": state["rows"]}
 
 
-def etl(broker: Broker) -> Runner:
+def etl(broker: BrokerProtocol) -> Runner:
     graph = (
         StateGraph("etl")
         .add_node("extract", extract)
@@ -64,3 +65,27 @@ async def test_a_run_streams_to_its_session_topic_and_its_end_closes_the_stream(
     other_types = [json.loads(e.data)["type"] for e in await other.rest()]
     assert other_types[-2:] == ["error", "done"]
     assert "custom" in other_types
+
+
+async def test_a_run_on_one_worker_streams_through_redis_to_a_browser_on_another(
+    serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    url = shared_url()
+    namespace = new_namespace()
+    try:
+        async with (
+            RedisBroker(url, namespace=namespace) as running,
+            RedisBroker(url, namespace=namespace) as serving,
+        ):
+            base = await serve(topic_app(serving))
+            mine = await open_stream(http, base + "/runs/session-1")
+            result = await etl(running).run("session-1", {"source": "csv"})
+            assert result.state["loaded"] == 3
+            await running.flush()
+            messages = [json.loads(e.data) for e in await mine.rest()]  # ends by itself
+            types = [m["type"] for m in messages]
+            assert types[0] == "node_start" and types[-2:] == ["completed", "done"]
+            async with http.get(base + "/runs/session-1") as again:
+                assert again.status == 204
+    finally:
+        drop_namespace(url, namespace)
