@@ -4,7 +4,7 @@ The spec is ``"<provider>:<model>"`` (split at the first colon, so ``"ollama:lla
 keys come from the usual environment variables. Each provider is a *factory* in ``_FACTORIES``:
 ``factory(model, env, options) -> Provider``, where ``options`` are the keyword options of the
 HTTP providers (``session``, ``timeout``, ``max_retries``, ``retry``). Add a provider with
-:func:`register_provider`.
+[register_provider][rxchronos.model.register_provider].
 
 Example:
     >>> provider_from_string("scripted:demo").model
@@ -21,20 +21,22 @@ from typing import Any
 
 from rxchronos.model._anthropic import Anthropic
 from rxchronos.model._cohere import Cohere
-from rxchronos.model._compatible import (
+from rxchronos.model._errors import ProviderConfigError
+from rxchronos.model._gemini import Gemini
+from rxchronos.model._ollama import Ollama, ollama_base_url
+from rxchronos.model._openai import (
+    AzureOpenAI,
     DeepSeek,
     Fireworks,
     Groq,
+    Mistral,
+    OpenAI,
     OpenRouter,
     Perplexity,
     Together,
 )
-from rxchronos.model._errors import ProviderConfigError
-from rxchronos.model._gemini import Gemini
-from rxchronos.model._ollama import Ollama, ollama_base_url
-from rxchronos.model._openai import AzureOpenAI, Mistral, OpenAI
-from rxchronos.model._provider import Provider
 from rxchronos.model._scripted import ScriptedProvider
+from rxchronos.model._types import Provider
 
 __all__ = ["ProviderFactory", "provider_from_string", "register_provider"]
 
@@ -79,10 +81,7 @@ def _keyed(cls: Any, provider: str, *names: str) -> ProviderFactory:
 
 def _ollama(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
     host = env.get("OLLAMA_HOST", "").strip()
-    try:
-        base_url = ollama_base_url(host) if host else "http://localhost:11434"
-    except ValueError as exc:
-        raise ProviderConfigError(f"ollama: {exc}") from None
+    base_url = ollama_base_url(host) if host else "http://localhost:11434"
     api_key = env.get("OLLAMA_API_KEY", "").strip() or None
     return Ollama(base_url=base_url, model=model, api_key=api_key, **options)
 

@@ -23,7 +23,7 @@ from rxchronos.model import (
     Usage,
     provider_from_string,
 )
-from rxchronos.model._anthropic_dialect import THINKING_KEY, AnthropicParser
+from rxchronos.model._anthropic import THINKING_KEY, AnthropicParser
 
 from .conftest import (
     ProviderServer,
@@ -119,7 +119,7 @@ def test_tool_input_cut_by_max_tokens() -> None:
 def test_error_event_is_a_stream_error() -> None:
     with pytest.raises(ProviderStreamError) as caught:
         parse("overloaded_error.sse")
-    assert caught.value.type == "overloaded_error"
+    assert caught.value.code == "overloaded_error"
     assert caught.value.message == "Overloaded"
 
 
@@ -162,7 +162,7 @@ async def test_error_event_after_200_carries_the_partial(provider_server: Provid
     provider_server.reply(Reply(fixture_bytes("anthropic/overloaded_error.sse")))
     deltas, error = await stream_once(claude(provider_server), REQUEST)
     assert isinstance(error, ProviderStreamError)
-    assert error.type == "overloaded_error"
+    assert error.code == "overloaded_error"
     assert error.partial is not None and error.partial.content == "Partial ans"
     assert collect(deltas).content == "Partial ans"
 
@@ -286,7 +286,7 @@ def test_bad_arguments_are_loud() -> None:
         Anthropic(api_key=KEY, model="m", base_url="api.anthropic.com")
     bad = ChatRequest(messages=[Message(role="tool", content="x")])
     with pytest.raises(ValueError, match="tool_call_id"):
-        Anthropic(api_key=KEY, model="m")._stream_request(bad)
+        Anthropic(api_key=KEY, model="m").build_request(bad, stream=True)
 
 
 def test_provider_from_string_reads_the_key_from_the_environment() -> None:

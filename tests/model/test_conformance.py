@@ -38,7 +38,7 @@ from rxchronos.model import (
     StopReason,
     Usage,
 )
-from rxchronos.model._responses_dialect import ResponsesParser
+from rxchronos.model._responses import ResponsesParser
 from tests.conftest import skip_or_fail
 
 from .conftest import ProviderServer, Reply, collect, parse_all, stream_once
@@ -307,7 +307,7 @@ async def test_recording_replays_through_its_provider(
         check(collect(deltas), expect)
         return
     assert isinstance(error, ProviderStreamError)
-    assert error.type == expect.error
+    assert error.code == expect.error
     assert KEY not in str(error)
     assert error.partial is not None
     check(error.partial, expect)
@@ -334,7 +334,7 @@ def test_responses_api_recording_through_its_parser(name: str, pieces: tuple[int
     if expect.error is not None:
         with pytest.raises(ProviderStreamError) as caught:
             parse_all(parser, wire(name), pieces)
-        assert caught.value.type == expect.error
+        assert caught.value.code == expect.error
         return
     deltas = parse_all(parser, wire(name), pieces)
     assert parser.finished

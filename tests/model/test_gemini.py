@@ -23,7 +23,7 @@ from rxchronos.model import (
     Usage,
     provider_from_string,
 )
-from rxchronos.model._gemini_dialect import SIGNATURE_KEY, TEXT_SIGNATURE_KEY, GeminiParser
+from rxchronos.model._gemini import SIGNATURE_KEY, TEXT_SIGNATURE_KEY, GeminiParser
 
 from .conftest import (
     ProviderServer,
@@ -164,7 +164,7 @@ def test_no_finish_reason_leaves_the_stream_unfinished() -> None:
 def test_error_object_is_a_stream_error() -> None:
     with pytest.raises(ProviderStreamError) as caught:
         parse("error_chunk.sse")
-    assert caught.value.type == "UNAVAILABLE"
+    assert caught.value.code == "UNAVAILABLE"
     assert "overloaded" in caught.value.message
 
 
@@ -321,7 +321,7 @@ def test_bad_arguments_are_loud() -> None:
         Gemini(api_key=KEY, model="m", base_url="googleapis.com")
     orphan = ChatRequest(messages=[Message(role="tool", tool_call_id="zz", content="1")])
     with pytest.raises(ValueError, match="tool_call_id='zz'"):
-        Gemini(api_key=KEY, model="m")._stream_request(orphan)
+        Gemini(api_key=KEY, model="m").build_request(orphan, stream=True)
 
 
 def test_provider_from_string_takes_either_key_variable() -> None:

@@ -6,7 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-import aiohttp
 import pytest
 
 from rxchronos._tap import reset_tap, set_tap
@@ -22,8 +21,8 @@ from rxchronos.model import (
     ProviderStreamError,
     StopReason,
 )
-from rxchronos.model._openai_dialect import OpenAIChatParser
-from rxchronos.model._retry import RetryPolicy, parse_retry_after
+from rxchronos.model._http import RetryPolicy, parse_retry_after
+from rxchronos.model._openai import OpenAIChatParser
 
 from .conftest import (
     ProviderServer,
@@ -122,32 +121,30 @@ async def test_the_tap_reports_a_real_provider_stream(provider_server: ProviderS
     json.dumps([data for _, data in events])  # every event is JSON-able
 
 
-async def test_a_subscriber_error_goes_to_the_loop_not_to_on_error(
+async def test_a_subscriber_error_stops_the_stream_and_is_its_on_error(
     provider_server: ProviderServer,
 ) -> None:
     provider_server.reply(Reply(fixture_bytes("openai/text_usage.sse")))
-    loop = asyncio.get_running_loop()
-    reported: asyncio.Future[dict[str, Any]] = loop.create_future()
-    loop.set_exception_handler(lambda _, context: reported.set_result(context))
-    errors: list[Exception] = []
+    failed: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
+    seen: list[object] = []
 
-    def explode(_: object) -> None:
+    def explode(delta: object) -> None:
+        seen.append(delta)
         raise ZeroDivisionError("subscriber bug")
 
     async with make("openai", provider_server) as provider:
-        provider.stream_chat(REQUEST).subscribe(explode, errors.append)
-        context = await reported
-    loop.set_exception_handler(None)
-    assert isinstance(context["exception"], ZeroDivisionError)
-    assert errors == []
+        provider.stream_chat(REQUEST).subscribe(explode, failed.set_result)
+        error = await asyncio.wait_for(failed, 10)
+    assert isinstance(error, ZeroDivisionError)
+    assert len(seen) == 1
 
 
 async def test_owned_session_is_closed_by_aclose(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(fixture_bytes("openai/text_usage.sse")))
     provider = make("openai", provider_server)
     await run_stream(provider.stream_chat(REQUEST))
-    session = provider._sessions.owned
-    assert isinstance(session, aiohttp.ClientSession) and not session.closed
+    session = provider._sessions.get()  # the one the stream used: created once per loop
+    assert not session.closed
     await provider.aclose()
     assert session.closed
 
