@@ -26,6 +26,10 @@ Normalised to deltas:
 - thinking blocks, with their opaque ``signature`` (and ``redacted_thinking`` blocks), are kept in
   ``provider_data["anthropic_thinking"]`` (the complete list so far, so last-value-wins merging is
   right) to be sent back unchanged with the assistant message;
+- every other block (``server_tool_use`` and ``mcp_tool_use`` with their streamed input,
+  ``web_search_tool_result``, ``mcp_tool_result``, blocks added later) is kept raw in
+  ``provider_data["anthropic_blocks"]`` and never fails the stream; server-side tool calls are not
+  client ``tool_calls``;
 - ``citations_delta`` and unknown delta types carry nothing for the user;
 - ``message_delta`` usage is cumulative: each one replaces the last;
 - ``event: error`` (e.g. ``overloaded_error`` after HTTP 200) raises ``ProviderStreamError``.
@@ -70,6 +74,7 @@ from rxchronos.model._types import (
 )
 
 __all__ = [
+    "BLOCKS_KEY",
     "DEFAULT_MAX_TOKENS",
     "THINKING_KEY",
     "Anthropic",
@@ -165,7 +170,13 @@ _STOP_REASONS = {
     "refusal": StopReason.CONTENT_FILTER,
 }
 
-_TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use"})
+_TOOL_BLOCKS = frozenset({"tool_use"})
+"""The only blocks that are client tool calls (``server_tool_use``, ``mcp_tool_use`` are run by
+Anthropic itself)."""
+
+BLOCKS_KEY = "anthropic_blocks"
+"""The ``provider_data`` key holding the other content blocks (server tool calls and results,
+MCP blocks, blocks added after this parser), raw, with a streamed ``input`` assembled."""
 
 
 def stop_reason(reason: Any) -> StopReason:
@@ -200,10 +211,12 @@ class AnthropicParser(StreamParser):
         provider: the provider name, for error messages.
     """
 
-    __slots__ = ("_blocks", "_prompt", "_thinking", "_thinking_parts")
+    __slots__ = ("_blocks", "_others", "_others_done", "_prompt", "_thinking", "_thinking_parts")
 
     def __init__(self, *, provider: str) -> None:
         super().__init__(provider=provider)
+        self._others: dict[int, tuple[dict[str, Any], list[str]]] = {}  # index -> block, input
+        self._others_done: list[dict[str, Any]] = []
         self._blocks: dict[int, int] = {}  # block index -> tool-call slot
         self._thinking: list[dict[str, Any]] = []  # completed (signed or redacted) thinking blocks
         self._thinking_parts: dict[int, list[str]] = {}  # block index -> thinking text parts
@@ -223,9 +236,11 @@ class AnthropicParser(StreamParser):
             return self._message_start(payload)
         if kind == "message_stop":
             self.finished = True
+        elif kind == "content_block_stop":
+            return self._stop(payload)
         elif kind == "error" or event == "error":
             raise self.provider_error(*error_info(payload))
-        return []  # ping, content_block_stop, unknown events
+        return []  # ping, unknown events
 
     @staticmethod
     def _index(payload: dict[str, Any]) -> int:
@@ -267,7 +282,22 @@ class AnthropicParser(StreamParser):
             data = as_text(block.get("data"), "redacted_thinking data")
             self._thinking.append({"type": "redacted_thinking", "data": data})
             return self.deltas({"provider_data": {THINKING_KEY: list(self._thinking)}})
+        self._others[index] = (dict(block), [])  # kept raw, completed at content_block_stop
         return []
+
+    def _stop(self, payload: dict[str, Any]) -> list[ChatResponse]:
+        other = self._others.pop(self._index(payload), None)
+        if other is None:
+            return []
+        block, parts = other
+        if parts:
+            text = "".join(parts)
+            try:
+                block["input"] = json.loads(text)
+            except ValueError:
+                block["partial_json"] = text
+        self._others_done.append(block)
+        return self.deltas({"provider_data": {BLOCKS_KEY: list(self._others_done)}})
 
     def _delta(self, payload: dict[str, Any]) -> list[ChatResponse]:
         delta = as_object(payload.get("delta"), "delta")
@@ -281,8 +311,11 @@ class AnthropicParser(StreamParser):
             if not part:
                 return []
             slot = self._blocks.get(index)
-            if slot is None:
-                raise self.malformed(f"input_json_delta for block {index}, not a tool_use block")
+            if slot is None:  # a server or MCP tool's input: kept with its raw block
+                other = self._others.get(index)
+                if other is not None:
+                    other[1].append(part)
+                return []
             return self.deltas({"tool_calls": (_fragment(slot, "", "", part),)})
         if kind == "thinking_delta":
             text = as_text(delta.get("thinking"), "thinking_delta")
@@ -328,6 +361,7 @@ def parse_message(payload: Any, *, provider: str) -> ChatResponse:
     text: list[str] = []
     reasoning: list[str] = []
     thinking: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
     calls: list[ToolCall] = []
     for block in blocks:
         kind = block.get("type") if isinstance(block, dict) else None
@@ -347,6 +381,8 @@ def parse_message(payload: Any, *, provider: str) -> ChatResponse:
             thinking.append(block)
         elif kind == "redacted_thinking":
             thinking.append(block)
+        elif isinstance(block, dict):
+            others.append(block)
     reason = payload.get("stop_reason")
     usage = payload.get("usage")
     return ChatResponse(
@@ -357,7 +393,11 @@ def parse_message(payload: Any, *, provider: str) -> ChatResponse:
         tool_calls=tuple(calls),
         stop_reason=stop_reason(reason) if reason else None,
         delta=False,
-        provider_data={THINKING_KEY: thinking} if thinking else None,
+        provider_data={
+            **({THINKING_KEY: thinking} if thinking else {}),
+            **({BLOCKS_KEY: others} if others else {}),
+        }
+        or None,
     )
 
 

@@ -46,13 +46,14 @@ from typing import Any, Literal, NamedTuple, TypeVar
 import aiohttp
 from yarl import URL
 
-from rxchronos.model._dialect import StreamParser
+from rxchronos.model._dialect import MalformedData, StreamParser, error_info, load_json
 from rxchronos.model._errors import (
     IncompleteStreamError,
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
     ProviderRedirectError,
+    ProviderStreamError,
     ProviderTimeoutError,
 )
 from rxchronos.model._operators import ResponseCollector
@@ -188,9 +189,15 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(when.timestamp() - time(), 0.0)
 
 
+RETRYABLE_STREAM_CODES = frozenset({"overloaded_error"})
+"""In-band error codes retried like their HTTP twin (Anthropic's ``overloaded_error``, a 529)."""
+
+
 def retryable(exc: ProviderError) -> bool:
-    """Whether retrying can help: connection errors, connect timeouts, 408/409/429 and 5xx, and a
-    stream that broke before anything arrived."""
+    """Whether retrying can help: connection errors, connect timeouts, 408/409/429 and 5xx, a
+    stream that broke before anything arrived, and an in-band overload."""
+    if isinstance(exc, ProviderStreamError):
+        return exc.kind == "provider_error" and exc.code in RETRYABLE_STREAM_CODES
     if isinstance(exc, ProviderHTTPError):
         return exc.retryable
     if isinstance(exc, ProviderTimeoutError):
@@ -458,6 +465,7 @@ async def read_stream(
     timer = asyncio.timeout_at(loop.time() + first if first else None)
     resp: aiohttp.ClientResponse | None = None
     broken: str | None = None
+    data = b""
     try:
         async with timer:
             resp = await post()
@@ -512,12 +520,37 @@ async def read_stream(
         add(delta)
         emit(delta)
     if not parser.finished:
+        stray = _stray_error(data)
+        if stray is not None:  # a JSON error body written into the event stream (Gemini does)
+            parser.feed("message", json.dumps(stray))  # the dialect reads its own error shape
+            code, message = error_info(stray)
+            raise ProviderStreamError(message, provider=provider, code=code)
         raise IncompleteStreamError(
             f"{provider}: the stream ended before its end marker ({collector.count} deltas "
             "received)",
             provider=provider,
             partial=collector.partial(),
         )
+
+
+def _stray_error(tail: bytes) -> dict[str, Any] | None:
+    """The JSON error object (alone or first in a list) that ends ``tail``, the last bytes of a
+    stream, written there outside any event; else ``None``."""
+    text = tail.decode("utf-8", "replace")
+    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    for start in starts:
+        if text[start : start + 1] not in ("{", "["):
+            continue
+        try:
+            value = load_json(text[start:])
+        except MalformedData:
+            continue
+        if type(value) is list and value:
+            value = value[0]
+        if type(value) is dict and value.get("error"):
+            return value
+        return None
+    return None
 
 
 def _close(resp: aiohttp.ClientResponse | None) -> None:

@@ -209,13 +209,28 @@ def _content_parts(parts: list[Any], values: dict[str, Any]) -> None:
 
 
 class OpenAIChatParser(StreamParser):
-    """The Chat Completions stream dialect (see the module docstring); the end is ``[DONE]``.
+    """The Chat Completions stream dialect (see the module docstring).
+
+    The end is ``[DONE]``; a stream that ends (EOF) without it is complete too when every choice
+    it carried has finished (some compatible servers close the connection after the
+    ``finish_reason`` and usage chunks); one that ends before any ``finish_reason`` is not.
 
     Args:
         provider: the provider name, for error messages.
     """
 
-    __slots__ = ()
+    __slots__ = ("_finished_choices", "_open_choices")
+
+    def __init__(self, *, provider: str) -> None:
+        super().__init__(provider=provider)
+        self._open_choices: set[int] = set()
+        self._finished_choices: set[int] = set()
+
+    def finish(self) -> list[ChatResponse]:
+        """At EOF without ``[DONE]``: complete when every choice seen has finished."""
+        done = self._finished_choices
+        self.finished = bool(done) and self._open_choices <= done
+        return []
 
     def parse(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one SSE event."""
@@ -234,9 +249,15 @@ class OpenAIChatParser(StreamParser):
             for choice in choices if type(choices) is list else as_list(choices, "choices"):
                 if type(choice) is not dict:
                     raise MalformedData(f"choice is not an object: {choice!r:.200}")
-                if choice.get("index", 0) == 0:
+                index = choice.get("index", 0)
+                if index == 0:
                     self._choice(choice, values)
-                    break
+                elif type(index) is not int:
+                    raise MalformedData(f"choice index is not an integer: {index!r:.200}")
+                if choice.get("finish_reason"):
+                    self._finished_choices.add(index)
+                else:
+                    self._open_choices.add(index)
         usage = chunk.get("usage")
         if usage:
             values["usage"] = parse_usage(usage)

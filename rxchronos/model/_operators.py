@@ -191,6 +191,11 @@ class ResponseCollector:
             provider_data=self._provider_data,
         )
 
+    @property
+    def has_output(self) -> bool:
+        """Whether any text, reasoning, refusal or tool call was added (not only ids and usage)."""
+        return bool(self._content or self._reasoning or self._refusal or self._tools)
+
     def partial(self) -> ChatResponse | None:
         """The response so far, or ``None`` when nothing was added (for errors)."""
         return self.result() if self.count else None

@@ -323,7 +323,9 @@ class HTTPProvider(AsyncClosable, ABC):
             if failure is not None:
                 raise failure
 
-        await with_retries(self.retry, once, may_retry=lambda: not collector.count)
+        # Retried only while nothing but ids and usage was emitted: a retry never repeats text or
+        # tool calls the subscriber already has (a repeated usage delta is harmless: last wins).
+        await with_retries(self.retry, once, may_retry=lambda: not collector.has_output)
 
     async def _chat_once(self, http: HTTPRequest) -> ChatResponse:
         resp = await self._post(http, read=self.timeouts.first_token)
