@@ -53,6 +53,7 @@ from rxchronos.model._gemini import Gemini
 from rxchronos.model._http import HTTPRequest, RetryPolicy, Timeouts
 from rxchronos.model._ollama import Ollama
 from rxchronos.model._openai import (
+    VLLM,
     AzureOpenAI,
     DeepSeek,
     Fireworks,
@@ -81,6 +82,7 @@ from rxchronos.model._types import (
 )
 
 __all__ = [
+    "VLLM",
     "Anthropic",
     "AzureOpenAI",
     "ChatRequest",

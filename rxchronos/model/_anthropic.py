@@ -184,20 +184,24 @@ def stop_reason(reason: Any) -> StopReason:
     return _STOP_REASONS.get(as_text(reason, "stop_reason"), StopReason.END)
 
 
-def usage_of(raw: dict[str, Any], *, input_tokens: int | None = None) -> Usage:
+def usage_of(raw: dict[str, Any], *, start: Usage | None = None) -> Usage:
     """A ``Usage`` from an Anthropic usage object; prompt tokens include cache reads and writes.
 
-    ``input_tokens`` is the prompt count to use when ``raw`` has none (``message_delta``).
+    ``start`` is ``message_start``'s usage, whose prompt counts a ``message_delta`` without
+    ``input_tokens`` keeps.
     """
+    cached = as_count(raw.get("cache_read_input_tokens"), "usage.cache_read_input_tokens")
+    written = as_count(raw.get("cache_creation_input_tokens"), "usage.cache_creation_input_tokens")
     if "input_tokens" in raw:
-        prompt = (
-            as_count(raw.get("input_tokens"), "usage.input_tokens")
-            + as_count(raw.get("cache_creation_input_tokens"), "usage.cache_creation_input_tokens")
-            + as_count(raw.get("cache_read_input_tokens"), "usage.cache_read_input_tokens")
-        )
+        prompt = as_count(raw.get("input_tokens"), "usage.input_tokens") + cached + written
+    elif start is not None:
+        prompt = start.prompt_tokens
+        cached = cached or start.cached_prompt_tokens
+        written = written or start.cache_write_tokens
     else:
-        prompt = input_tokens or 0
-    return token_usage(prompt, as_count(raw.get("output_tokens"), "usage.output_tokens"))
+        prompt = 0
+    output = as_count(raw.get("output_tokens"), "usage.output_tokens")
+    return token_usage(prompt, output, cached=cached, cache_write=written)
 
 
 def _fragment(slot: int, call_id: str, name: str, arguments: str) -> ToolCall:
@@ -211,7 +215,14 @@ class AnthropicParser(StreamParser):
         provider: the provider name, for error messages.
     """
 
-    __slots__ = ("_blocks", "_others", "_others_done", "_prompt", "_thinking", "_thinking_parts")
+    __slots__ = (
+        "_blocks",
+        "_others",
+        "_others_done",
+        "_start_usage",
+        "_thinking",
+        "_thinking_parts",
+    )
 
     def __init__(self, *, provider: str) -> None:
         super().__init__(provider=provider)
@@ -220,7 +231,7 @@ class AnthropicParser(StreamParser):
         self._blocks: dict[int, int] = {}  # block index -> tool-call slot
         self._thinking: list[dict[str, Any]] = []  # completed (signed or redacted) thinking blocks
         self._thinking_parts: dict[int, list[str]] = {}  # block index -> thinking text parts
-        self._prompt: int | None = None
+        self._start_usage: Usage | None = None
 
     def parse(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one SSE event (its type is read from the JSON ``type``, else the event name)."""
@@ -256,7 +267,7 @@ class AnthropicParser(StreamParser):
         if not usage:
             return []
         parsed = usage_of(as_object(usage, "message.usage"))
-        self._prompt = parsed.prompt_tokens
+        self._start_usage = parsed
         return self.deltas({"usage": parsed})
 
     def _start(self, payload: dict[str, Any]) -> list[ChatResponse]:
@@ -342,7 +353,7 @@ class AnthropicParser(StreamParser):
             values["stop_reason"] = stop_reason(reason)
         usage = payload.get("usage")
         if usage:
-            values["usage"] = usage_of(as_object(usage, "usage"), input_tokens=self._prompt)
+            values["usage"] = usage_of(as_object(usage, "usage"), start=self._start_usage)
         return self.deltas(values)
 
 

@@ -218,13 +218,14 @@ def usage_of(raw: Any) -> Usage | None:
         "promptTokenCount" in raw or "candidatesTokenCount" in raw or "totalTokenCount" in raw
     ):
         return None
-    completion = as_count(raw.get("candidatesTokenCount"), "candidatesTokenCount") + as_count(
-        raw.get("thoughtsTokenCount"), "thoughtsTokenCount"
-    )
+    thoughts = as_count(raw.get("thoughtsTokenCount"), "thoughtsTokenCount")
+    completion = as_count(raw.get("candidatesTokenCount"), "candidatesTokenCount") + thoughts
     return token_usage(
         as_count(raw.get("promptTokenCount"), "promptTokenCount"),
         completion,
         as_count(raw.get("totalTokenCount"), "totalTokenCount"),
+        cached=as_count(raw.get("cachedContentTokenCount"), "cachedContentTokenCount"),
+        reasoning=thoughts,
     )
 
 

@@ -63,6 +63,7 @@ from rxchronos.model._types import (
 )
 
 __all__ = [
+    "VLLM",
     "AzureOpenAI",
     "DeepSeek",
     "Fireworks",
@@ -165,10 +166,19 @@ def parse_usage(raw: Any) -> Usage | None:
     if not raw:
         return None
     raw = as_object(raw, "usage")
+    prompt_details = as_object(raw.get("prompt_tokens_details"), "usage.prompt_tokens_details")
+    completion_details = as_object(
+        raw.get("completion_tokens_details"), "usage.completion_tokens_details"
+    )
+    cached = prompt_details.get("cached_tokens")
+    if cached is None:
+        cached = raw.get("prompt_cache_hit_tokens")  # DeepSeek
     return token_usage(
         as_count(raw.get("prompt_tokens"), "usage.prompt_tokens"),
         as_count(raw.get("completion_tokens"), "usage.completion_tokens"),
         as_count(raw.get("total_tokens"), "usage.total_tokens"),
+        cached=as_count(cached, "usage cached tokens"),
+        reasoning=as_count(completion_details.get("reasoning_tokens"), "usage reasoning tokens"),
     )
 
 
@@ -259,6 +269,8 @@ class OpenAIChatParser(StreamParser):
                 else:
                     self._open_choices.add(index)
         usage = chunk.get("usage")
+        if not usage and "x_groq" in chunk:  # Groq also puts it in its extension field
+            usage = as_object(chunk["x_groq"], "x_groq").get("usage")
         if usage:
             values["usage"] = parse_usage(usage)
         if chunk.get("error"):  # OpenRouter: the error comes with the chunk's usage; keep both
@@ -627,3 +639,19 @@ class Perplexity(_Preset):
     name = "perplexity"
     default_base_url = "https://api.perplexity.ai"
     include_usage = False
+
+
+class VLLM(OpenAICompatible):
+    """A vLLM server's OpenAI-compatible API (``vllm serve <model>``); no key unless the server was
+    started with ``--api-key``.
+
+    Reasoning models served with a reasoning parser stream ``reasoning_content`` (read as
+    ``reasoning``); tool calls need the server's ``--enable-auto-tool-choice`` and a tool parser.
+
+    Example:
+        >>> VLLM(model="Qwen/Qwen3-8B").base_url
+        'http://localhost:8000/v1'
+    """
+
+    name = "vllm"
+    default_base_url = "http://localhost:8000/v1"

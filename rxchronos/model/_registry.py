@@ -25,6 +25,7 @@ from rxchronos.model._errors import ProviderConfigError
 from rxchronos.model._gemini import Gemini
 from rxchronos.model._ollama import Ollama, ollama_base_url
 from rxchronos.model._openai import (
+    VLLM,
     AzureOpenAI,
     DeepSeek,
     Fireworks,
@@ -72,11 +73,23 @@ def _azure(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provi
     )
 
 
+def _base_url(env: Mapping[str, str], provider: str) -> str | None:
+    """``<PROVIDER>_BASE_URL`` from the environment, or ``None`` for the provider's default."""
+    return env.get(f"{provider.upper()}_BASE_URL", "").strip() or None
+
+
 def _keyed(cls: Any, provider: str, *names: str) -> ProviderFactory:
     def factory(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
-        return cls(api_key=env_key(env, provider, *names), model=model, **options)  # type: ignore[no-any-return]
+        key = env_key(env, provider, *names)
+        base_url = _base_url(env, provider)
+        return cls(api_key=key, model=model, base_url=base_url, **options)  # type: ignore[no-any-return]
 
     return factory
+
+
+def _vllm(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
+    api_key = env.get("VLLM_API_KEY", "").strip() or None
+    return VLLM(model=model, base_url=_base_url(env, "vllm"), api_key=api_key, **options)
 
 
 def _ollama(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
@@ -92,6 +105,7 @@ def _scripted(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Pr
 
 _FACTORIES: dict[str, ProviderFactory] = {
     "openai": _openai,
+    "vllm": _vllm,
     "azure": _azure,
     "mistral": _keyed(Mistral, "mistral", "MISTRAL_API_KEY"),
     "groq": _keyed(Groq, "groq", "GROQ_API_KEY"),

@@ -41,10 +41,14 @@ def _usage(raw: Any) -> Usage | None:
     if not raw:
         return None
     raw = as_object(raw, "usage")
+    inputs = as_object(raw.get("input_tokens_details"), "usage.input_tokens_details")
+    outputs = as_object(raw.get("output_tokens_details"), "usage.output_tokens_details")
     return token_usage(
         as_count(raw.get("input_tokens"), "usage.input_tokens"),
         as_count(raw.get("output_tokens"), "usage.output_tokens"),
         as_count(raw.get("total_tokens"), "usage.total_tokens"),
+        cached=as_count(inputs.get("cached_tokens"), "usage cached tokens"),
+        reasoning=as_count(outputs.get("reasoning_tokens"), "usage reasoning tokens"),
     )
 
 

@@ -86,7 +86,13 @@ class StopReason(StrEnum):
 
 
 class Usage(BaseModel):
-    """Token counts. In a stream, the last ``usage`` wins (never sum them).
+    """Token counts, as billed. In a stream, the last ``usage`` wins (never sum them).
+
+    ``prompt_tokens`` counts every prompt token, cached ones included (``cached_prompt_tokens`` and
+    ``cache_write_tokens`` say how many of them were read from or written to the provider's prompt
+    cache); ``completion_tokens`` counts every output token, reasoning included
+    (``reasoning_tokens`` says how many). ``prompt + completion == total`` wherever the provider
+    reports a total.
 
     Example:
         >>> Usage(prompt_tokens=10, completion_tokens=5).total
@@ -98,6 +104,15 @@ class Usage(BaseModel):
     prompt_tokens: int = Field(default=0, ge=0)
     completion_tokens: int = Field(default=0, ge=0)
     total_tokens: int = Field(default=0, ge=0)
+    cached_prompt_tokens: int = Field(default=0, ge=0)
+    """Prompt tokens read from the cache (OpenAI ``prompt_tokens_details.cached_tokens``,
+    Anthropic ``cache_read_input_tokens``, Gemini ``cachedContentTokenCount``, DeepSeek
+    ``prompt_cache_hit_tokens``, Responses ``input_tokens_details.cached_tokens``)."""
+    cache_write_tokens: int = Field(default=0, ge=0)
+    """Prompt tokens written to the cache (Anthropic ``cache_creation_input_tokens``)."""
+    reasoning_tokens: int = Field(default=0, ge=0)
+    """Completion tokens spent reasoning (OpenAI ``completion_tokens_details.reasoning_tokens``,
+    Gemini ``thoughtsTokenCount``, Responses ``output_tokens_details.reasoning_tokens``)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -280,17 +295,28 @@ class ChatResponse(BaseModel):
         )
 
 
-def token_usage(prompt: int, completion: int, total: int = 0) -> Usage:
+def token_usage(
+    prompt: int,
+    completion: int,
+    total: int = 0,
+    *,
+    cached: int = 0,
+    cache_write: int = 0,
+    reasoning: int = 0,
+) -> Usage:
     """A ``Usage`` from checked wire counts (no total: prompt + completion), without validation.
 
     Example:
-        >>> token_usage(12, 0).total_tokens
+        >>> token_usage(12, 0, cached=4).total_tokens
         12
     """
     return Usage.model_construct(
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=total or prompt + completion,
+        cached_prompt_tokens=cached,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=reasoning,
     )
 
 

@@ -65,7 +65,9 @@ def test_text_pings_padding_citations_and_unknown_events() -> None:
     assert final.id == "msg_01TextAbc"
     assert final.stop_reason is StopReason.END
     # message_delta usage is cumulative: the last one wins; prompt includes cache reads
-    assert final.usage == Usage(prompt_tokens=15, completion_tokens=7, total_tokens=22)
+    assert final.usage == Usage(
+        prompt_tokens=15, completion_tokens=7, total_tokens=22, cached_prompt_tokens=3
+    )
 
 
 def test_tool_slots_count_tool_blocks_only_and_no_arg_tools_become_empty_objects() -> None:

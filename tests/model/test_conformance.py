@@ -36,7 +36,6 @@ from rxchronos.model import (
     OpenRouter,
     ProviderStreamError,
     StopReason,
-    Usage,
 )
 from rxchronos.model._responses import ResponsesParser
 from tests.conftest import skip_or_fail
@@ -277,10 +276,9 @@ def check(final: ChatResponse, expect: Expect) -> None:
     if expect.usage is None:
         assert final.usage is None
     else:
-        prompt, completion, total = expect.usage
-        assert final.usage == Usage(
-            prompt_tokens=prompt, completion_tokens=completion, total_tokens=total
-        )
+        assert final.usage is not None
+        usage = final.usage
+        assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == expect.usage
     assert final.stop_reason == expect.stop
 
 

@@ -93,7 +93,9 @@ def test_whole_parallel_calls_get_distinct_ids_and_tool_call_reason() -> None:
     assert first.provider_data == {SIGNATURE_KEY: "CikB0e2Kbw5tJ9dw"}
     assert second.provider_data is None
     assert final.stop_reason is StopReason.TOOL_CALL  # the wire says STOP
-    assert final.usage == Usage(prompt_tokens=70, completion_tokens=80, total_tokens=150)
+    assert final.usage == Usage(
+        prompt_tokens=70, completion_tokens=80, total_tokens=150, reasoning_tokens=40
+    )
 
 
 def test_default_generated_ids_are_unique_across_streams() -> None:
