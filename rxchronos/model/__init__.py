@@ -67,6 +67,7 @@ from rxchronos.model._openai import (
 )
 from rxchronos.model._provider import HTTPOptions, HTTPProvider
 from rxchronos.model._registry import provider_from_string, register_provider
+from rxchronos.model._responses import AzureOpenAIResponses, OpenAIResponses
 from rxchronos.model._scripted import ScriptedProvider, ScriptedReply
 from rxchronos.model._types import (
     ChatRequest,
@@ -85,6 +86,7 @@ __all__ = [
     "VLLM",
     "Anthropic",
     "AzureOpenAI",
+    "AzureOpenAIResponses",
     "ChatRequest",
     "ChatResponse",
     "Cohere",
@@ -105,6 +107,7 @@ __all__ = [
     "Ollama",
     "OpenAI",
     "OpenAICompatible",
+    "OpenAIResponses",
     "OpenRouter",
     "Perplexity",
     "Provider",

@@ -35,9 +35,10 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from time import time
@@ -250,14 +251,22 @@ class HTTPRequest(NamedTuple):
 
 
 class SessionSource:
-    """The caller's session, or one owned here and created lazily inside the running loop."""
+    """The caller's session, or one owned here and created lazily inside the running loop.
 
-    __slots__ = ("_owned", "_owned_loop", "_session")
+    An owned session is closed by ``aclose()``, and also
+    when the last request using it ends while nobody holds it open (``hold()``, which a
+    provider's ``async with`` does): a provider used without ``async with`` never leaves an open
+    session behind when the loop ends.
+    """
+
+    __slots__ = ("_held", "_in_flight", "_owned", "_owned_loop", "_session")
 
     def __init__(self, session: aiohttp.ClientSession | None) -> None:
         self._session = session
         self._owned: aiohttp.ClientSession | None = None
         self._owned_loop: asyncio.AbstractEventLoop | None = None
+        self._in_flight = 0
+        self._held = 0
 
     def get(self) -> aiohttp.ClientSession:
         """The session to use now (call inside the running loop)."""
@@ -271,6 +280,30 @@ class SessionSource:
             owned = self._owned = aiohttp.ClientSession()
             self._owned_loop = loop
         return owned
+
+    def hold(self) -> None:
+        """Keep an owned session open between requests until ``release()`` (``async with``)."""
+        self._held += 1
+
+    async def release(self) -> None:
+        """Undo one ``hold()``; the owned session is closed when nothing holds or uses it."""
+        self._held = max(self._held - 1, 0)
+        await self._close_if_idle()
+
+    @contextlib.asynccontextmanager
+    async def request(self) -> AsyncIterator[None]:
+        """Around one request (with its retries): an owned session nobody holds is closed after
+        the last request ends."""
+        self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            await self._close_if_idle()
+
+    async def _close_if_idle(self) -> None:
+        if not self._in_flight and not self._held:
+            await self.aclose()
 
     async def aclose(self) -> None:
         """Close the session created here (a caller's session is left open)."""

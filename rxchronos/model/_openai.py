@@ -218,6 +218,52 @@ def _content_parts(parts: list[Any], values: dict[str, Any]) -> None:
         values["reasoning"] = values.get("reasoning", "") + joined
 
 
+def _reasoning_details(details: Any) -> str:
+    """The text of ``reasoning_details[]`` entries (``reasoning.text``, ``reasoning.summary``)."""
+    parts = []
+    for entry in as_list(details, "reasoning_details"):
+        entry = as_object(entry, "reasoning_details entry")
+        kind = entry.get("type")
+        if kind == "reasoning.text":
+            parts.append(as_text(entry.get("text"), "reasoning.text"))
+        elif kind == "reasoning.summary":
+            parts.append(as_text(entry.get("summary"), "reasoning.summary"))
+    return "".join(parts)
+
+
+class _ThinkTags:
+    """Splits ``<think>...</think>`` out of streamed text, tags cut across chunks included."""
+
+    __slots__ = ("_inside", "_pending")
+
+    def __init__(self) -> None:
+        self._inside = False
+        self._pending = ""
+
+    def split(self, piece: str) -> tuple[str, str]:
+        """``(content, reasoning)`` of the next piece (a possible partial tag is held back)."""
+        text, self._pending = self._pending + piece, ""
+        out: tuple[list[str], list[str]] = ([], [])
+        while text:
+            tag = "</think>" if self._inside else "<think>"
+            at = text.find(tag)
+            if at >= 0:
+                out[self._inside].append(text[:at])
+                text = text[at + len(tag) :]
+                self._inside = not self._inside
+                continue
+            keep = next((n for n in range(len(tag) - 1, 0, -1) if text.endswith(tag[:n])), 0)
+            out[self._inside].append(text[: len(text) - keep])
+            self._pending = text[len(text) - keep :]
+            break
+        return "".join(out[0]), "".join(out[1])
+
+    def flush(self) -> tuple[str, bool]:
+        """What was held back, and whether it is inside a ``<think>`` section."""
+        text, self._pending = self._pending, ""
+        return text, self._inside
+
+
 class OpenAIChatParser(StreamParser):
     """The Chat Completions stream dialect (see the module docstring).
 
@@ -225,22 +271,33 @@ class OpenAIChatParser(StreamParser):
     it carried has finished (some compatible servers close the connection after the
     ``finish_reason`` and usage chunks); one that ends before any ``finish_reason`` is not.
 
+    Reasoning is read from every field name servers use: ``reasoning_content``, ``reasoning``,
+    and ``reasoning_details[]`` (its ``reasoning.text`` and ``reasoning.summary`` entries, when the
+    delta has no plain reasoning text). With ``think_tags=True``, ``<think>...</think>`` in the
+    content (models served without a reasoning parser) is reasoning, split across chunks.
+
     Args:
         provider: the provider name, for error messages.
+        think_tags: split ``<think>`` sections out of the content into reasoning.
     """
 
-    __slots__ = ("_finished_choices", "_open_choices")
+    __slots__ = ("_finished_choices", "_open_choices", "_think")
 
-    def __init__(self, *, provider: str) -> None:
+    def __init__(self, *, provider: str, think_tags: bool = False) -> None:
         super().__init__(provider=provider)
         self._open_choices: set[int] = set()
         self._finished_choices: set[int] = set()
+        self._think = _ThinkTags() if think_tags else None
 
     def finish(self) -> list[ChatResponse]:
         """At EOF without ``[DONE]``: complete when every choice seen has finished."""
         done = self._finished_choices
-        self.finished = bool(done) and self._open_choices <= done
-        return []
+        if not self.finished:
+            self.finished = bool(done) and self._open_choices <= done
+        if self._think is None:
+            return []
+        text, inside = self._think.flush()
+        return self.deltas({"reasoning" if inside else "content": text}) if text else []
 
     def parse(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one SSE event."""
@@ -292,7 +349,15 @@ class OpenAIChatParser(StreamParser):
                     _content_parts(content, values)
                 else:
                     raise MalformedData(f"delta.content is not text: {content!r:.200}")
+                if self._think is not None and "content" in values:
+                    text, thought = self._think.split(values.pop("content"))
+                    if text:
+                        values["content"] = text
+                    if thought:
+                        values["reasoning"] = values.get("reasoning", "") + thought
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if not reasoning and "reasoning_details" in delta:
+                reasoning = _reasoning_details(delta["reasoning_details"])
             if reasoning:
                 values["reasoning"] = as_text(reasoning, "delta.reasoning") + values.get(
                     "reasoning", ""
@@ -387,6 +452,7 @@ class OpenAIChatProvider(HTTPProvider):
     include_usage: bool = True
     max_tokens_field: str = "max_tokens"
     send_model: bool = True
+    think_tags: bool = False
 
     def url(self) -> str:
         """Where the request goes."""
@@ -409,7 +475,7 @@ class OpenAIChatProvider(HTTPProvider):
 
     def new_parser(self) -> OpenAIChatParser:
         """A Chat Completions stream parser."""
-        return OpenAIChatParser(provider=self.name)
+        return OpenAIChatParser(provider=self.name, think_tags=self.think_tags)
 
     def parse_answer(self, payload: Any) -> ChatResponse:
         """A non-streaming Chat Completions answer."""
@@ -529,6 +595,8 @@ class OpenAICompatible(OpenAIChatProvider):
         api_key: sent as ``Authorization: Bearer``; ``None`` sends no credentials.
         model: the default model.
         include_usage: send ``stream_options.include_usage`` (turn off for servers that reject it).
+        think_tags: read ``<think>...</think>`` in the content as reasoning (for models served
+            without a reasoning parser); by default the tags stay in the content.
         **options: as for [OpenAI][rxchronos.model.OpenAI].
 
     Example:
@@ -548,6 +616,7 @@ class OpenAICompatible(OpenAIChatProvider):
         api_key: str | None = None,
         model: str,
         include_usage: bool | None = None,
+        think_tags: bool = False,
         **options: Unpack[HTTPOptions],
     ) -> None:
         name = type(self).name if name is None else name
@@ -557,6 +626,7 @@ class OpenAICompatible(OpenAIChatProvider):
         self.name = name
         if include_usage is not None:
             self.include_usage = include_usage
+        self.think_tags = think_tags
 
 
 class _Preset(OpenAICompatible):

@@ -12,12 +12,15 @@ JSON), and fills in three hooks:
 - ``parse_answer(payload) -> ChatResponse``: the non-streaming answer's decoded JSON as a whole
   response.
 
-The base does the rest for every provider: ``stream_chat`` is a cold Observable (one request per
-subscription, run by [from_producer][rxchronos.aio.from_producer]; disposing cancels the request
-and closes its connection), ``chat`` the non-streaming call; time limits, retries before the first
-delta, typed errors with the partial response, credentials kept to their origin and redacted from
-every error text, the graph tap (``model_call``, ``model_chunk``, ``model_response``). See the
-"Custom providers" section of the model streaming guide for a whole example.
+Used in ``async with``, a provider keeps its own session (and pooled connections) for the block and
+closes it at the end; used without, it closes its own session when its last request ends, so nothing
+is left open when the loop ends. The base does the rest for every provider: ``stream_chat`` is a
+cold Observable (one request per subscription, run by [from_producer][rxchronos.aio.from_producer];
+disposing cancels the request and closes its connection), ``chat`` the non-streaming call; time
+limits, retries before the first delta, typed errors with the partial response, credentials kept to
+their origin and redacted from every error text, the graph tap (``model_call``, ``model_chunk``,
+``model_response``). See the "Custom providers" section of the model streaming guide for a whole
+example.
 
 Example:
     >>> from rxchronos.model import ChatRequest, Message, OpenAI
@@ -30,7 +33,8 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Any, ClassVar, Unpack
+from types import TracebackType
+from typing import Any, ClassVar, Self, Unpack
 
 import aiohttp
 import reactivex
@@ -235,6 +239,19 @@ class HTTPProvider(AsyncClosable, ABC):
         """Close the session this provider created (a caller's session is left open)."""
         await self._sessions.aclose()
 
+    async def __aenter__(self) -> Self:
+        """Keep the provider's own session (and its pooled connections) open for the block."""
+        self._sessions.hold()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._sessions.release()
+
     def stream_chat(self, request: ChatRequest) -> reactivex.Observable[ChatResponse]:
         """The answer to ``request`` as a cold Observable of ``ChatResponse`` deltas.
 
@@ -251,7 +268,8 @@ class HTTPProvider(AsyncClosable, ABC):
             raise TypeError(f"stream_chat() takes a ChatRequest, got {type(request).__name__}")
 
         async def produce(emit: Any) -> None:
-            await self._stream(request, emit)
+            async with self._sessions.request():
+                await self._stream(request, emit)
 
         source = from_producer(produce, what=f"{type(self).__name__}.stream_chat()")
         return tapped(source, provider=self.name, model=self.model_of(request))
@@ -269,7 +287,8 @@ class HTTPProvider(AsyncClosable, ABC):
         if not isinstance(request, ChatRequest):
             raise TypeError(f"chat() takes a ChatRequest, got {type(request).__name__}")
         http = self.build_request(request, stream=False)
-        return await with_retries(self.retry, lambda: self._chat_once(http))
+        async with self._sessions.request():
+            return await with_retries(self.retry, lambda: self._chat_once(http))
 
     def model_of(self, request: ChatRequest) -> str:
         """The model ``request`` asks for, or the provider's default."""

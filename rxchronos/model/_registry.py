@@ -36,6 +36,7 @@ from rxchronos.model._openai import (
     Perplexity,
     Together,
 )
+from rxchronos.model._responses import OpenAIResponses
 from rxchronos.model._scripted import ScriptedProvider
 from rxchronos.model._types import Provider
 
@@ -60,6 +61,12 @@ def _openai(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Prov
     key = env_key(env, "openai", "OPENAI_API_KEY")
     base_url = env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
     return OpenAI(api_key=key, model=model, base_url=base_url, **options)
+
+
+def _openai_responses(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
+    key = env_key(env, "openai-responses", "OPENAI_API_KEY")
+    base_url = env.get("OPENAI_BASE_URL") or None
+    return OpenAIResponses(api_key=key, model=model, base_url=base_url, **options)
 
 
 def _azure(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
@@ -105,6 +112,7 @@ def _scripted(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Pr
 
 _FACTORIES: dict[str, ProviderFactory] = {
     "openai": _openai,
+    "openai-responses": _openai_responses,
     "vllm": _vllm,
     "azure": _azure,
     "mistral": _keyed(Mistral, "mistral", "MISTRAL_API_KEY"),

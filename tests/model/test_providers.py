@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -171,3 +174,65 @@ def test_stop_reason_after_tool_calls_is_tool_call_even_if_the_wire_says_stop() 
     ]
     deltas = [d for c in chunks for d in parser.feed("message", json.dumps(c))]
     assert collect(deltas).stop_reason is StopReason.TOOL_CALL
+
+
+UNCLOSED_SCRIPT = """
+import asyncio, gc
+from aiohttp import web
+from rxchronos import operators as rxo
+from rxchronos.model import ChatRequest, Message, OpenAI
+
+BODY = (
+    b'data: {"choices":[{"delta":{"content":"Hi"},"finish_reason":"stop"}]}\\n\\n'
+    b"data: [DONE]\\n\\n"
+)
+
+async def answer(request):
+    return web.Response(body=BODY, content_type="text/event-stream")
+
+async def main():
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    provider = OpenAI(api_key="sk-doc", model="m", base_url=f"http://127.0.0.1:{port}/v1")
+    request = ChatRequest(messages=[Message(role="user", content="Hi")])
+    print((await provider.stream_chat(request).pipe(rxo.collect_response())).content)
+    await runner.cleanup()
+
+asyncio.run(main())
+gc.collect()
+"""
+
+
+def test_a_provider_used_without_async_with_leaves_no_session_open(tmp_path: Path) -> None:
+    script = tmp_path / "example.py"
+    script.write_text(UNCLOSED_SCRIPT, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "Hi"
+    assert "Unclosed" not in done.stderr, done.stderr
+
+
+async def test_inside_async_with_the_session_is_kept_between_requests(
+    provider_server: ProviderServer,
+) -> None:
+    provider_server.reply(
+        Reply(fixture_bytes("openai/text_usage.sse")), Reply(fixture_bytes("openai/text_usage.sse"))
+    )
+    async with make("openai", provider_server) as provider:
+        await run_stream(provider.stream_chat(REQUEST))
+        session = provider._sessions.get()
+        await run_stream(provider.stream_chat(REQUEST))
+        assert provider._sessions.get() is session and not session.closed
+    assert session.closed
+    first, second = provider_server.seen
+    assert first.peer == second.peer  # one pooled connection
