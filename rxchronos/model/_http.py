@@ -47,6 +47,8 @@ from typing import Any, Literal, NamedTuple, TypeVar
 import aiohttp
 from yarl import URL
 
+from rxchronos._errors import FrameTooLargeError
+from rxchronos._ndjson import DEFAULT_MAX_SIZE
 from rxchronos.model._dialect import MalformedData, StreamParser, error_info, load_json
 from rxchronos.model._errors import (
     IncompleteStreamError,
@@ -456,8 +458,8 @@ class _NDJSONEvents:
 
     __slots__ = ("_splitter",)
 
-    def __init__(self) -> None:
-        self._splitter = NDJSONSplitter()
+    def __init__(self, max_size: int | None) -> None:
+        self._splitter = NDJSONSplitter(max_size=max_size)
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
         return [
@@ -477,8 +479,13 @@ async def read_stream(
     emit: Callable[[ChatResponse], None],
     collector: ResponseCollector,
     provider: str,
+    max_frame_size: int | None = DEFAULT_MAX_SIZE,
 ) -> None:
     """Run one streaming request to its end (see the module docstring).
+
+    ``max_frame_size`` bounds what the decoder holds for one line or event not yet ended; a
+    stream past it is a ``ProviderStreamError`` of kind ``"malformed"`` (and the response is
+    closed), never unbounded buffering.
 
     Every delta is added to ``collector`` before it is emitted, so the collector always holds what
     the subscriber got (the partial response of an error). When the parser has seen the end marker
@@ -493,7 +500,9 @@ async def read_stream(
     loop = asyncio.get_running_loop()
     first, idle = timeouts.first_token, timeouts.idle
     phase: Literal["first_token", "idle"] = "first_token"
-    decoder = SSEDecoder() if framing == "sse" else _NDJSONEvents()
+    decoder = (
+        SSEDecoder(max_size=max_frame_size) if framing == "sse" else _NDJSONEvents(max_frame_size)
+    )
     add = collector.add
     timer = asyncio.timeout_at(loop.time() + first if first else None)
     resp: aiohttp.ClientResponse | None = None
@@ -521,6 +530,11 @@ async def read_stream(
                         timer.reschedule(loop.time() + idle if idle else None)
             except aiohttp.ClientError as exc:
                 broken = type(exc).__name__
+    except FrameTooLargeError as exc:
+        _close(resp)
+        raise ProviderStreamError(
+            f"{exc} (the provider's max_frame_size option)", provider=provider, kind="malformed"
+        ) from None
     except TimeoutError:
         _close(resp)
         if not timer.expired():
@@ -541,11 +555,14 @@ async def read_stream(
             partial=collector.partial(),
         )
     assert resp is not None
-    if parser.finished:
-        resp.release()
-        return
     resp.release()
-    for event in decoder.close():
+    if parser.finished:
+        return
+    try:
+        tail = decoder.close()
+    except FrameTooLargeError as exc:
+        raise ProviderStreamError(str(exc), provider=provider, kind="malformed") from None
+    for event in tail:
         for delta in parser.feed(event.event, event.data):
             add(delta)
             emit(delta)

@@ -42,6 +42,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic reads a TypedDict from here before 3.12
 
 from rxchronos._closable import AsyncClosable
+from rxchronos._ndjson import DEFAULT_MAX_SIZE
 from rxchronos.aio import from_producer
 from rxchronos.model._dialect import StreamParser
 from rxchronos.model._errors import (
@@ -95,6 +96,9 @@ class HTTPOptions(TypedDict, total=False):
         retry: the full [RetryPolicy][rxchronos.model.RetryPolicy]; wins over ``max_retries``.
         error_body_limit: how many bytes of an error response's body are read and kept in
             ``ProviderHTTPError.body`` (default 2,000; the rest is never downloaded).
+        max_frame_size: the most bytes held for one stream line or event not yet ended (default
+            8 MiB; ``None`` for no limit); past it the stream is a ``ProviderStreamError`` of kind
+            ``"malformed"``.
 
     Example:
         >>> from rxchronos.model import OpenAI, RetryPolicy, Timeouts
@@ -117,6 +121,7 @@ class HTTPOptions(TypedDict, total=False):
     max_retries: int
     retry: RetryPolicy | None
     error_body_limit: int
+    max_frame_size: int | None
 
 
 _check_options = TypeAdapter(HTTPOptions).validate_python
@@ -133,9 +138,11 @@ def _options(cls: str, options: dict[str, Any]) -> HTTPOptions:
         raise ProviderConfigError(
             f"{cls}(): bad option ({problems}); options are {known}"
         ) from None
-    limit = checked.get("error_body_limit", DEFAULT_ERROR_BODY_LIMIT)
-    if limit < 1:
-        raise ProviderConfigError(f"{cls}(error_body_limit=...) must be at least 1, got {limit}")
+    limits = {"error_body_limit": checked.get("error_body_limit")}
+    limits["max_frame_size"] = checked.get("max_frame_size")
+    for name, value in limits.items():
+        if value is not None and value < 1:
+            raise ProviderConfigError(f"{cls}({name}=...) must be at least 1, got {value}")
     return checked
 
 
@@ -147,8 +154,8 @@ class HTTPProvider(AsyncClosable, ABC):
         model: the default model.
         base_url: the API root, ``http(s)://...``; ``None`` for the class's ``default_base_url``.
         secrets: more strings to redact from every error text.
-        **options: ``session``, ``timeout``, ``max_retries``, ``retry``, ``error_body_limit``
-            (see [HTTPOptions][rxchronos.model.HTTPOptions]).
+        **options: ``session``, ``timeout``, ``max_retries``, ``retry``, ``error_body_limit``,
+            ``max_frame_size`` (see [HTTPOptions][rxchronos.model.HTTPOptions]).
 
     Raises:
         ProviderConfigError: a missing or empty key (when required), model or base URL, a base
@@ -202,6 +209,7 @@ class HTTPProvider(AsyncClosable, ABC):
         self.timeouts = Timeouts.of(checked.get("timeout"))
         self.retry = checked.get("retry") or RetryPolicy(max_retries=checked.get("max_retries", 2))
         self.error_body_limit = checked.get("error_body_limit", DEFAULT_ERROR_BODY_LIMIT)
+        self.max_frame_size = checked.get("max_frame_size", DEFAULT_MAX_SIZE)
         self._secrets = tuple(s for s in (api_key, *secrets) if s and len(s) >= 4)
 
     # -- the hooks -------------------------------------------------------------------------------
@@ -330,6 +338,7 @@ class HTTPProvider(AsyncClosable, ABC):
                     emit=emit,
                     collector=collector,
                     provider=self.name,
+                    max_frame_size=self.max_frame_size,
                 )
             except ProviderStreamError as exc:
                 if exc.partial is not None:  # the failing event's own data (usage next to error)

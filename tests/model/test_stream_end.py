@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from rxchronos.model import (
     Anthropic,
     ChatRequest,
@@ -134,3 +136,35 @@ async def test_in_band_overload_out_of_retries_is_the_stream_error(
     _, error = await stream_once(claude(provider_server, 1), REQUEST)
     assert isinstance(error, ProviderStreamError) and error.code == "overloaded_error"
     assert len(provider_server.seen) == 2
+
+
+async def test_a_line_past_max_frame_size_is_malformed_and_closes_the_connection(
+    provider_server: ProviderServer,
+) -> None:
+    provider_server.reply(Reply(b"data: " + b"x" * 5000, hang=True))
+    provider = OpenAICompatible(
+        name="c", base_url=provider_server.base_url, model="m", max_frame_size=1000
+    )
+    _, error = await stream_once(provider, REQUEST)
+    assert isinstance(error, ProviderStreamError) and error.kind == "malformed"
+    assert "max_size=1000" in error.message and "max_frame_size" in error.message
+    await asyncio.wait_for(provider_server.disconnected.wait(), 20)
+
+
+async def test_an_ndjson_line_past_max_frame_size_is_malformed(
+    provider_server: ProviderServer,
+) -> None:
+    from rxchronos.model import Ollama
+
+    provider_server.reply(Reply(b'{"message": {"content": "' + b"y" * 5000))
+    provider = Ollama(model="m", base_url=provider_server.url, max_frame_size=100)
+    _, error = await stream_once(provider, REQUEST)
+    assert isinstance(error, ProviderStreamError) and error.kind == "malformed"
+
+
+def test_max_frame_size_is_checked() -> None:
+    from rxchronos.model import ProviderConfigError
+
+    with pytest.raises(ProviderConfigError, match="max_frame_size"):
+        OpenAICompatible(name="c", base_url="http://x", model="m", max_frame_size=0)
+    assert OpenAICompatible(name="c", base_url="http://x", model="m", max_frame_size=None)
