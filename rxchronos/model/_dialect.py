@@ -132,8 +132,8 @@ def error_info(payload: Any) -> tuple[str, str]:
     if isinstance(err, dict):
         code = err.get("type") or err.get("code") or err.get("status") or "error"
         message = err.get("message") or json.dumps(err, default=str)[:DEFAULT_ERROR_BODY_LIMIT]
-        return str(code), str(message)
-    return "error", str(err)[:DEFAULT_ERROR_BODY_LIMIT]
+        return str(code), str(message) or "an error without a message"
+    return "error", str(err)[:DEFAULT_ERROR_BODY_LIMIT] or "an error without a message"
 
 
 def as_text(value: Any, what: str) -> str:
@@ -333,7 +333,8 @@ class StreamParser(ABC):
                 payload = load_json(data)
             except MalformedData:
                 if event == "error":
-                    raise self.provider_error("error", data[:DEFAULT_ERROR_BODY_LIMIT]) from None
+                    text = data[:DEFAULT_ERROR_BODY_LIMIT] or "an error event without data"
+                    raise self.provider_error("error", text) from None
                 raise
         if type(payload) is not dict:
             raise MalformedData(f"not a JSON object: {data[:200]!r}")

@@ -270,3 +270,13 @@ def test_fixture_folders_are_found() -> None:
     for dialect, (_, streams) in DIALECTS.items():
         assert streams and all(streams), dialect
     assert Path(FIXTURES).is_dir()
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+@pytest.mark.parametrize("data", ["", '{"error": {"message": ""}}', '{"error": ""}', "{}"])
+def test_an_error_event_without_a_message_still_says_what_failed(dialect: str, data: str) -> None:
+    parser = DIALECTS[dialect][0]()
+    try:
+        parser.feed("error", data)
+    except ProviderStreamError as exc:
+        assert exc.message
