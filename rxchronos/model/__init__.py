@@ -1,14 +1,15 @@
 """Model streaming: every provider's answer as a cold Observable of ``ChatResponse`` deltas.
 
-Types (:class:`Message`, :class:`ChatRequest`, :class:`ChatResponse`, :class:`ToolCall`, ...), the
-:class:`Provider` protocol, the providers, and the errors they raise. The operators that fold the
-deltas (``text()``, ``accumulate_tool_calls()``, ``collect_response()``, ``coalesce_text()``) are in
-:mod:`rxchronos.operators`.
+The types ([Message][rxchronos.model.Message], [ChatRequest][rxchronos.model.ChatRequest],
+[ChatResponse][rxchronos.model.ChatResponse], [ToolCall][rxchronos.model.ToolCall], ...), the
+[Provider][rxchronos.model.Provider] protocol, the providers, and the errors they raise. The
+operators that fold the deltas (``text()``, ``accumulate_tool_calls()``, ``collect_response()``,
+``coalesce_text()``) are in ``rxchronos.operators``.
 
-Adding a provider: subclass ``rxchronos.model._http.HTTPProvider`` (``name``,
-``default_base_url``, ``_request()`` building the request, and a pure dialect parser built on
-``rxchronos.model._dialect.ParserBase``), export it here, and register it for
-``provider_from_string`` in ``rxchronos.model._registry``.
+Adding a provider: subclass [HTTPProvider][rxchronos.model.HTTPProvider] (``name``,
+``default_base_url``, and the hooks ``build_request``, ``new_parser`` and ``parse_answer``) with a
+[StreamParser][rxchronos.model.StreamParser] for its wire dialect, and register it for
+``provider_from_string`` with [register_provider][rxchronos.model.register_provider].
 
 Example:
     >>> from rxchronos.model import ChatRequest, Message, OpenAI
@@ -21,38 +22,59 @@ from __future__ import annotations
 
 from rxchronos.model._anthropic import Anthropic
 from rxchronos.model._cohere import Cohere
-from rxchronos.model._compatible import (
-    DeepSeek,
-    Fireworks,
-    Groq,
-    OpenAICompatible,
-    OpenRouter,
-    Perplexity,
-    Together,
+from rxchronos.model._dialect import (
+    MalformedData,
+    StreamParser,
+    ToolSlots,
+    as_count,
+    as_list,
+    as_object,
+    as_text,
+    build_turns,
+    error_info,
+    load_json,
+    sampling_fields,
+    tool_names,
 )
 from rxchronos.model._errors import (
+    ErrorKind,
     IncompleteStreamError,
     ProviderConfigError,
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
+    ProviderRedirectError,
     ProviderStreamError,
     ProviderTimeoutError,
     ToolArgumentsError,
 )
 from rxchronos.model._fallback import FallbackProvider
 from rxchronos.model._gemini import Gemini
+from rxchronos.model._http import HTTPRequest, RetryPolicy, Timeouts
 from rxchronos.model._ollama import Ollama
-from rxchronos.model._openai import AzureOpenAI, Mistral, OpenAI
-from rxchronos.model._provider import Provider
+from rxchronos.model._openai import (
+    VLLM,
+    AzureOpenAI,
+    DeepSeek,
+    Fireworks,
+    Groq,
+    Mistral,
+    OpenAI,
+    OpenAICompatible,
+    OpenRouter,
+    Perplexity,
+    Together,
+)
+from rxchronos.model._provider import HTTPOptions, HTTPProvider
 from rxchronos.model._registry import provider_from_string, register_provider
-from rxchronos.model._retry import RetryPolicy, Timeouts
+from rxchronos.model._responses import AzureOpenAIResponses, OpenAIResponses
 from rxchronos.model._scripted import ScriptedProvider, ScriptedReply
 from rxchronos.model._types import (
     ChatRequest,
     ChatResponse,
     FunctionDef,
     Message,
+    Provider,
     Role,
     StopReason,
     ToolCall,
@@ -61,23 +83,31 @@ from rxchronos.model._types import (
 )
 
 __all__ = [
+    "VLLM",
     "Anthropic",
     "AzureOpenAI",
+    "AzureOpenAIResponses",
     "ChatRequest",
     "ChatResponse",
     "Cohere",
     "DeepSeek",
+    "ErrorKind",
     "FallbackProvider",
     "Fireworks",
     "FunctionDef",
     "Gemini",
     "Groq",
+    "HTTPOptions",
+    "HTTPProvider",
+    "HTTPRequest",
     "IncompleteStreamError",
+    "MalformedData",
     "Message",
     "Mistral",
     "Ollama",
     "OpenAI",
     "OpenAICompatible",
+    "OpenAIResponses",
     "OpenRouter",
     "Perplexity",
     "Provider",
@@ -85,6 +115,7 @@ __all__ = [
     "ProviderConnectionError",
     "ProviderError",
     "ProviderHTTPError",
+    "ProviderRedirectError",
     "ProviderStreamError",
     "ProviderTimeoutError",
     "RetryPolicy",
@@ -92,12 +123,23 @@ __all__ = [
     "ScriptedProvider",
     "ScriptedReply",
     "StopReason",
+    "StreamParser",
     "Timeouts",
     "Together",
     "ToolArgumentsError",
     "ToolCall",
     "ToolDefinition",
+    "ToolSlots",
     "Usage",
+    "as_count",
+    "as_list",
+    "as_object",
+    "as_text",
+    "build_turns",
+    "error_info",
+    "load_json",
     "provider_from_string",
     "register_provider",
+    "sampling_fields",
+    "tool_names",
 ]

@@ -1,4 +1,4 @@
-"""The :class:`Cohere` provider (Chat API v2) and its dialect, :class:`CohereParser`.
+"""The Cohere family (Chat API v2): request body, dialect, [Cohere][rxchronos.model.Cohere].
 
 The stream is SSE with the event type in the JSON ``type``: ``message-start`` (id) ->
 ``content-delta`` (text, or ``thinking`` for reasoning models) / ``tool-plan-delta`` (the model's
@@ -18,20 +18,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from rxchronos.model._dialect import ParserBase
+from rxchronos.model._dialect import (
+    StreamParser,
+    as_count,
+    as_list,
+    as_object,
+    as_text,
+    error_info,
+    new_tool_call,
+    sampling_fields,
+)
 from rxchronos.model._errors import ProviderStreamError
-from rxchronos.model._event_json import load_object
-from rxchronos.model._http import HTTPProvider, HTTPRequest
-from rxchronos.model._openai_dialect import error_info
-from rxchronos.model._openai_request import message_dict
-from rxchronos.model._sampling import sampling_fields
+from rxchronos.model._http import HTTPRequest
+from rxchronos.model._openai import message_dict
+from rxchronos.model._provider import HTTPProvider
 from rxchronos.model._types import (
     ChatRequest,
     ChatResponse,
     StopReason,
     ToolCall,
     Usage,
-    fast_tool_call,
     token_usage,
 )
 
@@ -45,16 +51,25 @@ _STOP_REASONS = {
 
 
 def _usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
+    if not raw:
         return None
+    raw = as_object(raw, "usage")
     counts = raw.get("tokens") or raw.get("billed_units")
-    if not isinstance(counts, dict):
+    if not counts:
         return None
-    return token_usage(counts.get("input_tokens"), counts.get("output_tokens"))
+    counts = as_object(counts, "usage tokens")
+    return token_usage(
+        as_count(counts.get("input_tokens"), "input_tokens"),
+        as_count(counts.get("output_tokens"), "output_tokens"),
+    )
 
 
-class CohereParser(ParserBase):
-    """Pure parser of a Cohere v2 chat stream (see the module docstring).
+def _stop_reason(reason: Any) -> StopReason:
+    return _STOP_REASONS.get(as_text(reason, "finish_reason"), StopReason.END)
+
+
+class CohereParser(StreamParser):
+    """The Cohere v2 chat stream dialect (see the module docstring).
 
     Args:
         provider: the provider name, for error messages.
@@ -62,38 +77,47 @@ class CohereParser(ParserBase):
 
     __slots__ = ()
 
-    def feed(self, event: str, data: str) -> list[ChatResponse]:
+    def parse(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one SSE event."""
-        payload = load_object(data, provider=self._provider, event=event)
+        payload = self.load_object(data, event)
         kind = payload.get("type") or event
-        message = (payload.get("delta") or {}).get("message") or {}
+        delta = as_object(payload.get("delta"), "delta")
+        message = as_object(delta.get("message"), "delta.message")
         values: dict[str, Any] = {}
         if kind == "content-delta":
-            content = message.get("content") or {}
-            if content.get("text"):
-                values["content"] = content["text"]
-            if content.get("thinking"):
-                values["reasoning"] = content["thinking"]
+            content = as_object(message.get("content"), "content")
+            text = as_text(content.get("text"), "content text")
+            if text:
+                values["content"] = text
+            thinking = as_text(content.get("thinking"), "content thinking")
+            if thinking:
+                values["reasoning"] = thinking
         elif kind == "tool-plan-delta":
-            if message.get("tool_plan"):
-                values["reasoning"] = message["tool_plan"]
+            plan = as_text(message.get("tool_plan"), "tool_plan")
+            if plan:
+                values["reasoning"] = plan
         elif kind in ("tool-call-start", "tool-call-delta"):
-            call = message.get("tool_calls") or {}
-            function = call.get("function") or {}
-            call_id = call.get("id") or ""
-            slot = self._slots.slot(payload.get("index"), call_id or None)
-            fragment = fast_tool_call(
-                slot, call_id, function.get("name") or "", function.get("arguments") or ""
+            call = as_object(message.get("tool_calls"), "tool_calls")
+            function = as_object(call.get("function"), "tool call function")
+            call_id = as_text(call.get("id"), "tool call id")
+            slot = self.tool_slots.slot(payload.get("index"), call_id or None)
+            fragment = new_tool_call(
+                {
+                    "index": slot,
+                    "id": call_id,
+                    "name": as_text(function.get("name"), "tool call name"),
+                    "arguments": as_text(function.get("arguments"), "tool call arguments"),
+                }
             )
             values["tool_calls"] = (fragment,)
         elif kind == "message-start":
-            self._id = payload.get("id") or self._id
+            self.response_id = as_text(payload.get("id"), "id") or self.response_id
         elif kind == "message-end":
             self.finished = True
-            self._message_end(payload.get("delta") or {}, values)
+            self._message_end(delta, values)
         elif kind == "error" or event == "error":
-            raise self._fail(*error_info(payload))
-        return self._out(values)  # none for content-start/-end, tool-call-end, citations, ...
+            raise self.provider_error(*error_info(payload))
+        return self.deltas(values)  # none for content-start/-end, tool-call-end, citations, ...
 
     def _message_end(self, delta: dict[str, Any], values: dict[str, Any]) -> None:
         """Finish reason and usage; an error here keeps them as the error's partial delta."""
@@ -103,46 +127,52 @@ class CohereParser(ParserBase):
         reason = delta.get("finish_reason")
         error = delta.get("error")
         if reason == "ERROR" or error:
-            values["id"] = self._id
-            kind, text = ("error", str(error)) if error else ("ERROR", "generation failed")
-            raise self._fail(kind, text, carried=values)
+            values["id"] = self.response_id
+            code, text = ("error", str(error)) if error else ("ERROR", "generation failed")
+            raise self.provider_error(code, text, carried=values)
         if reason:
-            values["stop_reason"] = _STOP_REASONS.get(reason, StopReason.END)
+            values["stop_reason"] = _stop_reason(reason)
 
 
 def parse_chat(payload: Any, *, provider: str) -> ChatResponse:
-    """A whole ``ChatResponse(delta=False)`` from a non-streaming v2 chat answer."""
+    """A whole ``ChatResponse(delta=False)`` from a non-streaming v2 chat answer.
+
+    Raises:
+        ProviderStreamError: the body is an error object, or says the generation failed.
+    """
     if not isinstance(payload, dict) or "message" not in payload:
-        kind, text = error_info(payload)
-        raise ProviderStreamError(text, provider=provider, type=kind)
-    message = payload.get("message") or {}
+        code, text = error_info(payload)
+        raise ProviderStreamError(text, provider=provider, code=code)
+    message = as_object(payload.get("message"), "message")
     text = "".join(
-        part.get("text") or ""
-        for part in message.get("content") or ()
+        as_text(part.get("text"), "content text")
+        for part in as_list(message.get("content"), "content")
         if isinstance(part, dict) and part.get("type") == "text"
     )
-    calls = tuple(
-        ToolCall(
-            index=i,
-            id=call.get("id") or "",
-            name=(call.get("function") or {}).get("name") or "",
-            arguments=(call.get("function") or {}).get("arguments") or "{}",
+    calls = []
+    for i, call in enumerate(as_list(message.get("tool_calls"), "tool_calls")):
+        function = as_object(as_object(call, "tool call").get("function"), "tool call function")
+        calls.append(
+            ToolCall(
+                index=i,
+                id=as_text(call.get("id"), "tool call id"),
+                name=as_text(function.get("name"), "tool call name"),
+                arguments=as_text(function.get("arguments"), "tool call arguments") or "{}",
+            )
         )
-        for i, call in enumerate(message.get("tool_calls") or ())
-    )
     reason = payload.get("finish_reason")
     response = ChatResponse(
-        id=payload.get("id") or "",
+        id=as_text(payload.get("id"), "id"),
         content=text,
-        reasoning=message.get("tool_plan") or "",
+        reasoning=as_text(message.get("tool_plan"), "tool_plan"),
         usage=_usage(payload.get("usage")),
-        tool_calls=calls,
-        stop_reason=_STOP_REASONS.get(reason, StopReason.END) if reason else None,
+        tool_calls=tuple(calls),
+        stop_reason=_stop_reason(reason) if reason else None,
         delta=False,
     )
     if reason == "ERROR":  # keep the usage and text of the failed answer on the error
         raise ProviderStreamError(
-            "generation failed", provider=provider, type="ERROR", partial=response
+            "generation failed", provider=provider, code="ERROR", partial=response
         )
     return response
 
@@ -173,8 +203,7 @@ class Cohere(HTTPProvider):
         api_key: the API key (``CO_API_KEY`` or ``COHERE_API_KEY``), sent as a Bearer token.
         model: the default model, e.g. ``"command-a-03-2025"``.
         base_url: the API root (default ``https://api.cohere.com``).
-        **options: ``session``, ``timeout``, ``max_retries``, ``retry`` (see
-            :class:`~rxchronos.model.OpenAI`).
+        **options: as for [OpenAI][rxchronos.model.OpenAI].
 
     Example:
         >>> from rxchronos.model import ChatRequest, Message
@@ -185,13 +214,16 @@ class Cohere(HTTPProvider):
     name = "cohere"
     default_base_url = "https://api.cohere.com"
 
-    def _request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
-        headers = {"Authorization": f"Bearer {self._api_key}"}
-        body = chat_body(request, model=self._model_of(request), stream=stream)
+    def build_request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
+        """The v2 chat POST."""
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        body = chat_body(request, model=self.model_of(request), stream=stream)
         return HTTPRequest(f"{self.base_url}/v2/chat", headers, body)
 
-    def _new_parser(self) -> CohereParser:
+    def new_parser(self) -> CohereParser:
+        """A v2 chat stream parser."""
         return CohereParser(provider=self.name)
 
-    def _parse_chat(self, payload: Any) -> ChatResponse:
+    def parse_answer(self, payload: Any) -> ChatResponse:
+        """A non-streaming v2 chat answer."""
         return parse_chat(payload, provider=self.name)

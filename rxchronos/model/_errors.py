@@ -1,8 +1,13 @@
-"""The errors of model streaming, all under :class:`rxchronos.RxChronosError`.
+"""The errors of model streaming, all under [RxChronosError][rxchronos.RxChronosError].
 
-Provider errors derive from :class:`ProviderError` and name the provider. None of them ever holds an
-API key: texts built from response bodies are redacted by the HTTP layer before they get here, and
-no request headers are kept.
+Provider errors derive from [ProviderError][rxchronos.model.ProviderError] and name the provider.
+None of them ever holds an API key: texts built from response bodies are redacted by the HTTP layer
+before they get here, no request headers are kept, and no aiohttp exception (whose
+``request_info`` holds the request headers) is chained to them as a cause or context.
+
+What failed is one word from one vocabulary, [ErrorKind][rxchronos.model.ErrorKind], on the
+``kind`` attribute of [ProviderStreamError][rxchronos.model.ProviderStreamError] and
+[ProviderTimeoutError][rxchronos.model.ProviderTimeoutError].
 
 Example:
     >>> from rxchronos import RxChronosError
@@ -20,22 +25,36 @@ if TYPE_CHECKING:
     from rxchronos.model._types import ChatResponse
 
 __all__ = [
+    "DEFAULT_ERROR_BODY_LIMIT",
+    "ErrorKind",
     "IncompleteStreamError",
     "ProviderConfigError",
     "ProviderConnectionError",
     "ProviderError",
     "ProviderHTTPError",
+    "ProviderRedirectError",
     "ProviderStreamError",
     "ProviderTimeoutError",
     "ToolArgumentsError",
 ]
 
+ErrorKind = Literal["malformed", "provider_error", "connect", "first_token", "idle"]
+"""What failed, one name per failure:
+
+- ``"malformed"``: the provider sent data rxchronos cannot read (not JSON, a wrong shape, a value
+  of the wrong type, a line past the size bound);
+- ``"provider_error"``: the provider reported an error inside the stream (its own code is in
+  ``ProviderStreamError.code``);
+- ``"connect"``, ``"first_token"``, ``"idle"``: which time limit passed (``ProviderTimeoutError``).
+"""
+StreamErrorKind = Literal["malformed", "provider_error"]
 TimeoutKind = Literal["connect", "first_token", "idle"]
 
-_BODY_LIMIT = 2000
+DEFAULT_ERROR_BODY_LIMIT = 2000
+"""How many bytes of an error response's body are read and kept (``error_body_limit``)."""
 
 
-def truncate(text: str, limit: int = _BODY_LIMIT) -> str:
+def truncate(text: str, limit: int = DEFAULT_ERROR_BODY_LIMIT) -> str:
     """``text`` cut to ``limit`` characters, with a marker when it was cut."""
     if len(text) <= limit:
         return text
@@ -58,17 +77,27 @@ class ProviderHTTPError(ProviderError):
 
     Attributes:
         status: the HTTP status.
-        body: the response body, truncated to 2,000 characters.
+        body: the start of the response body: at most ``error_body_limit`` bytes are read
+            (2,000 by default), the rest is never downloaded.
         retry_after: seconds from a ``Retry-After`` header, or ``None``.
+        url: the URL the request went to, without its query (``""`` when not known).
     """
 
     def __init__(
-        self, *, provider: str, status: int, body: str, retry_after: float | None = None
+        self,
+        *,
+        provider: str,
+        status: int,
+        body: str,
+        retry_after: float | None = None,
+        url: str = "",
     ) -> None:
         self.status = status
-        self.body = truncate(body)
+        self.body = body
         self.retry_after = retry_after
-        super().__init__(f"{provider} answered HTTP {status}: {self.body}", provider=provider)
+        self.url = url
+        where = f" to POST {url}" if url else ""
+        super().__init__(f"{provider} answered HTTP {status}{where}: {body}", provider=provider)
 
     @property
     def retryable(self) -> bool:
@@ -76,12 +105,37 @@ class ProviderHTTPError(ProviderError):
         return self.status in (408, 409, 429) or self.status >= 500
 
 
-class ProviderStreamError(ProviderError):
-    """The provider reported an error inside a stream that started with HTTP 200.
+class ProviderRedirectError(ProviderHTTPError):
+    """The provider answered with a redirect that rxchronos does not follow.
+
+    A redirect to another origin (scheme, host or port) is refused: the request carries the API
+    key, and no credential ever leaves the origin it was configured for. A redirect within the
+    origin is followed (307/308, up to a few hops); other redirects of a POST are refused too.
 
     Attributes:
-        type: the provider's error type or code (``"overloaded_error"``, ``"tool_use_failed"``).
-        message: the provider's message.
+        location: where the redirect pointed (scheme, host and port only).
+    """
+
+    def __init__(self, *, provider: str, status: int, location: str, reason: str) -> None:
+        self.location = location
+        super().__init__(provider=provider, status=status, body=f"{reason} ({location})")
+
+    @property
+    def retryable(self) -> bool:
+        """Never: the same request gets the same redirect."""
+        return False
+
+
+class ProviderStreamError(ProviderError):
+    """The stream (or a non-streaming answer) says the request failed, or cannot be read.
+
+    Attributes:
+        kind: ``"provider_error"`` when the provider reported an error in-band (after HTTP 200),
+            ``"malformed"`` when its data could not be read (see
+            [ErrorKind][rxchronos.model.ErrorKind]).
+        code: the provider's own error type or code (``"overloaded_error"``,
+            ``"tool_use_failed"``, ``"UNAVAILABLE"``); ``""`` for malformed data.
+        message: the provider's message, or what was wrong with its data.
         partial: the response collected before the error, or ``None``.
     """
 
@@ -90,13 +144,16 @@ class ProviderStreamError(ProviderError):
         message: str,
         *,
         provider: str,
-        type: str = "error",
+        kind: StreamErrorKind = "provider_error",
+        code: str = "",
         partial: ChatResponse | None = None,
     ) -> None:
-        self.type = type
+        self.kind: StreamErrorKind = kind
+        self.code = code
         self.message = truncate(message)
         self.partial = partial
-        super().__init__(f"{provider} stream error ({type}): {self.message}", provider=provider)
+        label = f"{kind}: {code}" if code else kind
+        super().__init__(f"{provider} stream error ({label}): {self.message}", provider=provider)
 
 
 class IncompleteStreamError(ProviderError):
@@ -131,7 +188,7 @@ class ProviderTimeoutError(ProviderError):
         seconds: float,
         partial: ChatResponse | None = None,
     ) -> None:
-        self.kind = kind
+        self.kind: TimeoutKind = kind
         self.seconds = seconds
         self.partial = partial
         what = {
@@ -147,7 +204,8 @@ class ProviderConnectionError(ProviderError):
 
 
 class ProviderConfigError(RxChronosError, ValueError):
-    """A provider cannot be built: unknown name, missing model, or a missing key in the environment.
+    """A provider cannot be built: unknown name, a missing or empty API key or model, a bad base
+    URL, or an option of the wrong type.
 
     Example:
         >>> from rxchronos.model import provider_from_string

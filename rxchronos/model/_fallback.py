@@ -1,4 +1,4 @@
-"""Trying providers in order: :class:`FallbackProvider`.
+"""Trying providers in order: [FallbackProvider][rxchronos.model.FallbackProvider].
 
 A request goes to the first provider; if it fails with a provider error *before its first delta*,
 the next one gets the request, and so on. Once a delta was emitted, an error propagates (switching
@@ -28,8 +28,7 @@ from reactivex.disposable import SerialDisposable
 
 from rxchronos._closable import AsyncClosable
 from rxchronos.model._errors import ProviderError
-from rxchronos.model._provider import Provider
-from rxchronos.model._types import ChatRequest, ChatResponse
+from rxchronos.model._types import ChatRequest, ChatResponse, Provider
 
 __all__ = ["FallbackProvider"]
 

@@ -1,310 +1,609 @@
-"""The HTTP base every network provider shares: :class:`HTTPProvider`.
+"""The HTTP streaming core of every network provider: session, POST, status mapping, read loop,
+time limits and retries.
 
-A provider family subclasses :class:`HTTPProvider`, sets ``name`` and ``default_base_url`` (and
-``requires_key = False`` when the API key is optional, ``framing = "ndjson"`` when the stream is
-newline-delimited JSON instead of SSE), and fills in three extension points:
+Following one request of [HTTPProvider][rxchronos.model.HTTPProvider] from the top:
 
-- ``_request(request, *, stream) -> HTTPRequest``: URL, headers (with the credentials, in
-  ``self._api_key``) and JSON body of the streaming or non-streaming call; the streaming one gets
-  the ``Accept`` header of its framing added (or override ``_stream_request(request)`` and
-  ``_chat_request(request)`` one by one);
-- ``_new_parser() -> StreamParser``: a fresh pure dialect parser (see
-  :mod:`rxchronos.model._dialect`);
-- ``_parse_chat(payload) -> ChatResponse``: read the non-streaming answer.
+- ``SessionSource`` gives the ``aiohttp.ClientSession``: the
+  caller's (never closed here), or one created lazily inside the running loop;
+- ``post`` sends one [HTTPRequest][rxchronos.model.HTTPRequest] and maps
+  every failure to a typed error: connect timeout, timeout before the answer's headers, connection
+  failure, non-2xx status (with at most ``error_body_limit`` bytes of the body read, redacted, and
+  ``Retry-After``). Redirects are followed by hand, within the request's origin only: the request
+  carries credentials (``Authorization``, ``api-key``, ``x-api-key``, ``x-goog-api-key`` or any
+  header a custom provider adds), so a redirect to another origin is a
+  [ProviderRedirectError][rxchronos.model.ProviderRedirectError] and nothing is sent there;
+- ``read_stream`` is the hot loop: one incremental decoder over
+  ``resp.content.iter_any()`` (SSE, or NDJSON lines presented as events), the dialect parser, the
+  subscription's collector, then ``emit``; first-token and idle limits with one rescheduled
+  ``asyncio.Timeout`` (rescheduled per network read that produced deltas, so comments and pings
+  are not progress; there is no total limit). The stream completes as soon as the parser saw the
+  end marker; EOF before it is an [IncompleteStreamError][rxchronos.model.IncompleteStreamError];
+- ``with_retries`` retries connection errors, connect timeouts,
+  408/409/429 and 5xx with backoff (or the server's ``Retry-After``), only before the first delta.
 
-The base's constructor takes the keywords every provider shares: ``api_key``, ``model``,
-``base_url`` (default: ``default_base_url``) and the :class:`HTTPOptions`; a provider with other
-parameters (Azure's deployment) defines its own and passes these on. The key (and any other
-``secrets=``) is redacted from every error text.
+No aiohttp exception is ever chained to a provider error (its ``request_info`` holds the request
+headers, API key included): each error is raised outside the ``except`` that saw the cause, with
+the cause's type and text (redacted) in its message.
 
-What the base guarantees for every provider, and where it lives:
-
-- ``stream_chat`` is cold (one request per subscription) and loop-affine; disposing cancels the
-  request and closes its connection (:mod:`rxchronos.model._pump`);
-- the hot loop (:mod:`rxchronos.model._stream_reader`): one incremental decoder over
-  ``resp.content.iter_any()`` (no line-length limit); the stream completes only after the parser
-  saw the terminal marker, else ``IncompleteStreamError`` with the partial response; first-token
-  and idle timeouts (no total limit); a normal end reads to EOF so the connection is pooled;
-- the session and the POST (:mod:`rxchronos.model._http_client`): a session passed in is the
-  caller's, otherwise one is created lazily inside the running loop and closed by ``aclose()`` /
-  ``async with``; connect timeouts, connection failures and non-2xx statuses become typed errors;
-- retries (:mod:`rxchronos.model._retry`) with backoff and ``Retry-After`` on connection errors,
-  408/409/429 and 5xx, only before the first delta was emitted;
-- an in-band error carries the partial response, including what its own event carried;
-- the graph tap is reported (``model_call``, ``model_chunk``, ``model_response``).
+Example:
+    >>> Timeouts(first_token=30).idle
+    60.0
+    >>> parse_retry_after({"Retry-After": "2"})
+    2.0
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, TypedDict, Unpack
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from time import time
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import aiohttp
-import reactivex
+from yarl import URL
 
-from rxchronos._closable import AsyncClosable
-from rxchronos.model._collect import ResponseCollector
-from rxchronos.model._dialect import StreamParser
-from rxchronos.model._errors import ProviderStreamError
-from rxchronos.model._http_client import HTTPRequest, SessionSource, post, read_whole
-from rxchronos.model._pump import Emit, task_stream
-from rxchronos.model._retry import RetryPolicy, Timeouts, with_retries
-from rxchronos.model._stream_reader import Framing, read_stream
-from rxchronos.model._tap_report import tapped
-from rxchronos.model._types import ChatRequest, ChatResponse
+from rxchronos._errors import FrameTooLargeError
+from rxchronos._ndjson import DEFAULT_MAX_SIZE
+from rxchronos.model._dialect import MalformedData, StreamParser, error_info, load_json
+from rxchronos.model._errors import (
+    IncompleteStreamError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderRedirectError,
+    ProviderStreamError,
+    ProviderTimeoutError,
+)
+from rxchronos.model._operators import ResponseCollector
+from rxchronos.model._types import ChatResponse
+from rxchronos.sse import NDJSONSplitter, ServerSentEvent, SSEDecoder
 
-__all__ = ["HTTPOptions", "HTTPProvider", "HTTPRequest", "require_key"]
+__all__ = [
+    "Framing",
+    "HTTPRequest",
+    "RetryPolicy",
+    "SessionSource",
+    "Timeouts",
+    "parse_retry_after",
+    "post",
+    "read_stream",
+    "read_whole",
+    "retryable",
+    "with_retries",
+]
 
-_STREAM_MEDIA_TYPES: dict[Framing, str] = {
-    "sse": "text/event-stream",
-    "ndjson": "application/x-ndjson",
-}
+_T = TypeVar("_T")
+
+Framing = Literal["sse", "ndjson"]
+"""How a stream is framed: Server-Sent Events, or newline-delimited JSON (Ollama)."""
+
+MAX_REDIRECTS = 5
+"""Same-origin 307/308 redirects followed before giving up."""
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-def require_key(cls: str, api_key: object) -> str:
-    """``api_key`` checked to be a non-empty string (the key itself never goes into the message)."""
-    if not isinstance(api_key, str) or not api_key.strip():
-        raise ValueError(f"{cls} needs a non-empty api_key string")
-    return api_key
-
-
-class HTTPOptions(TypedDict, total=False):
-    """The keyword options every HTTP provider's constructor accepts.
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Time limits of a provider request, in seconds; ``None`` means no limit.
 
     Attributes:
-        session: an ``aiohttp.ClientSession`` owned by the caller (``aclose`` leaves it open);
-            without one, the provider creates its own lazily inside the running loop.
-        timeout: connect / first-token / idle limits (:class:`~rxchronos.model.Timeouts`), or one
-            number of seconds for all three (never a limit on the whole stream).
-        max_retries: retries before the first delta (shortcut for ``retry=RetryPolicy(...)``).
-        retry: the full :class:`~rxchronos.model.RetryPolicy`; wins over ``max_retries``.
+        connect: to open the connection.
+        first_token: from sending the request to the first delta (or, for ``chat()``, between
+            reads of the answer).
+        idle: between two deltas of a stream (keep-alive comments and pings are not progress).
+
+    There is deliberately no total limit: a long generation is not a failure.
+
+    Example:
+        >>> from rxchronos.model import OpenAI
+        >>> provider = OpenAI(api_key="sk-test", model="gpt-4o", timeout=Timeouts(idle=20))
     """
 
-    session: aiohttp.ClientSession | None
-    timeout: Timeouts | float | None
-    max_retries: int
-    retry: RetryPolicy | None
+    connect: float | None = 10.0
+    first_token: float | None = 120.0
+    idle: float | None = 60.0
+
+    @classmethod
+    def of(cls, value: Timeouts | float | None) -> Timeouts:
+        """``value`` as ``Timeouts``: the defaults for ``None``, one number for all three limits.
+
+        Example:
+            >>> Timeouts.of(30)
+            Timeouts(connect=30, first_token=30, idle=30)
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, Timeouts):
+            return value
+        return cls(connect=value, first_token=value, idle=value)
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "first_token", "idle"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise TypeError(f"Timeouts.{name} takes seconds or None, got {value!r}")
+            if not value > 0:
+                raise ValueError(f"Timeouts.{name} must be positive or None, got {value!r}")
 
 
-_OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
-    "session": aiohttp.ClientSession,
-    "timeout": (Timeouts, int, float),
-    "max_retries": int,
-    "retry": RetryPolicy,
-}
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How to retry a request that failed before its first delta.
+
+    Attributes:
+        max_retries: retries after the first attempt (0 disables retrying).
+        base_delay: the first backoff in seconds; it doubles per attempt, with full jitter.
+        max_delay: the cap of one backoff, and of an honoured ``Retry-After``.
+
+    Example:
+        >>> RetryPolicy(max_retries=3, base_delay=0.1).delay(0, retry_after=None) <= 0.1
+        True
+    """
+
+    max_retries: int = 2
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool):
+            raise TypeError(f"RetryPolicy.max_retries takes an int, got {self.max_retries!r}")
+        for name in ("base_delay", "max_delay"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
+                raise TypeError(f"RetryPolicy.{name} takes seconds, got {value!r}")
+        if self.max_retries < 0 or self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError(f"RetryPolicy values must not be negative: {self!r}")
+
+    def delay(self, attempt: int, *, retry_after: float | None) -> float:
+        """Seconds to wait before retry number ``attempt + 1``."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        ceiling = min(self.base_delay * (2**attempt), self.max_delay)
+        return random.uniform(0.0, ceiling)
 
 
-_NAMES = {
-    "session": "an aiohttp.ClientSession",
-    "timeout": "a Timeouts or a number of seconds",
-    "max_retries": "an int",
-    "retry": "a RetryPolicy",
-}
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(float(millis) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time(), 0.0)
 
 
-def _check_options(cls: str, options: Mapping[str, object]) -> None:
-    """A ``TypeError`` for an unknown option or one of the wrong type (``None`` is the default)."""
-    for key, value in options.items():
-        expected = _OPTION_TYPES.get(key)
-        if expected is None:
-            known = ", ".join(_OPTION_TYPES)
-            raise TypeError(f"{cls}() got an unexpected keyword argument {key!r} ({known} or none)")
-        if value is not None and (not isinstance(value, expected) or isinstance(value, bool)):
-            raise TypeError(f"{cls}({key}=...) takes {_NAMES[key]}, got {type(value).__name__}")
+RETRYABLE_STREAM_CODES = frozenset({"overloaded_error"})
+"""In-band error codes retried like their HTTP twin (Anthropic's ``overloaded_error``, a 529)."""
 
 
-class HTTPProvider(AsyncClosable):
-    """Base of the HTTP providers (see the module docstring for the extension points).
+def retryable(exc: ProviderError) -> bool:
+    """Whether retrying can help: connection errors, connect timeouts, 408/409/429 and 5xx, a
+    stream that broke before anything arrived, and an in-band overload."""
+    if isinstance(exc, ProviderStreamError):
+        return exc.kind == "provider_error" and exc.code in RETRYABLE_STREAM_CODES
+    if isinstance(exc, ProviderHTTPError):
+        return exc.retryable
+    if isinstance(exc, ProviderTimeoutError):
+        return exc.kind == "connect"
+    if isinstance(exc, IncompleteStreamError):
+        return exc.partial is None
+    return isinstance(exc, ProviderConnectionError)
+
+
+async def with_retries(
+    policy: RetryPolicy,
+    attempt: Callable[[], Awaitable[_T]],
+    *,
+    may_retry: Callable[[], bool] | None = None,
+) -> _T:
+    """``await attempt()``, again after a backoff while it fails retryably (see ``retryable``).
 
     Args:
-        api_key: the API key; required unless the class sets ``requires_key = False``.
-        model: the default model.
-        base_url: the API root, ``http(s)://...``; ``None`` for the class's ``default_base_url``.
-        secrets: more strings to redact from every error text.
-        **options: ``session``, ``timeout``, ``max_retries``, ``retry`` (see :class:`HTTPOptions`).
+        policy: how often and how long to wait (``Retry-After`` of an HTTP error wins).
+        attempt: one try.
+        may_retry: asked after a failure; ``False`` re-raises at once (a stream that already
+            emitted a delta is never retried: that would duplicate tokens).
+    """
+    failures = 0
+    while True:
+        try:
+            return await attempt()
+        except ProviderError as exc:
+            if failures >= policy.max_retries or not retryable(exc):
+                raise
+            if may_retry is not None and not may_retry():
+                raise
+            retry_after = exc.retry_after if isinstance(exc, ProviderHTTPError) else None
+            delay = policy.delay(failures, retry_after=retry_after)
+        await asyncio.sleep(delay)
+        failures += 1
 
-    Raises:
-        ValueError: a missing or empty key (when required), model or base URL, or a base URL that
-            is not http(s).
+
+class HTTPRequest(NamedTuple):
+    """One POST a provider sends: URL, headers (credentials included) and JSON body.
+
+    Example:
+        >>> HTTPRequest("https://example.invalid/v1/chat", {"Authorization": "k"}, {}).url
+        'https://example.invalid/v1/chat'
     """
 
-    name: str = "http"
-    framing: ClassVar[Framing] = "sse"
-    default_base_url: ClassVar[str] = ""
-    requires_key: ClassVar[bool] = True
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any]
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        model: str,
-        base_url: str | None = None,
-        secrets: Iterable[str] = (),
-        **options: Unpack[HTTPOptions],
-    ) -> None:
-        cls = type(self).__name__
-        if self.requires_key:
-            api_key = require_key(cls, api_key)
-        elif api_key is not None and not isinstance(api_key, str):
-            raise TypeError(
-                f"{cls}: api_key must be a string or None, got {type(api_key).__name__}"
-            )
-        if not isinstance(model, str) or not model:
-            raise ValueError(f"{cls} needs a model name, got {model!r}")
-        url = self.default_base_url if base_url is None else base_url
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ValueError(f"{cls} needs an http(s) base_url, got {base_url!r}")
-        _check_options(cls, options)
-        self.base_url = url.rstrip("/")
-        self._api_key = api_key or None
-        self._model = model
-        self._sessions = SessionSource(options.get("session"))
-        self.timeouts = Timeouts.of(options.get("timeout"))
-        self.retry = options.get("retry") or RetryPolicy(max_retries=options.get("max_retries", 2))
-        self._secrets = tuple(s for s in (api_key, *secrets) if s and len(s) >= 4)
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    # -- extension points ------------------------------------------------------------------------
+class SessionSource:
+    """The caller's session, or one owned here and created lazily inside the running loop.
 
-    def _request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
-        raise NotImplementedError
+    An owned session is closed by ``aclose()``, and also
+    when the last request using it ends while nobody holds it open (``hold()``, which a
+    provider's ``async with`` does): a provider used without ``async with`` never leaves an open
+    session behind when the loop ends.
+    """
 
-    def _stream_request(self, request: ChatRequest) -> HTTPRequest:
-        http = self._request(request, stream=True)
-        http.headers["Accept"] = _STREAM_MEDIA_TYPES[self.framing]
-        return http
+    __slots__ = ("_held", "_in_flight", "_owned", "_owned_loop", "_session")
 
-    def _chat_request(self, request: ChatRequest) -> HTTPRequest:
-        return self._request(request, stream=False)
+    def __init__(self, session: aiohttp.ClientSession | None) -> None:
+        self._session = session
+        self._owned: aiohttp.ClientSession | None = None
+        self._owned_loop: asyncio.AbstractEventLoop | None = None
+        self._in_flight = 0
+        self._held = 0
 
-    def _new_parser(self) -> StreamParser:
-        raise NotImplementedError
+    def get(self) -> aiohttp.ClientSession:
+        """The session to use now (call inside the running loop)."""
+        if self._session is not None:
+            return self._session
+        loop = asyncio.get_running_loop()
+        owned = self._owned
+        if owned is None or owned.closed or self._owned_loop is not loop:
+            if owned is not None and not owned.closed:
+                owned.detach()  # left over from another (finished) event loop
+            owned = self._owned = aiohttp.ClientSession()
+            self._owned_loop = loop
+        return owned
 
-    def _parse_chat(self, payload: Any) -> ChatResponse:
-        raise NotImplementedError
+    def hold(self) -> None:
+        """Keep an owned session open between requests until ``release()`` (``async with``)."""
+        self._held += 1
 
-    # -- public API ------------------------------------------------------------------------------
+    async def release(self) -> None:
+        """Undo one ``hold()``; the owned session is closed when nothing holds or uses it."""
+        self._held = max(self._held - 1, 0)
+        await self._close_if_idle()
 
-    @property
-    def model(self) -> str:
-        """The default model."""
-        return self._model
+    @contextlib.asynccontextmanager
+    async def request(self) -> AsyncIterator[None]:
+        """Around one request (with its retries): an owned session nobody holds is closed after
+        the last request ends."""
+        self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            await self._close_if_idle()
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, model={self._model!r})"
+    async def _close_if_idle(self) -> None:
+        if not self._in_flight and not self._held:
+            await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the session this provider created (a caller's session is left open)."""
-        await self._sessions.aclose()
+        """Close the session created here (a caller's session is left open)."""
+        owned, self._owned, self._owned_loop = self._owned, None, None
+        if owned is not None and not owned.closed:
+            await owned.close()
 
-    def stream_chat(self, request: ChatRequest) -> reactivex.Observable[ChatResponse]:
-        """The answer to ``request`` as a cold Observable of ``ChatResponse`` deltas.
 
-        Subscribe inside the running asyncio loop. Each subscription sends one request; disposing
-        it cancels the request and closes the connection.
+def _origin(url: URL) -> str:
+    return f"{url.scheme}://{url.host}:{url.port}"
 
-        Example:
-            >>> from rxchronos.model import ChatRequest, Message, OpenAI
-            >>> provider = OpenAI(api_key="sk-test", model="gpt-4o")
-            >>> chunks = provider.stream_chat(
-            ...     ChatRequest(messages=[Message(role="user", content="Hi")]))  # nothing sent yet
-        """
-        if not isinstance(request, ChatRequest):
-            raise TypeError(f"stream_chat() takes a ChatRequest, got {type(request).__name__}")
 
-        async def run(emit: Emit) -> None:
-            await self._stream(request, emit)
+async def _read_start(resp: aiohttp.ClientResponse, limit: int) -> str:
+    """At most ``limit`` bytes of the body, decoded; the response is released or closed."""
+    pieces: list[bytes] = []
+    size = 0
+    try:
+        while size < limit:
+            piece = await resp.content.read(limit - size)
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        cut = not resp.content.at_eof()
+    except aiohttp.ClientError as exc:
+        resp.close()
+        return f"(body unreadable: {type(exc).__name__})"
+    if cut:
+        resp.close()  # the rest is never downloaded
+    else:
+        resp.release()
+    text = b"".join(pieces).decode("utf-8", "replace")
+    return f"{text}... [cut at {limit} bytes]" if cut else text
 
-        source = task_stream(run, what=f"{type(self).__name__}.stream_chat()", tasks=self._tasks)
-        return tapped(source, provider=self.name, model=self._model_of(request))
 
-    async def chat(self, request: ChatRequest) -> ChatResponse:
-        """The whole answer from the non-streaming endpoint (``delta=False``).
+async def post(
+    session: aiohttp.ClientSession,
+    http: HTTPRequest,
+    *,
+    provider: str,
+    timeouts: Timeouts,
+    read: float | None,
+    redact: Callable[[str], str],
+    error_body_limit: int,
+) -> aiohttp.ClientResponse:
+    """POST ``http`` and check the status; ``read`` limits each socket read (``None``: no limit).
 
-        Example:
-            >>> import asyncio
-            >>> from rxchronos.model import ChatRequest, Message, OpenAI
-            >>> async def ask(provider: OpenAI) -> str:
-            ...     request = ChatRequest(messages=[Message(role="user", content="Hi")])
-            ...     return (await provider.chat(request)).content
-        """
-        if not isinstance(request, ChatRequest):
-            raise TypeError(f"chat() takes a ChatRequest, got {type(request).__name__}")
-        http = self._chat_request(request)
-        return await with_retries(self.retry, lambda: self._chat_once(http))
-
-    # -- internals -------------------------------------------------------------------------------
-
-    def _model_of(self, request: ChatRequest) -> str:
-        return request.model or self._model
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    async def _post(self, http: HTTPRequest, *, read: float | None) -> aiohttp.ClientResponse:
-        return await post(
-            self._sessions.get(),
-            http,
-            provider=self.name,
-            timeouts=self.timeouts,
-            read=read,
-            redact=self._redact,
-        )
-
-    async def _stream(self, request: ChatRequest, emit: Emit) -> None:
-        """One subscription: the streaming request, retried until the first delta."""
-        http = self._stream_request(request)
-        collector = ResponseCollector()
-
-        async def once() -> None:
-            try:
-                await read_stream(
-                    lambda: self._post(http, read=None),
-                    parser=self._new_parser(),
-                    framing=self.framing,
-                    timeouts=self.timeouts,
-                    emit=emit,
-                    collector=collector,
-                    provider=self.name,
-                )
-            except ProviderStreamError as exc:
-                if exc.partial is not None:  # the failing event's own data (usage next to error)
-                    collector.add(exc.partial)
-                raise self._redacted(exc, collector.partial()) from None
-
-        await with_retries(self.retry, once, may_retry=lambda: not collector.count)
-
-    async def _chat_once(self, http: HTTPRequest) -> ChatResponse:
-        resp = await self._post(http, read=self.timeouts.first_token)
-        raw = await read_whole(resp, provider=self.name, seconds=self.timeouts.first_token)
+    Raises:
+        ProviderTimeoutError: connecting (``kind="connect"``) or waiting for the answer's headers
+            (``kind="first_token"``) took too long.
+        ProviderConnectionError: the connection failed.
+        ProviderRedirectError: a redirect to another origin, or one that would not keep the POST.
+        ProviderHTTPError: the status is not 2xx.
+    """
+    headers = {"Content-Type": "application/json", **http.headers}
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect, sock_read=read)
+    data = json.dumps(http.body)
+    url = URL(http.url)
+    for _ in range(MAX_REDIRECTS + 1):
+        failure: ProviderError | None = None
         try:
-            payload = json.loads(raw)
+            resp = await session.post(
+                url, data=data, headers=headers, timeout=timeout, allow_redirects=False
+            )
+        except aiohttp.ConnectionTimeoutError:
+            failure = ProviderTimeoutError(
+                provider=provider, kind="connect", seconds=timeouts.connect or 0.0
+            )
+        except aiohttp.SocketTimeoutError:
+            failure = ProviderTimeoutError(
+                provider=provider, kind="first_token", seconds=read or 0.0
+            )
+        except aiohttp.ClientError as exc:
+            failure = ProviderConnectionError(
+                redact(f"{provider}: connection failed: {type(exc).__name__}: {exc}"),
+                provider=provider,
+            )
+        if failure is not None:
+            raise failure  # outside the except: the aiohttp error is not its context
+        if resp.status < 300:
+            return resp
+        if resp.status not in _REDIRECTS:
+            body = await _read_start(resp, error_body_limit)
+            raise ProviderHTTPError(
+                provider=provider,
+                status=resp.status,
+                body=redact(body),
+                retry_after=parse_retry_after(resp.headers),
+                url=redact(str(url.with_query(None))),
+            )
+        resp.close()
+        try:
+            target = url.join(URL(resp.headers.get("Location", "")))
         except ValueError:
-            raise ProviderStreamError(
-                self._redact(f"answer is not JSON: {raw[:200]!r}"),
-                provider=self.name,
-                type="malformed",
-            ) from None
-        try:
-            return self._parse_chat(payload)
-        except ProviderStreamError as exc:
-            partial = None
-            if exc.partial is not None:  # what the error answer also carried (usage, text)
-                collector = ResponseCollector()
-                collector.add(exc.partial)
-                partial = collector.result()
-            raise self._redacted(exc, partial) from None
+            target = URL()
+        location = redact(_origin(target)) if target.is_absolute() else "no usable Location"
+        if not target.is_absolute() or _origin(target) != _origin(url):
+            raise ProviderRedirectError(
+                provider=provider,
+                status=resp.status,
+                location=location,
+                reason="refused a redirect to another origin: the request carries credentials",
+            )
+        if resp.status not in (307, 308):
+            raise ProviderRedirectError(
+                provider=provider,
+                status=resp.status,
+                location=location,
+                reason="refused a redirect that would turn the POST into a GET",
+            )
+        url = target
+    raise ProviderRedirectError(
+        provider=provider,
+        status=resp.status,
+        location=redact(_origin(url)),
+        reason=f"more than {MAX_REDIRECTS} redirects",
+    )
 
-    def _redacted(
-        self, exc: ProviderStreamError, partial: ChatResponse | None
-    ) -> ProviderStreamError:
-        return ProviderStreamError(
-            self._redact(exc.message),
-            provider=self.name,
-            type=self._redact(exc.type),
-            partial=partial,
+
+async def read_whole(
+    resp: aiohttp.ClientResponse, *, provider: str, seconds: float | None
+) -> bytes:
+    """The whole body of ``resp``; the connection is released (pooled) or, on failure, closed.
+
+    Raises:
+        ProviderTimeoutError: a read took longer than ``seconds`` (``kind="first_token"``).
+        ProviderConnectionError: the connection broke while reading.
+    """
+    failure: ProviderError | None = None
+    try:
+        raw = await resp.read()
+    except aiohttp.SocketTimeoutError:
+        failure = ProviderTimeoutError(
+            provider=provider, kind="first_token", seconds=seconds or 0.0
         )
+    except aiohttp.ClientError as exc:
+        failure = ProviderConnectionError(
+            f"{provider}: connection broke while reading the answer: {type(exc).__name__}",
+            provider=provider,
+        )
+    if failure is not None:
+        resp.close()
+        raise failure
+    resp.release()
+    return raw
+
+
+class _NDJSONEvents:
+    """NDJSON lines as ``message`` events, so both framings share one loop."""
+
+    __slots__ = ("_splitter",)
+
+    def __init__(self, max_size: int | None) -> None:
+        self._splitter = NDJSONSplitter(max_size=max_size)
+
+    def feed(self, data: bytes) -> list[ServerSentEvent]:
+        return [
+            ServerSentEvent(line.decode("utf-8", "replace")) for line in self._splitter.feed(data)
+        ]
+
+    def close(self) -> list[ServerSentEvent]:
+        return [ServerSentEvent(line.decode("utf-8", "replace")) for line in self._splitter.close()]
+
+
+async def read_stream(
+    post: Callable[[], Awaitable[aiohttp.ClientResponse]],
+    *,
+    parser: StreamParser,
+    framing: Framing,
+    timeouts: Timeouts,
+    emit: Callable[[ChatResponse], None],
+    collector: ResponseCollector,
+    provider: str,
+    max_frame_size: int | None = DEFAULT_MAX_SIZE,
+) -> None:
+    """Run one streaming request to its end (see the module docstring).
+
+    ``max_frame_size`` bounds what the decoder holds for one line or event not yet ended; a
+    stream past it is a ``ProviderStreamError`` of kind ``"malformed"`` (and the response is
+    closed), never unbounded buffering.
+
+    Every delta is added to ``collector`` before it is emitted, so the collector always holds what
+    the subscriber got (the partial response of an error). When the parser has seen the end marker
+    the response is released at once (aiohttp drains or closes it), whether or not the server has
+    closed the connection yet.
+
+    Raises:
+        ProviderTimeoutError: first-token or idle limit passed.
+        IncompleteStreamError: EOF (or a broken connection) before the end marker.
+        ProviderStreamError: from the parser (without the partial response; the caller adds it).
+    """
+    loop = asyncio.get_running_loop()
+    first, idle = timeouts.first_token, timeouts.idle
+    phase: Literal["first_token", "idle"] = "first_token"
+    decoder = (
+        SSEDecoder(max_size=max_frame_size) if framing == "sse" else _NDJSONEvents(max_frame_size)
+    )
+    add = collector.add
+    timer = asyncio.timeout_at(loop.time() + first if first else None)
+    resp: aiohttp.ClientResponse | None = None
+    broken: str | None = None
+    data = b""
+    try:
+        async with timer:
+            resp = await post()
+            try:
+                async for data in resp.content.iter_any():
+                    progressed = False
+                    for event in decoder.feed(data):
+                        deltas = parser.feed(event.event, event.data)
+                        if deltas:
+                            progressed = True
+                            for delta in deltas:
+                                add(delta)
+                                emit(delta)
+                        if parser.finished:
+                            break
+                    if parser.finished:
+                        break
+                    if progressed:
+                        phase = "idle"
+                        timer.reschedule(loop.time() + idle if idle else None)
+            except aiohttp.ClientError as exc:
+                broken = type(exc).__name__
+    except FrameTooLargeError as exc:
+        _close(resp)
+        raise ProviderStreamError(
+            f"{exc} (the provider's max_frame_size option)", provider=provider, kind="malformed"
+        ) from None
+    except TimeoutError:
+        _close(resp)
+        if not timer.expired():
+            raise
+        seconds = (first if phase == "first_token" else idle) or 0.0
+        raise ProviderTimeoutError(
+            provider=provider, kind=phase, seconds=seconds, partial=collector.partial()
+        ) from None
+    except BaseException:
+        _close(resp)
+        raise
+    if broken is not None:
+        _close(resp)
+        raise IncompleteStreamError(
+            f"{provider}: the connection broke mid-stream ({broken}) after "
+            f"{collector.count} deltas",
+            provider=provider,
+            partial=collector.partial(),
+        )
+    assert resp is not None
+    resp.release()
+    if parser.finished:
+        return
+    try:
+        tail = decoder.close()
+    except FrameTooLargeError as exc:
+        raise ProviderStreamError(str(exc), provider=provider, kind="malformed") from None
+    for event in tail:
+        for delta in parser.feed(event.event, event.data):
+            add(delta)
+            emit(delta)
+    for delta in parser.end():
+        add(delta)
+        emit(delta)
+    if not parser.finished:
+        stray = _stray_error(data)
+        if stray is not None:  # a JSON error body written into the event stream (Gemini does)
+            parser.feed("message", json.dumps(stray))  # the dialect reads its own error shape
+            code, message = error_info(stray)
+            raise ProviderStreamError(message, provider=provider, code=code)
+        raise IncompleteStreamError(
+            f"{provider}: the stream ended before its end marker ({collector.count} deltas "
+            "received)",
+            provider=provider,
+            partial=collector.partial(),
+        )
+
+
+def _stray_error(tail: bytes) -> dict[str, Any] | None:
+    """The JSON error object (alone or first in a list) that ends ``tail``, the last bytes of a
+    stream, written there outside any event; else ``None``."""
+    text = tail.decode("utf-8", "replace")
+    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    for start in starts:
+        if text[start : start + 1] not in ("{", "["):
+            continue
+        try:
+            value = load_json(text[start:])
+        except MalformedData:
+            continue
+        if type(value) is list and value:
+            value = value[0]
+        if type(value) is dict and value.get("error"):
+            return value
+        return None
+    return None
+
+
+def _close(resp: aiohttp.ClientResponse | None) -> None:
+    """Close ``resp`` (its connection is not reused) if there is one."""
+    if resp is not None:
+        resp.close()

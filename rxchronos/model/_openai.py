@@ -1,59 +1,484 @@
-"""The OpenAI Chat Completions family: :class:`OpenAI`, :class:`AzureOpenAI` and :class:`Mistral`.
+"""The OpenAI Chat Completions family: the request body, the stream dialect and the providers.
 
-They share :class:`OpenAIChatProvider`, which speaks the Chat Completions wire format through the
-HTTP base; a subclass only says where to send the request and how to authenticate. The
-OpenAI-compatible providers (Groq, DeepSeek, ...) live in :mod:`rxchronos.model._compatible`.
+[OpenAI][rxchronos.model.OpenAI], [AzureOpenAI][rxchronos.model.AzureOpenAI],
+[Mistral][rxchronos.model.Mistral], [OpenAICompatible][rxchronos.model.OpenAICompatible] and the
+presets for well-known hosts (Groq, Together, DeepSeek, OpenRouter, Fireworks, Perplexity) all
+speak Chat Completions; a provider only says where to send the request and how to authenticate.
+
+Request: an assistant message's ``tool_calls`` become ``{"id", "type": "function", "function":
+{"name", "arguments"}}`` entries and a tool message carries ``tool_call_id``;
+``ChatRequest.metadata`` is the caller's own bookkeeping and is not sent.
+
+Stream (``OpenAIChatParser``), every variant seen on the
+wire normalised:
+
+- usage in an extra chunk with ``choices: []`` (``include_usage``), or on the finish chunk
+  (Groq, DeepSeek, Mistral); last value wins;
+- tool-call fragments keyed by ``index``, with no ``index`` (Mistral), or with a new id at a used
+  index (Ollama ``/v1``): all become slots (see [ToolSlots][rxchronos.model.ToolSlots]);
+- ``content`` as a list of ``text`` / ``thinking`` parts (Magistral); ``reasoning_content``
+  (DeepSeek) or ``reasoning`` (Groq, OpenRouter) as ``reasoning``; ``refusal`` text;
+- Azure's ``prompt_filter_results`` chunk (empty id, no choices), annotation chunks with no
+  ``delta``, and ``finish_reason: "content_filter"``;
+- in-band errors: ``event: error``, ``data: {"error": ...}``, and an ``error`` object inside an
+  otherwise normal chunk (OpenRouter), raised as ``ProviderStreamError``; what such a chunk also
+  carries (usage, finish reason, content) goes on the error as its partial delta.
 
 Example:
-    >>> provider = OpenAI(api_key="sk-test", model="gpt-4o")
-    >>> provider
-    OpenAI(name='openai', model='gpt-4o')
+    >>> parser = OpenAIChatParser(provider="openai")
+    >>> [d.content for d in parser.feed("message", '{"choices":[{"delta":{"content":"Hi"}}]}')]
+    ['Hi']
+    >>> parser.feed("message", "[DONE]"), parser.finished
+    ([], True)
 """
 
 from __future__ import annotations
 
-from typing import Any, Unpack
+import json
+from typing import Any, ClassVar, Unpack
 
-from rxchronos.model._http import HTTPOptions, HTTPProvider, HTTPRequest, require_key
-from rxchronos.model._openai_dialect import OpenAIChatParser, parse_completion
-from rxchronos.model._openai_request import chat_body
-from rxchronos.model._types import ChatRequest, ChatResponse
+from rxchronos.model._dialect import (
+    MalformedData,
+    StreamParser,
+    as_count,
+    as_list,
+    as_object,
+    as_text,
+    error_info,
+    new_tool_call,
+    sampling_fields,
+)
+from rxchronos.model._errors import ProviderConfigError, ProviderStreamError
+from rxchronos.model._http import HTTPRequest
+from rxchronos.model._provider import HTTPOptions, HTTPProvider
+from rxchronos.model._types import (
+    ChatRequest,
+    ChatResponse,
+    Message,
+    Role,
+    StopReason,
+    ToolCall,
+    Usage,
+    token_usage,
+)
 
-__all__ = ["AzureOpenAI", "Mistral", "OpenAI", "OpenAIChatProvider", "require_key"]
+__all__ = [
+    "VLLM",
+    "AzureOpenAI",
+    "DeepSeek",
+    "Fireworks",
+    "Groq",
+    "Mistral",
+    "OpenAI",
+    "OpenAIChatParser",
+    "OpenAIChatProvider",
+    "OpenAICompatible",
+    "OpenRouter",
+    "Perplexity",
+    "Together",
+    "chat_body",
+    "message_dict",
+    "parse_completion",
+]
+
+# -- request -------------------------------------------------------------------------------------
+
+
+def message_dict(message: Message) -> dict[str, Any]:
+    """One message in the OpenAI wire format (Cohere v2 uses the same shape)."""
+    out: dict[str, Any] = {"role": message.role.value}
+    if message.role is Role.ASSISTANT and message.tool_calls:
+        out["content"] = message.content
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments or "{}"},
+            }
+            for call in message.tool_calls
+        ]
+    else:
+        out["content"] = message.content or ""
+    if message.name:
+        out["name"] = message.name
+    if message.tool_call_id:
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def chat_body(
+    request: ChatRequest,
+    *,
+    model: str | None,
+    stream: bool,
+    include_usage: bool,
+    max_tokens_field: str = "max_tokens",
+) -> dict[str, Any]:
+    """The JSON body of a Chat Completions request; ``model=None`` leaves the field out (Azure).
+
+    Example:
+        >>> from rxchronos.model import ChatRequest, Message
+        >>> body = chat_body(ChatRequest(messages=[Message(role="user", content="Hi")]),
+        ...                  model="m", stream=True, include_usage=True)
+        >>> body["messages"], body["stream_options"]
+        ([{'role': 'user', 'content': 'Hi'}], {'include_usage': True})
+    """
+    body: dict[str, Any] = {"messages": [message_dict(m) for m in request.messages]}
+    if model is not None:
+        body["model"] = model
+    if stream:
+        body["stream"] = True
+        if include_usage:
+            body["stream_options"] = {"include_usage": True}
+    body.update(sampling_fields(request, max_tokens=max_tokens_field))
+    if request.tools:
+        body["tools"] = [tool.model_dump(mode="json") for tool in request.tools]
+    if request.response_format is not None:
+        body["response_format"] = request.response_format
+    return body
+
+
+# -- stream dialect ------------------------------------------------------------------------------
+
+_STOP_REASONS = {
+    "stop": StopReason.END,
+    "end_turn": StopReason.END,
+    "eos": StopReason.END,
+    "length": StopReason.MAX_TOKENS,
+    "max_tokens": StopReason.MAX_TOKENS,
+    "model_length": StopReason.MAX_TOKENS,
+    "tool_calls": StopReason.TOOL_CALL,
+    "function_call": StopReason.TOOL_CALL,
+    "content_filter": StopReason.CONTENT_FILTER,
+}
+
+
+def stop_reason(finish: Any, *, saw_tools: bool) -> StopReason:
+    """Map an OpenAI-style ``finish_reason``; ``stop`` after tool calls counts as ``tool_call``."""
+    reason = _STOP_REASONS.get(as_text(finish, "finish_reason"), StopReason.END)
+    if reason is StopReason.END and saw_tools:
+        return StopReason.TOOL_CALL
+    return reason
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    """A ``Usage`` from an OpenAI-style usage object, or ``None`` when there is none."""
+    if not raw:
+        return None
+    raw = as_object(raw, "usage")
+    prompt_details = as_object(raw.get("prompt_tokens_details"), "usage.prompt_tokens_details")
+    completion_details = as_object(
+        raw.get("completion_tokens_details"), "usage.completion_tokens_details"
+    )
+    cached = prompt_details.get("cached_tokens")
+    if cached is None:
+        cached = raw.get("prompt_cache_hit_tokens")  # DeepSeek
+    return token_usage(
+        as_count(raw.get("prompt_tokens"), "usage.prompt_tokens"),
+        as_count(raw.get("completion_tokens"), "usage.completion_tokens"),
+        as_count(raw.get("total_tokens"), "usage.total_tokens"),
+        cached=as_count(cached, "usage cached tokens"),
+        reasoning=as_count(completion_details.get("reasoning_tokens"), "usage reasoning tokens"),
+    )
+
+
+def _arguments_text(arguments: Any) -> str:
+    if arguments is None:
+        return ""
+    if type(arguments) is str:
+        return arguments
+    if type(arguments) is dict:
+        return json.dumps(arguments)  # some servers send the arguments object itself
+    raise MalformedData(f"tool call arguments are neither text nor an object: {arguments!r:.200}")
+
+
+def _content_parts(parts: list[Any], values: dict[str, Any]) -> None:
+    """Split Magistral-style content parts into content and reasoning text."""
+    text: list[str] = []
+    thinking: list[str] = []
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            text.append(as_text(part.get("text"), "content part text"))
+        elif kind == "thinking":
+            inner = part.get("thinking")
+            if isinstance(inner, list):
+                thinking.extend(
+                    as_text(p.get("text"), "thinking part text")
+                    for p in inner
+                    if isinstance(p, dict)
+                )
+            else:
+                thinking.append(as_text(inner, "thinking part"))
+    if text and (joined := "".join(text)):
+        values["content"] = joined
+    if thinking and (joined := "".join(thinking)):
+        values["reasoning"] = values.get("reasoning", "") + joined
+
+
+def _reasoning_details(details: Any) -> str:
+    """The text of ``reasoning_details[]`` entries (``reasoning.text``, ``reasoning.summary``)."""
+    parts = []
+    for entry in as_list(details, "reasoning_details"):
+        entry = as_object(entry, "reasoning_details entry")
+        kind = entry.get("type")
+        if kind == "reasoning.text":
+            parts.append(as_text(entry.get("text"), "reasoning.text"))
+        elif kind == "reasoning.summary":
+            parts.append(as_text(entry.get("summary"), "reasoning.summary"))
+    return "".join(parts)
+
+
+class _ThinkTags:
+    """Splits ``<think>...</think>`` out of streamed text, tags cut across chunks included."""
+
+    __slots__ = ("_inside", "_pending")
+
+    def __init__(self) -> None:
+        self._inside = False
+        self._pending = ""
+
+    def split(self, piece: str) -> tuple[str, str]:
+        """``(content, reasoning)`` of the next piece (a possible partial tag is held back)."""
+        text, self._pending = self._pending + piece, ""
+        out: tuple[list[str], list[str]] = ([], [])
+        while text:
+            tag = "</think>" if self._inside else "<think>"
+            at = text.find(tag)
+            if at >= 0:
+                out[self._inside].append(text[:at])
+                text = text[at + len(tag) :]
+                self._inside = not self._inside
+                continue
+            keep = next((n for n in range(len(tag) - 1, 0, -1) if text.endswith(tag[:n])), 0)
+            out[self._inside].append(text[: len(text) - keep])
+            self._pending = text[len(text) - keep :]
+            break
+        return "".join(out[0]), "".join(out[1])
+
+    def flush(self) -> tuple[str, bool]:
+        """What was held back, and whether it is inside a ``<think>`` section."""
+        text, self._pending = self._pending, ""
+        return text, self._inside
+
+
+class OpenAIChatParser(StreamParser):
+    """The Chat Completions stream dialect (see the module docstring).
+
+    The end is ``[DONE]``; a stream that ends (EOF) without it is complete too when every choice
+    it carried has finished (some compatible servers close the connection after the
+    ``finish_reason`` and usage chunks); one that ends before any ``finish_reason`` is not.
+
+    Reasoning is read from every field name servers use: ``reasoning_content``, ``reasoning``,
+    and ``reasoning_details[]`` (its ``reasoning.text`` and ``reasoning.summary`` entries, when the
+    delta has no plain reasoning text). With ``think_tags=True``, ``<think>...</think>`` in the
+    content (models served without a reasoning parser) is reasoning, split across chunks.
+
+    Args:
+        provider: the provider name, for error messages.
+        think_tags: split ``<think>`` sections out of the content into reasoning.
+    """
+
+    __slots__ = ("_finished_choices", "_open_choices", "_think")
+
+    def __init__(self, *, provider: str, think_tags: bool = False) -> None:
+        super().__init__(provider=provider)
+        self._open_choices: set[int] = set()
+        self._finished_choices: set[int] = set()
+        self._think = _ThinkTags() if think_tags else None
+
+    def finish(self) -> list[ChatResponse]:
+        """At EOF without ``[DONE]``: complete when every choice seen has finished."""
+        done = self._finished_choices
+        if not self.finished:
+            self.finished = bool(done) and self._open_choices <= done
+        if self._think is None:
+            return []
+        text, inside = self._think.flush()
+        return self.deltas({"reasoning" if inside else "content": text}) if text else []
+
+    def parse(self, event: str, data: str) -> list[ChatResponse]:
+        """Parse one SSE event."""
+        if data == "[DONE]":
+            self.finished = True
+            return []
+        chunk = self.load_object(data, event)
+        if event == "error":
+            raise self.provider_error(*error_info(chunk))
+        cid = chunk.get("id")
+        if cid and not self.response_id:
+            self.response_id = as_text(cid, "id")
+        values: dict[str, Any] = {}
+        choices = chunk.get("choices")
+        if choices:
+            for choice in choices if type(choices) is list else as_list(choices, "choices"):
+                if type(choice) is not dict:
+                    raise MalformedData(f"choice is not an object: {choice!r:.200}")
+                index = choice.get("index", 0)
+                if index == 0:
+                    self._choice(choice, values)
+                elif type(index) is not int:
+                    raise MalformedData(f"choice index is not an integer: {index!r:.200}")
+                if choice.get("finish_reason"):
+                    self._finished_choices.add(index)
+                else:
+                    self._open_choices.add(index)
+        usage = chunk.get("usage")
+        if not usage and "x_groq" in chunk:  # Groq also puts it in its extension field
+            usage = as_object(chunk["x_groq"], "x_groq").get("usage")
+        if usage:
+            values["usage"] = parse_usage(usage)
+        if chunk.get("error"):  # OpenRouter: the error comes with the chunk's usage; keep both
+            if values:
+                values["id"] = self.response_id
+            raise self.provider_error(*error_info(chunk), carried=values)
+        return self.deltas(values)
+
+    def _choice(self, choice: dict[str, Any], values: dict[str, Any]) -> None:
+        delta = choice.get("delta")
+        if delta:
+            if type(delta) is not dict:
+                raise MalformedData(f"delta is not an object: {delta!r:.200}")
+            content = delta.get("content")
+            if content:
+                if type(content) is str:
+                    values["content"] = content
+                elif type(content) is list:
+                    _content_parts(content, values)
+                else:
+                    raise MalformedData(f"delta.content is not text: {content!r:.200}")
+                if self._think is not None and "content" in values:
+                    text, thought = self._think.split(values.pop("content"))
+                    if text:
+                        values["content"] = text
+                    if thought:
+                        values["reasoning"] = values.get("reasoning", "") + thought
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if not reasoning and "reasoning_details" in delta:
+                reasoning = _reasoning_details(delta["reasoning_details"])
+            if reasoning:
+                values["reasoning"] = as_text(reasoning, "delta.reasoning") + values.get(
+                    "reasoning", ""
+                )
+            refusal = delta.get("refusal")
+            if refusal:
+                values["refusal"] = as_text(refusal, "delta.refusal")
+            calls = delta.get("tool_calls")
+            if calls:
+                values["tool_calls"] = self._fragments(as_list(calls, "delta.tool_calls"))
+        finish = choice.get("finish_reason")
+        if finish:
+            values["stop_reason"] = stop_reason(finish, saw_tools=len(self.tool_slots) > 0)
+
+    def _fragments(self, calls: list[Any]) -> tuple[ToolCall, ...]:
+        out = []
+        for call in calls:
+            call = as_object(call, "tool call")
+            call_id = as_text(call.get("id"), "tool call id")
+            function = as_object(call.get("function"), "tool call function")
+            slot = self.tool_slots.slot(call.get("index"), call_id or None)
+            out.append(
+                new_tool_call(
+                    {
+                        "index": slot,
+                        "id": call_id,
+                        "name": as_text(function.get("name"), "tool call name"),
+                        "arguments": _arguments_text(function.get("arguments")),
+                    }
+                )
+            )
+        return tuple(out)
+
+
+def parse_completion(payload: Any, *, provider: str) -> ChatResponse:
+    """A whole ``ChatResponse(delta=False)`` from a non-streaming Chat Completions body.
+
+    Raises:
+        ProviderStreamError: the body is an error object, or has no choices.
+    """
+    if not isinstance(payload, dict) or payload.get("error"):
+        code, text = error_info(payload)
+        raise ProviderStreamError(text, provider=provider, code=code)
+    choices = as_list(payload.get("choices"), "choices")
+    if not choices:
+        raise ProviderStreamError("response has no choices", provider=provider, kind="malformed")
+    choice = as_object(choices[0], "choice")
+    message = as_object(choice.get("message"), "message")
+    values: dict[str, Any] = {}
+    content = message.get("content")
+    if type(content) is list:
+        _content_parts(content, values)
+    elif content:
+        values["content"] = as_text(content, "message.content")
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if reasoning:
+        values["reasoning"] = as_text(reasoning, "message.reasoning") + values.get("reasoning", "")
+    calls = []
+    for i, call in enumerate(as_list(message.get("tool_calls"), "message.tool_calls")):
+        function = as_object(as_object(call, "tool call").get("function"), "tool call function")
+        calls.append(
+            ToolCall(
+                index=i,
+                id=as_text(call.get("id"), "tool call id") or f"call_{i}",
+                name=as_text(function.get("name"), "tool call name"),
+                arguments=_arguments_text(function.get("arguments")) or "{}",
+            )
+        )
+    finish = choice.get("finish_reason")
+    return ChatResponse(
+        id=as_text(payload.get("id"), "id"),
+        refusal=as_text(message.get("refusal"), "message.refusal"),
+        usage=parse_usage(payload.get("usage")),
+        tool_calls=tuple(calls),
+        stop_reason=stop_reason(finish, saw_tools=bool(calls)) if finish else None,
+        delta=False,
+        **values,
+    )
+
+
+# -- providers -----------------------------------------------------------------------------------
 
 
 class OpenAIChatProvider(HTTPProvider):
     """A provider speaking Chat Completions at ``{base_url}/chat/completions``.
 
-    Subclasses set ``name`` and ``default_base_url`` and may override ``_url()``, ``_auth()``,
+    Subclasses set ``name`` and ``default_base_url`` and may override ``url()``, ``auth()``,
     ``include_usage`` (send ``stream_options.include_usage``), ``max_tokens_field`` and
-    ``send_model``. The constructor is :class:`~rxchronos.model._http.HTTPProvider`'s.
+    ``send_model``. The constructor is [HTTPProvider][rxchronos.model.HTTPProvider]'s.
     """
 
     include_usage: bool = True
     max_tokens_field: str = "max_tokens"
     send_model: bool = True
+    think_tags: bool = False
 
-    def _url(self) -> str:
+    def url(self) -> str:
+        """Where the request goes."""
         return f"{self.base_url}/chat/completions"
 
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+    def auth(self) -> dict[str, str]:
+        """The credential headers (``Authorization: Bearer`` when there is a key)."""
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
-    def _request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
+    def build_request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
+        """The Chat Completions POST."""
         body = chat_body(
             request,
-            model=self._model_of(request) if self.send_model else None,
+            model=self.model_of(request) if self.send_model else None,
             stream=stream,
             include_usage=self.include_usage,
             max_tokens_field=self.max_tokens_field,
         )
-        return HTTPRequest(self._url(), self._auth(), body)
+        return HTTPRequest(self.url(), self.auth(), body)
 
-    def _new_parser(self) -> OpenAIChatParser:
-        return OpenAIChatParser(provider=self.name)
+    def new_parser(self) -> OpenAIChatParser:
+        """A Chat Completions stream parser."""
+        return OpenAIChatParser(provider=self.name, think_tags=self.think_tags)
 
-    def _parse_chat(self, payload: Any) -> ChatResponse:
+    def parse_answer(self, payload: Any) -> ChatResponse:
+        """A non-streaming Chat Completions answer."""
         return parse_completion(payload, provider=self.name)
 
 
@@ -65,8 +490,9 @@ class OpenAI(OpenAIChatProvider):
         model: the default model, e.g. ``"gpt-4o"``.
         base_url: the API root (default ``https://api.openai.com/v1``).
         **options: ``session`` (an ``aiohttp.ClientSession`` you own), ``timeout``
-            (:class:`~rxchronos.model.Timeouts`), ``max_retries`` (before the first delta, on
-            connection errors, 429 and 5xx), ``retry`` (:class:`~rxchronos.model.RetryPolicy`).
+            ([Timeouts][rxchronos.model.Timeouts]), ``max_retries`` (before the first delta, on
+            connection errors, 429 and 5xx), ``retry`` ([RetryPolicy][rxchronos.model.RetryPolicy]),
+            ``error_body_limit`` (see [HTTPOptions][rxchronos.model.HTTPOptions]).
 
     Example:
         >>> from rxchronos.model import ChatRequest, Message
@@ -91,6 +517,7 @@ class AzureOpenAI(OpenAIChatProvider):
         api_key: the key (``AZURE_OPENAI_API_KEY``).
         deployment: the deployment name (also used as ``model``).
         api_version: the ``api-version`` query parameter.
+        **options: as for [OpenAI][rxchronos.model.OpenAI].
 
     Example:
         >>> azure = AzureOpenAI(endpoint="https://res.openai.azure.com", api_key="k-test",
@@ -112,23 +539,27 @@ class AzureOpenAI(OpenAIChatProvider):
         **options: Unpack[HTTPOptions],
     ) -> None:
         if not isinstance(deployment, str) or not deployment:
-            raise ValueError(f"AzureOpenAI needs a deployment name, got {deployment!r}")
+            raise ProviderConfigError(f"AzureOpenAI needs a deployment name, got {deployment!r}")
         if not isinstance(api_version, str) or not api_version:
-            raise ValueError(f"AzureOpenAI needs an api_version string, got {api_version!r}")
+            raise ProviderConfigError(
+                f"AzureOpenAI needs an api_version string, got {api_version!r}"
+            )
         if not isinstance(endpoint, str):
-            raise ValueError(f"AzureOpenAI needs an http(s) endpoint, got {endpoint!r}")
+            raise ProviderConfigError(f"AzureOpenAI needs an http(s) endpoint, got {endpoint!r}")
         super().__init__(api_key=api_key, model=deployment, base_url=endpoint, **options)
         self.deployment = deployment
         self.api_version = api_version
 
-    def _url(self) -> str:
+    def url(self) -> str:
+        """The deployment's Chat Completions URL."""
         return (
             f"{self.base_url}/openai/deployments/{self.deployment}/chat/completions"
             f"?api-version={self.api_version}"
         )
 
-    def _auth(self) -> dict[str, str]:
-        return {"api-key": self._api_key or ""}
+    def auth(self) -> dict[str, str]:
+        """The ``api-key`` header."""
+        return {"api-key": self.api_key}
 
 
 class Mistral(OpenAIChatProvider):
@@ -138,7 +569,7 @@ class Mistral(OpenAIChatProvider):
         api_key: the API key (``MISTRAL_API_KEY``).
         model: the default model, e.g. ``"mistral-small-latest"``.
         base_url: the API root (default ``https://api.mistral.ai/v1``).
-        **options: ``session``, ``timeout``, ``max_retries``, ``retry`` (see :class:`OpenAI`).
+        **options: as for [OpenAI][rxchronos.model.OpenAI].
 
     Example:
         >>> Mistral(api_key="k-test", model="mistral-small-latest").name
@@ -148,3 +579,149 @@ class Mistral(OpenAIChatProvider):
     name = "mistral"
     default_base_url = "https://api.mistral.ai/v1"
     include_usage = False  # Mistral puts usage on the finish chunk
+
+
+class OpenAICompatible(OpenAIChatProvider):
+    """Any server that speaks the OpenAI Chat Completions API (vLLM, LM Studio, llama.cpp, ...).
+
+    The parser copes with what these servers do differently: index-less tool-call fragments, a
+    new id at a used index (a new call), usage on the finish chunk, ``reasoning`` /
+    ``reasoning_content``, error objects inside chunks, ``event: error`` and ``:`` keep-alive
+    comments.
+
+    Args:
+        name: a name for errors and graph events, e.g. ``"vllm"``.
+        base_url: the API root, e.g. ``"http://localhost:8000/v1"``.
+        api_key: sent as ``Authorization: Bearer``; ``None`` sends no credentials.
+        model: the default model.
+        include_usage: send ``stream_options.include_usage`` (turn off for servers that reject it).
+        think_tags: read ``<think>...</think>`` in the content as reasoning (for models served
+            without a reasoning parser); by default the tags stay in the content.
+        **options: as for [OpenAI][rxchronos.model.OpenAI].
+
+    Example:
+        >>> local = OpenAICompatible(name="local", base_url="http://127.0.0.1:8080/v1", model="m")
+        >>> local.name
+        'local'
+    """
+
+    name = ""  # given to the constructor; a preset sets it on its class
+    requires_key: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        model: str,
+        include_usage: bool | None = None,
+        think_tags: bool = False,
+        **options: Unpack[HTTPOptions],
+    ) -> None:
+        name = type(self).name if name is None else name
+        if not isinstance(name, str) or not name:
+            raise ProviderConfigError(f"{type(self).__name__} needs a non-empty name, got {name!r}")
+        super().__init__(api_key=api_key, model=model, base_url=base_url, **options)
+        self.name = name
+        if include_usage is not None:
+            self.include_usage = include_usage
+        self.think_tags = think_tags
+
+
+class _Preset(OpenAICompatible):
+    """A named OpenAI-compatible host (``name``, ``default_base_url``); the key is required.
+
+    Constructed as ``Preset(api_key=..., model=..., base_url=None, **options)``.
+    """
+
+    requires_key: ClassVar[bool] = True
+
+
+class Groq(_Preset):
+    """Groq (``GROQ_API_KEY``); usage comes on the finish chunk, errors as ``event: error``.
+
+    Example:
+        >>> Groq(api_key="gsk-test", model="llama-3.3-70b-versatile").base_url
+        'https://api.groq.com/openai/v1'
+    """
+
+    name = "groq"
+    default_base_url = "https://api.groq.com/openai/v1"
+
+
+class Together(_Preset):
+    """Together AI (``TOGETHER_API_KEY``).
+
+    Example:
+        >>> Together(api_key="t-test", model="meta-llama/Llama-3.3-70B-Instruct-Turbo").name
+        'together'
+    """
+
+    name = "together"
+    default_base_url = "https://api.together.xyz/v1"
+
+
+class DeepSeek(_Preset):
+    """DeepSeek (``DEEPSEEK_API_KEY``); ``reasoning_content`` becomes ``reasoning``.
+
+    Example:
+        >>> DeepSeek(api_key="d-test", model="deepseek-reasoner").name
+        'deepseek'
+    """
+
+    name = "deepseek"
+    default_base_url = "https://api.deepseek.com/v1"
+
+
+class OpenRouter(_Preset):
+    """OpenRouter (``OPENROUTER_API_KEY``); its keep-alive comments are not progress.
+
+    Example:
+        >>> OpenRouter(api_key="or-test", model="openai/gpt-4o").name
+        'openrouter'
+    """
+
+    name = "openrouter"
+    default_base_url = "https://openrouter.ai/api/v1"
+
+
+class Fireworks(_Preset):
+    """Fireworks AI (``FIREWORKS_API_KEY``).
+
+    Example:
+        >>> Fireworks(api_key="fw-test", model="accounts/fireworks/models/llama-v3p1-8b").name
+        'fireworks'
+    """
+
+    name = "fireworks"
+    default_base_url = "https://api.fireworks.ai/inference/v1"
+
+
+class Perplexity(_Preset):
+    """Perplexity (``PERPLEXITY_API_KEY``).
+
+    Example:
+        >>> Perplexity(api_key="pplx-test", model="sonar").name
+        'perplexity'
+    """
+
+    name = "perplexity"
+    default_base_url = "https://api.perplexity.ai"
+    include_usage = False
+
+
+class VLLM(OpenAICompatible):
+    """A vLLM server's OpenAI-compatible API (``vllm serve <model>``); no key unless the server was
+    started with ``--api-key``.
+
+    Reasoning models served with a reasoning parser stream ``reasoning_content`` (read as
+    ``reasoning``); tool calls need the server's ``--enable-auto-tool-choice`` and a tool parser.
+
+    Example:
+        >>> VLLM(model="Qwen/Qwen3-8B").base_url
+        'http://localhost:8000/v1'
+    """
+
+    name = "vllm"
+    default_base_url = "http://localhost:8000/v1"

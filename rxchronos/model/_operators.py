@@ -1,7 +1,19 @@
-"""Operators over a model stream of ``ChatResponse`` deltas, re-exported by ``rxchronos.operators``.
+"""Folding a model stream: the operators ``rxchronos.operators`` re-exports, and the collectors.
 
-Each is a function returning ``Callable[[Observable[ChatResponse]], Observable[R]]`` for
-``.pipe(...)``; the state they keep (collectors, buffers, timers) is created per subscription.
+``ResponseCollector`` folds deltas into one final
+``ChatResponse(delta=False)``; ``ToolCallAccumulator``
+merges tool-call fragments by slot. Both buffer string fragments in lists and join them once (no
+quadratic ``+=``), in the manner of pydantic-ai's parts manager. The HTTP layer uses a collector to
+attach the partial response to an error.
+
+The operators are functions returning ``Callable[[Observable[ChatResponse]], Observable[R]]`` for
+``.pipe(...)``, built from ``reactivex.operators``: ``text()`` is a ``filter`` and a ``map``;
+``accumulate_tool_calls()`` and ``collect_response()`` are a ``scan`` / ``reduce`` over an
+accumulator created per subscription inside ``reactivex.defer`` (state is never shared between
+subscribers). A collector that raises while folding or completing is an ``on_error``, never an
+exception lost in a callback. ``coalesce_text()`` is timer-driven and keeps its own small
+``create`` (its flush-before-error rule has no stock operator). ``tapped`` reports a stream into a
+running graph.
 
 Example:
     >>> import reactivex
@@ -17,21 +29,198 @@ Example:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import reactivex
 from reactivex import abc
-from reactivex.disposable import CompositeDisposable, SerialDisposable
+from reactivex import operators as ops
+from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 from reactivex.scheduler import TimeoutScheduler
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from rxchronos.model._collect import ResponseCollector, ToolCallAccumulator
-from rxchronos.model._types import ChatResponse, ToolCall
+from rxchronos._tap import current_tap
+from rxchronos.model._types import ChatResponse, StopReason, ToolCall, Usage
 
-__all__ = ["accumulate_tool_calls", "coalesce_text", "collect_response", "text"]
+__all__ = [
+    "ResponseCollector",
+    "ToolCallAccumulator",
+    "accumulate_tool_calls",
+    "coalesce_text",
+    "collect_response",
+    "tapped",
+    "text",
+]
 
 _Deltas = reactivex.Observable[ChatResponse]
+
+
+class _Slot:
+    __slots__ = ("arguments", "id", "name", "parts", "provider_data")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.name = ""
+        self.parts: list[str] = []
+        self.arguments: str | None = ""  # the joined parts, or None when parts changed since
+        self.provider_data: dict[str, Any] | None = None
+
+
+class ToolCallAccumulator:
+    """Merges tool-call fragments by slot; one per subscription.
+
+    Example:
+        >>> acc = ToolCallAccumulator()
+        >>> acc.add([ToolCall(index=0, id="a", name="f", arguments='{"x"')])
+        >>> acc.add([ToolCall(index=0, arguments=": 1}")])
+        >>> acc.calls()[0].arguments
+        '{"x": 1}'
+    """
+
+    __slots__ = ("_slots",)
+
+    def __init__(self) -> None:
+        self._slots: dict[int, _Slot] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._slots)
+
+    def add(self, fragments: Iterable[ToolCall]) -> None:
+        """Merge ``fragments`` into their slots."""
+        slots = self._slots
+        for frag in fragments:
+            slot = slots.get(frag.index)
+            if slot is None:
+                slot = slots[frag.index] = _Slot()
+            if not slot.id and frag.id:
+                slot.id = frag.id
+            if not slot.name and frag.name:
+                slot.name = frag.name
+            if frag.provider_data:
+                slot.provider_data = {**frag.provider_data, **(slot.provider_data or {})}
+            if frag.arguments:
+                slot.parts.append(frag.arguments)
+                slot.arguments = None
+
+    def calls(self, *, complete: bool = False) -> list[ToolCall]:
+        """The calls merged so far, by slot; ``complete=True`` turns empty arguments into ``{}``."""
+        out = []
+        for index in sorted(self._slots):
+            slot = self._slots[index]
+            if slot.arguments is None:
+                joined = "".join(slot.parts)
+                slot.parts = [joined]
+                slot.arguments = joined
+            arguments = slot.arguments
+            if complete and not arguments.strip():
+                arguments = "{}"
+            out.append(
+                ToolCall(
+                    index=index,
+                    id=slot.id,
+                    name=slot.name,
+                    arguments=arguments,
+                    provider_data=slot.provider_data,
+                )
+            )
+        return out
+
+
+class ResponseCollector:
+    """Folds deltas into one final ``ChatResponse(delta=False)``; one per subscription.
+
+    Content, reasoning and refusal concatenate; usage and stop reason are last-value-wins; the id is
+    the first non-empty one; provider data merges (later keys win).
+    """
+
+    __slots__ = (
+        "_content",
+        "_id",
+        "_provider_data",
+        "_reasoning",
+        "_refusal",
+        "_stop_reason",
+        "_tools",
+        "_usage",
+        "count",
+    )
+
+    def __init__(self) -> None:
+        self._id = ""
+        self._content: list[str] = []
+        self._reasoning: list[str] = []
+        self._refusal: list[str] = []
+        self._usage: Usage | None = None
+        self._stop_reason: StopReason | None = None
+        self._tools = ToolCallAccumulator()
+        self._provider_data: dict[str, Any] | None = None
+        self.count = 0
+        """How many deltas were added."""
+
+    def add(self, delta: ChatResponse) -> None:
+        """Fold one delta in."""
+        self.count += 1
+        if not self._id and delta.id:
+            self._id = delta.id
+        if delta.content:
+            self._content.append(delta.content)
+        if delta.reasoning:
+            self._reasoning.append(delta.reasoning)
+        if delta.refusal:
+            self._refusal.append(delta.refusal)
+        if delta.tool_calls:
+            self._tools.add(delta.tool_calls)
+        if delta.usage is not None:
+            self._usage = delta.usage
+        if delta.stop_reason is not None:
+            self._stop_reason = delta.stop_reason
+        if delta.provider_data:
+            self._provider_data = {**(self._provider_data or {}), **delta.provider_data}
+
+    def result(self) -> ChatResponse:
+        """The response collected so far, with tool calls completed (empty arguments -> ``{}``)."""
+        return ChatResponse(
+            id=self._id,
+            content="".join(self._content),
+            reasoning="".join(self._reasoning),
+            refusal="".join(self._refusal),
+            usage=self._usage,
+            tool_calls=tuple(self._tools.calls(complete=True)),
+            stop_reason=self._stop_reason,
+            delta=False,
+            provider_data=self._provider_data,
+        )
+
+    @property
+    def has_output(self) -> bool:
+        """Whether any text, reasoning, refusal or tool call was added (not only ids and usage)."""
+        return bool(self._content or self._reasoning or self._refusal or self._tools)
+
+    def partial(self) -> ChatResponse | None:
+        """The response so far, or ``None`` when nothing was added (for errors)."""
+        return self.result() if self.count else None
+
+
+def _has_content(delta: ChatResponse) -> bool:
+    return bool(delta.content)
+
+
+def _content(delta: ChatResponse) -> str:
+    return delta.content
+
+
+def _has_tool_calls(delta: ChatResponse) -> bool:
+    return bool(delta.tool_calls)
+
+
+def _add_tool_calls(accumulator: ToolCallAccumulator, delta: ChatResponse) -> ToolCallAccumulator:
+    accumulator.add(delta.tool_calls)
+    return accumulator
+
+
+def _add_delta(collector: ResponseCollector, delta: ChatResponse) -> ResponseCollector:
+    collector.add(delta)
+    return collector
 
 
 def text() -> Callable[[_Deltas], reactivex.Observable[str]]:
@@ -56,31 +245,16 @@ def text() -> Callable[[_Deltas], reactivex.Observable[str]]:
         'there'
     """
 
-    def _text(source: _Deltas) -> reactivex.Observable[str]:
-        def subscribe(
-            observer: abc.ObserverBase[str], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            emit = observer.on_next
-
-            def on_next(delta: ChatResponse) -> None:
-                content = delta.content
-                if content:
-                    emit(content)
-
-            return source.subscribe(
-                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
-            )
-
-        return reactivex.create(subscribe)
-
-    return _text
+    return reactivex.compose(ops.filter(_has_content), ops.map(_content))
 
 
 def accumulate_tool_calls() -> Callable[[_Deltas], reactivex.Observable[list[ToolCall]]]:
     """The tool calls merged so far, after each delta that carries tool-call fragments.
 
-    A ``scan`` by slot (``ToolCall.index``): id and name are first-non-empty-wins, arguments
-    concatenate (fragments are buffered and joined once per emission). Parallel calls stay apart.
+    A ``scan`` over a ``ToolCallAccumulator`` made
+    per subscription, merging by slot (``ToolCall.index``): id and name are first-non-empty-wins,
+    arguments concatenate (fragments are buffered and joined once per emission). Parallel calls
+    stay apart.
 
     ::
 
@@ -102,21 +276,14 @@ def accumulate_tool_calls() -> Callable[[_Deltas], reactivex.Observable[list[Too
     """
 
     def _accumulate(source: _Deltas) -> reactivex.Observable[list[ToolCall]]:
-        def subscribe(
-            observer: abc.ObserverBase[list[ToolCall]], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            accumulator = ToolCallAccumulator()
-
-            def on_next(delta: ChatResponse) -> None:
-                if delta.tool_calls:
-                    accumulator.add(delta.tool_calls)
-                    observer.on_next(accumulator.calls())
-
-            return source.subscribe(
-                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
+        def per_subscription(_: abc.SchedulerBase | None) -> reactivex.Observable[list[ToolCall]]:
+            return source.pipe(
+                ops.filter(_has_tool_calls),
+                ops.scan(_add_tool_calls, ToolCallAccumulator()),
+                ops.map(ToolCallAccumulator.calls),
             )
 
-        return reactivex.create(subscribe)
+        return reactivex.defer(per_subscription)
 
     return _accumulate
 
@@ -125,8 +292,10 @@ def collect_response() -> Callable[[_Deltas], reactivex.Observable[ChatResponse]
     """One final ``ChatResponse(delta=False)`` when the stream completes.
 
     Full content, reasoning and refusal text; completed tool calls (empty arguments become
-    ``"{}"``); the last usage and stop reason; the id. Errors pass through (provider errors carry
-    the partial response). Awaitable: ``final = await chunks.pipe(rxo.collect_response())``.
+    ``"{}"``); the last usage and stop reason; the id. A ``reduce`` over a
+    ``ResponseCollector`` made per subscription.
+    Errors pass through (provider errors carry the partial response), and so does a failure of the
+    collector itself. Awaitable: ``final = await chunks.pipe(rxo.collect_response())``.
 
     ::
 
@@ -146,20 +315,13 @@ def collect_response() -> Callable[[_Deltas], reactivex.Observable[ChatResponse]
     """
 
     def _collect(source: _Deltas) -> reactivex.Observable[ChatResponse]:
-        def subscribe(
-            observer: abc.ObserverBase[ChatResponse], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            collector = ResponseCollector()
-
-            def on_completed() -> None:
-                observer.on_next(collector.result())
-                observer.on_completed()
-
-            return source.subscribe(
-                collector.add, observer.on_error, on_completed, scheduler=scheduler
+        def per_subscription(_: abc.SchedulerBase | None) -> reactivex.Observable[ChatResponse]:
+            return source.pipe(
+                ops.reduce(_add_delta, ResponseCollector()),
+                ops.map(ResponseCollector.result),
             )
 
-        return reactivex.create(subscribe)
+        return reactivex.defer(per_subscription)
 
     return _collect
 
@@ -241,3 +403,55 @@ def coalesce_text(
         return reactivex.create(subscribe)
 
     return _coalesce
+
+
+def tapped(
+    source: reactivex.Observable[ChatResponse], *, provider: str, model: str
+) -> reactivex.Observable[ChatResponse]:
+    """``source``, reporting into the running graph of each subscriber, if any.
+
+    At subscribe time it looks up the context-variable tap of a graph run; outside a run there is
+    none and the subscriber is wired straight to the source (no cost per delta). Inside one, it
+    reports ``model_call`` (provider, model), one ``model_chunk`` per delta (a JSON-able dict) and
+    ``model_response`` (the collected response).
+
+    Example:
+        >>> from rxchronos._tap import reset_tap, set_tap
+        >>> seen = []
+        >>> token = set_tap(lambda kind, data: seen.append(kind))
+        >>> source = reactivex.of(ChatResponse(content="Hi"))
+        >>> _ = tapped(source, provider="p", model="m").subscribe()
+        >>> reset_tap(token)
+        >>> seen
+        ['model_call', 'model_chunk', 'model_response']
+    """
+
+    def subscribe(
+        observer: abc.ObserverBase[ChatResponse], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        tap = current_tap()
+        if tap is None:
+            return source.subscribe(observer, scheduler=scheduler)
+        tap("model_call", {"provider": provider, "model": model})
+        collector = ResponseCollector()
+
+        def on_next(delta: ChatResponse) -> None:
+            tap("model_chunk", delta.model_dump(mode="json", exclude_defaults=True))
+            collector.add(delta)
+            observer.on_next(delta)
+
+        def on_completed() -> None:
+            try:
+                data: dict[str, Any] = collector.result().model_dump(mode="json")
+                tap("model_response", {"provider": provider, "model": model, **data})
+            except Exception as exc:
+                observer.on_error(exc)
+                return
+            observer.on_completed()
+
+        subscription = source.subscribe(
+            on_next, observer.on_error, on_completed, scheduler=scheduler
+        )
+        return Disposable(subscription.dispose)
+
+    return reactivex.create(subscribe)

@@ -1,75 +1,398 @@
-"""The :class:`Provider` protocol: what every model provider offers.
+"""The public base of the HTTP providers: [HTTPProvider][rxchronos.model.HTTPProvider] and its
+options, [HTTPOptions][rxchronos.model.HTTPOptions].
 
-A provider is anything with ``name``, ``model``, a cold ``stream_chat`` Observable, an async
-``chat``, and ``aclose``/``async with``. The HTTP providers get all of it from
-:class:`~rxchronos.model._http.HTTPProvider`; :class:`~rxchronos.model.ScriptedProvider` and
-:class:`~rxchronos.model.FallbackProvider` implement it directly.
+A provider family subclasses ``HTTPProvider``, sets ``name`` and ``default_base_url`` (and
+``requires_key = False`` when the key is optional, ``framing = "ndjson"`` for newline-delimited
+JSON), and fills in three hooks:
+
+- ``build_request(request, *, stream) -> HTTPRequest``: URL, headers (with the credentials, from
+  ``self.api_key``) and JSON body of the streaming or the non-streaming call;
+- ``new_parser() -> StreamParser``: a fresh [StreamParser][rxchronos.model.StreamParser] per
+  stream;
+- ``parse_answer(payload) -> ChatResponse``: the non-streaming answer's decoded JSON as a whole
+  response.
+
+Used in ``async with``, a provider keeps its own session (and pooled connections) for the block and
+closes it at the end; used without, it closes its own session when its last request ends, so nothing
+is left open when the loop ends. The base does the rest for every provider: ``stream_chat`` is a
+cold Observable (one request per subscription, run by [from_producer][rxchronos.aio.from_producer];
+disposing cancels the request and closes its connection), ``chat`` the non-streaming call; time
+limits, retries before the first delta, typed errors with the partial response, credentials kept to
+their origin and redacted from every error text, the graph tap (``model_call``, ``model_chunk``,
+``model_response``). See the "Custom providers" section of the model streaming guide for a whole
+example.
 
 Example:
-    >>> from rxchronos.model import ScriptedProvider
-    >>> isinstance(ScriptedProvider(), Provider)
-    True
+    >>> from rxchronos.model import ChatRequest, Message, OpenAI
+    >>> provider = OpenAI(api_key="sk-test", model="gpt-4o")
+    >>> chunks = provider.stream_chat(ChatRequest(messages=[Message(role="user", content="Hi")]))
 """
 
 from __future__ import annotations
 
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Self, Unpack
 
+import aiohttp
 import reactivex
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic reads a TypedDict from here before 3.12
 
+from rxchronos._closable import AsyncClosable
+from rxchronos._ndjson import DEFAULT_MAX_SIZE
+from rxchronos.aio import from_producer
+from rxchronos.model._dialect import StreamParser
+from rxchronos.model._errors import (
+    DEFAULT_ERROR_BODY_LIMIT,
+    ProviderConfigError,
+    ProviderError,
+    ProviderStreamError,
+)
+from rxchronos.model._http import (
+    Framing,
+    HTTPRequest,
+    RetryPolicy,
+    SessionSource,
+    Timeouts,
+    post,
+    read_stream,
+    read_whole,
+    with_retries,
+)
+from rxchronos.model._operators import ResponseCollector, tapped
 from rxchronos.model._types import ChatRequest, ChatResponse
 
-__all__ = ["Provider"]
+__all__ = ["HTTPOptions", "HTTPProvider", "require_key"]
+
+_STREAM_MEDIA_TYPES: dict[Framing, str] = {
+    "sse": "text/event-stream",
+    "ndjson": "application/x-ndjson",
+}
 
 
-@runtime_checkable
-class Provider(Protocol):
-    """A model provider.
+def require_key(cls: str, api_key: object) -> str:
+    """``api_key`` checked to be a non-empty string (the key itself never goes into the message).
 
-    ``stream_chat(request)`` is cold: each subscription sends one request; disposing the
-    subscription cancels it and closes its connection. Its items are ``ChatResponse`` deltas, and it
-    completes only after the provider's terminal marker.
+    Raises:
+        ProviderConfigError: the key is missing, empty or not a string.
+    """
+    if not isinstance(api_key, str) or not api_key.strip():
+        raise ProviderConfigError(f"{cls} needs a non-empty api_key string")
+    return api_key
+
+
+class HTTPOptions(TypedDict, total=False):
+    """The keyword options every HTTP provider's constructor accepts (checked strictly).
+
+    Attributes:
+        session: an ``aiohttp.ClientSession`` owned by the caller (``aclose`` leaves it open);
+            without one, the provider creates its own lazily inside the running loop.
+        timeout: connect / first-token / idle limits ([Timeouts][rxchronos.model.Timeouts]), or
+            one number of seconds for all three (never a limit on the whole stream).
+        max_retries: retries before the first delta (shortcut for ``retry=RetryPolicy(...)``).
+        retry: the full [RetryPolicy][rxchronos.model.RetryPolicy]; wins over ``max_retries``.
+        error_body_limit: how many bytes of an error response's body are read and kept in
+            ``ProviderHTTPError.body`` (default 2,000; the rest is never downloaded).
+        max_frame_size: the most bytes held for one stream line or event not yet ended (default
+            8 MiB; ``None`` for no limit); past it the stream is a ``ProviderStreamError`` of kind
+            ``"malformed"``.
 
     Example:
-        >>> import asyncio
-        >>> from rxchronos.model import ChatRequest, Message, ScriptedProvider
-        >>> async def ask(provider: Provider, question: str) -> str:  # any provider will do
-        ...     request = ChatRequest(messages=[Message(role="user", content=question)])
-        ...     async with provider:
-        ...         answer = await provider.chat(request)
-        ...     return f"{provider.name}: {answer.content}"
-        >>> asyncio.run(ask(ScriptedProvider(["Paris."]), "The capital of France?"))
-        'scripted: Paris.'
+        >>> from rxchronos.model import OpenAI, RetryPolicy, Timeouts
+        >>> options: HTTPOptions = {"timeout": Timeouts(idle=20), "retry": RetryPolicy(3)}
+        >>> OpenAI(api_key="sk-test", model="gpt-4o", **options).retry.max_retries
+        3
+        >>> try:
+        ...     OpenAI(api_key="sk-test", model="gpt-4o", max_retries="3")
+        ... except ProviderConfigError as exc:
+        ...     print(str(exc).split(";")[0])
+        OpenAI(): bad option (max_retries: Input should be a valid integer)
     """
 
-    @property
-    def name(self) -> str:
-        """The provider's name, e.g. ``"openai"``."""
-        ...
+    __pydantic_config__ = ConfigDict(  # type: ignore[misc]  # pydantic reads it off the TypedDict
+        arbitrary_types_allowed=True, extra="forbid", strict=True
+    )
+
+    session: aiohttp.ClientSession | None
+    timeout: Timeouts | float | None
+    max_retries: int
+    retry: RetryPolicy | None
+    error_body_limit: int
+    max_frame_size: int | None
+
+
+_check_options = TypeAdapter(HTTPOptions).validate_python
+
+
+def _options(cls: str, options: dict[str, Any]) -> HTTPOptions:
+    try:
+        checked = _check_options(options)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors()
+        )
+        known = ", ".join(HTTPOptions.__annotations__)
+        raise ProviderConfigError(
+            f"{cls}(): bad option ({problems}); options are {known}"
+        ) from None
+    limits = {"error_body_limit": checked.get("error_body_limit")}
+    limits["max_frame_size"] = checked.get("max_frame_size")
+    for name, value in limits.items():
+        if value is not None and value < 1:
+            raise ProviderConfigError(f"{cls}({name}=...) must be at least 1, got {value}")
+    return checked
+
+
+class HTTPProvider(AsyncClosable, ABC):
+    """Base of the HTTP providers: subclass it and fill in the hooks (see the module docstring).
+
+    Args:
+        api_key: the API key; required unless the class sets ``requires_key = False``.
+        model: the default model.
+        base_url: the API root, ``http(s)://...``; ``None`` for the class's ``default_base_url``.
+        secrets: more strings to redact from every error text.
+        **options: ``session``, ``timeout``, ``max_retries``, ``retry``, ``error_body_limit``,
+            ``max_frame_size`` (see [HTTPOptions][rxchronos.model.HTTPOptions]).
+
+    Raises:
+        ProviderConfigError: a missing or empty key (when required), model or base URL, a base
+            URL that is not http(s), or an unknown option or one of the wrong type.
+
+    Example:
+        >>> from rxchronos.model import HTTPProvider, HTTPRequest, StreamParser
+        >>> class Echo(HTTPProvider):
+        ...     name = "echo"
+        ...     default_base_url = "http://127.0.0.1:9"
+        ...     def build_request(self, request, *, stream):
+        ...         return HTTPRequest(f"{self.base_url}/echo", {"x-key": self.api_key}, {})
+        ...     def new_parser(self): ...
+        ...     def parse_answer(self, payload): ...
+        >>> Echo(api_key="k-test", model="m", timeout=5).timeouts.idle
+        5.0
+    """
+
+    name: str = "http"
+    framing: ClassVar[Framing] = "sse"
+    default_base_url: ClassVar[str] = ""
+    requires_key: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        model: str,
+        base_url: str | None = None,
+        secrets: Iterable[str] = (),
+        **options: Unpack[HTTPOptions],
+    ) -> None:
+        cls = type(self).__name__
+        if self.requires_key:
+            api_key = require_key(cls, api_key)
+        elif api_key is not None and not isinstance(api_key, str):
+            raise ProviderConfigError(
+                f"{cls}: api_key must be a string or None, got {type(api_key).__name__}"
+            )
+        if not isinstance(model, str) or not model:
+            raise ProviderConfigError(f"{cls} needs a model name, got {model!r}")
+        url = self.default_base_url if base_url is None else base_url
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ProviderConfigError(f"{cls} needs an http(s) base_url, got {base_url!r}")
+        checked = _options(cls, dict(options))
+        self.base_url = url.rstrip("/")
+        self.api_key = api_key or ""
+        """The API key, for ``build_request`` (never shown in errors or reprs)."""
+        self._model = model
+        self._sessions = SessionSource(checked.get("session"))
+        self.timeouts = Timeouts.of(checked.get("timeout"))
+        self.retry = checked.get("retry") or RetryPolicy(max_retries=checked.get("max_retries", 2))
+        self.error_body_limit = checked.get("error_body_limit", DEFAULT_ERROR_BODY_LIMIT)
+        self.max_frame_size = checked.get("max_frame_size", DEFAULT_MAX_SIZE)
+        self._secrets = tuple(s for s in (api_key, *secrets) if s and len(s) >= 4)
+
+    # -- the hooks -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def build_request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
+        """The POST for ``request``: the streaming call (``stream=True``) or the whole answer.
+
+        The base adds ``Content-Type`` and, for the stream, the framing's ``Accept`` header.
+        """
+
+    @abstractmethod
+    def new_parser(self) -> StreamParser:
+        """A fresh parser of this provider's stream dialect (one per stream)."""
+
+    @abstractmethod
+    def parse_answer(self, payload: Any) -> ChatResponse:
+        """The non-streaming answer (its decoded JSON) as a ``ChatResponse(delta=False)``.
+
+        Raises:
+            ProviderStreamError: the answer is an error object, or cannot be read.
+        """
+
+    # -- public API ------------------------------------------------------------------------------
 
     @property
     def model(self) -> str:
-        """The default model, used when a request does not name one."""
-        ...
+        """The default model."""
+        return self._model
 
-    def stream_chat(self, request: ChatRequest) -> reactivex.Observable[ChatResponse]:
-        """The answer to ``request`` as a cold Observable of deltas."""
-        ...
-
-    async def chat(self, request: ChatRequest) -> ChatResponse:
-        """The whole answer to ``request`` (``delta=False``)."""
-        ...
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, model={self._model!r})"
 
     async def aclose(self) -> None:
-        """Release what the provider owns (its HTTP session)."""
-        ...
+        """Close the session this provider created (a caller's session is left open)."""
+        await self._sessions.aclose()
 
-    async def __aenter__(self) -> Self: ...
+    async def __aenter__(self) -> Self:
+        """Keep the provider's own session (and its pooled connections) open for the block."""
+        self._sessions.hold()
+        return self
 
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None: ...
+    ) -> None:
+        await self._sessions.release()
+
+    def stream_chat(self, request: ChatRequest) -> reactivex.Observable[ChatResponse]:
+        """The answer to ``request`` as a cold Observable of ``ChatResponse`` deltas.
+
+        Subscribe inside the running asyncio loop. Each subscription sends one request; disposing
+        it cancels the request and closes the connection.
+
+        Example:
+            >>> from rxchronos.model import ChatRequest, Message, OpenAI
+            >>> provider = OpenAI(api_key="sk-test", model="gpt-4o")
+            >>> chunks = provider.stream_chat(
+            ...     ChatRequest(messages=[Message(role="user", content="Hi")]))  # nothing sent yet
+        """
+        if not isinstance(request, ChatRequest):
+            raise TypeError(f"stream_chat() takes a ChatRequest, got {type(request).__name__}")
+
+        async def produce(emit: Any) -> None:
+            async with self._sessions.request():
+                await self._stream(request, emit)
+
+        source = from_producer(produce, what=f"{type(self).__name__}.stream_chat()")
+        return tapped(source, provider=self.name, model=self.model_of(request))
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        """The whole answer from the non-streaming endpoint (``delta=False``).
+
+        Example:
+            >>> import asyncio
+            >>> from rxchronos.model import ChatRequest, Message, OpenAI
+            >>> async def ask(provider: OpenAI) -> str:
+            ...     request = ChatRequest(messages=[Message(role="user", content="Hi")])
+            ...     return (await provider.chat(request)).content
+        """
+        if not isinstance(request, ChatRequest):
+            raise TypeError(f"chat() takes a ChatRequest, got {type(request).__name__}")
+        http = self.build_request(request, stream=False)
+        async with self._sessions.request():
+            return await with_retries(self.retry, lambda: self._chat_once(http))
+
+    def model_of(self, request: ChatRequest) -> str:
+        """The model ``request`` asks for, or the provider's default."""
+        return request.model or self._model
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    async def _post(self, http: HTTPRequest, *, read: float | None) -> aiohttp.ClientResponse:
+        return await post(
+            self._sessions.get(),
+            http,
+            provider=self.name,
+            timeouts=self.timeouts,
+            read=read,
+            redact=self._redact,
+            error_body_limit=self.error_body_limit,
+        )
+
+    async def _stream(self, request: ChatRequest, emit: Any) -> None:
+        """One subscription: the streaming request, retried until the first delta."""
+        http = self.build_request(request, stream=True)
+        http.headers["Accept"] = _STREAM_MEDIA_TYPES[self.framing]
+        collector = ResponseCollector()
+
+        async def once() -> None:
+            parser = self.new_parser()
+            failure: ProviderError | None = None
+            try:
+                await read_stream(
+                    lambda: self._post(http, read=None),
+                    parser=parser,
+                    framing=self.framing,
+                    timeouts=self.timeouts,
+                    emit=emit,
+                    collector=collector,
+                    provider=self.name,
+                    max_frame_size=self.max_frame_size,
+                )
+            except ProviderStreamError as exc:
+                if exc.partial is not None:  # the failing event's own data (usage next to error)
+                    collector.add(exc.partial)
+                failure = self._redacted(exc, collector.partial())
+            except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+                # a custom parser that does not derive from StreamParser's guarded feed
+                failure = parser.malformed(f"{type(exc).__name__}: {exc}")
+                failure = self._redacted(failure, collector.partial())
+            if failure is not None:
+                raise failure
+
+        # Retried only while nothing but ids and usage was emitted: a retry never repeats text or
+        # tool calls the subscriber already has (a repeated usage delta is harmless: last wins).
+        await with_retries(self.retry, once, may_retry=lambda: not collector.has_output)
+
+    async def _chat_once(self, http: HTTPRequest) -> ChatResponse:
+        resp = await self._post(http, read=self.timeouts.first_token)
+        raw = await read_whole(resp, provider=self.name, seconds=self.timeouts.first_token)
+        failure: ProviderStreamError | None = None
+        try:
+            payload = json.loads(raw)
+        except (ValueError, RecursionError):
+            failure = ProviderStreamError(
+                self._redact(f"answer is not JSON: {raw[:200]!r}"),
+                provider=self.name,
+                kind="malformed",
+            )
+        if failure is not None:
+            raise failure
+        try:
+            return self.parse_answer(payload)
+        except ProviderStreamError as exc:
+            partial = None
+            if exc.partial is not None:  # what the error answer also carried (usage, text)
+                collector = ResponseCollector()
+                collector.add(exc.partial)
+                partial = collector.result()
+            failure = self._redacted(exc, partial)
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError) as exc:
+            failure = ProviderStreamError(
+                self._redact(f"answer of the wrong shape: {type(exc).__name__}: {exc}"),
+                provider=self.name,
+                kind="malformed",
+            )
+        raise failure
+
+    def _redacted(
+        self, exc: ProviderStreamError, partial: ChatResponse | None
+    ) -> ProviderStreamError:
+        return ProviderStreamError(
+            self._redact(exc.message),
+            provider=self.name,
+            kind=exc.kind,
+            code=self._redact(exc.code),
+            partial=partial,
+        )

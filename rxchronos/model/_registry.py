@@ -4,7 +4,7 @@ The spec is ``"<provider>:<model>"`` (split at the first colon, so ``"ollama:lla
 keys come from the usual environment variables. Each provider is a *factory* in ``_FACTORIES``:
 ``factory(model, env, options) -> Provider``, where ``options`` are the keyword options of the
 HTTP providers (``session``, ``timeout``, ``max_retries``, ``retry``). Add a provider with
-:func:`register_provider`.
+[register_provider][rxchronos.model.register_provider].
 
 Example:
     >>> provider_from_string("scripted:demo").model
@@ -21,20 +21,24 @@ from typing import Any
 
 from rxchronos.model._anthropic import Anthropic
 from rxchronos.model._cohere import Cohere
-from rxchronos.model._compatible import (
+from rxchronos.model._errors import ProviderConfigError
+from rxchronos.model._gemini import Gemini
+from rxchronos.model._ollama import Ollama, ollama_base_url
+from rxchronos.model._openai import (
+    VLLM,
+    AzureOpenAI,
     DeepSeek,
     Fireworks,
     Groq,
+    Mistral,
+    OpenAI,
     OpenRouter,
     Perplexity,
     Together,
 )
-from rxchronos.model._errors import ProviderConfigError
-from rxchronos.model._gemini import Gemini
-from rxchronos.model._ollama import Ollama, ollama_base_url
-from rxchronos.model._openai import AzureOpenAI, Mistral, OpenAI
-from rxchronos.model._provider import Provider
+from rxchronos.model._responses import OpenAIResponses
 from rxchronos.model._scripted import ScriptedProvider
+from rxchronos.model._types import Provider
 
 __all__ = ["ProviderFactory", "provider_from_string", "register_provider"]
 
@@ -59,6 +63,12 @@ def _openai(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Prov
     return OpenAI(api_key=key, model=model, base_url=base_url, **options)
 
 
+def _openai_responses(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
+    key = env_key(env, "openai-responses", "OPENAI_API_KEY")
+    base_url = env.get("OPENAI_BASE_URL") or None
+    return OpenAIResponses(api_key=key, model=model, base_url=base_url, **options)
+
+
 def _azure(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
     key = env_key(env, "azure", "AZURE_OPENAI_API_KEY")
     endpoint = env.get("AZURE_OPENAI_ENDPOINT", "").strip()
@@ -70,19 +80,28 @@ def _azure(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provi
     )
 
 
+def _base_url(env: Mapping[str, str], provider: str) -> str | None:
+    """``<PROVIDER>_BASE_URL`` from the environment, or ``None`` for the provider's default."""
+    return env.get(f"{provider.upper()}_BASE_URL", "").strip() or None
+
+
 def _keyed(cls: Any, provider: str, *names: str) -> ProviderFactory:
     def factory(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
-        return cls(api_key=env_key(env, provider, *names), model=model, **options)  # type: ignore[no-any-return]
+        key = env_key(env, provider, *names)
+        base_url = _base_url(env, provider)
+        return cls(api_key=key, model=model, base_url=base_url, **options)  # type: ignore[no-any-return]
 
     return factory
 
 
+def _vllm(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
+    api_key = env.get("VLLM_API_KEY", "").strip() or None
+    return VLLM(model=model, base_url=_base_url(env, "vllm"), api_key=api_key, **options)
+
+
 def _ollama(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
     host = env.get("OLLAMA_HOST", "").strip()
-    try:
-        base_url = ollama_base_url(host) if host else "http://localhost:11434"
-    except ValueError as exc:
-        raise ProviderConfigError(f"ollama: {exc}") from None
+    base_url = ollama_base_url(host) if host else "http://localhost:11434"
     api_key = env.get("OLLAMA_API_KEY", "").strip() or None
     return Ollama(base_url=base_url, model=model, api_key=api_key, **options)
 
@@ -93,6 +112,8 @@ def _scripted(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Pr
 
 _FACTORIES: dict[str, ProviderFactory] = {
     "openai": _openai,
+    "openai-responses": _openai_responses,
+    "vllm": _vllm,
     "azure": _azure,
     "mistral": _keyed(Mistral, "mistral", "MISTRAL_API_KEY"),
     "groq": _keyed(Groq, "groq", "GROQ_API_KEY"),

@@ -1,4 +1,4 @@
-"""The offline provider: :class:`ScriptedProvider` streams scripted replies, deterministically.
+"""The offline provider: ``ScriptedProvider`` streams scripted replies, deterministically.
 
 It is the embedded default for demos, notebooks and tests (yours too): no key, no network. Each
 request (each subscription, each ``chat()``) takes the next scripted reply; when there is none, it
@@ -37,9 +37,8 @@ from reactivex import abc
 from reactivex.disposable import Disposable
 
 from rxchronos._closable import AsyncClosable
-from rxchronos.model._collect import ResponseCollector
-from rxchronos.model._pump import Emit, task_stream
-from rxchronos.model._tap_report import tapped
+from rxchronos.aio import from_producer
+from rxchronos.model._operators import ResponseCollector, tapped
 from rxchronos.model._types import (
     ChatRequest,
     ChatResponse,
@@ -221,16 +220,22 @@ class ScriptedProvider(AsyncClosable):
                     observer.on_next(delta)
                 _finish(observer, reply.error)
                 return Disposable()
-            played = task_stream(
-                lambda emit: self._play(deltas, reply.error, emit),
-                what="ScriptedProvider.stream_chat() with a delay",
-            )
+
+            async def play(emit: Callable[[ChatResponse], None]) -> None:
+                await self._play(deltas, reply.error, emit)
+
+            played = from_producer(play, what="ScriptedProvider.stream_chat() with a delay")
             return played.subscribe(observer, scheduler=scheduler)
 
         source: reactivex.Observable[ChatResponse] = reactivex.create(subscribe)
         return tapped(source, provider=self._name, model=request.model or self._model)
 
-    async def _play(self, deltas: list[ChatResponse], error: Exception | None, emit: Emit) -> None:
+    async def _play(
+        self,
+        deltas: list[ChatResponse],
+        error: Exception | None,
+        emit: Callable[[ChatResponse], None],
+    ) -> None:
         for delta in deltas:
             await asyncio.sleep(self.delay)
             emit(delta)

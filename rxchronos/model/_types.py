@@ -2,24 +2,26 @@
 
 Everything here is an immutable pydantic v2 model (``frozen=True``); sequences are tuples.
 
-A provider's stream is an Observable of :class:`ChatResponse` *deltas* (``delta=True``). A delta
-carries any of: ``content`` text, ``reasoning`` text, ``refusal`` text, ``tool_calls`` fragments,
-``stop_reason``, ``usage``. A tool-call fragment is ``ToolCall(index=slot, id=..., name=...,
-arguments=<JSON text fragment>)`` where ``index`` is the call's slot (0, 1, ... in order of first
-appearance), whatever the provider keys its calls by. ``collect_response()`` folds the deltas into
-one final ``ChatResponse(delta=False)``.
+A provider's stream is an Observable of [ChatResponse][rxchronos.model.ChatResponse] *deltas*
+(``delta=True``). A delta carries any of: ``content`` text, ``reasoning`` text, ``refusal`` text,
+``tool_calls`` fragments, ``stop_reason``, ``usage``. A tool-call fragment is ``ToolCall(index=slot,
+id=..., name=..., arguments=<JSON text fragment>)`` where ``index`` is the call's slot (0, 1, ... in
+order of first appearance), whatever the provider keys its calls by. ``collect_response()`` folds
+the deltas into one final ``ChatResponse(delta=False)``.
 
-Providers build deltas on the hot path with :func:`fast_delta` (``model_construct``-style, no
-validation: the values come from JSON the parser has already checked); users construct the types
-normally and get validation.
+Provider parsers build deltas on the hot path without validation (from values they have checked,
+see [StreamParser][rxchronos.model.StreamParser]); users construct the types normally and get
+validation. [Provider][rxchronos.model.Provider] is what every model provider offers.
 """
 
 from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
 
+import reactivex
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rxchronos.model._errors import ToolArgumentsError
@@ -29,12 +31,12 @@ __all__ = [
     "ChatResponse",
     "FunctionDef",
     "Message",
+    "Provider",
     "Role",
     "StopReason",
     "ToolCall",
     "ToolDefinition",
     "Usage",
-    "fast_delta",
     "token_usage",
 ]
 
@@ -84,7 +86,13 @@ class StopReason(StrEnum):
 
 
 class Usage(BaseModel):
-    """Token counts. In a stream, the last ``usage`` wins (never sum them).
+    """Token counts, as billed. In a stream, the last ``usage`` wins (never sum them).
+
+    ``prompt_tokens`` counts every prompt token, cached ones included (``cached_prompt_tokens`` and
+    ``cache_write_tokens`` say how many of them were read from or written to the provider's prompt
+    cache); ``completion_tokens`` counts every output token, reasoning included
+    (``reasoning_tokens`` says how many). ``prompt + completion == total`` wherever the provider
+    reports a total.
 
     Example:
         >>> Usage(prompt_tokens=10, completion_tokens=5).total
@@ -96,6 +104,15 @@ class Usage(BaseModel):
     prompt_tokens: int = Field(default=0, ge=0)
     completion_tokens: int = Field(default=0, ge=0)
     total_tokens: int = Field(default=0, ge=0)
+    cached_prompt_tokens: int = Field(default=0, ge=0)
+    """Prompt tokens read from the cache (OpenAI ``prompt_tokens_details.cached_tokens``,
+    Anthropic ``cache_read_input_tokens``, Gemini ``cachedContentTokenCount``, DeepSeek
+    ``prompt_cache_hit_tokens``, Responses ``input_tokens_details.cached_tokens``)."""
+    cache_write_tokens: int = Field(default=0, ge=0)
+    """Prompt tokens written to the cache (Anthropic ``cache_creation_input_tokens``)."""
+    reasoning_tokens: int = Field(default=0, ge=0)
+    """Completion tokens spent reasoning (OpenAI ``completion_tokens_details.reasoning_tokens``,
+    Gemini ``thoughtsTokenCount``, Responses ``output_tokens_details.reasoning_tokens``)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -278,59 +295,78 @@ class ChatResponse(BaseModel):
         )
 
 
-_DELTA_DEFAULTS: dict[str, Any] = {
-    name: field.get_default(call_default_factory=True)
-    for name, field in ChatResponse.model_fields.items()
-}
-_new = object.__new__
-_set = object.__setattr__
-
-
-def token_usage(prompt: Any, completion: Any, total: Any = 0) -> Usage:
-    """A ``Usage`` from wire counts (``None`` counts as 0; no total: prompt + completion).
-
-    For provider parsers: the counts come from trusted JSON, so there is no validation.
+def token_usage(
+    prompt: int,
+    completion: int,
+    total: int = 0,
+    *,
+    cached: int = 0,
+    cache_write: int = 0,
+    reasoning: int = 0,
+) -> Usage:
+    """A ``Usage`` from checked wire counts (no total: prompt + completion), without validation.
 
     Example:
-        >>> token_usage(12, None).total_tokens
+        >>> token_usage(12, 0, cached=4).total_tokens
         12
     """
-    prompt, completion = int(prompt or 0), int(completion or 0)
     return Usage.model_construct(
         prompt_tokens=prompt,
         completion_tokens=completion,
-        total_tokens=int(total or 0) or prompt + completion,
+        total_tokens=total or prompt + completion,
+        cached_prompt_tokens=cached,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=reasoning,
     )
 
 
-def fast_delta(values: dict[str, Any]) -> ChatResponse:
-    """Build a ``ChatResponse`` without validation: ``model_construct`` minus its per-field loop.
+@runtime_checkable
+class Provider(Protocol):
+    """A model provider.
 
-    For provider parsers on the hot path only; the values must already have the field types.
+    ``stream_chat(request)`` is cold: each subscription sends one request; disposing the
+    subscription cancels it and closes its connection. Its items are ``ChatResponse`` deltas, and it
+    completes only after the provider's terminal marker.
 
     Example:
-        >>> fast_delta({"content": "Hi"}).content
-        'Hi'
+        >>> import asyncio
+        >>> from rxchronos.model import ChatRequest, Message, ScriptedProvider
+        >>> async def ask(provider: Provider, question: str) -> str:  # any provider will do
+        ...     request = ChatRequest(messages=[Message(role="user", content=question)])
+        ...     async with provider:
+        ...         answer = await provider.chat(request)
+        ...     return f"{provider.name}: {answer.content}"
+        >>> asyncio.run(ask(ScriptedProvider(["Paris."]), "The capital of France?"))
+        'scripted: Paris.'
     """
-    obj = _new(ChatResponse)
-    data = _DELTA_DEFAULTS.copy()
-    data.update(values)
-    _set(obj, "__dict__", data)
-    _set(obj, "__pydantic_fields_set__", set(values))
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
-    return obj
 
+    @property
+    def name(self) -> str:
+        """The provider's name, e.g. ``"openai"``."""
+        ...
 
-def fast_tool_call(index: int, id: str, name: str, arguments: str) -> ToolCall:
-    """Build a ``ToolCall`` fragment without validation (hot path only)."""
-    obj = _new(ToolCall)
-    _set(
-        obj,
-        "__dict__",
-        {"index": index, "id": id, "name": name, "arguments": arguments, "provider_data": None},
-    )
-    _set(obj, "__pydantic_fields_set__", {"index", "id", "name", "arguments"})
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
-    return obj
+    @property
+    def model(self) -> str:
+        """The default model, used when a request does not name one."""
+        ...
+
+    def stream_chat(self, request: ChatRequest) -> reactivex.Observable[ChatResponse]:
+        """The answer to ``request`` as a cold Observable of deltas."""
+        ...
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        """The whole answer to ``request`` (``delta=False``)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the provider owns (its HTTP session)."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

@@ -21,8 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rxchronos.model import ChatRequest, ChatResponse
-from rxchronos.model._collect import ResponseCollector
 from rxchronos.model._dialect import StreamParser
+from rxchronos.model._operators import ResponseCollector
 from rxchronos.sse import SSEDecoder
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -177,14 +177,18 @@ class ProviderServer:
             await self._runner.cleanup()
 
 
-@pytest.fixture
-async def provider_server() -> AsyncIterator[ProviderServer]:
+async def _serving() -> AsyncIterator[ProviderServer]:
     server = ProviderServer()
     await server.start()
     try:
         yield server
     finally:
         await server.stop()
+
+
+provider_server = pytest.fixture(_serving, name="provider_server")
+elsewhere = pytest.fixture(_serving, name="elsewhere")
+"""A second provider server: another origin (another port)."""
 
 
 async def run_stream(source: Any) -> tuple[list[Any], BaseException | None]:

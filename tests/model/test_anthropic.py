@@ -23,7 +23,7 @@ from rxchronos.model import (
     Usage,
     provider_from_string,
 )
-from rxchronos.model._anthropic_dialect import THINKING_KEY, AnthropicParser
+from rxchronos.model._anthropic import BLOCKS_KEY, THINKING_KEY, AnthropicParser, parse_message
 
 from .conftest import (
     ProviderServer,
@@ -65,7 +65,9 @@ def test_text_pings_padding_citations_and_unknown_events() -> None:
     assert final.id == "msg_01TextAbc"
     assert final.stop_reason is StopReason.END
     # message_delta usage is cumulative: the last one wins; prompt includes cache reads
-    assert final.usage == Usage(prompt_tokens=15, completion_tokens=7, total_tokens=22)
+    assert final.usage == Usage(
+        prompt_tokens=15, completion_tokens=7, total_tokens=22, cached_prompt_tokens=3
+    )
 
 
 def test_tool_slots_count_tool_blocks_only_and_no_arg_tools_become_empty_objects() -> None:
@@ -119,7 +121,7 @@ def test_tool_input_cut_by_max_tokens() -> None:
 def test_error_event_is_a_stream_error() -> None:
     with pytest.raises(ProviderStreamError) as caught:
         parse("overloaded_error.sse")
-    assert caught.value.type == "overloaded_error"
+    assert caught.value.code == "overloaded_error"
     assert caught.value.message == "Overloaded"
 
 
@@ -127,10 +129,85 @@ def test_malformed_events_are_loud() -> None:
     parser = AnthropicParser(provider="anthropic")
     with pytest.raises(ProviderStreamError, match="not JSON"):
         parser.feed("content_block_delta", "{oops")
-    delta = {"type": "content_block_delta", "index": 5, "delta": {"type": "input_json_delta"}}
-    delta["delta"]["partial_json"] = '{"a"'  # type: ignore[index]
-    with pytest.raises(ProviderStreamError, match="not a tool_use block"):
-        parser.feed("content_block_delta", json.dumps(delta))
+    with pytest.raises(ProviderStreamError, match="not an object"):
+        parser.feed("content_block_delta", '{"type": "content_block_delta", "delta": [1]}')
+
+
+def events(*payloads: dict[str, object]) -> list[tuple[str, str]]:
+    return [(str(p["type"]), json.dumps(p)) for p in payloads]
+
+
+def block(index: int, content: dict[str, object]) -> dict[str, object]:
+    return {"type": "content_block_start", "index": index, "content_block": content}
+
+
+def input_json(index: int, part: str) -> dict[str, object]:
+    delta = {"type": "input_json_delta", "partial_json": part}
+    return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+def text(index: int, piece: str) -> dict[str, object]:
+    delta = {"type": "text_delta", "text": piece}
+    return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+def stop(index: int) -> dict[str, object]:
+    return {"type": "content_block_stop", "index": index}
+
+
+SERVER_TOOLS = events(
+    {"type": "message_start", "message": {"id": "msg_s", "usage": {"input_tokens": 5}}},
+    block(0, {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}),
+    input_json(0, '{"query": "wea'),
+    input_json(0, 'ther"}'),
+    stop(0),
+    block(1, {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []}),
+    stop(1),
+    block(2, {"type": "mcp_tool_use", "id": "mcptoolu_1", "name": "lookup", "server_name": "s"}),
+    input_json(2, '{"k": 1}'),
+    stop(2),
+    block(3, {"type": "a_block_from_next_year", "x": 1}),
+    input_json(3, "{"),
+    stop(3),
+    block(4, {"type": "text", "text": ""}),
+    text(4, "Sunny."),
+    stop(4),
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}},
+    {"type": "message_stop"},
+)
+
+
+def test_server_side_and_unknown_blocks_are_kept_raw_and_are_not_client_calls() -> None:
+    parser = AnthropicParser(provider="anthropic")
+    deltas = [d for event, data in SERVER_TOOLS for d in parser.feed(event, data)]
+    assert parser.finished
+    final = collect(deltas)
+    assert final.content == "Sunny." and final.tool_calls == ()
+    assert final.stop_reason is StopReason.END
+    assert final.provider_data is not None
+    kept = final.provider_data[BLOCKS_KEY]
+    assert [b["type"] for b in kept] == [
+        "server_tool_use",
+        "web_search_tool_result",
+        "mcp_tool_use",
+        "a_block_from_next_year",
+    ]
+    assert kept[0]["input"] == {"query": "weather"} and kept[2]["input"] == {"k": 1}
+    assert kept[3]["partial_json"] == "{"  # an input that is not JSON is kept as text
+
+
+def test_server_side_blocks_of_a_whole_answer_are_not_client_calls() -> None:
+    answer = {
+        "id": "msg_w",
+        "content": [
+            {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
+            {"type": "text", "text": "Sunny."},
+        ],
+        "stop_reason": "end_turn",
+    }
+    final = parse_message(answer, provider="anthropic")
+    assert final.tool_calls == () and final.content == "Sunny."
+    assert final.provider_data == {BLOCKS_KEY: [answer["content"][0]]}  # type: ignore[index]
 
 
 test_rechunking_gives_identical_deltas = rechunking_test(FIXTURES, parse)
@@ -162,7 +239,7 @@ async def test_error_event_after_200_carries_the_partial(provider_server: Provid
     provider_server.reply(Reply(fixture_bytes("anthropic/overloaded_error.sse")))
     deltas, error = await stream_once(claude(provider_server), REQUEST)
     assert isinstance(error, ProviderStreamError)
-    assert error.type == "overloaded_error"
+    assert error.code == "overloaded_error"
     assert error.partial is not None and error.partial.content == "Partial ans"
     assert collect(deltas).content == "Partial ans"
 
@@ -286,7 +363,7 @@ def test_bad_arguments_are_loud() -> None:
         Anthropic(api_key=KEY, model="m", base_url="api.anthropic.com")
     bad = ChatRequest(messages=[Message(role="tool", content="x")])
     with pytest.raises(ValueError, match="tool_call_id"):
-        Anthropic(api_key=KEY, model="m")._stream_request(bad)
+        Anthropic(api_key=KEY, model="m").build_request(bad, stream=True)
 
 
 def test_provider_from_string_reads_the_key_from_the_environment() -> None:

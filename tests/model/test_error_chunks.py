@@ -27,10 +27,10 @@ from rxchronos.model import (
     Usage,
 )
 from rxchronos.model._cohere import CohereParser
-from rxchronos.model._gemini_dialect import GeminiParser
-from rxchronos.model._ollama_dialect import OllamaParser
-from rxchronos.model._openai_dialect import OpenAIChatParser
-from rxchronos.model._responses_dialect import ResponsesParser
+from rxchronos.model._gemini import GeminiParser
+from rxchronos.model._ollama import OllamaParser
+from rxchronos.model._openai import OpenAIChatParser
+from rxchronos.model._responses import ResponsesParser
 
 from .conftest import (
     ProviderServer,
@@ -66,7 +66,7 @@ def test_openai_parser_puts_the_error_chunks_usage_and_content_on_the_error() ->
         "usage": {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6},
     }
     error = failure(OpenAIChatParser(provider="openrouter"), sse(chunk))
-    assert (error.type, error.message) == ("502", "upstream died")
+    assert (error.code, error.message) == ("502", "upstream died")
     assert error.partial is not None
     assert error.partial.content == "tail"
     assert error.partial.usage == Usage(prompt_tokens=4, completion_tokens=2, total_tokens=6)
@@ -87,7 +87,7 @@ async def test_openrouter_error_chunk_keeps_reasoning_usage_and_stop_reason(
         OpenRouter(api_key=KEY, model="m", base_url=provider_server.base_url), REQUEST
     )
     assert isinstance(error, ProviderStreamError)
-    assert (error.type, error.message) == ("400", "Token limit reached")
+    assert (error.code, error.message) == ("400", "Token limit reached")
     assert error.partial is not None
     assert error.partial.reasoning == "The user greets me."
     assert error.partial.usage == Usage(prompt_tokens=43, completion_tokens=10, total_tokens=53)
@@ -123,7 +123,7 @@ def test_gemini_error_chunk_keeps_its_candidates_and_usage() -> None:
         "error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"},
     }
     error = failure(GeminiParser(provider="gemini"), sse(chunk))
-    assert error.type == "UNAVAILABLE"
+    assert error.code == "UNAVAILABLE"
     assert error.partial is not None
     assert (error.partial.content, error.partial.id) == ("last words", "r-1")
     assert error.partial.usage is not None and error.partial.usage.prompt_tokens == 5
@@ -140,7 +140,7 @@ async def test_gemini_non_streaming_error_answer_keeps_its_usage(
     async with Gemini(api_key=KEY, model="g", base_url=provider_server.url) as provider:
         with pytest.raises(ProviderStreamError) as caught:
             await provider.chat(REQUEST)
-    assert caught.value.type == "INTERNAL"
+    assert caught.value.code == "INTERNAL"
     partial = caught.value.partial
     assert partial is not None and not partial.delta
     assert partial.usage is not None and partial.usage.prompt_tokens == 7
@@ -180,7 +180,7 @@ def test_cohere_message_end_error_keeps_the_usage(
 ) -> None:
     body = sse({"type": "message-start", "id": "co-1"}, {"type": "message-end", "delta": delta})
     error = failure(CohereParser(provider="cohere"), body)
-    assert (error.type, error.message) == (kind, message)
+    assert (error.code, error.message) == (kind, message)
     assert error.partial is not None and error.partial.id == "co-1"
     assert error.partial.usage == Usage(prompt_tokens=9, completion_tokens=0, total_tokens=9)
 
@@ -199,7 +199,7 @@ async def test_cohere_non_streaming_error_finish_keeps_text_and_usage(
         with pytest.raises(ProviderStreamError) as caught:
             await provider.chat(REQUEST)
     partial = caught.value.partial
-    assert caught.value.type == "ERROR"
+    assert caught.value.code == "ERROR"
     assert partial is not None and partial.content == "Par"
     assert partial.usage == Usage(prompt_tokens=2, completion_tokens=1, total_tokens=3)
 
@@ -214,6 +214,6 @@ def test_responses_failed_keeps_the_failed_responses_usage() -> None:
     }
     body = sse({"type": "response.created", "response": {"id": "resp_9"}}, failed)
     error = failure(ResponsesParser(provider="openai"), body)
-    assert (error.type, error.message) == ("server_error", "oops")
+    assert (error.code, error.message) == ("server_error", "oops")
     assert error.partial is not None and error.partial.id == "resp_9"
     assert error.partial.usage == Usage(prompt_tokens=11, completion_tokens=4, total_tokens=15)

@@ -23,7 +23,7 @@ from rxchronos.model import (
     Usage,
     provider_from_string,
 )
-from rxchronos.model._gemini_dialect import SIGNATURE_KEY, TEXT_SIGNATURE_KEY, GeminiParser
+from rxchronos.model._gemini import SIGNATURE_KEY, TEXT_SIGNATURE_KEY, GeminiParser
 
 from .conftest import (
     ProviderServer,
@@ -93,7 +93,9 @@ def test_whole_parallel_calls_get_distinct_ids_and_tool_call_reason() -> None:
     assert first.provider_data == {SIGNATURE_KEY: "CikB0e2Kbw5tJ9dw"}
     assert second.provider_data is None
     assert final.stop_reason is StopReason.TOOL_CALL  # the wire says STOP
-    assert final.usage == Usage(prompt_tokens=70, completion_tokens=80, total_tokens=150)
+    assert final.usage == Usage(
+        prompt_tokens=70, completion_tokens=80, total_tokens=150, reasoning_tokens=40
+    )
 
 
 def test_default_generated_ids_are_unique_across_streams() -> None:
@@ -164,7 +166,7 @@ def test_no_finish_reason_leaves_the_stream_unfinished() -> None:
 def test_error_object_is_a_stream_error() -> None:
     with pytest.raises(ProviderStreamError) as caught:
         parse("error_chunk.sse")
-    assert caught.value.type == "UNAVAILABLE"
+    assert caught.value.code == "UNAVAILABLE"
     assert "overloaded" in caught.value.message
 
 
@@ -321,7 +323,7 @@ def test_bad_arguments_are_loud() -> None:
         Gemini(api_key=KEY, model="m", base_url="googleapis.com")
     orphan = ChatRequest(messages=[Message(role="tool", tool_call_id="zz", content="1")])
     with pytest.raises(ValueError, match="tool_call_id='zz'"):
-        Gemini(api_key=KEY, model="m")._stream_request(orphan)
+        Gemini(api_key=KEY, model="m").build_request(orphan, stream=True)
 
 
 def test_provider_from_string_takes_either_key_variable() -> None:

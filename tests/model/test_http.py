@@ -101,7 +101,8 @@ async def test_disposing_cancels_the_request_and_closes_the_connection(
         subscription.dispose()
         await provider_server.disconnected.wait()
         await asyncio.sleep(0)
-        assert not provider._tasks  # no task left behind
+        left = [t for t in asyncio.all_tasks() if "_Production" in t.get_coro().__qualname__]
+        assert not left  # no task left behind
         await run_stream(provider.stream_chat(REQUEST))
     assert provider_server.seen[0].peer != provider_server.seen[1].peer  # not pooled
 
@@ -120,7 +121,7 @@ async def test_in_band_error_carries_the_partial_response(provider_server: Provi
     provider_server.reply(Reply(fixture_bytes("compatible/groq_error_event.sse")))
     _, error = await stream_once(openai(provider_server), REQUEST)
     assert isinstance(error, ProviderStreamError)
-    assert error.type == "invalid_request_error"
+    assert error.code == "invalid_request_error"
     assert error.partial is not None and error.partial.reasoning == "We need to call the tool."
 
 

@@ -24,7 +24,7 @@ from rxchronos.model import (
     Usage,
     provider_from_string,
 )
-from rxchronos.model._ollama_dialect import OllamaParser
+from rxchronos.model._ollama import OllamaParser
 from rxchronos.sse import NDJSONSplitter
 
 from .conftest import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rxchronos.model import ProviderStreamError, StopReason, ToolCall, Usage
-from rxchronos.model._openai_dialect import OpenAIChatParser, parse_completion
+from rxchronos.model._openai import OpenAIChatParser, parse_completion
 
 from .conftest import collect, fixture_bytes, parse_all, rechunking_test
 
@@ -69,7 +69,7 @@ def test_groq_event_error_after_reasoning() -> None:
     parser = OpenAIChatParser(provider="groq")
     with pytest.raises(ProviderStreamError) as caught:
         parse_all(parser, fixture_bytes("compatible/groq_error_event.sse"))
-    assert caught.value.type == "invalid_request_error"
+    assert caught.value.code == "invalid_request_error"
     assert "Tool call validation failed" in caught.value.message
     assert caught.value.provider == "groq"
 
@@ -86,7 +86,7 @@ def test_openrouter_error_object_inside_a_normal_chunk() -> None:
     with pytest.raises(ProviderStreamError) as caught:
         parse_all(parser, fixture_bytes("compatible/openrouter_comments_error.sse"))
     assert caught.value.message == "Token limit reached"
-    assert caught.value.type == "400"
+    assert caught.value.code == "400"
 
 
 def test_comments_are_ignored() -> None:
@@ -100,7 +100,7 @@ def test_comments_are_ignored() -> None:
 def test_error_data_chunk() -> None:
     with pytest.raises(ProviderStreamError) as caught:
         parse("openai/error_chunk.sse")
-    assert caught.value.type == "server_error"
+    assert caught.value.code == "server_error"
 
 
 def test_deepseek_reasoning_content_and_char_level_arguments() -> None:
@@ -153,7 +153,7 @@ def test_malformed_json_is_an_error_not_a_skip() -> None:
     parser = OpenAIChatParser(provider="x")
     with pytest.raises(ProviderStreamError) as caught:
         parser.feed("message", '{"choices": [')
-    assert caught.value.type == "malformed_chunk"
+    assert caught.value.kind == "malformed"
     with pytest.raises(ProviderStreamError):
         parser.feed("message", "[1, 2]")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import reactivex
 from hypothesis import given, settings
@@ -9,7 +11,20 @@ from hypothesis import strategies as st
 from reactivex.testing import ReactiveTest, TestScheduler
 
 from rxchronos import operators as rxo
-from rxchronos.model import ChatResponse, StopReason, ToolCall, Usage
+from rxchronos.model import (
+    ChatRequest,
+    ChatResponse,
+    Message,
+    OpenAI,
+    ProviderStreamError,
+    StopReason,
+    ToolCall,
+    Usage,
+)
+
+from .conftest import ProviderServer, Reply
+
+REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])
 
 on_next, on_completed, on_error = (
     ReactiveTest.on_next,
@@ -141,3 +156,42 @@ def test_coalesce_text_disposal_cancels_the_timer() -> None:
 def test_coalesce_text_rejects_a_bad_window() -> None:
     with pytest.raises(ValueError, match="positive"):
         rxo.coalesce_text(0)
+
+
+async def test_collect_response_never_hangs_on_a_bad_refusal_over_the_wire(
+    provider_server: ProviderServer,
+) -> None:
+    body = b'data: {"choices":[{"delta":{"refusal":5}}]}\n\ndata: [DONE]\n\n'
+    provider_server.reply(Reply(body))
+    async with OpenAI(api_key="sk-op-test", model="m", base_url=provider_server.base_url) as p:
+        with pytest.raises(ProviderStreamError) as caught:
+            await asyncio.wait_for(p.stream_chat(REQUEST).pipe(rxo.collect_response()), 10)
+    assert caught.value.kind == "malformed" and "refusal" in caught.value.message
+
+
+async def test_a_collector_failing_while_completing_is_an_on_error() -> None:
+    unchecked = ChatResponse.model_construct(refusal=5)  # a delta no validation has seen
+    with pytest.raises(TypeError):
+        await asyncio.wait_for(reactivex.of(unchecked).pipe(rxo.collect_response()), 10)
+
+
+async def test_an_accumulator_failing_is_an_on_error() -> None:
+    unchecked = ChatResponse.model_construct(tool_calls=(ToolCall.model_construct(index=[1]),))
+    with pytest.raises(TypeError):
+        await asyncio.wait_for(reactivex.of(unchecked).pipe(rxo.accumulate_tool_calls()), 10)
+
+
+def test_accumulating_operators_keep_state_per_subscription() -> None:
+    deltas = reactivex.of(
+        ChatResponse(content="a", tool_calls=(ToolCall(index=0, name="f", arguments="{"),)),
+        ChatResponse(tool_calls=(ToolCall(index=0, arguments="}"),)),
+    )
+    collected = deltas.pipe(rxo.collect_response())
+    calls = deltas.pipe(rxo.accumulate_tool_calls())
+    for _ in range(2):  # a second subscription starts from nothing
+        finals: list[ChatResponse] = []
+        collected.subscribe(finals.append)
+        assert [f.content for f in finals] == ["a"]
+        seen: list[list[ToolCall]] = []
+        calls.subscribe(seen.append)
+        assert [c.arguments for c in seen[-1]] == ["{}"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from rxchronos._tap import reset_tap, set_tap
@@ -22,8 +24,8 @@ from rxchronos.model import (
     ProviderStreamError,
     StopReason,
 )
-from rxchronos.model._openai_dialect import OpenAIChatParser
-from rxchronos.model._retry import RetryPolicy, parse_retry_after
+from rxchronos.model._http import RetryPolicy, parse_retry_after
+from rxchronos.model._openai import OpenAIChatParser
 
 from .conftest import (
     ProviderServer,
@@ -122,32 +124,30 @@ async def test_the_tap_reports_a_real_provider_stream(provider_server: ProviderS
     json.dumps([data for _, data in events])  # every event is JSON-able
 
 
-async def test_a_subscriber_error_goes_to_the_loop_not_to_on_error(
+async def test_a_subscriber_error_stops_the_stream_and_is_its_on_error(
     provider_server: ProviderServer,
 ) -> None:
     provider_server.reply(Reply(fixture_bytes("openai/text_usage.sse")))
-    loop = asyncio.get_running_loop()
-    reported: asyncio.Future[dict[str, Any]] = loop.create_future()
-    loop.set_exception_handler(lambda _, context: reported.set_result(context))
-    errors: list[Exception] = []
+    failed: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
+    seen: list[object] = []
 
-    def explode(_: object) -> None:
+    def explode(delta: object) -> None:
+        seen.append(delta)
         raise ZeroDivisionError("subscriber bug")
 
     async with make("openai", provider_server) as provider:
-        provider.stream_chat(REQUEST).subscribe(explode, errors.append)
-        context = await reported
-    loop.set_exception_handler(None)
-    assert isinstance(context["exception"], ZeroDivisionError)
-    assert errors == []
+        provider.stream_chat(REQUEST).subscribe(explode, failed.set_result)
+        error = await asyncio.wait_for(failed, 10)
+    assert isinstance(error, ZeroDivisionError)
+    assert len(seen) == 1
 
 
 async def test_owned_session_is_closed_by_aclose(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(fixture_bytes("openai/text_usage.sse")))
     provider = make("openai", provider_server)
     await run_stream(provider.stream_chat(REQUEST))
-    session = provider._sessions.owned
-    assert isinstance(session, aiohttp.ClientSession) and not session.closed
+    session = provider._sessions.get()  # the one the stream used: created once per loop
+    assert not session.closed
     await provider.aclose()
     assert session.closed
 
@@ -174,3 +174,65 @@ def test_stop_reason_after_tool_calls_is_tool_call_even_if_the_wire_says_stop() 
     ]
     deltas = [d for c in chunks for d in parser.feed("message", json.dumps(c))]
     assert collect(deltas).stop_reason is StopReason.TOOL_CALL
+
+
+UNCLOSED_SCRIPT = """
+import asyncio, gc
+from aiohttp import web
+from rxchronos import operators as rxo
+from rxchronos.model import ChatRequest, Message, OpenAI
+
+BODY = (
+    b'data: {"choices":[{"delta":{"content":"Hi"},"finish_reason":"stop"}]}\\n\\n'
+    b"data: [DONE]\\n\\n"
+)
+
+async def answer(request):
+    return web.Response(body=BODY, content_type="text/event-stream")
+
+async def main():
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    provider = OpenAI(api_key="sk-doc", model="m", base_url=f"http://127.0.0.1:{port}/v1")
+    request = ChatRequest(messages=[Message(role="user", content="Hi")])
+    print((await provider.stream_chat(request).pipe(rxo.collect_response())).content)
+    await runner.cleanup()
+
+asyncio.run(main())
+gc.collect()
+"""
+
+
+def test_a_provider_used_without_async_with_leaves_no_session_open(tmp_path: Path) -> None:
+    script = tmp_path / "example.py"
+    script.write_text(UNCLOSED_SCRIPT, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "Hi"
+    assert "Unclosed" not in done.stderr, done.stderr
+
+
+async def test_inside_async_with_the_session_is_kept_between_requests(
+    provider_server: ProviderServer,
+) -> None:
+    provider_server.reply(
+        Reply(fixture_bytes("openai/text_usage.sse")), Reply(fixture_bytes("openai/text_usage.sse"))
+    )
+    async with make("openai", provider_server) as provider:
+        await run_stream(provider.stream_chat(REQUEST))
+        session = provider._sessions.get()
+        await run_stream(provider.stream_chat(REQUEST))
+        assert provider._sessions.get() is session and not session.closed
+    assert session.closed
+    first, second = provider_server.seen
+    assert first.peer == second.peer  # one pooled connection

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from rxchronos.model import ProviderStreamError, StopReason, ToolCall, Usage
-from rxchronos.model._responses_dialect import ResponsesParser
+from rxchronos.model._responses import ResponsesParser
 
 from .conftest import collect, parse_all
 
@@ -57,4 +57,4 @@ def test_incomplete_and_failed() -> None:
     failed = sse({"type": "response.failed", "response": {"error": {"code": "server_error"}}})
     with pytest.raises(ProviderStreamError) as caught:
         parse_all(ResponsesParser(provider="o"), failed)
-    assert caught.value.type == "server_error"
+    assert caught.value.code == "server_error"
