@@ -227,25 +227,33 @@ def _frames(
     def subscribe(
         observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
+        send = observer.on_next
         folding = fold is not None
         subscription: abc.DisposableBase | None = None
         ended = False
 
+        def end(event: Event) -> None:
+            nonlocal ended
+            ended = True
+            if event.type == "reset":
+                why = "the reply is no longer in the broker's replay buffer; ask again"
+                send(_make(pydantic_core.to_json(spelling.failure(why)), event.id))
+            elif spelling.done is not None:
+                send(_make(spelling.done, event.id))
+            observer.on_completed()
+            if subscription is not None:
+                subscription.dispose()
+
         def on_next(event: Event) -> None:
-            nonlocal folding, ended
+            nonlocal folding
+            if event is cache[0] and not folding:  # the hot path: a frame already built
+                send(cache[1])
+                return
             if ended:
                 return
             kind = event.type
             if kind == "done" or kind == "reset":
-                ended = True
-                if kind == "reset":
-                    why = "the reply is no longer in the broker's replay buffer; ask again"
-                    observer.on_next(_make(pydantic_core.to_json(spelling.failure(why)), event.id))
-                elif spelling.done is not None:
-                    observer.on_next(_make(spelling.done, event.id))
-                observer.on_completed()
-                if subscription is not None:
-                    subscription.dispose()
+                end(event)
                 return
             if folding:
                 assert fold is not None
@@ -253,12 +261,11 @@ def _frames(
                 if event.id == after:
                     folding = False
                     for data in fold.reopened():
-                        observer.on_next(_make(pydantic_core.to_json(data), after))
+                        send(_make(pydantic_core.to_json(data), after))
                 return
-            if cache[0] is not event:
-                cache[0] = event
-                cache[1] = _make(pydantic_core.to_json(event.data), event.id)
-            observer.on_next(cache[1])
+            built = _make(pydantic_core.to_json(event.data), event.id)
+            cache[0], cache[1] = event, built
+            send(built)
 
         subscription = events.subscribe(on_next, observer.on_error, observer.on_completed)
         if ended:
