@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The JavaScript clients the rxchronos.ui tests run (without them those tests skip).
+# The JavaScript clients of the rxchronos.ui tests and the demo's /chat bundle (without them
+# those tests skip).
 js:
 	npm ci --prefix tests/js --no-audit --no-fund
+	node tests/js/build-chat-bundle.mjs rxchronos/demo/static/vendor/ai-chat.mjs
 
 demo: $(STAMP)
 	$(BIN)/rxchronos demo

@@ -7,6 +7,8 @@
 * ``GET /api/runs/{session_id}``: a run's status and events URL (for a second tab).
 * ``POST /api/runs/{session_id}/approve``: resume a paused run (body ``{"approved": false}``
   declines; 400 for a body that is not UTF-8 JSON of that shape, 429 like a start).
+* ``GET /chat``: a chat with the same agent through :func:`rxchronos.ui.add_chat_route`
+  (``/api/chat``), on the AI SDK's browser pieces (``make js`` builds them).
 * ``GET /runs/{session_id}/events``: the run's events over SSE (``add_sse_route``); every tab
   gets its own subscription. A first connection without an id (no ``Last-Event-ID`` header, no
   ``last_event_id`` query) is redirected to the run's start, so a tab or ``rxchronos tail`` that
@@ -38,6 +40,7 @@ from rxchronos.graph import Checkpoint, MemoryStore, Runner, RunState
 from rxchronos.model import Provider
 from rxchronos.stream import Broker, Event
 from rxchronos.stream.web import add_sse_route
+from rxchronos.ui import add_chat_route
 
 __all__ = ["MAX_RUNNING", "MAX_RUNS", "START_QUERY", "STATIC_DIR", "create_app"]
 
@@ -243,6 +246,9 @@ def create_app(
     app.router.add_get("/api/runs/{session_id}", _status)
     app.router.add_post("/api/runs/{session_id}/approve", _approve)
     add_sse_route(app, "/runs/{topic}/events", runs.broker, authorize=_known_run, retry=1.0)
+    app.router.add_get("/chat", _chat)
+    chat_runner = Runner(build_agent(runs.provider, pace=pace), MemoryStore())
+    add_chat_route(app, "/api/chat", runner=chat_runner)
     return app
 
 
@@ -256,6 +262,10 @@ async def _index(request: web.Request) -> web.StreamResponse:
 
 async def _favicon(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
+
+
+async def _chat(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "chat.html", headers={"Cache-Control": "no-cache"})
 
 
 async def _graph(request: web.Request) -> web.Response:
