@@ -71,6 +71,18 @@ class _Call:
         self.arguments: list[str] = []
 
 
+class _Lane:
+    """What is open in one task of a run (one node running): its step, blocks and tool calls."""
+
+    __slots__ = ("calls", "reasoning", "step", "text")
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.reasoning: str | None = None
+        self.calls: dict[int, _Call] = {}
+        self.step: str | None = None
+
+
 class Translator:
     """Per-subscription state turning model deltas and graph events into :class:`Say`\\ s.
 
@@ -88,11 +100,10 @@ class Translator:
         counter = itertools.count(1)
         prefix = secrets.token_hex(4)
         self._next_block = block_ids or (lambda: f"b{prefix}-{next(counter)}")
-        self._text: str | None = None
-        self._reasoning: str | None = None
-        self._calls: dict[int, _Call] = {}
+        # Parallel nodes of a branching graph interleave their events: each task has its lane.
+        self._lanes: dict[str | None, _Lane] = {}
+        self._lane = _Lane()
         self._stop: StopReason | str | None = None
-        self._step: str | None = None
         self._state_said = False
         self.said_error = False
 
@@ -123,22 +134,22 @@ class Translator:
             self._stop = stop
         if reasoning:
             yield from self._close_text()
-            if self._reasoning is None:
-                self._reasoning = self._next_block()
-                yield Say("reasoning_start", self._reasoning)
-            yield Say("reasoning_delta", self._reasoning, reasoning)
+            if self._lane.reasoning is None:
+                self._lane.reasoning = self._next_block()
+                yield Say("reasoning_start", self._lane.reasoning)
+            yield Say("reasoning_delta", self._lane.reasoning, reasoning)
         if content:
             yield from self._close_reasoning()
-            if self._text is None:
-                self._text = self._next_block()
-                yield Say("text_start", self._text)
-            yield Say("text_delta", self._text, content)
+            if self._lane.text is None:
+                self._lane.text = self._next_block()
+                yield Say("text_start", self._lane.text)
+            yield Say("text_delta", self._lane.text, content)
         for index, call_id, name, arguments in fragments:
-            call = self._calls.get(index)
+            call = self._lane.calls.get(index)
             if call is None:
                 yield from self._close_text()
                 yield from self._close_reasoning()
-                call = self._calls[index] = _Call(call_id or new_id("call"), name)
+                call = self._lane.calls[index] = _Call(call_id or new_id("call"), name)
                 yield Say("tool_start", call.id, name)
             elif name and not call.name:
                 call.name = name
@@ -150,15 +161,16 @@ class Translator:
         """End the open text and reasoning blocks and tool calls (a model stream is over)."""
         yield from self._close_text()
         yield from self._close_reasoning()
-        calls, self._calls = self._calls, {}
+        lane = self._lane
+        calls, lane.calls = lane.calls, {}
         for call in calls.values():
             yield Say("tool_end", call.id, call.name, "".join(call.arguments))
 
     def model_delta(self, delta: ChatResponse) -> Iterator[Say]:
         """A delta of a model stream served on its own: the stream is one step (``model``)."""
-        if self._step is None:
-            self._step = "model"
-            yield Say("step_start", self._step)
+        if self._lane.step is None:
+            self._lane.step = "model"
+            yield Say("step_start", self._lane.step)
         yield from self.delta(delta)
 
     def end(self) -> Iterator[Say]:
@@ -168,26 +180,31 @@ class Translator:
 
     def fail(self, error: BaseException) -> Iterator[Say]:
         """The source failed: close what is open and say why (once)."""
-        yield from self._end_step()
+        yield from self._end_all()
         if not self.said_error:
             self.said_error = True
             yield Say("error", f"{type(error).__name__}: {error}")
 
     def _close_text(self) -> Iterator[Say]:
-        if self._text is not None:
-            yield Say("text_end", self._text)
-            self._text = None
+        if self._lane.text is not None:
+            yield Say("text_end", self._lane.text)
+            self._lane.text = None
 
     def _close_reasoning(self) -> Iterator[Say]:
-        if self._reasoning is not None:
-            yield Say("reasoning_end", self._reasoning)
-            self._reasoning = None
+        if self._lane.reasoning is not None:
+            yield Say("reasoning_end", self._lane.reasoning)
+            self._lane.reasoning = None
 
     # -- graph events -------------------------------------------------------------------------
 
     def event(self, event: StreamEvent) -> Iterator[Say]:
         """What one graph event says (``checkpoint``, ``edge_transition``: nothing)."""
         kind = event.type
+        task = event.task_id
+        lane = self._lanes.get(task)
+        if lane is None:
+            lane = self._lanes[task] = _Lane()
+        self._lane = lane
         if kind is EventType.MODEL_CHUNK:
             if event.data is not None:
                 yield from self.delta(event.data)
@@ -196,10 +213,11 @@ class Translator:
             if not self._state_said and event.state is not None:
                 self._state_said = True
                 yield Say("state", to_json_values(event.state))
-            self._step = event.node_id or ""
-            yield Say("step_start", self._step)
+            self._lane.step = event.node_id or ""
+            yield Say("step_start", self._lane.step)
         elif kind is EventType.NODE_END:
             yield from self._end_step()
+            del self._lanes[task]
             if event.state is not None:
                 self._state_said = True
                 yield Say("state", to_json_values(event.state))
@@ -214,24 +232,33 @@ class Translator:
             else:
                 yield Say("custom", name, to_json_values(value))
         elif kind is EventType.INTERRUPT:
-            yield from self._end_step()
+            yield from self._end_all()
             yield Say("interrupt", event.node_id or "")
         elif kind is EventType.COMPLETED:
-            yield from self._end_step()
+            yield from self._end_all()
             yield Say("finish", None)
         elif kind is EventType.ERROR:
-            yield from self.close_blocks()
+            yield from self._end_all()
             self.said_error = True
             yield Say("error", event.error or "the run failed")
         elif kind is EventType.CANCELLED:
-            yield from self._end_step()
+            yield from self._end_all()
             yield Say("cancelled")
+
+    def _end_all(self) -> Iterator[Say]:
+        """End every open step (the run is over), the current lane last."""
+        current = self._lane
+        for lane in [*self._lanes.values(), current]:
+            self._lane = lane
+            yield from self._end_step()
+        self._lanes.clear()
+        self._lane = current
 
     def _end_step(self) -> Iterator[Say]:
         yield from self.close_blocks()
-        if self._step is not None:
-            yield Say("step_end", self._step)
-            self._step = None
+        if self._lane.step is not None:
+            yield Say("step_end", self._lane.step)
+            self._lane.step = None
 
 
 def to_json_values(value: Any) -> Any:

@@ -139,3 +139,34 @@ async def test_custom_events_and_reasoning_in_ag_ui() -> None:
 def test_report_tool_result_needs_a_call_id() -> None:
     with pytest.raises(TypeError, match="tool call id"):
         report_tool_result("", {"x": 1})
+
+
+async def test_parallel_nodes_each_have_their_step_and_blocks() -> None:
+    import asyncio
+    import operator
+
+    from rxchronos.graph import emit
+
+    async def branch(name: str) -> Any:
+        async def node(state: Any) -> dict[str, Any]:
+            emit("progress", {"node": name, "at": "start"})
+            await asyncio.sleep(0.01)  # the other branch runs meanwhile
+            emit("progress", {"node": name, "at": "end"})
+            return {"r": [name]}
+
+        return node
+
+    g = StateGraph("g", reducers={"r": operator.add})
+    g.add_node("plan", lambda s: {}).add_node("a", await branch("a"))
+    g.add_node("b", await branch("b")).add_node("merge", lambda s: {})
+    g.set_entry_point("plan").add_edge("plan", "a").add_edge("plan", "b")
+    g.add_edge(["a", "b"], "merge").set_finish_point("merge")
+    events = (
+        await Runner(g.compile()).stream("s", {"r": []}).pipe(to_ag_ui("t", "r"), ops.to_list())
+    )
+    steps = [(e.type.value, e.step_name) for e in events if "STEP" in e.type.value]
+    for name in ("plan", "a", "b", "merge"):  # each step opens once and closes once, by name
+        assert steps.count(("STEP_STARTED", name)) == steps.count(("STEP_FINISHED", name)) == 1
+        assert steps.index(("STEP_STARTED", name)) < steps.index(("STEP_FINISHED", name))
+    progress = [(e.value["node"], e.value["at"]) for e in events if e.type == EventType.CUSTOM]
+    assert sorted(progress) == [("a", "end"), ("a", "start"), ("b", "end"), ("b", "start")]
