@@ -18,6 +18,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -631,3 +632,20 @@ def test_chat_prints_a_long_answer_whole(capsys: pytest.CaptureFixture[str]) -> 
     prompt = " ".join(f"w{n}" for n in range(3000))  # the echo model: one delta per word
     assert main(["chat", prompt]) == 0
     assert capsys.readouterr().out == prompt + "\n"
+
+
+def test_the_demo_once_sample_in_the_cli_guide_is_what_it_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each line of the guide's sample is a line of the real output, in order ("...": elided)."""
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "guides" / "cli.md").read_text()
+    sample = guide.split("prints one line per event:\n\n```text\n", 1)[1].split("```", 1)[0]
+    assert main(["demo", "--once", "--delay", "0"]) == 0
+    lines = iter(capsys.readouterr().out.splitlines())
+    for expected in sample.splitlines():
+        if expected.strip() == "...":
+            continue
+        head = expected.split("...", 1)[0]
+        assert any(
+            line == expected or (line.startswith(head) and "..." in expected) for line in lines
+        ), expected
