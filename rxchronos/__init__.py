@@ -1,14 +1,15 @@
 """rxchronos: reactive LLM streaming.
 
-Everything that streams is a :mod:`reactivex` Observable: a model's answer token by token
-(:mod:`rxchronos.model`), the events of a running state graph (:mod:`rxchronos.graph`), and the
-events a broker fans out to browsers over Server-Sent Events (:mod:`rxchronos.stream`). Compose them
-with ``.pipe(...)`` and the operators in :mod:`rxchronos.operators`.
+Everything that streams is a `reactivex` Observable: a model's answer token by token
+([`rxchronos.model`][rxchronos.model]), the events of a running state graph
+([`rxchronos.graph`][rxchronos.graph]), and the events a broker fans out to browsers over
+Server-Sent Events ([`rxchronos.stream`][rxchronos.stream]). Compose them with ``.pipe(...)`` and
+the operators in [`rxchronos.operators`][rxchronos.operators].
 
 The package face re-exports the asyncio bridges and the whole exception tree (every error derives
-from :class:`RxChronosError`), so one import catches anything the library raises. The names are
-imported when first used: ``import rxchronos.sse`` (a pure codec) does not import aiohttp,
-pydantic or the layers.
+from [`RxChronosError`][rxchronos.RxChronosError]), so one import catches anything the library
+raises. The names are imported when first used: ``import rxchronos.sse`` (a pure codec) does not
+import aiohttp, pydantic or the layers.
 
 Example:
     >>> import rxchronos

@@ -1,4 +1,4 @@
-""":class:`AsyncClosable`: ``async with thing:`` calls ``await thing.aclose()`` on the way out.
+"""`AsyncClosable`: ``async with thing:`` calls ``await thing.aclose()`` on the way out.
 
 Example:
     >>> import asyncio

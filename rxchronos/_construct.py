@@ -1,7 +1,7 @@
 """Building a pydantic model from values that are already typed, without validation.
 
 The one way rxchronos builds a model on a hot path (a graph run builds several ``StreamEvent``
-per node). :func:`constructor` returns a function that makes an instance of ``model`` from a
+per node). `constructor` returns a function that makes an instance of ``model`` from a
 ``dict`` holding a value for every field.
 
 **Why not ``model_construct``.** pydantic's public ``model_construct`` handles defaults, aliases,
@@ -38,7 +38,7 @@ from pydantic import BaseModel
 __all__ = ["CHECKED_PYDANTIC", "constructor"]
 
 CHECKED_PYDANTIC = ("2.14.4",)
-"""The pydantic releases whose ``BaseModel`` slots :func:`constructor` was checked against."""
+"""The pydantic releases whose ``BaseModel`` slots `constructor` was checked against."""
 
 _M = TypeVar("_M", bound=BaseModel)
 _SLOTS = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")

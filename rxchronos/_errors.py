@@ -1,8 +1,8 @@
 """The root of rxchronos' exception tree, and the errors shared by every layer.
 
-Every exception the library raises derives from :class:`RxChronosError`, so one ``except`` clause
-catches them all. Layer-specific errors (provider, graph, broker) live beside their layer and derive
-from this base.
+Every exception the library raises derives from [`RxChronosError`][rxchronos.RxChronosError], so one
+``except`` clause catches them all. Layer-specific errors (provider, graph, broker) live beside
+their layer and derive from this base.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ class SlowConsumerError(RxChronosError):
 class FrameTooLargeError(RxChronosError, ValueError):
     """A stream sent a line or an event larger than the decoder's ``max_size``.
 
-    Raised by :class:`~rxchronos.sse.SSEDecoder` and :class:`~rxchronos.sse.NDJSONSplitter`, so a
-    peer that never ends a line cannot make the reader buffer without limit.
+    Raised by [`SSEDecoder`][rxchronos.sse.SSEDecoder] and
+    [`NDJSONSplitter`][rxchronos.sse.NDJSONSplitter], so a peer that never ends a line cannot make
+    the reader buffer without limit.
 
     Attributes:
         limit: the ``max_size`` that was exceeded.

@@ -1,8 +1,9 @@
 """The running asyncio loop, asked for loudly.
 
 Everything that starts work on the loop when subscribed (the async bridges, the model providers)
-must be subscribed on the loop's thread. :func:`running_loop` returns that loop, or raises a
-:class:`NoRunningLoopError` that says which call needed it and how to fix the call site.
+must be subscribed on the loop's thread. `running_loop` returns that loop, or raises a
+[`NoRunningLoopError`][rxchronos.NoRunningLoopError] that says which call needed it and how to fix
+the call site.
 
 Example:
     >>> import asyncio

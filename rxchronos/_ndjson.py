@@ -1,7 +1,8 @@
 """Incremental splitter for newline-delimited JSON (Ollama's native streaming format).
 
-Re-exported from :mod:`rxchronos.sse` as :class:`~rxchronos.sse.NDJSONSplitter`, with the size
-bound both stream decoders share (:data:`DEFAULT_MAX_SIZE`).
+Re-exported from [`rxchronos.sse`][rxchronos.sse] as
+[`NDJSONSplitter`][rxchronos.sse.NDJSONSplitter], with the size bound both stream decoders share
+([`DEFAULT_MAX_SIZE`][rxchronos.sse.DEFAULT_MAX_SIZE]).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class NDJSONSplitter:
 
     Args:
         max_size: the longest line, in bytes, the splitter holds or returns; a longer one raises
-            :class:`~rxchronos.FrameTooLargeError` and closes the splitter. ``None`` for no limit.
+            [`FrameTooLargeError`][rxchronos.FrameTooLargeError] and closes the splitter. ``None``
+            for no limit.
 
     Example:
         >>> splitter = NDJSONSplitter()
@@ -65,7 +67,7 @@ class NDJSONSplitter:
 
         Raises:
             TypeError: when ``chunk`` is not bytes.
-            ValueError: after :meth:`close`.
+            ValueError: after [`close`][rxchronos.sse.NDJSONSplitter.close].
             FrameTooLargeError: when a line is longer than ``max_size``.
         """
         if not isinstance(chunk, bytes | bytearray | memoryview):

@@ -2,23 +2,23 @@
 
 RxPY has no backpressure: a source calls ``on_next`` as fast as it likes. Wherever such a source
 meets an ``await``-ing consumer (``to_async_iterator``, an SSE connection), the items wait in a
-:class:`BoundedQueue`, whose size is capped and whose *overflow policy* says, by name, what happens
+`BoundedQueue`, whose size is capped and whose *overflow policy* says, by name, what happens
 when it is full:
 
 ``drop_oldest``  drop the oldest buffered item to make room (counted in ``dropped``).
 ``drop_newest``  drop the incoming item (counted in ``dropped``).
-``error``        end the queue with :class:`~rxchronos.SlowConsumerError`: the consumer first
-                 receives every item buffered before the overflow, then the error; the producer is
-                 told at once through ``on_overflow`` (to dispose its subscription).
+``error``        end the queue with [`SlowConsumerError`][rxchronos.SlowConsumerError]: the consumer
+                 first receives every item buffered before the overflow, then the error; the
+                 producer is told at once through ``on_overflow`` (to dispose its subscription).
 ``disconnect``   end the queue at once, *discarding* what is buffered (counted in ``dropped``),
                  and tell the producer through ``on_overflow``; the consumer gets the
                  ``SlowConsumerError`` next. For a consumer that can resume elsewhere, e.g. an SSE
                  client that reconnects with ``Last-Event-ID`` and is replayed what it missed.
 
 It is built like aiohttp's ``DataQueue``: synchronous push, asynchronous pull, and one waiter
-future whose ``set_result`` is guarded. The consumer takes one item (:meth:`BoundedQueue.get`)
-or everything buffered at once (:meth:`BoundedQueue.get_all_nowait`, so that a burst becomes one
-socket write). A consumer that does not park on :meth:`~BoundedQueue.get` is told through
+future whose ``set_result`` is guarded. The consumer takes one item (`BoundedQueue.get`)
+or everything buffered at once (`BoundedQueue.get_all_nowait`, so that a burst becomes one
+socket write). A consumer that does not park on `get` is told through
 ``on_wake`` instead (the queue went from empty to not empty, or ended).
 
 With ``threadsafe=True`` (the default) ``push`` and ``end`` may be called from any thread: the
@@ -26,7 +26,7 @@ buffer is guarded by a lock and the consumer is woken through ``loop.call_soon_t
 memory stays bounded even when a foreign thread produces faster than the loop consumes. With
 ``threadsafe=False`` every call must come from the loop's thread and no lock is taken: that is
 the broker's fan-out, where one event is pushed into every connection's queue.
-:meth:`BoundedQueue.statistics` says how full the queue is and how much it dropped, like anyio's
+`BoundedQueue.statistics` says how full the queue is and how much it dropped, like anyio's
 memory streams.
 
 Example:
@@ -62,7 +62,7 @@ _NO_LOCK = nullcontext()
 
 Overflow = Literal["error", "disconnect", "drop_oldest", "drop_newest"]
 """Every overflow policy (see the module docstring). Each entry point takes a subset, checked by
-:func:`check_bounds`: ``to_async_iterator`` takes ``error`` and the ``drop_*`` policies, the
+`check_bounds`: ``to_async_iterator`` takes ``error`` and the ``drop_*`` policies, the
 broker ``disconnect`` and the ``drop_*`` policies."""
 OVERFLOW_POLICIES: tuple[Overflow, ...] = get_args(Overflow)
 
@@ -80,7 +80,7 @@ def check_bounds(
     Args:
         maxsize: the size to check: an int >= 1, or ``None`` when ``unbounded``.
         overflow: the policy to check.
-        policies: the policies the entry point allows (a subset of :data:`OVERFLOW_POLICIES`).
+        policies: the policies the entry point allows (a subset of `OVERFLOW_POLICIES`).
         name: the size's argument name, for the error message.
         unbounded: whether ``None`` (no bound) is allowed.
     """
@@ -98,14 +98,14 @@ def check_bounds(
 
 @dataclass(frozen=True, slots=True)
 class QueueStatistics:
-    """A snapshot of a :class:`BoundedQueue`.
+    """A snapshot of a `BoundedQueue`.
 
     Attributes:
         buffered: items waiting to be taken now.
         maxsize: the capacity (``None``: unbounded).
         overflow: the overflow policy.
         pushed: items offered so far (``pushed == delivered + dropped + buffered``, until
-            :meth:`BoundedQueue.close` discards what is buffered).
+            `BoundedQueue.close` discards what is buffered).
         delivered: items taken by the consumer so far.
         dropped: items dropped by the overflow policy, or offered after the queue ended.
         ended: whether the producer side has ended (completed, failed or overflowed).
@@ -137,7 +137,7 @@ class BoundedQueue(Generic[_T]):
     """A bounded, single-consumer queue: sync ``push``, async ``get`` on the loop.
 
     Create it on the event loop's thread (in a coroutine or a callback). ``get`` (or ``async for``)
-    returns the items in order, then raises ``StopAsyncIteration`` after :meth:`end`, or the
+    returns the items in order, then raises ``StopAsyncIteration`` after `end`, or the
     exception given to ``end``.
 
     Args:
@@ -146,7 +146,7 @@ class BoundedQueue(Generic[_T]):
         on_overflow: called once, on the producer's thread, when policy ``"error"`` or
             ``"disconnect"`` ends the queue.
         on_wake: called (on the pushing thread) when the queue goes from empty to not empty and
-            when it ends, for a consumer that does not wait in :meth:`get`.
+            when it ends, for a consumer that does not wait in `get`.
         threadsafe: allow ``push`` and ``end`` from other threads (a lock per call); ``False``
             for a queue used only on the loop's thread.
 
@@ -234,7 +234,7 @@ class BoundedQueue(Generic[_T]):
     def push(self, item: _T) -> None:
         """Offer an item; the overflow policy decides when the queue is full. Never blocks.
 
-        Whether items were dropped shows in :meth:`statistics`.
+        Whether items were dropped shows in `statistics`.
         """
         lock = self._lock
         if lock is None:
@@ -337,7 +337,7 @@ class BoundedQueue(Generic[_T]):
     def get_all_nowait(self) -> Sequence[_T]:
         """Take everything buffered now, oldest first (possibly nothing); never waits.
 
-        After the end, an empty queue raises as :meth:`get` does.
+        After the end, an empty queue raises as `get` does.
         """
         lock = self._lock
         if lock is not None:

@@ -2,7 +2,7 @@
 
 ``rxchronos.model`` must not import ``rxchronos.graph``. Instead, the graph runner installs a *tap*
 (a plain callable) in a context variable while a node runs; a model stream subscribed inside that
-node looks the tap up with :func:`current_tap` at subscribe time and reports ``model_call``,
+node looks the tap up with `current_tap` at subscribe time and reports ``model_call``,
 ``model_chunk`` and ``model_response`` through it. Outside a run there is no tap and reporting is a
 no-op.
 
@@ -30,10 +30,10 @@ def current_tap() -> Tap | None:
 
 
 def set_tap(tap: Tap | None) -> Token[Tap | None]:
-    """Install ``tap`` for the current context; pass the returned token to :func:`reset_tap`."""
+    """Install ``tap`` for the current context; pass the returned token to `reset_tap`."""
     return _current_tap.set(tap)
 
 
 def reset_tap(token: Token[Tap | None]) -> None:
-    """Restore the tap that was current before the matching :func:`set_tap`."""
+    """Restore the tap that was current before the matching `set_tap`."""
     _current_tap.reset(token)

@@ -1,18 +1,21 @@
 """Bridges between asyncio and reactivex: a task per subscription in, async iterators out.
 
-* :func:`from_producer` is the one way rxchronos runs asynchronous work per subscription: a
-  coroutine function ``produce(emit)`` becomes a cold Observable, each subscription running it in
-  its own task on the running loop. The model providers, the graph runner's cold ``stream()`` and
-  the SSE client are built on it.
-* :func:`from_async_iterable` turns an async iterable (an async generator, an aiohttp response's
-  ``iter_any()``, ...) into a cold Observable; it is a producer that emits each item.
-* :func:`to_async_iterator` turns any Observable into an async iterator, with a bounded buffer and
-  a named overflow policy between the (push-based) source and the (pull-based) consumer.
+* [`from_producer`][rxchronos.from_producer] is the one way rxchronos runs asynchronous work per
+  subscription: a coroutine function ``produce(emit)`` becomes a cold Observable, each subscription
+  running it in its own task on the running loop. The model providers, the graph runner's cold
+  ``stream()`` and the SSE client are built on it.
+* [`from_async_iterable`][rxchronos.from_async_iterable] turns an async iterable (an async
+  generator, an aiohttp response's ``iter_any()``, ...) into a cold Observable; it is a producer
+  that emits each item.
+* [`to_async_iterator`][rxchronos.to_async_iterator] turns any Observable into an async iterator,
+  with a bounded buffer and a named overflow policy between the (push-based) source and the
+  (pull-based) consumer.
 
-The rules of a subscription of :func:`from_producer` (and so of :func:`from_async_iterable`):
+The rules of a subscription of [`from_producer`][rxchronos.from_producer] (and so of
+[`from_async_iterable`][rxchronos.from_async_iterable]):
 
-1. Subscribing where no asyncio loop runs is a :class:`~rxchronos.NoRunningLoopError` naming the
-   call (``what``), raised by ``subscribe`` or given to the observer's ``on_error``.
+1. Subscribing where no asyncio loop runs is a [`NoRunningLoopError`][rxchronos.NoRunningLoopError]
+   naming the call (``what``), raised by ``subscribe`` or given to the observer's ``on_error``.
 2. One task per subscription on the running loop. Disposing the subscription cancels it: the
    producer sees ``CancelledError`` at its next ``await`` (or from its next ``emit``), so an
    ``async with`` around an HTTP response closes it. A dispose from another thread is routed
@@ -29,7 +32,7 @@ The rules of a subscription of :func:`from_producer` (and so of :func:`from_asyn
    raises after a disposal, when nobody listens any more) goes to the loop's exception handler,
    with the call named: never lost, never left un-retrieved in a task.
 6. A cancellation of the task that is not a disposal (the loop shutting down, say) is an
-   ``on_error`` with a :class:`~rxchronos.RxChronosError` saying so.
+   ``on_error`` with a [`RxChronosError`][rxchronos.RxChronosError] saying so.
 
 ``emit`` is a plain call: the subscriber's ``on_next`` inside a ``try``, nothing allocated per
 item. Call it on the loop's thread, from the producer.
@@ -75,13 +78,13 @@ __all__ = [
 _T = TypeVar("_T")
 
 DEFAULT_MAXSIZE = 1024
-"""The buffer size of :func:`to_async_iterator` when none is given."""
+"""The buffer size of [`to_async_iterator`][rxchronos.to_async_iterator] when none is given."""
 
 ITERATOR_OVERFLOW: tuple[Overflow, ...] = ("error", "drop_oldest", "drop_newest")
-"""The overflow policies :func:`to_async_iterator` takes."""
+"""The overflow policies [`to_async_iterator`][rxchronos.to_async_iterator] takes."""
 
 CHECKED_REACTIVEX = ("6.1.0",)
-"""The reactivex releases whose ``Observable.subscribe`` :class:`_Producer` was checked against."""
+"""The reactivex releases whose ``Observable.subscribe`` `_Producer` was checked against."""
 
 # asyncio keeps only weak references to tasks: a producer suspended on a future nobody else holds
 # would otherwise be collected mid-run. Each task leaves the set when it ends.
@@ -127,12 +130,13 @@ def from_producer(
 
 
 class _Producer(reactivex.Observable[_T]):
-    """The Observable :func:`from_producer` returns: a subscription goes straight to its task.
+    """The Observable [`from_producer`][rxchronos.from_producer] returns: a subscription goes
+    straight to its task.
 
     ``reactivex.Observable.subscribe`` runs every subscription through the current-thread
     trampoline and wraps the observer in an ``AutoDetachObserver``, so that a source emitting
     synchronously during ``subscribe`` can still be cancelled. A producer never emits during
-    ``subscribe`` (it runs in a task), and :class:`_Production` already stops delivering at the
+    ``subscribe`` (it runs in a task), and `_Production` already stops delivering at the
     end, so here that costs only time: about 12 µs per subscription, which in
     ``benchmarks/graph_overhead.py`` (a 3-node graph, ``runner.stream`` per run, quick runs) is
     17.5-19 µs per node through ``Observable.subscribe`` against 10.5-11.5 µs this way.
@@ -140,7 +144,7 @@ class _Producer(reactivex.Observable[_T]):
     are called as they are) and so is ``_subscribe_core``, reactivex's hook for Observable
     subclasses, which operators call. ``tests/test_aio_versions.py`` pins the reactivex releases
     this was checked against
-    (:data:`CHECKED_REACTIVEX`).
+    ([`CHECKED_REACTIVEX`][rxchronos.aio.CHECKED_REACTIVEX]).
     """
 
     def __init__(
@@ -184,7 +188,7 @@ def _ignore(_item: Any) -> None:
 
 
 class _Callbacks:
-    """Callbacks given to :meth:`_Producer.subscribe`. ``on_next`` is the subscriber's own
+    """Callbacks given to `_Producer.subscribe`. ``on_next`` is the subscriber's own
     function, called as it is (``reactivex.Observer`` makes two calls per item); a missing
     ``on_error`` raises the error, as reactivex's does."""
 
@@ -211,8 +215,9 @@ class _Callbacks:
 
 
 class _Production(abc.DisposableBase):
-    """One subscription of :func:`from_producer`: a task running the producer into an observer,
-    and the disposable that stops it (one object: reactivex's ``Disposable`` takes a lock)."""
+    """One subscription of [`from_producer`][rxchronos.from_producer]: a task running the producer
+    into an observer, and the disposable that stops it (one object: reactivex's ``Disposable`` takes
+    a lock)."""
 
     __slots__ = (
         "_cancelled",
@@ -250,7 +255,7 @@ class _Production(abc.DisposableBase):
         """The producer's ``emit``, and the switch that makes it refuse from then on.
 
         A closure over the subscriber's ``on_next`` (measurably cheaper per item than a bound
-        method with a flag); stopping swaps ``on_next`` for :meth:`_refuse`.
+        method with a flag); stopping swaps ``on_next`` for `_refuse`.
         """
         on_next: Callable[[Any], None] = self._observer.on_next
 
@@ -356,9 +361,9 @@ def from_async_iterable(factory: Callable[[], AsyncIterable[_T]]) -> reactivex.O
     """A cold Observable of the items of an async iterable, one iteration per subscription.
 
     Each subscription calls ``factory()`` and iterates the result in its own task (a producer of
-    :func:`from_producer`, with its rules); disposing the subscription closes the iterator (an
-    async generator's ``finally`` runs). An exception raised by the iterable goes to
-    ``on_error``; reaching its end is ``on_completed``.
+    [`from_producer`][rxchronos.from_producer], with its rules); disposing the subscription closes
+    the iterator (an async generator's ``finally`` runs). An exception raised by the iterable goes
+    to ``on_error``; reaching its end is ``on_completed``.
 
     Args:
         factory: a callable returning a fresh async iterable, e.g. an async generator function.
@@ -417,11 +422,11 @@ def to_async_iterator(
 
     Args:
         observable: any Observable.
-        maxsize: the buffer's capacity (:data:`DEFAULT_MAXSIZE` unless given); ``None`` for
-            unbounded, only for a source known to be finite and small.
+        maxsize: the buffer's capacity ([`DEFAULT_MAXSIZE`][rxchronos.aio.DEFAULT_MAXSIZE] unless
+            given); ``None`` for unbounded, only for a source known to be finite and small.
         overflow: what a full buffer does. ``"error"`` (the default) disposes the subscription at
-            once and raises :class:`~rxchronos.SlowConsumerError`, naming the size, in the
-            consumer after the items buffered before the overflow. ``"drop_oldest"`` and
+            once and raises [`SlowConsumerError`][rxchronos.SlowConsumerError], naming the size, in
+            the consumer after the items buffered before the overflow. ``"drop_oldest"`` and
             ``"drop_newest"`` are lossy: they drop items (counted in ``statistics().dropped``)
             and go on.
 
@@ -445,7 +450,8 @@ def to_async_iterator(
 
 
 class ObservableIterator(AsyncClosable, AsyncIterator[_T]):
-    """The async iterator returned by :func:`to_async_iterator`; also an async context manager.
+    """The async iterator returned by [`to_async_iterator`][rxchronos.to_async_iterator]; also an
+    async context manager.
 
     Example:
         >>> import asyncio, reactivex

@@ -1,15 +1,17 @@
 """The Server-Sent Events wire codec: an incremental WHATWG decoder and a matching encoder.
 
 One implementation of the ``text/event-stream`` format serves both directions: reading provider
-streams (:mod:`rxchronos.model`) and serving browsers (:mod:`rxchronos.stream`). The decoder follows
-the `WHATWG interpretation rules
+streams ([`rxchronos.model`][rxchronos.model]) and serving browsers
+([`rxchronos.stream`][rxchronos.stream]). The decoder follows the `WHATWG interpretation rules
 <https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation>`_
 exactly and is the hot path of every stream, so it works on whole buffers (``bytes.rfind``, one
 UTF-8 decode per batch of complete lines, ``str.split``) rather than byte by byte. What it holds
-between pieces is bounded (``max_size``, :data:`DEFAULT_MAX_SIZE` unless given): a peer that never
-ends a line or an event gets a :class:`~rxchronos.FrameTooLargeError`, not the reader's memory.
+between pieces is bounded (``max_size``, [`DEFAULT_MAX_SIZE`][rxchronos.sse.DEFAULT_MAX_SIZE] unless
+given): a peer that never ends a line or an event gets a
+[`FrameTooLargeError`][rxchronos.FrameTooLargeError], not the reader's memory.
 
-Ollama streams newline-delimited JSON instead; :class:`NDJSONSplitter` is its incremental splitter.
+Ollama streams newline-delimited JSON instead; [`NDJSONSplitter`][rxchronos.sse.NDJSONSplitter] is
+its incremental splitter.
 
 Example:
     >>> from rxchronos.sse import SSEDecoder, encode_event
@@ -61,7 +63,7 @@ class ServerSentEvent(NamedTuple):
     retry: int | None = None
 
     def json(self) -> Any:
-        """Parse :attr:`data` as JSON.
+        """Parse `data` as JSON.
 
         Raises:
             json.JSONDecodeError: when the data is not JSON (a ``ValueError``).
@@ -85,8 +87,9 @@ class SSEDecoder:
             so that events without an ``id:`` line carry it (as a browser's ``EventSource``
             keeps it across reconnections).
         max_size: the most the decoder holds for one line not yet ended (in bytes) and for one
-            event's data (in characters); more raises :class:`~rxchronos.FrameTooLargeError`
-            from :meth:`feed` and closes the decoder. ``None`` for no limit.
+            event's data (in characters); more raises
+            [`FrameTooLargeError`][rxchronos.FrameTooLargeError] from
+            [`feed`][rxchronos.sse.SSEDecoder.feed] and closes the decoder. ``None`` for no limit.
 
     Raises:
         TypeError: when ``last_event_id`` is not a string, or ``max_size`` not an int or None.
@@ -178,7 +181,7 @@ class SSEDecoder:
 
         Raises:
             TypeError: when ``chunk`` is not bytes.
-            ValueError: after :meth:`close`.
+            ValueError: after [`close`][rxchronos.sse.SSEDecoder.close].
             FrameTooLargeError: when a line not yet ended or an event's data grows past
                 ``max_size`` (the decoder is closed then).
         """
@@ -232,7 +235,8 @@ class SSEDecoder:
 
         Under the WHATWG rules that is always none: an event not closed by a blank line before EOF
         is discarded, and so is an unterminated last line. The list is returned so that a call site
-        reads like :meth:`feed` (and like :meth:`NDJSONSplitter.close`). ``feed`` after ``close``
+        reads like [`feed`][rxchronos.sse.SSEDecoder.feed] (and like
+        [`NDJSONSplitter.close`][rxchronos.sse.NDJSONSplitter.close]). ``feed`` after ``close``
         raises ``ValueError``; calling ``close`` again is harmless.
         """
         self._closed = True
@@ -362,7 +366,7 @@ def encode_event(
     """Encode one event as ``text/event-stream`` bytes, ending in the blank line that dispatches it.
 
     ``data`` becomes one ``data:`` line per line (split on CRLF, LF and CR only), always at least
-    one, so :class:`SSEDecoder` gives back exactly ``data``.
+    one, so [`SSEDecoder`][rxchronos.sse.SSEDecoder] gives back exactly ``data``.
 
     Args:
         data: the event's data; any text.

@@ -187,3 +187,39 @@ def test_every_link_of_the_site_opens_a_file(site: Path) -> None:
             assert path.is_file(), f"{page.relative_to(site)} links to {target!r}, not a file"
             checked += 1
     assert checked > 100
+
+
+_ROLE = re.compile(
+    r":(?:py:)?(?:class|mod|func|meth|attr|exc|data|obj|const|ref|term):(?:`|<code>)"
+)
+
+
+def test_the_api_reference_shows_no_raw_sphinx_roles(site: Path) -> None:
+    """Docstrings cross-reference with autorefs links (``[`Broker`][rxchronos.stream.Broker]``),
+    which the site renders as links; a Sphinx role such as ``:class:`Broker``` would show as it is.
+    """
+    leftovers = [
+        f"{page.relative_to(site)}: {match.group(0)}"
+        for page in sorted((site / "reference").rglob("*.html"))
+        for match in _ROLE.finditer(page.read_text(encoding="utf-8"))
+    ]
+    assert leftovers == []
+    notebook = (site / "reference" / "notebook.html").read_text(encoding="utf-8")
+    assert '<a class="autorefs autorefs-internal" title="' in notebook  # links render as links
+    assert 'href="#rxchronos.notebook.live"' in notebook
+
+
+def test_no_docstring_uses_a_sphinx_role() -> None:
+    """Private modules' docstrings too: they are read in editors, and may be shown in the site."""
+    leftovers = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "rxchronos").rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r":(?:py:)?(?:class|mod|func|meth|attr|exc|data|obj|const|ref):`", line)
+    ]
+    assert leftovers == []
+
+
+def test_the_role_check_finds_a_role(tmp_path: Path) -> None:
+    page = "<p>Returns a :class:<code>Broker</code> and :meth:`close`.</p>"
+    assert [m.group(0) for m in _ROLE.finditer(page)] == [":class:<code>", ":meth:`"]

@@ -7,7 +7,7 @@
 * ``GET /api/runs/{session_id}``: a run's status and events URL (for a second tab).
 * ``POST /api/runs/{session_id}/approve``: resume a paused run (body ``{"approved": false}``
   declines; 400 for a body that is not UTF-8 JSON of that shape, 429 like a start).
-* ``GET /chat``: a chat with the same agent through :func:`rxchronos.ui.add_chat_route`
+* ``GET /chat``: a chat with the same agent through [`add_chat_route`][rxchronos.ui.add_chat_route]
   (``/api/chat``), on the AI SDK's browser pieces (``make js`` builds them).
 * ``GET /runs/{session_id}/events``: the run's events over SSE (``add_sse_route``); every tab
   gets its own subscription. A first connection without an id (no ``Last-Event-ID`` header, no

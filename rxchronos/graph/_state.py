@@ -181,7 +181,7 @@ class KeyConflict(Exception):
 
 
 def with_update(state: FrozenDict, update: Mapping[str, Any]) -> FrozenDict:
-    """``state`` with ``update`` (already frozen, as from :func:`node_update`) merged in."""
+    """``state`` with ``update`` (already frozen, as from `node_update`) merged in."""
     if not update:
         return state
     new_state = FrozenDict(state)
@@ -206,7 +206,7 @@ def apply_writes(
 
     A key with a reducer becomes ``reducer(current, written)`` for each write in turn (the first
     write of a key the state lacks is taken as it is); a key without one may be written by one
-    task only, else :class:`KeyConflict` names the key and the nodes.
+    task only, else `KeyConflict` names the key and the nodes.
 
     Example:
         >>> import operator

@@ -1,10 +1,11 @@
 """Frontends: the AI SDK's UI message stream (``useChat``) and AG-UI (CopilotKit, ``HttpAgent``).
 
 Operators that spell a model stream or a graph run in each protocol
-(:func:`to_ui_message_stream`, :func:`to_ag_ui`), the aiohttp routes that speak each protocol's
-request side and keep every frame in a broker so that a client that reconnects resumes where it
-was (:func:`add_chat_route`, :func:`add_ag_ui_route`), and the convention for a graph node
-reporting a tool result (:func:`report_tool_result`).
+([`to_ui_message_stream`][rxchronos.ui.to_ui_message_stream], [`to_ag_ui`][rxchronos.ui.to_ag_ui]),
+the aiohttp routes that speak each protocol's request side and keep every frame in a broker so that
+a client that reconnects resumes where it was ([`add_chat_route`][rxchronos.ui.add_chat_route],
+[`add_ag_ui_route`][rxchronos.ui.add_ag_ui_route]), and the convention for a graph node reporting a
+tool result ([`report_tool_result`][rxchronos.ui.report_tool_result]).
 
 Needs the ``ui`` extra: ``pip install 'rxchronos[ui]'``.
 

@@ -1,7 +1,7 @@
 """AG-UI: the agent-user interaction protocol that CopilotKit and ``@ag-ui/client`` read.
 
-:func:`to_ag_ui` spells a model stream or a graph run as AG-UI events, each built (and so
-validated) with the official ``ag-ui-protocol`` models. The graph state goes out as one
+[`to_ag_ui`][rxchronos.ui.to_ag_ui] spells a model stream or a graph run as AG-UI events, each built
+(and so validated) with the official ``ag-ui-protocol`` models. The graph state goes out as one
 ``STATE_SNAPSHOT`` and then, after each node, a ``STATE_DELTA`` carrying an RFC 6902 JSON Patch
 computed with ``jsonpatch``.
 """
@@ -141,10 +141,10 @@ def to_ag_ui(
     bare model stream is one step, ``model``); ``TEXT_MESSAGE_START``/``CONTENT``/``END``;
     ``REASONING_START``, ``REASONING_MESSAGE_START``/``CONTENT``/``END``, ``REASONING_END``;
     ``TOOL_CALL_START``/``ARGS``/``END`` from tool-call fragments and ``TOOL_CALL_RESULT`` for a
-    result reported with :func:`~rxchronos.ui.report_tool_result`; ``CUSTOM`` for ``emit()``;
-    and ``RUN_FINISHED`` (with an ``interrupt`` outcome when the run pauses, ``cancelled`` when it
-    was cancelled) or ``RUN_ERROR``. When the source fails, ``RUN_ERROR`` says why and the error
-    is passed on.
+    result reported with [`report_tool_result`][rxchronos.ui.report_tool_result]; ``CUSTOM`` for
+    ``emit()``; and ``RUN_FINISHED`` (with an ``interrupt`` outcome when the run pauses,
+    ``cancelled`` when it was cancelled) or ``RUN_ERROR``. When the source fails, ``RUN_ERROR`` says
+    why and the error is passed on.
 
     Args:
         thread_id: the AG-UI thread (a graph session).

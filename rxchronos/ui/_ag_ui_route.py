@@ -4,7 +4,7 @@ A reconnect is the same ``POST`` (same thread id and run id) with a ``Last-Event
 ``HttpAgent`` verifies every stream from its first event, so the resumed stream starts with the
 run's ``RUN_STARTED``, then a ``STATE_SNAPSHOT`` of the state at that id and the ``STEP_STARTED``,
 ``TEXT_MESSAGE_START``, ``REASONING_*_START`` and ``TOOL_CALL_START`` events of whatever was open
-at that id (:class:`ReopenedRun`), then exactly the events that were missed.
+at that id ([`ReopenedRun`][rxchronos.ui.ReopenedRun]), then exactly the events that were missed.
 """
 
 from __future__ import annotations
@@ -114,9 +114,9 @@ def add_ag_ui_route(
     """Serve AG-UI's ``HttpAgent`` (and CopilotKit through it) at ``path``.
 
     ``POST`` takes a ``RunAgentInput`` and streams the run as AG-UI events (see
-    :func:`~rxchronos.ui.to_ag_ui`). With ``provider``, the model answers the input's messages
+    [`to_ag_ui`][rxchronos.ui.to_ag_ui]). With ``provider``, the model answers the input's messages
     (with its tools). With ``runner``, the thread id is the graph session: the messages become the
-    run's initial state under ``"messages"`` (as :class:`~rxchronos.model.Message`\\ s) with the
+    run's initial state under ``"messages"`` (as [`Message`][rxchronos.model.Message]\\ s) with the
     input's ``state`` merged in; an input whose ``resume`` answers the interrupt of the thread's
     paused run resumes it, each resolved entry's ``payload`` object merged into the state. Every
     event goes through ``broker`` (a private one when ``None``): the same ``POST`` with a

@@ -48,7 +48,7 @@ def check_source(provider: Provider | None, runner: Runner | None, where: str) -
 
 
 async def read_json(request: web.Request) -> Any:
-    """The request's JSON body, or :class:`BadRequest` saying why not."""
+    """The request's JSON body, or `BadRequest` saying why not."""
     try:
         return await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -67,7 +67,7 @@ def add_chat_route(
 
     With ``provider``, the model answers the conversation. With ``runner``, the chat id is the
     graph session: the conversation becomes the run's initial state under ``"messages"`` (as
-    :class:`~rxchronos.model.Message`\\ s); when the session's last run paused at an interrupt,
+    [`Message`][rxchronos.model.Message]\\ s); when the session's last run paused at an interrupt,
     the next request resumes it, with the body's ``"resume"`` object (if any) merged into the
     state (the run keeps its own ``"messages"``). Replies keep running when the client leaves;
     every frame goes through ``broker`` (a private one when ``None``) so that

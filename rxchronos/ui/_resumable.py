@@ -6,8 +6,8 @@ when the client leaves), then finishes the topic. The response, and every reconn
 subscription of that topic from the reply's start (or from the client's ``Last-Event-ID``), so
 every frame carries the broker's id and a reconnect gets exactly what it missed.
 
-:class:`Replies` keeps the replies of one route (their topic and where they start);
-:class:`Spelling` says how one protocol writes a broker event on the wire.
+`Replies` keeps the replies of one route (their topic and where they start);
+`Spelling` says how one protocol writes a broker event on the wire.
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ class Replies:
     """The replies of one route, published to ``broker`` and served from it.
 
     Args:
-        broker: where the frames are kept; a private :class:`Broker` when ``None`` (closed with
-            the app).
+        broker: where the frames are kept; a private [`Broker`][rxchronos.stream.Broker] when
+            ``None`` (closed with the app).
         keep: how many replies are remembered (the oldest finished ones are forgotten first).
     """
 

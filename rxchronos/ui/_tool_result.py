@@ -1,9 +1,10 @@
 """How a graph node reports a tool result, so that both frontend protocols can show it.
 
 A model call inside a node streams its tool calls on its own (``model_chunk`` events). The result
-of running the tool is the node's business: :func:`report_tool_result` announces it with
-``emit()``, as a ``custom`` event named :data:`TOOL_RESULT_EVENT`. The ``rxchronos.ui`` operators
-turn that event into ``tool-output-available`` (AI SDK) or ``TOOL_CALL_RESULT`` (AG-UI).
+of running the tool is the node's business: [`report_tool_result`][rxchronos.ui.report_tool_result]
+announces it with ``emit()``, as a ``custom`` event named
+[`TOOL_RESULT_EVENT`][rxchronos.ui.TOOL_RESULT_EVENT]. The ``rxchronos.ui`` operators turn that
+event into ``tool-output-available`` (AI SDK) or ``TOOL_CALL_RESULT`` (AG-UI).
 """
 
 from __future__ import annotations

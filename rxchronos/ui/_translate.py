@@ -3,10 +3,10 @@
 The AI SDK's UI message stream and AG-UI describe the same things with different words: a run
 starts, steps open and close, text and reasoning arrive in blocks, tool calls stream their
 arguments and get results, custom data and state changes flow, the run pauses, fails or ends.
-:class:`Translator` folds ``ChatResponse`` deltas and graph ``StreamEvent``\\ s into that shared
-vocabulary (:class:`Say` tuples), with the per-subscription bookkeeping (which block is open, which
-tool-call slot has which id) done once; :mod:`~rxchronos.ui._ui_stream` and
-:mod:`~rxchronos.ui._ag_ui` only spell each :class:`Say` in their protocol.
+`Translator` folds ``ChatResponse`` deltas and graph ``StreamEvent``\\ s into that shared
+vocabulary (`Say` tuples), with the per-subscription bookkeeping (which block is open, which
+tool-call slot has which id) done once; `_ui_stream` and
+`_ag_ui` only spell each `Say` in their protocol.
 """
 
 from __future__ import annotations
@@ -84,10 +84,10 @@ class _Lane:
 
 
 class Translator:
-    """Per-subscription state turning model deltas and graph events into :class:`Say`\\ s.
+    """Per-subscription state turning model deltas and graph events into `Say`\\ s.
 
-    Feed it with :meth:`delta` (a ``ChatResponse`` delta or its JSON form from a ``model_chunk``
-    event), :meth:`event` (a graph ``StreamEvent``) and, when a model stream ends, :meth:`end`.
+    Feed it with `delta` (a ``ChatResponse`` delta or its JSON form from a ``model_chunk``
+    event), `event` (a graph ``StreamEvent``) and, when a model stream ends, `end`.
 
     Example:
         >>> from rxchronos.model import ChatResponse
@@ -267,14 +267,14 @@ def to_json_values(value: Any) -> Any:
 
 
 class Speller(Protocol[_T]):
-    """One protocol's words for :class:`Say`\\ s (one instance per subscription)."""
+    """One protocol's words for `Say`\\ s (one instance per subscription)."""
 
     def start(self) -> Iterable[_T]:
         """What the protocol sends first."""
         ...
 
     def say(self, said: Say) -> Iterable[_T]:
-        """The protocol's items for one :class:`Say`."""
+        """The protocol's items for one `Say`."""
         ...
 
 
@@ -286,7 +286,7 @@ def spoken(
 ) -> reactivex.Observable[_T]:
     """``source`` (``ChatResponse`` deltas or ``StreamEvent``\\ s) in one protocol's items.
 
-    Each subscription gets its own :class:`Translator` and speller. When a model stream
+    Each subscription gets its own `Translator` and speller. When a model stream
     completes, the open blocks are closed and ``finish`` is said; when the source fails, the
     failure is said (once) and then passed on as the error.
     """

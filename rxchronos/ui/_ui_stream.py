@@ -1,9 +1,11 @@
 """The AI SDK's UI message stream: what ``useChat`` (``@ai-sdk/react``) and ``readUIMessageStream``
 read.
 
-:func:`to_ui_message_stream` spells a model stream or a graph run as the stream's parts (plain
-dicts, one JSON object per SSE ``data:`` line); the routes in :mod:`rxchronos.ui` send them with
-the protocol's header (:data:`UI_MESSAGE_STREAM_HEADERS`) and its ``[DONE]`` terminator.
+[`to_ui_message_stream`][rxchronos.ui.to_ui_message_stream] spells a model stream or a graph run as
+the stream's parts (plain dicts, one JSON object per SSE ``data:`` line); the routes in
+[`rxchronos.ui`][rxchronos.ui] send them with the protocol's header
+([`UI_MESSAGE_STREAM_HEADERS`][rxchronos.ui.UI_MESSAGE_STREAM_HEADERS]) and its ``[DONE]``
+terminator.
 """
 
 from __future__ import annotations
@@ -116,10 +118,10 @@ def to_ui_message_stream(
     ``reasoning-start``/``-delta``/``-end`` blocks; ``tool-input-start``/``-delta`` and
     ``tool-input-available`` (or ``tool-input-error`` for arguments that are not JSON) from
     tool-call fragments; ``tool-output-available`` for a result reported with
-    :func:`~rxchronos.ui.report_tool_result`; ``data-<name>`` for ``emit(name, data)``;
-    ``data-state`` (one part, id ``state``, updated after every node); ``data-interrupt`` when
-    the run pauses; ``error``; ``abort`` for a cancelled run; ``finish``. When the source fails,
-    the open blocks are closed, an ``error`` part says why, and the error is passed on.
+    [`report_tool_result`][rxchronos.ui.report_tool_result]; ``data-<name>`` for ``emit(name,
+    data)``; ``data-state`` (one part, id ``state``, updated after every node); ``data-interrupt``
+    when the run pauses; ``error``; ``abort`` for a cancelled run; ``finish``. When the source
+    fails, the open blocks are closed, an ``error`` part says why, and the error is passed on.
 
     Args:
         message_id: the assistant message's id in the ``start`` part; ``None``: the client
