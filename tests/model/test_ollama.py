@@ -158,6 +158,9 @@ async def test_http_error_and_optional_key_redacted(provider_server: ProviderSer
     )
     assert isinstance(error, ProviderHTTPError) and error.status == 404
     assert "not found" in str(error) and key not in str(error)
+    # a 404 names where the request went (the URL without its query), so a wrong base_url shows
+    assert error.url == f"{provider_server.url}/api/chat"
+    assert error.url in str(error)
     assert provider_server.seen[0].headers["Authorization"] == f"Bearer {key}"
 
 
