@@ -50,7 +50,7 @@ from rxchronos.model._dialect import (
 )
 from rxchronos.model._errors import ProviderConfigError, ProviderStreamError
 from rxchronos.model._http import HTTPRequest
-from rxchronos.model._provider import HTTPOptions, HTTPProvider
+from rxchronos.model._provider import HTTPOptions, HTTPProvider, check_azure_resource
 from rxchronos.model._types import (
     ChatRequest,
     ChatResponse,
@@ -540,12 +540,7 @@ class AzureOpenAI(OpenAIChatProvider):
     ) -> None:
         if not isinstance(deployment, str) or not deployment:
             raise ProviderConfigError(f"AzureOpenAI needs a deployment name, got {deployment!r}")
-        if not isinstance(api_version, str) or not api_version:
-            raise ProviderConfigError(
-                f"AzureOpenAI needs an api_version string, got {api_version!r}"
-            )
-        if not isinstance(endpoint, str):
-            raise ProviderConfigError(f"AzureOpenAI needs an http(s) endpoint, got {endpoint!r}")
+        check_azure_resource("AzureOpenAI", endpoint=endpoint, api_version=api_version)
         super().__init__(api_key=api_key, model=deployment, base_url=endpoint, **options)
         self.deployment = deployment
         self.api_version = api_version

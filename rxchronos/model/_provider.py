@@ -65,7 +65,7 @@ from rxchronos.model._http import (
 from rxchronos.model._operators import ResponseCollector, tapped
 from rxchronos.model._types import ChatRequest, ChatResponse
 
-__all__ = ["HTTPOptions", "HTTPProvider", "require_key"]
+__all__ = ["HTTPOptions", "HTTPProvider", "check_azure_resource", "require_key"]
 
 _STREAM_MEDIA_TYPES: dict[Framing, str] = {
     "sse": "text/event-stream",
@@ -82,6 +82,19 @@ def require_key(cls: str, api_key: object) -> str:
     if not isinstance(api_key, str) or not api_key.strip():
         raise ProviderConfigError(f"{cls} needs a non-empty api_key string")
     return api_key
+
+
+def check_azure_resource(cls: str, *, endpoint: object, api_version: object) -> None:
+    """The settings every Azure OpenAI provider shares, checked before anything is built.
+
+    Raises:
+        ProviderConfigError: ``endpoint`` is not a string or ``api_version`` is not a non-empty
+            string.
+    """
+    if not isinstance(api_version, str) or not api_version:
+        raise ProviderConfigError(f"{cls} needs an api_version string, got {api_version!r}")
+    if not isinstance(endpoint, str):
+        raise ProviderConfigError(f"{cls} needs an http(s) endpoint, got {endpoint!r}")
 
 
 class HTTPOptions(TypedDict, total=False):

@@ -43,7 +43,7 @@ from rxchronos.model._dialect import (
 )
 from rxchronos.model._errors import ProviderConfigError, ProviderStreamError
 from rxchronos.model._http import HTTPRequest
-from rxchronos.model._provider import HTTPOptions, HTTPProvider
+from rxchronos.model._provider import HTTPOptions, HTTPProvider, check_azure_resource
 from rxchronos.model._types import (
     ChatRequest,
     ChatResponse,
@@ -385,12 +385,7 @@ class AzureOpenAIResponses(OpenAIResponses):
         api_version: str = "2025-04-01-preview",
         **options: Unpack[HTTPOptions],
     ) -> None:
-        if not isinstance(api_version, str) or not api_version:
-            raise ProviderConfigError(
-                f"AzureOpenAIResponses needs an api_version, got {api_version!r}"
-            )
-        if not isinstance(endpoint, str):
-            raise ProviderConfigError(f"AzureOpenAIResponses needs an endpoint, got {endpoint!r}")
+        check_azure_resource("AzureOpenAIResponses", endpoint=endpoint, api_version=api_version)
         super().__init__(api_key=api_key, model=deployment, base_url=endpoint, **options)
         self.api_version = api_version
 

@@ -12,6 +12,7 @@ import pytest
 from rxchronos import RxChronosError
 from rxchronos.model import (
     AzureOpenAI,
+    AzureOpenAIResponses,
     ChatRequest,
     FallbackProvider,
     FunctionDef,
@@ -131,6 +132,20 @@ ARGUMENT_ERRORS: list[tuple[str, Callable[[], object], type[Exception], str]] = 
     (
         "azure api_version",
         lambda: AzureOpenAI(endpoint="https://r", api_key=KEY, deployment="d", api_version=5),
+        ValueError,
+        "api_version",
+    ),
+    (
+        "azure responses endpoint",
+        lambda: AzureOpenAIResponses(endpoint=None, api_key=KEY, deployment="d"),
+        ValueError,
+        "endpoint",
+    ),
+    (
+        "azure responses api_version",
+        lambda: AzureOpenAIResponses(
+            endpoint="https://r", api_key=KEY, deployment="d", api_version=""
+        ),
         ValueError,
         "api_version",
     ),
