@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import BrowserContext, Playwright
+from playwright.async_api import BrowserContext, async_playwright
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -19,10 +21,15 @@ CHROMIUM_ARGS = [
 ]
 
 
-async def launch_chromium(
-    playwright: Playwright, executable: str, profile: Path, **options: Any
-) -> BrowserContext:
-    """A headless Chromium with a fresh profile in ``profile``; Playwright downloads nothing."""
-    return await playwright.chromium.launch_persistent_context(
-        profile, executable_path=executable, args=CHROMIUM_ARGS, headless=True, **options
-    )
+@asynccontextmanager
+async def chromium(executable: str, profile: Path, **options: Any) -> AsyncIterator[BrowserContext]:
+    """A headless Chromium with a fresh profile in ``profile``, closed on exit; Playwright
+    downloads nothing. ``options`` go to ``launch_persistent_context`` (e.g. ``viewport``)."""
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            profile, executable_path=executable, args=CHROMIUM_ARGS, headless=True, **options
+        )
+        try:
+            yield context
+        finally:
+            await context.close()

@@ -15,11 +15,11 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import BrowserContext, Page
 
 from rxchronos.demo import create_app, demo_provider
 from rxchronos.model import ProviderConnectionError, ScriptedProvider, ScriptedReply
-from tests._browser import launch_chromium
+from tests._browser import chromium
 
 pytestmark = pytest.mark.browser
 
@@ -29,17 +29,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture
 async def browser(chromium_executable: str, tmp_path: Path) -> AsyncIterator[BrowserContext]:
-    async with async_playwright() as playwright:
-        context = await launch_chromium(
-            playwright,
-            chromium_executable,
-            tmp_path / "profile",
-            viewport={"width": 1440, "height": 1000},
-        )
-        try:
-            yield context
-        finally:
-            await context.close()
+    viewport = {"width": 1440, "height": 1000}
+    async with chromium(chromium_executable, tmp_path / "profile", viewport=viewport) as context:
+        yield context
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import BrowserContext, Page
 
 from rxchronos.stream import Broker, Event
 from rxchronos.stream.web import add_sse_route, broker_handler, close_streams
-from tests._browser import launch_chromium
+from tests._browser import chromium
 
 from .conftest import Handler, Serve, serving
 
@@ -36,12 +36,8 @@ async def browser(
 ) -> AsyncIterator[BrowserContext]:
     """Headless Chromium with a fresh profile, for every test of this module."""
     profile = tmp_path_factory.mktemp("chromium-profile")
-    async with async_playwright() as playwright:
-        context = await launch_chromium(playwright, chromium_executable, profile)
-        try:
-            yield context
-        finally:
-            await context.close()
+    async with chromium(chromium_executable, profile) as context:
+        yield context
 
 
 @pytest_asyncio.fixture(loop_scope="module")

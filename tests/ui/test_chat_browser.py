@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import BrowserContext, Page
 
 from rxchronos.demo import create_app, demo_provider
 from rxchronos.demo._app import STATIC_DIR
-from tests._browser import launch_chromium
+from tests._browser import chromium
 from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.browser
@@ -32,12 +32,8 @@ async def browser(chromium_executable: str, tmp_path: Path) -> AsyncIterator[Bro
             "the /chat page's AI SDK bundle is not built: run `make js`",
             require_env="RXCHRONOS_REQUIRE_NODE",
         )
-    async with async_playwright() as playwright:
-        context = await launch_chromium(playwright, chromium_executable, tmp_path / "profile")
-        try:
-            yield context
-        finally:
-            await context.close()
+    async with chromium(chromium_executable, tmp_path / "profile") as context:
+        yield context
 
 
 @pytest.fixture
