@@ -23,7 +23,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rxchronos._errors import FrameTooLargeError, RxChronosError, SlowConsumerError
+    from rxchronos._errors import (
+        ArgumentTypeError,
+        FrameTooLargeError,
+        InvalidArgumentError,
+        RxChronosError,
+        SlowConsumerError,
+    )
     from rxchronos._loop import NoRunningLoopError
     from rxchronos.aio import from_async_iterable, from_producer, to_async_iterator
     from rxchronos.graph import (
@@ -67,7 +73,9 @@ _HOMES = {
     "BrokerError": "rxchronos.stream",
     "CheckpointNotFoundError": "rxchronos.graph",
     "CheckpointStoreError": "rxchronos.graph",
+    "ArgumentTypeError": "rxchronos._errors",
     "FrameTooLargeError": "rxchronos._errors",
+    "InvalidArgumentError": "rxchronos._errors",
     "GraphError": "rxchronos.graph",
     "GraphRecursionError": "rxchronos.graph",
     "GraphValidationError": "rxchronos.graph",
@@ -99,6 +107,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "ArgumentTypeError",
     "BrokerClosedError",
     "BrokerError",
     "CheckpointNotFoundError",
@@ -108,6 +117,7 @@ __all__ = [
     "GraphRecursionError",
     "GraphValidationError",
     "IncompleteStreamError",
+    "InvalidArgumentError",
     "NoRunningLoopError",
     "NodeError",
     "NothingToResumeError",

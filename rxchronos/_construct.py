@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from rxchronos._errors import ArgumentTypeError
+
 __all__ = ["CHECKED_PYDANTIC", "constructor"]
 
 CHECKED_PYDANTIC = ("2.14.4",)
@@ -56,14 +58,14 @@ def constructor(model: type[_M]) -> Callable[[dict[str, Any]], _M]:
             ``model_construct``), or pydantic no longer declares the slots this relies on.
     """
     if model.model_config.get("extra") == "allow" or model.__private_attributes__:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{model.__name__} has extra fields or private attributes: use model_construct"
         )
     setters = []
     for name in _SLOTS:
         slot = vars(BaseModel).get(name)
         if slot is None or not hasattr(slot, "__set__"):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"pydantic's BaseModel no longer declares the slot {name}: rxchronos._construct "
                 f"was checked against pydantic {', '.join(CHECKED_PYDANTIC)}"
             )

@@ -7,7 +7,13 @@ their layer and derive from this base.
 
 from __future__ import annotations
 
-__all__ = ["FrameTooLargeError", "RxChronosError", "SlowConsumerError"]
+__all__ = [
+    "ArgumentTypeError",
+    "FrameTooLargeError",
+    "InvalidArgumentError",
+    "RxChronosError",
+    "SlowConsumerError",
+]
 
 
 class RxChronosError(Exception):
@@ -19,6 +25,24 @@ class RxChronosError(Exception):
         ... except RxChronosError as exc:
         ...     print(type(exc).__name__)
         SlowConsumerError
+    """
+
+
+class ArgumentTypeError(RxChronosError, TypeError):
+    """An entry point was called with an argument of the wrong type.
+
+    It is a ``TypeError`` too, so code written against the usual Python contract still catches it.
+
+    Example:
+        >>> issubclass(ArgumentTypeError, TypeError)
+        True
+    """
+
+
+class InvalidArgumentError(RxChronosError, ValueError):
+    """An entry point was called with an argument of the right type but an unusable value.
+
+    It is a ``ValueError`` too, so code written against the usual Python contract still catches it.
     """
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from rxchronos._errors import FrameTooLargeError
+from rxchronos._errors import ArgumentTypeError, FrameTooLargeError, InvalidArgumentError
 
 __all__ = ["DEFAULT_MAX_SIZE", "NDJSONSplitter", "check_max_size"]
 
@@ -23,11 +23,11 @@ def check_max_size(owner: str, max_size: int | None) -> None:
     if max_size is None:
         return
     if isinstance(max_size, bool) or not isinstance(max_size, int):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{owner}(max_size=...) takes an int or None, got {type(max_size).__name__}"
         )
     if max_size < 1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{owner}(max_size=...) must be >= 1 (or None for no limit), got {max_size}"
         )
 
@@ -71,9 +71,13 @@ class NDJSONSplitter:
             FrameTooLargeError: when a line is longer than ``max_size``.
         """
         if not isinstance(chunk, bytes | bytearray | memoryview):
-            raise TypeError(f"NDJSONSplitter.feed() takes bytes, got {type(chunk).__name__}")
+            raise ArgumentTypeError(
+                f"NDJSONSplitter.feed() takes bytes, got {type(chunk).__name__}"
+            )
         if self._closed:
-            raise ValueError("NDJSONSplitter.feed() called after close(); create a new splitter")
+            raise InvalidArgumentError(
+                "NDJSONSplitter.feed() called after close(); create a new splitter"
+            )
         end = chunk.rfind(b"\n") + 1
         if not end:
             if chunk:

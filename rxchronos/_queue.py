@@ -52,7 +52,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar, get_args
 
-from rxchronos._errors import SlowConsumerError
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError, SlowConsumerError
 
 __all__ = ["OVERFLOW_POLICIES", "BoundedQueue", "Overflow", "QueueStatistics", "check_bounds"]
 
@@ -85,15 +85,15 @@ def check_bounds(
         unbounded: whether ``None`` (no bound) is allowed.
     """
     if overflow not in policies:
-        raise ValueError(f"overflow must be one of {tuple(policies)}, got {overflow!r}")
+        raise InvalidArgumentError(f"overflow must be one of {tuple(policies)}, got {overflow!r}")
     if maxsize is None and unbounded:
         return
     if isinstance(maxsize, bool) or not isinstance(maxsize, int):
         expected = "an int or None" if unbounded else "an int >= 1"
-        raise TypeError(f"{name} must be {expected}, got {type(maxsize).__name__}")
+        raise ArgumentTypeError(f"{name} must be {expected}, got {type(maxsize).__name__}")
     if maxsize < 1:
         hint = " (or None for unbounded)" if unbounded else ""
-        raise ValueError(f"{name} must be >= 1{hint}, got {maxsize}")
+        raise InvalidArgumentError(f"{name} must be >= 1{hint}, got {maxsize}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,7 @@ from reactivex import abc
 from reactivex.disposable import Disposable, SingleAssignmentDisposable
 
 from rxchronos._closable import AsyncClosable
-from rxchronos._errors import RxChronosError
+from rxchronos._errors import ArgumentTypeError, RxChronosError
 from rxchronos._loop import NoRunningLoopError, running_loop
 from rxchronos._queue import BoundedQueue, Overflow, QueueStatistics, check_bounds
 
@@ -121,7 +121,7 @@ def from_producer(
         [3, 2, 1]
     """
     if not callable(produce):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{what}: from_producer() takes a coroutine function produce(emit), "
             f"got {type(produce).__name__}"
         )
@@ -387,7 +387,7 @@ def from_async_iterable(factory: Callable[[], AsyncIterable[_T]]) -> reactivex.O
         [0, 1, 2]
     """
     if not callable(factory):
-        raise TypeError(
+        raise ArgumentTypeError(
             "from_async_iterable() takes a function returning an async iterable (so that each "
             f"subscription gets a fresh one), e.g. from_async_iterable(lambda: source()); "
             f"got {type(factory).__name__}"
@@ -442,7 +442,7 @@ def to_async_iterator(
         [1, 2, 3]
     """
     if not isinstance(observable, reactivex.Observable):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"to_async_iterator() takes a reactivex Observable, got {type(observable).__name__}"
         )
     check_bounds(maxsize, overflow, ITERATOR_OVERFLOW)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import reactivex
 from reactivex import operators as ops
 
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph import stream_mode
 from rxchronos.model._operators import (
     accumulate_tool_calls,
@@ -72,7 +73,9 @@ def of_type(*types: str) -> Callable[[reactivex.Observable[_T]], reactivex.Obser
         [('node_start', 'a'), ('completed', 'a')]
     """
     if not types:
-        raise ValueError("of_type() needs at least one event type, e.g. of_type('node_end')")
+        raise InvalidArgumentError(
+            "of_type() needs at least one event type, e.g. of_type('node_end')"
+        )
     wanted = frozenset(str(t) for t in types)
 
     def _matches(item: Any) -> bool:

@@ -28,7 +28,7 @@ import sys
 from itertools import islice
 from typing import Any, NamedTuple
 
-from rxchronos._errors import FrameTooLargeError
+from rxchronos._errors import ArgumentTypeError, FrameTooLargeError, InvalidArgumentError
 from rxchronos._ndjson import DEFAULT_MAX_SIZE, NDJSONSplitter, check_max_size
 
 __all__ = [
@@ -133,11 +133,11 @@ class SSEDecoder:
 
     def __init__(self, last_event_id: str = "", *, max_size: int | None = DEFAULT_MAX_SIZE) -> None:
         if not isinstance(last_event_id, str):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"SSEDecoder(last_event_id=...) takes a str, got {type(last_event_id).__name__}"
             )
         if "\x00" in last_event_id or "\r" in last_event_id or "\n" in last_event_id:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "SSEDecoder(last_event_id=...) must not contain NUL, CR or LF, "
                 f"got {last_event_id!r}"
             )
@@ -188,7 +188,9 @@ class SSEDecoder:
         if type(chunk) is not bytes:
             chunk = self._coerce(chunk)
         if self._closed:
-            raise ValueError("SSEDecoder.feed() called after close(); create a new decoder")
+            raise InvalidArgumentError(
+                "SSEDecoder.feed() called after close(); create a new decoder"
+            )
         if self._skip_lf and chunk:
             self._skip_lf = False
             if chunk[0] == 10:  # the LF of a CRLF split across pieces
@@ -261,7 +263,7 @@ class SSEDecoder:
     def _coerce(chunk: object) -> bytes:
         if isinstance(chunk, bytearray | memoryview):
             return bytes(chunk)
-        raise TypeError(
+        raise ArgumentTypeError(
             f"SSEDecoder.feed() takes bytes, got {type(chunk).__name__}; "
             "pass the raw response bytes (e.g. from resp.content.iter_any())"
         )
@@ -348,9 +350,9 @@ def _split_lines(text: str) -> list[str]:
 
 def _check_field(name: str, value: str) -> None:
     if not isinstance(value, str):
-        raise TypeError(f"encode_event(): {name} must be a str, got {type(value).__name__}")
+        raise ArgumentTypeError(f"encode_event(): {name} must be a str, got {type(value).__name__}")
     if "\r" in value or "\n" in value or "\x00" in value:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"encode_event(): {name} must not contain CR, LF or NUL, got {value!r}; "
             "these would break the event's framing"
         )
@@ -383,7 +385,7 @@ def encode_event(
         b'event: delta\\nid: 3\\ndata: a\\ndata: b\\n\\n'
     """
     if not isinstance(data, str):
-        raise TypeError(f"encode_event(): data must be a str, got {type(data).__name__}")
+        raise ArgumentTypeError(f"encode_event(): data must be a str, got {type(data).__name__}")
     parts: list[str] = []
     if event is not None:
         _check_field("event", event)
@@ -393,9 +395,13 @@ def encode_event(
         parts.append(f"id: {id}\n")
     if retry is not None:
         if type(retry) is not int:
-            raise TypeError(f"encode_event(): retry must be an int, got {type(retry).__name__}")
+            raise ArgumentTypeError(
+                f"encode_event(): retry must be an int, got {type(retry).__name__}"
+            )
         if retry < 0:
-            raise ValueError(f"encode_event(): retry must be >= 0 milliseconds, got {retry}")
+            raise InvalidArgumentError(
+                f"encode_event(): retry must be >= 0 milliseconds, got {retry}"
+            )
         parts.append(f"retry: {retry}\n")
     if "\n" in data or "\r" in data:
         parts.extend(f"data: {line}\n" for line in _split_lines(data))
@@ -415,7 +421,7 @@ def encode_comment(text: str = "") -> bytes:
         b': ping\\n'
     """
     if not isinstance(text, str):
-        raise TypeError(f"encode_comment(): text must be a str, got {type(text).__name__}")
+        raise ArgumentTypeError(f"encode_comment(): text must be a str, got {type(text).__name__}")
     if not text:
         return b":\n"
     return "".join(f": {line}\n" for line in _split_lines(text)).encode("utf-8")

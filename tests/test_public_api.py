@@ -10,6 +10,7 @@ import pytest
 import rxchronos
 
 EXPECTED_TOP_LEVEL = {
+    "ArgumentTypeError",
     "BrokerClosedError",
     "BrokerError",
     "CheckpointNotFoundError",
@@ -19,6 +20,7 @@ EXPECTED_TOP_LEVEL = {
     "GraphRecursionError",
     "GraphValidationError",
     "IncompleteStreamError",
+    "InvalidArgumentError",
     "NoRunningLoopError",
     "NodeError",
     "NothingToResumeError",

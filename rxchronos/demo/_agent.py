@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rxchronos import operators as rxo
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph import CompiledGraph, StateGraph, emit
 from rxchronos.model import (
     ChatRequest,
@@ -155,7 +156,7 @@ def build_agent(provider: Provider, *, pace: float = 0.0) -> CompiledGraph:
         'Yes, take the umbrella.'
     """
     if pace < 0:
-        raise ValueError(f"pace must not be negative, got {pace!r}")
+        raise InvalidArgumentError(f"pace must not be negative, got {pace!r}")
 
     async def plan(state: Mapping[str, Any]) -> dict[str, Any]:
         steps = ["ask the model", "run the tool it calls", "get approval", "answer"]

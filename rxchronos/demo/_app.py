@@ -35,6 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from rxchronos import RxChronosError
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.demo._agent import DEMO_QUESTION, STEPS, build_agent, demo_provider, initial_state
 from rxchronos.graph import Checkpoint, MemoryStore, Runner, RunState
 from rxchronos.model import Provider
@@ -225,9 +226,11 @@ def create_app(
     """
     for name, limit in (("max_runs", max_runs), ("max_running", max_running)):
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"{name} must be a positive integer, got {limit!r}")
+            raise InvalidArgumentError(f"{name} must be a positive integer, got {limit!r}")
     if max_running > max_runs:
-        raise ValueError(f"max_running ({max_running}) must not exceed max_runs ({max_runs})")
+        raise InvalidArgumentError(
+            f"max_running ({max_running}) must not exceed max_runs ({max_runs})"
+        )
     runs = _DemoRuns(
         provider or demo_provider(),
         question=question,
@@ -329,7 +332,7 @@ async def _body_text(request: web.Request) -> str:
 
 
 def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
+    raise InvalidArgumentError(f"{name} is not JSON")
 
 
 def _known_run(request: web.Request, topic: str | None) -> bool:

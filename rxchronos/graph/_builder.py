@@ -11,6 +11,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.graph._compiled import END, START, CompiledGraph, ConditionalEdge, Join, NodeSpec
 from rxchronos.graph._errors import GraphValidationError
 
@@ -60,12 +61,14 @@ class StateGraph:
         self, graph_id: str, *, reducers: Mapping[str, Callable[[Any, Any], Any]] | None = None
     ) -> None:
         if not isinstance(graph_id, str) or not graph_id:
-            raise ValueError(f"graph_id must be a non-empty string, got {graph_id!r}")
+            raise InvalidArgumentError(f"graph_id must be a non-empty string, got {graph_id!r}")
         if reducers is not None and not isinstance(reducers, Mapping):
-            raise TypeError(f"reducers must be a mapping {{key: reducer}}, got {reducers!r}")
+            raise ArgumentTypeError(
+                f"reducers must be a mapping {{key: reducer}}, got {reducers!r}"
+            )
         for key, reducer in (reducers or {}).items():
             if not isinstance(key, str) or not callable(reducer):
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"reducers: {key!r} must map a str state key to a function (current, update) "
                     f"-> new, got {reducer!r}"
                 )
@@ -137,9 +140,11 @@ class StateGraph:
             ValueError: ``path_map`` is empty.
         """
         if not callable(route):
-            raise TypeError(f"route for {source!r} must be callable, got {type(route).__name__}")
+            raise ArgumentTypeError(
+                f"route for {source!r} must be callable, got {type(route).__name__}"
+            )
         if _is_async(route):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"route for {source!r} must be a plain def returning a destination, not async "
                 "(do the async work in the node and store what the route needs in the state)"
             )
@@ -230,10 +235,12 @@ class StateGraph:
         self, node_id: str, fn: NodeFunction, *, interrupt: bool, in_thread: bool
     ) -> StateGraph:
         if not callable(fn):
-            raise TypeError(f"node {node_id!r}: fn must be callable, got {type(fn).__name__}")
+            raise ArgumentTypeError(
+                f"node {node_id!r}: fn must be callable, got {type(fn).__name__}"
+            )
         is_async = _is_async(fn)
         if in_thread and is_async:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"node {node_id!r}: in_thread=True is for blocking plain def functions; an async "
                 "def node already runs on the event loop without blocking it"
             )
@@ -288,18 +295,22 @@ def _path_map(
     elif isinstance(path_map, Sequence) and not isinstance(path_map, str | bytes):
         bad = [target for target in path_map if not isinstance(target, str)]
         if bad:
-            raise TypeError(f"path_map of {source!r}: node ids must be strings, got {bad!r}")
+            raise ArgumentTypeError(
+                f"path_map of {source!r}: node ids must be strings, got {bad!r}"
+            )
         mapping = {target: target for target in path_map}
     else:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"path_map of {source!r} must be a mapping {{key: node_id}} or a list of node ids, "
             f"got {type(path_map).__name__}"
         )
     if not mapping:
-        raise ValueError(f"path_map of {source!r} is empty: the route would have nowhere to go")
+        raise InvalidArgumentError(
+            f"path_map of {source!r} is empty: the route would have nowhere to go"
+        )
     for key, target in mapping.items():
         if not isinstance(key, str) or not isinstance(target, str):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"path_map of {source!r}: keys and node ids must be strings, got "
                 f"{key!r}: {target!r}"
             )

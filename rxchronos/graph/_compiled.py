@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from rxchronos._errors import ArgumentTypeError
 from rxchronos.graph._errors import RoutingError
 from rxchronos.graph._state import FrozenDict
 
@@ -75,9 +76,11 @@ class Send:
 
     def __init__(self, node: str, arg: Any, *, tool_call_id: str | None = None) -> None:
         if not isinstance(node, str) or not node:
-            raise TypeError(f"Send needs a node id (a non-empty str), got {node!r}")
+            raise ArgumentTypeError(f"Send needs a node id (a non-empty str), got {node!r}")
         if tool_call_id is not None and not isinstance(tool_call_id, str):
-            raise TypeError(f"Send tool_call_id must be a str or None, got {tool_call_id!r}")
+            raise ArgumentTypeError(
+                f"Send tool_call_id must be a str or None, got {tool_call_id!r}"
+            )
         self.node = node
         self.arg = arg
         self.tool_call_id = tool_call_id

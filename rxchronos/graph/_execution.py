@@ -26,6 +26,7 @@ from reactivex.disposable import Disposable
 from reactivex.subject import Subject
 
 from rxchronos._construct import constructor
+from rxchronos._errors import ArgumentTypeError
 from rxchronos._tap import reset_tap, set_tap
 from rxchronos.graph._compiled import END, CompiledGraph, NodeSpec, Send
 from rxchronos.graph._errors import (
@@ -153,14 +154,16 @@ def emit(type: str, data: Mapping[str, Any] | None = None) -> None:
         [{'type': 'progress', 'data': {'done': 50}}]
     """
     if not isinstance(type, str):
-        raise TypeError(f"emit() type must be a str, got {type!r}")
+        raise ArgumentTypeError(f"emit() type must be a str, got {type!r}")
     if data is not None:
         if not isinstance(data, Mapping):
-            raise TypeError(f"emit() data must be a mapping or None, got {data.__class__.__name__}")
+            raise ArgumentTypeError(
+                f"emit() data must be a mapping or None, got {data.__class__.__name__}"
+            )
         _, problem = dumps_checked(data)
         if problem is not None:
             path, reason = problem
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"emit({type!r}): {format_path('data', path)} cannot be sent as JSON: {reason}"
             )
     report = current_reporter.get()

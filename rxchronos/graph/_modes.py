@@ -25,6 +25,7 @@ from typing import Any, Literal, get_args
 
 from reactivex import Observable, abc
 
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph._events import EventType, StreamEvent
 
 __all__ = ["StreamMode", "stream_mode"]
@@ -103,12 +104,12 @@ def stream_mode(
         [{'a': {'x': 1}}, {'b': {'y': 2}}]
     """
     if not modes:
-        raise ValueError(f"stream_mode() needs at least one mode, one of {list(_MODES)}")
+        raise InvalidArgumentError(f"stream_mode() needs at least one mode, one of {list(_MODES)}")
     unknown = [m for m in modes if m not in _VIEWS]
     if unknown:
-        raise ValueError(f"unknown stream mode(s) {unknown}; choose from {list(_MODES)}")
+        raise InvalidArgumentError(f"unknown stream mode(s) {unknown}; choose from {list(_MODES)}")
     if len(set(modes)) != len(modes):
-        raise ValueError(f"stream_mode() got a mode twice: {list(modes)}")
+        raise InvalidArgumentError(f"stream_mode() got a mode twice: {list(modes)}")
     table: dict[str, list[tuple[str, _Extract]]] = {}
     for mode in modes:
         types, extract = _VIEWS[mode]

@@ -16,6 +16,7 @@ import json
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.graph._errors import CheckpointStoreError
 from rxchronos.graph._lease import Lease, LeaseRenewal
 from rxchronos.graph._state import decode_branches, encode_state, freeze_mapping
@@ -119,13 +120,17 @@ class PostgresStore:
         timeout: float = 10.0,
     ) -> None:
         if not isinstance(dsn, str) or not dsn:
-            raise TypeError("dsn must be a non-empty connection string or URL")
+            raise ArgumentTypeError("dsn must be a non-empty connection string or URL")
         if not isinstance(schema, str) or not 0 < len(schema) <= 63:
-            raise ValueError(f"schema must be a name of 1 to 63 characters, got {schema!r}")
+            raise InvalidArgumentError(
+                f"schema must be a name of 1 to 63 characters, got {schema!r}"
+            )
         if not 0 < min_size <= max_size:
-            raise ValueError(f"need 0 < min_size <= max_size, got {min_size} and {max_size}")
+            raise InvalidArgumentError(
+                f"need 0 < min_size <= max_size, got {min_size} and {max_size}"
+            )
         if not timeout > 0:
-            raise ValueError(f"timeout must be positive, got {timeout!r}")
+            raise InvalidArgumentError(f"timeout must be positive, got {timeout!r}")
         try:
             from psycopg import sql
             from psycopg_pool import AsyncConnectionPool

@@ -11,6 +11,7 @@ from typing import Any
 
 from reactivex import Observable
 
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.aio import from_producer
 from rxchronos.graph._compiled import CompiledGraph
 from rxchronos.graph._errors import (
@@ -78,34 +79,36 @@ class Runner:
         max_concurrency: int | None = None,
     ) -> None:
         if not isinstance(graph, CompiledGraph):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"Runner needs a compiled graph (StateGraph(...).compile()), got "
                 f"{type(graph).__name__}"
             )
         if store is not None and (
             isinstance(store, type) or not isinstance(store, CheckpointStore)
         ):
-            raise TypeError(
+            raise ArgumentTypeError(
                 "store must be a CheckpointStore instance such as MemoryStore() or "
                 f"SQLiteStore(path), got {store!r}"
             )
         if broker is not None and (
             isinstance(broker, type) or not isinstance(broker, EventPublisher)
         ):
-            raise TypeError(
+            raise ArgumentTypeError(
                 "broker must have publish(event, topic=...) and finish_topic(topic) (an "
                 f"rxchronos.stream.Broker), got {broker!r}"
             )
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-            raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+            raise InvalidArgumentError(f"max_steps must be a positive int, got {max_steps!r}")
         if isinstance(lease_ttl, bool) or not isinstance(lease_ttl, int | float) or lease_ttl <= 0:
-            raise ValueError(f"lease_ttl must be a positive number of seconds, got {lease_ttl!r}")
+            raise InvalidArgumentError(
+                f"lease_ttl must be a positive number of seconds, got {lease_ttl!r}"
+            )
         if max_concurrency is not None and (
             isinstance(max_concurrency, bool)
             or not isinstance(max_concurrency, int)
             or max_concurrency < 1
         ):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"max_concurrency must be a positive int or None, got {max_concurrency!r}"
             )
         self.max_concurrency = max_concurrency
@@ -295,16 +298,16 @@ class Runner:
         """
         changes = self._update(update)
         if session_id is not None and (not isinstance(session_id, str) or not session_id):
-            raise ValueError(f"session_id must be a non-empty string, got {session_id!r}")
+            raise InvalidArgumentError(f"session_id must be a non-empty string, got {session_id!r}")
         checkpoint = await self._checkpoint(checkpoint_id)
         new_session = session_id or f"{checkpoint.session_id}-fork-{os.urandom(4).hex()}"
         if new_session == checkpoint.session_id:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"fork_from needs a new session id, not the checkpoint's own {new_session!r}; "
                 "to go on in the same session use resume_from_checkpoint"
             )
         if await self._require_store("fork_from").latest(new_session) is not None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"session {new_session!r} already has checkpoints; a fork starts a new session"
             )
         return await self._await(new_session, self._from_checkpoint(checkpoint, changes, fork=True))
@@ -329,17 +332,19 @@ class Runner:
             else:
                 return FrozenDict(state)  # flat and plain (the common case): nothing to freeze
         elif not isinstance(state, Mapping):
-            raise TypeError(f"state must be a mapping, got {type(state).__name__}")
+            raise ArgumentTypeError(f"state must be a mapping, got {type(state).__name__}")
         for key in state:
             if type(key) is not str:
-                raise TypeError(f"state keys must be strings, got {key!r}")
+                raise ArgumentTypeError(f"state keys must be strings, got {key!r}")
         return freeze_mapping(state)
 
     def _update(self, update: Mapping[str, Any] | None) -> FrozenDict | None:
         if update is None:
             return None
         if not isinstance(update, Mapping):
-            raise TypeError(f"update must be a mapping or None, got {type(update).__name__}")
+            raise ArgumentTypeError(
+                f"update must be a mapping or None, got {type(update).__name__}"
+            )
         return self._initial(update) if update else None
 
     def _from_entry(self, state: FrozenDict) -> _Start:
@@ -426,7 +431,7 @@ class Runner:
         self, session_id: str, sink: Callable[[StreamEvent], None] | None
     ) -> RunExecution:
         if not isinstance(session_id, str) or not session_id:
-            raise ValueError(f"session_id must be a non-empty string, got {session_id!r}")
+            raise InvalidArgumentError(f"session_id must be a non-empty string, got {session_id!r}")
         if session_id in self._active:
             raise SessionBusyError(
                 f"session {session_id!r} is already running on this runner; wait for it or "

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph._errors import CheckpointStoreError
 from rxchronos.graph._lease import Lease, LeaseRenewal
 from rxchronos.graph._state import decode_branches, encode_state, freeze_mapping
@@ -93,7 +94,9 @@ class SQLiteStore:
         self, path: str | os.PathLike[str], *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
-            raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
+            raise InvalidArgumentError(
+                f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}"
+            )
         self.path = os.fspath(path)
         _check_path(self.path)
         self._synchronous = synchronous

@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn, SupportsIndex
 
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.graph._errors import StateSerializationError
 
 __all__ = [
@@ -152,7 +153,7 @@ def merge_update(node_id: str, state: FrozenDict, result: object) -> tuple[Froze
     if result is None:
         return state, EMPTY_STATE
     if type(result) is not dict and not isinstance(result, Mapping):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"node {node_id!r} returned {type(result).__name__}; a node returns a mapping of the "
             "state keys it changes (or None)"
         )
@@ -161,7 +162,7 @@ def merge_update(node_id: str, state: FrozenDict, result: object) -> tuple[Froze
     for key, value in result.items():
         if get(key, _MISSING) is not value:
             if type(key) is not str:
-                raise TypeError(f"node {node_id!r} returned a non-string state key {key!r}")
+                raise ArgumentTypeError(f"node {node_id!r} returned a non-string state key {key!r}")
             changed[key] = value if type(value) in ATOMIC else freeze(value)
     if not changed:
         return state, EMPTY_STATE
@@ -341,14 +342,14 @@ def decode_branches(text: object) -> FrozenDict | None:
     try:
         branches = json.loads(text) if isinstance(text, str) else None
     except ValueError as exc:
-        raise ValueError(f"its branches are not valid JSON ({exc})") from exc
+        raise InvalidArgumentError(f"its branches are not valid JSON ({exc})") from exc
     if not (
         isinstance(branches, dict)
         and isinstance(branches.get("tasks"), list)
         and isinstance(branches.get("joins"), dict)
         and all(isinstance(t, dict) and isinstance(t.get("node"), str) for t in branches["tasks"])
     ):
-        raise ValueError(f"its branches are {text!r}")
+        raise InvalidArgumentError(f"its branches are {text!r}")
     return freeze_mapping(branches)
 
 

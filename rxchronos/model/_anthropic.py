@@ -48,6 +48,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.model._dialect import (
     MalformedData,
     StreamParser,
@@ -118,7 +119,9 @@ def _turn(message: Message) -> tuple[str, list[dict[str, Any]]]:
         return "assistant", _assistant_blocks(message)
     if message.role is Role.TOOL:
         if not message.tool_call_id:
-            raise ValueError("a tool message needs the tool_call_id of the call it answers")
+            raise InvalidArgumentError(
+                "a tool message needs the tool_call_id of the call it answers"
+            )
         result = {
             "type": "tool_result",
             "tool_use_id": message.tool_call_id,

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from rxchronos._construct import constructor
-from rxchronos._errors import RxChronosError
+from rxchronos._errors import InvalidArgumentError, RxChronosError
 from rxchronos.model._errors import DEFAULT_ERROR_BODY_LIMIT, ProviderStreamError
 from rxchronos.model._operators import ResponseCollector
 from rxchronos.model._types import ChatRequest, ChatResponse, Message, Role, ToolCall
@@ -327,7 +327,7 @@ class StreamParser(ABC):
         try:
             payload, end = _decode(data)
             if end != len(data) and data[end:].strip():
-                raise ValueError("extra data")
+                raise InvalidArgumentError("extra data")
         except (ValueError, RecursionError):
             try:
                 payload = load_json(data)

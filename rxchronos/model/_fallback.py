@@ -27,6 +27,7 @@ from reactivex import abc
 from reactivex.disposable import SerialDisposable
 
 from rxchronos._closable import AsyncClosable
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.model._errors import ProviderError
 from rxchronos.model._types import ChatRequest, ChatResponse, Provider
 
@@ -50,10 +51,10 @@ class FallbackProvider(AsyncClosable):
 
     def __init__(self, *providers: Provider, on_fallback: OnFallback | None = None) -> None:
         if not providers:
-            raise ValueError("FallbackProvider needs at least one provider")
+            raise InvalidArgumentError("FallbackProvider needs at least one provider")
         for provider in providers:
             if not isinstance(provider, Provider):
-                raise TypeError(f"not a Provider: {type(provider).__name__}")
+                raise ArgumentTypeError(f"not a Provider: {type(provider).__name__}")
         self.providers = providers
         self.on_fallback = on_fallback
 

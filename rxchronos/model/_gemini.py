@@ -52,6 +52,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.model._dialect import (
     MalformedData,
     StreamParser,
@@ -105,7 +106,7 @@ def tool_result_name(message: Message, names: dict[str, str]) -> str:
     """
     name = message.name or names.get(message.tool_call_id or "")
     if not name:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"cannot tell which tool the tool message with tool_call_id={message.tool_call_id!r} "
             "answers: include the assistant message with that tool call, or set Message.name"
         )

@@ -47,7 +47,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 import aiohttp
 from yarl import URL
 
-from rxchronos._errors import FrameTooLargeError
+from rxchronos._errors import ArgumentTypeError, FrameTooLargeError, InvalidArgumentError
 from rxchronos._ndjson import DEFAULT_MAX_SIZE
 from rxchronos.model._dialect import MalformedData, StreamParser, error_info, load_json
 from rxchronos.model._errors import (
@@ -129,9 +129,11 @@ class Timeouts:
             if value is None:
                 continue
             if not isinstance(value, int | float) or isinstance(value, bool):
-                raise TypeError(f"Timeouts.{name} takes seconds or None, got {value!r}")
+                raise ArgumentTypeError(f"Timeouts.{name} takes seconds or None, got {value!r}")
             if not value > 0:
-                raise ValueError(f"Timeouts.{name} must be positive or None, got {value!r}")
+                raise InvalidArgumentError(
+                    f"Timeouts.{name} must be positive or None, got {value!r}"
+                )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,13 +156,15 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool):
-            raise TypeError(f"RetryPolicy.max_retries takes an int, got {self.max_retries!r}")
+            raise ArgumentTypeError(
+                f"RetryPolicy.max_retries takes an int, got {self.max_retries!r}"
+            )
         for name in ("base_delay", "max_delay"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
-                raise TypeError(f"RetryPolicy.{name} takes seconds, got {value!r}")
+                raise ArgumentTypeError(f"RetryPolicy.{name} takes seconds, got {value!r}")
         if self.max_retries < 0 or self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError(f"RetryPolicy values must not be negative: {self!r}")
+            raise InvalidArgumentError(f"RetryPolicy values must not be negative: {self!r}")
 
     def delay(self, attempt: int, *, retry_after: float | None) -> float:
         """Seconds to wait before retry number ``attempt + 1``."""

@@ -39,6 +39,7 @@ from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposab
 from reactivex.scheduler import TimeoutScheduler
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
+from rxchronos._errors import InvalidArgumentError
 from rxchronos._tap import current_tap
 from rxchronos.model._types import ChatResponse, StopReason, ToolCall, Usage
 
@@ -364,7 +365,9 @@ def coalesce_text(
         ['abc']
     """
     if not seconds > 0:
-        raise ValueError(f"coalesce_text() needs a positive window in seconds, got {seconds!r}")
+        raise InvalidArgumentError(
+            f"coalesce_text() needs a positive window in seconds, got {seconds!r}"
+        )
 
     def _coalesce(source: reactivex.Observable[Any]) -> reactivex.Observable[str]:
         def subscribe(

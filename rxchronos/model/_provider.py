@@ -42,6 +42,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic reads a TypedDict from here before 3.12
 
 from rxchronos._closable import AsyncClosable
+from rxchronos._errors import ArgumentTypeError
 from rxchronos._ndjson import DEFAULT_MAX_SIZE
 from rxchronos.aio import from_producer
 from rxchronos.model._dialect import StreamParser
@@ -286,7 +287,9 @@ class HTTPProvider(AsyncClosable, ABC):
             ...     ChatRequest(messages=[Message(role="user", content="Hi")]))  # nothing sent yet
         """
         if not isinstance(request, ChatRequest):
-            raise TypeError(f"stream_chat() takes a ChatRequest, got {type(request).__name__}")
+            raise ArgumentTypeError(
+                f"stream_chat() takes a ChatRequest, got {type(request).__name__}"
+            )
 
         async def produce(emit: Any) -> None:
             async with self._sessions.request():
@@ -306,7 +309,7 @@ class HTTPProvider(AsyncClosable, ABC):
             ...     return (await provider.chat(request)).content
         """
         if not isinstance(request, ChatRequest):
-            raise TypeError(f"chat() takes a ChatRequest, got {type(request).__name__}")
+            raise ArgumentTypeError(f"chat() takes a ChatRequest, got {type(request).__name__}")
         http = self.build_request(request, stream=False)
         async with self._sessions.request():
             return await with_retries(self.retry, lambda: self._chat_once(http))

@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.model._anthropic import Anthropic
 from rxchronos.model._cohere import Cohere
 from rxchronos.model._errors import ProviderConfigError
@@ -140,7 +141,9 @@ def register_provider(prefix: str, factory: ProviderFactory) -> None:
         'x'
     """
     if not prefix or ":" in prefix:
-        raise ValueError(f"a provider prefix is a non-empty name without ':', got {prefix!r}")
+        raise InvalidArgumentError(
+            f"a provider prefix is a non-empty name without ':', got {prefix!r}"
+        )
     _FACTORIES[prefix] = factory
 
 
@@ -165,7 +168,9 @@ def provider_from_string(
         Groq(name='groq', model='llama-3.3-70b-versatile')
     """
     if not isinstance(spec, str):
-        raise TypeError(f"provider_from_string() takes a string like 'openai:gpt-4o', got {spec!r}")
+        raise ArgumentTypeError(
+            f"provider_from_string() takes a string like 'openai:gpt-4o', got {spec!r}"
+        )
     prefix, _, model = spec.strip().partition(":")
     factory = _FACTORIES.get(prefix.lower())
     if factory is None:

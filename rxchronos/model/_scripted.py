@@ -37,6 +37,7 @@ from reactivex import abc
 from reactivex.disposable import Disposable
 
 from rxchronos._closable import AsyncClosable
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.aio import from_producer
 from rxchronos.model._operators import ResponseCollector, tapped
 from rxchronos.model._types import (
@@ -121,13 +122,17 @@ class ScriptedProvider(AsyncClosable):
         name: str = "scripted",
     ) -> None:
         if delay < 0:
-            raise ValueError(f"ScriptedProvider delay must not be negative, got {delay!r}")
+            raise InvalidArgumentError(
+                f"ScriptedProvider delay must not be negative, got {delay!r}"
+            )
         if fragment_size < 1:
-            raise ValueError(f"fragment_size must be at least 1, got {fragment_size!r}")
+            raise InvalidArgumentError(f"fragment_size must be at least 1, got {fragment_size!r}")
         if isinstance(replies, str | ScriptedReply):
-            raise TypeError("ScriptedProvider takes a list of replies: ScriptedProvider(['Hi'])")
+            raise ArgumentTypeError(
+                "ScriptedProvider takes a list of replies: ScriptedProvider(['Hi'])"
+            )
         if not (replies is None or callable(replies) or isinstance(replies, Iterable)):
-            raise TypeError(
+            raise ArgumentTypeError(
                 "ScriptedProvider takes a list of replies (texts or ScriptedReply) or a function "
                 f"of the request, got {type(replies).__name__}"
             )
@@ -135,7 +140,7 @@ class ScriptedProvider(AsyncClosable):
         self._queue: list[str | ScriptedReply] = [] if callable(replies) else list(replies or ())
         for reply in self._queue:
             if not isinstance(reply, str | ScriptedReply):
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"a scripted reply is a str or a ScriptedReply, got {type(reply).__name__}"
                 )
         self._model = model
@@ -206,7 +211,9 @@ class ScriptedProvider(AsyncClosable):
             ''
         """
         if not isinstance(request, ChatRequest):
-            raise TypeError(f"stream_chat() takes a ChatRequest, got {type(request).__name__}")
+            raise ArgumentTypeError(
+                f"stream_chat() takes a ChatRequest, got {type(request).__name__}"
+            )
 
         def subscribe(
             observer: abc.ObserverBase[ChatResponse], scheduler: abc.SchedulerBase | None = None
@@ -253,7 +260,7 @@ class ScriptedProvider(AsyncClosable):
             'Hello!'
         """
         if not isinstance(request, ChatRequest):
-            raise TypeError(f"chat() takes a ChatRequest, got {type(request).__name__}")
+            raise ArgumentTypeError(f"chat() takes a ChatRequest, got {type(request).__name__}")
         reply = self._next_reply(request)
         if reply.error is not None:
             raise reply.error

@@ -15,6 +15,7 @@ from html import escape
 from itertools import pairwise
 from typing import Any, Protocol
 
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.graph import END, START
 from rxchronos.notebook._ipython import ipython_display
 from rxchronos.notebook._mermaid import Flowchart, FlowEdge, parse_flowchart
@@ -127,7 +128,9 @@ def graph_picture(graph: HasMermaid | str, *, highlight: str | None = None) -> G
     chart = parse_flowchart(mermaid)
     labels = {n.label for n in chart.nodes.values() if n.kind in ("node", "interrupt")}
     if highlight is not None and highlight not in labels:
-        raise ValueError(f"highlight={highlight!r} is not a node of the graph ({sorted(labels)})")
+        raise InvalidArgumentError(
+            f"highlight={highlight!r} is not a node of the graph ({sorted(labels)})"
+        )
     return GraphPicture(_draw(chart, highlight), mermaid)
 
 
@@ -157,13 +160,13 @@ def _mermaid_of(graph: Any) -> str:
         return graph
     to_mermaid = getattr(graph, "to_mermaid", None)
     if not callable(to_mermaid):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"expected a compiled graph (with to_mermaid()) or Mermaid text, "
             f"got {type(graph).__name__}"
         )
     text = to_mermaid()
     if not isinstance(text, str):
-        raise TypeError(f"to_mermaid() returned {type(text).__name__}, not str")
+        raise ArgumentTypeError(f"to_mermaid() returned {type(text).__name__}, not str")
     return text
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import reactivex
 from reactivex import abc
 
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.notebook._ipython import ipython_display
 
 __all__ = ["LiveView", "live", "live_views"]
@@ -71,11 +72,13 @@ def live(
         'Hello, world'
     """
     if not isinstance(max_lines, int) or max_lines < 1:
-        raise ValueError(f"max_lines must be a positive int, got {max_lines!r}")
+        raise InvalidArgumentError(f"max_lines must be a positive int, got {max_lines!r}")
     if interval < 0:
-        raise ValueError(f"interval must be >= 0 seconds, got {interval!r}")
+        raise InvalidArgumentError(f"interval must be >= 0 seconds, got {interval!r}")
     if not isinstance(observable, reactivex.Observable):
-        raise TypeError(f"live() needs a reactivex Observable, got {type(observable).__name__}")
+        raise ArgumentTypeError(
+            f"live() needs a reactivex Observable, got {type(observable).__name__}"
+        )
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rxchronos._errors import InvalidArgumentError
+
 __all__ = ["FlowEdge", "FlowNode", "Flowchart", "parse_flowchart"]
 
 # labels never hold their own closing delimiter (to_mermaid() escapes quotes as #quot;), so a shape
@@ -66,7 +68,7 @@ def parse_flowchart(text: str) -> Flowchart:
     """
     lines = [line.strip() for line in text.strip().splitlines()]
     if not lines or not lines[0].startswith(("flowchart", "graph")):
-        raise ValueError(
+        raise InvalidArgumentError(
             "expected Mermaid flowchart text starting with 'flowchart', e.g. from "
             "compiled.to_mermaid()"
         )
@@ -80,7 +82,9 @@ def parse_flowchart(text: str) -> Flowchart:
             continue
         edge = _EDGE.match(line)
         if edge is None:
-            raise ValueError(f"line {number} of the flowchart is not understood: {line!r}")
+            raise InvalidArgumentError(
+                f"line {number} of the flowchart is not understood: {line!r}"
+            )
         _declare(chart, edge.group("src"), edge, "s")
         _declare(chart, edge.group("dst"), edge, "d")
         label = edge.group("label")

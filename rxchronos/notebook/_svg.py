@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
+from rxchronos._errors import InvalidArgumentError
+
 __all__ = ["SVGPicture", "attr", "text_width"]
 
 FONT = "font-family:ui-sans-serif,system-ui,sans-serif"
@@ -32,7 +34,7 @@ class SVGPicture:
 
     def __init__(self, svg: str, *, caption: str | None = None) -> None:
         if not isinstance(svg, str) or not svg.lstrip().startswith("<svg"):
-            raise ValueError("SVGPicture needs the text of an <svg> element")
+            raise InvalidArgumentError("SVGPicture needs the text of an <svg> element")
         self.svg = svg
         self.caption = caption
 

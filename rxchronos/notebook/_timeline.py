@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Literal
 
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.notebook._svg import FONT, SVGPicture, attr, text_width
 
 __all__ = ["timeline"]
@@ -83,9 +84,9 @@ def timeline(
         True
     """
     if by not in ("time", "order"):
-        raise ValueError(f"by must be 'time' or 'order', got {by!r}")
+        raise InvalidArgumentError(f"by must be 'time' or 'order', got {by!r}")
     if not isinstance(width, int) or width < 200:
-        raise ValueError(f"width must be an int of at least 200 pixels, got {width!r}")
+        raise InvalidArgumentError(f"width must be an int of at least 200 pixels, got {width!r}")
     items = [_normalise(e, i) for i, e in enumerate(events)]
     has_time = all(item.at >= 0 for item in items)
     if by == "order" or not has_time:
@@ -100,7 +101,7 @@ def _normalise(event: Any, index: int) -> _Item:
     if isinstance(raw_type, Enum):
         raw_type = raw_type.value
     if not isinstance(raw_type, str):
-        raise TypeError(f"event {index} has no string `type`: {event!r:.80}")
+        raise ArgumentTypeError(f"event {index} has no string `type`: {event!r:.80}")
     data = fields.get("data")
     if "node_id" not in fields and isinstance(data, Mapping):
         fields = {**data, "type": raw_type}  # a broker Event / SSE payload of a graph event

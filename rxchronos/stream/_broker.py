@@ -32,6 +32,7 @@ from reactivex.disposable import Disposable
 from reactivex.subject import Subject
 
 from rxchronos._closable import AsyncClosable
+from rxchronos._errors import ArgumentTypeError
 from rxchronos._queue import Overflow
 from rxchronos.stream._errors import BrokerClosedError, BrokerError, SubscriberError
 from rxchronos.stream._event import Event, check_client, check_topic, normalise_topics
@@ -387,7 +388,7 @@ class Subscriptions:
 def check_control(session_id: object, command: object) -> None:
     for name, value in (("session_id", session_id), ("command", command)):
         if not isinstance(value, str) or not value or "\n" in value:
-            raise TypeError(f"{name} must be a non-empty one-line string, got {value!r}")
+            raise ArgumentTypeError(f"{name} must be a non-empty one-line string, got {value!r}")
 
 
 def _in_loop() -> bool:
@@ -476,7 +477,7 @@ class BaseBroker(AsyncClosable, SSERoutes):
             How many subscriptions were completed.
         """
         if not isinstance(client_id, str):
-            raise TypeError(f"client_id must be a string, got {type(client_id).__name__}")
+            raise ArgumentTypeError(f"client_id must be a string, got {type(client_id).__name__}")
         return self._subscriptions.complete(
             lambda s: s.client_id == client_id, f"unsubscribed client {client_id!r}"
         )

@@ -16,6 +16,7 @@ import aiohttp
 import reactivex
 from yarl import URL
 
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.aio import from_async_iterable
 from rxchronos.sse import DEFAULT_MAX_SIZE, ServerSentEvent, SSEDecoder
 from rxchronos.stream._errors import SSEConnectionError, SSEHTTPError, SSEProtocolError
@@ -96,17 +97,17 @@ def sse_client(
     target = _check_url(url)
     for name, value in (("retry", retry), ("connect_timeout", connect_timeout)):
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-            raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+            raise ArgumentTypeError(f"{name} must be a number of seconds, got {value!r}")
     if retry < 0:
-        raise ValueError(f"retry must be >= 0 seconds, got {retry}")
+        raise InvalidArgumentError(f"retry must be >= 0 seconds, got {retry}")
     if max_retries is not None and (
         isinstance(max_retries, bool) or not isinstance(max_retries, int)
     ):
-        raise TypeError(f"max_retries must be an int or None, got {max_retries!r}")
+        raise ArgumentTypeError(f"max_retries must be an int or None, got {max_retries!r}")
     if max_retries is not None and max_retries < 0:
-        raise ValueError(f"max_retries must be >= 0 or None, got {max_retries}")
+        raise InvalidArgumentError(f"max_retries must be >= 0 or None, got {max_retries}")
     if connect_timeout <= 0:
-        raise ValueError(f"connect_timeout must be > 0 seconds, got {connect_timeout}")
+        raise InvalidArgumentError(f"connect_timeout must be > 0 seconds, got {connect_timeout}")
     SSEDecoder(last_event_id or "", max_size=max_size)  # TypeError/ValueError for a bad id or size
     extra = dict(headers or {})
 
@@ -182,14 +183,14 @@ async def _read(
 def _check_url(url: object) -> URL:
     """The URL to read, or ``TypeError``/``ValueError`` saying why it cannot be one."""
     if not isinstance(url, str | URL):
-        raise TypeError(f"sse_client() takes the URL as a str, got {type(url).__name__}")
+        raise ArgumentTypeError(f"sse_client() takes the URL as a str, got {type(url).__name__}")
     try:
         parsed = URL(url)
     except ValueError as exc:
-        raise ValueError(f"sse_client(): not a URL ({exc})") from None
+        raise InvalidArgumentError(f"sse_client(): not a URL ({exc})") from None
     if not parsed.absolute or parsed.scheme not in ("http", "https") or not parsed.host:
         shown = parsed.with_user(None) if parsed.absolute else parsed
-        raise ValueError(
+        raise InvalidArgumentError(
             "sse_client() needs an absolute http:// or https:// URL, got "
             f"{str(shown.with_query(None).with_fragment(None))!r}"
         )

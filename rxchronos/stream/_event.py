@@ -16,6 +16,8 @@ from typing import Any
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+
 __all__ = [
     "RESERVED_EVENT_NAMES",
     "Event",
@@ -82,7 +84,7 @@ class Event(BaseModel):
     @classmethod
     def _id_fits_one_line(cls, value: str | None) -> str | None:
         if value is not None and ("\r" in value or "\n" in value or "\0" in value):
-            raise ValueError(f"an event id must not contain CR, LF or NUL, got {value!r}")
+            raise InvalidArgumentError(f"an event id must not contain CR, LF or NUL, got {value!r}")
         return value
 
     def to_sse(self, *, named: bool = False) -> bytes:
@@ -127,22 +129,22 @@ class Event(BaseModel):
 def check_type(value: str) -> None:
     """Raise ``ValueError`` unless ``value`` can be an event type (and an SSE ``event:`` name)."""
     if not value:
-        raise ValueError("an event type must be a non-empty string, e.g. 'node_end'")
+        raise InvalidArgumentError("an event type must be a non-empty string, e.g. 'node_end'")
     if "\r" in value or "\n" in value or "\0" in value:
-        raise ValueError(f"event type {value!r} must not contain CR, LF or NUL")
+        raise InvalidArgumentError(f"event type {value!r} must not contain CR, LF or NUL")
 
 
 def check_topic(topic: object) -> None:
     """Raise ``TypeError`` unless ``topic`` is a non-empty string."""
     if not isinstance(topic, str) or not topic:
-        raise TypeError(f"a topic must be a non-empty string, got {topic!r}")
+        raise ArgumentTypeError(f"a topic must be a non-empty string, got {topic!r}")
 
 
 def check_client(client_id: object, last_event_id: object) -> None:
     """Raise ``TypeError`` unless ``client_id`` and ``last_event_id`` are strings or ``None``."""
     for name, value in (("client_id", client_id), ("last_event_id", last_event_id)):
         if value is not None and not isinstance(value, str):
-            raise TypeError(f"{name} must be a string or None, got {type(value).__name__}")
+            raise ArgumentTypeError(f"{name} must be a string or None, got {type(value).__name__}")
 
 
 def normalise_topics(topics: str | Iterable[str] | None) -> frozenset[str] | None:
@@ -150,12 +152,14 @@ def normalise_topics(topics: str | Iterable[str] | None) -> frozenset[str] | Non
     if topics is None:
         return None
     if isinstance(topics, bytes | bytearray) or not isinstance(topics, str | Iterable):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"topics must be a string, an iterable of strings or None, got {type(topics).__name__}"
         )
     chosen = frozenset((topics,)) if isinstance(topics, str) else frozenset(topics)
     if not chosen:
-        raise ValueError("topics must name at least one topic, or be None for every event")
+        raise InvalidArgumentError(
+            "topics must name at least one topic, or be None for every event"
+        )
     for topic in chosen:
         check_topic(topic)
     return chosen
@@ -169,7 +173,7 @@ def json_payload(type_: str, data: Any) -> bytes:
     try:
         return pydantic_core.to_json({"type": type_, "data": data})
     except pydantic_core.PydanticSerializationError as exc:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"the data of event {type_!r} does not serialise to JSON ({exc}); "
             "publish plain JSON values, pydantic models or dataclasses"
         ) from None
@@ -249,7 +253,7 @@ def event_from_payload(payload: bytes, *, id: str, topic: str | None, timestamp:
     """
     decoded = pydantic_core.from_json(payload)
     if not isinstance(decoded, dict) or not isinstance(decoded.get("type"), str):
-        raise ValueError(f"not an event's JSON: {payload[:80]!r}")
+        raise InvalidArgumentError(f"not an event's JSON: {payload[:80]!r}")
     return _build(decoded["type"], decoded.get("data"), id, topic, timestamp, payload)
 
 
@@ -268,14 +272,14 @@ def _describe(item: object) -> tuple[str, Any, Any]:
         fields = {k: v for k, v in vars(item).items() if not k.startswith("_")}
         raw_type = item.type
     else:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"cannot publish a {type(item).__name__}: pass an Event, or an object with a `type` "
             "(a pydantic model, a dataclass, a mapping with a 'type' key)"
         )
     if isinstance(raw_type, Enum):
         raw_type = raw_type.value
     if not isinstance(raw_type, str):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"cannot publish a {type(item).__name__} whose `type` is {raw_type!r}: "
             "the type must be a string such as 'node_end'"
         )

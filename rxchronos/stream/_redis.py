@@ -45,6 +45,7 @@ from reactivex import Observer, abc
 from reactivex.disposable import Disposable
 from yarl import URL
 
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos._queue import Overflow
 from rxchronos.aio import from_producer
 from rxchronos.stream._broker import BaseBroker, check_control
@@ -230,9 +231,9 @@ class RedisBroker(BaseBroker):
         close_timeout: float = 5.0,
     ) -> None:
         if not isinstance(url, str):
-            raise TypeError(f"url must be a string, got {type(url).__name__}")
+            raise ArgumentTypeError(f"url must be a string, got {type(url).__name__}")
         if not isinstance(namespace, str) or not namespace or any(c in namespace for c in " :"):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"namespace must be a non-empty name without ' ' or ':', got {namespace!r}"
             )
         for name, value in (
@@ -241,13 +242,15 @@ class RedisBroker(BaseBroker):
             ("batch_size", batch_size),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+                raise InvalidArgumentError(f"{name} must be an int >= 1, got {value!r}")
         if (
             isinstance(history_ttl, bool)
             or not isinstance(history_ttl, int | float)
             or not history_ttl > 0
         ):
-            raise ValueError(f"history_ttl must be a number of seconds > 0, got {history_ttl!r}")
+            raise InvalidArgumentError(
+                f"history_ttl must be a number of seconds > 0, got {history_ttl!r}"
+            )
         super().__init__(buffer_size=buffer_size, overflow=overflow)
         self._url = url
         self.url = _shown(url)

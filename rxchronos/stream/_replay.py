@@ -23,6 +23,7 @@ from collections.abc import Collection
 from itertools import islice
 from typing import NamedTuple
 
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.stream._event import Event, check_topic, stamp_event
 
 __all__ = ["EventIds", "Journal", "ParsedId", "ReplayBuffer", "parse_event_id", "reset_event"]
@@ -57,7 +58,9 @@ def new_epoch() -> str:
 def check_epoch(epoch: str) -> str:
     """``epoch``, or ``ValueError`` unless it is 1 to 32 ASCII letters or digits."""
     if not isinstance(epoch, str) or not epoch.isascii() or not epoch.isalnum() or len(epoch) > 32:
-        raise ValueError(f"an epoch must be 1 to 32 ASCII letters or digits, got {epoch!r}")
+        raise InvalidArgumentError(
+            f"an epoch must be 1 to 32 ASCII letters or digits, got {epoch!r}"
+        )
     return epoch
 
 
@@ -133,9 +136,9 @@ class ReplayBuffer:
 
     def __init__(self, capacity: int) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int):
-            raise TypeError(f"replay_size must be an int >= 0, got {capacity!r}")
+            raise ArgumentTypeError(f"replay_size must be an int >= 0, got {capacity!r}")
         if capacity < 0:
-            raise ValueError(f"replay_size must be >= 0, got {capacity}")
+            raise InvalidArgumentError(f"replay_size must be >= 0, got {capacity}")
         self.capacity = capacity
         self._events: deque[Event] = deque(maxlen=capacity)
         self._last_seq = 0

@@ -48,7 +48,7 @@ from typing import Any
 from aiohttp import web
 from reactivex import abc
 
-from rxchronos._errors import SlowConsumerError
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError, SlowConsumerError
 from rxchronos._queue import BoundedQueue, Overflow, check_bounds
 from rxchronos.sse import encode_comment, encode_event
 from rxchronos.stream._errors import BrokerUnavailableError
@@ -95,12 +95,12 @@ def _check_seconds(name: str, value: object, *, allow_zero: bool) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds or None, got {value!r}")
+        raise ArgumentTypeError(f"{name} must be a number of seconds or None, got {value!r}")
     if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{name} must be a finite number of seconds, got {value}")
+        raise InvalidArgumentError(f"{name} must be a finite number of seconds, got {value}")
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be {bound} seconds, got {value}")
+        raise InvalidArgumentError(f"{name} must be {bound} seconds, got {value}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,7 @@ class StreamOptions:
 
     def __post_init__(self) -> None:
         if not isinstance(self.named_events, bool):
-            raise TypeError(f"named_events must be a bool, got {self.named_events!r}")
+            raise ArgumentTypeError(f"named_events must be a bool, got {self.named_events!r}")
         _check_seconds("heartbeat", self.heartbeat, allow_zero=False)
         _check_seconds("retry", self.retry, allow_zero=True)
         _check_seconds("write_timeout", self.write_timeout, allow_zero=False)
@@ -145,14 +145,16 @@ class StreamOptions:
         """A copy with the given fields replaced (``TypeError`` for an unknown one)."""
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(self)})
         if unknown:
-            raise TypeError(f"unknown stream option(s) {', '.join(unknown)}")
+            raise ArgumentTypeError(f"unknown stream option(s) {', '.join(unknown)}")
         return dataclasses.replace(self, **overrides) if overrides else self
 
     @classmethod
     def build(cls, options: StreamOptions | None, overrides: Mapping[str, Any]) -> StreamOptions:
         """``options`` (default: the defaults) with ``overrides`` applied."""
         if options is not None and not isinstance(options, StreamOptions):
-            raise TypeError(f"options must be a StreamOptions, got {type(options).__name__}")
+            raise ArgumentTypeError(
+                f"options must be a StreamOptions, got {type(options).__name__}"
+            )
         return (options or _DEFAULTS).with_overrides(**overrides)
 
     def preamble(self) -> bytes:

@@ -33,6 +33,7 @@ import reactivex
 from aiohttp import web
 from reactivex import abc
 
+from rxchronos._errors import ArgumentTypeError
 from rxchronos._queue import Overflow
 from rxchronos.stream._event import check_client, normalise_topics
 from rxchronos.stream._protocol import SSESource
@@ -94,7 +95,7 @@ async def sse_response(
         >>> _ = app.router.add_get("/countdown", countdown)
     """
     if not isinstance(observable, reactivex.Observable):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"sse_response() streams a reactivex Observable, got {type(observable).__name__}"
         )
     return await serve(
@@ -210,10 +211,12 @@ def add_sse_route(
         'GET'
     """
     if not isinstance(app, web.Application):
-        raise TypeError(f"add_sse_route() takes an aiohttp Application, got {type(app).__name__}")
+        raise ArgumentTypeError(
+            f"add_sse_route() takes an aiohttp Application, got {type(app).__name__}"
+        )
     _check_source(broker)
     if authorize is not None and not callable(authorize):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"authorize must be a function (request, topic) -> bool, got {type(authorize).__name__}"
         )
     chosen = StreamOptions.build(options, overrides)
@@ -329,7 +332,7 @@ class SSERoutes:
 
 def _check_source(broker: object) -> None:
     if isinstance(broker, type) or not isinstance(broker, SSESource):
-        raise TypeError(
+        raise ArgumentTypeError(
             "expected a broker (an rxchronos.stream.SSESource such as Broker), got "
             f"{type(broker).__name__}"
         )

@@ -41,6 +41,7 @@ from ag_ui.core import (
     ToolCallStartEvent,
 )
 
+from rxchronos._errors import ArgumentTypeError
 from rxchronos.ui._translate import Say, new_id, spoken
 
 __all__ = ["interrupt_id", "to_ag_ui"]
@@ -169,7 +170,7 @@ def to_ag_ui(
     """
     for name, value in (("thread_id", thread_id), ("run_id", run_id)):
         if not isinstance(value, str) or not value:
-            raise TypeError(f"to_ag_ui() needs {name} as a non-empty str, got {value!r}")
+            raise ArgumentTypeError(f"to_ag_ui() needs {name} as a non-empty str, got {value!r}")
 
     def operator(source: reactivex.Observable[Any]) -> reactivex.Observable[BaseEvent]:
         return spoken(source, lambda: _AgUiEvents(thread_id, run_id))

@@ -15,6 +15,7 @@ from typing import Any
 import reactivex
 from aiohttp import web
 
+from rxchronos._errors import ArgumentTypeError
 from rxchronos.graph import Runner
 from rxchronos.model import ChatRequest, Message, Provider, Role, ToolCall
 from rxchronos.stream import Broker
@@ -38,11 +39,15 @@ class BadRequest(ValueError):
 def check_source(provider: Provider | None, runner: Runner | None, where: str) -> None:
     """Raise ``TypeError`` unless exactly one of ``provider`` and ``runner`` is given."""
     if (provider is None) == (runner is None):
-        raise TypeError(f"{where}() takes exactly one of provider= (a model) or runner= (a graph)")
+        raise ArgumentTypeError(
+            f"{where}() takes exactly one of provider= (a model) or runner= (a graph)"
+        )
     if runner is not None and not isinstance(runner, Runner):
-        raise TypeError(f"runner must be a rxchronos.graph.Runner, got {type(runner).__name__}")
+        raise ArgumentTypeError(
+            f"runner must be a rxchronos.graph.Runner, got {type(runner).__name__}"
+        )
     if provider is not None and not callable(getattr(provider, "stream_chat", None)):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"provider must be a rxchronos.model.Provider, got {type(provider).__name__}"
         )
 

@@ -24,6 +24,7 @@ from aiohttp import web
 from reactivex import abc
 from reactivex.disposable import Disposable
 
+from rxchronos._errors import ArgumentTypeError
 from rxchronos.stream import Broker, BrokerClosedError, Event
 from rxchronos.stream.web import sse_response
 
@@ -91,7 +92,7 @@ class Replies:
 
     def __init__(self, broker: Broker | None, *, keep: int = 1000) -> None:
         if broker is not None and not isinstance(broker, Broker):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"broker must be a rxchronos.stream.Broker, got {type(broker).__name__}"
             )
         self.owns_broker = broker is None

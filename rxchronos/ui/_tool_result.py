@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rxchronos._errors import ArgumentTypeError
 from rxchronos.graph import emit
 
 __all__ = ["TOOL_RESULT_EVENT", "report_tool_result"]
@@ -48,7 +49,7 @@ def report_tool_result(tool_call_id: str, output: Any) -> None:
         [{'tool_call_id': 'call_1', 'output': {'rain_chance': 0.7}}]
     """
     if not isinstance(tool_call_id, str) or not tool_call_id:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"report_tool_result() needs the model's tool call id (a non-empty str), "
             f"got {tool_call_id!r}"
         )

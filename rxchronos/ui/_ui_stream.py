@@ -16,6 +16,7 @@ from typing import Any
 
 import reactivex
 
+from rxchronos._errors import ArgumentTypeError
 from rxchronos.ui._translate import Say, spoken
 
 __all__ = ["UI_MESSAGE_STREAM_HEADERS", "UIPart", "to_ui_message_stream"]
@@ -147,7 +148,9 @@ def to_ui_message_stream(
          'finish']
     """
     if message_id is not None and not isinstance(message_id, str):
-        raise TypeError(f"message_id must be a str or None, got {type(message_id).__name__}")
+        raise ArgumentTypeError(
+            f"message_id must be a str or None, got {type(message_id).__name__}"
+        )
 
     def operator(source: reactivex.Observable[Any]) -> reactivex.Observable[UIPart]:
         return spoken(source, lambda: _UIParts(message_id, state))
