@@ -4,12 +4,13 @@ graph."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from reactivex import Observable
+from reactivex import Observable, abc
 
 from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.aio import from_producer
@@ -29,6 +30,19 @@ from rxchronos.graph._stores import Checkpoint, CheckpointStore
 __all__ = ["Runner"]
 
 _Start = Callable[[RunExecution], Coroutine[Any, Any, RunStatus]]
+_log = logging.getLogger("rxchronos.graph")
+
+
+@runtime_checkable
+class _ControlChannel(Protocol):
+    """The run-control part of a broker (every rxchronos broker has it: ``BrokerProtocol``)."""
+
+    @property
+    def controls(self) -> Observable[Any]: ...
+
+    async def control(self, session_id: str, command: str) -> None: ...
+
+    async def take_control(self, session_id: str) -> str | None: ...
 
 
 class Runner:
@@ -40,7 +54,9 @@ class Runner:
         store: where checkpoints go (``MemoryStore()``, ``SQLiteStore(path)``); without one, runs
             cannot be resumed.
         broker: optional; every event of a run is published to it with the session id as topic
-            (see [EventPublisher][rxchronos.graph.EventPublisher]).
+            (see [EventPublisher][rxchronos.graph.EventPublisher]). A broker with a control
+            channel (every rxchronos broker) also carries
+            [cancel][rxchronos.graph.Runner.cancel] to the worker that runs the session.
         max_steps: how many nodes one run may execute before it fails with
             ``GraphRecursionError`` (guards cycles).
         lease_ttl: for a store that several workers share (a
@@ -121,6 +137,9 @@ class Runner:
         self._stale_leases: dict[str, str] = {}  # session -> own lease not yet released
         self._hot = HotEvents()
         self._active: dict[str, RunExecution] = {}
+        self._channel = broker if isinstance(broker, _ControlChannel) else None
+        self._listening: abc.DisposableBase | None = None  # the controls, while a run is active
+        self._clearing: set[asyncio.Task[None]] = set()
 
     @property
     def events(self) -> Observable[StreamEvent]:
@@ -209,21 +228,79 @@ class Runner:
         The run's ``await run(...)`` returns a ``cancelled`` RunState, and its ``stream(...)``
         emits the ``cancelled`` event, then errors with ``RunCancelledError``. The last checkpoint
         is kept for [resume][rxchronos.graph.Runner.resume]. A run on this runner is cancelled at
-        once; with a [LeaseStore][rxchronos.graph.LeaseStore], a run on another worker is flagged
-        in the store and its worker cancels it when it next renews its lease (within about a
-        second). The flag belongs to the run that holds the lease, so a cancel is not lost while
-        that run is still starting, and never reaches a later run.
+        once. With a [LeaseStore][rxchronos.graph.LeaseStore], a run on another worker is flagged
+        in the store, and when the runner has a broker, a ``cancel`` control message goes through
+        it (``broker.control``) to every worker: the one running the session cancels it as soon
+        as the message arrives, and otherwise when it next renews its lease and finds the flag
+        (within about a second). The flag belongs to the run that holds the lease, so a cancel is
+        not lost while that run is still starting, and never reaches a later run. A broker that
+        cannot be reached is logged as a warning: the store's flag still gets through.
 
         Raises:
             CheckpointStoreError: the store could not be reached to flag a run elsewhere.
+
+        Example:
+            >>> import asyncio
+            >>> from rxchronos.graph import MemoryStore, Runner, StateGraph
+            >>> async def slow(state):
+            ...     await asyncio.sleep(3600)
+            >>> g = StateGraph("g").add_node("slow", slow).set_entry_point("slow").compile()
+            >>> async def main():
+            ...     runner = Runner(g, MemoryStore())
+            ...     run = asyncio.ensure_future(runner.run("s1", {}))
+            ...     await asyncio.sleep(0.01)
+            ...     return await runner.cancel("s1"), (await run).status
+            >>> asyncio.run(main())
+            (True, <RunStatus.CANCELLED: 'cancelled'>)
         """
-        execution = self._active.get(session_id)
-        if execution is not None and execution.task is not None and not execution.task.done():
-            execution.cancel_requested = True
-            return execution.task.cancel()
+        if self._cancel_here(session_id):
+            return True
         if self._leases is None:
             return False
-        return await self._leases.request_cancel(session_id)
+        flagged = await self._leases.request_cancel(session_id)
+        if flagged and self._channel is not None:
+            try:
+                await self._channel.control(session_id, "cancel")
+            except Exception as exc:  # the store's flag is the fallback: say why it is needed
+                _log.warning(
+                    "cancel of session %r: the broker could not carry it (%s: %s); the run's "
+                    "worker finds the store's flag when it next renews its lease",
+                    session_id,
+                    type(exc).__name__,
+                    exc,
+                )
+        return flagged
+
+    def _cancel_here(self, session_id: str) -> bool:
+        """Cancel the session's run if it runs on this runner."""
+        execution = self._active.get(session_id)
+        if execution is None or execution.task is None or execution.task.done():
+            return False
+        execution.cancel_requested = True
+        return execution.task.cancel()
+
+    def _on_control(self, control: Any) -> None:
+        """A control message from the broker: cancel the session if it runs here, and clear the
+        broker's copy of the flag (the run that needed it has it)."""
+        session_id, command = control
+        if command != "cancel" or not self._cancel_here(session_id):
+            return
+        assert self._channel is not None
+        task = asyncio.get_running_loop().create_task(self._clear_flag(session_id))
+        self._clearing.add(task)
+        task.add_done_callback(self._clearing.discard)
+
+    async def _clear_flag(self, session_id: str) -> None:
+        assert self._channel is not None
+        try:
+            await self._channel.take_control(session_id)
+        except Exception as exc:  # the flag expires by itself; nothing reads it but a runner
+            _log.warning(
+                "cancel of session %r: the broker's flag could not be cleared (%s: %s)",
+                session_id,
+                type(exc).__name__,
+                exc,
+            )
 
     async def aclose(self) -> None:
         """Cancel every run still executing on this runner and wait until each has ended.
@@ -247,7 +324,7 @@ class Runner:
             >>> asyncio.run(main())
             <RunStatus.CANCELLED: 'cancelled'>
         """
-        tasks = []
+        tasks: list[asyncio.Task[Any]] = list(self._clearing)
         for execution in list(self._active.values()):
             task = execution.task
             if task is not None and not task.done():
@@ -448,11 +525,16 @@ class Runner:
             max_concurrency=self.max_concurrency,
         )
         self._active[session_id] = execution
+        if self._channel is not None and self._listening is None:
+            self._listening = self._channel.controls.subscribe(self._on_control)
         return execution
 
     def _release(self, execution: RunExecution) -> None:
         if self._active.get(execution.session_id) is execution:
             del self._active[execution.session_id]
+        if not self._active and self._listening is not None:
+            self._listening.dispose()
+            self._listening = None
 
     def _owned(self, start: _Start) -> _Start:
         """``start`` under the session's lease, when the store keeps leases."""
