@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/graph_overhead.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/sse_fanout.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/ui_protocols.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/distributed_fanout.py $(BENCH_ARGS)
 
 # JupyterLab (the `jupyter` extra) opened on the notebooks folder.
 notebooks: $(STAMP)

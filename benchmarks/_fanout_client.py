@@ -17,6 +17,8 @@ import json
 import re
 import sys
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 import aiohttp
 
@@ -87,19 +89,28 @@ async def read_stream(session: aiohttp.ClientSession, url: str, tally: Tally) ->
         tally.finish()
 
 
+async def run_streams(
+    streams: list[Coroutine[Any, Any, None]], tally: Tally, timeout: float
+) -> None:
+    """Run the stream readers until all have finished, or ``timeout`` (then cancel the rest)."""
+    tasks = [asyncio.create_task(stream) for stream in streams]
+    try:
+        await asyncio.wait_for(tally.all_finished.wait(), timeout)
+    except TimeoutError:
+        tally.errors.append(f"timed out after {timeout} s")
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def main(url: str, clients: int, phase1: int, phase2: int, timeout: float) -> None:
     tally = Tally(clients, phase1, phase1 + phase2)
     connector = aiohttp.TCPConnector(limit=0)
     no_timeout = aiohttp.ClientTimeout(total=None, sock_read=None, sock_connect=30)
     async with aiohttp.ClientSession(connector=connector, timeout=no_timeout) as session:
-        tasks = [asyncio.create_task(read_stream(session, url, tally)) for _ in range(clients)]
-        try:
-            await asyncio.wait_for(tally.all_finished.wait(), timeout)
-        except TimeoutError:
-            tally.errors.append(f"timed out after {timeout} s")
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await run_streams(
+            [read_stream(session, url, tally) for _ in range(clients)], tally, timeout
+        )
     report(
         {
             "latencies": [round(x, 6) for x in tally.latencies],

@@ -19,13 +19,19 @@ KIND is one of:
 ``aiohttp-sse``   the usual hand-written pattern: a per-client ``asyncio.Queue`` fed by the
                   publisher, one ``EventSourceResponse.send`` per event per client;
 ``sse-starlette`` the same pattern with sse-starlette's ``EventSourceResponse`` under uvicorn;
-``raw``           the limit: one pre-encoded frame written to every ``StreamResponse`` in a loop.
+``raw``           the limit: one pre-encoded frame written to every ``StreamResponse`` in a loop;
+``redis-broker``  rxchronos ``RedisBroker`` (``distributed_fanout.py``): topic ``bench`` on the
+                  Redis at ``$RXCHRONOS_BENCH_REDIS``, namespace ``$RXCHRONOS_BENCH_NAMESPACE``;
+                  a worker serves it, a publisher process publishes and flushes;
+``broadcaster``   encode/broadcaster over that Redis (pub/sub) feeding a per-client queue in an
+                  aiohttp-sse handler, the usual Python pattern; one ``PUBLISH`` per event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -53,6 +59,9 @@ class Server:
 
     def stats(self) -> dict[str, Any]:
         return {}
+
+    async def drain(self) -> None:
+        """Return when everything published has left this process (a distributed broker)."""
 
 
 async def start_aiohttp(server: Server, app: web.Application) -> None:
@@ -166,6 +175,86 @@ class StarletteServer(QueuePerClient):
         self.port = self.uvicorn.servers[0].sockets[0].getsockname()[1]
 
 
+class RedisBrokerServer(Server):
+    def __init__(self, buffer_size: int) -> None:
+        from rxchronos.stream import Event, RedisBroker
+
+        self.broker = RedisBroker(
+            os.environ["RXCHRONOS_BENCH_REDIS"],
+            namespace=os.environ["RXCHRONOS_BENCH_NAMESPACE"],
+            buffer_size=buffer_size,
+            outbox_size=1_000_000,
+        )
+        self.event = Event
+
+    async def start(self) -> None:
+        await self.broker.__aenter__()
+        app = web.Application()
+        app.router.add_get("/events", self.broker.sse_handler(topics="bench"))
+        await start_aiohttp(self, app)
+
+    def publish(self, seq: int) -> None:
+        self.broker.publish(self.event(type="tick", data=event_data(seq)), topic="bench")
+
+    async def drain(self) -> None:
+        await self.broker.flush()
+
+    def connected(self) -> int:
+        return self.broker.stats().subscribers
+
+    def stats(self) -> dict[str, Any]:
+        stats = self.broker.stats()
+        return {"disconnects": stats.disconnects, "dropped": stats.dropped}
+
+
+class BroadcasterServer(Server):
+    """broadcaster's Redis backend feeding one queue per client (its ``subscribe``)."""
+
+    def __init__(self) -> None:
+        from broadcaster import Broadcast
+
+        self.broadcast = Broadcast(os.environ["RXCHRONOS_BENCH_REDIS"])
+        self.channel = os.environ["RXCHRONOS_BENCH_NAMESPACE"] + ":bench"
+        self.streams = 0
+
+    async def start(self) -> None:
+        from aiohttp_sse import sse_response
+
+        await self.broadcast.connect()
+        # one subscription for the process's life: the channel's SUBSCRIBE is sent and confirmed
+        # before clients come (redis-py does not wait for it), so no client misses the first events
+        self.keep = self.broadcast.subscribe(self.channel)
+        await self.keep.__aenter__()
+        await asyncio.sleep(0.2)
+        # broadcaster 0.3.1's listener can start before the SUBSCRIBE took effect, find no
+        # channel and wait for the next first subscription: wake it now that there is one
+        self.broadcast._backend._ready.set()  # type: ignore[attr-defined]
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            async with self.broadcast.subscribe(self.channel) as subscriber:
+                self.streams += 1
+                try:
+                    async with sse_response(request, sep="\n") as response:
+                        await response.write(b": connected\n\n")
+                        async for message in subscriber:
+                            assert message is not None
+                            event_id, _, data = message.message.partition("\n")
+                            await response.send(data, id=event_id)
+                finally:
+                    self.streams -= 1
+            return response
+
+        app = web.Application()
+        app.router.add_get("/events", handler)
+        await start_aiohttp(self, app)
+
+    async def publish(self, seq: int) -> None:
+        await self.broadcast.publish(self.channel, f"{seq}\n{event_json(seq)}")
+
+    def connected(self) -> int:
+        return self.streams
+
+
 class RawServer(Server):
     def __init__(self) -> None:
         self.responses: set[web.StreamResponse] = set()
@@ -201,6 +290,8 @@ def make(kind: str, buffer_size: int) -> Server:
         "aiohttp-sse": AiohttpSSEServer,
         "sse-starlette": StarletteServer,
         "raw": RawServer,
+        "redis-broker": lambda: RedisBrokerServer(buffer_size),
+        "broadcaster": BroadcasterServer,
     }
     return factories[kind]()
 
@@ -253,6 +344,7 @@ async def main(kind: str, buffer_size: int) -> None:
                 await publish_flat(server, seq, count, command["burst"])
             else:
                 await publish_paced(server, seq, count, command["rate"])
+            await server.drain()
             seq += count
             answer({"started": started, "ended": time.monotonic()})
         else:

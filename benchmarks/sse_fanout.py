@@ -191,9 +191,7 @@ async def measure_fanout(
             failed += answer["failed"]
         if failed:
             result.problem = f"{failed} streams failed in the latency phase"
-        if latencies:
-            cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-            result.p50_ms, result.p99_ms = cuts[49] * 1e3, cuts[98] * 1e3
+        result.p50_ms, result.p99_ms = percentiles(latencies)
         return result
     except (TimeoutError, RuntimeError) as exc:
         result.problem = f"{type(exc).__name__}: {exc}"
@@ -204,6 +202,14 @@ async def measure_fanout(
                 reader.kill()
             await reader.wait()
         await server.stop()
+
+
+def percentiles(latencies: list[float]) -> tuple[float, float]:
+    """p50 and p99 of ``latencies`` (seconds), in milliseconds (0, 0 for none)."""
+    if not latencies:
+        return 0.0, 0.0
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return cuts[49] * 1e3, cuts[98] * 1e3
 
 
 def stalled_client(port: int) -> socket.socket:

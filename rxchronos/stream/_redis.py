@@ -97,6 +97,8 @@ end
 return ids
 """
 
+_POOL_SIZE = 32
+"""Redis connections per broker besides the live feed: history reads, the outbox, controls."""
 _FAULTS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 _NO_TOPIC = ""  # the key of events published without a topic (a real topic is never empty)
 
@@ -287,9 +289,17 @@ class RedisBroker(BaseBroker):
         self._affinity.bind()
         # No retries inside redis-py: a broken connection must surface here, so subscribers
         # learn that live events may have been missed (and the outbox retries by itself).
-        client = aioredis.Redis.from_url(
-            self._url, socket_connect_timeout=5.0, retry=Retry(NoBackoff(), 0)
+        # A bounded pool that makes a caller wait for a free connection: a storm of SSE clients
+        # attaching at once (each reads its history) queues for the pool instead of failing with
+        # "Too many connections" (redis-py's default pool has 100 and raises past them).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self._url,
+            max_connections=_POOL_SIZE,
+            timeout=10.0,
+            socket_connect_timeout=5.0,
+            retry=Retry(NoBackoff(), 0),
         )
+        client = aioredis.Redis.from_pool(pool)
         try:
             await client.ping()
         except (*_FAULTS, RedisError) as exc:
