@@ -46,6 +46,7 @@ from rxchronos.graph._runner import Runner
 from rxchronos.graph._sqlite import SQLiteStore
 from rxchronos.graph._state import add_messages, append
 from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore
+from rxchronos.graph._subgraph import subgraph_session_id
 
 __all__ = [
     "END",
@@ -86,4 +87,5 @@ __all__ = [
     "append",
     "emit",
     "stream_mode",
+    "subgraph_session_id",
 ]

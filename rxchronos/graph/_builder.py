@@ -14,6 +14,7 @@ from typing import Any
 from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.graph._compiled import END, START, CompiledGraph, ConditionalEdge, Join, NodeSpec
 from rxchronos.graph._errors import GraphValidationError
+from rxchronos.graph._subgraph import SubgraphNode
 
 __all__ = ["NodeFunction", "RouteFunction", "StateGraph"]
 
@@ -81,8 +82,14 @@ class StateGraph:
         self._entry: list[str] = []
         self._problems: list[str] = []
 
-    def add_node(self, node_id: str, fn: NodeFunction, *, in_thread: bool = False) -> StateGraph:
+    def add_node(
+        self, node_id: str, fn: NodeFunction | CompiledGraph, *, in_thread: bool = False
+    ) -> StateGraph:
         """Add a node that runs ``fn(state)`` and merges the mapping it returns into the state.
+
+        ``fn`` may be a [CompiledGraph][rxchronos.graph.CompiledGraph]: a subgraph, which runs
+        on the node's input as its state; what its nodes wrote is the node's update, and its
+        events are the run's, with ``ns`` naming the subgraph (see the branching guide).
 
         Raises:
             TypeError: ``fn`` is not callable, or ``in_thread=True`` with an ``async def`` ``fn``.
@@ -90,7 +97,7 @@ class StateGraph:
         return self._add(node_id, fn, interrupt=False, in_thread=in_thread)
 
     def add_interrupt_node(
-        self, node_id: str, fn: NodeFunction, *, in_thread: bool = False
+        self, node_id: str, fn: NodeFunction | CompiledGraph, *, in_thread: bool = False
     ) -> StateGraph:
         """Add a node before which every run pauses (status ``paused``, an ``interrupt`` event).
 
@@ -232,8 +239,16 @@ class StateGraph:
         )
 
     def _add(
-        self, node_id: str, fn: NodeFunction, *, interrupt: bool, in_thread: bool
+        self, node_id: str, fn: NodeFunction | CompiledGraph, *, interrupt: bool, in_thread: bool
     ) -> StateGraph:
+        subgraph = fn if isinstance(fn, CompiledGraph) else None
+        if subgraph is not None:
+            if in_thread:
+                raise ArgumentTypeError(
+                    f"node {node_id!r}: a subgraph runs on the event loop; in_thread=True is for "
+                    "blocking plain def functions"
+                )
+            fn = SubgraphNode(subgraph)
         if not callable(fn):
             raise ArgumentTypeError(
                 f"node {node_id!r}: fn must be callable, got {type(fn).__name__}"
@@ -251,7 +266,7 @@ class StateGraph:
         elif node_id in self._nodes:
             self._problems.append(f"duplicate node {node_id!r}")
         else:
-            self._nodes[node_id] = NodeSpec(node_id, fn, is_async, interrupt, in_thread)
+            self._nodes[node_id] = NodeSpec(node_id, fn, is_async, interrupt, in_thread, subgraph)
         return self
 
     def _unreachable(

@@ -31,6 +31,8 @@ class NodeSpec:
     is_async: bool
     interrupt: bool
     in_thread: bool
+    subgraph: CompiledGraph | None = None
+    """The compiled graph this node runs, for a subgraph node."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,8 @@ class NodeError(RunError):
 
     ``task_id`` names the task that failed (one run of the node in one step; the message names
     it too when it was one branch of a parallel step) and ``ns`` its namespace (``()`` at the
-    top level). In a parallel step the failing branch's siblings are
+    top level; for a node inside a subgraph, the path of subgraph tasks that leads to it, which
+    the message names too). In a parallel step the failing branch's siblings are
     cancelled first; the step is not checkpointed, so ``resume`` runs the whole step again.
     """
 
@@ -86,6 +87,8 @@ class NodeError(RunError):
         branch: bool = False,
     ) -> None:
         branch_text = f" (branch {task_id!r})" if branch else ""
+        if ns:
+            branch_text += f" in subgraph {'/'.join(ns)!r}"
         super().__init__(
             f"node {node_id!r}{branch_text} failed in session {run_state.session_id!r}: "
             f"{type(cause).__name__}: {cause}",
@@ -94,6 +97,7 @@ class NodeError(RunError):
         self.node_id = node_id
         self.task_id = task_id
         self.ns = ns
+        self.branch = branch
 
 
 class InvalidUpdateError(RunError):

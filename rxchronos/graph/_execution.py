@@ -54,7 +54,16 @@ from rxchronos.graph._state import (
 )
 from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore
 
-__all__ = ["HotEvents", "Reporter", "RunExecution", "Task", "current_reporter", "emit"]
+__all__ = [
+    "HotEvents",
+    "Reporter",
+    "RunExecution",
+    "SubgraphFailed",
+    "SubgraphPaused",
+    "Task",
+    "current_run",
+    "emit",
+]
 
 _TAP_TYPES = {
     "model_call": EventType.MODEL_CALL,
@@ -121,7 +130,9 @@ def _awaitable(value: object) -> bool:
 Reporter = Callable[[EventType, Mapping[str, Any]], None]
 """``report(event_type, data)``: turn something that happened in a node into an event of the run."""
 
-current_reporter: ContextVar[Reporter | None] = ContextVar("rxchronos_graph_reporter", default=None)
+current_run: ContextVar[RunExecution | None] = ContextVar("rxchronos_graph_run", default=None)
+"""The run (or subgraph run) whose node is executing: where ``emit()`` reports, and where a
+subgraph node finds its parent."""
 
 
 def emit(type: str, data: Mapping[str, Any] | None = None) -> None:
@@ -166,9 +177,9 @@ def emit(type: str, data: Mapping[str, Any] | None = None) -> None:
             raise ArgumentTypeError(
                 f"emit({type!r}): {format_path('data', path)} cannot be sent as JSON: {reason}"
             )
-    report = current_reporter.get()
-    if report is not None:
-        report(
+    run = current_run.get()
+    if run is not None:
+        run.report(
             EventType.CUSTOM,
             FrozenDict({"type": type, "data": None if data is None else freeze(data)}),
         )
@@ -179,7 +190,7 @@ class Task:
     argument. ``task_id`` is ``"<node>:<step>"`` (``"<node>:<step>:<k>"`` for the k-th Send of
     the step), the same for the same run of the same graph."""
 
-    __slots__ = ("arg", "node", "send", "task_id", "tool_call_id")
+    __slots__ = ("arg", "node", "resume", "send", "task_id", "tool_call_id")
 
     def __init__(
         self, node: str, *, send: bool = False, arg: Any = None, tool_call_id: str | None = None
@@ -189,19 +200,60 @@ class Task:
         self.arg = arg
         self.tool_call_id = tool_call_id
         self.task_id = node
+        self.resume: Mapping[str, Any] | None = None
+        """For a subgraph node paused inside: where its subgraph goes on (see ``_subgraph``)."""
 
     def saved(self) -> dict[str, Any]:
         """This task as checkpoint JSON (see ``Checkpoint.branches``)."""
-        if not self.send:
-            return {"node": self.node}
-        return {"node": self.node, "arg": self.arg, "tool_call_id": self.tool_call_id}
+        saved: dict[str, Any] = {"node": self.node}
+        if self.send:
+            saved.update(arg=self.arg, tool_call_id=self.tool_call_id)
+        if self.resume is not None:
+            saved["resume"] = self.resume
+        return saved
 
     @staticmethod
     def restored(saved: Mapping[str, Any]) -> Task:
         """A task from its checkpoint JSON."""
         if "arg" not in saved:
-            return Task(saved["node"])
-        return Task(saved["node"], send=True, arg=saved["arg"], tool_call_id=saved["tool_call_id"])
+            task = Task(saved["node"])
+        else:
+            task = Task(
+                saved["node"], send=True, arg=saved["arg"], tool_call_id=saved["tool_call_id"]
+            )
+        task.resume = saved.get("resume")
+        return task
+
+
+class SubgraphPaused(Exception):
+    """Raised by a subgraph node whose subgraph paused at an interrupt: the run pauses with it.
+
+    ``checkpoint_id`` is the subgraph's paused checkpoint (``None`` without a store); ``node_id``,
+    ``ns`` and ``state`` describe the interrupt (in the innermost subgraph)."""
+
+    def __init__(
+        self,
+        task: Task,
+        checkpoint_id: str | None,
+        node_id: str | None,
+        ns: tuple[str, ...],
+        state: Mapping[str, Any] | None,
+    ) -> None:
+        super().__init__(f"subgraph {ns} paused at {node_id!r}")
+        self.task = task
+        self.checkpoint_id = checkpoint_id
+        self.node_id = node_id
+        self.ns = ns
+        self.state = state
+
+
+class SubgraphFailed(Exception):
+    """Raised by a subgraph node when a node inside its subgraph failed: ``error`` is that
+    node's [NodeError][rxchronos.graph.NodeError] (its ``ns`` says where)."""
+
+    def __init__(self, error: NodeError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 _PARALLEL = FrozenDict({"parallel": True})
@@ -236,6 +288,7 @@ class RunExecution:
         "cancel_requested",
         "current",
         "node_id",
+        "ns",
         "parent",
         "run_id",
         "seq",
@@ -268,6 +321,7 @@ class RunExecution:
         self._concurrency = max_concurrency
         self.sink = sink
         self.run_id = _random_bits(128).to_bytes(16).hex()
+        self.ns: tuple[str, ...] = ()
         self.seq = 0
         self.steps = 0
         self._step = 0
@@ -293,11 +347,13 @@ class RunExecution:
         error: str | None = None,
         data: Mapping[str, Any] | None = None,
         task_id: str | None = None,
+        ns: tuple[str, ...] = (),
     ) -> None:
         """Deliver one event to every listener, now, on this thread.
 
         The event is built without validation (see ``rxchronos._construct``), and not at all
-        when nobody listens: its ``seq`` is counted either way."""
+        when nobody listens: its ``seq`` is counted either way. ``ns`` is the namespace of a
+        subgraph's event (a subgraph run publishes through its root run)."""
         seq = self.seq = self.seq + 1
         hot = self._hot
         if not hot.listening and self.sink is None and self.broker is None:
@@ -310,7 +366,7 @@ class RunExecution:
                 "seq": seq,
                 "node_id": node_id,
                 "task_id": task_id,
-                "ns": (),
+                "ns": ns,
                 "state": state,
                 "update": update,
                 "error": error,
@@ -385,7 +441,7 @@ class RunExecution:
         progress from a checkpoint. Returns how the run ended; ``result`` has the details.
         """
         tap_token = set_tap(self.tap)
-        reporter_token = current_reporter.set(self.report)
+        run_token = current_run.set(self)
         self.state = state
         self._joins = {index: set(done) for index, done in (joins or {}).items()}
         self._step = self.parent.step if self.parent is not None else 0
@@ -440,6 +496,8 @@ class RunExecution:
                         else:
                             state, update = merge_update(node, state, result)
                     except Exception as exc:
+                        if type(exc) is SubgraphPaused:
+                            return await self._pause_inside(tasks, exc)
                         raise self._node_failed(task, exc) from exc
                     if self._deferred is not None:
                         deferred, self._deferred = self._deferred, None
@@ -451,7 +509,10 @@ class RunExecution:
                     self.current = None
                 else:
                     self._number(tasks)
-                    updates = await self._run_parallel(tasks, state)
+                    try:
+                        updates = await self._run_parallel(tasks, state)
+                    except SubgraphPaused as paused:
+                        return await self._pause_inside(tasks, paused)
                     try:
                         state = apply_writes(
                             state,
@@ -506,8 +567,22 @@ class RunExecution:
             raise
         finally:
             self._ended = True
-            current_reporter.reset(reporter_token)
+            current_run.reset(run_token)
             reset_tap(tap_token)
+
+    def running_task(self) -> Task | None:
+        """The task whose node is running now (in this branch, for a parallel step)."""
+        return _running_task.get() or self.current
+
+    async def _pause_inside(self, tasks: list[Task], paused: SubgraphPaused) -> RunStatus:
+        """A subgraph node's subgraph paused: pause the run before this step, with that task
+        marked to go on inside its subgraph (the other tasks of the step run again)."""
+        paused.task.resume = FrozenDict({"checkpoint_id": paused.checkpoint_id})
+        self.node_id = paused.task.node
+        if self.store is not None:
+            await self.write_checkpoint(tasks, paused=True)
+        self.publish(EventType.INTERRUPT, paused.node_id, paused.state, ns=paused.ns)
+        return RunStatus.PAUSED
 
     def _number(self, tasks: list[Task]) -> None:
         step = self._step
@@ -549,6 +624,8 @@ class RunExecution:
             if type(result) is not dict and _awaitable(result):
                 result = await result
             update = node_update(task.node, state, result)
+        except SubgraphPaused:
+            raise  # the whole step pauses (see _pause_inside)
         except Exception as exc:
             raise self._node_failed(task, exc) from exc
         if self._deferred is not None:
@@ -650,7 +727,7 @@ class RunExecution:
         parent = self.parent
         self._checkpoints += 1
         branches = None
-        if self._joins or len(tasks) > 1 or (tasks and tasks[0].send):
+        if self._joins or len(tasks) > 1 or (tasks and (tasks[0].send or tasks[0].resume)):
             branches = freeze(
                 {
                     "tasks": [task.saved() for task in tasks],
@@ -686,7 +763,9 @@ class RunExecution:
             ),
         )
 
-    def _fail(self, exc: BaseException, task: Task | None = None) -> RunState:
+    def _fail(
+        self, exc: BaseException, task: Task | None = None, ns: tuple[str, ...] | None = None
+    ) -> RunState:
         """The ``error`` event, then the broker's topic finished whatever happens (its clients
         must never wait for a run that is over)."""
         message = f"{type(exc).__name__}: {exc}"
@@ -697,6 +776,7 @@ class RunExecution:
                 self.state,
                 error=message,
                 task_id=None if task is None else task.task_id,
+                ns=self.ns if ns is None else ns,
             )
         finally:
             if self.broker is not None:
@@ -705,12 +785,25 @@ class RunExecution:
 
     def _node_failed(self, task: Task, exc: Exception) -> NodeError:
         self.node_id = task.node
+        if type(exc) is SubgraphFailed:  # a node inside a subgraph failed: name that node
+            inner = exc.error
+            cause = inner.__cause__ or inner
+            where = Task(inner.node_id)
+            where.task_id = inner.task_id or inner.node_id
+            raise NodeError(  # raised here, to keep the inner node's exception as __cause__
+                inner.node_id,
+                cause,
+                self._fail(cause, where, inner.ns),
+                task_id=inner.task_id,
+                ns=inner.ns,
+                branch=inner.branch,
+            ) from cause
         return NodeError(
             task.node,
             exc,
             self._fail(exc, task),
             task_id=task.task_id,
-            ns=(),
+            ns=self.ns,
             branch=task.send or _running_task.get() is task,
         )
 

@@ -24,8 +24,9 @@ from rxchronos.graph._errors import (
 from rxchronos.graph._events import EventPublisher, RunState, RunStatus, StreamEvent
 from rxchronos.graph._execution import HotEvents, RunExecution, Task
 from rxchronos.graph._lease import DEFAULT_LEASE_TTL, LeaseStore, run_leased
-from rxchronos.graph._state import ATOMIC, EMPTY_STATE, FrozenDict, freeze_mapping, merge_update
+from rxchronos.graph._state import ATOMIC, EMPTY_STATE, FrozenDict, freeze_mapping
 from rxchronos.graph._stores import Checkpoint, CheckpointStore
+from rxchronos.graph._subgraph import apply_resume_update
 
 __all__ = ["Runner"]
 
@@ -470,16 +471,20 @@ class Runner:
                 f"continues at node {checkpoint.next_node!r}, which graph "
                 f"{self.graph.graph_id!r} does not have (was the graph changed?)"
             )
-        state = FrozenDict(checkpoint.state)
-        if update is not None:
-            state, _ = merge_update("<update>", state, update)
-        execution.parent = checkpoint
         branches = checkpoint.branches
+        if branches and "ns" in branches:
+            raise NothingToResumeError(
+                f"checkpoint {checkpoint.checkpoint_id!r} belongs to the subgraph at "
+                f"{tuple(branches['ns'])} of a run: resume the parent session, which goes on "
+                "inside the subgraph"
+            )
+        execution.parent = checkpoint
         if branches:
             tasks = [Task.restored(saved) for saved in branches["tasks"]]
             joins = {int(index): done for index, done in branches["joins"].items()}
         else:
             tasks, joins = [Task(checkpoint.next_node)], {}
+        state = apply_resume_update(tasks, FrozenDict(checkpoint.state), update)
         return await execution.execute(
             tasks,
             state,
