@@ -83,9 +83,6 @@ DEFAULT_MAXSIZE = 1024
 ITERATOR_OVERFLOW: tuple[Overflow, ...] = ("error", "drop_oldest", "drop_newest")
 """The overflow policies [`to_async_iterator`][rxchronos.to_async_iterator] takes."""
 
-CHECKED_REACTIVEX = ("6.1.0",)
-"""The reactivex releases whose ``Observable.subscribe`` `_Producer` was checked against."""
-
 # asyncio keeps only weak references to tasks: a producer suspended on a future nobody else holds
 # would otherwise be collected mid-run. Each task leaves the set when it ends.
 _RUNNING: set[asyncio.Task[None]] = set()
@@ -142,9 +139,9 @@ class _Producer(reactivex.Observable[_T]):
     17.5-19 µs per node through ``Observable.subscribe`` against 10.5-11.5 µs this way.
     ``subscribe`` is overridden (taking an observer or callbacks, as reactivex's does; callbacks
     are called as they are) and so is ``_subscribe_core``, reactivex's hook for Observable
-    subclasses, which operators call. ``tests/test_aio_versions.py`` pins the reactivex releases
-    this was checked against
-    ([`CHECKED_REACTIVEX`][rxchronos.aio.CHECKED_REACTIVEX]).
+    subclasses, which operators call. ``tests/test_aio_versions.py`` checks that the installed
+    reactivex still calls them so (the same parameters, ``Observable.subscribe`` ending in
+    ``_subscribe_core``), whatever its release.
     """
 
     def __init__(

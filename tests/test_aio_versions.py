@@ -1,22 +1,39 @@
 """``from_producer`` subscribes without reactivex's trampoline (see ``rxchronos.aio._Producer``):
-pinned to the reactivex it was checked against, and still an Observable like any other."""
+checked against the installed reactivex's subscribe path, and still an Observable like any other."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 import reactivex
+from reactivex import abc
 from reactivex import operators as ops
+from reactivex.disposable import Disposable
 
-from rxchronos.aio import CHECKED_REACTIVEX, from_producer
+from rxchronos.aio import _Producer, from_producer
 
 
-def test_the_installed_reactivex_is_one_the_producer_was_checked_against() -> None:
-    assert reactivex.__version__ in CHECKED_REACTIVEX, (
-        f"reactivex {reactivex.__version__} is not among {CHECKED_REACTIVEX}: check that "
-        "Observable.subscribe still only adds the trampoline and AutoDetachObserver that "
-        "rxchronos.aio._Producer skips, re-measure benchmarks/graph_overhead.py, add the version"
-    )
+def test_reactivex_subscribes_through_the_two_methods_the_producer_overrides() -> None:
+    for name in ("subscribe", "_subscribe_core"):
+        theirs = inspect.signature(getattr(reactivex.Observable, name)).parameters
+        ours = inspect.signature(getattr(_Producer, name)).parameters
+        assert list(theirs) == list(ours), (
+            f"reactivex {reactivex.__version__}: Observable.{name}{list(theirs)} is not the "
+            f"{list(ours)} rxchronos.aio._Producer overrides; check _Producer against it"
+        )
+    reached: list[str] = []
+
+    class Recording(reactivex.Observable[int]):
+        def _subscribe_core(
+            self, observer: abc.ObserverBase[int], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            reached.append("core")
+            observer.on_completed()
+            return Disposable()
+
+    Recording().pipe(ops.map(lambda n: n)).subscribe()
+    assert reached == ["core"], "operators no longer end in the source's _subscribe_core"
 
 
 async def test_a_producer_takes_observers_callbacks_and_operators_like_any_observable() -> None:
