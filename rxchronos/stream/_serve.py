@@ -29,9 +29,9 @@ when it has to wait for the transport to drain. It relies on aiohttp's ``write``
 step while the transport is not backed up, which is why it is checked: ``benchmarks/sse_fanout.py``
 (100 clients, quick runs back to back) measured about 1.5x the events/s with bursts of 10 and
 about 20% less server CPU per event one event per loop turn, against waking each connection's
-task to ``await response.write``. ``tests/stream/test_serve.py`` checks, on whatever aiohttp is installed,
-that a real response's write still finishes in one step, so an upgrade that changes it fails
-loudly (first checked on aiohttp 3.14).
+task to ``await response.write``. ``tests/stream/test_serve.py`` checks, on whatever aiohttp
+is installed, that a real response's write still finishes in one step, so an upgrade that
+changes it fails loudly (first checked on aiohttp 3.14).
 """
 
 from __future__ import annotations
