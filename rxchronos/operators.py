@@ -26,8 +26,13 @@ from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph import stream_mode
 from rxchronos.model._operators import (
     accumulate_tool_calls,
+    citations,
     coalesce_text,
     collect_response,
+    content_parts,
+    reasoning,
+    server_tool_calls,
+    server_tool_results,
     text,
 )
 
@@ -35,9 +40,14 @@ _T = TypeVar("_T")
 
 __all__ = [
     "accumulate_tool_calls",
+    "citations",
     "coalesce_text",
     "collect_response",
+    "content_parts",
     "of_type",
+    "reasoning",
+    "server_tool_calls",
+    "server_tool_results",
     "stream_mode",
     "text",
 ]

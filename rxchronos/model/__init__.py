@@ -3,8 +3,10 @@
 The types ([Message][rxchronos.model.Message], [ChatRequest][rxchronos.model.ChatRequest],
 [ChatResponse][rxchronos.model.ChatResponse], [ToolCall][rxchronos.model.ToolCall], ...), the
 [Provider][rxchronos.model.Provider] protocol, the providers, and the errors they raise. The
-operators that fold the deltas (``text()``, ``accumulate_tool_calls()``, ``collect_response()``,
-``coalesce_text()``) are in ``rxchronos.operators``.
+operators that select and fold the deltas (``text()``, ``reasoning()``, ``server_tool_calls()``,
+``citations()``, ``accumulate_tool_calls()``, ``collect_response()``, ``coalesce_text()``, ...)
+are in ``rxchronos.operators``; the [content parts][rxchronos.model.ContentPart] keep apart what
+an answer holds besides its text.
 
 Adding a provider: subclass [HTTPProvider][rxchronos.model.HTTPProvider] (``name``,
 ``default_base_url``, and the hooks ``build_request``, ``new_parser`` and ``parse_answer``) with a
@@ -65,6 +67,15 @@ from rxchronos.model._openai import (
     Perplexity,
     Together,
 )
+from rxchronos.model._parts import (
+    CitationPart,
+    ContentPart,
+    ReasoningPart,
+    ServerToolCallPart,
+    ServerToolResultPart,
+    TextPart,
+    UnknownPart,
+)
 from rxchronos.model._provider import HTTPOptions, HTTPProvider
 from rxchronos.model._registry import provider_from_string, register_provider
 from rxchronos.model._responses import AzureOpenAIResponses, OpenAIResponses
@@ -89,7 +100,9 @@ __all__ = [
     "AzureOpenAIResponses",
     "ChatRequest",
     "ChatResponse",
+    "CitationPart",
     "Cohere",
+    "ContentPart",
     "DeepSeek",
     "ErrorKind",
     "FallbackProvider",
@@ -118,18 +131,23 @@ __all__ = [
     "ProviderRedirectError",
     "ProviderStreamError",
     "ProviderTimeoutError",
+    "ReasoningPart",
     "RetryPolicy",
     "Role",
     "ScriptedProvider",
     "ScriptedReply",
+    "ServerToolCallPart",
+    "ServerToolResultPart",
     "StopReason",
     "StreamParser",
+    "TextPart",
     "Timeouts",
     "Together",
     "ToolArgumentsError",
     "ToolCall",
     "ToolDefinition",
     "ToolSlots",
+    "UnknownPart",
     "Usage",
     "as_count",
     "as_list",

@@ -3,9 +3,10 @@
 Request:
 
 - system messages go to the top-level ``system`` text (joined with blank lines);
-- an assistant message becomes content blocks: its signed thinking blocks first (from
-  ``provider_data["anthropic_thinking"]``, unchanged), then its text, then one ``tool_use`` block
-  per tool call (``input`` is the parsed arguments object);
+- an assistant message becomes content blocks: its ``parts`` in order (signed ``thinking`` and
+  ``redacted_thinking`` blocks, text, the server tool blocks of an Anthropic answer, unchanged;
+  citations and other dialects' parts are not sent), its ``content`` as text when no part is
+  text, then one ``tool_use`` block per tool call (``input`` is the parsed arguments object);
 - a tool message becomes a ``tool_result`` block in a user turn; consecutive turns of the same role
   are merged, so the results of parallel calls travel together as Anthropic requires;
 - tools become ``{"name", "description", "input_schema"}``; ``max_tokens`` is required by the API
@@ -23,14 +24,14 @@ Normalised to deltas:
 - a ``tool_use`` block gets the next tool-call *slot* (its order among tool blocks, not the raw
   block index, which counts text and thinking blocks too); ``input_json_delta`` fragments (the
   first is often ``""``) become its ``arguments``; a no-argument tool ends up as ``"{}"``;
-- thinking blocks, with their opaque ``signature`` (and ``redacted_thinking`` blocks), are kept in
-  ``provider_data["anthropic_thinking"]`` (the complete list so far, so last-value-wins merging is
-  right) to be sent back unchanged with the assistant message;
-- every other block (``server_tool_use`` and ``mcp_tool_use`` with their streamed input,
-  ``web_search_tool_result``, ``mcp_tool_result``, blocks added later) is kept raw in
-  ``provider_data["anthropic_blocks"]`` and never fails the stream; server-side tool calls are not
-  client ``tool_calls``;
-- ``citations_delta`` and unknown delta types carry nothing for the user;
+- a thinking block's ``signature_delta`` is a ``ReasoningPart(signature=...)`` closing its
+  reasoning run; a ``redacted_thinking`` block is a ``ReasoningPart(redacted=True)`` with its
+  ``data`` as the signature: both are sent back unchanged with the assistant message;
+- ``server_tool_use`` and ``mcp_tool_use`` blocks are ``ServerToolCallPart`` (their streamed
+  input assembled), ``*_tool_result`` and ``mcp_tool_result`` blocks ``ServerToolResultPart``,
+  each as one part when the block stops; server-side tool calls are never client ``tool_calls``;
+- ``citations_delta`` is a ``CitationPart``; every other block (types added later) is an
+  ``UnknownPart``, kept raw: no block ever fails the stream; unknown delta types carry nothing;
 - ``message_delta`` usage is cumulative: each one replaces the last;
 - ``event: error`` (e.g. ``overloaded_error`` after HTTP 200) raises ``ProviderStreamError``.
 
@@ -53,6 +54,7 @@ from rxchronos.model._dialect import (
     MalformedData,
     StreamParser,
     as_count,
+    as_list,
     as_object,
     as_text,
     build_turns,
@@ -62,6 +64,16 @@ from rxchronos.model._dialect import (
 )
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._http import HTTPRequest
+from rxchronos.model._operators import ResponseCollector
+from rxchronos.model._parts import (
+    CitationPart,
+    ContentPart,
+    ReasoningPart,
+    ServerToolCallPart,
+    ServerToolResultPart,
+    TextPart,
+    UnknownPart,
+)
 from rxchronos.model._provider import HTTPProvider
 from rxchronos.model._types import (
     ChatRequest,
@@ -75,11 +87,12 @@ from rxchronos.model._types import (
 )
 
 __all__ = [
-    "BLOCKS_KEY",
     "DEFAULT_MAX_TOKENS",
-    "THINKING_KEY",
+    "DIALECT",
     "Anthropic",
     "AnthropicParser",
+    "block_part",
+    "citation_part",
     "messages_body",
     "parse_message",
 ]
@@ -88,19 +101,33 @@ API_VERSION = "2023-06-01"
 
 # -- request -------------------------------------------------------------------------------------
 
-THINKING_KEY = "anthropic_thinking"
-"""The ``provider_data`` key holding the thinking blocks (with signatures) to send back."""
+DIALECT = "anthropic"
+"""The ``dialect`` of the parts this module makes."""
 
 DEFAULT_MAX_TOKENS = 4096
 """``max_tokens`` sent when the request does not set one (the Messages API requires it)."""
 
 
+def _part_block(part: ContentPart) -> dict[str, Any] | None:
+    """The content block that sends ``part`` back, or ``None`` when it is not sent."""
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text} if part.text else None
+    if part.dialect != DIALECT:
+        return None
+    if isinstance(part, ReasoningPart):
+        if part.redacted:
+            return {"type": "redacted_thinking", "data": part.signature}
+        if part.signature:
+            return {"type": "thinking", "thinking": part.text, "signature": part.signature}
+        return None
+    if isinstance(part, ServerToolCallPart | ServerToolResultPart | UnknownPart):
+        return part.raw
+    return None  # citations travel with the text they cite only in the answer
+
+
 def _assistant_blocks(message: Message) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
-    thinking = (message.provider_data or {}).get(THINKING_KEY)
-    if isinstance(thinking, list):
-        blocks.extend(block for block in thinking if isinstance(block, dict))
-    if message.content:
+    blocks = [b for b in map(_part_block, message.parts) if b is not None]
+    if message.content and not any(isinstance(p, TextPart) for p in message.parts):
         blocks.append({"type": "text", "text": message.content})
     blocks.extend(
         {
@@ -177,9 +204,94 @@ _TOOL_BLOCKS = frozenset({"tool_use"})
 """The only blocks that are client tool calls (``server_tool_use``, ``mcp_tool_use`` are run by
 Anthropic itself)."""
 
-BLOCKS_KEY = "anthropic_blocks"
-"""The ``provider_data`` key holding the other content blocks (server tool calls and results,
-MCP blocks, blocks added after this parser), raw, with a streamed ``input`` assembled."""
+_SERVER_CALLS = frozenset({"server_tool_use", "mcp_tool_use"})
+
+
+def _position(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    return as_count(value, what)
+
+
+def citation_part(citation: Any) -> CitationPart:
+    """A ``CitationPart`` from an Anthropic citation (web search result, document character,
+    page or block location, search result location).
+
+    Example:
+        >>> citation_part({"type": "web_search_result_location", "url": "https://a.example",
+        ...                "title": "A", "cited_text": "It is sunny."}).url
+        'https://a.example'
+    """
+    citation = as_object(citation, "citation")
+    start = end = None
+    for first, last in _CITATION_SPANS:
+        if first in citation:
+            start = _position(citation.get(first), f"citation {first}")
+            end = _position(citation.get(last), f"citation {last}")
+            break
+    return CitationPart(
+        url=as_text(citation.get("url") or citation.get("source"), "citation url"),
+        title=as_text(citation.get("title"), "citation title"),
+        cited_text=as_text(citation.get("cited_text"), "cited_text"),
+        document=as_text(citation.get("document_title"), "citation document_title"),
+        start=start,
+        end=end,
+        dialect=DIALECT,
+        raw=citation,
+    )
+
+
+_CITATION_SPANS = (
+    ("start_char_index", "end_char_index"),
+    ("start_page_number", "end_page_number"),
+    ("start_block_index", "end_block_index"),
+)
+
+
+def block_part(block: dict[str, Any], names: dict[str, str]) -> ContentPart:
+    """The part of a content block that is neither text, thinking nor a client ``tool_use``.
+
+    ``names`` maps the ids of the server tool calls seen so far to their names (a result is named
+    after its call); a call adds itself.
+
+    Example:
+        >>> names = {}
+        >>> block_part({"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search",
+        ...             "input": {"query": "rx"}}, names).type
+        'server_tool_call'
+        >>> block_part({"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1",
+        ...             "content": []}, names).name
+        'web_search'
+    """
+    kind = as_text(block.get("type"), "block type")
+    if kind in _SERVER_CALLS:
+        call_id = as_text(block.get("id"), f"{kind} id")
+        name = as_text(block.get("name"), f"{kind} name")
+        names[call_id] = name
+        given = block.get("input")
+        return ServerToolCallPart(
+            id=call_id,
+            name=name,
+            input=given if type(given) is dict else {},
+            server=as_text(block.get("server_name"), f"{kind} server_name"),
+            dialect=DIALECT,
+            raw=block,
+        )
+    if kind.endswith("_tool_result"):
+        call_id = as_text(block.get("tool_use_id"), f"{kind} tool_use_id")
+        content = block.get("content")
+        failed = block.get("is_error") is True or (
+            type(content) is dict and str(content.get("type", "")).endswith("_error")
+        )
+        return ServerToolResultPart(
+            call_id=call_id,
+            name=names.get(call_id) or kind.removesuffix("_tool_result"),
+            content=content,
+            is_error=failed,
+            dialect=DIALECT,
+            raw=block,
+        )
+    return UnknownPart(kind=kind, dialect=DIALECT, raw=block)
 
 
 def stop_reason(reason: Any) -> StopReason:
@@ -218,22 +330,13 @@ class AnthropicParser(StreamParser):
         provider: the provider name, for error messages.
     """
 
-    __slots__ = (
-        "_blocks",
-        "_others",
-        "_others_done",
-        "_start_usage",
-        "_thinking",
-        "_thinking_parts",
-    )
+    __slots__ = ("_blocks", "_names", "_others", "_start_usage")
 
     def __init__(self, *, provider: str) -> None:
         super().__init__(provider=provider)
         self._others: dict[int, tuple[dict[str, Any], list[str]]] = {}  # index -> block, input
-        self._others_done: list[dict[str, Any]] = []
         self._blocks: dict[int, int] = {}  # block index -> tool-call slot
-        self._thinking: list[dict[str, Any]] = []  # completed (signed or redacted) thinking blocks
-        self._thinking_parts: dict[int, list[str]] = {}  # block index -> thinking text parts
+        self._names: dict[str, str] = {}  # server tool call id -> name
         self._start_usage: Usage | None = None
 
     def parse(self, event: str, data: str) -> list[ChatResponse]:
@@ -255,6 +358,26 @@ class AnthropicParser(StreamParser):
         elif kind == "error" or event == "error":
             raise self.provider_error(*error_info(payload))
         return []  # ping, unknown events
+
+    def whole(self, payload: dict[str, Any], blocks: list[Any]) -> list[ChatResponse]:
+        """The deltas of a whole (non-streaming) answer: each block as if it had streamed, then
+        its stop reason and usage."""
+        self.response_id = as_text(payload.get("id"), "id")
+        out: list[ChatResponse] = []
+        for index, block in enumerate(blocks):
+            event = {"index": index, "content_block": block}
+            out.extend(self._start(event))
+            out.extend(self._stop(event))
+        values: dict[str, Any] = {}
+        reason = payload.get("stop_reason")
+        if reason:
+            values["stop_reason"] = stop_reason(reason)
+        usage = payload.get("usage")
+        if usage:
+            values["usage"] = usage_of(as_object(usage, "usage"))
+        out.extend(self.deltas(values))
+        self.finished = True
+        return out
 
     @staticmethod
     def _index(payload: dict[str, Any]) -> int:
@@ -279,7 +402,11 @@ class AnthropicParser(StreamParser):
         kind = block.get("type")
         if kind == "text":
             text = as_text(block.get("text"), "text block")
-            return self.deltas({"content": text}) if text else []
+            values: dict[str, Any] = {"content": text} if text else {}
+            cited = as_list(block.get("citations"), "text block citations")
+            if cited:  # a whole answer's text block carries its citations
+                values["parts"] = tuple(map(citation_part, cited))
+            return self.deltas(values)
         if kind in _TOOL_BLOCKS:
             call_id = as_text(block.get("id"), "tool_use id")
             slot = self.tool_slots.slot(("block", index), call_id or None)
@@ -290,12 +417,15 @@ class AnthropicParser(StreamParser):
             return self.deltas({"tool_calls": (_fragment(slot, call_id, name, arguments),)})
         if kind == "thinking":
             text = as_text(block.get("thinking"), "thinking block")
-            self._thinking_parts[index] = [text] if text else []
-            return self.deltas({"reasoning": text}) if text else []
+            signature = as_text(block.get("signature"), "thinking signature")
+            out = self.deltas({"reasoning": text}) if text else []
+            if signature:  # a whole answer's block is signed at once
+                out.extend(self._signature(signature))
+            return out
         if kind == "redacted_thinking":
             data = as_text(block.get("data"), "redacted_thinking data")
-            self._thinking.append({"type": "redacted_thinking", "data": data})
-            return self.deltas({"provider_data": {THINKING_KEY: list(self._thinking)}})
+            part = ReasoningPart(signature=data, redacted=True, dialect=DIALECT)
+            return self.deltas({"parts": (part,)})
         self._others[index] = (dict(block), [])  # kept raw, completed at content_block_stop
         return []
 
@@ -310,8 +440,7 @@ class AnthropicParser(StreamParser):
                 block["input"] = json.loads(text)
             except ValueError:
                 block["partial_json"] = text
-        self._others_done.append(block)
-        return self.deltas({"provider_data": {BLOCKS_KEY: list(self._others_done)}})
+        return self.deltas({"parts": (block_part(block, self._names),)})
 
     def _delta(self, payload: dict[str, Any]) -> list[ChatResponse]:
         delta = as_object(payload.get("delta"), "delta")
@@ -333,21 +462,16 @@ class AnthropicParser(StreamParser):
             return self.deltas({"tool_calls": (_fragment(slot, "", "", part),)})
         if kind == "thinking_delta":
             text = as_text(delta.get("thinking"), "thinking_delta")
-            if not text:
-                return []
-            self._thinking_parts.setdefault(index, []).append(text)
-            return self.deltas({"reasoning": text})
+            return self.deltas({"reasoning": text}) if text else []
         if kind == "signature_delta":
-            return self._signature(index, as_text(delta.get("signature"), "signature"))
-        return []  # citations_delta and delta types added later: nothing for the user
+            return self._signature(as_text(delta.get("signature"), "signature"))
+        if kind == "citations_delta":
+            return self.deltas({"parts": (citation_part(delta.get("citation")),)})
+        return []  # delta types added later: nothing for the user
 
-    def _signature(self, index: int, signature: str) -> list[ChatResponse]:
-        parts = self._thinking_parts.pop(index, [])
-        # blocks never interleave, so completion order is block order
-        self._thinking.append(
-            {"type": "thinking", "thinking": "".join(parts), "signature": signature}
-        )
-        return self.deltas({"provider_data": {THINKING_KEY: list(self._thinking)}})
+    def _signature(self, signature: str) -> list[ChatResponse]:
+        # blocks never interleave: the signature closes the reasoning streamed just before it
+        return self.deltas({"parts": (ReasoningPart(signature=signature, dialect=DIALECT),)})
 
     def _message_delta(self, payload: dict[str, Any]) -> list[ChatResponse]:
         values: dict[str, Any] = {}
@@ -372,47 +496,8 @@ def parse_message(payload: Any, *, provider: str) -> ChatResponse:
     blocks = payload.get("content")
     if not isinstance(blocks, list):
         raise ProviderStreamError("answer has no content list", provider=provider, kind="malformed")
-    text: list[str] = []
-    reasoning: list[str] = []
-    thinking: list[dict[str, Any]] = []
-    others: list[dict[str, Any]] = []
-    calls: list[ToolCall] = []
-    for block in blocks:
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
-            text.append(as_text(block.get("text"), "text block"))
-        elif kind in _TOOL_BLOCKS:
-            calls.append(
-                ToolCall(
-                    index=len(calls),
-                    id=as_text(block.get("id"), "tool_use id"),
-                    name=as_text(block.get("name"), "tool_use name"),
-                    arguments=json.dumps(as_object(block.get("input"), "tool_use input")),
-                )
-            )
-        elif kind == "thinking":
-            reasoning.append(as_text(block.get("thinking"), "thinking block"))
-            thinking.append(block)
-        elif kind == "redacted_thinking":
-            thinking.append(block)
-        elif isinstance(block, dict):
-            others.append(block)
-    reason = payload.get("stop_reason")
-    usage = payload.get("usage")
-    return ChatResponse(
-        id=as_text(payload.get("id"), "id"),
-        content="".join(text),
-        reasoning="".join(reasoning),
-        usage=usage_of(as_object(usage, "usage")) if usage else None,
-        tool_calls=tuple(calls),
-        stop_reason=stop_reason(reason) if reason else None,
-        delta=False,
-        provider_data={
-            **({THINKING_KEY: thinking} if thinking else {}),
-            **({BLOCKS_KEY: others} if others else {}),
-        }
-        or None,
-    )
+    parser = AnthropicParser(provider=provider)
+    return ResponseCollector.of(parser.guarded(parser.whole, "answer", payload, blocks))
 
 
 # -- provider ------------------------------------------------------------------------------------
@@ -422,8 +507,9 @@ class Anthropic(HTTPProvider):
     """Anthropic's Messages API (``POST {base_url}/v1/messages``).
 
     Text, tool calls (``tool_use`` blocks, numbered in order of appearance), extended thinking as
-    ``reasoning`` with its signature kept in ``provider_data`` and sent back with the assistant
-    message, cumulative usage, ``ping`` events (not progress for the idle timeout) and in-band
+    ``reasoning`` with its signature kept in a ``ReasoningPart`` and sent back with the assistant
+    message, server-side tools and citations as parts, cumulative usage, ``ping`` events (not
+    progress for the idle timeout) and in-band
     ``event: error`` (``ProviderStreamError``). A tool input cut by ``max_tokens`` ends with
     ``StopReason.MAX_TOKENS`` and the arguments as far as they came.
 

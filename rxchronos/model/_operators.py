@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import reactivex
+from pydantic import BaseModel
 from reactivex import abc
 from reactivex import operators as ops
 from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
@@ -41,14 +42,27 @@ from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from rxchronos._errors import InvalidArgumentError
 from rxchronos._tap import current_tap
+from rxchronos.model._parts import (
+    CitationPart,
+    ContentPart,
+    ReasoningPart,
+    ServerToolCallPart,
+    ServerToolResultPart,
+    TextPart,
+)
 from rxchronos.model._types import ChatResponse, StopReason, ToolCall, Usage
 
 __all__ = [
     "ResponseCollector",
     "ToolCallAccumulator",
     "accumulate_tool_calls",
+    "citations",
     "coalesce_text",
     "collect_response",
+    "content_parts",
+    "reasoning",
+    "server_tool_calls",
+    "server_tool_results",
     "tapped",
     "text",
 ]
@@ -127,11 +141,30 @@ class ToolCallAccumulator:
         return out
 
 
+_TEXT = "text"
+_REASONING = "reasoning"
+
+
+class _Run:
+    """A run of text or reasoning in the part timeline: ``pieces[start:stop]`` of its kind."""
+
+    __slots__ = ("closing", "kind", "start", "stop")
+
+    def __init__(self, kind: str, start: int) -> None:
+        self.kind = kind
+        self.start = start
+        self.stop: int | None = None  # None while the run is open
+        self.closing: ReasoningPart | None = None  # the fragment that closed a reasoning run
+
+
 class ResponseCollector:
     """Folds deltas into one final ``ChatResponse(delta=False)``; one per subscription.
 
     Content, reasoning and refusal concatenate; usage and stop reason are last-value-wins; the id is
-    the first non-empty one; provider data merges (later keys win).
+    the first non-empty one; provider data merges (later keys win). ``parts`` come out in order:
+    each run of content (not cut by citations) is a ``TextPart``, each run of reasoning a
+    ``ReasoningPart`` (a text-less, unredacted ``ReasoningPart`` fragment right after it closes it,
+    adding its signature and ids), every other part as it came.
     """
 
     __slots__ = (
@@ -140,7 +173,9 @@ class ResponseCollector:
         "_provider_data",
         "_reasoning",
         "_refusal",
+        "_run",
         "_stop_reason",
+        "_timeline",
         "_tools",
         "_usage",
         "count",
@@ -155,18 +190,42 @@ class ResponseCollector:
         self._stop_reason: StopReason | None = None
         self._tools = ToolCallAccumulator()
         self._provider_data: dict[str, Any] | None = None
+        self._timeline: list[_Run | ContentPart] = []
+        self._run: _Run | None = None  # the open run, if any
         self.count = 0
         """How many deltas were added."""
+
+    @classmethod
+    def of(cls, deltas: Iterable[ChatResponse]) -> ChatResponse:
+        """The response ``deltas`` fold into (for answers parsed whole).
+
+        Example:
+            >>> deltas = [ChatResponse(content="He"), ChatResponse(content="y")]
+            >>> ResponseCollector.of(deltas).content
+            'Hey'
+        """
+        collector = cls()
+        for delta in deltas:
+            collector.add(delta)
+        return collector.result()
 
     def add(self, delta: ChatResponse) -> None:
         """Fold one delta in."""
         self.count += 1
         if not self._id and delta.id:
             self._id = delta.id
-        if delta.content:
-            self._content.append(delta.content)
         if delta.reasoning:
+            run = self._run
+            if run is None or run.kind is not _REASONING:
+                self._open(_REASONING, len(self._reasoning))
             self._reasoning.append(delta.reasoning)
+        if delta.content:
+            run = self._run
+            if run is None or run.kind is not _TEXT:
+                self._open(_TEXT, len(self._content))
+            self._content.append(delta.content)
+        if delta.parts:
+            self._add_parts(delta.parts)
         if delta.refusal:
             self._refusal.append(delta.refusal)
         if delta.tool_calls:
@@ -177,6 +236,54 @@ class ResponseCollector:
             self._stop_reason = delta.stop_reason
         if delta.provider_data:
             self._provider_data = {**(self._provider_data or {}), **delta.provider_data}
+
+    def _open(self, kind: str, start: int) -> None:
+        self._close()
+        self._run = _Run(kind, start)
+        self._timeline.append(self._run)
+
+    def _close(self) -> None:
+        run = self._run
+        if run is not None:
+            run.stop = len(self._content if run.kind is _TEXT else self._reasoning)
+            self._run = None
+
+    def _add_parts(self, parts: Iterable[ContentPart]) -> None:
+        for part in parts:
+            run = self._run
+            if isinstance(part, CitationPart) and run is not None and run.kind is _TEXT:
+                self._timeline.append(part)  # a citation does not cut the text it cites
+                continue
+            if (
+                isinstance(part, ReasoningPart)
+                and not part.text
+                and not part.redacted
+                and run is not None
+                and run.kind is _REASONING
+            ):
+                run.closing = part
+                self._close()
+                continue
+            self._close()
+            self._timeline.append(part)
+
+    def _parts(self) -> tuple[ContentPart, ...]:
+        out: list[ContentPart] = []
+        for entry in self._timeline:
+            if not isinstance(entry, _Run):
+                out.append(entry)
+                continue
+            if entry.kind is _TEXT:
+                out.append(TextPart(text="".join(self._content[entry.start : entry.stop])))
+                continue
+            text = "".join(self._reasoning[entry.start : entry.stop])
+            closing = entry.closing
+            out.append(
+                ReasoningPart(text=text)
+                if closing is None
+                else closing.model_copy(update={"text": text})
+            )
+        return tuple(out)
 
     def result(self) -> ChatResponse:
         """The response collected so far, with tool calls completed (empty arguments -> ``{}``)."""
@@ -189,13 +296,17 @@ class ResponseCollector:
             tool_calls=tuple(self._tools.calls(complete=True)),
             stop_reason=self._stop_reason,
             delta=False,
+            parts=self._parts(),
             provider_data=self._provider_data,
         )
 
     @property
     def has_output(self) -> bool:
-        """Whether any text, reasoning, refusal or tool call was added (not only ids and usage)."""
-        return bool(self._content or self._reasoning or self._refusal or self._tools)
+        """Whether any text, reasoning, refusal, tool call or part was added (not only ids and
+        usage)."""
+        return bool(
+            self._content or self._reasoning or self._refusal or self._tools or self._timeline
+        )
 
     def partial(self) -> ChatResponse | None:
         """The response so far, or ``None`` when nothing was added (for errors)."""
@@ -247,6 +358,138 @@ def text() -> Callable[[_Deltas], reactivex.Observable[str]]:
     """
 
     return reactivex.compose(ops.filter(_has_content), ops.map(_content))
+
+
+def _has_reasoning(delta: ChatResponse) -> bool:
+    return bool(delta.reasoning)
+
+
+def _reasoning(delta: ChatResponse) -> str:
+    return delta.reasoning
+
+
+def reasoning() -> Callable[[_Deltas], reactivex.Observable[str]]:
+    """The reasoning text of each delta (thinking, reasoning summaries); others are dropped.
+
+    ::
+
+        --{reasoning:"Hm"}--{content:"4"}--{reasoning:"."}--|   reasoning()
+        --"Hm"-----------------------------"."--------------|
+
+    Example:
+        >>> import reactivex
+        >>> from rxchronos import operators as rxo
+        >>> from rxchronos.model import ChatResponse
+        >>> deltas = reactivex.of(ChatResponse(reasoning="2+2"), ChatResponse(content="4"))
+        >>> seen = []
+        >>> _ = deltas.pipe(rxo.reasoning()).subscribe(seen.append)
+        >>> seen
+        ['2+2']
+    """
+    return reactivex.compose(ops.filter(_has_reasoning), ops.map(_reasoning))
+
+
+_P = TypeVar("_P", bound=BaseModel)
+
+
+def _parts_of(kind: type[_P] | None) -> Callable[[_Deltas], reactivex.Observable[_P]]:
+    def select(delta: ChatResponse) -> reactivex.Observable[_P]:
+        found = [p for p in delta.parts if kind is None or isinstance(p, kind)]
+        return reactivex.from_iterable(cast("list[_P]", found))
+
+    def _has_parts(delta: ChatResponse) -> bool:
+        return bool(delta.parts)
+
+    return reactivex.compose(ops.filter(_has_parts), ops.concat_map(select))
+
+
+def content_parts() -> Callable[[_Deltas], reactivex.Observable[ContentPart]]:
+    """Every part the deltas carry, in order, as it arrives (server tool calls and results,
+    citations, closing reasoning fragments, unknown blocks; text travels as ``content``).
+
+    ::
+
+        --{content}--{parts:[call]}--{parts:[result, cite]}--|   content_parts()
+        -------------call------------result-cite-------------|
+
+    Example:
+        >>> import reactivex
+        >>> from rxchronos import operators as rxo
+        >>> from rxchronos.model import ChatResponse, UnknownPart
+        >>> deltas = reactivex.of(ChatResponse(content="Hi"),
+        ...                       ChatResponse(parts=[UnknownPart(kind="new_block")]))
+        >>> seen = []
+        >>> _ = deltas.pipe(rxo.content_parts()).subscribe(seen.append)
+        >>> [part.kind for part in seen]
+        ['new_block']
+    """
+    return _parts_of(None)
+
+
+def server_tool_calls() -> Callable[[_Deltas], reactivex.Observable[ServerToolCallPart]]:
+    """Each server-side tool call (run by the provider, never by you) once its input is complete.
+
+    ::
+
+        --{content}--{parts:[web_search call]}--{parts:[result]}--|   server_tool_calls()
+        -------------web_search call------------------------------|
+
+    Example:
+        >>> import reactivex
+        >>> from rxchronos import operators as rxo
+        >>> from rxchronos.model import ChatResponse, ServerToolCallPart
+        >>> call = ServerToolCallPart(id="srvtoolu_1", name="web_search", input={"query": "rx"})
+        >>> seen = []
+        >>> _ = reactivex.of(ChatResponse(parts=[call])).pipe(
+        ...     rxo.server_tool_calls()).subscribe(seen.append)
+        >>> [(c.name, c.input) for c in seen]
+        [('web_search', {'query': 'rx'})]
+    """
+    return _parts_of(ServerToolCallPart)
+
+
+def server_tool_results() -> Callable[[_Deltas], reactivex.Observable[ServerToolResultPart]]:
+    """Each result of a server-side tool call, as it arrives.
+
+    ::
+
+        --{parts:[call]}--{parts:[result]}--|   server_tool_results()
+        ------------------result------------|
+
+    Example:
+        >>> import reactivex
+        >>> from rxchronos import operators as rxo
+        >>> from rxchronos.model import ChatResponse, ServerToolResultPart
+        >>> result = ServerToolResultPart(call_id="srvtoolu_1", name="web_search", content=[])
+        >>> seen = []
+        >>> _ = reactivex.of(ChatResponse(parts=[result])).pipe(
+        ...     rxo.server_tool_results()).subscribe(seen.append)
+        >>> seen[0].call_id
+        'srvtoolu_1'
+    """
+    return _parts_of(ServerToolResultPart)
+
+
+def citations() -> Callable[[_Deltas], reactivex.Observable[CitationPart]]:
+    """Each citation (a cited source, with its span or quoted text when the provider gives them).
+
+    ::
+
+        --{content:"Paris"}--{parts:[cite]}--{content:"."}--|   citations()
+        ---------------------cite---------------------------|
+
+    Example:
+        >>> import reactivex
+        >>> from rxchronos import operators as rxo
+        >>> from rxchronos.model import ChatResponse, CitationPart
+        >>> cite = CitationPart(url="https://example.com", title="Example")
+        >>> seen = []
+        >>> _ = reactivex.of(ChatResponse(parts=[cite])).pipe(
+        ...     rxo.citations()).subscribe(seen.append)
+        >>> seen[0].url
+        'https://example.com'
+    """
+    return _parts_of(CitationPart)
 
 
 def accumulate_tool_calls() -> Callable[[_Deltas], reactivex.Observable[list[ToolCall]]]:

@@ -2,8 +2,9 @@
 
 Request (``POST {base_url}/responses``): system messages become ``instructions``; user and
 assistant text become input messages; an assistant message's tool calls become ``function_call``
-items (``call_id``), a tool message a ``function_call_output``; the reasoning items a previous
-answer kept in ``provider_data["responses_reasoning"]`` are sent back before its message; tools are
+items (``call_id``), a tool message a ``function_call_output``; the reasoning items and built-in
+tool items of a previous Responses answer (its ``parts``) are sent back unchanged, in order, before
+its function calls (a reasoning item must come with the item that followed it); tools are
 ``{"type": "function", "name", "description", "parameters"}``; ``max_tokens`` is
 ``max_output_tokens``; an OpenAI-style ``response_format`` becomes ``text.format``; ``stop`` has
 no Responses equivalent and is not sent.
@@ -14,11 +15,17 @@ Stream: named SSE events, each naming itself in its JSON ``type``: ``response.cr
 ``response.function_call_arguments.delta`` (keyed by ``output_index``) -> ``response.completed``
 (usage; the terminal marker) or ``response.incomplete`` (``max_output_tokens`` or
 ``content_filter``). ``error`` and ``response.failed`` events raise ``ProviderStreamError``. There
-is no ``[DONE]``. Built-in tool items (``web_search_call``, ``file_search_call``,
-``code_interpreter_call``, ``mcp_call``, ...) are server-side: never client ``tool_calls``, kept
-raw in ``provider_data["responses_items"]`` when done; ``reasoning`` items (with their
-``encrypted_content`` when asked for) are kept in ``provider_data["responses_reasoning"]`` to be
-sent back on the next turn.
+is no ``[DONE]``. Parts, each when its item is done:
+
+- built-in tool items (``web_search_call``, ``file_search_call``, ``code_interpreter_call``,
+  ``mcp_call``, ``image_generation_call``, ``mcp_list_tools``) are server-side: a
+  ``ServerToolCallPart`` (with the item as ``raw``) and, when the item carries results, a
+  ``ServerToolResultPart``; never client ``tool_calls``;
+- a ``reasoning`` item is a ``ReasoningPart`` closing the summary text streamed before it (its
+  ``id``, its ``encrypted_content`` as the signature when asked for), sent back on the next turn;
+- ``response.output_text.annotation.added`` (``url_citation``, ``file_citation``,
+  ``container_file_citation``, ``file_path``) is a ``CitationPart``;
+- any other item type is an ``UnknownPart``, kept raw.
 
 Example:
     >>> parser = ResponsesParser(provider="openai")
@@ -29,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from typing import Any, Unpack
 
 from rxchronos.model._dialect import (
@@ -43,6 +51,16 @@ from rxchronos.model._dialect import (
 )
 from rxchronos.model._errors import ProviderConfigError, ProviderStreamError
 from rxchronos.model._http import HTTPRequest
+from rxchronos.model._operators import ResponseCollector
+from rxchronos.model._parts import (
+    CitationPart,
+    ContentPart,
+    ReasoningPart,
+    ServerToolCallPart,
+    ServerToolResultPart,
+    TextPart,
+    UnknownPart,
+)
 from rxchronos.model._provider import HTTPOptions, HTTPProvider, check_azure_resource
 from rxchronos.model._types import (
     ChatRequest,
@@ -56,21 +74,29 @@ from rxchronos.model._types import (
 )
 
 __all__ = [
-    "ITEMS_KEY",
-    "REASONING_KEY",
+    "DIALECT",
     "AzureOpenAIResponses",
     "OpenAIResponses",
     "ResponsesParser",
+    "annotation_citation",
+    "item_parts",
     "parse_response",
     "responses_body",
 ]
 
-ITEMS_KEY = "responses_items"
-"""``provider_data`` key of the built-in (server-side) tool items, raw."""
-REASONING_KEY = "responses_reasoning"
-"""``provider_data`` key of the reasoning items, sent back with the assistant message."""
+DIALECT = "openai-responses"
+"""The ``dialect`` of the parts this module makes."""
 
 # -- request -------------------------------------------------------------------------------------
+
+
+def _part_item(part: ContentPart) -> dict[str, Any] | None:
+    """The input item that sends ``part`` back, or ``None`` when it is not sent."""
+    if isinstance(part, TextPart):
+        return {"role": "assistant", "content": part.text} if part.text else None
+    if part.dialect != DIALECT or isinstance(part, ServerToolResultPart | CitationPart):
+        return None  # a result travels in its call's item; citations in the text's annotations
+    return part.raw
 
 
 def _input_items(message: Message) -> list[dict[str, Any]]:
@@ -81,12 +107,8 @@ def _input_items(message: Message) -> list[dict[str, Any]]:
             )
         output = message.content or ""
         return [{"type": "function_call_output", "call_id": message.tool_call_id, "output": output}]
-    items: list[dict[str, Any]] = []
-    if message.role is Role.ASSISTANT:
-        reasoning = (message.provider_data or {}).get(REASONING_KEY)
-        if isinstance(reasoning, list):
-            items.extend(item for item in reasoning if isinstance(item, dict))
-    if message.content:
+    items = [i for i in map(_part_item, message.parts) if i is not None]
+    if message.content and not any(isinstance(p, TextPart) for p in message.parts):
         items.append({"role": message.role.value, "content": message.content})
     items.extend(
         {
@@ -164,6 +186,121 @@ def _fragment(slot: int, call_id: str, name: str, arguments: str) -> ToolCall:
     return new_tool_call({"index": slot, "id": call_id, "name": name, "arguments": arguments})
 
 
+def _stop_reason(response: dict[str, Any], *, saw_tools: bool) -> StopReason:
+    details = as_object(response.get("incomplete_details"), "incomplete_details")
+    reason = details.get("reason")
+    if reason in _INCOMPLETE:
+        return _INCOMPLETE[reason]
+    return StopReason.TOOL_CALL if saw_tools else StopReason.END
+
+
+def _offset(value: Any, what: str) -> int | None:
+    return None if value is None else as_count(value, what)
+
+
+def annotation_citation(annotation: Any, *, dialect: str = DIALECT) -> CitationPart:
+    """A ``CitationPart`` from an output text annotation (``url_citation``, ``file_citation``,
+    ``container_file_citation``, ``file_path``); a Chat Completions annotation, whose fields are
+    nested under its type (``{"type": "url_citation", "url_citation": {...}}``), too.
+
+    Example:
+        >>> annotation_citation({"type": "url_citation", "url": "https://a.example", "title": "A",
+        ...                      "start_index": 0, "end_index": 5}).end
+        5
+    """
+    annotation = as_object(annotation, "annotation")
+    fields = annotation.get(as_text(annotation.get("type"), "annotation type"))
+    found = as_object(fields, "annotation fields") if type(fields) is dict else annotation
+    return CitationPart(
+        url=as_text(found.get("url"), "annotation url"),
+        title=as_text(found.get("title"), "annotation title"),
+        document=as_text(found.get("filename") or found.get("file_id"), "annotation file"),
+        start=_offset(found.get("start_index", found.get("index")), "annotation start"),
+        end=_offset(found.get("end_index"), "annotation end"),
+        dialect=dialect,
+        raw=annotation,
+    )
+
+
+_BUILT_IN = {
+    "web_search_call": "web_search",
+    "file_search_call": "file_search",
+    "code_interpreter_call": "code_interpreter",
+    "mcp_call": "mcp",
+    "image_generation_call": "image_generation",
+    "mcp_list_tools": "mcp_list_tools",
+}
+"""The output items of tools OpenAI runs itself, and the tool names of their parts."""
+
+_RESULT_FIELDS = ("results", "outputs", "output", "result", "tools")
+
+
+def _item_input(item: dict[str, Any]) -> dict[str, Any]:
+    action = item.get("action")
+    if type(action) is dict:
+        return action  # web_search_call: {"type": "search", "query": ...}
+    arguments = item.get("arguments")
+    if type(arguments) is str:  # mcp_call: JSON text
+        try:
+            parsed = json.loads(arguments or "{}")
+        except ValueError:
+            return {}  # kept as text in raw
+        return parsed if type(parsed) is dict else {}
+    return {k: item[k] for k in ("queries", "code", "container_id", "prompt") if k in item}
+
+
+def item_parts(item: dict[str, Any]) -> tuple[ContentPart, ...]:
+    """The parts of a done output item that is neither a message, a function call nor
+    reasoning: a built-in tool's call and its result (when it carries one), else an
+    ``UnknownPart``.
+
+    Example:
+        >>> [p.type for p in item_parts({"type": "web_search_call", "id": "ws_1",
+        ...                              "action": {"type": "search", "query": "rx"}})]
+        ['server_tool_call']
+    """
+    kind = as_text(item.get("type"), "item type")
+    name = _BUILT_IN.get(kind)
+    if name is None:
+        return (UnknownPart(kind=kind, dialect=DIALECT, raw=item),)
+    call_id = as_text(item.get("id"), f"{kind} id")
+    if kind == "mcp_call":
+        name = as_text(item.get("name"), "mcp_call name") or name
+    call = ServerToolCallPart(
+        id=call_id,
+        name=name,
+        input=_item_input(item),
+        server=as_text(item.get("server_label"), f"{kind} server_label"),
+        dialect=DIALECT,
+        raw=item,
+    )
+    error = item.get("error")
+    content = next((item[k] for k in _RESULT_FIELDS if item.get(k) is not None), None)
+    action = item.get("action")
+    if content is None and type(action) is dict and action.get("sources") is not None:
+        content = action["sources"]  # web_search_call with include=["...action.sources"]
+    if content is None and not error:
+        return (call,)
+    result = ServerToolResultPart(
+        call_id=call_id,
+        name=name,
+        content=content if content is not None else error,
+        is_error=bool(error) or item.get("status") in ("failed", "incomplete"),
+        dialect=DIALECT,
+        raw=item,
+    )
+    return call, result
+
+
+def _reasoning_part(item: dict[str, Any]) -> ReasoningPart:
+    return ReasoningPart(
+        id=as_text(item.get("id"), "reasoning id"),
+        signature=as_text(item.get("encrypted_content"), "reasoning encrypted_content"),
+        dialect=DIALECT,
+        raw=item,
+    )
+
+
 class ResponsesParser(StreamParser):
     """The Responses API stream dialect (see the module docstring).
 
@@ -171,12 +308,7 @@ class ResponsesParser(StreamParser):
         provider: the provider name, for error messages.
     """
 
-    __slots__ = ("_items", "_reasoning")
-
-    def __init__(self, *, provider: str) -> None:
-        super().__init__(provider=provider)
-        self._items: list[dict[str, Any]] = []
-        self._reasoning: list[dict[str, Any]] = []
+    __slots__ = ()
 
     def parse(self, event: str, data: str) -> list[ChatResponse]:
         """Parse one SSE event."""
@@ -212,24 +344,18 @@ class ResponsesParser(StreamParser):
             item = as_object(payload.get("item"), "item")
             item_type = item.get("type")
             if item_type == "reasoning":
-                self._reasoning.append(item)
-                values["provider_data"] = {REASONING_KEY: list(self._reasoning)}
+                values["parts"] = (_reasoning_part(item),)
             elif item_type not in ("message", "function_call"):  # a built-in tool's item
-                self._items.append(item)
-                values["provider_data"] = {ITEMS_KEY: list(self._items)}
+                values["parts"] = item_parts(item)
+        elif kind == "response.output_text.annotation.added":
+            values["parts"] = (annotation_citation(payload.get("annotation")),)
         elif kind == "response.created":
             response = as_object(payload.get("response"), "response")
             self.response_id = as_text(response.get("id"), "response id") or self.response_id
         elif kind in ("response.completed", "response.incomplete"):
             self.finished = True
             response = as_object(payload.get("response"), "response")
-            details = as_object(response.get("incomplete_details"), "incomplete_details")
-            reason = details.get("reason")
-            if reason in _INCOMPLETE:
-                values["stop_reason"] = _INCOMPLETE[reason]
-            else:
-                saw_tools = len(self.tool_slots) > 0
-                values["stop_reason"] = StopReason.TOOL_CALL if saw_tools else StopReason.END
+            values["stop_reason"] = _stop_reason(response, saw_tools=len(self.tool_slots) > 0)
             usage = _usage(response.get("usage"))
             if usage is not None:
                 values["usage"] = usage
@@ -254,59 +380,57 @@ def parse_response(payload: Any, *, provider: str) -> ChatResponse:
     if not isinstance(payload, dict) or payload.get("error") or payload.get("status") == "failed":
         code, message = error_info(payload.get("error") if isinstance(payload, dict) else payload)
         raise ProviderStreamError(message, provider=provider, code=code)
-    text: list[str] = []
-    reasoning: list[str] = []
-    calls: list[ToolCall] = []
-    items: list[dict[str, Any]] = []
-    kept_reasoning: list[dict[str, Any]] = []
-    refusal: list[str] = []
+    parser = ResponsesParser(provider=provider)
+    return ResponseCollector.of(parser.guarded(_whole, "answer", parser, payload))
+
+
+def _whole(parser: ResponsesParser, payload: dict[str, Any]) -> list[ChatResponse]:
+    """The deltas of a whole answer: each output item as the stream would have reported it."""
+    parser.response_id = as_text(payload.get("id"), "id")
+    out: list[ChatResponse] = []
+    calls = 0
     for item in as_list(payload.get("output"), "output"):
         item = as_object(item, "output item")
         kind = item.get("type")
+        values: dict[str, Any] = {}
         if kind == "message":
             for part in as_list(item.get("content"), "message content"):
                 part = as_object(part, "content part")
                 if part.get("type") == "output_text":
-                    text.append(as_text(part.get("text"), "output_text"))
+                    values = {"content": as_text(part.get("text"), "output_text")}
+                    annotations = as_list(part.get("annotations"), "annotations")
+                    if annotations:
+                        values["parts"] = tuple(map(annotation_citation, annotations))
                 elif part.get("type") == "refusal":
-                    refusal.append(as_text(part.get("refusal"), "refusal"))
-        elif kind == "function_call":
-            calls.append(
-                ToolCall(
-                    index=len(calls),
-                    id=as_text(item.get("call_id"), "call_id"),
-                    name=as_text(item.get("name"), "function_call name"),
-                    arguments=as_text(item.get("arguments"), "function_call arguments") or "{}",
-                )
+                    values = {"refusal": as_text(part.get("refusal"), "refusal")}
+                out.extend(parser.deltas(values))
+            continue
+        if kind == "function_call":
+            call = _fragment(
+                calls,
+                as_text(item.get("call_id"), "call_id"),
+                as_text(item.get("name"), "function_call name"),
+                as_text(item.get("arguments"), "function_call arguments"),
             )
+            calls += 1
+            values["tool_calls"] = (call,)
         elif kind == "reasoning":
-            kept_reasoning.append(item)
-            reasoning.extend(
-                as_text(as_object(summary, "summary").get("text"), "summary")
-                for summary in as_list(item.get("summary"), "reasoning summary")
+            summary = "".join(
+                as_text(as_object(entry, "summary").get("text"), "summary")
+                for entry in as_list(item.get("summary"), "reasoning summary")
             )
+            if summary:
+                out.extend(parser.deltas({"reasoning": summary}))
+            values["parts"] = (_reasoning_part(item),)
         else:
-            items.append(item)
-    reason = as_object(payload.get("incomplete_details"), "incomplete_details").get("reason")
-    if reason in _INCOMPLETE:
-        stop = _INCOMPLETE[reason]
-    else:
-        stop = StopReason.TOOL_CALL if calls else StopReason.END
-    data = {
-        **({ITEMS_KEY: items} if items else {}),
-        **({REASONING_KEY: kept_reasoning} if kept_reasoning else {}),
-    }
-    return ChatResponse(
-        id=as_text(payload.get("id"), "id"),
-        content="".join(text),
-        reasoning="".join(reasoning),
-        refusal="".join(refusal),
-        usage=_usage(payload.get("usage")),
-        tool_calls=tuple(calls),
-        stop_reason=stop,
-        delta=False,
-        provider_data=data or None,
-    )
+            values["parts"] = item_parts(item)
+        out.extend(parser.deltas(values))
+    end: dict[str, Any] = {"stop_reason": _stop_reason(payload, saw_tools=calls > 0)}
+    usage = _usage(payload.get("usage"))
+    if usage is not None:
+        end["usage"] = usage
+    out.extend(parser.deltas(end))
+    return out
 
 
 # -- providers -----------------------------------------------------------------------------------
@@ -316,9 +440,10 @@ class OpenAIResponses(HTTPProvider):
     """OpenAI's Responses API (``POST {base_url}/responses``), OpenAI's API for new models.
 
     Text, reasoning summaries, function calls (by ``call_id``), built-in tools kept apart as
-    server-side items, usage with cached and reasoning tokens, ``response.incomplete`` as its stop
-    reason, ``error`` / ``response.failed`` as ``ProviderStreamError``. Reasoning items are kept
-    in ``provider_data`` and sent back with the assistant message on the next turn.
+    server-side parts, citations from annotations, usage with cached and reasoning tokens,
+    ``response.incomplete`` as its stop reason, ``error`` / ``response.failed`` as
+    ``ProviderStreamError``. Reasoning items are kept as parts and sent back with the assistant
+    message on the next turn.
 
     Args:
         api_key: the API key (``OPENAI_API_KEY``).

@@ -25,6 +25,7 @@ import reactivex
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rxchronos.model._errors import ToolArgumentsError
+from rxchronos.model._parts import ContentPart
 
 __all__ = [
     "ChatRequest",
@@ -230,8 +231,13 @@ class Message(BaseModel):
     tool_calls: tuple[ToolCall, ...] = ()
     reasoning: str | None = None
     """The model's reasoning text, for providers that want it sent back."""
+    parts: tuple[ContentPart, ...] = ()
+    """An assistant answer's [content parts][rxchronos.model.ContentPart], in order (what
+    ``ChatResponse.to_message()`` keeps): the request builders send back those of their own
+    dialect where the provider requires them (Anthropic signed and redacted thinking and server
+    tool blocks, Responses reasoning and built-in tool items, Gemini code execution parts)."""
     provider_data: dict[str, Any] | None = None
-    """Opaque provider data to send back unchanged (e.g. thinking signatures)."""
+    """Opaque provider data to send back unchanged (e.g. a Gemini ``thoughtSignature``)."""
 
 
 class ChatRequest(BaseModel):
@@ -259,6 +265,11 @@ class ChatRequest(BaseModel):
 class ChatResponse(BaseModel):
     """A delta of a streamed answer (``delta=True``) or a whole answer (``delta=False``).
 
+    ``content``, ``reasoning`` and ``tool_calls`` are the flat view; ``parts`` keeps apart what
+    else the answer holds (see [ContentPart][rxchronos.model.ContentPart]). In a delta, ``parts``
+    holds only whole non-text parts (and the closing fragment of a reasoning run); in a collected
+    answer it is every part in order, text and reasoning runs included.
+
     Example:
         >>> ChatResponse(content="Hello", delta=False).content
         'Hello'
@@ -276,8 +287,10 @@ class ChatResponse(BaseModel):
     tool_calls: tuple[ToolCall, ...] = ()
     stop_reason: StopReason | None = None
     delta: bool = True
+    parts: tuple[ContentPart, ...] = ()
+    """The answer's content parts (see above)."""
     provider_data: dict[str, Any] | None = None
-    """Opaque provider data (e.g. thinking signatures) to send back unchanged."""
+    """Opaque provider data (e.g. a Gemini ``thoughtSignature``) to send back unchanged."""
 
     def to_message(self) -> Message:
         """This (final) response as the assistant message to append to the conversation.
@@ -291,6 +304,7 @@ class ChatResponse(BaseModel):
             content=self.content or None,
             tool_calls=self.tool_calls,
             reasoning=self.reasoning or None,
+            parts=self.parts,
             provider_data=self.provider_data,
         )
 

@@ -15,15 +15,20 @@ from rxchronos.model import (
     ProviderConfigError,
     ProviderHTTPError,
     ProviderStreamError,
+    ReasoningPart,
     RetryPolicy,
+    ServerToolCallPart,
+    ServerToolResultPart,
     StopReason,
+    TextPart,
     ToolArgumentsError,
     ToolCall,
     ToolDefinition,
+    UnknownPart,
     Usage,
     provider_from_string,
 )
-from rxchronos.model._anthropic import BLOCKS_KEY, THINKING_KEY, AnthropicParser, parse_message
+from rxchronos.model._anthropic import AnthropicParser, messages_body, parse_message
 
 from .conftest import (
     ProviderServer,
@@ -91,19 +96,38 @@ def test_thinking_text_is_reasoning_and_signed_blocks_are_kept_in_order() -> Non
     final = collect(deltas)
     assert final.reasoning == "Two plus two is four."
     assert final.content == "4"
-    assert final.provider_data == {
-        THINKING_KEY: [
-            {
-                "type": "thinking",
-                "thinking": "Two plus two is four.",
-                "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds",
-            },
-            {
-                "type": "redacted_thinking",
-                "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP",
-            },
-        ]
-    }
+    assert final.parts == (
+        ReasoningPart(
+            text="Two plus two is four.",
+            signature="EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds",
+            dialect="anthropic",
+        ),
+        ReasoningPart(
+            signature="EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP",
+            redacted=True,
+            dialect="anthropic",
+        ),
+        TextPart(text="4"),
+    )
+    assert final.provider_data is None
+    # sent back unchanged, in order, on the next turn
+    blocks = messages_body(
+        ChatRequest(messages=[Message(role="user", content="2+2?"), final.to_message()]),
+        model="m",
+        stream=True,
+    )["messages"][1]["content"]
+    assert blocks == [
+        {
+            "type": "thinking",
+            "thinking": "Two plus two is four.",
+            "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds",
+        },
+        {
+            "type": "redacted_thinking",
+            "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP",
+        },
+        {"type": "text", "text": "4"},
+    ]
 
 
 def test_tool_input_cut_by_max_tokens() -> None:
@@ -184,16 +208,26 @@ def test_server_side_and_unknown_blocks_are_kept_raw_and_are_not_client_calls() 
     final = collect(deltas)
     assert final.content == "Sunny." and final.tool_calls == ()
     assert final.stop_reason is StopReason.END
-    assert final.provider_data is not None
-    kept = final.provider_data[BLOCKS_KEY]
-    assert [b["type"] for b in kept] == [
-        "server_tool_use",
-        "web_search_tool_result",
-        "mcp_tool_use",
-        "a_block_from_next_year",
+    assert final.provider_data is None
+    kept = [p for p in final.parts if not isinstance(p, TextPart)]
+    assert [p.type for p in kept] == [
+        "server_tool_call",
+        "server_tool_result",
+        "server_tool_call",
+        "unknown",
     ]
-    assert kept[0]["input"] == {"query": "weather"} and kept[2]["input"] == {"k": 1}
-    assert kept[3]["partial_json"] == "{"  # an input that is not JSON is kept as text
+    search, result, mcp, unknown = kept
+    assert isinstance(search, ServerToolCallPart) and isinstance(mcp, ServerToolCallPart)
+    assert (search.id, search.name, search.input) == (
+        "srvtoolu_1",
+        "web_search",
+        {"query": "weather"},
+    )
+    assert isinstance(result, ServerToolResultPart)
+    assert (result.call_id, result.name, result.content) == ("srvtoolu_1", "web_search", [])
+    assert (mcp.name, mcp.server, mcp.input) == ("lookup", "s", {"k": 1})
+    assert isinstance(unknown, UnknownPart) and unknown.kind == "a_block_from_next_year"
+    assert unknown.raw is not None and unknown.raw["partial_json"] == "{"  # input that is not JSON
 
 
 def test_server_side_blocks_of_a_whole_answer_are_not_client_calls() -> None:
@@ -207,7 +241,15 @@ def test_server_side_blocks_of_a_whole_answer_are_not_client_calls() -> None:
     }
     final = parse_message(answer, provider="anthropic")
     assert final.tool_calls == () and final.content == "Sunny."
-    assert final.provider_data == {BLOCKS_KEY: [answer["content"][0]]}  # type: ignore[index]
+    assert final.parts == (
+        ServerToolCallPart(
+            id="srvtoolu_1",
+            name="web_search",
+            dialect="anthropic",
+            raw=answer["content"][0],  # type: ignore[index]
+        ),
+        TextPart(text="Sunny."),
+    )
 
 
 test_rechunking_gives_identical_deltas = rechunking_test(FIXTURES, parse)
@@ -291,13 +333,14 @@ async def test_chat_uses_the_non_streaming_endpoint(provider_server: ProviderSer
     assert reply.tool_calls == (ToolCall(id="toolu_1", name="lookup", arguments='{"q": "x"}'),)
     assert reply.stop_reason is StopReason.TOOL_CALL
     assert reply.usage == Usage(prompt_tokens=5, completion_tokens=9, total_tokens=14)
-    assert reply.provider_data is not None and reply.provider_data[THINKING_KEY][0]["signature"]
+    assert isinstance(reply.parts[0], ReasoningPart) and reply.parts[0].signature
     assert "stream" not in provider_server.seen[0].body
 
 
 async def test_conversation_round_trips_as_content_blocks(provider_server: ProviderServer) -> None:
     provider_server.reply(Reply(fixture_bytes("anthropic/text_ping_padding.sse")))
     thinking = [{"type": "thinking", "thinking": "Need weather.", "signature": "sig-1"}]
+    signed = ReasoningPart(text="Need weather.", signature="sig-1", dialect="anthropic")
     request = ChatRequest(
         messages=[
             Message(role="system", content="Be brief."),
@@ -309,7 +352,7 @@ async def test_conversation_round_trips_as_content_blocks(provider_server: Provi
                     ToolCall(id="toolu_1", name="get_weather", arguments='{"city":"Paris"}'),
                     ToolCall(id="toolu_2", name="get_weather", arguments=""),
                 ],
-                provider_data={THINKING_KEY: thinking},
+                parts=[signed],
             ),
             Message(role="tool", tool_call_id="toolu_1", content='{"temp": 21}'),
             Message(role="tool", tool_call_id="toolu_2", content='{"temp": 19}'),

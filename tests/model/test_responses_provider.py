@@ -17,12 +17,14 @@ from rxchronos.model import (
     Message,
     OpenAIResponses,
     ProviderStreamError,
+    ReasoningPart,
+    ServerToolCallPart,
     StopReason,
+    TextPart,
     ToolCall,
     ToolDefinition,
     provider_from_string,
 )
-from rxchronos.model._responses import ITEMS_KEY, REASONING_KEY
 
 from .conftest import ProviderServer, Reply, collect, stream_once
 
@@ -36,6 +38,12 @@ def sse(*events: dict[str, Any]) -> bytes:
 
 REASONING_ITEM = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "enc=="}
 SEARCH_ITEM = {"type": "web_search_call", "id": "ws_1", "status": "completed"}
+REASONED = ReasoningPart(
+    text="Look it up.", signature="enc==", id="rs_1", dialect="openai-responses", raw=REASONING_ITEM
+)
+SEARCH = ServerToolCallPart(
+    id="ws_1", name="web_search", dialect="openai-responses", raw=SEARCH_ITEM
+)
 STREAM = sse(
     {"type": "response.created", "response": {"id": "resp_1"}},
     {"type": "response.output_item.added", "output_index": 0, "item": {"type": "reasoning"}},
@@ -95,7 +103,8 @@ def test_a_stream_in_random_chunkings(pieces: int) -> None:
             ("call_9", "save", {"c": "Paris"})
         ]
         assert final.stop_reason is StopReason.TOOL_CALL
-        assert final.provider_data == {ITEMS_KEY: [SEARCH_ITEM], REASONING_KEY: [REASONING_ITEM]}
+        assert final.provider_data is None
+        assert final.parts == (REASONED, SEARCH, TextPart(text="Sunny, 22 C."))
         assert final.usage is not None
         assert (final.usage.cached_prompt_tokens, final.usage.reasoning_tokens) == (8, 5)
         assert final.usage.total_tokens == 42
@@ -113,7 +122,7 @@ async def test_the_request_it_sends(provider_server: ProviderServer) -> None:
                 role="assistant",
                 content="Checking.",
                 tool_calls=(ToolCall(id="call_1", name="weather", arguments='{"c": "P"}'),),
-                provider_data={REASONING_KEY: [REASONING_ITEM]},
+                parts=(REASONED.model_copy(update={"text": ""}), TextPart(text="Checking.")),
             ),
             Message(role="tool", tool_call_id="call_1", content="sunny"),
         ],
@@ -201,7 +210,10 @@ async def test_chat_reads_the_whole_answer(provider_server: ProviderServer) -> N
         StopReason.TOOL_CALL,
     )
     assert [c.id for c in final.tool_calls] == ["c1"]
-    assert final.provider_data is not None and final.provider_data[ITEMS_KEY] == [SEARCH_ITEM]
+    assert final.parts[1:] == (SEARCH, TextPart(text="Sunny."))
+    assert final.parts[0] == REASONED.model_copy(
+        update={"text": "Think.", "raw": answer["output"][0]}  # type: ignore[index]
+    )
     assert provider_server.seen[0].body["stream"] is False
 
 
