@@ -23,7 +23,7 @@ import reactivex
 from reactivex import operators as ops
 
 from rxchronos._errors import InvalidArgumentError
-from rxchronos.graph import stream_mode
+from rxchronos.graph import by_namespace, in_subgraph, stream_mode, top_level
 from rxchronos.model._operators import (
     accumulate_tool_calls,
     citations,
@@ -40,16 +40,19 @@ _T = TypeVar("_T")
 
 __all__ = [
     "accumulate_tool_calls",
+    "by_namespace",
     "citations",
     "coalesce_text",
     "collect_response",
     "content_parts",
+    "in_subgraph",
     "of_type",
     "reasoning",
     "server_tool_calls",
     "server_tool_results",
     "stream_mode",
     "text",
+    "top_level",
 ]
 
 

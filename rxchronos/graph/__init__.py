@@ -41,6 +41,7 @@ from rxchronos.graph._events import EventPublisher, EventType, RunState, RunStat
 from rxchronos.graph._execution import emit
 from rxchronos.graph._lease import Lease, LeaseStore
 from rxchronos.graph._modes import StreamMode, stream_mode
+from rxchronos.graph._namespaces import Namespace, by_namespace, in_subgraph, top_level
 from rxchronos.graph._postgres import PostgresStore
 from rxchronos.graph._runner import Runner
 from rxchronos.graph._sqlite import SQLiteStore
@@ -65,6 +66,7 @@ __all__ = [
     "Lease",
     "LeaseStore",
     "MemoryStore",
+    "Namespace",
     "NodeError",
     "NodeFunction",
     "NothingToResumeError",
@@ -85,7 +87,10 @@ __all__ = [
     "StreamMode",
     "add_messages",
     "append",
+    "by_namespace",
     "emit",
+    "in_subgraph",
     "stream_mode",
     "subgraph_session_id",
+    "top_level",
 ]
