@@ -7,8 +7,9 @@ Request:
 - system messages become ``systemInstruction``; user turns have role ``user``, assistant turns role
   ``model``; consecutive turns of the same role are merged (parallel function responses travel
   together);
-- an assistant message's tool calls become ``functionCall`` parts (``args`` is the parsed arguments
-  object) with their ``thoughtSignature`` sent back unchanged;
+- an assistant message's text and the code execution parts of a Gemini answer (its ``parts``)
+  become its parts in order, then its tool calls become ``functionCall`` parts (``args`` is the
+  parsed arguments object) with their ``thoughtSignature`` sent back unchanged;
 - a tool message becomes a ``functionResponse`` part named after the call it answers (looked up by
   ``tool_call_id`` among the earlier assistant tool calls, or ``Message.name``); a JSON-object
   content is the ``response``, anything else is wrapped as ``{"result": ...}``;
@@ -27,6 +28,14 @@ Normalised:
 - Vertex AI's streamed arguments (``functionCall {name, willContinue: true}``, then ``partialArgs``
   pieces by ``jsonPath``, then an empty ``functionCall`` closing it) become the name fragment first
   and the assembled arguments object as one fragment when the call closes;
+- ``executableCode`` / ``codeExecutionResult`` parts (the code execution tool) are a
+  ``ServerToolCallPart`` / ``ServerToolResultPart`` named ``code_execution`` (after the text that
+  came before them in the chunk), sent back unchanged in the model turn;
+- ``groundingMetadata`` (Google Search grounding) is a ``google_search`` call with its
+  ``webSearchQueries`` and a result holding the whole metadata (``searchEntryPoint`` included),
+  then one ``CitationPart`` per grounding support and source (segment text and byte offsets);
+  ``citationMetadata`` sources are citations too; metadata repeated on later chunks is not
+  reported twice;
 - there is no end marker: the stream is complete when it ends (EOF) after a chunk with a
   ``finishReason`` (or a ``promptFeedback.blockReason``); ``STOP`` after tool calls is
   ``StopReason.TOOL_CALL``; safety reasons are ``CONTENT_FILTER``;
@@ -67,6 +76,13 @@ from rxchronos.model._dialect import (
     whole_answer,
 )
 from rxchronos.model._http import HTTPRequest
+from rxchronos.model._parts import (
+    CitationPart,
+    ContentPart,
+    ServerToolCallPart,
+    ServerToolResultPart,
+    TextPart,
+)
 from rxchronos.model._provider import HTTPProvider
 from rxchronos.model._types import (
     ChatRequest,
@@ -81,6 +97,9 @@ from rxchronos.model._types import (
 )
 
 __all__ = [
+    "CODE_EXECUTION",
+    "DIALECT",
+    "GOOGLE_SEARCH",
     "SIGNATURE_KEY",
     "TEXT_SIGNATURE_KEY",
     "Gemini",
@@ -94,6 +113,12 @@ SIGNATURE_KEY = "thought_signature"
 """``ToolCall.provider_data`` key of a function call's ``thoughtSignature``."""
 TEXT_SIGNATURE_KEY = "gemini_thought_signature"
 """``ChatResponse.provider_data`` key of a ``thoughtSignature`` given on a text part."""
+DIALECT = "gemini"
+"""The ``dialect`` of the parts this module makes."""
+CODE_EXECUTION = "code_execution"
+"""The tool name of ``executableCode`` / ``codeExecutionResult`` parts."""
+GOOGLE_SEARCH = "google_search"
+"""The tool name of Google Search grounding."""
 
 # -- request -------------------------------------------------------------------------------------
 
@@ -121,14 +146,29 @@ def _response_object(content: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"result": value}
 
 
+def _sent_part(part: ContentPart) -> dict[str, Any] | None:
+    """The Gemini part that sends ``part`` back: text, and the code execution parts of a Gemini
+    answer unchanged; ``None`` for the rest."""
+    if isinstance(part, TextPart):
+        return {"text": part.text} if part.text else None
+    raw = getattr(part, "raw", None)
+    if (
+        part.dialect == DIALECT
+        and raw
+        and ("executableCode" in raw or "codeExecutionResult" in raw)
+    ):
+        return dict(raw)
+    return None
+
+
 def _model_parts(message: Message) -> list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = []
+    parts = [p for p in map(_sent_part, message.parts) if p is not None]
+    if message.content and not any(isinstance(p, TextPart) for p in message.parts):
+        parts.append({"text": message.content})
     signature = (message.provider_data or {}).get(TEXT_SIGNATURE_KEY)
-    if message.content:
-        text: dict[str, Any] = {"text": message.content}
-        if signature and not message.tool_calls:
-            text["thoughtSignature"] = signature
-        parts.append(text)
+    texts = [p for p in parts if "text" in p]
+    if signature and texts and not message.tool_calls:
+        texts[-1]["thoughtSignature"] = signature
     for call in message.tool_calls:
         part: dict[str, Any] = {"functionCall": {"name": call.name, "args": call.parse_arguments()}}
         call_signature = (call.provider_data or {}).get(SIGNATURE_KEY)
@@ -231,7 +271,24 @@ def usage_of(raw: Any) -> Usage | None:
 
 
 def _new_call_id(slot: int, prefix: str) -> str:
-    return f"call_{prefix}_{slot}"
+    return f"call_{prefix}_{slot}" if slot >= 0 else f"code_{prefix}_{-slot}"
+
+
+def _texts(text: list[str], thoughts: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if text:
+        values["content"] = "".join(text)
+    if thoughts:
+        values["reasoning"] = "".join(thoughts)
+    return values
+
+
+def _offset(value: Any, what: str) -> int | None:
+    return None if value is None else as_count(value, what)
+
+
+_SOURCES = ("web", "retrievedContext", "maps")
+"""The kinds of grounding chunk, each ``{uri, title, ...}``."""
 
 
 class _StreamedArguments:
@@ -303,7 +360,15 @@ class GeminiParser(StreamParser):
             ``call_<random per stream>_<slot>``).
     """
 
-    __slots__ = ("_new_id", "_open", "_saw_finish")
+    __slots__ = (
+        "_cited",
+        "_code_calls",
+        "_code_id",
+        "_new_id",
+        "_open",
+        "_saw_finish",
+        "_searched",
+    )
 
     def __init__(self, *, provider: str, new_id: Callable[[int], str] | None = None) -> None:
         super().__init__(provider=provider)
@@ -311,6 +376,10 @@ class GeminiParser(StreamParser):
         self._new_id = new_id or (lambda slot: _new_call_id(slot, prefix))
         self._open: _StreamedArguments | None = None
         self._saw_finish = False
+        self._code_calls = 0
+        self._code_id = ""
+        self._searched: set[tuple[Any, ...]] = set()
+        self._cited: set[tuple[Any, ...]] = set()
 
     def finish(self) -> list[ChatResponse]:
         """At EOF: complete when a finish reason was seen (a streamed call left open is flushed)."""
@@ -326,9 +395,12 @@ class GeminiParser(StreamParser):
     def parse_object(self, payload: dict[str, Any]) -> list[ChatResponse]:
         """Parse one ``GenerateContentResponse`` already decoded from JSON."""
         values: dict[str, Any] = {}
+        early: list[ChatResponse] = []
         candidates = as_list(payload.get("candidates"), "candidates")
         if candidates:
-            self._candidate(as_object(candidates[0], "candidate"), values)
+            if not self.response_id:
+                self.response_id = as_text(payload.get("responseId"), "responseId")
+            early = self._candidate(as_object(candidates[0], "candidate"), values)
         block = as_object(payload.get("promptFeedback"), "promptFeedback").get("blockReason")
         if block:
             self._saw_finish = True
@@ -343,12 +415,18 @@ class GeminiParser(StreamParser):
             if values:
                 values["id"] = self.response_id
             raise self.provider_error(*_error_info(error), carried=values)
+        if early:
+            return [*early, *self.deltas(values)]
         return self.deltas(values)
 
-    def _candidate(self, candidate: dict[str, Any], values: dict[str, Any]) -> None:
+    def _candidate(self, candidate: dict[str, Any], values: dict[str, Any]) -> list[ChatResponse]:
+        """Fill ``values`` from the candidate; the deltas that must come first (text before a
+        code execution part of the same chunk) are returned."""
         text: list[str] = []
         thoughts: list[str] = []
         calls: list[ToolCall] = []
+        parts: list[ContentPart] = []
+        early: list[ChatResponse] = []
         content = as_object(candidate.get("content"), "candidate content")
         for part in as_list(content.get("parts"), "content parts"):
             part = as_object(part, "part")
@@ -357,21 +435,160 @@ class GeminiParser(StreamParser):
             if call is not None:
                 self._function_call(as_object(call, "functionCall"), signature, calls)
                 continue
+            if "executableCode" in part or "codeExecutionResult" in part:
+                if text or thoughts:  # the text before it comes first
+                    early.extend(self.deltas(_texts(text, thoughts)))
+                    text, thoughts = [], []
+                parts.append(self._code_part(part))
+                early.extend(self.deltas({"parts": tuple(parts)}))
+                parts.clear()
+                continue
             if signature:
                 values["provider_data"] = {TEXT_SIGNATURE_KEY: signature}
             piece = as_text(part.get("text"), "part text")
             if piece:
                 (thoughts if part.get("thought") else text).append(piece)
-        if text:
-            values["content"] = "".join(text)
-        if thoughts:
-            values["reasoning"] = "".join(thoughts)
+        values.update(_texts(text, thoughts))
         if calls:
             values["tool_calls"] = tuple(calls)
+        grounding = candidate.get("groundingMetadata")
+        if grounding:
+            parts.extend(self._grounding(as_object(grounding, "groundingMetadata")))
+        cited = candidate.get("citationMetadata")
+        if cited:
+            parts.extend(self._recitations(as_object(cited, "citationMetadata")))
+        if parts:
+            values["parts"] = tuple(parts)
         finish = candidate.get("finishReason")
         if finish:
             self._saw_finish = True
             values["stop_reason"] = stop_reason(finish, saw_tools=len(self.tool_slots) > 0)
+        return early
+
+    def _code_part(self, part: dict[str, Any]) -> ContentPart:
+        code = part.get("executableCode")
+        if code is not None:
+            code = as_object(code, "executableCode")
+            self._code_calls += 1
+            self._code_id = as_text(code.get("id"), "executableCode id") or self._new_id(
+                -self._code_calls
+            )
+            return ServerToolCallPart(
+                id=self._code_id,
+                name=CODE_EXECUTION,
+                input={k: code[k] for k in ("language", "code") if k in code},
+                dialect=DIALECT,
+                raw=part,
+            )
+        result = as_object(part.get("codeExecutionResult"), "codeExecutionResult")
+        outcome = as_text(result.get("outcome"), "codeExecutionResult outcome")
+        return ServerToolResultPart(
+            call_id=as_text(result.get("id"), "codeExecutionResult id") or self._code_id,
+            name=CODE_EXECUTION,
+            content={k: result[k] for k in ("outcome", "output") if k in result},
+            is_error=bool(outcome) and outcome != "OUTCOME_OK",
+            dialect=DIALECT,
+            raw=part,
+        )
+
+    def _grounding(self, metadata: dict[str, Any]) -> list[ContentPart]:
+        """The Google Search call and result (once per set of queries) and each new citation."""
+        out: list[ContentPart] = []
+        queries = as_list(metadata.get("webSearchQueries"), "webSearchQueries")
+        if queries and tuple(queries) not in self._searched:
+            self._searched.add(tuple(queries))
+            call_id = f"google_search_{len(self._searched)}"
+            data = {"queries": [as_text(q, "webSearchQuery") for q in queries]}
+            out.append(
+                ServerToolCallPart(
+                    id=call_id, name=GOOGLE_SEARCH, input=data, dialect=DIALECT, raw=metadata
+                )
+            )
+            out.append(
+                ServerToolResultPart(
+                    call_id=call_id,
+                    name=GOOGLE_SEARCH,
+                    content=metadata,
+                    dialect=DIALECT,
+                    raw=metadata,
+                )
+            )
+        chunks = [
+            as_object(c, "groundingChunk")
+            for c in as_list(metadata.get("groundingChunks"), "groundingChunks")
+        ]
+        used: set[int] = set()
+        for support in as_list(metadata.get("groundingSupports"), "groundingSupports"):
+            support = as_object(support, "groundingSupport")
+            segment = as_object(support.get("segment"), "groundingSupport segment")
+            for index in as_list(support.get("groundingChunkIndices"), "groundingChunkIndices"):
+                if type(index) is not int or not 0 <= index < len(chunks):
+                    raise MalformedData(f"groundingChunkIndices entry out of range: {index!r:.50}")
+                used.add(index)
+                raw = {"groundingChunk": chunks[index], "groundingSupport": support}
+                out.extend(self._citation(chunks[index], segment, raw))
+        for index, chunk in enumerate(chunks):
+            if index not in used:
+                out.extend(self._citation(chunk, {}, {"groundingChunk": chunk}))
+        return out
+
+    def _citation(
+        self, chunk: dict[str, Any], segment: dict[str, Any], raw: dict[str, Any]
+    ) -> list[ContentPart]:
+        source = next(
+            (as_object(chunk[k], f"groundingChunk {k}") for k in _SOURCES if k in chunk), {}
+        )
+        return self._cite(
+            url=as_text(source.get("uri"), "grounding uri"),
+            title=as_text(source.get("title"), "grounding title"),
+            cited_text=as_text(segment.get("text"), "segment text"),
+            start=_offset(segment.get("startIndex"), "segment startIndex"),
+            end=_offset(segment.get("endIndex"), "segment endIndex"),
+            raw=raw,
+        )
+
+    def _recitations(self, metadata: dict[str, Any]) -> list[ContentPart]:
+        out: list[ContentPart] = []
+        for source in as_list(metadata.get("citationSources"), "citationSources"):
+            source = as_object(source, "citationSource")
+            out.extend(
+                self._cite(
+                    url=as_text(source.get("uri"), "citation uri"),
+                    title=as_text(source.get("title"), "citation title"),
+                    cited_text="",
+                    start=_offset(source.get("startIndex"), "citation startIndex"),
+                    end=_offset(source.get("endIndex"), "citation endIndex"),
+                    raw=source,
+                )
+            )
+        return out
+
+    def _cite(
+        self,
+        *,
+        url: str,
+        title: str,
+        cited_text: str,
+        start: int | None,
+        end: int | None,
+        raw: dict[str, Any],
+    ) -> list[ContentPart]:
+        """A ``CitationPart``, unless the same one came on an earlier chunk (Gemini repeats its
+        metadata)."""
+        key = (url, title, cited_text, start, end)
+        if key in self._cited:
+            return []
+        self._cited.add(key)
+        part = CitationPart(
+            url=url,
+            title=title,
+            cited_text=cited_text,
+            start=start,
+            end=end,
+            dialect=DIALECT,
+            raw=raw,
+        )
+        return [part]
 
     def _function_call(self, call: dict[str, Any], signature: str, out: list[ToolCall]) -> None:
         name = as_text(call.get("name"), "functionCall name")

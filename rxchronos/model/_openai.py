@@ -22,7 +22,10 @@ wire normalised:
   ``delta``, and ``finish_reason: "content_filter"``;
 - in-band errors: ``event: error``, ``data: {"error": ...}``, and an ``error`` object inside an
   otherwise normal chunk (OpenRouter), raised as ``ProviderStreamError``; what such a chunk also
-  carries (usage, finish reason, content) goes on the error as its partial delta.
+  carries (usage, finish reason, content) goes on the error as its partial delta;
+- citations as ``CitationPart``: ``delta.annotations`` (``url_citation``, search models and
+  OpenRouter's web plugin) and Perplexity's ``search_results`` / ``citations`` (repeated on every
+  chunk; each source is reported once).
 
 Example:
     >>> parser = OpenAIChatParser(provider="openai")
@@ -45,12 +48,16 @@ from rxchronos.model._dialect import (
     as_object,
     as_text,
     error_info,
+    new_delta,
     new_tool_call,
     sampling_fields,
 )
 from rxchronos.model._errors import ProviderConfigError, ProviderStreamError
 from rxchronos.model._http import HTTPRequest
+from rxchronos.model._operators import ResponseCollector
+from rxchronos.model._parts import CitationPart, ContentPart
 from rxchronos.model._provider import HTTPOptions, HTTPProvider, check_azure_resource
+from rxchronos.model._responses import annotation_citation
 from rxchronos.model._types import (
     ChatRequest,
     ChatResponse,
@@ -79,6 +86,8 @@ __all__ = [
     "chat_body",
     "message_dict",
     "parse_completion",
+    "perplexity_sources",
+    "source_citation",
 ]
 
 # -- request -------------------------------------------------------------------------------------
@@ -182,6 +191,56 @@ def parse_usage(raw: Any) -> Usage | None:
     )
 
 
+DIALECT = "openai"
+"""The ``dialect`` of the parts this module makes."""
+
+
+def _citations(annotations: Any) -> tuple[ContentPart, ...]:
+    listed = as_list(annotations, "annotations")
+    return tuple(annotation_citation(a, dialect=DIALECT) for a in listed)
+
+
+def source_citation(entry: Any) -> CitationPart:
+    """A ``CitationPart`` from a Perplexity ``search_results`` entry or ``citations`` URL.
+
+    Example:
+        >>> source_citation({"title": "Paris", "url": "https://a.example", "date": None}).title
+        'Paris'
+        >>> source_citation("https://b.example").url
+        'https://b.example'
+    """
+    if type(entry) is str:
+        return CitationPart(url=entry, dialect=DIALECT, raw={"url": entry})
+    entry = as_object(entry, "search result")
+    return CitationPart(
+        url=as_text(entry.get("url"), "search result url"),
+        title=as_text(entry.get("title"), "search result title"),
+        dialect=DIALECT,
+        raw=entry,
+    )
+
+
+def perplexity_sources(chunk: dict[str, Any], seen: dict[str, int]) -> tuple[ContentPart, ...]:
+    """The Perplexity sources of ``chunk`` not reported yet: its ``search_results`` (title, url,
+    date), else its ``citations`` URLs. Both are repeated whole on every chunk: ``seen`` counts,
+    per field, the entries already reported, and is updated.
+
+    Example:
+        >>> seen = {}
+        >>> [c.url for c in perplexity_sources({"citations": ["https://a.example"]}, seen)]
+        ['https://a.example']
+        >>> perplexity_sources({"citations": ["https://a.example"]}, seen)
+        ()
+    """
+    field = "search_results" if chunk.get("search_results") else "citations"
+    listed = as_list(chunk.get(field), field)
+    done = seen.get(field, 0)
+    if len(listed) <= done:
+        return ()
+    seen[field] = len(listed)
+    return tuple(source_citation(entry) for entry in listed[done:])
+
+
 def _arguments_text(arguments: Any) -> str:
     if arguments is None:
         return ""
@@ -281,10 +340,11 @@ class OpenAIChatParser(StreamParser):
         think_tags: split ``<think>`` sections out of the content into reasoning.
     """
 
-    __slots__ = ("_finished_choices", "_open_choices", "_think")
+    __slots__ = ("_finished_choices", "_open_choices", "_sourced", "_think")
 
     def __init__(self, *, provider: str, think_tags: bool = False) -> None:
         super().__init__(provider=provider)
+        self._sourced: dict[str, int] = {}  # Perplexity source list -> entries reported
         self._open_choices: set[int] = set()
         self._finished_choices: set[int] = set()
         self._think = _ThinkTags() if think_tags else None
@@ -325,6 +385,10 @@ class OpenAIChatParser(StreamParser):
                     self._finished_choices.add(index)
                 else:
                     self._open_choices.add(index)
+        if "search_results" in chunk or "citations" in chunk:  # Perplexity, on every chunk
+            sources = perplexity_sources(chunk, self._sourced)
+            if sources:
+                values["parts"] = values.get("parts", ()) + sources
         usage = chunk.get("usage")
         if not usage and "x_groq" in chunk:  # Groq also puts it in its extension field
             usage = as_object(chunk["x_groq"], "x_groq").get("usage")
@@ -355,22 +419,30 @@ class OpenAIChatParser(StreamParser):
                         values["content"] = text
                     if thought:
                         values["reasoning"] = values.get("reasoning", "") + thought
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if not reasoning and "reasoning_details" in delta:
-                reasoning = _reasoning_details(delta["reasoning_details"])
-            if reasoning:
-                values["reasoning"] = as_text(reasoning, "delta.reasoning") + values.get(
-                    "reasoning", ""
-                )
-            refusal = delta.get("refusal")
-            if refusal:
-                values["refusal"] = as_text(refusal, "delta.refusal")
-            calls = delta.get("tool_calls")
-            if calls:
-                values["tool_calls"] = self._fragments(as_list(calls, "delta.tool_calls"))
+            if not content or len(delta) > 1:  # a delta of text alone has nothing else
+                self._others(delta, values)
         finish = choice.get("finish_reason")
         if finish:
             values["stop_reason"] = stop_reason(finish, saw_tools=len(self.tool_slots) > 0)
+
+    def _others(self, delta: dict[str, Any], values: dict[str, Any]) -> None:
+        """What a delta carries besides its content: reasoning, refusal, tool calls, citations."""
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if not reasoning and "reasoning_details" in delta:
+            reasoning = _reasoning_details(delta["reasoning_details"])
+        if reasoning:
+            values["reasoning"] = as_text(reasoning, "delta.reasoning") + values.get(
+                "reasoning", ""
+            )
+        refusal = delta.get("refusal")
+        if refusal:
+            values["refusal"] = as_text(refusal, "delta.refusal")
+        calls = delta.get("tool_calls")
+        if calls:
+            values["tool_calls"] = self._fragments(as_list(calls, "delta.tool_calls"))
+        annotations = delta.get("annotations")
+        if annotations:
+            values["parts"] = _citations(annotations)
 
     def _fragments(self, calls: list[Any]) -> tuple[ToolCall, ...]:
         out = []
@@ -426,16 +498,19 @@ def parse_completion(payload: Any, *, provider: str) -> ChatResponse:
                 arguments=_arguments_text(function.get("arguments")) or "{}",
             )
         )
+    parts = _citations(message.get("annotations")) if message.get("annotations") else ()
+    if "search_results" in payload or "citations" in payload:
+        parts += perplexity_sources(payload, {})
     finish = choice.get("finish_reason")
-    return ChatResponse(
+    values.update(
         id=as_text(payload.get("id"), "id"),
         refusal=as_text(message.get("refusal"), "message.refusal"),
         usage=parse_usage(payload.get("usage")),
         tool_calls=tuple(calls),
         stop_reason=stop_reason(finish, saw_tools=bool(calls)) if finish else None,
-        delta=False,
-        **values,
+        parts=parts,
     )
+    return ResponseCollector.of([new_delta(values)])
 
 
 # -- providers -----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 from typing import Any, TypeVar, cast
 
 import reactivex
@@ -141,20 +142,15 @@ class ToolCallAccumulator:
         return out
 
 
-_TEXT = "text"
-_REASONING = "reasoning"
-
-
 class _Run:
-    """A run of text or reasoning in the part timeline: ``pieces[start:stop]`` of its kind."""
+    """A run of reasoning: it starts at ``reasoning[start]``, after ``at`` content pieces."""
 
-    __slots__ = ("closing", "kind", "start", "stop")
+    __slots__ = ("at", "closing", "start")
 
-    def __init__(self, kind: str, start: int) -> None:
-        self.kind = kind
+    def __init__(self, at: int, start: int) -> None:
+        self.at = at
         self.start = start
-        self.stop: int | None = None  # None while the run is open
-        self.closing: ReasoningPart | None = None  # the fragment that closed a reasoning run
+        self.closing: ReasoningPart | None = None  # the fragment that closed it
 
 
 class ResponseCollector:
@@ -162,20 +158,22 @@ class ResponseCollector:
 
     Content, reasoning and refusal concatenate; usage and stop reason are last-value-wins; the id is
     the first non-empty one; provider data merges (later keys win). ``parts`` come out in order:
-    each run of content (not cut by citations) is a ``TextPart``, each run of reasoning a
-    ``ReasoningPart`` (a text-less, unredacted ``ReasoningPart`` fragment right after it closes it,
-    adding its signature and ids), every other part as it came.
+    the content between two other parts is a ``TextPart`` (citations do not cut it: they follow
+    the text they cite), each run of reasoning a ``ReasoningPart`` (a text-less, unredacted
+    ``ReasoningPart`` fragment right after it closes it, adding its signature and ids), every other
+    part as it came. Text deltas cost nothing more for this: only reasoning and parts mark where
+    they came (after how many content pieces).
     """
 
     __slots__ = (
         "_content",
         "_id",
+        "_marks",
         "_provider_data",
         "_reasoning",
         "_refusal",
         "_run",
         "_stop_reason",
-        "_timeline",
         "_tools",
         "_usage",
         "count",
@@ -190,8 +188,8 @@ class ResponseCollector:
         self._stop_reason: StopReason | None = None
         self._tools = ToolCallAccumulator()
         self._provider_data: dict[str, Any] | None = None
-        self._timeline: list[_Run | ContentPart] = []
-        self._run: _Run | None = None  # the open run, if any
+        self._marks: list[tuple[int, _Run | ContentPart]] = []  # (content pieces before, entry)
+        self._run: _Run | None = None  # the reasoning run still open, if any
         self.count = 0
         """How many deltas were added."""
 
@@ -216,13 +214,11 @@ class ResponseCollector:
             self._id = delta.id
         if delta.reasoning:
             run = self._run
-            if run is None or run.kind is not _REASONING:
-                self._open(_REASONING, len(self._reasoning))
+            if run is None or run.at != len(self._content):  # text came between: a new run
+                run = self._run = _Run(len(self._content), len(self._reasoning))
+                self._marks.append((run.at, run))
             self._reasoning.append(delta.reasoning)
         if delta.content:
-            run = self._run
-            if run is None or run.kind is not _TEXT:
-                self._open(_TEXT, len(self._content))
             self._content.append(delta.content)
         if delta.parts:
             self._add_parts(delta.parts)
@@ -237,52 +233,53 @@ class ResponseCollector:
         if delta.provider_data:
             self._provider_data = {**(self._provider_data or {}), **delta.provider_data}
 
-    def _open(self, kind: str, start: int) -> None:
-        self._close()
-        self._run = _Run(kind, start)
-        self._timeline.append(self._run)
-
-    def _close(self) -> None:
-        run = self._run
-        if run is not None:
-            run.stop = len(self._content if run.kind is _TEXT else self._reasoning)
-            self._run = None
-
     def _add_parts(self, parts: Iterable[ContentPart]) -> None:
+        at = len(self._content)
         for part in parts:
-            run = self._run
-            if isinstance(part, CitationPart) and run is not None and run.kind is _TEXT:
-                self._timeline.append(part)  # a citation does not cut the text it cites
-                continue
+            run, self._run = self._run, None
             if (
-                isinstance(part, ReasoningPart)
+                run is not None
+                and run.at == at
+                and isinstance(part, ReasoningPart)
                 and not part.text
                 and not part.redacted
-                and run is not None
-                and run.kind is _REASONING
             ):
                 run.closing = part
-                self._close()
                 continue
-            self._close()
-            self._timeline.append(part)
+            self._marks.append((at, part))
 
     def _parts(self) -> tuple[ContentPart, ...]:
+        content, reasoning = self._content, self._reasoning
+        runs = [entry for _, entry in self._marks if isinstance(entry, _Run)]
+        stops = {id(run): end.start for run, end in pairwise(runs)}
         out: list[ContentPart] = []
-        for entry in self._timeline:
+        held: list[ContentPart] = []  # citations, after the text they cite
+        done = 0
+
+        def text_to(at: int) -> None:
+            nonlocal done
+            if at > done:
+                out.append(TextPart(text="".join(content[done:at])))
+                done = at
+            out.extend(held)
+            held.clear()
+
+        for at, entry in self._marks:
+            if isinstance(entry, CitationPart):
+                held.append(entry)
+                continue
+            text_to(at)
             if not isinstance(entry, _Run):
                 out.append(entry)
                 continue
-            if entry.kind is _TEXT:
-                out.append(TextPart(text="".join(self._content[entry.start : entry.stop])))
-                continue
-            text = "".join(self._reasoning[entry.start : entry.stop])
+            text = "".join(reasoning[entry.start : stops.get(id(entry), len(reasoning))])
             closing = entry.closing
             out.append(
                 ReasoningPart(text=text)
                 if closing is None
                 else closing.model_copy(update={"text": text})
             )
+        text_to(len(content))
         return tuple(out)
 
     def result(self) -> ChatResponse:
@@ -304,9 +301,7 @@ class ResponseCollector:
     def has_output(self) -> bool:
         """Whether any text, reasoning, refusal, tool call or part was added (not only ids and
         usage)."""
-        return bool(
-            self._content or self._reasoning or self._refusal or self._tools or self._timeline
-        )
+        return bool(self._content or self._reasoning or self._refusal or self._tools or self._marks)
 
     def partial(self) -> ChatResponse | None:
         """The response so far, or ``None`` when nothing was added (for errors)."""

@@ -9,7 +9,9 @@ each connection, and client disconnects.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import random
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +79,15 @@ def rechunking_test(
     return test
 
 
+def seeded_sizes(total: int, seed: int, *, largest: int = 64) -> list[int]:
+    """Random piece sizes (1..``largest`` bytes) adding up to ``total``, the same for a seed."""
+    rng = random.Random(seed)
+    sizes: list[int] = []
+    while sum(sizes) < total:
+        sizes.append(rng.randint(1, largest))
+    return sizes
+
+
 def collect(deltas: Sequence[ChatResponse]) -> ChatResponse:
     """The final response of ``deltas``."""
     collector = ResponseCollector()
@@ -93,6 +104,7 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     pieces: int | None = None  # write the body in pieces of this size (None: one write)
+    sizes: Sequence[int] = ()  # or in pieces of these sizes, in turn (see seeded_sizes)
     hang: bool = False  # after the body, keep the response open until the client leaves
     delay_before: float = 0.0  # seconds before sending the headers
 
@@ -146,9 +158,13 @@ class ProviderServer:
             resp.content_type = "text/event-stream" if reply.status < 300 else "application/json"
         await resp.prepare(request)
         step = reply.pieces or max(len(reply.body), 1)
+        sizes = itertools.cycle(reply.sizes or [step])
         try:
-            for pos in range(0, len(reply.body), step):
-                await resp.write(reply.body[pos : pos + step])
+            pos = 0
+            while pos < len(reply.body):
+                size = next(sizes)
+                await resp.write(reply.body[pos : pos + size])
+                pos += size
             if reply.hang:
                 while request.transport is not None and not request.transport.is_closing():
                     await asyncio.sleep(0.005)
