@@ -37,6 +37,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 __all__ = [
+    "PART_CLASSES",
     "CitationPart",
     "ContentPart",
     "ReasoningPart",
@@ -203,3 +204,13 @@ ContentPart = Annotated[
     Field(discriminator="type"),
 ]
 """One part of an answer: a pydantic discriminated union on ``type``."""
+
+PART_CLASSES: tuple[type[BaseModel], ...] = (
+    TextPart,
+    ReasoningPart,
+    ServerToolCallPart,
+    ServerToolResultPart,
+    CitationPart,
+    UnknownPart,
+)
+"""The classes of [ContentPart][rxchronos.model.ContentPart], for ``isinstance`` checks."""

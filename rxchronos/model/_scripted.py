@@ -40,6 +40,7 @@ from rxchronos._closable import AsyncClosable
 from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.aio import from_producer
 from rxchronos.model._operators import ResponseCollector, tapped
+from rxchronos.model._parts import PART_CLASSES, ContentPart, ReasoningPart, TextPart
 from rxchronos.model._types import (
     ChatRequest,
     ChatResponse,
@@ -61,6 +62,10 @@ class ScriptedReply:
     Attributes:
         text: the content, streamed word by word (whitespace kept).
         reasoning: reasoning text, streamed before the content.
+        parts: [content parts][rxchronos.model.ContentPart] streamed after the reasoning and
+            before the text, in order: a ``TextPart`` or ``ReasoningPart`` as its text token by
+            token (a reasoning part's signature and ids then as its closing fragment), any other
+            part as one delta.
         tool_calls: calls to stream after the content; an empty ``id`` gets a generated one.
         usage: the usage to report; by default words in the request / tokens streamed.
         stop_reason: by default ``TOOL_CALL`` when there are tool calls, else ``END``.
@@ -76,14 +81,35 @@ class ScriptedReply:
 
     text: str = ""
     reasoning: str = ""
+    parts: Sequence[ContentPart] = ()
     tool_calls: Sequence[ToolCall] = ()
     usage: Usage | None = None
     stop_reason: StopReason | None = None
     error: Exception | None = None
     error_after: int = 0
 
+    def __post_init__(self) -> None:
+        for part in self.parts:
+            if not isinstance(part, PART_CLASSES):
+                raise ArgumentTypeError(
+                    "ScriptedReply parts are content parts (TextPart, CitationPart, ...), "
+                    f"got {type(part).__name__}"
+                )
+
 
 Script = Iterable[str | ScriptedReply] | Callable[[ChatRequest], str | ScriptedReply]
+
+
+def _part_deltas(rid: str, part: ContentPart) -> list[ChatResponse]:
+    if isinstance(part, TextPart):
+        return [ChatResponse(id=rid, content=t) for t in tokens(part.text)]
+    if isinstance(part, ReasoningPart) and not part.redacted:
+        out = [ChatResponse(id=rid, reasoning=t) for t in tokens(part.text)]
+        closing = part.model_copy(update={"text": ""})
+        if closing != ReasoningPart():
+            out.append(ChatResponse(id=rid, parts=(closing,)))
+        return out
+    return [ChatResponse(id=rid, parts=(part,))]
 
 
 def tokens(text: str) -> list[str]:
@@ -179,6 +205,8 @@ class ScriptedProvider(AsyncClosable):
     def _deltas(self, request: ChatRequest, reply: ScriptedReply) -> list[ChatResponse]:
         rid = f"scripted-{len(self.requests)}"
         out = [ChatResponse(id=rid, reasoning=t) for t in tokens(reply.reasoning)]
+        for part in reply.parts:
+            out += _part_deltas(rid, part)
         out += [ChatResponse(id=rid, content=t) for t in tokens(reply.text)]
         size = self.fragment_size
         for i, call in enumerate(reply.tool_calls):

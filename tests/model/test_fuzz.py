@@ -85,7 +85,10 @@ DIALECTS: dict[str, tuple[Callable[[], StreamParser], list[list[tuple[str, str]]
     "gemini": (lambda: GeminiParser(provider="gemini"), fixtures("gemini")),
     "ollama": (lambda: OllamaParser(provider="ollama"), fixtures("ollama", ".ndjson")),
     "cohere": (lambda: CohereParser(provider="cohere"), fixtures("cohere")),
-    "responses": (lambda: ResponsesParser(provider="openai"), [sse_events(RESPONSES)]),
+    "responses": (
+        lambda: ResponsesParser(provider="openai"),
+        [sse_events(RESPONSES), *fixtures("responses")],
+    ),
 }
 
 JSON_VALUES = st.recursive(

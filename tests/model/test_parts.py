@@ -3,15 +3,21 @@ surviving a dump (the way graph state and checkpoints keep messages)."""
 
 from __future__ import annotations
 
+import pytest
 import reactivex
+from reactivex import operators as ops
 
+from rxchronos import ArgumentTypeError
 from rxchronos import operators as rxo
 from rxchronos.model import (
+    ChatRequest,
     ChatResponse,
     CitationPart,
     ContentPart,
     Message,
     ReasoningPart,
+    ScriptedProvider,
+    ScriptedReply,
     ServerToolCallPart,
     ServerToolResultPart,
     TextPart,
@@ -130,3 +136,21 @@ def test_parts_validate_from_plain_data() -> None:
         ).parts
     )
     assert parts == [TextPart(text="Hi"), CitationPart(url="https://a.example", start=0, end=2)]
+
+
+async def test_scripted_replies_stream_parts_in_order() -> None:
+    signed = ReasoningPart(text="Search it.", signature="sig", dialect="anthropic")
+    provider = ScriptedProvider(
+        [ScriptedReply(parts=[signed, CALL, RESULT, TextPart(text="It is sunny."), CITE])]
+    )
+    request = ChatRequest(messages=[Message(role="user", content="Weather?")])
+    deltas = await provider.stream_chat(request).pipe(ops.to_list())
+    assert all(not d.parts or len(d.parts) == 1 for d in deltas)
+    final = ResponseCollector.of(deltas)
+    assert final.parts == (signed, CALL, RESULT, TextPart(text="It is sunny."), CITE)
+    assert (final.content, final.reasoning) == ("It is sunny.", "Search it.")
+
+
+def test_scripted_reply_parts_must_be_parts() -> None:
+    with pytest.raises(ArgumentTypeError, match="content parts"):
+        ScriptedReply(parts=[{"type": "text", "text": "Hi"}])  # type: ignore[list-item]
