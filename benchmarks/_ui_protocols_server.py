@@ -63,26 +63,29 @@ class ProtocolServer(PlainServer):
 
     def __init__(self, buffer_size: int, protocol: str) -> None:
         super().__init__(buffer_size)
+        self.protocol = protocol
+
+    async def start(self) -> None:
         from rxchronos.ui import to_ag_ui, to_ui_message_stream
+        from rxchronos.ui._ag_ui import wire
         from rxchronos.ui._ag_ui_route import _SPELLING as AG_UI
-        from rxchronos.ui._ag_ui_route import _dump
         from rxchronos.ui._chat_route import _SPELLING as UI
         from rxchronos.ui._resumable import Replies
 
         self.source: reactivex.subject.Subject[StreamEvent] = reactivex.subject.Subject()
-        self.replies = Replies(self.broker)
-        if protocol == "ui":
+        replies = Replies(self.broker)
+        if self.protocol == "ui":
             items = self.source.pipe(to_ui_message_stream())
-            self.reply = self.replies.start("chat", "ui-chat:chat", items, dict)
-            self.spelling = UI
+            reply = await replies.start("ui-chat:chat", items, dict)
+            spelling = UI
         else:
             items = self.source.pipe(to_ag_ui("thread", "run"))
-            self.reply = self.replies.start("run", "ag-ui:thread:run", items, _dump)
-            self.spelling = AG_UI
+            reply = await replies.start("ag-ui:thread", items, wire)
+            spelling = AG_UI
+        assert reply is not None
 
-    async def start(self) -> None:
         async def events(request: web.Request) -> web.StreamResponse:
-            return await self.replies.serve(request, self.reply, self.spelling)
+            return await replies.serve(request, reply, spelling)
 
         app = web.Application()
         app.router.add_get("/events", events)

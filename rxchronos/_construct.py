@@ -49,17 +49,17 @@ def constructor(model: type[_M]) -> Callable[[dict[str, Any]], _M]:
     """A function building ``model`` instances from a dict with a value for every field.
 
     The dict becomes the instance's ``__dict__`` (do not reuse it), every field counts as set, and
-    nothing is validated: the caller vouches for the types. ``model`` must have no extra fields
-    and no private attributes.
+    nothing is validated: the caller vouches for the types. ``model`` must have no private
+    attributes; a model that allows extra fields (``extra="allow"``, as the ``ag-ui-protocol``
+    events do) gets none.
 
     Raises:
-        TypeError: ``model`` allows extra fields or has private attributes (they would need
-            ``model_construct``), or pydantic no longer declares the slots this relies on.
+        TypeError: ``model`` has private attributes (they would need ``model_construct``), or
+            pydantic no longer declares the slots this relies on.
     """
-    if model.model_config.get("extra") == "allow" or model.__private_attributes__:
-        raise ArgumentTypeError(
-            f"{model.__name__} has extra fields or private attributes: use model_construct"
-        )
+    if model.__private_attributes__:
+        raise ArgumentTypeError(f"{model.__name__} has private attributes: use model_construct")
+    allows_extra = model.model_config.get("extra") == "allow"
     setters = []
     for name in _SLOTS:
         slot = vars(BaseModel).get(name)
@@ -81,4 +81,12 @@ def constructor(model: type[_M]) -> Callable[[dict[str, Any]], _M]:
         set_private(instance, None)
         return instance
 
-    return build
+    def build_open(values: dict[str, Any]) -> _M:
+        instance = new(model)
+        set_dict(instance, values)
+        set_fields_set(instance, fields_set)
+        set_extra(instance, {})  # its own: such a model may take extra fields later
+        set_private(instance, None)
+        return instance
+
+    return build_open if allows_extra else build

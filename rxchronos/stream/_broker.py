@@ -797,6 +797,26 @@ class Broker(BaseBroker):
             replayed = journal.resume(last_event_id, topics, upto=delivered)
         return subscriptions.open(consumer, client_id, topics, replayed)
 
+    async def history(self, topic: str) -> list[Event]:
+        """The events of ``topic`` still in the replay ring, oldest first (``done`` included).
+
+        What a route that keeps its own state in a topic reads back (which reply is the latest,
+        where it starts); the same call on a distributed broker reads the shared history.
+
+        Example:
+            >>> import asyncio
+            >>> from rxchronos.stream import Broker, Event
+            >>> broker = Broker()
+            >>> _ = broker.publish(Event(type="a"), topic="t1")
+            >>> _ = broker.publish(Event(type="b"), topic="t2")
+            >>> _ = broker.finish_topic("t1")
+            >>> [e.type for e in asyncio.run(broker.history("t1"))]
+            ['a', 'done']
+        """
+        check_topic(topic)
+        replay = self._journal.replay
+        return replay.after(replay.last_seq - len(replay), frozenset((topic,))) or []
+
     # -- lifecycle and statistics ----------------------------------------------------------------
 
     def close(self) -> None:

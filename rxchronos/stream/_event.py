@@ -2,7 +2,9 @@
 
 An event stamped by a broker carries its JSON, encoded once at publish time, and caches the SSE
 frame built from it on first send, which every other connection that sends it shares: fanning an
-event out to a thousand browsers costs one JSON encoding and one frame, not a thousand.
+event out to a thousand browsers costs one JSON encoding and one frame, not a thousand. The same
+holds for the frame of its data alone ([data_frame][rxchronos.stream.Event.data_frame], what the
+frontend protocols of [rxchronos.ui][] send), cut out of that JSON rather than encoded again.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class Event(BaseModel):
     _json: bytes | None = PrivateAttr(default=None)
     _frame: bytes | None = PrivateAttr(default=None)
     _named_frame: bytes | None = PrivateAttr(default=None)
+    _data_frame: bytes | None = PrivateAttr(default=None)
 
     @field_validator("type", mode="before")
     @classmethod
@@ -116,6 +119,35 @@ class Event(BaseModel):
         if frame is None:
             frame = private["_frame"] = frame_of(self._payload(), self.id)
         return frame  # type: ignore[no-any-return]
+
+    def data_frame(self) -> bytes:
+        """The event as one frame whose ``data:`` line is only the JSON of ``data``, cached.
+
+        What a protocol whose every event is a JSON object of its own sends (the AI SDK's UI
+        message stream, AG-UI): ``id: <id>`` and ``data: <data as JSON>``, never an ``event:``
+        line. The JSON is the part of the event's JSON (encoded once at publish time) that holds
+        ``data``, so it is not encoded twice.
+
+        Raises:
+            TypeError: when ``data`` does not serialise to JSON.
+
+        Example:
+            >>> part = {"type": "text-delta", "delta": "Hi"}
+            >>> Event(type="part", data=part, id="e1-7").data_frame()
+            b'id: e1-7\\ndata: {"type":"text-delta","delta":"Hi"}\\n\\n'
+        """
+        private = self.__pydantic_private__
+        assert private is not None
+        frame: bytes | None = private["_data_frame"]
+        if frame is None:
+            payload = self._payload()
+            head = _data_prefix(self.type)
+            if payload.startswith(head) and payload.endswith(b"}"):
+                data = payload[len(head) : -1]
+            else:  # not made by json_payload (a payload read back from elsewhere)
+                data = json_payload(self.type, self.data)[len(head) : -1]
+            frame = private["_data_frame"] = frame_of(data, self.id)
+        return frame
 
     def _payload(self) -> bytes:
         private = self.__pydantic_private__
@@ -179,6 +211,11 @@ def json_payload(type_: str, data: Any) -> bytes:
         ) from None
 
 
+def _data_prefix(type_: str) -> bytes:
+    """What `json_payload` writes before the JSON of ``data``."""
+    return b"".join((b'{"type":', pydantic_core.to_json(type_), b',"data":'))
+
+
 def frame_of(payload: bytes, id: str | None, *, event: str | None = None) -> bytes:
     """One SSE frame around a JSON payload; ``id`` and ``event`` were checked (no CR, LF, NUL).
 
@@ -233,7 +270,11 @@ def _build(
     )
     _set(event, "__pydantic_fields_set__", set(_FIELDS_SET))
     _set(event, "__pydantic_extra__", None)
-    _set(event, "__pydantic_private__", {"_json": payload, "_frame": None, "_named_frame": None})
+    _set(
+        event,
+        "__pydantic_private__",
+        {"_json": payload, "_frame": None, "_named_frame": None, "_data_frame": None},
+    )
     return event
 
 

@@ -247,6 +247,10 @@ class BrokerProtocol(SSESource, Protocol):
         """Return when every event published so far is stored where subscribers read it."""
         ...
 
+    async def history(self, topic: str) -> list[Event]:
+        """The events of ``topic`` kept for resuming, oldest first, as every process sees them."""
+        ...
+
     def sse_handler(
         self,
         client_id: str | None = None,

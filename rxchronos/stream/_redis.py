@@ -721,14 +721,42 @@ class RedisBroker(BaseBroker):
             offset = int(entry_id.split(b"-")[1])
             if offset > newest:
                 break
-            stamp = datetime.fromtimestamp(int(fields[b"s"]) / 1000, UTC)
-            replayed.append(
-                event_from_payload(
-                    fields[b"p"], id=f"{epoch}-{offset}", topic=topic, timestamp=stamp
-                )
-            )
+            replayed.append(_entry_event(epoch, offset, topic, fields))
         return replayed, until, finished
+
+    async def history(self, topic: str) -> list[Event]:
+        """The events of ``topic`` stored in Redis, oldest first (``done`` included), as any
+        worker reads them; events still in this process's outbox are not there yet.
+
+        Raises:
+            BrokerUnavailableError: when Redis cannot be read (or the broker is not started).
+        """
+        check_topic(topic)
+        client = self._started()
+        try:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.hget(f"{self.namespace}:meta:{topic}", "e")
+                pipe.xrange(f"{self.namespace}:hist:{topic}")
+                raw_epoch, entries = await pipe.execute()
+        except (*_FAULTS, RedisError) as exc:
+            raise BrokerUnavailableError(
+                f"the history in Redis at {self.url} could not be read "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
+        if raw_epoch is None:
+            return []
+        epoch = raw_epoch.decode()
+        return [
+            _entry_event(epoch, int(entry_id.split(b"-")[1]), topic, fields)
+            for entry_id, fields in entries
+        ]
 
     def stats(self) -> BrokerStats:
         """A snapshot of the local subscribers; ``published`` counts this process's events."""
         return self._stats(self._published, 0, self._replay_size)
+
+
+def _entry_event(epoch: str, offset: int, topic: str, fields: dict[bytes, bytes]) -> Event:
+    """The event stored in a topic's history entry ``0-<offset>``."""
+    stamp = datetime.fromtimestamp(int(fields[b"s"]) / 1000, UTC)
+    return event_from_payload(fields[b"p"], id=f"{epoch}-{offset}", topic=topic, timestamp=stamp)

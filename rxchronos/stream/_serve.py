@@ -178,19 +178,23 @@ async def serve(
     buffer_size: int,
     overflow: Overflow,
     headers: Mapping[str, str] | None = None,
+    encode: Callable[[Any], bytes | None] | None = None,
 ) -> web.StreamResponse:
     """Attach a new connection's sink with ``subscribe``, then stream it to ``request``.
 
     ``subscribe`` may be a coroutine function (a broker's ``attach``). What it delivers before
     it returns (a replay) is buffered without the size bound, so a replay longer than the buffer
-    does not trip the policy.
+    does not trip the policy. ``encode`` turns each item into its frame (``None``: nothing to
+    send for it); by default a broker event's own cached frame (``Event.to_sse``), so a frame
+    is built once for every connection. A protocol that writes events its own way passes an
+    encoder that shares its frames the same way (``Event.data_frame``).
 
     Raises:
         TypeError, ValueError: for a bad ``buffer_size`` or ``overflow``.
     """
     connection = SSEConnection(
         request,
-        encode=_encoder(options.named_events),
+        encode=encode or _encoder(options.named_events),
         buffer_size=buffer_size,
         overflow=overflow,
         heartbeat=options.heartbeat,
@@ -242,7 +246,8 @@ def _encoder(named: bool) -> Callable[[Any], bytes]:
 class FrameSink(abc.ObserverBase[Any]):
     """An Rx observer that encodes each item and buffers the frame for one writer.
 
-    ``encode`` turns each item into the bytes to send; the writer takes the frames from
+    ``encode`` turns each item into the bytes to send (``None``: nothing for this item); the
+    writer takes the frames from
     ``queue``; ``on_wake`` is called when the queue goes from empty to not empty and when it
     ends, ``on_overflow`` when policy ``disconnect`` ends it.
 
@@ -261,7 +266,7 @@ class FrameSink(abc.ObserverBase[Any]):
     def __init__(
         self,
         *,
-        encode: Callable[[Any], bytes],
+        encode: Callable[[Any], bytes | None],
         size: int,
         overflow: Overflow,
         on_wake: Callable[[], object] | None = None,
@@ -281,7 +286,8 @@ class FrameSink(abc.ObserverBase[Any]):
         except Exception as exc:  # a bad item ends this consumer, loudly, not the publisher
             self.on_error(exc)
             return
-        self._push(frame)
+        if frame is not None:
+            self._push(frame)
 
     def on_error(self, error: Exception) -> None:
         """The source failed: the writer sends what is buffered, then raises ``error``."""
@@ -345,7 +351,7 @@ class SSEConnection:
         self,
         request: web.Request,
         *,
-        encode: Callable[[Any], bytes],
+        encode: Callable[[Any], bytes | None],
         buffer_size: int,
         overflow: Overflow,
         heartbeat: float | None,

@@ -15,7 +15,7 @@ from typing import Any
 import jsonpatch
 import pydantic
 import reactivex
-from ag_ui.core import BaseEvent, RunAgentInput
+from ag_ui.core import RunAgentInput
 from aiohttp import web
 
 from rxchronos.graph import Runner
@@ -28,15 +28,16 @@ from rxchronos.model import (
     ToolCall,
     ToolDefinition,
 )
-from rxchronos.stream import Broker
-from rxchronos.ui._ag_ui import to_ag_ui
-from rxchronos.ui._chat_route import BadRequest, check_source, read_json
-from rxchronos.ui._resumable import Replies, Spelling, json_error
+from rxchronos.stream import BrokerProtocol
+from rxchronos.ui._ag_ui import to_ag_ui, wire
+from rxchronos.ui._chat_route import BadRequest, check_source, is_paused, read_json
+from rxchronos.ui._resumable import Replies, Reply, Spelling, json_error
 
 __all__ = ["ReopenedRun", "add_ag_ui_route", "ag_ui_messages"]
 
 _SPELLING = Spelling(
     headers={},
+    first="RUN_STARTED",
     done=None,
     failure=lambda why: {"type": "RUN_ERROR", "message": why, "code": "resume_failed"},
 )
@@ -109,7 +110,7 @@ def add_ag_ui_route(
     *,
     provider: Provider | None = None,
     runner: Runner | None = None,
-    broker: Broker | None = None,
+    broker: BrokerProtocol | None = None,
 ) -> web.AbstractRoute:
     """Serve AG-UI's ``HttpAgent`` (and CopilotKit through it) at ``path``.
 
@@ -128,7 +129,9 @@ def add_ag_ui_route(
         path: the route's path, e.g. ``"/agent"``.
         provider: the model that answers (exclusive with ``runner``).
         runner: the graph that answers (exclusive with ``provider``).
-        broker: where the events are kept for resuming.
+        broker: where the events are kept for resuming (any rxchronos broker); the route's state is
+            read back from it, so with a [`RedisBroker`][rxchronos.stream.RedisBroker] shared
+            by several workers any of them resumes a reply another one started.
 
     Returns:
         The route.
@@ -156,9 +159,9 @@ def add_ag_ui_route(
         except BadRequest as exc:
             return json_error(400, str(exc))
         thread_id, run_id = run_input.thread_id, run_input.run_id
-        key = f"{thread_id}\n{run_id}"
+        topic = f"ag-ui:{thread_id}"
         after = request.headers.get("Last-Event-ID") or None
-        reply = replies.get(key)
+        reply = await replies.find(topic, lambda r: _run_of(r) == run_id)
         if reply is not None:  # a reconnect: the run is already under way (or over)
             if after is not None and after not in reply.ids:
                 return json_error(
@@ -170,8 +173,7 @@ def add_ag_ui_route(
                 400, f"run {run_id[:80]!r} of thread {thread_id[:80]!r} is not known here"
             )
         if runner is not None:
-            previous = replies.latest(thread_id)
-            if run_input.resume and previous is not None and previous.paused:
+            if run_input.resume and await is_paused(runner, thread_id):
                 answers: dict[str, Any] = {}
                 for entry in run_input.resume:
                     if isinstance(entry.payload, dict) and entry.status == "resolved":
@@ -195,15 +197,22 @@ def add_ag_ui_route(
             )
             source = provider.stream_chat(ChatRequest(messages=tuple(messages), tools=tools))
         events = source.pipe(to_ag_ui(thread_id, run_id))
-        topic = f"ag-ui:{thread_id}:{run_id}"
-        reply = replies.start(key, topic, events, _dump, session=thread_id)
+        reply = await replies.start(topic, events, wire)
+        if reply is None:
+            return json_error(503, "the server is shutting down")
         return await replies.serve(request, reply, _SPELLING)
 
     return app.router.add_post(path, post)
 
 
-def _dump(event: BaseEvent) -> dict[str, Any]:
-    return event.model_dump(mode="json", by_alias=True)
+def _run_of(reply: Reply) -> str | None:
+    """The run id of a reply's ``RUN_STARTED`` (its first frame)."""
+    first = reply.frames[0].data
+    return (
+        first.get("runId")
+        if isinstance(first, dict) and first.get("type") == "RUN_STARTED"
+        else None
+    )
 
 
 def _read_input(body: Any) -> RunAgentInput:

@@ -18,15 +18,16 @@ from aiohttp import web
 from rxchronos._errors import ArgumentTypeError
 from rxchronos.graph import Runner
 from rxchronos.model import ChatRequest, Message, Provider, Role, ToolCall
-from rxchronos.stream import Broker
+from rxchronos.stream import BrokerProtocol
 from rxchronos.ui._resumable import Replies, Spelling, json_error
 from rxchronos.ui._translate import new_id
 from rxchronos.ui._ui_stream import UI_MESSAGE_STREAM_HEADERS, to_ui_message_stream
 
-__all__ = ["add_chat_route", "check_source", "read_json", "ui_messages"]
+__all__ = ["add_chat_route", "check_source", "is_paused", "read_json", "ui_messages"]
 
 _SPELLING = Spelling(
     headers=dict(UI_MESSAGE_STREAM_HEADERS),
+    first="start",
     done=b"[DONE]",
     failure=lambda why: {"type": "error", "errorText": why},
 )
@@ -52,6 +53,20 @@ def check_source(provider: Provider | None, runner: Runner | None, where: str) -
         )
 
 
+async def is_paused(runner: Runner, session_id: str) -> bool:
+    """Whether the session's latest checkpoint is a pause at an interrupt (its store says so,
+    for every worker that shares it)."""
+    store = runner.store
+    if store is None:
+        return False
+    latest = await store.latest(session_id)
+    return latest is not None and latest.paused
+
+
+def _topic(chat_id: str) -> str:
+    return f"ui-chat:{chat_id}"
+
+
 async def read_json(request: web.Request) -> Any:
     """The request's JSON body, or `BadRequest` saying why not."""
     try:
@@ -66,7 +81,7 @@ def add_chat_route(
     *,
     provider: Provider | None = None,
     runner: Runner | None = None,
-    broker: Broker | None = None,
+    broker: BrokerProtocol | None = None,
 ) -> web.AbstractRoute:
     """Serve ``useChat`` (AI SDK) at ``path``: ``POST`` a conversation, ``GET`` to resume.
 
@@ -85,7 +100,9 @@ def add_chat_route(
         path: the route's path, e.g. ``"/api/chat"`` (``useChat``'s default).
         provider: the model that answers (exclusive with ``runner``).
         runner: the graph that answers (exclusive with ``provider``).
-        broker: where the frames are kept for resuming.
+        broker: where the frames are kept for resuming (any rxchronos broker); the route's state is
+            read back from it, so with a [`RedisBroker`][rxchronos.stream.RedisBroker] shared
+            by several workers any of them resumes a reply another one started.
 
     Returns:
         The ``POST`` route.
@@ -114,9 +131,8 @@ def add_chat_route(
         except BadRequest as exc:
             return json_error(400, str(exc))
         message_id = new_id("msg")
-        previous = replies.get(chat_id)
         if runner is not None:
-            if previous is not None and previous.paused:
+            if await is_paused(runner, chat_id):
                 source: reactivex.Observable[Any] = runner.stream_resume(chat_id, update=resume)
             else:
                 source = runner.stream(chat_id, {"messages": messages})
@@ -124,19 +140,26 @@ def add_chat_route(
             assert provider is not None
             source = provider.stream_chat(ChatRequest(messages=tuple(messages)))
         parts = source.pipe(to_ui_message_stream(message_id=message_id))
-        reply = replies.start(chat_id, f"ui-chat:{chat_id}", parts, dict)
+        reply = await replies.start(_topic(chat_id), parts, dict)
+        if reply is None:
+            return json_error(503, "the server is shutting down")
         return await replies.serve(request, reply, _SPELLING)
 
     async def resume(request: web.Request) -> web.StreamResponse:
         chat_id = request.match_info["chat_id"]
-        reply = replies.get(chat_id)
         after = request.headers.get("Last-Event-ID") or None
-        if reply is None or (reply.finished and after is None):
-            return web.Response(status=204)
-        if after is not None and after not in reply.ids and after != reply.since:
-            return json_error(
-                400, f"Last-Event-ID {after[:80]!r} is not a frame of chat {chat_id[:80]!r}"
+        if after is None:
+            reply = await replies.find(_topic(chat_id))
+            if reply is None or reply.finished:
+                return web.Response(status=204)
+        else:
+            reply = await replies.find(
+                _topic(chat_id), lambda r: after in r.ids or after == r.since
             )
+            if reply is None:
+                return json_error(
+                    400, f"Last-Event-ID {after[:80]!r} is not a frame of chat {chat_id[:80]!r}"
+                )
         return await replies.serve(request, reply, _SPELLING, after=after)
 
     route = app.router.add_post(base or "/", post)

@@ -1,21 +1,28 @@
 """Resumable protocol streams: every frame kept in a broker topic, served again on reconnect.
 
-A request that starts a reply does not stream the reply itself. A *producer* subscribes the
-protocol's items and publishes each to the broker under the reply's topic (so the reply goes on
-when the client leaves), then finishes the topic. The response, and every reconnect, is a broker
-subscription of that topic from the reply's start (or from the client's ``Last-Event-ID``), so
-every frame carries the broker's id and a reconnect gets exactly what it missed.
+A session (a chat, an AG-UI thread) has one broker topic. A request that starts a reply does not
+stream the reply itself: a *producer* subscribes the protocol's items and publishes each to the
+topic (so the reply goes on when the client leaves), its event type the reply's own mark, then
+finishes the topic. The response, and every reconnect, is a broker subscription of that topic
+from the reply's start (or from the client's ``Last-Event-ID``), so every frame carries the
+broker's id and a reconnect gets exactly what it missed.
 
-`Replies` keeps the replies of one route (their topic and where they start);
-`Spelling` says how one protocol writes a broker event on the wire.
+Nothing about a reply lives only in the process that runs it: which reply is the latest of a
+session, where it starts, which ids are its frames and whether it is over are read back from the
+topic's history ([`history`][rxchronos.stream.BrokerProtocol.history]). With a broker that
+several workers share ([`RedisBroker`][rxchronos.stream.RedisBroker]) any of them answers a
+reconnect. Frames are the events' [`data_frame`][rxchronos.stream.Event.data_frame]s, built once
+per event for every connection.
+
+`Replies` starts and serves the replies of one route; `Spelling` says how one protocol writes
+the ends of a stream.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pydantic_core
@@ -25,32 +32,21 @@ from reactivex import abc
 from reactivex.disposable import Disposable
 
 from rxchronos._errors import ArgumentTypeError
-from rxchronos.stream import Broker, BrokerClosedError, Event
-from rxchronos.stream.web import sse_response
+from rxchronos.stream import Broker, BrokerClosedError, BrokerProtocol, Event, StreamOptions
+from rxchronos.stream._event import frame_of
+from rxchronos.stream._replay import parse_event_id
+from rxchronos.stream._serve import FrameSink, serve
+from rxchronos.ui._translate import new_id
 
 __all__ = ["Reopener", "Replies", "Reply", "Spelling", "json_error"]
 
 _log = logging.getLogger("rxchronos.ui")
+_OPTIONS = StreamOptions()
 
 
 def json_error(status: int, message: str) -> web.Response:
     """A JSON error response: ``{"error": message}``."""
     return web.json_response({"error": message}, status=status)
-
-
-class _Frame(Event):
-    """A broker event as one protocol writes it: its SSE bytes, built once."""
-
-    wire: bytes = b""
-
-    def to_sse(self, *, named: bool = False) -> bytes:
-        return self.wire
-
-
-def frame(data: bytes, id: str | None) -> bytes:
-    """One SSE frame: ``id:`` (the broker's) and one ``data:`` line."""
-    head = b"data: " if id is None else b"".join((b"id: ", id.encode(), b"\ndata: "))
-    return b"".join((head, data, b"\n\n"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,150 +55,71 @@ class Spelling:
 
     Attributes:
         headers: the response headers besides SSE's own.
+        first: the ``type`` of a reply's first frame (``start``, ``RUN_STARTED``).
         done: the payload of the frame that ends a reply (``None``: the stream just ends).
         failure: the payload of the frame that says the reply cannot be resumed, from a message.
     """
 
     headers: dict[str, str]
+    first: str
     done: bytes | None
     failure: Callable[[str], dict[str, Any]]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """One reply kept in the broker: its topic, where it starts, the ids it published."""
+    """One reply as its topic's history shows it.
 
-    key: str
-    topic: str
-    since: str
-    ids: set[str] = field(default_factory=set)
-    finished: bool = False
-    paused: bool = False
-    producer: abc.DisposableBase = field(default_factory=Disposable)
-
-
-class Replies:
-    """The replies of one route, published to ``broker`` and served from it.
-
-    Args:
-        broker: where the frames are kept; a private [`Broker`][rxchronos.stream.Broker] when
-            ``None`` (closed with the app).
-        keep: how many replies are remembered (the oldest finished ones are forgotten first).
+    Attributes:
+        topic: the session's topic.
+        mark: the reply's own event type (its frames' broker events have it).
+        frames: its events still kept, in order.
+        finished: whether the topic was finished after its last frame (the reply is over).
     """
 
-    def __init__(self, broker: Broker | None, *, keep: int = 1000) -> None:
-        if broker is not None and not isinstance(broker, Broker):
-            raise ArgumentTypeError(
-                f"broker must be a rxchronos.stream.Broker, got {type(broker).__name__}"
-            )
-        self.owns_broker = broker is None
-        self.broker = Broker() if broker is None else broker
-        self._keep = keep
-        self._replies: OrderedDict[str, Reply] = OrderedDict()
-        self._latest: dict[str, str] = {}  # session -> the key of its latest reply
-        # The last event served and its frame: one fan-out delivers one event to every client in
-        # turn, so a single slot builds each frame once for all of them.
-        self._last: list[Any] = [None, None]
+    topic: str
+    mark: str
+    frames: tuple[Event, ...]
+    finished: bool
 
-    def get(self, key: str) -> Reply | None:
-        """The reply remembered under ``key``."""
-        return self._replies.get(key)
+    @property
+    def since(self) -> str:
+        """The id just before its first kept frame: a subscription from it starts there."""
+        return _before(self.frames[0].id or "")
 
-    def latest(self, session: str) -> Reply | None:
-        """The latest reply started for ``session``, while it is remembered."""
-        key = self._latest.get(session)
-        return None if key is None else self._replies.get(key)
+    @property
+    def ids(self) -> frozenset[str]:
+        """The ids of its frames."""
+        return frozenset(e.id for e in self.frames if e.id is not None)
 
-    def start(
-        self,
-        key: str,
-        topic: str,
-        items: reactivex.Observable[Any],
-        to_data: Callable[[Any], dict[str, Any]],
-        *,
-        session: str | None = None,
-    ) -> Reply:
-        """Publish ``items`` (each turned into a JSON-ready dict by ``to_data``) as a new reply.
-
-        A reply already under ``key`` is stopped and replaced.
-        """
-        old = self._replies.pop(key, None)
-        if old is not None:
-            old.producer.dispose()
-        broker = self.broker
-        reply = Reply(key, topic, broker.last_event_id)
-        self._replies[key] = reply
-        self._latest[key if session is None else session] = key
-        self._forget_old()
-
-        def publish(item: Any) -> None:
-            data = to_data(item)
-            stamped = broker.publish(Event(type=str(data["type"]), data=data), topic=topic)
-            reply.ids.add(stamped.id or "")
-            if data["type"] in ("RUN_FINISHED", "data-interrupt"):
-                reply.paused = _is_pause(data)
-
-        def finish(error: Exception | None = None) -> None:
-            reply.finished = True
-            if error is not None:
-                _log.warning("reply %s failed: %s: %s", key, type(error).__name__, error)
-            if not broker.closed:
-                broker.finish_topic(topic)
-
-        def on_next(item: Any) -> None:
-            try:
-                publish(item)
-            except BrokerClosedError:
-                reply.producer.dispose()
-                reply.finished = True
-
-        reply.producer = items.subscribe(on_next, finish, finish)
-        return reply
-
-    def _forget_old(self) -> None:
-        replies = self._replies
-        while len(replies) > self._keep:
-            victim = next((k for k, r in replies.items() if r.finished), None)
-            if victim is None:
-                break
-            del replies[victim]
-        for session, key in list(self._latest.items()):
-            if key not in replies:
-                del self._latest[session]
-
-    async def close(self) -> None:
-        """Stop every producer; close the broker when it is the private one."""
-        for reply in self._replies.values():
-            reply.producer.dispose()
-        if self.owns_broker:
-            self.broker.close()
-
-    async def serve(
-        self,
-        request: web.Request,
-        reply: Reply,
-        spelling: Spelling,
-        *,
-        after: str | None = None,
-        reopen: Callable[[], Reopener] | None = None,
-    ) -> web.StreamResponse:
-        """Stream ``reply`` from its start, or from after the id ``after``.
-
-        With ``reopen``, the events up to ``after`` are folded by a fresh reopener instead of
-        skipped, and what it says is sent first (AG-UI's re-opened run, steps and messages).
-        """
-        from_id = reply.since if after is None or reopen is not None else after
-        events = self.broker.subscribe(topics=reply.topic, last_event_id=from_id)
-        fold = reopen() if reopen is not None and after is not None else None
-        frames = _frames(events, spelling, fold, after, self._last)
-        return await sse_response(request, frames, headers=spelling.headers)
+    def whole(self, spelling: Spelling) -> bool:
+        """Whether its first frame is still kept (it can be served from its start)."""
+        data = self.frames[0].data
+        return isinstance(data, dict) and data.get("type") == spelling.first
 
 
-def _is_pause(data: dict[str, Any]) -> bool:
-    if data["type"] == "data-interrupt":
-        return True
-    outcome = data.get("outcome")
-    return isinstance(outcome, dict) and outcome.get("type") == "interrupt"
+def replies_in(topic: str, history: Sequence[Event]) -> list[Reply]:
+    """The replies of a session's topic, oldest first, from its history."""
+    frames: dict[str, list[Event]] = {}
+    last: dict[str, int] = {}
+    last_done = -1
+    for i, event in enumerate(history):
+        if event.type == "done":
+            last_done = i
+        elif event.type != "reset":
+            frames.setdefault(event.type, []).append(event)
+            last[event.type] = i
+    return [
+        Reply(topic, mark, tuple(kept), last[mark] < last_done) for mark, kept in frames.items()
+    ]
+
+
+def _before(event_id: str) -> str:
+    """The id just before ``event_id`` (``<epoch>-<n>`` ids, per broker or per topic)."""
+    parsed = parse_event_id(event_id)
+    if parsed is None:
+        return event_id
+    return f"{parsed.epoch}-{max(parsed.seq - 1, 0)}"
 
 
 class Reopener(Protocol):
@@ -216,65 +133,219 @@ class Reopener(Protocol):
         return ()
 
 
-def _frames(
-    events: reactivex.Observable[Event],
-    spelling: Spelling,
-    fold: Reopener | None,
-    after: str | None,
-    cache: list[Any],
-) -> reactivex.Observable[Event]:
-    """The broker's events of a reply as the protocol's frames, ending after the reply's end."""
+class Replies:
+    """The replies of one route, published to ``broker`` and served from it.
 
-    def subscribe(
-        observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
-    ) -> abc.DisposableBase:
-        send = observer.on_next
-        folding = fold is not None
-        subscription: abc.DisposableBase | None = None
-        ended = False
+    Args:
+        broker: where the frames are kept (any [`BrokerProtocol`][rxchronos.stream.BrokerProtocol],
+            e.g. a [`RedisBroker`][rxchronos.stream.RedisBroker] shared by several workers); a
+            private [`Broker`][rxchronos.stream.Broker] when ``None`` (closed with the app).
+    """
 
-        def end(event: Event) -> None:
-            nonlocal ended
-            ended = True
-            if event.type == "reset":
-                why = "the reply is no longer in the broker's replay buffer; ask again"
-                send(_make(pydantic_core.to_json(spelling.failure(why)), event.id))
-            elif spelling.done is not None:
-                send(_make(spelling.done, event.id))
-            observer.on_completed()
-            if subscription is not None:
-                subscription.dispose()
+    def __init__(self, broker: BrokerProtocol | None) -> None:
+        if broker is not None and not isinstance(broker, BrokerProtocol):
+            raise ArgumentTypeError(
+                "broker must be a rxchronos broker (Broker, RedisBroker: "
+                f"rxchronos.stream.BrokerProtocol), got {type(broker).__name__}"
+            )
+        self.owns_broker = broker is None
+        self.broker: BrokerProtocol = Broker() if broker is None else broker
+        self._producers: dict[str, abc.DisposableBase] = {}  # topic -> the reply running here
 
-        def on_next(event: Event) -> None:
-            nonlocal folding
-            if event is cache[0] and not folding:  # the hot path: a frame already built
-                send(cache[1])
-                return
-            if ended:
-                return
-            kind = event.type
-            if kind == "done" or kind == "reset":
-                end(event)
-                return
-            if folding:
-                assert fold is not None
-                fold.fold(event.data)
-                if event.id == after:
-                    folding = False
-                    for data in fold.reopened():
-                        send(_make(pydantic_core.to_json(data), after))
-                return
-            built = _make(pydantic_core.to_json(event.data), event.id)
-            cache[0], cache[1] = event, built
-            send(built)
+    async def find(self, topic: str, match: Callable[[Reply], bool] | None = None) -> Reply | None:
+        """The latest reply of ``topic`` (that ``match`` accepts), from the broker's history."""
+        found = replies_in(topic, await self.broker.history(topic))
+        for reply in reversed(found):
+            if match is None or match(reply):
+                return reply
+        return None
 
-        subscription = events.subscribe(on_next, observer.on_error, observer.on_completed)
-        if ended:
-            subscription.dispose()
-        return subscription
+    async def start(
+        self, topic: str, items: reactivex.Observable[Any], to_data: Callable[[Any], dict[str, Any]]
+    ) -> Reply | None:
+        """Publish ``items`` (each made a JSON-ready dict by ``to_data``) as a new reply.
 
-    return reactivex.create(subscribe)
+        A reply of ``topic`` still running in this process is stopped first. Returns the reply
+        once its first frame is stored (``None`` when the broker is closed).
+        """
+        old = self._producers.pop(topic, None)
+        if old is not None:
+            old.dispose()
+        broker = self.broker
+        mark = new_id("reply")
+        producer = _Producer(broker, topic, mark, to_data)
+        self._producers[topic] = producer.subscription
+        producer.subscription.disposable = items.subscribe(
+            producer.on_next, producer.finish, producer.finish
+        )
+        if producer.stopped:
+            self._producers.pop(topic, None)
+        if broker.closed:
+            return None
+        await broker.flush()  # stored, with its id, where every worker reads it
+        return await self.find(topic, lambda reply: reply.mark == mark)
+
+    async def close(self) -> None:
+        """Stop every producer; close the broker when it is the private one."""
+        producers, self._producers = self._producers, {}
+        for producer in producers.values():
+            producer.dispose()
+        if self.owns_broker:
+            await self.broker.aclose()
+
+    async def serve(
+        self,
+        request: web.Request,
+        reply: Reply,
+        spelling: Spelling,
+        *,
+        after: str | None = None,
+        reopen: Callable[[], Reopener] | None = None,
+    ) -> web.StreamResponse:
+        """Stream ``reply`` from its start, or from after the id ``after``.
+
+        With ``reopen``, the frames up to ``after`` are folded by a fresh reopener instead of
+        skipped, and what it says is sent first (AG-UI's re-opened run, steps and messages).
+        A reply whose start is no longer kept, served from its start, gets the failure frame.
+        """
+        from_start = after is None or reopen is not None
+        if from_start and not reply.whole(spelling):
+            why = "the reply's start is no longer in the broker's history; ask again"
+            return await _serve_only(request, _failure(spelling, why, reply.frames[0].id), spelling)
+        feed = _Feed(
+            reply.mark,
+            spelling,
+            after,
+            reopen() if reopen is not None and after is not None else None,
+        )
+        broker = self.broker
+        topics = frozenset((reply.topic,))
+        from_id = reply.since if from_start else after
+
+        async def attach(sink: FrameSink) -> abc.DisposableBase:
+            feed.sink = sink
+            return await broker.attach(sink, topics=topics, last_event_id=from_id)
+
+        return await serve(
+            request,
+            attach,
+            _OPTIONS,
+            buffer_size=broker.buffer_size,
+            overflow=broker.overflow,
+            headers=spelling.headers,
+            encode=feed.encode,
+        )
 
 
-def _make(data: bytes, id: str | None) -> _Frame:
-    return _Frame(type="frame", id=id, wire=frame(data, id))
+class _Producer:
+    """Publishes one reply's items to its topic, marked, then finishes the topic."""
+
+    __slots__ = ("_broker", "_mark", "_to_data", "_topic", "stopped", "subscription")
+
+    def __init__(
+        self,
+        broker: BrokerProtocol,
+        topic: str,
+        mark: str,
+        to_data: Callable[[Any], dict[str, Any]],
+    ) -> None:
+        from reactivex.disposable import SingleAssignmentDisposable
+
+        self._broker = broker
+        self._topic = topic
+        self._mark = mark
+        self._to_data = to_data
+        self.stopped = False
+        self.subscription = SingleAssignmentDisposable()
+
+    def on_next(self, item: Any) -> None:
+        if self.stopped:
+            return
+        try:
+            self._broker.publish(
+                Event(type=self._mark, data=self._to_data(item)), topic=self._topic
+            )
+        except BrokerClosedError:
+            self.stopped = True
+            self.subscription.dispose()
+
+    def finish(self, error: Exception | None = None) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        if error is not None:
+            _log.warning("reply %s failed: %s: %s", self._mark, type(error).__name__, error)
+        if not self._broker.closed:
+            self._broker.finish_topic(self._topic)
+
+
+class _Feed:
+    """One connection's frames of one reply: the encoder of its SSE sink.
+
+    The hot path is the first line: a frame of the reply, not folded, is the event's own
+    ``data_frame`` (built once for every connection). Frames of other replies are skipped; a
+    ``done`` ends the stream with the protocol's end frame, a ``reset`` with its failure frame.
+    """
+
+    __slots__ = ("_after", "_ended", "_fold", "_live", "_mark", "_spelling", "sink")
+
+    def __init__(
+        self, mark: str, spelling: Spelling, after: str | None, fold: Reopener | None
+    ) -> None:
+        self._mark = mark
+        self._spelling = spelling
+        self._after = after
+        self._fold = fold
+        self._live = fold is None
+        self._ended = False
+        self.sink: FrameSink | None = None
+
+    def encode(self, event: Event) -> bytes | None:
+        if self._live and event.type == self._mark:
+            return event.data_frame()
+        return self._other(event)
+
+    def _other(self, event: Event) -> bytes | None:
+        if self._ended:
+            return None
+        kind = event.type
+        if kind == "done" or kind == "reset":
+            self._end(event)
+            return None
+        if kind != self._mark or self._fold is None:
+            return None  # another reply's frame (one that is still running elsewhere)
+        self._fold.fold(event.data)
+        if event.id != self._after:
+            return None
+        self._live = True
+        after = self._after
+        return b"".join(frame_of(pydantic_core.to_json(d), after) for d in self._fold.reopened())
+
+    def _end(self, event: Event) -> None:
+        self._ended = True
+        sink = self.sink
+        assert sink is not None
+        spelling = self._spelling
+        if event.type == "reset":
+            why = "the reply is no longer in the broker's history; ask again"
+            sink.queue.push(_failure(spelling, why, event.id))
+        elif spelling.done is not None:
+            sink.queue.push(frame_of(spelling.done, event.id))
+        sink.on_completed()
+
+
+def _failure(spelling: Spelling, why: str, id: str | None) -> bytes:
+    return frame_of(pydantic_core.to_json(spelling.failure(why)), id)
+
+
+async def _serve_only(request: web.Request, frame: bytes, spelling: Spelling) -> web.StreamResponse:
+    """A stream of one frame."""
+
+    def attach(sink: FrameSink) -> abc.DisposableBase:
+        sink.queue.push(frame)
+        sink.on_completed()
+        return Disposable()
+
+    return await serve(
+        request, attach, _OPTIONS, buffer_size=1, overflow="disconnect", headers=spelling.headers
+    )

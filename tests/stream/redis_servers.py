@@ -3,22 +3,27 @@ never FLUSHALL) and private ``redis-server`` processes that fault tests stop and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import redis
+from aiohttp import web
 
 from ..conftest import skip_or_fail
 
 SHARED_URL = os.environ.get("RXCHRONOS_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE = "RXCHRONOS_REQUIRE_REDIS"
 _NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def shared_url() -> str:
@@ -42,6 +47,59 @@ def drop_namespace(url: str, namespace: str) -> None:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+class Worker:
+    """A worker process serving HTTP on 127.0.0.1 (``base``), until its stdin closes."""
+
+    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+        self.process = process
+        self.base = f"http://127.0.0.1:{port}"
+
+
+@contextlib.asynccontextmanager
+async def worker_processes(module: str, count: int, *args: str) -> AsyncIterator[list[Worker]]:
+    """``count`` processes of ``python -m module *args``, each printing its port first."""
+    started: list[Worker] = []
+    try:
+        for _ in range(count):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                module,
+                *args,
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            assert process.stdout is not None
+            line = await asyncio.wait_for(process.stdout.readline(), 60)
+            started.append(Worker(process, int(line)))
+        yield started
+    finally:
+        for worker in started:
+            if worker.process.returncode is None:
+                assert worker.process.stdin is not None
+                worker.process.stdin.close()
+                try:
+                    await asyncio.wait_for(worker.process.wait(), 10)
+                except TimeoutError:
+                    worker.process.kill()
+                    await worker.process.wait()
+
+
+async def serve_until_stdin_closes(app: web.Application) -> None:
+    """Serve ``app`` on a free port of 127.0.0.1, print the port, stop when stdin closes.
+
+    The body of a worker process of `worker_processes`.
+    """
+    runner = web.AppRunner(app, shutdown_timeout=2.0)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    print(runner.addresses[0][1], flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)  # until the test closes our stdin
+    await runner.cleanup()
 
 
 def free_port() -> int:

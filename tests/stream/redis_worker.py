@@ -12,19 +12,14 @@ import sys
 from aiohttp import web
 
 from rxchronos.stream import RedisBroker
+from tests.stream.redis_servers import serve_until_stdin_closes
 
 
 async def main(url: str, namespace: str) -> None:
     async with RedisBroker(url, namespace=namespace) as broker:
         app = web.Application()
         broker.add_sse_route(app, "/runs/{topic}", retry=0.05)
-        runner = web.AppRunner(app, shutdown_timeout=2.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        print(runner.addresses[0][1], flush=True)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, sys.stdin.read)  # until the test closes our stdin
-        await runner.cleanup()
+        await serve_until_stdin_closes(app)
 
 
 if __name__ == "__main__":

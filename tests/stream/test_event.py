@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import pydantic_core
 import pytest
 from pydantic import BaseModel, ValidationError
 
 from rxchronos.sse import SSEDecoder
-from rxchronos.stream import Event
-from rxchronos.stream._event import stamp_event
+from rxchronos.stream import Broker, Event
+from rxchronos.stream._event import event_from_payload, stamp_event
 
 
 class Kind(StrEnum):
@@ -114,3 +115,22 @@ def test_things_without_a_string_type_are_refused_clearly(item: object) -> None:
 def test_data_that_is_not_json_is_refused_at_stamping() -> None:
     with pytest.raises(TypeError, match="does not serialise to JSON"):
         stamp_event(Event(type="bad", data=object()), id="1", topic=None)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, "é\n\u2028", 3.5, [1, {"a": None}], {"type": "text-delta", "delta": 'say "hi"'}],
+)
+def test_data_frame_is_the_data_alone_cut_from_the_json_encoded_once(data: object) -> None:
+    stamped = Broker().publish(Event(type="part", data=data), topic="t")
+    frame = stamped.data_frame()
+    assert frame == f"id: {stamped.id}\ndata: ".encode() + pydantic_core.to_json(data) + b"\n\n"
+    assert stamped.data_frame() is frame  # built once, shared by every connection
+    assert stamped.to_sse() != frame
+
+
+def test_data_frame_of_a_payload_written_elsewhere_is_encoded_again() -> None:
+    spaced = event_from_payload(
+        b'{ "type": "part", "data": {"a": 1} }', id="e-1", topic=None, timestamp=datetime.now(UTC)
+    )
+    assert spaced.data_frame() == b'id: e-1\ndata: {"a":1}\n\n'

@@ -12,10 +12,7 @@ import contextlib
 import json
 import random
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -23,46 +20,13 @@ import pytest
 from rxchronos.stream import Event, RedisBroker
 
 from .conftest import SSEReader
-from .redis_servers import drop_namespace, new_namespace, shared_url
-
-ROOT = Path(__file__).resolve().parents[2]
+from .redis_servers import Worker, drop_namespace, new_namespace, shared_url, worker_processes
 
 
-class Worker:
-    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
-        self.process = process
-        self.base = f"http://127.0.0.1:{port}"
-
-
-@contextlib.asynccontextmanager
-async def workers(url: str, namespace: str, count: int) -> AsyncIterator[list[Worker]]:
-    started: list[Worker] = []
-    try:
-        for _ in range(count):
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "tests.stream.redis_worker",
-                url,
-                namespace,
-                cwd=ROOT,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-            )
-            assert process.stdout is not None
-            line = await asyncio.wait_for(process.stdout.readline(), 60)
-            started.append(Worker(process, int(line)))
-        yield started
-    finally:
-        for worker in started:
-            if worker.process.returncode is None:
-                assert worker.process.stdin is not None
-                worker.process.stdin.close()
-                try:
-                    await asyncio.wait_for(worker.process.wait(), 10)
-                except TimeoutError:
-                    worker.process.kill()
-                    await worker.process.wait()
+def workers(
+    url: str, namespace: str, count: int
+) -> contextlib.AbstractAsyncContextManager[list[Worker]]:
+    return worker_processes("tests.stream.redis_worker", count, url, namespace)
 
 
 @pytest.fixture

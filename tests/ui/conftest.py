@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -16,9 +17,31 @@ from aiohttp.test_utils import TestServer
 from rxchronos.demo import build_agent, demo_provider
 from rxchronos.graph import MemoryStore, Runner
 from rxchronos.model import ChatRequest, ScriptedProvider, ScriptedReply, ToolCall
+from rxchronos.sse import ServerSentEvent, SSEDecoder
 from tests.conftest import skip_or_fail
 
 JS_DIR = Path(__file__).parent.parent / "js"
+
+USER = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Umbrella?"}]}
+
+
+def chat(chat_id: str, *messages: dict[str, Any]) -> dict[str, Any]:
+    return {"id": chat_id, "messages": list(messages or (USER,)), "trigger": "submit-message"}
+
+
+async def read_events(
+    response: aiohttp.ClientResponse, until: str | None = None, *, nth: int = 1
+) -> list[ServerSentEvent]:
+    """The events of ``response``; with ``until``, up to the ``nth`` whose data contains it."""
+    decoder, events, found = SSEDecoder(), [], 0
+    async for chunk in response.content.iter_any():
+        for event in decoder.feed(chunk):
+            events.append(event)
+            if until is not None and until in event.data:
+                found += 1
+                if found == nth:
+                    return events
+    return events
 
 
 def scripted_model(delay: float = 0.0) -> ScriptedProvider:

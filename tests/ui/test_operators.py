@@ -170,3 +170,30 @@ async def test_parallel_nodes_each_have_their_step_and_blocks() -> None:
         assert steps.index(("STEP_STARTED", name)) < steps.index(("STEP_FINISHED", name))
     progress = [(e.value["node"], e.value["at"]) for e in events if e.type == EventType.CUSTOM]
     assert sorted(progress) == [("a", "end"), ("a", "start"), ("b", "end"), ("b", "start")]
+
+
+async def test_ag_ui_events_built_unvalidated_equal_validated_ones_and_their_wire_the_dump() -> (
+    None
+):
+    from rxchronos.ui._ag_ui import _WIRE, wire
+
+    model_events = (
+        await scripted_model().stream_chat(REQUEST).pipe(to_ag_ui("t", "r"), ops.to_list())
+    )
+    run_events = (
+        await demo_runner()
+        .stream("s1", {"question": "Umbrella?"})
+        .pipe(to_ag_ui("t", "s1"), ops.to_list())
+    )
+    events = model_events + run_events
+    kinds = {type(e) for e in events}
+    assert len(kinds & set(_WIRE)) >= 10  # most kinds take the unvalidated path, and are here
+    for event in events:
+        dumped = event.model_dump(mode="json", by_alias=True)
+        again = type(event).model_validate(dumped)
+        assert again == event, type(event).__name__
+        assert again.model_extra == event.model_extra == {}
+        assert list(again.model_dump(mode="json", by_alias=True)) == list(dumped)
+        assert wire(event) == dumped
+        assert list(wire(event)) == list(dumped)  # the same keys in the same order on the wire
+        assert json.dumps(wire(event)) == json.dumps(dumped)

@@ -10,31 +10,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from rxchronos.sse import ServerSentEvent, SSEDecoder
 from rxchronos.stream import Broker
 from rxchronos.ui import add_ag_ui_route, add_chat_route
-from tests.ui.conftest import demo_runner, scripted_model
-
-USER = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Umbrella?"}]}
-
-
-def chat(chat_id: str, *messages: dict[str, Any]) -> dict[str, Any]:
-    return {"id": chat_id, "messages": list(messages or (USER,)), "trigger": "submit-message"}
-
-
-async def read_events(
-    response: aiohttp.ClientResponse, until: str | None = None, *, nth: int = 1
-) -> list[ServerSentEvent]:
-    """The events of ``response``; with ``until``, up to the ``nth`` whose data contains it."""
-    decoder, events, found = SSEDecoder(), [], 0
-    async for chunk in response.content.iter_any():
-        for event in decoder.feed(chunk):
-            events.append(event)
-            if until is not None and until in event.data:
-                found += 1
-                if found == nth:
-                    return events
-    return events
+from tests.ui.conftest import USER, chat, demo_runner, read_events, scripted_model
 
 
 @pytest.mark.parametrize(

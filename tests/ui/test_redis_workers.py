@@ -1,0 +1,122 @@
+"""add_chat_route and add_ag_ui_route on a RedisBroker: a reply started on one worker process is
+resumed on another (both real subprocesses on their own ports, one Redis, a namespace per test).
+
+Nothing about a reply is kept in the process that runs it, so worker B answers from the history
+worker A published: the AI SDK's resume ``GET`` (from the start, after ``Last-Event-ID``, 204 when
+the chat is over) and AG-UI's reconnect ``POST`` (``RUN_STARTED``, what was open, the rest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from rxchronos.sse import ServerSentEvent
+from tests.stream.redis_servers import (
+    Worker,
+    drop_namespace,
+    new_namespace,
+    shared_url,
+    worker_processes,
+)
+from tests.ui.conftest import chat, read_events
+
+RUN = {"threadId": "t1", "runId": "r1", "messages": [{"id": "u", "role": "user", "content": "Hi"}]}
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[tuple[Worker, Worker]]:
+    url, namespace = shared_url(), new_namespace()
+    try:
+        async with worker_processes("tests.ui.redis_ui_worker", 2, url, namespace) as (a, b):
+            yield a, b
+    finally:
+        drop_namespace(url, namespace)
+
+
+async def test_a_chat_started_on_one_worker_resumes_on_the_other(
+    pair: tuple[Worker, Worker],
+) -> None:
+    a, b = pair
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{a.base}/api/chat", json=chat("c1")) as response:
+            head = await read_events(response, "text-delta", nth=2)  # then the client drops
+        url = f"{b.base}/api/chat/c1/stream"
+
+        async def resume(headers: dict[str, str]) -> list[ServerSentEvent]:
+            async with http.get(url, headers=headers) as response:
+                assert response.status == 200
+                assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
+                return await read_events(response)
+
+        async with asyncio.timeout(20):  # while the reply is still being written on worker A
+            tail, whole = await asyncio.gather(
+                resume({"Last-Event-ID": head[-1].id}),
+                resume({}),  # no id: the whole active reply, from its start
+            )
+    assert [e.data for e in head + tail] == [e.data for e in whole]
+    assert [e.id for e in head + tail] == [e.id for e in whole]
+    assert json.loads(whole[0].data)["type"] == "start" and whole[-1].data == "[DONE]"
+    assert len({e.id for e in whole}) == len(whole)
+    async with aiohttp.ClientSession() as http:
+        for worker in (a, b):  # the chat is over: 204 at once, on either worker
+            async with asyncio.timeout(2), http.get(f"{worker.base}/api/chat/c1/stream") as r:
+                assert r.status == 204
+        async with http.get(
+            f"{b.base}/api/chat/c1/stream", headers={"Last-Event-ID": "nonsense-1"}
+        ) as r:
+            assert r.status == 400
+
+
+async def test_a_second_reply_of_the_chat_on_the_other_worker_is_the_one_resumed(
+    pair: tuple[Worker, Worker],
+) -> None:
+    a, b = pair
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{a.base}/api/chat", json=chat("c2")) as response:
+            first = await read_events(response)
+        async with http.post(f"{b.base}/api/chat", json=chat("c2")) as response:
+            head = await read_events(response, "reasoning-delta", nth=1)
+        async with asyncio.timeout(20), http.get(f"{a.base}/api/chat/c2/stream") as response:
+            whole = await read_events(response)
+    assert first[-1].data == whole[-1].data == "[DONE]"
+    assert whole[0].id == head[0].id != first[0].id  # the latest reply, from its own start
+    assert [e.data for e in whole[: len(head)]] == [e.data for e in head]
+    starts = [e for e in whole if e.data != "[DONE]" and json.loads(e.data)["type"] == "start"]
+    assert len(starts) == 1
+
+
+async def test_an_ag_ui_run_started_on_one_worker_reconnects_on_the_other(
+    pair: tuple[Worker, Worker],
+) -> None:
+    a, b = pair
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{a.base}/agent", json=RUN) as response:
+            head = await read_events(response, "TEXT_MESSAGE_CONTENT", nth=2)
+
+        async def reconnect(headers: dict[str, str]) -> list[dict[str, Any]]:
+            async with http.post(f"{b.base}/agent", json=RUN, headers=headers) as response:
+                assert response.status == 200
+                return [json.loads(e.data) for e in await read_events(response)]
+
+        async with asyncio.timeout(20):  # while the run is still going on worker A
+            tail, whole = await asyncio.gather(
+                reconnect({"Last-Event-ID": head[-1].id}), reconnect({})
+            )
+        async with http.post(
+            f"{b.base}/agent", json={**RUN, "runId": "r9"}, headers={"Last-Event-ID": head[-1].id}
+        ) as response:
+            assert response.status == 400
+    opened = [json.loads(e.data) for e in head]
+    assert [e["type"] for e in tail[:3]] == ["RUN_STARTED", "STEP_STARTED", "TEXT_MESSAGE_START"]
+    assert tail[0] == opened[0]  # the run's own RUN_STARTED
+    message = next(e for e in opened if e["type"] == "TEXT_MESSAGE_START")
+    assert tail[2] == message  # the open message, with its id: the client appends to it
+    assert tail[3:] == whole[len(head) :]
+    assert whole[: len(head)] == opened
+    assert whole[-1]["type"] == "RUN_FINISHED"
