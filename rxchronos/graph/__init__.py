@@ -46,7 +46,7 @@ from rxchronos.graph._postgres import PostgresStore
 from rxchronos.graph._runner import Runner
 from rxchronos.graph._sqlite import SQLiteStore
 from rxchronos.graph._state import add_messages, append
-from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore
+from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore, PendingWritesStore
 from rxchronos.graph._subgraph import subgraph_session_id
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "NodeError",
     "NodeFunction",
     "NothingToResumeError",
+    "PendingWritesStore",
     "PostgresStore",
     "RouteFunction",
     "RoutingError",

@@ -52,7 +52,7 @@ from rxchronos.graph._state import (
     node_update,
     with_update,
 )
-from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore
+from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore, PendingWritesStore
 
 __all__ = [
     "HotEvents",
@@ -276,6 +276,7 @@ class RunExecution:
         "_checkpoints",
         "_concurrency",
         "_deferred",
+        "_done",
         "_ended",
         "_graph",
         "_hot",
@@ -334,6 +335,8 @@ class RunExecution:
         self._ended = False
         self._checkpoints = 0
         self._joins: dict[int, set[str]] = {}
+        self._done: dict[int, FrozenDict] = {}
+        """The writes of the tasks of the running step that finished, by task number."""
         self._deferred: BaseException | None = None
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
@@ -431,6 +434,7 @@ class RunExecution:
         resume_paused: bool,
         save_first: bool = False,
         joins: Mapping[int, Collection[str]] | None = None,
+        done: Mapping[int, FrozenDict] | None = None,
     ) -> RunStatus:
         """Run ``tasks`` as the first step with ``state``, then on until the end, an interrupt or
         a failure.
@@ -438,12 +442,15 @@ class RunExecution:
         ``resume_paused`` runs the step even if it holds an interrupt node (the run was paused
         there and is being resumed). ``save_first`` writes ``state`` as a checkpoint before
         anything runs (a resume's update, a fork's first checkpoint). ``joins`` is the joins'
-        progress from a checkpoint. Returns how the run ended; ``result`` has the details.
+        progress from a checkpoint, ``done`` the writes of the first step's tasks that had
+        finished (see [restore_writes][rxchronos.graph._execution.RunExecution.restore_writes]):
+        those tasks do not run again. Returns how the run ended; ``result`` has the details.
         """
         tap_token = set_tap(self.tap)
         run_token = current_run.set(self)
         self.state = state
         self._joins = {index: set(done) for index, done in (joins or {}).items()}
+        self._done = dict(done) if done else {}
         self._step = self.parent.step if self.parent is not None else 0
         graph = self._graph
         nodes = graph.nodes
@@ -462,6 +469,7 @@ class RunExecution:
             self.node_id = tasks[0].node
             if save_first:
                 await self.write_checkpoint(tasks, paused=resume_paused)
+                await self._carry_writes()
             while True:  # one step per turn; sync and awaited-but-ready nodes never leave the loop
                 if not skip_pause and interrupts:
                     paused = next((t.node for t in tasks if t.node in interrupts), None)
@@ -521,6 +529,7 @@ class RunExecution:
                         )
                     except KeyConflict as conflict:
                         raise self._conflict(conflict) from None
+                    self._step_applied(updates)
                     self.state = state
                     self.node_id = tasks[-1].node
                     publish(
@@ -574,15 +583,75 @@ class RunExecution:
         """The task whose node is running now (in this branch, for a parallel step)."""
         return _running_task.get() or self.current
 
+    def _step_applied(self, updates: list[FrozenDict]) -> None:
+        """A parallel step's writes were applied (in task order): a subgraph run keeps them for
+        its node's update."""
+
     async def _pause_inside(self, tasks: list[Task], paused: SubgraphPaused) -> RunStatus:
         """A subgraph node's subgraph paused: pause the run before this step, with that task
-        marked to go on inside its subgraph (the other tasks of the step run again)."""
+        marked to go on inside its subgraph; the writes of the step's tasks that finished are
+        carried to the paused checkpoint, so they do not run again."""
         paused.task.resume = FrozenDict({"checkpoint_id": paused.checkpoint_id})
         self.node_id = paused.task.node
         if self.store is not None:
             await self.write_checkpoint(tasks, paused=True)
+            await self._carry_writes()
         self.publish(EventType.INTERRUPT, paused.node_id, paused.state, ns=paused.ns)
         return RunStatus.PAUSED
+
+    def _saver(self) -> PendingWritesStore | None:
+        """Where a parallel step's finished tasks save their writes: the store, when it keeps
+        pending writes and the step continues from a checkpoint."""
+        store = self.store
+        if self.parent is None or store is None or not isinstance(store, PendingWritesStore):
+            return None
+        return store
+
+    async def _save_writes(self, task: int, update: FrozenDict) -> None:
+        """Keep a finished task's writes: in the run, and in the store under the checkpoint the
+        step continues from."""
+        self._done[task] = update
+        saver = self._saver()
+        if saver is None:
+            return
+        checkpoint_id = self.parent.checkpoint_id  # type: ignore[union-attr]
+        if type(saver) is MemoryStore:
+            saver.put_writes_nowait(checkpoint_id, task, update)
+        else:
+            await saver.put_writes(checkpoint_id, task, update)
+
+    async def _carry_writes(self) -> None:
+        """A checkpoint for the same step was just written (a resume's update, a pause inside a
+        subgraph): save the finished tasks' writes under it too."""
+        if not self._done:
+            return
+        saver = self._saver()
+        if saver is None:
+            return
+        checkpoint_id = self.parent.checkpoint_id  # type: ignore[union-attr]
+        for task, update in sorted(self._done.items()):
+            await saver.put_writes(checkpoint_id, task, update)
+
+    async def restore_writes(
+        self, checkpoint: Checkpoint, tasks: list[Task]
+    ) -> dict[int, FrozenDict]:
+        """The writes that the tasks of the step after ``checkpoint`` saved before the run
+        stopped (a failing sibling, a crash, a pause inside a subgraph), by task number.
+
+        Raises:
+            CheckpointStoreError: a saved task number that the step does not have.
+        """
+        store = self.store
+        if len(tasks) < 2 or store is None or not isinstance(store, PendingWritesStore):
+            return {}
+        saved = await store.get_writes(checkpoint.checkpoint_id)
+        for task in saved:
+            if not 0 <= task < len(tasks):
+                raise CheckpointStoreError(
+                    f"checkpoint {checkpoint.checkpoint_id!r} has writes saved for task {task}, "
+                    f"but its step has {len(tasks)} tasks: the store was changed outside rxchronos"
+                )
+        return {task: FrozenDict(writes) for task, writes in saved.items()}
 
     def _number(self, tasks: list[Task]) -> None:
         step = self._step
@@ -606,8 +675,9 @@ class RunExecution:
         return FrozenDict({"tool_call_id": task.tool_call_id})
 
     async def _run_task(self, task: Task, state: FrozenDict) -> FrozenDict:
-        """Run one task's node: ``node_start``, the call, its update (frozen). A failure is a
-        ``NodeError`` naming the task (the ``error`` event published first)."""
+        """Run one branch's node: ``node_start``, the call, its update (frozen). A failure is a
+        ``_BranchFailed``, which the step turns into the ``NodeError`` (and its ``error``
+        event) once the other branches have stopped, so the ``error`` is the run's last event."""
         spec = self._graph.nodes[task.node]
         given: Any = task.arg if task.send else state
         self.publish(
@@ -627,7 +697,7 @@ class RunExecution:
         except SubgraphPaused:
             raise  # the whole step pauses (see _pause_inside)
         except Exception as exc:
-            raise self._node_failed(task, exc) from exc
+            raise _BranchFailed(task, exc) from exc
         if self._deferred is not None:
             deferred, self._deferred = self._deferred, None
             raise deferred
@@ -636,8 +706,8 @@ class RunExecution:
         return update
 
     async def _branch(
-        self, task: Task, state: FrozenDict, limit: asyncio.Semaphore | None
-    ) -> FrozenDict:
+        self, number: int, task: Task, state: FrozenDict, limit: asyncio.Semaphore | None
+    ) -> None:
         _running_task.set(task)  # in this branch's own context (its asyncio task's copy)
         if limit is None:
             update = await self._run_task(task, state)
@@ -648,25 +718,64 @@ class RunExecution:
         self.publish(
             _NODE_END, task.node, branch_state, update, None, self._task_data(task), task.task_id
         )
-        return update
+        await self._save_writes(number, update)
 
     async def _run_parallel(self, tasks: list[Task], state: FrozenDict) -> list[FrozenDict]:
-        """Run a step's tasks together; the first failure cancels the others, then is raised."""
+        """Run a step's tasks together (not those whose writes were restored) and return their
+        writes in task order.
+
+        Each task's writes are saved as it finishes (``_save_writes``). The first failure, in
+        task order, cancels the tasks still running (a task whose node returned finishes saving
+        its writes) and is raised. A subgraph that pauses does not stop its siblings: when every
+        task has finished or paused, the first paused one is raised, the others marked to go on
+        inside their subgraphs too."""
         limit = None if self._concurrency is None else asyncio.Semaphore(self._concurrency)
         loop = self._loop
-        branches = [loop.create_task(self._branch(task, state, limit)) for task in tasks]
-        try:
-            await asyncio.wait(branches, return_when=asyncio.FIRST_EXCEPTION)
-        except asyncio.CancelledError:
-            await _stop(branches)
-            raise
-        failed = next(
-            (b for b in branches if b.done() and not b.cancelled() and b.exception()), None
-        )
-        if failed is not None:
-            await _stop(branches)
-            raise failed.exception()  # type: ignore[misc]
-        return [branch.result() for branch in branches]
+        done = self._done
+        numbers = [number for number in range(len(tasks)) if number not in done]
+        branches = [
+            loop.create_task(self._branch(number, tasks[number], state, limit))
+            for number in numbers
+        ]
+        running: Collection[asyncio.Task[None]] = branches
+        while running:
+            try:
+                _, running = await asyncio.wait(running, return_when=asyncio.FIRST_EXCEPTION)
+            except asyncio.CancelledError:
+                await _stop(branches)
+                raise
+            failed = next((e for e in _errors(branches) if type(e) is not SubgraphPaused), None)
+            if failed is not None:
+                await _stop(
+                    [b for n, b in zip(numbers, branches, strict=True) if n not in done], branches
+                )
+                raise self._branch_failed(failed, branches)
+        paused = [e for e in _errors(branches) if type(e) is SubgraphPaused]
+        if paused:
+            for inside in paused:
+                inside.task.resume = FrozenDict({"checkpoint_id": inside.checkpoint_id})
+            raise paused[0]
+        self._done = {}
+        return [done[number] for number in range(len(tasks))]
+
+    def _branch_failed(
+        self, failed: BaseException, branches: list[asyncio.Task[None]]
+    ) -> BaseException:
+        """The error a step fails with when ``failed`` ended a branch (the others have stopped):
+        a failing node's ``NodeError`` (its ``error`` event published now), with a note for
+        each other branch that failed as well."""
+        error = failed
+        if type(failed) is _BranchFailed:
+            try:
+                error = self._node_failed(failed.task, failed.error, branch=True)
+                error.__cause__ = failed.error
+            except NodeError as inside:  # a subgraph's node: raised with its own cause
+                error = inside
+        for other in _errors(branches):
+            if other is not failed and type(other) is not SubgraphPaused:
+                cause = other.error if type(other) is _BranchFailed else other
+                error.add_note(f"another branch failed too: {type(cause).__name__}: {cause}")
+        return error
 
     def _next_step(
         self, tasks: list[Task], state: FrozenDict
@@ -783,7 +892,7 @@ class RunExecution:
                 self.broker.finish_topic(self.session_id)
         return self.result(RunStatus.FAILED, message)
 
-    def _node_failed(self, task: Task, exc: Exception) -> NodeError:
+    def _node_failed(self, task: Task, exc: Exception, *, branch: bool = False) -> NodeError:
         self.node_id = task.node
         if type(exc) is SubgraphFailed:  # a node inside a subgraph failed: name that node
             inner = exc.error
@@ -804,7 +913,7 @@ class RunExecution:
             self._fail(exc, task),
             task_id=task.task_id,
             ns=self.ns,
-            branch=task.send or _running_task.get() is task,
+            branch=branch or task.send or _running_task.get() is task,
         )
 
     def _conflict(self, conflict: KeyConflict) -> InvalidUpdateError:
@@ -837,8 +946,28 @@ async def _in_thread(spec: NodeSpec, given: Any) -> object:
     return result
 
 
-async def _stop(branches: list[asyncio.Task[Any]]) -> None:
-    """Cancel the branches still running and wait for every one to end."""
+class _BranchFailed(Exception):
+    """A parallel branch's node failed (``error``); see ``RunExecution._branch_failed``."""
+
+    def __init__(self, task: Task, error: Exception) -> None:
+        super().__init__(str(error))
+        self.task = task
+        self.error = error
+
+
+def _errors(branches: list[asyncio.Task[None]]) -> list[BaseException]:
+    """The exceptions of the branches that ended with one, in task order."""
+    return [
+        error
+        for branch in branches
+        if branch.done() and not branch.cancelled() and (error := branch.exception()) is not None
+    ]
+
+
+async def _stop(
+    branches: list[asyncio.Task[Any]], every: list[asyncio.Task[Any]] | None = None
+) -> None:
+    """Cancel ``branches`` and wait for them and the rest of ``every`` branch to end."""
     for branch in branches:
         branch.cancel()
-    await asyncio.gather(*branches, return_exceptions=True)
+    await asyncio.gather(*(branches if every is None else every), return_exceptions=True)

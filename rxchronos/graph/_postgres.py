@@ -13,14 +13,14 @@ taken from the pool and replaced; while the server is away, every call fails wit
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.graph._errors import CheckpointStoreError
 from rxchronos.graph._lease import Lease, LeaseRenewal
-from rxchronos.graph._state import decode_branches, encode_state, freeze_mapping
-from rxchronos.graph._stores import Checkpoint
+from rxchronos.graph._state import decode_branches, decode_writes, encode_state, freeze_mapping
+from rxchronos.graph._stores import Checkpoint, check_writes
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresStore"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _T = TypeVar("_T")
 _MIGRATIONS: dict[int, Sequence[str]] = {
     1: (
@@ -55,6 +55,14 @@ _MIGRATIONS: dict[int, Sequence[str]] = {
         )""",
     ),
     3: ("ALTER TABLE {schema}.checkpoints ADD COLUMN branches TEXT",),  # parallel steps
+    4: (  # the writes of the finished tasks of a step that did not finish
+        """CREATE TABLE {schema}.pending_writes (
+            checkpoint_id TEXT NOT NULL,
+            task INTEGER NOT NULL,
+            writes TEXT NOT NULL,
+            PRIMARY KEY (checkpoint_id, task)
+        )""",
+    ),
 }
 """What each schema version adds; a store brings an older schema up to ``SCHEMA_VERSION``."""
 _COLUMNS = (
@@ -196,6 +204,30 @@ class PostgresStore:
     async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
         """Every checkpoint of the session, oldest first."""
         return await self._checkpoints("session_id = %s ORDER BY seq", session_id)
+
+    # --- PendingWritesStore ----------------------------------------------------------------
+
+    async def put_writes(self, checkpoint_id: str, task: int, writes: Mapping[str, Any]) -> None:
+        """Save a finished task's writes (see
+        [PendingWritesStore][rxchronos.graph.PendingWritesStore]), in one statement."""
+        check_writes(checkpoint_id, task, writes)
+        await self._execute(
+            "INSERT INTO {schema}.pending_writes VALUES (%s, %s, %s) "
+            "ON CONFLICT (checkpoint_id, task) DO UPDATE SET writes = EXCLUDED.writes",
+            (checkpoint_id, task, encode_state(writes)),
+        )
+
+    async def get_writes(self, checkpoint_id: str) -> dict[int, Mapping[str, Any]]:
+        """The writes saved for the step after ``checkpoint_id``, by task number."""
+        rows = await self._execute(
+            "SELECT task, writes FROM {schema}.pending_writes WHERE checkpoint_id = %s "
+            "ORDER BY task",
+            (checkpoint_id,),
+        )
+        try:
+            return dict(decode_writes(rows))
+        except ValueError as exc:
+            raise self._damaged(checkpoint_id, str(exc)) from exc
 
     # --- LeaseStore ------------------------------------------------------------------------
 

@@ -439,7 +439,7 @@ class Runner:
             checkpoint = await store.latest(session_id)
             if checkpoint is None:
                 raise NothingToResumeError(f"session {session_id!r} has no checkpoint to resume")
-            return await self._continue(execution, checkpoint, update, fork=False)
+            return await self._continue(execution, checkpoint, update, fork=False, pending=True)
 
         return start
 
@@ -458,7 +458,11 @@ class Runner:
         update: FrozenDict | None,
         *,
         fork: bool,
+        pending: bool = False,
     ) -> RunStatus:
+        """Run on from ``checkpoint``; ``pending``: a ``resume`` of the session where it stopped,
+        so the tasks of the step that had finished (their writes saved) do not run again (time
+        travel runs the whole step: its state may have changed)."""
         if checkpoint.next_node is None:
             raise NothingToResumeError(
                 f"session {checkpoint.session_id!r} completed at checkpoint "
@@ -485,6 +489,7 @@ class Runner:
         else:
             tasks, joins = [Task(checkpoint.next_node)], {}
         state = apply_resume_update(tasks, FrozenDict(checkpoint.state), update)
+        done = await execution.restore_writes(checkpoint, tasks) if pending else None
         return await execution.execute(
             tasks,
             state,
@@ -493,6 +498,7 @@ class Runner:
             # runs, so a crash or a failure of that node does not lose it
             save_first=fork or update is not None,
             joins=joins,
+            done=done,
         )
 
     async def _checkpoint(self, checkpoint_id: str) -> Checkpoint:

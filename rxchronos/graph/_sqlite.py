@@ -14,19 +14,19 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph._errors import CheckpointStoreError
 from rxchronos.graph._lease import Lease, LeaseRenewal
-from rxchronos.graph._state import decode_branches, encode_state, freeze_mapping
-from rxchronos.graph._stores import Checkpoint
+from rxchronos.graph._state import decode_branches, decode_writes, encode_state, freeze_mapping
+from rxchronos.graph._stores import Checkpoint, check_writes
 
 __all__ = ["SQLiteStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _T = TypeVar("_T")
 
@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     branches TEXT
 );
 CREATE INDEX IF NOT EXISTS checkpoints_by_session ON checkpoints (session_id, seq);
+CREATE TABLE IF NOT EXISTS pending_writes (
+    checkpoint_id TEXT NOT NULL,
+    task INTEGER NOT NULL,
+    writes TEXT NOT NULL,
+    PRIMARY KEY (checkpoint_id, task)
+);
 CREATE TABLE IF NOT EXISTS leases (
     session_id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -125,6 +131,26 @@ class SQLiteStore:
             f"SELECT {_COLUMNS} FROM checkpoints WHERE session_id = ? ORDER BY seq",
             session_id,
         )
+
+    # --- PendingWritesStore ----------------------------------------------------------------
+
+    async def put_writes(self, checkpoint_id: str, task: int, writes: Mapping[str, Any]) -> None:
+        """Save a finished task's writes (see
+        [PendingWritesStore][rxchronos.graph.PendingWritesStore]), in one statement."""
+        check_writes(checkpoint_id, task, writes)
+        await self._run(self._put_writes, checkpoint_id, task, writes)
+
+    async def get_writes(self, checkpoint_id: str) -> dict[int, Mapping[str, Any]]:
+        """The writes saved for the step after ``checkpoint_id``, by task number."""
+        rows = await self._run(
+            self._execute,
+            "SELECT task, writes FROM pending_writes WHERE checkpoint_id = ? ORDER BY task",
+            (checkpoint_id,),
+        )
+        try:
+            return dict(decode_writes(rows))
+        except ValueError as exc:
+            raise self._damaged(checkpoint_id, str(exc)) from exc
 
     # --- LeaseStore (two processes on one file share runs through these) ---------------------
 
@@ -244,8 +270,9 @@ class SQLiteStore:
             version = row[0]
             if version is None:
                 connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-            elif version == 1:  # version 2 adds the branches of a parallel step
-                connection.execute("ALTER TABLE checkpoints ADD COLUMN branches TEXT")
+            elif version < SCHEMA_VERSION:  # 3 adds pending_writes (created above)
+                if version == 1:  # 2 adds the branches of a parallel step
+                    connection.execute("ALTER TABLE checkpoints ADD COLUMN branches TEXT")
                 connection.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
             elif version > SCHEMA_VERSION:
                 raise CheckpointStoreError(
@@ -282,6 +309,12 @@ class SQLiteStore:
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+
+    def _put_writes(self, checkpoint_id: str, task: int, writes: Mapping[str, Any]) -> None:
+        self._db().execute(
+            "INSERT OR REPLACE INTO pending_writes VALUES (?, ?, ?)",
+            (checkpoint_id, task, encode_state(writes)),
+        )
 
     def _select(self, sql: str, key: str) -> list[Checkpoint]:
         return [self._checkpoint(row) for row in self._db().execute(sql, (key,))]

@@ -353,6 +353,27 @@ def decode_branches(text: object) -> FrozenDict | None:
     return freeze_mapping(branches)
 
 
+def decode_writes(rows: Iterable[tuple[Any, Any]]) -> dict[int, FrozenDict]:
+    """A step's pending writes from their stored rows of ``(task number, JSON text)``.
+
+    Raises:
+        ValueError: a row whose task is not a number or whose writes are not a JSON object (a
+            store reports it as damaged).
+    """
+    saved: dict[int, FrozenDict] = {}
+    for task, text in rows:
+        try:
+            writes = json.loads(text) if isinstance(text, str) else None
+        except ValueError as exc:
+            raise InvalidArgumentError(
+                f"the writes of its task {task!r} are not valid JSON ({exc})"
+            ) from exc
+        if isinstance(task, bool) or not isinstance(task, int) or not isinstance(writes, dict):
+            raise InvalidArgumentError(f"the writes of its task {task!r} are {text!r}")
+        saved[task] = freeze_mapping(writes)
+    return saved
+
+
 def find_problem(value: Any, path: Path = ()) -> JsonProblem | None:
     """The first place in ``value`` that does not survive JSON as it is, or ``None``."""
     return _walk(value, path, set())

@@ -8,6 +8,11 @@ run pauses at an interrupt. It records the state *after* the step and the tasks 
 resuming from it never runs a finished step twice.
 A session's checkpoints form an append-only history: resuming from an old checkpoint adds new ones
 (whose ``parent_id`` points back), it never rewrites the old.
+
+A store that is also a [PendingWritesStore][rxchronos.graph.PendingWritesStore] (every store of
+rxchronos) keeps the writes of each task of a parallel step as the task finishes: when a sibling
+fails, or the process dies, before the step's checkpoint is written, ``resume`` runs only the
+tasks that had not finished.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Checkpoint", "CheckpointStore", "MemoryStore"]
+from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+from rxchronos.graph._state import freeze_mapping
+
+__all__ = ["Checkpoint", "CheckpointStore", "MemoryStore", "PendingWritesStore", "check_writes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,59 @@ class CheckpointStore(Protocol):
         ...
 
 
+def check_writes(checkpoint_id: object, task: object, writes: object) -> None:
+    """``put_writes``' arguments, checked the same way by every store.
+
+    Raises:
+        ArgumentTypeError: ``checkpoint_id`` is not a str, ``task`` not an int, ``writes`` not a
+            mapping with str keys.
+        InvalidArgumentError: ``task`` is negative.
+    """
+    if not isinstance(checkpoint_id, str):
+        raise ArgumentTypeError(f"checkpoint_id must be a str, got {checkpoint_id!r}")
+    if isinstance(task, bool) or not isinstance(task, int):
+        raise ArgumentTypeError(f"task must be the task's number in its step, got {task!r}")
+    if task < 0:
+        raise InvalidArgumentError(f"task must be 0 or more, got {task}")
+    if not isinstance(writes, Mapping) or any(type(key) is not str for key in writes):
+        raise ArgumentTypeError(
+            f"writes must be a mapping with str keys, got {type(writes).__name__}"
+        )
+
+
+@runtime_checkable
+class PendingWritesStore(Protocol):
+    """What a store adds to keep the writes of the tasks of a parallel step that finished before
+    the step did (LangGraph's "pending writes").
+
+    A parallel step continues from a checkpoint (the one written after the step before). As each
+    of its tasks finishes, the runner saves what it wrote with ``put_writes(checkpoint_id, task,
+    writes)``, ``task`` being the task's place in the step (its index in
+    ``Checkpoint.branches["tasks"]``). ``resume`` reads them back with ``get_writes`` and runs only
+    the tasks without saved writes. A store without these methods still works: a step that did not
+    finish then runs again whole.
+
+    Example:
+        >>> import asyncio
+        >>> store = MemoryStore()
+        >>> async def main():
+        ...     await store.put_writes("c1", 1, {"notes": ["b"]})
+        ...     return isinstance(store, PendingWritesStore), await store.get_writes("c1")
+        >>> asyncio.run(main())
+        (True, {1: {'notes': ['b']}})
+    """
+
+    async def put_writes(self, checkpoint_id: str, task: int, writes: Mapping[str, Any]) -> None:
+        """Save what task number ``task`` of the step after ``checkpoint_id`` wrote (replacing
+        what was saved for that task before)."""
+        ...
+
+    async def get_writes(self, checkpoint_id: str) -> dict[int, Mapping[str, Any]]:
+        """The writes saved for the step after ``checkpoint_id``, by task number in increasing
+        order (empty if none)."""
+        ...
+
+
 class MemoryStore:
     """Checkpoints in a dict: fast, per process, gone when the process ends.
 
@@ -112,11 +173,12 @@ class MemoryStore:
         [None]
     """
 
-    __slots__ = ("_by_id", "_by_session")
+    __slots__ = ("_by_id", "_by_session", "_writes")
 
     def __init__(self) -> None:
         self._by_id: dict[str, Checkpoint] = {}
         self._by_session: dict[str, list[Checkpoint]] = {}
+        self._writes: dict[str, dict[int, Mapping[str, Any]]] = {}
 
     async def put(self, checkpoint: Checkpoint) -> None:
         """Save ``checkpoint``."""
@@ -144,3 +206,22 @@ class MemoryStore:
     async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
         """Every checkpoint of the session, oldest first."""
         return list(self._by_session.get(session_id, ()))
+
+    async def put_writes(self, checkpoint_id: str, task: int, writes: Mapping[str, Any]) -> None:
+        """Save a finished task's writes (see
+        [PendingWritesStore][rxchronos.graph.PendingWritesStore])."""
+        check_writes(checkpoint_id, task, writes)
+        self.put_writes_nowait(checkpoint_id, task, freeze_mapping(writes))
+
+    def put_writes_nowait(self, checkpoint_id: str, task: int, writes: Mapping[str, Any]) -> None:
+        """[put_writes][rxchronos.graph.MemoryStore.put_writes] without the coroutine, for the
+        runner, whose writes are read-only snapshots: kept by reference."""
+        saved = self._writes.get(checkpoint_id)
+        if saved is None:
+            self._writes[checkpoint_id] = {task: writes}
+        else:
+            saved[task] = writes
+
+    async def get_writes(self, checkpoint_id: str) -> dict[int, Mapping[str, Any]]:
+        """The writes saved for the step after ``checkpoint_id``, by task number."""
+        return dict(sorted(self._writes.get(checkpoint_id, {}).items()))

@@ -15,7 +15,10 @@
 * **Interrupts.** An interrupt inside the subgraph pauses the whole run: the subgraph writes its
   paused checkpoint, the parent a paused checkpoint whose task for the subgraph node says where to
   go on; ``resume`` continues inside the subgraph, and its ``update`` goes to the state of the
-  graph that paused.
+  graph that paused. In a parallel step the siblings of a paused subgraph run to their end first
+  and their writes are kept, so ``resume`` does not run them again. When several subgraphs of one
+  step paused, ``resume`` goes on in the first (in task order), with the update; the others pause
+  again at their interrupts, one ``interrupt`` at a time.
 * **Checkpoints** of a subgraph are stored in the parent's store under the session id
   [subgraph_session_id][rxchronos.graph.subgraph_session_id] (the parent's session plus the
   namespace), so the parent's own history stays as it is; their ``branches`` carry ``ns``.
@@ -63,16 +66,22 @@ def subgraph_session_id(session_id: str, ns: tuple[str, ...]) -> str:
 
 
 def apply_resume_update(
-    tasks: list[Task], state: FrozenDict, update: FrozenDict | None
+    tasks: list[Task], state: FrozenDict, update: FrozenDict | None, *, resumed: bool = True
 ) -> FrozenDict:
     """A resume's ``update`` goes to the graph that paused: into ``state``, or, when a task of the
-    step goes on inside its subgraph, along with that task (into the subgraph's state)."""
-    if update is None:
-        return state
+    step goes on inside its subgraph, along with the first such task (into its subgraph's state),
+    which is marked ``resumed``: it goes past its interrupt. ``resumed=False`` (a subgraph that
+    paused beside the one resumed) marks none, so each paused task pauses again."""
     for task in tasks:
         if task.resume is not None:
-            task.resume = FrozenDict({**task.resume, "update": update})
+            if resumed:
+                go_on = {**task.resume, "resumed": True}
+                if update is not None:
+                    go_on["update"] = update
+                task.resume = FrozenDict(go_on)
             return state
+    if update is None:
+        return state
     return merge_update("<update>", state, update)[0]
 
 
@@ -134,7 +143,7 @@ class SubgraphNode:
 class SubgraphRun(RunExecution):
     """A run of ``graph`` inside ``parent`` at namespace ``ns`` (see the module docstring)."""
 
-    __slots__ = ("_pending", "_root", "_up", "interrupted", "written")
+    __slots__ = ("_root", "_up", "interrupted", "written")
 
     def __init__(self, parent: RunExecution, graph: CompiledGraph, ns: tuple[str, ...]) -> None:
         root = getattr(parent, "_root", parent)
@@ -152,7 +161,6 @@ class SubgraphRun(RunExecution):
         self.ns = ns
         self._root = root
         self._up: Mapping[str, Callable[[Any, Any], Any]] = parent._graph.reducers
-        self._pending: dict[str | None, Mapping[str, Any]] = {}
         self.written: dict[str, Any] = {}
         self.interrupted: tuple[str | None, tuple[str, ...], Any] = (None, ns, None)
 
@@ -171,18 +179,14 @@ class SubgraphRun(RunExecution):
             if kind is EventType.INTERRUPT:
                 self.interrupted = (node_id, ns or self.ns, state)
             return
-        if kind is EventType.NODE_END and update:
-            if data is not None and data.get("parallel"):
-                self._pending[task_id] = update  # folded in task order at step_end
-            else:
-                self._fold(update)
-        elif kind is EventType.STEP_END and data is not None:
-            for done in data["task_ids"]:
-                written = self._pending.pop(done, None)
-                if written:
-                    self._fold(written)
-            self._pending.clear()
+        if kind is EventType.NODE_END and update and (data is None or not data.get("parallel")):
+            self._fold(update)  # a parallel step's writes: in task order (_step_applied)
         self._root.publish(kind, node_id, state, update, error, data, task_id, ns or self.ns)
+
+    def _step_applied(self, updates: list[FrozenDict]) -> None:
+        for update in updates:
+            if update:
+                self._fold(update)
 
     def _fold(self, update: Mapping[str, Any]) -> None:
         written = self.written
@@ -218,8 +222,17 @@ class SubgraphRun(RunExecution):
             )
         branches = checkpoint.branches
         tasks = [Task.restored(saved) for saved in branches["tasks"]]
-        state = apply_resume_update(tasks, FrozenDict(checkpoint.state), resume.get("update"))
+        resumed = bool(resume.get("resumed"))
+        state = apply_resume_update(
+            tasks, FrozenDict(checkpoint.state), resume.get("update"), resumed=resumed
+        )
         self.parent = checkpoint
         self.written = dict(branches.get("writes") or {})
         joins = {int(index): done for index, done in branches["joins"].items()}
-        return await self.execute(tasks, state, resume_paused=checkpoint.paused, joins=joins)
+        return await self.execute(
+            tasks,
+            state,
+            resume_paused=checkpoint.paused and resumed,
+            joins=joins,
+            done=await self.restore_writes(checkpoint, tasks),
+        )

@@ -1,4 +1,5 @@
-"""A run killed with SIGKILL mid-run resumes in a new process to the same final state, once the
+"""A run killed with SIGKILL mid-run (in a linear graph, between the steps of a branching one,
+and in the middle of a parallel step) resumes in a new process to the same final state, once the
 dead worker's lease on the session has expired (until then the session is busy)."""
 
 from __future__ import annotations
@@ -161,26 +162,37 @@ BRANCHING_CHILD = """
 import asyncio, json, operator, sys
 from rxchronos.graph import Runner, SQLiteStore, StateGraph
 
-mode, db, log = sys.argv[1:4]
+mode, db, log, shape = sys.argv[1:5]
 
 def make(name):
     async def node(state):
         with open(log, "a") as f:
             f.write(f"{mode}:{name}\\n")
         if mode == "crash" and name == "c":
-            print("in c", flush=True)  # the parallel step (a, b) is committed by now
-            await asyncio.sleep(3600)  # killed here, with the join waiting for c
+            if shape == "parallel":  # c runs beside a and b: wait until their writes are saved
+                step = await store.latest("job")  # the checkpoint the step continues from
+                while len(await store.get_writes(step.checkpoint_id)) < 2:
+                    await asyncio.sleep(0.01)
+            print("in c", flush=True)
+            await asyncio.sleep(3600)  # killed here
         await asyncio.sleep(0.01 if name == "a" else 0)
-        return {"trail": [name]}
+        return {"trail": [name], name: len(state["trail"])}
     return node
 
-graph = StateGraph("branching", reducers={"trail": operator.add})
+graph = StateGraph(shape, reducers={"trail": operator.add})
 for name in ("plan", "a", "b", "c", "merge"):
     graph.add_node(name, make(name))
-graph.set_entry_point("plan").add_edge("plan", "a").add_edge("plan", "b").add_edge("a", "c")
-graph.add_edge(["b", "c"], "merge")
+graph.set_entry_point("plan")
+if shape == "join":  # plan -> (a, b); a -> c; (b, c) -> merge
+    graph.add_edge("plan", "a").add_edge("plan", "b").add_edge("a", "c")
+    graph.add_edge(["b", "c"], "merge")
+else:  # plan -> (a, b, c) -> merge
+    for name in ("a", "b", "c"):
+        graph.add_edge("plan", name)
+    graph.add_edge(["a", "b", "c"], "merge")
 
 async def main():
+    global store  # the nodes read it
     async with SQLiteStore(db) as store:
         runner = Runner(graph.compile(), store, lease_ttl=1.0)
         if mode == "resume":
@@ -191,6 +203,20 @@ async def main():
 
 asyncio.run(main())
 """
+"""A branching run in a child process: ``crash`` (stops in node c, to be killed), ``full`` or
+``resume`` of session ``job``, on the graph ``shape`` ``join`` or ``parallel``."""
+
+
+def _resume_once_the_lease_expired(
+    script: Path, tmp_path: Path, expires_at: float, shape: str
+) -> dict[str, object]:
+    """Wait for the killed worker's lease to time out, resume ``tmp_path/runs.db`` in a new
+    process, and check its result against a run of the same graph that was never killed."""
+    time.sleep(max(0.0, expires_at - time.time()) + 0.1)
+    log = str(tmp_path / "calls.log")
+    resumed = _run(script, "resume", str(tmp_path / "runs.db"), log, shape)
+    assert resumed == _run(script, "full", str(tmp_path / "ref.db"), log, shape)
+    return resumed
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
@@ -198,7 +224,7 @@ def test_sigkill_in_a_branching_run_then_resume_keeps_the_waiting_join(tmp_path:
     script = tmp_path / "branching.py"
     script.write_text(BRANCHING_CHILD)
     db, log = tmp_path / "runs.db", tmp_path / "calls.log"
-    _crash_when(script, b"in c", str(db), str(log))
+    _crash_when(script, b"in c", str(db), str(log), "join")
 
     with closing(sqlite3.connect(db)) as raw:
         left = raw.execute("SELECT next_node, branches FROM checkpoints ORDER BY seq").fetchall()
@@ -206,11 +232,44 @@ def test_sigkill_in_a_branching_run_then_resume_keeps_the_waiting_join(tmp_path:
     assert [row[0] for row in left] == ["a", "c"]
     assert json.loads(left[0][1])["tasks"] == [{"node": "a"}, {"node": "b"}]
     assert json.loads(left[1][1]) == {"tasks": [{"node": "c"}], "joins": {"0": ["b"]}}
-    time.sleep(max(0.0, expires_at - time.time()) + 0.1)  # the dead worker's lease times out
-
-    resumed = _run(script, "resume", str(db), str(log))
-    reference = _run(script, "full", str(tmp_path / "ref.db"), str(log))
-    assert resumed == reference
-    assert resumed["state"] == {"trail": ["plan", "a", "b", "c", "merge"]}
+    resumed = _resume_once_the_lease_expired(script, tmp_path, expires_at, "join")
+    assert resumed["state"] == {
+        "trail": ["plan", "a", "b", "c", "merge"],
+        **{"plan": 0, "a": 1, "b": 1, "c": 3, "merge": 4},  # the length of the trail each saw
+    }
     calls = log.read_text().split()
+    assert [c for c in calls if c.startswith("resume:")] == ["resume:c", "resume:merge"]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
+def test_sigkill_in_the_middle_of_a_parallel_step_then_resume_reruns_only_the_unfinished(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "parallel.py"
+    script.write_text(BRANCHING_CHILD)
+    db, log = tmp_path / "runs.db", tmp_path / "calls.log"
+    _crash_when(script, b"in c", str(db), str(log), "parallel")
+
+    with closing(sqlite3.connect(db)) as raw:  # what the killed process left behind
+        left = raw.execute("SELECT checkpoint_id, next_node FROM checkpoints").fetchall()
+        writes = raw.execute("SELECT checkpoint_id, task, writes FROM pending_writes").fetchall()
+        (expires_at,) = raw.execute("SELECT expires_at FROM leases").fetchone()
+    assert [row[1] for row in left] == ["a"]  # the parallel step never finished
+    assert sorted((cid, task, json.loads(text)) for cid, task, text in writes) == [
+        (left[0][0], 0, {"trail": ["a"], "a": 1}),
+        (left[0][0], 1, {"trail": ["b"], "b": 1}),
+    ]
+    resumed = _resume_once_the_lease_expired(script, tmp_path, expires_at, "parallel")
+    assert resumed["state"] == {
+        "trail": ["plan", "a", "b", "c", "merge"],
+        **{"plan": 0, "a": 1, "b": 1, "c": 1, "merge": 4},  # the length of the trail each saw
+    }
+    calls = log.read_text().split()
+    assert sorted(c for c in calls if c.startswith("crash:")) == [
+        "crash:a",
+        "crash:b",
+        "crash:c",
+        "crash:plan",
+    ]
+    # a and b had finished before the kill: only c and what follows ran again
     assert [c for c in calls if c.startswith("resume:")] == ["resume:c", "resume:merge"]

@@ -27,6 +27,8 @@ from rxchronos.graph import (
     CheckpointStoreError,
     LeaseStore,
     MemoryStore,
+    NodeError,
+    PendingWritesStore,
     PostgresStore,
     Runner,
     RunStatus,
@@ -176,6 +178,212 @@ async def test_time_travel_resume_fork_and_replay(store: CheckpointStore) -> Non
     assert after[len(history)].parent_id == history[0].checkpoint_id
 
 
+async def test_pending_writes_contract(store: Any) -> None:
+    assert isinstance(store, PendingWritesStore)
+    assert await store.get_writes("c1") == {}
+    await store.put_writes("c1", 2, {"log": ["c"], "n": {"deep": [1, "é"]}})
+    await store.put_writes("c1", 0, {"log": ["a"]})
+    await store.put_writes("c2", 0, {"other": True})
+    await store.put_writes("c1", 0, {"log": ["a2"]})  # a task saved again replaces its writes
+    saved = await store.get_writes("c1")
+    assert saved == {0: {"log": ["a2"]}, 2: {"log": ["c"], "n": {"deep": [1, "é"]}}}
+    assert list(saved) == [0, 2]
+    with pytest.raises(TypeError):
+        saved[2]["log"].append("x")  # type: ignore[attr-defined]  # read-only, like states
+    assert await store.get_writes("c2") == {0: {"other": True}}
+    with pytest.raises(TypeError, match="task must be the task's number in its step"):
+        await store.put_writes("c1", "0", {})
+    with pytest.raises(ValueError, match="task must be 0 or more"):
+        await store.put_writes("c1", -1, {})
+    with pytest.raises(TypeError, match="writes must be a mapping with str keys, got list"):
+        await store.put_writes("c1", 1, [("x", 1)])
+    with pytest.raises(TypeError, match="checkpoint_id must be a str"):
+        await store.put_writes(None, 1, {})
+
+
+class Flaky:
+    """Nodes for a parallel step (a, b, c) whose first run fails in b after a finished, while c is
+    still running; every call is counted."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.a_done = asyncio.Event()
+
+    def graph(self, *, fail: bool) -> Any:
+        async def a(state: Mapping[str, Any]) -> dict[str, Any]:
+            self.calls.append("a")
+            self.a_done.set()
+            return {"log": ["a"], "a": state["topic"]}
+
+        async def b(state: Mapping[str, Any]) -> dict[str, Any]:
+            self.calls.append("b")
+            if fail and self.calls.count("b") == 1:
+                await self.a_done.wait()  # a has returned: its writes are being saved
+                raise ConnectionError("search backend down")
+            return {"log": ["b"]}
+
+        async def c(state: Mapping[str, Any]) -> dict[str, Any]:
+            self.calls.append("c")
+            if fail and self.calls.count("c") == 1:
+                await asyncio.Event().wait()  # still running when b fails: cancelled
+            return {"log": ["c"]}
+
+        return (
+            StateGraph("flaky", reducers={"log": operator.add})
+            .add_node("plan", lambda s: {"log": ["plan"]})
+            .add_node("a", a)
+            .add_node("b", b)
+            .add_node("c", c)
+            .add_node("merge", lambda s: {"merged": "+".join(s["log"])})
+            .set_entry_point("plan")
+            .add_edge("plan", "a")
+            .add_edge("plan", "b")
+            .add_edge("plan", "c")
+            .add_edge(["a", "b", "c"], "merge")
+            .compile()
+        )
+
+
+async def test_a_failed_branch_keeps_the_finished_writes_and_resume_runs_the_rest(
+    store: Any,
+) -> None:
+    nodes = Flaky()
+    runner = Runner(nodes.graph(fail=True), store)
+    seen = record_events(runner)
+    with pytest.raises(NodeError, match="search backend down") as caught:
+        await runner.run("s", {"topic": "sky", "log": []})
+    assert (caught.value.node_id, caught.value.task_id, caught.value.ns) == ("b", "b:2", ())
+    assert nodes.calls == ["a", "b", "c"]
+    latest = await store.latest("s")
+    assert latest is not None and latest.next_node == "a"  # the step's checkpoint, unchanged
+    assert await store.get_writes(latest.checkpoint_id) == {0: {"log": ["a"], "a": "sky"}}
+    assert [e.type for e in seen][-1] == "error"
+
+    again = Runner(nodes.graph(fail=True), store)  # another worker, or a restart
+    seen = record_events(again)
+    resumed = await again.resume("s")
+    assert nodes.calls[3:] == ["b", "c"]  # a finished before: it did not run again
+    assert [e.node_id for e in seen if e.type == "node_start"] == ["b", "c", "merge"]
+    step = next(e for e in seen if e.type == "step_end")
+    assert step.data == {"step": 2, "task_ids": ["a:2", "b:2", "c:2"]}
+
+    reference = await Runner(Flaky().graph(fail=False), MemoryStore()).run(
+        "ref", {"topic": "sky", "log": []}
+    )
+    assert resumed.status is RunStatus.COMPLETED
+    assert resumed.state == reference.state
+    assert resumed.state["merged"] == "plan+a+b+c"  # task order, whatever ran when
+
+
+def paused_beside(counts: dict[str, int], *reviews: str) -> Any:
+    """plan -> (reviews..., a, b): each review is a subgraph that drafts, then pauses at an
+    interrupt; a and b are plain nodes. Calls are counted by node (``review/draft``...)."""
+
+    def counted(name: str, fn: Any) -> Any:
+        def node(state: Mapping[str, Any]) -> Any:
+            counts[name] = counts.get(name, 0) + 1
+            return fn(state)
+
+        return node
+
+    graph = StateGraph("outer", reducers={"log": operator.add})
+    graph.add_node("plan", lambda s: {"log": ["plan"]}).set_entry_point("plan")
+    for review in reviews:
+        inner = (
+            StateGraph(review)
+            .add_node("draft", counted(f"{review}/draft", lambda s: {"log": ["draft"]}))
+            .add_interrupt_node(
+                "approve",
+                counted(f"{review}/approve", lambda s, r=review: {r: s.get("answer")}),
+            )
+            .set_entry_point("draft")
+            .add_edge("draft", "approve")
+            .compile()
+        )
+        graph.add_node(review, inner).add_edge("plan", review)
+    for name in ("a", "b"):
+        graph.add_node(name, counted(name, lambda s, n=name: {"log": [n]})).add_edge("plan", name)
+    return graph.compile()
+
+
+async def test_a_subgraph_pausing_in_a_parallel_step_keeps_its_finished_siblings(
+    store: Any,
+) -> None:
+    counts: dict[str, int] = {}
+    runner = Runner(paused_beside(counts, "review"), store)
+    seen = record_events(runner)
+    first = await runner.run("s", {"log": []})
+    assert first.status is RunStatus.PAUSED and first.node_id == "review"
+    assert counts == {"review/draft": 1, "a": 1, "b": 1}
+    ends = [e.node_id for e in seen if e.type == "node_end" and not e.ns]
+    assert seen[-1].type == "interrupt" and {"a", "b"} <= set(ends)  # they ran to the end first
+    seen.clear()
+    done = await runner.resume("s", update={"answer": "ok"})
+    assert done.status is RunStatus.COMPLETED
+    assert counts == {"review/draft": 1, "review/approve": 1, "a": 1, "b": 1}
+    assert [e.node_id for e in seen if e.type == "node_start"] == ["review", "approve"]
+    assert done.state["review"] == "ok"
+    assert done.state["log"] == ["plan", "draft", "a", "b"]  # task order: review, a, b
+
+
+async def test_two_subgraphs_pausing_in_one_step_are_resumed_one_at_a_time(
+    store: Any,
+) -> None:
+    counts: dict[str, int] = {}
+    runner = Runner(paused_beside(counts, "left", "right"), store)
+    seen = record_events(runner)
+    first = await runner.run("s", {"log": []})
+    assert first.status is RunStatus.PAUSED
+    assert [e.ns for e in seen if e.type == "interrupt"] == [("left:2",)]
+    seen.clear()
+    second = await runner.resume("s", update={"answer": "L"})
+    assert second.status is RunStatus.PAUSED and second.node_id == "right"
+    interrupts = [e for e in seen if e.type == "interrupt"]
+    assert len(interrupts) == 1 and interrupts[0].ns[0].startswith("right:")
+    seen.clear()
+    done = await runner.resume("s", update={"answer": "R"})
+    assert done.status is RunStatus.COMPLETED
+    assert counts == {
+        "left/draft": 1,
+        "right/draft": 1,
+        "a": 1,
+        "b": 1,
+        "left/approve": 1,
+        "right/approve": 1,
+    }
+    assert (done.state["left"], done.state["right"]) == ("L", "R")
+    assert done.state["log"] == ["plan", "draft", "draft", "a", "b"]
+    assert "answer" not in done.state  # each answer went to the subgraph that paused
+
+
+async def test_time_travel_on_a_branched_run(store: Any) -> None:
+    nodes = Flaky()
+    graph = nodes.graph(fail=False)
+    runner = Runner(graph, store)
+    original = await runner.run("orig", {"topic": "sky", "log": []})
+    history = await store.list_checkpoints("orig")
+    assert [(c.next_node, c.branches) for c in history] == [
+        ("a", {"tasks": [{"node": "a"}, {"node": "b"}, {"node": "c"}], "joins": {}}),
+        ("merge", None),
+        (None, None),
+    ]
+    before_step = history[0].checkpoint_id
+    await store.put_writes(before_step, 0, {"log": ["stale"]})  # a fork never uses these
+    nodes.calls.clear()
+    fork = await runner.fork_from(before_step, {"topic": "sea"}, session_id="fork")
+    assert sorted(nodes.calls) == ["a", "b", "c"]  # the whole step runs again
+    assert (fork.state["a"], fork.state["merged"]) == ("sea", "plan+a+b+c")
+    replay = await runner.replay_from(before_step, session_id="replay")
+    assert replay.state == original.state
+    assert await store.list_checkpoints("orig") == history
+    rewound = await runner.resume_from_checkpoint(before_step, update={"topic": "sun"})
+    assert rewound.state["a"] == "sun" and rewound.state["merged"] == "plan+a+b+c"
+    again = await store.list_checkpoints("orig")
+    assert again[: len(history)] == history and len(again) > len(history)
+    forked = await store.list_checkpoints("fork")
+    assert forked[0].parent_id == before_step
+
+
 # --- durable stores ------------------------------------------------------------------------
 
 
@@ -283,6 +491,47 @@ async def test_a_damaged_row_is_a_store_error_naming_it(db: Backend, db_store: A
     await raw("UPDATE checkpoints SET state = %s WHERE checkpoint_id = %s", ("[1, 2]", "c1"))
     with pytest.raises(CheckpointStoreError, match="its state is list, not a JSON object"):
         await db_store.latest("s")
+
+
+async def test_pending_writes_are_json_and_a_damaged_one_is_named(
+    db: Backend, db_store: Any
+) -> None:
+    raw = durable(db)
+    with pytest.raises(StateSerializationError, match="state key 'conn'"):
+        await db_store.put_writes("c1", 0, {"conn": object()})
+    assert await db_store.get_writes("c1") == {}  # nothing was written
+    await db_store.put_writes("c1", 0, {"x": 1})
+    await raw("UPDATE pending_writes SET writes = %s WHERE checkpoint_id = %s", ("[1", "c1"))
+    with pytest.raises(
+        CheckpointStoreError,
+        match=r"checkpoint 'c1' in .* is damaged: the writes of its task 0 are not valid JSON",
+    ):
+        await db_store.get_writes("c1")
+
+
+async def test_a_branch_whose_writes_cannot_be_saved_fails_the_run(
+    db: Backend, db_store: Any
+) -> None:
+    durable(db)
+    graph = (
+        StateGraph("g")
+        .add_node("plan", lambda s: {})
+        .add_node("ok", lambda s: {"fine": 1})
+        .add_node("bad", lambda s: {"conn": object()})
+        .set_entry_point("plan")
+        .add_edge("plan", "ok")
+        .add_edge("plan", "bad")
+        .compile()
+    )
+    runner = Runner(graph, db_store)
+    seen = record_events(runner)
+    with pytest.raises(StateSerializationError, match="state key 'conn'") as info:
+        await runner.run("s", {})
+    assert info.value.run_state is not None and info.value.run_state.status is RunStatus.FAILED
+    assert seen[-1].type == "error"
+    latest = await db_store.latest("s")
+    assert latest is not None and latest.next_node == "ok"
+    assert await db_store.get_writes(latest.checkpoint_id) == {0: {"fine": 1}}
 
 
 async def test_a_newer_schema_is_refused(db: Backend, db_store: Any) -> None:

@@ -28,7 +28,7 @@ async def test_sqlite_uses_wal_and_records_its_schema_version(tmp_path: Path) ->
         await store.put(checkpoint("c1", "s", 1))
         with sqlite3.connect(path) as raw:
             assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-            assert raw.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+            assert raw.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
         raw.close()
 
 
@@ -52,8 +52,26 @@ async def test_sqlite_upgrades_a_version_1_database_in_place(tmp_path: Path) -> 
         assert old is not None and old.branches is None and dict(old.state) == {"x": 1}
         await store.put(checkpoint("c2", "s", 2))
         assert [c.checkpoint_id for c in await store.list_checkpoints("s")] == ["old", "c2"]
+        await store.put_writes("c2", 0, {"y": 2})  # version 3 keeps pending writes
+        assert await store.get_writes("c2") == {0: {"y": 2}}
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+    raw.close()
+
+
+async def test_sqlite_upgrades_a_version_2_database_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    async with SQLiteStore(path) as store:
+        await store.put(checkpoint("c1", "s", 1))
+    with sqlite3.connect(path) as raw:  # back to version 2: no pending_writes table
+        raw.executescript("DROP TABLE pending_writes; UPDATE schema_version SET version = 2;")
+    raw.close()
+    async with SQLiteStore(path) as store:
+        assert [c.checkpoint_id for c in await store.list_checkpoints("s")] == ["c1"]
+        await store.put_writes("c1", 1, {"z": [1]})
+        assert await store.get_writes("c1") == {1: {"z": [1]}}
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     raw.close()
 
 
