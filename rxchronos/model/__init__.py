@@ -81,11 +81,13 @@ from rxchronos.model._registry import provider_from_string, register_provider
 from rxchronos.model._responses import AzureOpenAIResponses, OpenAIResponses
 from rxchronos.model._scripted import ScriptedProvider, ScriptedReply
 from rxchronos.model._types import (
+    REASONING_BUDGETS,
     ChatRequest,
     ChatResponse,
     FunctionDef,
     Message,
     Provider,
+    ReasoningEffort,
     Role,
     StopReason,
     ToolCall,
@@ -94,6 +96,7 @@ from rxchronos.model._types import (
 )
 
 __all__ = [
+    "REASONING_BUDGETS",
     "VLLM",
     "Anthropic",
     "AzureOpenAI",
@@ -131,6 +134,7 @@ __all__ = [
     "ProviderRedirectError",
     "ProviderStreamError",
     "ProviderTimeoutError",
+    "ReasoningEffort",
     "ReasoningPart",
     "RetryPolicy",
     "Role",

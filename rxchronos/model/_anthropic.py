@@ -10,7 +10,9 @@ Request:
 - a tool message becomes a ``tool_result`` block in a user turn; consecutive turns of the same role
   are merged, so the results of parallel calls travel together as Anthropic requires;
 - tools become ``{"name", "description", "input_schema"}``; ``max_tokens`` is required by the API
-  and defaults to ``DEFAULT_MAX_TOKENS``; ``stop`` becomes ``stop_sequences``;
+  and defaults to ``DEFAULT_MAX_TOKENS``; ``reasoning_effort`` enables ``thinking`` with the
+  effort's budget (``REASONING_BUDGETS``, below ``max_tokens``; with no ``max_tokens`` the budget
+  plus ``DEFAULT_MAX_TOKENS`` is sent); ``stop`` becomes ``stop_sequences``;
   ``response_format`` has no Messages-API equivalent and ``metadata`` is the caller's own: neither
   is sent.
 
@@ -76,6 +78,7 @@ from rxchronos.model._parts import (
 )
 from rxchronos.model._provider import HTTPProvider
 from rxchronos.model._types import (
+    REASONING_BUDGETS,
     ChatRequest,
     ChatResponse,
     Message,
@@ -106,6 +109,9 @@ DIALECT = "anthropic"
 
 DEFAULT_MAX_TOKENS = 4096
 """``max_tokens`` sent when the request does not set one (the Messages API requires it)."""
+
+_MIN_THINKING = 1024
+"""The smallest ``thinking.budget_tokens`` the Messages API takes."""
 
 
 def _part_block(part: ContentPart) -> dict[str, Any] | None:
@@ -171,6 +177,18 @@ def messages_body(request: ChatRequest, *, model: str, stream: bool) -> dict[str
         "messages": turns,
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
     }
+    if request.reasoning_effort is not None:
+        budget = REASONING_BUDGETS[request.reasoning_effort]
+        if request.max_tokens is None:
+            body["max_tokens"] = budget + DEFAULT_MAX_TOKENS  # room for the answer after thinking
+        elif request.max_tokens <= _MIN_THINKING:
+            raise InvalidArgumentError(
+                f"reasoning_effort needs max_tokens above {_MIN_THINKING} for Anthropic (the "
+                f"smallest thinking budget), got max_tokens={request.max_tokens}"
+            )
+        else:
+            budget = min(budget, request.max_tokens - 1)
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
     if system:
         body["system"] = system
     if stream:

@@ -13,8 +13,9 @@ Request:
 - a tool message becomes a ``functionResponse`` part named after the call it answers (looked up by
   ``tool_call_id`` among the earlier assistant tool calls, or ``Message.name``); a JSON-object
   content is the ``response``, anything else is wrapped as ``{"result": ...}``;
-- tools become ``functionDeclarations``; ``max_tokens``, ``temperature``, ``top_p``, ``stop`` and an
-  OpenAI-style ``response_format`` go to ``generationConfig``.
+- tools become ``functionDeclarations``; ``max_tokens``, ``temperature``, ``top_p``, ``stop``, an
+  OpenAI-style ``response_format`` and ``reasoning_effort`` (``thinkingConfig`` with the effort's
+  ``thinkingBudget`` and ``includeThoughts``) go to ``generationConfig``.
 
 Stream: each SSE event is a whole ``GenerateContentResponse``; only ``candidates[0]`` is read.
 Normalised:
@@ -85,6 +86,7 @@ from rxchronos.model._parts import (
 )
 from rxchronos.model._provider import HTTPProvider
 from rxchronos.model._types import (
+    REASONING_BUDGETS,
     ChatRequest,
     ChatResponse,
     Message,
@@ -190,6 +192,9 @@ def _generation_config(request: ChatRequest) -> dict[str, Any]:
     config = sampling_fields(
         request, max_tokens="maxOutputTokens", top_p="topP", stop="stopSequences"
     )
+    if request.reasoning_effort is not None:
+        budget = REASONING_BUDGETS[request.reasoning_effort]
+        config["thinkingConfig"] = {"thinkingBudget": budget, "includeThoughts": True}
     fmt = request.response_format
     if fmt and fmt.get("type") in ("json_object", "json_schema"):
         config["responseMimeType"] = "application/json"

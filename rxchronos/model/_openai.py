@@ -140,6 +140,8 @@ def chat_body(
         if include_usage:
             body["stream_options"] = {"include_usage": True}
     body.update(sampling_fields(request, max_tokens=max_tokens_field))
+    if request.reasoning_effort is not None:
+        body["reasoning_effort"] = request.reasoning_effort
     if request.tools:
         body["tools"] = [tool.model_dump(mode="json") for tool in request.tools]
     if request.response_format is not None:

@@ -6,8 +6,9 @@ items (``call_id``), a tool message a ``function_call_output``; the reasoning it
 tool items of a previous Responses answer (its ``parts``) are sent back unchanged, in order, before
 its function calls (a reasoning item must come with the item that followed it); tools are
 ``{"type": "function", "name", "description", "parameters"}``; ``max_tokens`` is
-``max_output_tokens``; an OpenAI-style ``response_format`` becomes ``text.format``; ``stop`` has
-no Responses equivalent and is not sent.
+``max_output_tokens``; ``reasoning_effort`` becomes ``reasoning: {effort, summary: "auto"}``
+(so the summaries stream); an OpenAI-style ``response_format`` becomes ``text.format``; ``stop``
+has no Responses equivalent and is not sent.
 
 Stream: named SSE events, each naming itself in its JSON ``type``: ``response.created`` (id) ->
 ``response.output_item.added`` (a ``function_call`` item opens a tool call: ``call_id``, ``name``)
@@ -140,6 +141,8 @@ def responses_body(request: ChatRequest, *, model: str, stream: bool) -> dict[st
         body["instructions"] = "\n\n".join(system)
     body.update(sampling_fields(request, max_tokens="max_output_tokens", stop="_unsent"))
     body.pop("_unsent", None)
+    if request.reasoning_effort is not None:
+        body["reasoning"] = {"effort": request.reasoning_effort, "summary": "auto"}
     if request.tools:
         body["tools"] = [
             {

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 import reactivex
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,11 +28,13 @@ from rxchronos.model._errors import ToolArgumentsError
 from rxchronos.model._parts import ContentPart
 
 __all__ = [
+    "REASONING_BUDGETS",
     "ChatRequest",
     "ChatResponse",
     "FunctionDef",
     "Message",
     "Provider",
+    "ReasoningEffort",
     "Role",
     "StopReason",
     "ToolCall",
@@ -42,6 +44,12 @@ __all__ = [
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+"""A request's reasoning effort."""
+
+REASONING_BUDGETS: dict[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
+"""Thinking tokens per effort, for APIs that take a budget (Anthropic, Gemini)."""
 
 
 class Role(StrEnum):
@@ -259,6 +267,10 @@ class ChatRequest(BaseModel):
     tools: tuple[ToolDefinition, ...] = ()
     stop: tuple[str, ...] = ()
     response_format: dict[str, Any] | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    """How hard a reasoning model thinks: OpenAI ``reasoning_effort``, Responses
+    ``reasoning.effort`` (with summaries), an Anthropic ``thinking`` or Gemini ``thinkingBudget``
+    budget from [REASONING_BUDGETS][rxchronos.model.REASONING_BUDGETS]; ``None`` sends nothing."""
     metadata: dict[str, Any] | None = None
 
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
 from rxchronos.model import (
     Anthropic,
     ChatRequest,
+    Cohere,
     Gemini,
     IncompleteStreamError,
     Message,
+    Ollama,
     OpenAICompatible,
+    OpenAIResponses,
     ProviderStreamError,
     RetryPolicy,
     StopReason,
@@ -72,6 +76,30 @@ async def test_done_completes_at_once_while_the_server_keeps_the_connection(
     deltas, error = await asyncio.wait_for(stream_once(compatible(provider_server), REQUEST), 20)
     assert error is None and collect(deltas).content == "Hello"
     await asyncio.wait_for(provider_server.disconnected.wait(), 20)  # and the connection closed
+
+
+END_MARKERS = [
+    (
+        "anthropic/text_ping_padding.sse",
+        lambda s: Anthropic(api_key="sk-ant-end-test", model="m", base_url=s.url),
+    ),
+    (
+        "responses/builtin_tools_annotations.sse",
+        lambda s: OpenAIResponses(api_key="sk-end-test", model="m", base_url=s.base_url),
+    ),
+    ("ollama/text_thinking.ndjson", lambda s: Ollama(model="m", base_url=s.url)),
+    ("cohere/text.sse", lambda s: Cohere(api_key="co-end-test", model="m", base_url=s.url)),
+]
+
+
+@pytest.mark.parametrize(("name", "make"), END_MARKERS, ids=[n for n, _ in END_MARKERS])
+async def test_every_end_marker_completes_at_once_while_the_server_keeps_the_connection(
+    provider_server: ProviderServer, name: str, make: Any
+) -> None:
+    provider_server.reply(Reply(fixture_bytes(name), hang=True))
+    deltas, error = await asyncio.wait_for(stream_once(make(provider_server), REQUEST), 20)
+    assert error is None and collect(deltas).content
+    await asyncio.wait_for(provider_server.disconnected.wait(), 20)
 
 
 async def test_a_json_error_body_written_into_the_event_stream_is_a_stream_error(
