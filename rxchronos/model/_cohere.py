@@ -4,7 +4,8 @@ The stream is SSE with the event type in the JSON ``type``: ``message-start`` (i
 ``content-delta`` (text, or ``thinking`` for reasoning models) / ``tool-plan-delta`` (the model's
 plan, reported as ``reasoning``) / ``tool-call-start`` / ``tool-call-delta`` / ``tool-call-end``
 (with ``index``; ``tool_calls`` in a delta is one object, not a list) -> ``message-end`` (finish
-reason and usage; the terminal marker). The request body uses v2 messages, which follow the OpenAI
+reason and usage; the terminal marker); ``citation-start`` is a ``CitationPart`` (the cited span
+and its first source). The request body uses v2 messages, which follow the OpenAI
 shape (tool calls and ``tool_call_id`` round-trip the same way).
 
 Example:
@@ -25,12 +26,15 @@ from rxchronos.model._dialect import (
     as_object,
     as_text,
     error_info,
+    new_delta,
     new_tool_call,
     sampling_fields,
 )
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._http import HTTPRequest
 from rxchronos.model._openai import message_dict
+from rxchronos.model._operators import ResponseCollector
+from rxchronos.model._parts import CitationPart
 from rxchronos.model._provider import HTTPProvider
 from rxchronos.model._types import (
     ChatRequest,
@@ -61,6 +65,36 @@ def _usage(raw: Any) -> Usage | None:
     return token_usage(
         as_count(counts.get("input_tokens"), "input_tokens"),
         as_count(counts.get("output_tokens"), "output_tokens"),
+    )
+
+
+DIALECT = "cohere"
+"""The ``dialect`` of the parts this module makes."""
+
+
+def citation_part(citation: Any) -> CitationPart:
+    """A ``CitationPart`` from a Cohere citation: the span of the answer (``start``, ``end``,
+    ``text``) and its first source (a document's ``title`` / ``url``, else the source ``id``).
+
+    Example:
+        >>> citation_part({"start": 0, "end": 5, "text": "Sunny", "sources": [{"type": "document",
+        ...     "id": "doc:0", "document": {"title": "Forecast"}}]}).document
+        'Forecast'
+    """
+    citation = as_object(citation, "citation")
+    sources = as_list(citation.get("sources"), "citation sources")
+    source = as_object(sources[0], "citation source") if sources else {}
+    document = as_object(source.get("document"), "citation document")
+    start, end = citation.get("start"), citation.get("end")
+    return CitationPart(
+        url=as_text(document.get("url"), "document url"),
+        title=as_text(document.get("title"), "document title"),
+        cited_text=as_text(citation.get("text"), "citation text"),
+        document=as_text(document.get("title") or source.get("id"), "citation source id"),
+        start=None if start is None else as_count(start, "citation start"),
+        end=None if end is None else as_count(end, "citation end"),
+        dialect=DIALECT,
+        raw=citation,
     )
 
 
@@ -110,6 +144,8 @@ class CohereParser(StreamParser):
                 }
             )
             values["tool_calls"] = (fragment,)
+        elif kind == "citation-start":
+            values["parts"] = (citation_part(message.get("citations")),)
         elif kind == "message-start":
             self.response_id = as_text(payload.get("id"), "id") or self.response_id
         elif kind == "message-end":
@@ -117,7 +153,7 @@ class CohereParser(StreamParser):
             self._message_end(delta, values)
         elif kind == "error" or event == "error":
             raise self.provider_error(*error_info(payload))
-        return self.deltas(values)  # none for content-start/-end, tool-call-end, citations, ...
+        return self.deltas(values)  # none for content-start/-end, tool-call-end, citation-end, ...
 
     def _message_end(self, delta: dict[str, Any], values: dict[str, Any]) -> None:
         """Finish reason and usage; an error here keeps them as the error's partial delta."""
@@ -161,14 +197,21 @@ def parse_chat(payload: Any, *, provider: str) -> ChatResponse:
             )
         )
     reason = payload.get("finish_reason")
-    response = ChatResponse(
-        id=as_text(payload.get("id"), "id"),
-        content=text,
-        reasoning=as_text(message.get("tool_plan"), "tool_plan"),
-        usage=_usage(payload.get("usage")),
-        tool_calls=tuple(calls),
-        stop_reason=_stop_reason(reason) if reason else None,
-        delta=False,
+    cited = as_list(message.get("citations"), "citations")
+    response = ResponseCollector.of(
+        [
+            new_delta(
+                {
+                    "id": as_text(payload.get("id"), "id"),
+                    "content": text,
+                    "reasoning": as_text(message.get("tool_plan"), "tool_plan"),
+                    "usage": _usage(payload.get("usage")),
+                    "tool_calls": tuple(calls),
+                    "stop_reason": _stop_reason(reason) if reason else None,
+                    "parts": tuple(map(citation_part, cited)),
+                }
+            )
+        ]
     )
     if reason == "ERROR":  # keep the usage and text of the failed answer on the error
         raise ProviderStreamError(

@@ -19,6 +19,7 @@ from rxchronos.model import (
     ChatRequest,
     ChatResponse,
     CitationPart,
+    Cohere,
     Gemini,
     Message,
     OpenAI,
@@ -57,6 +58,10 @@ def perplexity(server: ProviderServer) -> Provider:
     return Perplexity(api_key=KEY, model="sonar", base_url=server.base_url, max_retries=0)
 
 
+def cohere(server: ProviderServer) -> Provider:
+    return Cohere(api_key=KEY, model="command-a-03-2025", base_url=server.url, max_retries=0)
+
+
 def openai(server: ProviderServer) -> Provider:
     return OpenAI(api_key=KEY, model="gpt-4o-search-preview", base_url=server.base_url)
 
@@ -80,6 +85,7 @@ CASES = [
     ("gemini/code_execution_grounding.sse", gemini),
     ("compatible/perplexity_search_results.sse", perplexity),
     ("openai/search_annotations.sse", openai),
+    ("cohere/citations.sse", cohere),
 ]
 
 
@@ -388,6 +394,17 @@ async def test_chat_completions_search_annotations(provider_server: ProviderServ
         71,
         "openai",
     )
+
+
+async def test_cohere_citations(provider_server: ProviderServer) -> None:
+    _, final = await replay(provider_server, cohere, "cohere/citations.sse", 6)
+    assert final.content == "It is sunny at 24 °C; picnic at 13:00."
+    assert final.parts[0] == TextPart(text=final.content)
+    cites = final.parts[1:]
+    assert [(c.document, c.url, c.cited_text, c.start, c.end) for c in cites] == [  # type: ignore[union-attr]
+        ("Paris forecast", "https://forecast.example/fr/paris", "sunny at 24 °C", 6, 22),
+        ("Picnic plans", "", "picnic at 13:00", 24, 40),
+    ]
 
 
 async def test_whole_answers_have_the_same_parts(provider_server: ProviderServer) -> None:
