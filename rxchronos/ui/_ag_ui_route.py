@@ -31,7 +31,7 @@ from rxchronos.model import (
 from rxchronos.stream import BrokerProtocol
 from rxchronos.ui._ag_ui import to_ag_ui, wire
 from rxchronos.ui._chat_route import BadRequest, check_source, is_paused, read_json
-from rxchronos.ui._resumable import Replies, Reply, Spelling, json_error
+from rxchronos.ui._resumable import Replies, Reply, Spelling, answering_503, json_error
 
 __all__ = ["ReopenedRun", "add_ag_ui_route", "ag_ui_messages"]
 
@@ -202,7 +202,7 @@ def add_ag_ui_route(
             return json_error(503, "the server is shutting down")
         return await replies.serve(request, reply, _SPELLING)
 
-    return app.router.add_post(path, post)
+    return app.router.add_post(path, answering_503(post))
 
 
 def _run_of(reply: Reply) -> str | None:

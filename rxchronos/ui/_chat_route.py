@@ -19,7 +19,7 @@ from rxchronos._errors import ArgumentTypeError
 from rxchronos.graph import Runner
 from rxchronos.model import ChatRequest, Message, Provider, Role, ToolCall
 from rxchronos.stream import BrokerProtocol
-from rxchronos.ui._resumable import Replies, Spelling, json_error
+from rxchronos.ui._resumable import Replies, Spelling, answering_503, json_error
 from rxchronos.ui._translate import new_id
 from rxchronos.ui._ui_stream import UI_MESSAGE_STREAM_HEADERS, to_ui_message_stream
 
@@ -162,8 +162,8 @@ def add_chat_route(
                 )
         return await replies.serve(request, reply, _SPELLING, after=after)
 
-    route = app.router.add_post(base or "/", post)
-    app.router.add_get(f"{base}/{{chat_id}}/stream", resume)
+    route = app.router.add_post(base or "/", answering_503(post))
+    app.router.add_get(f"{base}/{{chat_id}}/stream", answering_503(resume))
     return route
 
 

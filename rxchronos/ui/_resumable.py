@@ -21,7 +21,7 @@ the ends of a stream.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,16 +29,23 @@ import pydantic_core
 import reactivex
 from aiohttp import web
 from reactivex import abc
-from reactivex.disposable import Disposable
+from reactivex.disposable import Disposable, SingleAssignmentDisposable
 
 from rxchronos._errors import ArgumentTypeError
-from rxchronos.stream import Broker, BrokerClosedError, BrokerProtocol, Event, StreamOptions
+from rxchronos.stream import (
+    Broker,
+    BrokerClosedError,
+    BrokerProtocol,
+    BrokerUnavailableError,
+    Event,
+    StreamOptions,
+)
 from rxchronos.stream._event import frame_of
 from rxchronos.stream._replay import parse_event_id
 from rxchronos.stream._serve import FrameSink, serve
 from rxchronos.ui._translate import new_id
 
-__all__ = ["Reopener", "Replies", "Reply", "Spelling", "json_error"]
+__all__ = ["Reopener", "Replies", "Reply", "Spelling", "answering_503", "json_error"]
 
 _log = logging.getLogger("rxchronos.ui")
 _OPTIONS = StreamOptions()
@@ -47,6 +54,22 @@ _OPTIONS = StreamOptions()
 def json_error(status: int, message: str) -> web.Response:
     """A JSON error response: ``{"error": message}``."""
     return web.json_response({"error": message}, status=status)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def answering_503(handler: Handler) -> Handler:
+    """``handler``, answering 503 with what is wrong when the broker cannot be reached (a
+    ``RedisBroker`` whose Redis is down: its history cannot be read, nor a reply stored)."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except BrokerUnavailableError as exc:
+            return json_error(503, str(exc))
+
+    return handle
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +173,7 @@ class Replies:
             )
         self.owns_broker = broker is None
         self.broker: BrokerProtocol = Broker() if broker is None else broker
-        self._producers: dict[str, abc.DisposableBase] = {}  # topic -> the reply running here
+        self._producers: dict[str, _Producer] = {}  # topic -> its reply running here, until over
 
     async def find(self, topic: str, match: Callable[[Reply], bool] | None = None) -> Reply | None:
         """The latest reply of ``topic`` (that ``match`` accepts), from the broker's history."""
@@ -167,29 +190,41 @@ class Replies:
 
         A reply of ``topic`` still running in this process is stopped first. Returns the reply
         once its first frame is stored (``None`` when the broker is closed).
+
+        Raises:
+            BrokerUnavailableError: the broker cannot store it (the reply is stopped).
         """
         old = self._producers.pop(topic, None)
         if old is not None:
-            old.dispose()
+            old.subscription.dispose()
         broker = self.broker
         mark = new_id("reply")
-        producer = _Producer(broker, topic, mark, to_data)
-        self._producers[topic] = producer.subscription
+        producers = self._producers
+
+        def over(producer: _Producer) -> None:
+            if producers.get(topic) is producer:
+                del producers[topic]
+
+        producer = _Producer(broker, topic, mark, to_data, over)
+        producers[topic] = producer
         producer.subscription.disposable = items.subscribe(
             producer.on_next, producer.finish, producer.finish
         )
-        if producer.stopped:
-            self._producers.pop(topic, None)
         if broker.closed:
             return None
-        await broker.flush()  # stored, with its id, where every worker reads it
-        return await self.find(topic, lambda reply: reply.mark == mark)
+        try:
+            await broker.flush()  # stored, with its id, where every worker reads it
+            return await self.find(topic, lambda reply: reply.mark == mark)
+        except BaseException:  # no one will read this reply: stop it
+            producer.subscription.dispose()
+            over(producer)
+            raise
 
     async def close(self) -> None:
         """Stop every producer; close the broker when it is the private one."""
         producers, self._producers = self._producers, {}
         for producer in producers.values():
-            producer.dispose()
+            producer.subscription.dispose()
         if self.owns_broker:
             await self.broker.aclose()
 
@@ -240,7 +275,7 @@ class Replies:
 class _Producer:
     """Publishes one reply's items to its topic, marked, then finishes the topic."""
 
-    __slots__ = ("_broker", "_mark", "_to_data", "_topic", "stopped", "subscription")
+    __slots__ = ("_broker", "_mark", "_over", "_to_data", "_topic", "stopped", "subscription")
 
     def __init__(
         self,
@@ -248,13 +283,13 @@ class _Producer:
         topic: str,
         mark: str,
         to_data: Callable[[Any], dict[str, Any]],
+        over: Callable[[_Producer], None],
     ) -> None:
-        from reactivex.disposable import SingleAssignmentDisposable
-
         self._broker = broker
         self._topic = topic
         self._mark = mark
         self._to_data = to_data
+        self._over = over
         self.stopped = False
         self.subscription = SingleAssignmentDisposable()
 
@@ -268,11 +303,13 @@ class _Producer:
         except BrokerClosedError:
             self.stopped = True
             self.subscription.dispose()
+            self._over(self)
 
     def finish(self, error: Exception | None = None) -> None:
         if self.stopped:
             return
         self.stopped = True
+        self._over(self)
         if error is not None:
             _log.warning("reply %s failed: %s: %s", self._mark, type(error).__name__, error)
         if not self._broker.closed:

@@ -4,6 +4,7 @@ resumed on another (both real subprocesses on their own ports, one Redis, a name
 Nothing about a reply is kept in the process that runs it, so worker B answers from the history
 worker A published: the AI SDK's resume ``GET`` (from the start, after ``Last-Event-ID``, 204 when
 the chat is over) and AG-UI's reconnect ``POST`` (``RUN_STARTED``, what was open, the rest).
+A Redis that is down gets 503 saying so.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from rxchronos.sse import ServerSentEvent
+from rxchronos.stream import BrokerUnavailableError, RedisBroker
+from rxchronos.ui import add_ag_ui_route, add_chat_route
 from tests.stream.redis_servers import (
     Worker,
     drop_namespace,
     new_namespace,
+    private_redis,
     shared_url,
     worker_processes,
 )
-from tests.ui.conftest import chat, read_events
+from tests.ui.conftest import chat, read_events, scripted_model
 
 RUN = {"threadId": "t1", "runId": "r1", "messages": [{"id": "u", "role": "user", "content": "Hi"}]}
 
@@ -120,3 +125,26 @@ async def test_an_ag_ui_run_started_on_one_worker_reconnects_on_the_other(
     assert tail[3:] == whole[len(head) :]
     assert whole[: len(head)] == opened
     assert whole[-1]["type"] == "RUN_FINISHED"
+
+
+async def test_a_redis_that_is_down_gets_503_saying_so(serve: Any) -> None:
+    with private_redis() as redis_server:
+        broker = RedisBroker(redis_server.url, namespace=new_namespace(), close_timeout=0.5)
+        await broker.start()
+        app = web.Application()
+        add_chat_route(app, "/api/chat", provider=scripted_model(), broker=broker)
+        add_ag_ui_route(app, "/agent", provider=scripted_model(), broker=broker)
+        base = await serve(app)
+        redis_server.stop()
+        async with aiohttp.ClientSession() as http, asyncio.timeout(30):
+            for method, path, body in (
+                ("POST", "/api/chat", chat("c9")),
+                ("GET", "/api/chat/c9/stream", None),
+                ("POST", "/agent", RUN),
+            ):
+                async with http.request(method, f"{base}{path}", json=body) as response:
+                    assert response.status == 503, path
+                    error = (await response.json())["error"]
+                    assert redis_server.url in error, error
+        with pytest.raises(BrokerUnavailableError, match="could not be stored"):
+            await broker.aclose()  # what the refused chat had begun to publish
