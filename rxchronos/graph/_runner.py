@@ -206,7 +206,10 @@ class Runner:
 
         At an interrupt, ``update`` (say, a human's answer) is merged into the state and saved as
         a checkpoint (so a failure of the node does not lose it), then the paused node runs - it
-        does not pause again. After a crash, the run goes on from the last completed node.
+        does not pause again. After a crash, the run goes on from the last completed node. In a
+        parallel step that a failing branch or a crash stopped, the tasks that had finished are
+        not run again: their saved writes are used (with a
+        [PendingWritesStore][rxchronos.graph.PendingWritesStore], as every rxchronos store is).
 
         Raises:
             NothingToResumeError: no store, no checkpoint for the session, the session completed,

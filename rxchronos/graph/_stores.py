@@ -46,7 +46,9 @@ class Checkpoint:
             {...}}``, the tasks of the next step in order (``{"node": id}``, or for a
             [Send][rxchronos.graph.Send] ``{"node", "arg", "tool_call_id"}``) and the joins
             waiting for more sources (``{join index: [sources finished]}``); ``None`` otherwise.
-            ``next_node`` is then the first task's node. A store keeps it as JSON.
+            ``next_node`` is then the first task's node. A store keeps it as JSON. The writes
+            of the tasks of that step that finished before the step did are kept apart, by
+            task number (see [PendingWritesStore][rxchronos.graph.PendingWritesStore]).
 
     Example:
         >>> import asyncio
