@@ -422,29 +422,25 @@ class OpenAIChatParser(StreamParser):
                     if thought:
                         values["reasoning"] = values.get("reasoning", "") + thought
             if not content or len(delta) > 1:  # a delta of text alone has nothing else
-                self._others(delta, values)
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                if not reasoning and "reasoning_details" in delta:
+                    reasoning = _reasoning_details(delta["reasoning_details"])
+                if reasoning:
+                    values["reasoning"] = as_text(reasoning, "delta.reasoning") + values.get(
+                        "reasoning", ""
+                    )
+                refusal = delta.get("refusal")
+                if refusal:
+                    values["refusal"] = as_text(refusal, "delta.refusal")
+                calls = delta.get("tool_calls")
+                if calls:
+                    values["tool_calls"] = self._fragments(as_list(calls, "delta.tool_calls"))
+                annotations = delta.get("annotations")
+                if annotations:
+                    values["parts"] = _citations(annotations)
         finish = choice.get("finish_reason")
         if finish:
             values["stop_reason"] = stop_reason(finish, saw_tools=len(self.tool_slots) > 0)
-
-    def _others(self, delta: dict[str, Any], values: dict[str, Any]) -> None:
-        """What a delta carries besides its content: reasoning, refusal, tool calls, citations."""
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if not reasoning and "reasoning_details" in delta:
-            reasoning = _reasoning_details(delta["reasoning_details"])
-        if reasoning:
-            values["reasoning"] = as_text(reasoning, "delta.reasoning") + values.get(
-                "reasoning", ""
-            )
-        refusal = delta.get("refusal")
-        if refusal:
-            values["refusal"] = as_text(refusal, "delta.refusal")
-        calls = delta.get("tool_calls")
-        if calls:
-            values["tool_calls"] = self._fragments(as_list(calls, "delta.tool_calls"))
-        annotations = delta.get("annotations")
-        if annotations:
-            values["parts"] = _citations(annotations)
 
     def _fragments(self, calls: list[Any]) -> tuple[ToolCall, ...]:
         out = []
