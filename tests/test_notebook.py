@@ -6,9 +6,7 @@ import asyncio
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from itertools import pairwise
 from typing import Any
-from xml.etree import ElementTree
 
 import pytest
 import reactivex
@@ -18,18 +16,14 @@ from reactivex import operators as ops
 from reactivex.subject import Subject
 
 from rxchronos import operators as rxo
-from rxchronos.graph import END, MemoryStore, Runner, StateGraph, StreamEvent
+from rxchronos.graph import MemoryStore, Runner, StateGraph, StreamEvent
 from rxchronos.model import ChatRequest, Message, ScriptedProvider
 from rxchronos.notebook import (
-    GraphPicture,
     NotebookExtraMissingError,
-    graph_picture,
     live,
     live_views,
-    show_graph,
     timeline,
 )
-from rxchronos.notebook._mermaid import parse_flowchart
 
 
 @pytest.fixture
@@ -254,192 +248,3 @@ def test_timeline_rejects_bad_input() -> None:
         timeline([], by="seq")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="width"):
         timeline([], width=10)
-
-
-# --- graph picture ------------------------------------------------------------------------------
-
-
-def agent_graph() -> StateGraph:
-    return (
-        StateGraph("agent")
-        .add_node("plan", lambda s: {})
-        .add_node("model", lambda s: {})
-        .add_node("tool", lambda s: {})
-        .add_interrupt_node("approve", lambda s: {})
-        .add_node('say "hi"', lambda s: {})
-        .set_entry_point("plan")
-        .add_edge("plan", "model")
-        .add_conditional_edge("model", lambda s: "tool", {"tool": "tool", "done": "approve"})
-        .add_edge("tool", "model")
-        .add_edge("approve", 'say "hi"')
-        .set_finish_point('say "hi"')
-    )
-
-
-def test_graph_picture_draws_every_node_and_edge() -> None:
-    compiled = agent_graph().compile()
-    picture = graph_picture(compiled, highlight="model")
-    svg = picture.svg
-    nodes = re.findall(r'<g class="node (\w+)" data-node="([^"]*)"', svg)
-    assert nodes == [
-        ("start", "start"),
-        ("node", "plan"),
-        ("node", "model"),
-        ("node", "tool"),
-        ("interrupt", "approve"),
-        ("node", "say &quot;hi&quot;"),
-        ("end", "end"),
-    ]
-    assert svg.count('<g class="edge" ') == 7
-    assert svg.count('stroke-dasharray="5 4"') == 2  # the two conditional edges
-    assert ">tool</text>" in svg and ">done</text>" in svg  # their labels
-    assert re.search(r'data-node="model" data-id="n1"><rect [^>]*fill="#ffd54f"', svg)
-    assert picture.mermaid == compiled.to_mermaid()
-    assert "&quot;hi&quot;" in picture._repr_html_() and "<details>" in picture._repr_html_()
-
-
-def test_graph_picture_places_layers_top_down() -> None:
-    svg = graph_picture(agent_graph().compile()).svg
-    ys = {
-        name: float(y)
-        for name, y in re.findall(r'data-node="([^"]*)" [^>]*><rect x="[\d.]+" y="([\d.]+)"', svg)
-    }
-    assert ys["start"] < ys["plan"] < ys["model"] < ys["tool"] < ys["say &quot;hi&quot;"]
-    assert ys["tool"] == ys["approve"]
-    assert ys["end"] == max(ys.values())
-
-
-def crossings(svg: str) -> list[tuple[str, str, str]]:
-    """(edge source, edge target, node crossed) for every edge path inside a box it does not join.
-
-    Independent of the layout code: each path's segments are sampled every half pixel, and a
-    sample strictly inside a node's box (less half a pixel each side) is a crossing.
-    """
-    root = ElementTree.fromstring(svg)
-    ns = "{http://www.w3.org/2000/svg}"
-    boxes = {}
-    for group in root.iter(f"{ns}g"):
-        if "node" in group.get("class", "").split():
-            rect = group.find(f"{ns}rect")
-            assert rect is not None
-            x, y = float(rect.get("x", 0)), float(rect.get("y", 0))
-            w, h = float(rect.get("width", 0)), float(rect.get("height", 0))
-            boxes[group.get("data-id", "")] = (x + 0.5, y + 0.5, x + w - 0.5, y + h - 0.5)
-    found = []
-    for group in root.iter(f"{ns}g"):
-        if group.get("class") != "edge":
-            continue
-        src, dst = group.get("data-from", ""), group.get("data-to", "")
-        path = group.find(f"{ns}path")
-        assert path is not None
-        d = path.get("d", "")
-        assert re.fullmatch(r"M[\d. ]+(L[\d. ]+)+", d), d  # straight segments only
-        points = [tuple(map(float, p.split())) for p in re.split("[ML]", d)[1:]]
-        for (x1, y1), (x2, y2) in pairwise(points):
-            n = int(2 * max(abs(x2 - x1), abs(y2 - y1))) + 1
-            for i in range(n + 1):
-                px, py = x1 + (x2 - x1) * i / n, y1 + (y2 - y1) * i / n
-                for node, (left, top, right, bottom) in boxes.items():
-                    inside = left < px < right and top < py < bottom
-                    if inside and node not in (src, dst) and (src, dst, node) not in found:
-                        found.append((src, dst, node))
-    return found
-
-
-def test_the_crossing_check_sees_an_edge_through_a_box() -> None:
-    svg = (
-        '<svg xmlns="http://www.w3.org/2000/svg">'
-        '<g class="node node" data-id="a"><rect x="0" y="0" width="10" height="10"/></g>'
-        '<g class="node node" data-id="b"><rect x="20" y="0" width="10" height="10"/></g>'
-        '<g class="node node" data-id="c"><rect x="40" y="0" width="10" height="10"/></g>'
-        '<g class="edge" data-from="a" data-to="c"><path d="M10 5L40 5"/></g>'
-        '<g class="edge" data-from="a" data-to="b"><path d="M5 10L5 15L25 15L25 10"/></g>'
-        "</svg>"
-    )
-    assert crossings(svg) == [("a", "c", "b")]
-
-
-def _skips_and_loops() -> StateGraph:
-    """Edges that skip layers, a back edge over three layers and a node looping on itself."""
-    return (
-        StateGraph("tangle")
-        .add_node("a", lambda s: {})
-        .add_node("b", lambda s: {})
-        .add_node("c", lambda s: {})
-        .add_node("wide middle node", lambda s: {})
-        .add_node("d", lambda s: {})
-        .set_entry_point("a")
-        .add_conditional_edge("a", lambda s: "b", ["b", "d"])
-        .add_edge("b", "c")
-        .add_edge("c", "wide middle node")
-        .add_conditional_edge("wide middle node", lambda s: "d", ["d", "a", "wide middle node"])
-        .set_finish_point("d")
-    )
-
-
-@pytest.mark.parametrize("build", [agent_graph, _skips_and_loops])
-def test_no_edge_crosses_a_box_it_does_not_join(build: Any) -> None:
-    picture = graph_picture(build().compile())
-    assert crossings(picture.svg) == []
-    chart = parse_flowchart(picture.mermaid)
-    drawn = re.findall(r'<g class="edge" data-from="([^"]*)" data-to="([^"]*)"', picture.svg)
-    assert drawn == [(e.src, e.dst) for e in chart.edges]  # every edge, once
-
-
-def test_the_loop_back_to_model_goes_round_approve() -> None:
-    svg = graph_picture(agent_graph().compile()).svg  # the shape of notebook 02's graph
-    d = re.search(r'data-from="n2" data-to="n1"><path d="([^"]+)"', svg)
-    assert d is not None
-    points = [tuple(map(float, p.split())) for p in re.split("[ML]", d[1])[1:]]
-    boxes = {
-        node: (float(x), float(y), float(w))
-        for node, x, y, w in re.findall(
-            r'data-id="(n\d)"><rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"', svg
-        )
-    }
-    tool, model, approve = boxes["n2"], boxes["n1"], boxes["n3"]
-    assert approve[0] > tool[0]  # approve is right of tool, in the same layer
-    assert points[0][1] == tool[1]  # so the edge leaves through the top of tool
-    assert max(x for x, _ in points) > approve[0] + approve[2]  # runs right of approve
-    assert points[-1] == (model[0] + model[2] + 2, model[1] + 17)  # into model's right side
-
-
-def test_graph_picture_from_text_and_bad_input() -> None:
-    compiled = agent_graph().compile()
-    assert graph_picture(compiled.to_mermaid()).svg == graph_picture(compiled).svg
-    with pytest.raises(ValueError, match="not a node"):
-        graph_picture(compiled, highlight="nope")
-    with pytest.raises(TypeError, match="compiled graph"):
-        graph_picture(42)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"line 2 .* not understood"):
-        graph_picture("flowchart TD\n    a ==> b")
-    with pytest.raises(ValueError, match="flowchart"):
-        parse_flowchart("sequenceDiagram")
-
-
-def test_unrouted_conditional_edge_is_drawn_as_a_route() -> None:
-    g = (
-        StateGraph("r")
-        .add_node("a", lambda s: {})
-        .set_entry_point("a")
-        .add_conditional_edge("a", lambda s: END)
-        .compile()
-    )
-    svg = graph_picture(g).svg
-    assert '<g class="node route" data-node="route" data-id="__route_n0">' in svg
-
-
-def test_show_graph_displays_the_picture_with_its_mermaid_text(shell: InteractiveShell) -> None:
-    with capture_output() as captured:
-        show_graph(agent_graph().compile(), highlight="tool")
-    (output,) = captured.outputs
-    assert output.data["text/plain"].startswith("GraphPicture(")
-    assert output.data["image/svg+xml"].startswith("<svg")
-    assert "flowchart TD" in output.data["text/html"]
-    assert isinstance(graph_picture(agent_graph().compile()), GraphPicture)
-
-
-def test_flowchart_with_shapes_on_both_ends_of_an_arrow() -> None:
-    chart = parse_flowchart('flowchart TD\n    n0["fetch"] --> n1["parse #quot;x#quot;"]')
-    assert [(n.id, n.label) for n in chart.nodes.values()] == [("n0", "fetch"), ("n1", 'parse "x"')]
-    assert [(e.src, e.dst) for e in chart.edges] == [("n0", "n1")]

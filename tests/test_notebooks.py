@@ -20,7 +20,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from tests.test_notebook import crossings
+from tests.test_graph_picture import crossings
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 KERNEL = "rxchronos-test"

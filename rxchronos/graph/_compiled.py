@@ -288,42 +288,82 @@ class CompiledGraph:
     def to_mermaid(self) -> str:
         """The graph as a Mermaid ``flowchart``: paste it into Markdown, docs or a notebook.
 
-        Interrupt nodes are drawn as ``[/node/]``; conditional edges are dotted and labelled with
-        their ``path_map`` keys (or ``?`` when the route function may go anywhere); several
-        edges out of a node are parallel branches; a join is a ``{{join}}`` node that thick
-        edges from each source lead into.
+        Interrupt nodes are drawn as ``[/node/]``; conditional edges are dotted (``-.->``) and
+        labelled with their ``path_map`` keys (or ``?`` when the route function may go anywhere,
+        a list of nodes or ``Send`` objects included); the edges out of a node that starts
+        several nodes at once (parallel branches) are thick (``==>``); a join is a ``{{join}}``
+        node that thick edges from each source lead into. A subgraph node is a
+        ``subgraph ... end`` block holding the subgraph's own chart, its ids prefixed with the
+        node's id and ``_`` (nested subgraphs too), so they never clash; an interrupt subgraph
+        node is of class ``interrupt``.
+
+        Example:
+            >>> from rxchronos.graph import StateGraph
+            >>> inner = StateGraph("inner").add_node("x", lambda s: {}).set_entry_point("x")
+            >>> outer = (StateGraph("outer").add_node("plan", lambda s: {})
+            ...          .add_node("research", inner.compile()).add_node("write", lambda s: {})
+            ...          .set_entry_point("plan").add_edge("plan", "research")
+            ...          .add_edge("plan", "write").compile())
+            >>> print(outer.to_mermaid())
+            flowchart TD
+                __start__([start]) --> n0
+                n0["plan"]
+                subgraph n1 ["research"]
+                    n1___start__([start]) --> n1_n0
+                    n1_n0["x"]
+                    n1_n0 --> n1___end__([end])
+                end
+                n2["write"]
+                n0 ==> n1
+                n0 ==> n2
+                n1 --> __end__([end])
+                n2 --> __end__([end])
         """
-        ids = self._mermaid_ids
-        lines = ["flowchart TD", f"    {START}([start]) --> {ids[self.entry_point]}"]
-        for node, spec in self.nodes.items():
-            label = node.replace('"', "#quot;")
-            shape = f'[/"{label}"/]' if spec.interrupt else f'["{label}"]'
-            lines.append(f"    {ids[node]}{shape}")
-        for node in self.nodes:
-            outgoing = False
-            for target in self._static.get(node, ()):
-                lines.append(f"    {ids[node]} --> {self._target(target)}")
-                outgoing = True
-            if node in self._conditional:
-                outgoing = True
-                path_map = self._conditional[node].path_map
-                if path_map is None:
-                    lines.append(f"    {ids[node]} -.->|?| __route_{ids[node]}{{{{route}}}}")
-                    continue
-                for key, target in path_map.items():
-                    text = key.replace('"', "#quot;").replace("|", "#124;")
-                    lines.append(f'    {ids[node]} -.->|"{text}"| {self._target(target)}')
-            if not outgoing and node not in self._joins_of:
-                lines.append(f"    {ids[node]} --> {END}([end])")
-        for index, join in enumerate(self._joins):  # a join: every source into one bar
-            bar = f"__join{index}"
-            lines.append(f"    {bar}{{{{join}}}}")
-            lines.extend(f"    {ids[source]} ==> {bar}" for source in join.sources)
-            lines.append(f"    {bar} ==> {self._target(join.target)}")
+        lines = ["flowchart TD", *self._mermaid_lines("", "    ")]
+        if any(line.lstrip().startswith("class ") for line in lines):
+            lines.append("    classDef interrupt stroke-dasharray:5 3")
         return "\n".join(lines)
 
-    def _target(self, node: str) -> str:
-        return f"{END}([end])" if node == END else self._mermaid_ids[node]
+    def _mermaid_lines(self, prefix: str, pad: str) -> list[str]:
+        """The chart's lines, every id prefixed with ``prefix``, indented by ``pad``."""
+        ids = {node: prefix + short for node, short in self._mermaid_ids.items()}
+
+        def target(node: str) -> str:
+            return f"{prefix}{END}([end])" if node == END else ids[node]
+
+        lines = [f"{pad}{prefix}{START}([start]) --> {ids[self.entry_point]}"]
+        for node, spec in self.nodes.items():
+            label = node.replace('"', "#quot;")
+            if spec.subgraph is not None:
+                lines.append(f'{pad}subgraph {ids[node]} ["{label}"]')
+                lines.extend(spec.subgraph._mermaid_lines(ids[node] + "_", pad + "    "))
+                lines.append(f"{pad}end")
+                if spec.interrupt:
+                    lines.append(f"{pad}class {ids[node]} interrupt")
+                continue
+            shape = f'[/"{label}"/]' if spec.interrupt else f'["{label}"]'
+            lines.append(f"{pad}{ids[node]}{shape}")
+        for node in self.nodes:
+            static = self._static.get(node, ())
+            # several targets at once (static edges, or static edges and a route) are parallel
+            arrow = "==>" if len(static) > 1 or (static and node in self._conditional) else "-->"
+            lines.extend(f"{pad}{ids[node]} {arrow} {target(t)}" for t in static)
+            if node in self._conditional:
+                path_map = self._conditional[node].path_map
+                if path_map is None:
+                    lines.append(f"{pad}{ids[node]} -.->|?| __route_{ids[node]}{{{{route}}}}")
+                    continue
+                for key, where in path_map.items():
+                    text = key.replace('"', "#quot;").replace("|", "#124;")
+                    lines.append(f'{pad}{ids[node]} -.->|"{text}"| {target(where)}')
+            elif not static and node not in self._joins_of:
+                lines.append(f"{pad}{ids[node]} --> {prefix}{END}([end])")
+        for index, join in enumerate(self._joins):  # a join: every source into one bar
+            bar = f"{prefix}__join{index}"
+            lines.append(f"{pad}{bar}{{{{join}}}}")
+            lines.extend(f"{pad}{ids[source]} ==> {bar}" for source in join.sources)
+            lines.append(f"{pad}{bar} ==> {target(join.target)}")
+        return lines
 
     def _repr_markdown_(self) -> str:
         return f"```mermaid\n{self.to_mermaid()}\n```"

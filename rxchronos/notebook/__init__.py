@@ -6,7 +6,8 @@
 * [`timeline`][rxchronos.notebook.timeline] draws the events of a run as node spans over time (SVG);
 * [`show_graph`][rxchronos.notebook.show_graph] /
   [`graph_picture`][rxchronos.notebook.graph_picture] draw a compiled graph (SVG, with its Mermaid
-  text).
+  text): conditional edges dotted, parallel branches and joins thick (a join is a bar), a
+  subgraph node a box holding its own graph (nested ones too).
 
 Pictures are SVG made here, with no plotting library; they render offline. Displaying needs IPython
 (``pip install 'rxchronos[notebook]'``); building pictures does not.

@@ -351,7 +351,7 @@ async def test_add_messages_merges_by_message_id() -> None:
 
 async def test_the_picture_draws_parallel_edges_and_joins() -> None:
     picture = fan_out((0, 0)).graph.to_mermaid()
-    assert "n0 --> n1" in picture and "n0 --> n2" in picture
+    assert "n0 ==> n1" in picture and "n0 ==> n2" in picture  # parallel branches: thick
     assert "__join0{{join}}" in picture
     assert "n1 ==> __join0" in picture and "n2 ==> __join0" in picture
     assert "__join0 ==> n3" in picture
