@@ -97,6 +97,12 @@ def _part_item(part: ContentPart) -> dict[str, Any] | None:
         return {"role": "assistant", "content": part.text} if part.text else None
     if part.dialect != DIALECT or isinstance(part, ServerToolResultPart | CitationPart):
         return None  # a result travels in its call's item; citations in the text's annotations
+    if isinstance(part, ReasoningPart) and part.raw is None and part.id:  # made by hand
+        summary = [{"type": "summary_text", "text": part.text}] if part.text else []
+        item: dict[str, Any] = {"type": "reasoning", "id": part.id, "summary": summary}
+        if part.signature:
+            item["encrypted_content"] = part.signature
+        return item
     return part.raw
 
 

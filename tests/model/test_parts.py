@@ -154,3 +154,25 @@ async def test_scripted_replies_stream_parts_in_order() -> None:
 def test_scripted_reply_parts_must_be_parts() -> None:
     with pytest.raises(ArgumentTypeError, match="content parts"):
         ScriptedReply(parts=[{"type": "text", "text": "Hi"}])  # type: ignore[list-item]
+
+
+def test_a_reasoning_part_made_by_hand_goes_back_as_a_reasoning_item() -> None:
+    from rxchronos.model._responses import responses_body
+
+    part = ReasoningPart(text="Plan.", signature="enc==", id="rs_9", dialect="openai-responses")
+    other = ReasoningPart(text="Elsewhere.", signature="sig", dialect="anthropic")
+    request = ChatRequest(
+        messages=[
+            Message(role="user", content="Hi"),
+            Message(role="assistant", content="Hello", parts=[other, part, TextPart(text="Hello")]),
+        ]
+    )
+    assert responses_body(request, model="gpt-5", stream=True)["input"][1:] == [
+        {
+            "type": "reasoning",
+            "id": "rs_9",
+            "summary": [{"type": "summary_text", "text": "Plan."}],
+            "encrypted_content": "enc==",
+        },
+        {"role": "assistant", "content": "Hello"},
+    ]
