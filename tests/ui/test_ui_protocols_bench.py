@@ -1,0 +1,37 @@
+"""``benchmarks/ui_protocols.py --quick`` runs end to end: every spelling's 100 streams get every
+event. Only delivery is asserted; the CPU target is the benchmark's to report, never a test's."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import skip_or_fail
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def test_the_quick_run_delivers_every_event_in_every_spelling() -> None:
+    for module in ("aiohttp_sse", "psutil"):
+        if importlib.util.find_spec(module) is None:
+            skip_or_fail(
+                f"{module} is not installed (pip install 'rxchronos[bench]')",
+                require_env="RXCHRONOS_REQUIRE_BENCH",
+            )
+    done = subprocess.run(
+        [sys.executable, "ui_protocols.py", "--quick", "--repeat", "1", "--timeout", "60"],
+        cwd=BENCHMARKS,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line[:1].isalpha()}
+    for kind in ("plain", "ui", "ag-ui"):
+        assert kind in rows and rows[kind][1] != "failed", out  # a row of figures, not a failure
+        assert f"{kind}:" not in out, out  # no run of it reported a problem
+    assert "incomplete run" not in out, out
