@@ -176,3 +176,31 @@ def test_a_reasoning_part_made_by_hand_goes_back_as_a_reasoning_item() -> None:
         },
         {"role": "assistant", "content": "Hello"},
     ]
+
+
+def test_parts_of_another_dialect_are_not_sent() -> None:
+    from rxchronos.model._anthropic import messages_body
+    from rxchronos.model._gemini import contents_body
+
+    foreign = (
+        ReasoningPart(text="Plan.", signature="enc==", id="rs_9", dialect="openai-responses"),
+        ServerToolCallPart(id="ws_1", name="web_search", dialect="openai-responses", raw={"x": 1}),
+        TextPart(text="Hello"),
+        ServerToolCallPart(
+            id="c", name="code_execution", dialect="gemini", raw={"executableCode": {}}
+        ),
+        UnknownPart(kind="item", dialect="openai-responses", raw={"type": "item"}),
+    )
+    request = ChatRequest(
+        messages=[
+            Message(role="user", content="Hi"),
+            Message(role="assistant", content="Hello", parts=foreign),
+        ]
+    )
+    assert messages_body(request, model="m", stream=True)["messages"][1]["content"] == [
+        {"type": "text", "text": "Hello"}
+    ]
+    assert contents_body(request)["contents"][1]["parts"] == [
+        {"text": "Hello"},
+        {"executableCode": {}},
+    ]
