@@ -1,12 +1,13 @@
 // @ag-ui/client's HttpAgent (event verification always on) against an rxchronos add_ag_ui_route.
-// Usage: node ag_ui_agent.mjs <url> <input json> <cut: -1 | frames>
+// Usage: node ag_ui_agent.mjs <url> <input json> <cut: -1 | frames> [<resume url>]
 // The input gives threadId, runId, messages, state (and resume). With a cut, the first response
 // is cut after that many frames, inside a text message (a forced disconnect); then the same
-// agent POSTs the same run again with Last-Event-ID. Prints what the agent ended with, as JSON.
+// agent POSTs the same run again with Last-Event-ID (to <resume url>, another worker, when
+// given). Prints what the agent ended with, as JSON.
 import { HttpAgent } from "@ag-ui/client";
 import { readFrames, streamOf } from "./sse.mjs";
 
-const [url, inputJson, cutArg] = process.argv.slice(2);
+const [url, inputJson, cutArg, resumeUrl] = process.argv.slice(2);
 const input = JSON.parse(inputJson);
 const cutAfter = Number(cutArg);
 const seen = { first: [], resumed: [] };
@@ -40,6 +41,7 @@ let resumedError = null;
 if (cutAfter >= 0) {
   attempt = "resumed";
   agent.headers = { ...agent.headers, "Last-Event-ID": lastId };
+  if (resumeUrl) agent.url = resumeUrl;
   try {
     await agent.runAgent(options, subscriber);
   } catch (error) {

@@ -1,10 +1,11 @@
 // The AI SDK's own parser and readUIMessageStream, reading an rxchronos add_chat_route.
 // Usage: node ui_chat.mjs <api url> <body json> <cut: -1 | frames> <resume: last-id | start>
+//        [<resume api url>]   (the resume GET goes there: another worker)
 // Prints {message, ids, headers, cut} as JSON.
 import { DefaultChatTransport, readUIMessageStream } from "ai";
 import { frameIds, readFrames, streamOf } from "./sse.mjs";
 
-const [api, bodyJson, cutArg, resumeMode = "last-id"] = process.argv.slice(2);
+const [api, bodyJson, cutArg, resumeMode = "last-id", resumeApi = api] = process.argv.slice(2);
 const body = JSON.parse(bodyJson);
 const cutAfter = Number(cutArg);
 
@@ -18,7 +19,7 @@ const headers = Object.fromEntries(response.headers.entries());
 const first = await readFrames(response, { cutAfter, dataMatch: "text-delta" });
 let text = first.text;
 if (first.cut) {
-  const url = `${api}/${encodeURIComponent(body.id)}/stream`;
+  const url = `${resumeApi}/${encodeURIComponent(body.id)}/stream`;
   const resumeHeaders = resumeMode === "last-id" ? { "Last-Event-ID": first.lastId } : {};
   const again = await fetch(url, { headers: resumeHeaders });
   if (again.status !== 200) throw new Error(`GET ${url}: ${again.status} ${await again.text()}`);

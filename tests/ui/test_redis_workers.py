@@ -4,7 +4,8 @@ resumed on another (both real subprocesses on their own ports, one Redis, a name
 Nothing about a reply is kept in the process that runs it, so worker B answers from the history
 worker A published: the AI SDK's resume ``GET`` (from the start, after ``Last-Event-ID``, 204 when
 the chat is over) and AG-UI's reconnect ``POST`` (``RUN_STARTED``, what was open, the rest).
-A Redis that is down gets 503 saying so.
+The AI SDK's own parser and ``@ag-ui/client``'s ``HttpAgent`` (verification on) read a reply cut
+on A and resumed on B. A Redis that is down gets 503 saying so.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tests.stream.redis_servers import (
     shared_url,
     worker_processes,
 )
-from tests.ui.conftest import chat, read_events, scripted_model
+from tests.ui.conftest import chat, read_events, run_node, scripted_model
 
 RUN = {"threadId": "t1", "runId": "r1", "messages": [{"id": "u", "role": "user", "content": "Hi"}]}
 
@@ -148,3 +149,44 @@ async def test_a_redis_that_is_down_gets_503_saying_so(serve: Any) -> None:
                     assert redis_server.url in error, error
         with pytest.raises(BrokerUnavailableError, match="could not be stored"):
             await broker.aclose()  # what the refused chat had begun to publish
+
+
+async def test_the_ai_sdk_reads_a_reply_cut_on_one_worker_and_resumed_on_the_other(
+    node: str, pair: tuple[Worker, Worker]
+) -> None:
+    a, b = pair
+    body = json.dumps(chat("c5"))
+    out = await run_node(
+        node, "ui_chat.mjs", f"{a.base}/api/chat", body, "4", "last-id", f"{b.base}/api/chat"
+    )
+    assert out["cut"] is True
+    assert len(set(out["ids"])) == len(out["ids"])  # no frame twice
+    parts = out["message"]["parts"]
+    assert [p["text"] for p in parts if p["type"] == "text"] == [
+        "Let me look that up for you right now."
+    ]
+    assert [p["text"] for p in parts if p["type"] == "reasoning"] == ["The user wants the weather."]
+    (tool,) = [p for p in parts if p["type"] == "tool-get_forecast"]
+    assert tool["input"] == {"city": "Paris"} and tool["state"] == "input-available"
+
+
+async def test_http_agent_cut_on_one_worker_reconnects_to_the_other_with_verification(
+    node: str, pair: tuple[Worker, Worker]
+) -> None:
+    a, b = pair
+    out = await run_node(
+        node, "ag_ui_agent.mjs", f"{a.base}/agent", json.dumps(RUN), "3", f"{b.base}/agent"
+    )
+    assert out["firstError"] is None and out["resumedError"] is None, out
+    first, resumed = out["seen"]["first"], out["seen"]["resumed"]
+    assert first[-1] == "TEXT_MESSAGE_CONTENT"  # cut inside the message
+    assert resumed[:3] == ["RUN_STARTED", "STEP_STARTED", "TEXT_MESSAGE_START"]
+    assert resumed[-1] == "RUN_FINISHED"
+    roles = [m["role"] for m in out["messages"]]
+    assert roles == ["user", "reasoning", "assistant"], roles
+    user, reasoning, assistant = out["messages"]
+    assert user["content"] == "Hi" and reasoning["content"] == "The user wants the weather."
+    assert assistant["content"] == "Let me look that up for you right now."
+    (call,) = assistant["toolCalls"]
+    assert call["function"]["name"] == "get_forecast"
+    assert json.loads(call["function"]["arguments"]) == {"city": "Paris"}
