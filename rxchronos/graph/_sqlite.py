@@ -16,10 +16,11 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from rxchronos._errors import InvalidArgumentError
-from rxchronos.graph._errors import CheckpointStoreError
+from rxchronos.graph._errors import CheckpointStoreError, StateSerializationError
 from rxchronos.graph._lease import Lease, LeaseRenewal
 from rxchronos.graph._state import decode_branches, decode_writes, encode_state, freeze_mapping
 from rxchronos.graph._stores import Checkpoint, check_writes
@@ -109,6 +110,8 @@ class SQLiteStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rxchronos-sqlite")
         self._connection: sqlite3.Connection | None = None  # touched only on the worker thread
         self._closed = False
+        self._writes_batch: _WritesBatch | None = None
+        """``put_writes`` calls of this loop turn, written together in the next one."""
 
     # --- CheckpointStore -------------------------------------------------------------------
 
@@ -136,9 +139,26 @@ class SQLiteStore:
 
     async def put_writes(self, checkpoint_id: str, task: int, writes: Mapping[str, Any]) -> None:
         """Save a finished task's writes (see
-        [PendingWritesStore][rxchronos.graph.PendingWritesStore]), in one statement."""
+        [PendingWritesStore][rxchronos.graph.PendingWritesStore]).
+
+        The calls made in one turn of the event loop (the tasks of a step that finish together)
+        are written in one transaction, in one trip to the worker thread; each call returns once
+        its own writes are committed, or raises its own error (``StateSerializationError`` for
+        writes JSON cannot hold, which keeps nothing of that call)."""
         check_writes(checkpoint_id, task, writes)
-        await self._run(self._put_writes, checkpoint_id, task, writes)
+        if self._closed:
+            raise CheckpointStoreError(f"{self!r} is closed")
+        batch = self._writes_batch
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = self._writes_batch = _WritesBatch(loop.create_future())
+            loop.call_soon(self._flush_writes, batch)
+        number = len(batch.rows)
+        batch.rows.append((checkpoint_id, task, writes))
+        problems = await asyncio.shield(batch.done)  # one caller's cancel leaves the others be
+        problem = problems[number]
+        if problem is not None:
+            raise problem
 
     async def get_writes(self, checkpoint_id: str) -> dict[int, Mapping[str, Any]]:
         """The writes saved for the step after ``checkpoint_id``, by task number."""
@@ -310,11 +330,46 @@ class SQLiteStore:
             connection.execute("ROLLBACK")
             raise
 
-    def _put_writes(self, checkpoint_id: str, task: int, writes: Mapping[str, Any]) -> None:
-        self._db().execute(
-            "INSERT OR REPLACE INTO pending_writes VALUES (?, ?, ?)",
-            (checkpoint_id, task, encode_state(writes)),
-        )
+    def _flush_writes(self, batch: _WritesBatch) -> None:
+        """Send a loop turn's ``put_writes`` to the worker thread (on the event loop)."""
+        self._writes_batch = None
+        flush = asyncio.ensure_future(self._run(self._put_writes, batch.rows))
+
+        def settle(flush: asyncio.Future[list[Exception | None]]) -> None:
+            if flush.cancelled():
+                batch.done.cancel()
+            elif (error := flush.exception()) is not None:
+                batch.done.set_exception(error)
+            else:
+                batch.done.set_result(flush.result())
+            if batch.done.done() and not batch.done.cancelled():
+                batch.done.exception()  # retrieved: every caller may have gone away
+
+        flush.add_done_callback(settle)
+
+    def _put_writes(self, rows: list[tuple[str, int, Mapping[str, Any]]]) -> list[Exception | None]:
+        """Write ``rows`` in one transaction; a row JSON cannot hold is left out, its error
+        returned in its place."""
+        encoded: list[tuple[str, int, str]] = []
+        problems: list[Exception | None] = []
+        for checkpoint_id, task, writes in rows:
+            try:
+                encoded.append((checkpoint_id, task, encode_state(writes)))
+                problems.append(None)
+            except StateSerializationError as exc:
+                problems.append(exc)
+        if encoded:
+            connection = self._db()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.executemany(
+                    "INSERT OR REPLACE INTO pending_writes VALUES (?, ?, ?)", encoded
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        return problems
 
     def _select(self, sql: str, key: str) -> list[Checkpoint]:
         return [self._checkpoint(row) for row in self._db().execute(sql, (key,))]
@@ -392,6 +447,15 @@ class SQLiteStore:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+@dataclass(slots=True)
+class _WritesBatch:
+    """The ``put_writes`` calls of one loop turn, and their outcome (one error or ``None`` per
+    call, in order)."""
+
+    done: asyncio.Future[list[Exception | None]]
+    rows: list[tuple[str, int, Mapping[str, Any]]] = field(default_factory=list)
 
 
 def _check_path(path: str) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,7 @@ from rxchronos.graph import (
     CheckpointStoreError,
     Runner,
     SQLiteStore,
+    StateSerializationError,
 )
 
 from .helpers import assert_failed, one_node, record
@@ -136,3 +139,36 @@ async def test_a_database_spoilt_after_the_store_was_made_fails_the_run_clearly(
         assert "CheckpointStoreError" in (seen[-1].error or "")
     finally:
         await store.aclose()
+
+
+async def test_sqlite_writes_the_pending_writes_of_one_loop_turn_together(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "runs.db") as store:
+        trips: list[int] = []
+        original = store._put_writes
+
+        def spy(rows: list[Any]) -> list[Exception | None]:
+            trips.append(len(rows))
+            return original(rows)
+
+        store._put_writes = spy  # type: ignore[method-assign]
+        outcomes = await asyncio.gather(
+            store.put_writes("c1", 0, {"a": 1}),
+            store.put_writes("c1", 1, {"bad": object()}),
+            store.put_writes("c1", 2, {"c": [3]}),
+            return_exceptions=True,
+        )
+        assert trips == [3]  # one trip to the worker thread, one transaction
+        assert outcomes[0] is None and outcomes[2] is None
+        assert isinstance(outcomes[1], StateSerializationError) and outcomes[1].key == "bad"
+        assert await store.get_writes("c1") == {0: {"a": 1}, 2: {"c": [3]}}
+        await store.put_writes("c1", 1, {"b": 2})  # a later turn: a trip of its own
+        assert trips == [3, 1]
+        assert await store.get_writes("c1") == {0: {"a": 1}, 1: {"b": 2}, 2: {"c": [3]}}
+        waiting = asyncio.ensure_future(store.put_writes("c2", 0, {"x": 1}))
+        other = asyncio.ensure_future(store.put_writes("c2", 1, {"y": 1}))
+        await asyncio.sleep(0)
+        waiting.cancel()  # one caller gone: the batch is still written for the other
+        await other
+        assert await store.get_writes("c2") == {0: {"x": 1}, 1: {"y": 1}}
+    with pytest.raises(CheckpointStoreError, match="is closed"):
+        await store.put_writes("c3", 0, {})
