@@ -335,3 +335,17 @@ def test_last_event_id_marks_the_point_to_replay_from() -> None:
     seen: list[str] = []
     broker.subscribe(topics=["t"], last_event_id=mark).subscribe(lambda e: seen.append(e.type))
     assert seen == ["a", "b"]
+
+
+async def test_history_is_the_topics_events_still_in_the_ring() -> None:
+    broker = Broker(replay_size=4)
+    broker.publish(Event(type="a"), topic="t")
+    for n in range(3):
+        broker.publish(Event(type="b", data=n), topic="other")
+    assert [e.type for e in await broker.history("t")] == ["a"]
+    broker.publish(Event(type="c"), topic="t")  # the ring of 4 lets "a" go
+    broker.finish_topic("t")
+    kept = await broker.history("t")
+    assert [e.type for e in kept] == ["c", "done"]
+    assert [e.id for e in kept] == [f"{broker.epoch}-5", f"{broker.epoch}-6"]
+    assert await broker.history("nothing") == []

@@ -309,3 +309,29 @@ async def test_a_reset_for_a_finished_topic_then_ends_the_subscription(
             broker.subscribe(topics="run", last_event_id="zz-1").pipe(ops.to_list()), 20
         )
         assert [e.type for e in got] == ["reset"]
+
+
+async def test_history_is_what_every_worker_reads_back_of_a_topic(url: str, namespace: str) -> None:
+    async with (
+        RedisBroker(url, namespace=namespace) as writer,
+        RedisBroker(url, namespace=namespace) as reader,
+    ):
+        assert await reader.history("run-h") == []
+        for n in range(3):
+            writer.publish(Event(type="n", data={"n": n}), topic="run-h")
+        writer.publish(Event(type="other"), topic="run-x")
+        writer.finish_topic("run-h")
+        await writer.flush()
+        kept = await reader.history("run-h")
+        assert [(e.type, e.data) for e in kept] == [
+            ("n", {"n": 0}),
+            ("n", {"n": 1}),
+            ("n", {"n": 2}),
+            ("done", {"topic": "run-h"}),
+        ]
+        assert [seq(e.id or "") for e in kept] == [1, 2, 3, 4]
+        assert all(e.topic == "run-h" for e in kept)
+        replayed = await collect(
+            reader.subscribe(topics="run-h", last_event_id=kept[0].id), 3
+        )  # the same ids a resuming subscriber gets
+        assert [e.id for e in replayed] == [e.id for e in kept[1:]]
