@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import operator
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -16,7 +17,7 @@ from reactivex import operators as ops
 from reactivex.subject import Subject
 
 from rxchronos import operators as rxo
-from rxchronos.graph import MemoryStore, Runner, StateGraph, StreamEvent
+from rxchronos.graph import MemoryStore, Runner, Send, StateGraph, StreamEvent
 from rxchronos.model import ChatRequest, Message, ScriptedProvider
 from rxchronos.notebook import (
     NotebookExtraMissingError,
@@ -105,8 +106,26 @@ async def test_events_become_lines_and_only_the_last_lines_are_kept(
     with capture_output():
         view = live(Runner(graph).stream("s", {}), name="events", max_lines=2)
         await view.wait()
-    assert view.lines == ["2 node_end a", "3 completed a"]
+    assert view.lines == ["2 node_end a:1", "3 completed a"]  # the task, or the node
     assert view.count == 3
+
+
+async def test_event_lines_tell_parallel_and_subgraph_tasks_apart(shell: InteractiveShell) -> None:
+    events = await run_branching_graph()
+    with capture_output():
+        view = live(reactivex.from_iterable(events), name="branches", max_lines=100)
+        await view.wait()
+    starts = [line.split(" ", 2)[2] for line in view.lines if " node_start " in line]
+    assert starts == [
+        "plan:1",
+        "a:2",
+        "research:2",
+        "research:2/x:1",
+        "research:2/y:2",
+        "m:3",
+        "t:4:0",
+        "t:4:1",
+    ]
 
 
 async def test_a_failing_stream_shows_the_error_and_wait_raises_it(
@@ -232,6 +251,106 @@ def test_timeline_outcomes_and_unfinished_nodes() -> None:
     assert spans(svg) == [("error", "a"), ("open", "b")]
     assert 'class="custom"' in svg
     assert "a &lt;run&gt;" in svg  # text is escaped
+
+
+async def run_branching_graph() -> list[StreamEvent]:
+    """plan -> (a | research, a subgraph) -> join m -> two Send branches of t, running at once."""
+    both = asyncio.Event()
+    started: list[int] = []
+
+    async def tool(arg: Mapping[str, Any]) -> dict[str, Any]:
+        started.append(arg["n"])
+        if len(started) == 2:
+            both.set()
+        await both.wait()  # each branch waits for the other: they run at the same time
+        return {"r": [arg["n"]]}
+
+    inner = (
+        StateGraph("inner", reducers={"r": operator.add})
+        .add_node("x", lambda s: {"r": ["x"]})
+        .add_node("y", lambda s: {"r": ["y"]})
+        .set_entry_point("x")
+        .add_edge("x", "y")
+        .compile()
+    )
+    calls = [Send("t", {"n": n}, tool_call_id=f"call_{n}") for n in (1, 2)]
+    graph = (
+        StateGraph("g", reducers={"r": operator.add})
+        .add_node("plan", lambda s: None)
+        .add_node("a", lambda s: {"r": ["a"]})
+        .add_node("research", inner)
+        .add_node("m", lambda s: None)
+        .add_node("t", tool)
+        .set_entry_point("plan")
+        .add_edge("plan", "a")
+        .add_edge("plan", "research")
+        .add_edge(["a", "research"], "m")
+        .add_conditional_edge("m", lambda s: calls)
+        .compile()
+    )
+    events: list[StreamEvent] = await Runner(graph).stream("s", {"r": []}).pipe(ops.to_list())
+    return events
+
+
+def lanes(svg: str) -> list[tuple[str, str, float]]:
+    """(label, namespace, x) of each lane, top to bottom."""
+    found = re.findall(
+        r'<text class="lane" x="([\d.]+)" y="[\d.]+" data-ns="([^"]*)">([^<]*)<', svg
+    )
+    return [(label, ns, float(x)) for x, ns, label in found]
+
+
+async def test_parallel_tasks_get_lanes_and_a_subgraph_s_tasks_sit_under_its_node() -> None:
+    events = await run_branching_graph()
+    svg = timeline(events).svg
+    assert [(label, ns) for label, ns, _ in lanes(svg)] == [
+        ("plan", ""),
+        ("a", ""),
+        ("research", ""),
+        ("x", "research"),
+        ("y", "research"),
+        ("m", ""),
+        ("t [0] · call_1", ""),
+        ("t [1] · call_2", ""),
+    ]
+    indents = {label: x for label, _, x in lanes(svg)}
+    assert indents["x"] == indents["y"] > indents["research"] == indents["plan"]
+    bars = {
+        title: (float(x), float(y), float(w))
+        for x, y, w, title in re.findall(
+            r'<rect class="span node_end" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" '
+            r'height="\d+" rx="3" fill="[^"]+"><title>([^:<]+):',
+            svg,
+        )
+    }
+    (x0, y0, w0), (x1, y1, w1) = bars["t [0] · call_1"], bars["t [1] · call_2"]
+    assert y0 != y1 and x0 < x1 + w1 and x1 < x0 + w0  # two lanes, and the bars overlap in time
+    assert "(t:4:0)</title>" in svg and "(t:4:1)</title>" in svg  # each bar names its task
+    from_json = [{"type": str(e.type), "data": e.model_dump(mode="json")} for e in events]
+    assert timeline(from_json).svg == svg
+
+
+def test_a_node_run_again_later_keeps_its_lane_and_a_failure_stops_its_siblings() -> None:
+    loop = [
+        {"type": "node_start", "node_id": "model", "task_id": "model:1"},
+        {"type": "node_end", "node_id": "model", "task_id": "model:1"},
+        {"type": "node_start", "node_id": "model", "task_id": "model:2"},
+        {"type": "node_end", "node_id": "model", "task_id": "model:2"},
+    ]
+    svg = timeline(loop).svg
+    assert [label for label, _, _ in lanes(svg)] == ["model"]
+    assert spans(svg) == [("node_end", "model"), ("node_end", "model")]
+    failing = [
+        {"type": "node_start", "node_id": "a", "task_id": "a:2"},
+        {"type": "node_start", "node_id": "b", "task_id": "b:2"},
+        {"type": "error", "node_id": "b", "task_id": "b:2", "error": "boom"},
+    ]
+    assert spans(timeline(failing).svg) == [("error", "b"), ("cancelled", "a")]
+    inside = [  # a subgraph's events whose node's start came before the events shown
+        {"type": "node_start", "node_id": "x", "task_id": "x:1", "ns": ["research:2"]},
+        {"type": "node_end", "node_id": "x", "task_id": "x:1", "ns": ["research:2"]},
+    ]
+    assert [(label, ns) for label, ns, _ in lanes(timeline(inside).svg)] == [("x", "research")]
 
 
 def test_timeline_by_order_and_without_timestamps() -> None:

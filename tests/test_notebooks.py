@@ -146,6 +146,27 @@ def test_graph_streaming_notebook(kernels: Path) -> None:
     assert 'class="interrupt"' in picture and 'class="model_chunk"' in picture
     highlighted = cell(nb, 'highlight="approve"').outputs[0].data["image/svg+xml"]
     assert re.search(r'data-node="approve" [^>]*><rect [^>]*fill="#ffd54f"', highlighted)
+    branching = cell(nb, "show_graph(branching)").outputs[0].data["image/svg+xml"]
+    assert '<g class="group" data-node="research"' in branching  # the subgraph, boxed
+    assert 'class="node join"' in branching and 'data-style="thick"' in branching
+    assert crossings(branching) == []
+    lanes_cell = cell(nb, "lanes per task")
+    assert "'look_up:4:0', 'look_up:4:1'" in text_of(lanes_cell)
+    lanes = re.findall(
+        r'<text class="lane" [^>]*data-ns="([^"]*)">([^<]*)<',
+        lanes_cell.outputs[-1].data["image/svg+xml"],
+    )
+    assert lanes == [
+        ("", "plan"),
+        ("", "physics"),
+        ("", "history"),
+        ("", "research"),
+        ("research", "search"),
+        ("research", "read"),
+        ("", "write"),
+        ("", "look_up [0] · call_sky"),
+        ("", "look_up [1] · call_sun"),
+    ]
 
 
 def test_broker_and_sse_notebook(kernels: Path) -> None:

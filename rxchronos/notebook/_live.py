@@ -38,7 +38,8 @@ def live(
     """Display ``observable`` in the current cell, updating the output as items arrive.
 
     Strings (model tokens, e.g. ``chunks.pipe(rxo.text())``) are joined into one text; any other
-    item becomes one line (``format(item)``, or for events ``seq type node``), of which the last
+    item becomes one line (``format(item)``, or for events ``seq type task``: the task id names
+    the node and, for parallel branches, the branch, after its subgraph's path), of which the last
     ``max_lines`` are shown. A status line says whether the stream is running, completed, failed
     (with the error) or stopped.
 
@@ -275,10 +276,14 @@ def _describe(item: Any) -> str:
     if kind is None:
         return repr(item)
     kind = getattr(kind, "value", kind)
+    # the task (``plan:1``, ``tool:3:0``) tells parallel branches apart; a subgraph's tasks come
+    # after the path of tasks they run in (``research:2/x:1``)
+    where = getattr(item, "task_id", None) or getattr(item, "node_id", "") or ""
+    ns = getattr(item, "ns", None) or ()
     parts = [
         str(getattr(item, "seq", "") or ""),
         str(kind),
-        str(getattr(item, "node_id", "") or ""),
+        "/".join([*map(str, ns), str(where)]) if where else "",
     ]
     return " ".join(p for p in parts if p)
 
