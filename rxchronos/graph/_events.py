@@ -87,7 +87,9 @@ class StreamEvent(BaseModel):
         task_id: the task (one run of one node in one step) the event belongs to; ``None`` on
             run-level events (``checkpoint``, ``step_end``, ``interrupt``, ``completed``,
             ``cancelled``, and an ``error`` that is not a task's).
-        ns: the namespace: ``()`` at the top level of a run.
+        ns: the namespace: ``()`` for the graph the runner runs; inside a subgraph, the path of
+            subgraph task ids from the root (``("research:2",)``; see
+            [in_subgraph][rxchronos.graph.in_subgraph]).
         state: a read-only snapshot of the state (see the event table); later nodes cannot change
             it.
         update: for ``node_end``, the keys the node changed, with their new values.

@@ -361,3 +361,30 @@ async def test_events_serialise_with_their_task_and_namespace() -> None:
     events: list[StreamEvent] = await collect(fan_out((0, 0)), "s", {})
     dumped = events[0].model_dump()
     assert dumped["task_id"] == "plan:1" and dumped["ns"] == ()
+
+
+async def test_two_failing_branches_the_first_in_task_order_is_the_error_the_other_a_note() -> None:
+    def broken(message: str) -> Any:
+        def node(state: Mapping[str, Any]) -> None:
+            raise LookupError(message)
+
+        return node
+
+    graph = (
+        StateGraph("g")
+        .add_node("plan", lambda s: None)
+        .add_node("left", broken("left is gone"))
+        .add_node("right", broken("right is gone"))
+        .set_entry_point("plan")
+        .add_edge("plan", "left")
+        .add_edge("plan", "right")
+        .compile()
+    )
+    runner = Runner(graph, MemoryStore())
+    seen = record(runner)
+    with pytest.raises(NodeError, match="left is gone") as caught:
+        await runner.run("s", {})
+    assert caught.value.task_id == "left:2"
+    assert caught.value.__notes__ == ["another branch failed too: LookupError: right is gone"]
+    errors = [e for e in seen if e.type == "error"]
+    assert len(errors) == 1 and errors[0] is seen[-1] and errors[0].task_id == "left:2"

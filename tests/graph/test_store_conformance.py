@@ -275,6 +275,17 @@ async def test_a_failed_branch_keeps_the_finished_writes_and_resume_runs_the_res
     assert resumed.state["merged"] == "plan+a+b+c"  # task order, whatever ran when
 
 
+async def test_a_pending_write_for_a_task_the_step_lacks_is_a_store_error(store: Any) -> None:
+    nodes = Flaky()
+    runner = Runner(nodes.graph(fail=True), store)
+    with pytest.raises(NodeError):
+        await runner.run("s", {"topic": "sky", "log": []})
+    latest = await store.latest("s")
+    await store.put_writes(latest.checkpoint_id, 7, {"log": ["?"]})
+    with pytest.raises(CheckpointStoreError, match="writes saved for task 7, but its step has 3"):
+        await runner.resume("s")
+
+
 def paused_beside(counts: dict[str, int], *reviews: str) -> Any:
     """plan -> (reviews..., a, b): each review is a subgraph that drafts, then pauses at an
     interrupt; a and b are plain nodes. Calls are counted by node (``review/draft``...)."""
