@@ -363,10 +363,7 @@ def whole_answer(
     """
     if type(payload) is not dict:
         raise parser.malformed("answer is not a JSON object")
-    collector = ResponseCollector()
-    for delta in [*parser.guarded(parse_object, "answer", payload), *parser.end()]:
-        collector.add(delta)
-    return collector.result()
+    return ResponseCollector.of([*parser.guarded(parse_object, "answer", payload), *parser.end()])
 
 
 class ToolSlots:

@@ -390,9 +390,7 @@ class HTTPProvider(AsyncClosable, ABC):
         except ProviderStreamError as exc:
             partial = None
             if exc.partial is not None:  # what the error answer also carried (usage, text)
-                collector = ResponseCollector()
-                collector.add(exc.partial)
-                partial = collector.result()
+                partial = ResponseCollector.of([exc.partial])
             failure = self._redacted(exc, partial)
         except (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError) as exc:
             failure = ProviderStreamError(

@@ -292,10 +292,7 @@ class ScriptedProvider(AsyncClosable):
         reply = self._next_reply(request)
         if reply.error is not None:
             raise reply.error
-        collector = ResponseCollector()
-        for delta in self._deltas(request, reply):
-            collector.add(delta)
-        return collector.result()
+        return ResponseCollector.of(self._deltas(request, reply))
 
 
 def _finish(observer: abc.ObserverBase[ChatResponse], error: Exception | None) -> None:

@@ -90,10 +90,7 @@ def seeded_sizes(total: int, seed: int, *, largest: int = 64) -> list[int]:
 
 def collect(deltas: Sequence[ChatResponse]) -> ChatResponse:
     """The final response of ``deltas``."""
-    collector = ResponseCollector()
-    for delta in deltas:
-        collector.add(delta)
-    return collector.result()
+    return ResponseCollector.of(deltas)
 
 
 @dataclass
