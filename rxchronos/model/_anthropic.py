@@ -211,7 +211,7 @@ def messages_body(request: ChatRequest, *, model: str, stream: bool) -> dict[str
 _STOP_REASONS = {
     "end_turn": StopReason.END,
     "stop_sequence": StopReason.END,
-    "pause_turn": StopReason.END,
+    "pause_turn": StopReason.PAUSED,
     "max_tokens": StopReason.MAX_TOKENS,
     "model_context_window_exceeded": StopReason.MAX_TOKENS,
     "tool_use": StopReason.TOOL_CALL,

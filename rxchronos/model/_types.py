@@ -92,6 +92,9 @@ class StopReason(StrEnum):
     """The model asks for one or more tool calls."""
     CONTENT_FILTER = "content_filter"
     """The provider's safety filter blocked (part of) the answer."""
+    PAUSED = "paused"
+    """The provider paused a long turn of server-side tools (Anthropic ``pause_turn``): send the
+    answer back as it is (``final.to_message()``) to let the model go on."""
 
 
 class Usage(BaseModel):

@@ -491,3 +491,21 @@ def _select(deltas: list[ChatResponse], operator: Any) -> list[Any]:
     seen: list[Any] = []
     reactivex.from_iterable(deltas).pipe(operator).subscribe(seen.append)
     return seen
+
+
+async def test_a_paused_anthropic_turn_goes_back_as_it_is(provider_server: ProviderServer) -> None:
+    body = fixture_bytes("anthropic/server_tools_citations.sse").replace(b"end_turn", b"pause_turn")
+    provider_server.reply(Reply(body), Reply(fixture_bytes("anthropic/text_ping_padding.sse")))
+    async with anthropic(provider_server) as provider:
+        paused = await provider.stream_chat(REQUEST).pipe(rxo.collect_response())
+        assert paused.stop_reason is StopReason.PAUSED and paused.tool_calls == ()
+        follow = ChatRequest(messages=[*REQUEST.messages, paused.to_message()])
+        going_on = await provider.stream_chat(follow).pipe(rxo.collect_response())
+    assert going_on.stop_reason is StopReason.END
+    turns = provider_server.seen[-1].body["messages"]
+    assert [t["role"] for t in turns] == ["user", "assistant"]
+    assert [b["type"] for b in turns[1]["content"]][:3] == [
+        "thinking",
+        "server_tool_use",
+        "web_search_tool_result",
+    ]
