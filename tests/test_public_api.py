@@ -30,6 +30,7 @@ EXPECTED_TOP_LEVEL = {
     "ProviderHTTPError",
     "ProviderStreamError",
     "ProviderTimeoutError",
+    "ReadOnlyStateError",
     "RoutingError",
     "RunCancelledError",
     "RunError",
@@ -70,7 +71,7 @@ DOCUMENTED_NAMES = {
     },
     "rxchronos.graph": {
         "StateGraph", "Runner", "StreamEvent", "EventType", "RunState", "RunStatus",
-        "MemoryStore", "SQLiteStore", "emit", "START", "END",
+        "MemoryStore", "SQLiteStore", "emit", "START", "END", "ReadOnlyStateError",
     },
     "rxchronos.stream": {"Broker", "Event", "sse_client"},
     "rxchronos.operators": {

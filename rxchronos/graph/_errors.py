@@ -24,6 +24,7 @@ __all__ = [
     "InvalidUpdateError",
     "NodeError",
     "NothingToResumeError",
+    "ReadOnlyStateError",
     "RoutingError",
     "RunCancelledError",
     "RunError",
@@ -144,6 +145,34 @@ class RunCancelledError(RunError):
 
 class RoutingError(GraphError):
     """A conditional edge's route function returned something that is not a node of the graph."""
+
+
+class ReadOnlyStateError(GraphError, TypeError):
+    """Code tried to change a run's state in place (``state["items"] = ...``,
+    ``state["items"].append(...)``, ``state.update(...)``): the state a node receives, and every
+    value in it, is read-only. A node changes state by returning an update, a mapping of the keys
+    it changes.
+
+    ``key`` is the key or index that was being changed (``None`` for a change of the whole
+    mapping or list, such as ``update`` or ``clear``); ``operation`` names the method.
+
+    Example:
+        >>> from rxchronos.graph._state import FrozenDict
+        >>> FrozenDict({"items": []})["items"] = [1]
+        Traceback (most recent call last):
+        rxchronos.graph._errors.ReadOnlyStateError: graph state is read-only: cannot set key ...
+    """
+
+    def __init__(self, operation: str, key: object = None, *, kind: str = "key") -> None:
+        self.operation = operation
+        self.key = key
+        target = f"{operation} {kind} {key!r}" if key is not None else f"call {operation}()"
+        example = key if isinstance(key, str) else "items"
+        super().__init__(
+            f"graph state is read-only: cannot {target}; return an update from the node "
+            f"instead, a mapping of the state keys it changes (e.g. return {{{example!r}: "
+            "new_value}); dict(value) or list(value) gives a mutable copy"
+        )
 
 
 class StateSerializationError(GraphError, TypeError):

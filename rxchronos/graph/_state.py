@@ -3,9 +3,10 @@
 **Read-only without a deep copy per event.** The runner never mutates a state mapping: after each
 node it builds a new mapping (copy-on-write, one shallow copy per node) and freezes only the values
 the node returned. Frozen values are ``dict`` and ``list`` subclasses whose mutating methods raise
-``TypeError``, so they compare equal to plain dicts and lists, serialise to JSON as they are, and
-can be shared by every event, every checkpoint and every later node at no cost. ``dict(state)`` or
-``list(value)`` gives a mutable copy. Values of other types (your own classes, pydantic models) are
+[ReadOnlyStateError][rxchronos.graph.ReadOnlyStateError] (a ``TypeError``), so they compare equal
+to plain dicts and lists, serialise to JSON as they are, and can be shared by every event, every
+checkpoint and every later node at no cost. ``dict(state)`` or ``list(value)`` gives a mutable
+copy. Values of other types (your own classes, pydantic models) are
 shared by reference: make them immutable (``frozen=True``) if nodes might change them.
 
 **What JSON can hold.** ``json.dumps`` fails on an object it does not know without saying where it
@@ -18,10 +19,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn, SupportsIndex
+from typing import Any, NoReturn
 
 from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
-from rxchronos.graph._errors import StateSerializationError
+from rxchronos.graph._errors import ReadOnlyStateError, StateSerializationError
 
 __all__ = [
     "ATOMIC",
@@ -45,26 +46,35 @@ __all__ = [
     "with_update",
 ]
 
-_READ_ONLY = (
-    "graph state is read-only: return the keys you change from the node instead "
-    "(e.g. return {'items': [*state['items'], new]}); dict(state) gives a mutable copy"
-)
 
+def _refusal(operation: str, verb: str | None = None, kind: str = "key") -> Callable[..., NoReturn]:
+    """A mutating method of a read-only value: raises `ReadOnlyStateError`, naming the key (or
+    index) when the method takes one (``verb`` says what it was going to do with it)."""
 
-def _refuse(*_args: Any, **_kwargs: Any) -> NoReturn:
-    raise TypeError(_READ_ONLY)
+    def refuse(_self: Any, *args: Any, **_kwargs: Any) -> NoReturn:
+        if verb is not None and args:
+            raise ReadOnlyStateError(verb, args[0], kind=kind)
+        raise ReadOnlyStateError(operation)
+
+    refuse.__name__ = operation
+    return refuse
 
 
 class FrozenDict(dict[str, Any]):
-    """A ``dict`` that refuses mutation; equal to, and JSON-serialisable as, a plain dict."""
+    """A ``dict`` that refuses mutation (with
+    [ReadOnlyStateError][rxchronos.graph.ReadOnlyStateError]); equal to, and JSON-serialisable
+    as, a plain dict."""
 
     __slots__ = ()
 
-    __setitem__ = __delitem__ = _refuse
-    clear = pop = popitem = setdefault = update = _refuse
-
-    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[misc]
-        _refuse()
+    __setitem__ = _refusal("__setitem__", "set")
+    __delitem__ = _refusal("__delitem__", "delete")
+    pop = _refusal("pop", "pop")
+    setdefault = _refusal("setdefault", "set")
+    clear = _refusal("clear")
+    popitem = _refusal("popitem")
+    update = _refusal("update")
+    __ior__ = _refusal("|=")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (FrozenDict, (dict(self),))
@@ -74,21 +84,24 @@ class FrozenDict(dict[str, Any]):
 
 
 class FrozenList(list[Any]):
-    """A ``list`` that refuses mutation; equal to, and JSON-serialisable as, a plain list."""
+    """A ``list`` that refuses mutation (with
+    [ReadOnlyStateError][rxchronos.graph.ReadOnlyStateError]); equal to, and JSON-serialisable
+    as, a plain list."""
 
     __slots__ = ()
 
-    __setitem__ = __delitem__ = _refuse
-    append = extend = insert = remove = clear = sort = reverse = _refuse
-
-    def pop(self, index: SupportsIndex = -1) -> NoReturn:
-        _refuse()
-
-    def __iadd__(self, other: Iterable[Any]) -> NoReturn:  # type: ignore[misc]
-        _refuse()
-
-    def __imul__(self, other: SupportsIndex) -> NoReturn:
-        _refuse()
+    __setitem__ = _refusal("__setitem__", "set", "index")
+    __delitem__ = _refusal("__delitem__", "delete", "index")
+    pop = _refusal("pop", "pop", "index")
+    append = _refusal("append")
+    extend = _refusal("extend")
+    insert = _refusal("insert")
+    remove = _refusal("remove")
+    clear = _refusal("clear")
+    sort = _refusal("sort")
+    reverse = _refusal("reverse")
+    __iadd__ = _refusal("+=")
+    __imul__ = _refusal("*=")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (FrozenList, (list(self),))
@@ -113,7 +126,7 @@ def freeze(value: Any) -> Any:
         True
         >>> v["a"].append(3)
         Traceback (most recent call last):
-        TypeError: graph state is read-only: ...
+        rxchronos.graph._errors.ReadOnlyStateError: graph state is read-only: cannot call ...
     """
     kind = type(value)
     if kind in ATOMIC:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from rxchronos.graph import GraphError, ReadOnlyStateError
 from rxchronos.graph._state import FrozenDict, FrozenList, freeze, freeze_mapping
 
 MUTATIONS = [
@@ -35,9 +36,48 @@ def sample() -> FrozenDict:
 @pytest.mark.parametrize("mutate", MUTATIONS)
 def test_every_mutation_is_refused(mutate: Any) -> None:
     value = sample()
-    with pytest.raises(TypeError, match="read-only"):
+    with pytest.raises(ReadOnlyStateError, match="read-only") as caught:
         mutate(value)
+    assert isinstance(caught.value, GraphError) and isinstance(caught.value, TypeError)
+    assert "return an update from the node" in str(caught.value)
     assert value == sample()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "words"),
+    [
+        (lambda v: v.__setitem__("items", []), "items", "cannot set key 'items'"),
+        (lambda v: v.__delitem__("d"), "d", "cannot delete key 'd'"),
+        (lambda v: v.pop("n"), "n", "cannot pop key 'n'"),
+        (lambda v: v.setdefault("z", 1), "z", "cannot set key 'z'"),
+        (lambda v: v["l"].__setitem__(0, 9), 0, "cannot set index 0"),
+        (lambda v: v.update(x=1), None, "cannot call update()"),
+        (lambda v: v["l"].append(1), None, "cannot call append()"),
+    ],
+)
+def test_the_error_names_the_key_and_how_to_change_state(
+    mutate: Any, key: object, words: str
+) -> None:
+    with pytest.raises(ReadOnlyStateError) as caught:
+        mutate(sample())
+    assert caught.value.key == key
+    message = str(caught.value)
+    assert message.startswith(f"graph state is read-only: {words}; return an update")
+    if isinstance(key, str):
+        assert f"return {{{key!r}: new_value}}" in message
+
+
+async def test_a_node_that_mutates_its_state_fails_with_the_typed_error() -> None:
+    from rxchronos.graph import NodeError, Runner, StateGraph
+
+    def mutate(state: Any) -> None:
+        state["items"].append(1)
+
+    graph = StateGraph("g").add_node("a", mutate).set_entry_point("a").compile()
+    with pytest.raises(NodeError) as caught:
+        await Runner(graph).run("s", {"items": []})
+    assert isinstance(caught.value.__cause__, ReadOnlyStateError)
+    assert "ReadOnlyStateError: graph state is read-only" in caught.value.run_state.error
 
 
 def test_equal_to_plain_values_and_json_serialisable() -> None:
