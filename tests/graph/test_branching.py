@@ -15,6 +15,7 @@ from reactivex import operators as ops
 from rxchronos import operators as rxo
 from rxchronos.graph import (
     END,
+    CompiledGraph,
     InvalidUpdateError,
     MemoryStore,
     NodeError,
@@ -55,6 +56,16 @@ def fan_out(delays: tuple[float, float], **runner: Any) -> Runner:
         .compile()
     )
     return Runner(graph, **runner)
+
+
+def side_by_side(reducers: Mapping[str, Any] | None = None, **branches: Any) -> CompiledGraph:
+    """plan (writes nothing) -> every one of ``branches`` (node id: function) in one parallel
+    step, in the order given."""
+    graph = StateGraph("g", reducers=reducers).add_node("plan", lambda s: None)
+    graph.set_entry_point("plan")
+    for name, fn in branches.items():
+        graph.add_node(name, fn).add_edge("plan", name)
+    return graph.compile()
 
 
 async def test_edges_out_of_one_node_run_together_and_a_join_runs_once_after_both() -> None:
@@ -115,16 +126,7 @@ async def test_the_result_and_the_checkpoints_do_not_depend_on_which_branch_fini
 
 
 async def test_two_branches_writing_a_key_without_a_reducer_is_an_invalid_update() -> None:
-    graph = (
-        StateGraph("g")
-        .add_node("plan", lambda s: None)
-        .add_node("left", lambda s: {"answer": 1})
-        .add_node("right", lambda s: {"answer": 2})
-        .set_entry_point("plan")
-        .add_edge("plan", "left")
-        .add_edge("plan", "right")
-        .compile()
-    )
+    graph = side_by_side(left=lambda s: {"answer": 1}, right=lambda s: {"answer": 2})
     runner = Runner(graph, MemoryStore())
     seen = record(runner)
     with pytest.raises(InvalidUpdateError, match=r"'answer'.*'left', 'right'") as caught:
@@ -276,16 +278,7 @@ async def test_disposing_the_stream_cancels_every_branch() -> None:
 
         return node
 
-    graph = (
-        StateGraph("g")
-        .add_node("plan", lambda s: None)
-        .add_node("a", hang("a"))
-        .add_node("b", hang("b"))
-        .set_entry_point("plan")
-        .add_edge("plan", "a")
-        .add_edge("plan", "b")
-        .compile()
-    )
+    graph = side_by_side(a=hang("a"), b=hang("b"))
     runner = Runner(graph)
     seen = record(runner)
     subscription = runner.stream("s", {}).subscribe()
@@ -335,15 +328,10 @@ async def test_resume_after_a_failure_reruns_the_step_and_remembers_a_waiting_jo
 
 
 async def test_add_messages_merges_by_message_id() -> None:
-    graph = (
-        StateGraph("chat", reducers={"messages": add_messages})
-        .add_node("plan", lambda s: None)
-        .add_node("edit", lambda s: {"messages": [{"id": "m1", "text": "edited"}]})
-        .add_node("reply", lambda s: {"messages": [{"id": "m2", "text": "reply"}]})
-        .set_entry_point("plan")
-        .add_edge("plan", "edit")
-        .add_edge("plan", "reply")
-        .compile()
+    graph = side_by_side(
+        {"messages": add_messages},
+        edit=lambda s: {"messages": [{"id": "m1", "text": "edited"}]},
+        reply=lambda s: {"messages": [{"id": "m2", "text": "reply"}]},
     )
     result = await Runner(graph).run("s", {"messages": [{"id": "m1", "text": "draft"}]})
     assert [m["text"] for m in result.state["messages"]] == ["edited", "reply"]
@@ -370,16 +358,7 @@ async def test_two_failing_branches_the_first_in_task_order_is_the_error_the_oth
 
         return node
 
-    graph = (
-        StateGraph("g")
-        .add_node("plan", lambda s: None)
-        .add_node("left", broken("left is gone"))
-        .add_node("right", broken("right is gone"))
-        .set_entry_point("plan")
-        .add_edge("plan", "left")
-        .add_edge("plan", "right")
-        .compile()
-    )
+    graph = side_by_side(left=broken("left is gone"), right=broken("right is gone"))
     runner = Runner(graph, MemoryStore())
     seen = record(runner)
     with pytest.raises(NodeError, match="left is gone") as caught:
