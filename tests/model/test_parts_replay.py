@@ -463,8 +463,42 @@ async def test_whole_answers_have_the_same_parts(provider_server: ProviderServer
             }
         ],
     }
+    responses_answer = {
+        "id": "resp_whole",
+        "status": "completed",
+        "output": [
+            {
+                "type": "reasoning",
+                "id": "rs_1",
+                "summary": [{"type": "summary_text", "text": "Go."}],
+            },
+            {
+                "type": "web_search_call",
+                "id": "ws_1",
+                "status": "completed",
+                "action": {"query": "q"},
+            },
+            {
+                "type": "message",
+                "content": [
+                    {
+                        "type": "output_text",
+                        "text": "Sunny.",
+                        "annotations": [
+                            {
+                                "type": "url_citation",
+                                "url": "https://a.example",
+                                "start_index": 0,
+                                "end_index": 6,
+                            }
+                        ],
+                    }
+                ],
+            },
+        ],
+    }
     json_headers = {"Content-Type": "application/json"}
-    for answer in (anthropic_answer, gemini_answer, perplexity_answer):
+    for answer in (anthropic_answer, gemini_answer, perplexity_answer, responses_answer):
         provider_server.reply(Reply(json.dumps(answer).encode(), headers=json_headers))
     async with anthropic(provider_server) as provider:
         claude = await provider.chat(REQUEST)
@@ -472,6 +506,8 @@ async def test_whole_answers_have_the_same_parts(provider_server: ProviderServer
         gem = await provider.chat(REQUEST)
     async with perplexity(provider_server) as provider:
         pplx = await provider.chat(REQUEST)
+    async with responses(provider_server) as provider:
+        resp = await provider.chat(REQUEST)
     assert [p.type for p in claude.parts] == [
         "reasoning",
         "server_tool_call",
@@ -483,6 +519,13 @@ async def test_whole_answers_have_the_same_parts(provider_server: ProviderServer
     assert [p.type for p in gem.parts] == ["text", "server_tool_call", "server_tool_result", "text"]
     assert isinstance(gem.parts[2], ServerToolResultPart) and gem.parts[2].is_error
     assert [p.type for p in pplx.parts] == ["text", "citation"]
+    assert [p.type for p in resp.parts] == ["reasoning", "server_tool_call", "text", "citation"]
+    assert resp.parts[0] == ReasoningPart(
+        text="Go.",
+        id="rs_1",
+        dialect="openai-responses",
+        raw=responses_answer["output"][0],  # type: ignore[index]
+    )
 
 
 def _select(deltas: list[ChatResponse], operator: Any) -> list[Any]:
