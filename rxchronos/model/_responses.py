@@ -246,8 +246,10 @@ _RESULT_FIELDS = ("results", "outputs", "output", "result", "tools")
 
 def _item_input(item: dict[str, Any]) -> dict[str, Any]:
     action = item.get("action")
-    if type(action) is dict:
-        return action  # web_search_call: {"type": "search", "query": ...}
+    if (
+        type(action) is dict
+    ):  # web_search_call: {"type": "search", "query": ...}; sources are results
+        return {k: v for k, v in action.items() if k != "sources"}
     arguments = item.get("arguments")
     if type(arguments) is str:  # mcp_call: JSON text
         try:
