@@ -451,7 +451,10 @@ class RunExecution:
         self.state = state
         self._joins = {index: set(done) for index, done in (joins or {}).items()}
         self._done = dict(done) if done else {}
-        self._step = self.parent.step if self.parent is not None else 0
+        parent = self.parent
+        # the number of the step before: a paused checkpoint is written before the step it
+        # pauses, so that step keeps its number (and its tasks their ids) when resumed
+        self._step = 0 if parent is None else parent.step - 1 if parent.paused else parent.step
         graph = self._graph
         nodes = graph.nodes
         reducers = graph.reducers

@@ -24,7 +24,16 @@ from rxchronos.graph import (
     StateSerializationError,
 )
 
-from .helpers import approval_graph, assert_failed, chain, kinds, linear_graph, loop_graph, record
+from .helpers import (
+    approval_graph,
+    assert_failed,
+    chain,
+    collect,
+    kinds,
+    linear_graph,
+    loop_graph,
+    record,
+)
 
 
 async def test_resume_runs_the_interrupt_node_and_does_not_pause_again() -> None:
@@ -229,3 +238,17 @@ async def test_fork_and_replay_leave_the_original_rows_byte_identical(tmp_path: 
         assert (fork.state["count"], replay.state["count"]) == (5, 3)
         assert [row[1:] for row in raw_rows(path, "orig")] == [row[1:] for row in before]
         assert (await store.list_checkpoints("f"))[0].parent_id == history[0].checkpoint_id
+
+
+async def test_a_resumed_step_keeps_the_task_ids_of_an_uninterrupted_run() -> None:
+    def ids(events: list[Any]) -> list[str | None]:
+        return [e.task_id for e in events if e.type == "node_start"]
+
+    runner = Runner(approval_graph().compile(), MemoryStore())
+    seen = record(runner)
+    await runner.run("s", {})
+    await runner.resume("s", update={"answer": "yes"})
+    nodes = approval_graph().compile().nodes
+    plain = chain(*((name, nodes[name].fn) for name in ("draft", "review", "publish")))
+    reference = await collect(Runner(plain), "ref", {"answer": "yes"})
+    assert ids(seen) == ids(reference) == ["draft:1", "review:2", "publish:3"]

@@ -333,6 +333,9 @@ async def test_a_subgraph_pausing_in_a_parallel_step_keeps_its_finished_siblings
     assert done.status is RunStatus.COMPLETED
     assert counts == {"review/draft": 1, "review/approve": 1, "a": 1, "b": 1}
     assert [e.node_id for e in seen if e.type == "node_start"] == ["review", "approve"]
+    # the resumed step's tasks keep their ids: the same ns as before the pause
+    assert {e.ns for e in seen if e.ns} == {("review:2",)}
+    assert [e.task_id for e in seen if e.type == "node_start"] == ["review:2", "approve:2"]
     assert done.state["review"] == "ok"
     assert done.state["log"] == ["plan", "draft", "a", "b"]  # task order: review, a, b
 
