@@ -72,6 +72,24 @@ async def open_stream(
 
 
 @pytest.fixture
+def url() -> str:
+    """The shared Redis server's URL (the test is skipped without one)."""
+    from .redis_servers import shared_url  # imports redis: only for the tests that ask
+
+    return shared_url()
+
+
+@pytest.fixture
+async def namespace(url: str) -> AsyncIterator[str]:
+    """A fresh key namespace on the shared Redis server, deleted after the test."""
+    from .redis_servers import drop_namespace, new_namespace
+
+    name = new_namespace()
+    yield name
+    drop_namespace(url, name)
+
+
+@pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """A client session; every response an :class:`SSEReader` read is released after the test."""
     async with aiohttp.ClientSession() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -23,19 +23,7 @@ from rxchronos.stream import (
 )
 
 from .conftest import Serve, SSEReader, eventually, open_stream
-from .redis_servers import drop_namespace, free_port, new_namespace, private_redis, shared_url
-
-
-@pytest.fixture
-def url() -> str:
-    return shared_url()
-
-
-@pytest.fixture
-async def namespace(url: str) -> AsyncIterator[str]:
-    name = new_namespace()
-    yield name
-    drop_namespace(url, name)
+from .redis_servers import free_port, new_namespace, private_redis
 
 
 def seq(event_id: str) -> int:

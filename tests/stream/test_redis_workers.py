@@ -12,33 +12,19 @@ import contextlib
 import json
 import random
 import signal
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 
 from rxchronos.stream import Event, RedisBroker
 
 from .conftest import SSEReader
-from .redis_servers import Worker, drop_namespace, new_namespace, shared_url, worker_processes
+from .redis_servers import Worker, worker_processes
 
 
 def workers(
     url: str, namespace: str, count: int
 ) -> contextlib.AbstractAsyncContextManager[list[Worker]]:
     return worker_processes("tests.stream.redis_worker", count, url, namespace)
-
-
-@pytest.fixture
-def url() -> str:
-    return shared_url()
-
-
-@pytest.fixture
-async def namespace(url: str) -> AsyncIterator[str]:
-    name = new_namespace()
-    yield name
-    drop_namespace(url, name)
 
 
 def number(event_data: str) -> int:
