@@ -55,7 +55,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import reactivex
 from reactivex import abc
@@ -84,7 +84,9 @@ ITERATOR_OVERFLOW: tuple[Overflow, ...] = ("error", "drop_oldest", "drop_newest"
 """The overflow policies [`to_async_iterator`][rxchronos.to_async_iterator] takes."""
 
 # asyncio keeps only weak references to tasks: a producer suspended on a future nobody else holds
-# would otherwise be collected mid-run. Each task leaves the set when it ends.
+# would otherwise be collected mid-run. Each task leaves the set as its coroutine ends (a done
+# callback would cost a trip through the loop per subscription), or, when it is cancelled before
+# its coroutine started, from a done callback added then.
 _RUNNING: set[asyncio.Task[None]] = set()
 
 
@@ -159,62 +161,53 @@ class _Producer(reactivex.Observable[_T]):
         *,
         scheduler: abc.SchedulerBase | None = None,
     ) -> abc.DisposableBase:
-        """Subscribe an observer or callbacks, as ``reactivex.Observable.subscribe`` does."""
+        """Subscribe an observer or callbacks, as ``reactivex.Observable.subscribe`` does.
+
+        Callbacks are called as they are (``reactivex.Observer`` makes two calls per item); a
+        missing ``on_error`` raises the error, as reactivex's does."""
         if isinstance(on_next, abc.ObserverBase) or callable(getattr(on_next, "on_next", None)):
-            observer: abc.ObserverBase[_T] = on_next  # type: ignore[assignment]
-        else:
-            observer = cast(
-                abc.ObserverBase[_T],
-                _Callbacks(on_next, on_error, on_completed),
-            )
-        return self._subscribe_core(observer, scheduler)
+            return self._subscribe_core(on_next, scheduler)  # type: ignore[arg-type]
+        return self._start(on_next or _ignore, on_error or _raise, on_completed or _nothing)
 
     def _subscribe_core(
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
+        return self._start(observer.on_next, observer.on_error, observer.on_completed)
+
+    def _start(
+        self,
+        on_next: Callable[[Any], None],
+        on_error: Callable[[Exception], None],
+        on_completed: Callable[[], None],
+    ) -> abc.DisposableBase:
         try:
             loop = running_loop(self._what)
         except NoRunningLoopError as exc:
-            observer.on_error(exc)
+            on_error(exc)
             return Disposable()
-        return _Production(self._produce, observer, loop, self._what).start()
+        return _Production(self._produce, on_next, on_error, on_completed, loop, self._what)
 
 
 def _ignore(_item: Any) -> None:
     pass
 
 
-class _Callbacks:
-    """Callbacks given to `_Producer.subscribe`. ``on_next`` is the subscriber's own
-    function, called as it is (``reactivex.Observer`` makes two calls per item); a missing
-    ``on_error`` raises the error, as reactivex's does."""
+def _ended(*_args: Any) -> None:
+    """``emit`` and its switch once the subscription's task is over (see `_Production._run`)."""
 
-    __slots__ = ("_on_completed", "_on_error", "on_next")
 
-    def __init__(
-        self,
-        on_next: Callable[[Any], None] | None,
-        on_error: Callable[[Exception], None] | None,
-        on_completed: Callable[[], None] | None,
-    ) -> None:
-        self.on_next = on_next or _ignore
-        self._on_error = on_error
-        self._on_completed = on_completed
+def _raise(error: Exception) -> None:
+    raise error
 
-    def on_error(self, error: Exception) -> None:
-        if self._on_error is None:
-            raise error
-        self._on_error(error)
 
-    def on_completed(self) -> None:
-        if self._on_completed is not None:
-            self._on_completed()
+def _nothing() -> None:
+    pass
 
 
 class _Production(abc.DisposableBase):
     """One subscription of [`from_producer`][rxchronos.from_producer]: a task running the producer
-    into an observer, and the disposable that stops it (one object: reactivex's ``Disposable`` takes
-    a lock)."""
+    into the subscriber's callbacks, and the disposable that stops it (one object: reactivex's
+    ``Disposable`` takes a lock)."""
 
     __slots__ = (
         "_cancelled",
@@ -222,7 +215,8 @@ class _Production(abc.DisposableBase):
         "_failure",
         "_loop",
         "_loop_thread",
-        "_observer",
+        "_on_completed",
+        "_on_error",
         "_produce",
         "_stop_emit",
         "_stopped",
@@ -233,28 +227,34 @@ class _Production(abc.DisposableBase):
     def __init__(
         self,
         produce: Callable[[Callable[[Any], None]], Awaitable[None]],
-        observer: abc.ObserverBase[Any],
+        on_next: Callable[[Any], None],
+        on_error: Callable[[Exception], None],
+        on_completed: Callable[[], None],
         loop: asyncio.AbstractEventLoop,
         what: str,
     ) -> None:
         self._produce = produce
-        self._observer = observer
+        self._on_error = on_error
+        self._on_completed = on_completed
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._what = what
-        self._stopped = False  # nothing more reaches the observer
+        self._stopped = False  # nothing more reaches the subscriber
         self._cancelled = False  # the producer was told (a CancelledError is on its way)
         self._failure: Exception | None = None  # what the subscriber's on_next raised
-        self._task: asyncio.Task[None] | None = None
-        self._emit, self._stop_emit = self._emitter()
+        self._emit, self._stop_emit = self._emitter(on_next)
+        task = self._task = loop.create_task(self._run())
+        if not task.done():  # an eager task factory may have run it to its end already
+            _RUNNING.add(task)
 
-    def _emitter(self) -> tuple[Callable[[Any], None], Callable[[], None]]:
+    def _emitter(
+        self, on_next: Callable[[Any], None]
+    ) -> tuple[Callable[[Any], None], Callable[[], None]]:
         """The producer's ``emit``, and the switch that makes it refuse from then on.
 
         A closure over the subscriber's ``on_next`` (measurably cheaper per item than a bound
         method with a flag); stopping swaps ``on_next`` for `_refuse`.
         """
-        on_next: Callable[[Any], None] = self._observer.on_next
 
         def emit(item: Any) -> None:
             try:
@@ -267,12 +267,6 @@ class _Production(abc.DisposableBase):
             on_next = self._refuse
 
         return emit, stop
-
-    def start(self) -> abc.DisposableBase:
-        task = self._task = self._loop.create_task(self._run())
-        _RUNNING.add(task)
-        task.add_done_callback(_RUNNING.discard)
-        return self
 
     def _stop(self) -> None:
         self._stopped = True
@@ -310,42 +304,49 @@ class _Production(abc.DisposableBase):
         if not self._cancelled and task is not None and not task.done():
             self._cancelled = True
             task.cancel()
+            task.add_done_callback(_RUNNING.discard)  # `_run` may never start
 
     async def _run(self) -> None:
         try:
             await self._produce(self._emit)
         except asyncio.CancelledError:
             if self._failure is not None:
-                self._end(self._observer.on_error, self._failure)
+                self._end(self._on_error, "on_error", self._failure)
                 return  # our own signal, not a cancellation of the task
             if not self._stopped:
                 self._end(
-                    self._observer.on_error,
+                    self._on_error,
+                    "on_error",
                     RxChronosError(f"{self._what} was cancelled before it finished"),
                 )
             raise
         except Exception as exc:
             if self._failure is not None:
                 self._report("the producer raised while stopping for the subscriber", exc)
-                self._end(self._observer.on_error, self._failure)
+                self._end(self._on_error, "on_error", self._failure)
             elif self._stopped:
                 self._report("the producer raised after the subscription was disposed", exc)
             else:
-                self._end(self._observer.on_error, exc)
-            return
-        if self._failure is not None:
-            self._end(self._observer.on_error, self._failure)
-        elif not self._stopped:
-            self._end(self._observer.on_completed)
+                self._end(self._on_error, "on_error", exc)
+        else:
+            if self._failure is not None:
+                self._end(self._on_error, "on_error", self._failure)
+            elif not self._stopped:
+                self._end(self._on_completed, "on_completed")
+        finally:
+            _RUNNING.discard(self._task)
+            # ``emit`` and its switch refer to this object: let go of them, so that a finished
+            # subscription is freed by its reference count, not left to the cyclic collector
+            self._emit = self._stop_emit = _ended
 
-    def _end(self, callback: Callable[..., None], *args: Any) -> None:
-        """Deliver the end; what the observer raises there goes to the loop's handler."""
+    def _end(self, callback: Callable[..., None], name: str, *args: Any) -> None:
+        """Deliver the end (``name`` is the subscriber's callback); what it raises goes to the
+        loop's handler."""
         self._stop()
         self._cancelled = True
         try:
             callback(*args)
         except Exception as exc:
-            name = getattr(callback, "__name__", "the end")
             self._report(f"the subscriber's {name} raised", exc)
 
     def _report(self, message: str, exc: BaseException) -> None:

@@ -1,16 +1,19 @@
-"""The one way to build a pydantic model without validation: on the installed pydantic, equal to
-what ``model_construct`` builds."""
+"""The one way to build without ``__init__`` or validation: on the installed pydantic, equal to
+what ``model_construct`` builds; for a frozen slotted dataclass, equal to what ``__init__``
+builds."""
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, dataclass, field, replace
 from typing import Any
 
 import pydantic
 import pytest
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from rxchronos._construct import constructor
-from rxchronos.graph import EventType, StreamEvent
+from rxchronos._construct import constructor, slots_constructor
+from rxchronos._errors import ArgumentTypeError
+from rxchronos.graph import Checkpoint, EventType, StreamEvent
 
 
 def test_it_builds_what_model_construct_builds() -> None:
@@ -52,10 +55,87 @@ def test_a_model_that_allows_extra_fields_gets_none_of_its_own() -> None:
     assert first.model_extra == {"y": 3} and second.model_extra == {}
 
 
-def test_models_it_cannot_build_are_refused() -> None:
+def test_a_model_with_private_attributes_takes_their_values() -> None:
     class Private(BaseModel):
+        model_config = ConfigDict(frozen=True)
         x: int
         _cache: int = PrivateAttr(default=0)
 
-    with pytest.raises(TypeError, match="model_construct"):
-        constructor(Private)
+    make = constructor(Private)
+    built = make({"x": 1}, {"_cache": 5})
+    reference = Private.model_construct(x=1)
+    assert built != reference and reference._cache == 0  # == compares private attributes too
+    reference._cache = 5
+    assert built == reference
+    assert built.model_fields_set == {"x"} and built.model_dump() == {"x": 1}
+    assert make({"x": 2}, {"_cache": 6})._cache == 6 and built._cache == 5  # not shared
+    with pytest.raises(ArgumentTypeError, match="Private has private attributes"):
+        make({"x": 1})
+
+
+def test_the_broker_event_is_built_with_its_frame_cache() -> None:
+    from datetime import UTC, datetime
+
+    from rxchronos.stream import Event
+    from rxchronos.stream._event import event_from_payload
+
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    built = event_from_payload(b'{"type":"t","data":[1]}', id="e-1", topic="a", timestamp=at)
+    reference = Event(type="t", data=[1], id="e-1", topic="a", timestamp=at)
+    assert built.model_dump() == reference.model_dump()
+    assert built.model_fields_set == reference.model_fields_set
+    assert built.__pydantic_private__ == {
+        "_json": b'{"type":"t","data":[1]}',
+        "_frame": None,
+        "_named_frame": None,
+        "_data_frame": None,
+    }
+    assert built.to_sse() == reference.to_sse()
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    left: int
+    right: list[int] = field(default_factory=list)
+
+
+def test_slots_constructor_builds_what_init_builds() -> None:
+    values = ("c1", "s", "r", 2, {"x": 1}, "next", True, "c0", 1.5, {"tasks": []})
+    built = slots_constructor(Checkpoint)(*values)
+    assert built == Checkpoint(*values)
+    assert type(built) is Checkpoint and replace(built, step=3).step == 3
+    with pytest.raises(FrozenInstanceError):
+        built.step = 4  # type: ignore[misc]
+    assert slots_constructor(Pair)(1, [2]) == Pair(1, [2])
+    with pytest.raises(TypeError):
+        slots_constructor(Pair)(1)  # no default is filled in: every field is given
+
+
+def test_classes_slots_constructor_cannot_build_are_refused() -> None:
+    @dataclass(frozen=True)
+    class NoSlots:
+        x: int
+
+    @dataclass(slots=True)
+    class Mutable:
+        x: int
+
+    @dataclass(frozen=True, slots=True)
+    class Computed:
+        x: int
+        twice: int = field(init=False, default=0)
+
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        x: int
+
+        def __post_init__(self) -> None:
+            if self.x < 0:
+                raise ValueError("negative")
+
+    for cls in (NoSlots, Mutable, int):
+        with pytest.raises(ArgumentTypeError, match="not a frozen dataclass with slots"):
+            slots_constructor(cls)
+    for cls in (Computed, Checked):
+        with pytest.raises(ArgumentTypeError, match="use its __init__"):
+            slots_constructor(cls)

@@ -163,6 +163,34 @@ async def test_dispose_before_the_task_starts_never_runs_the_producer() -> None:
     assert not producer.finished.is_set()
 
 
+async def test_a_running_producer_is_held_until_it_ends_however_it_ends() -> None:
+    """The strong reference that keeps a suspended producer's task alive (asyncio holds tasks
+    weakly) goes when the task ends: by completion, by error, by disposal at an await, and by a
+    disposal before the task started (its coroutine never runs)."""
+    from rxchronos import aio
+
+    held = set(aio._RUNNING)
+    waiting = Producer(["a"], wait=True)
+    recorder = Recorder()
+    subscription = recorder.subscribe(from_producer(waiting))
+    while not recorder.items:
+        await asyncio.sleep(0)
+    gc.collect()  # nothing else refers to the task: it must survive this
+    assert len(aio._RUNNING - held) == 1
+    subscription.dispose()
+    await waiting.finished.wait()
+    completed, failed = Recorder(), Recorder()
+    completed.subscribe(from_producer(Producer([1])))
+    failed.subscribe(from_producer(Producer([1], fail=ValueError("boom"))))
+    from_producer(Producer([1])).subscribe().dispose()
+    assert len(aio._RUNNING - held) == 3
+    await asyncio.gather(completed.done, failed.done)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert aio._RUNNING - held == set()
+    assert completed.completed == 1 and isinstance(failed.errors[0], ValueError)
+
+
 async def test_dispose_from_another_thread(reported: list[dict[str, Any]]) -> None:
     before = asyncio.all_tasks()
     producer = Producer([1], wait=True)

@@ -16,7 +16,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -25,7 +25,7 @@ from reactivex import abc
 from reactivex.disposable import Disposable
 from reactivex.subject import Subject
 
-from rxchronos._construct import constructor
+from rxchronos._construct import constructor, slots_constructor
 from rxchronos._errors import ArgumentTypeError
 from rxchronos._tap import reset_tap, set_tap
 from rxchronos.graph._compiled import END, CompiledGraph, NodeSpec, Send
@@ -81,6 +81,7 @@ _ids = random.Random()
 _random_bits = _ids.getrandbits
 os.register_at_fork(after_in_child=_ids.seed)
 _build_event = constructor(StreamEvent)
+_build_checkpoint = slots_constructor(Checkpoint)
 
 
 class HotEvents:
@@ -257,6 +258,8 @@ class SubgraphFailed(Exception):
 
 
 _PARALLEL = FrozenDict({"parallel": True})
+_NO_TASKS: list[Task] = []
+"""The next step of a run that ends (never changed)."""
 _running_task: ContextVar[Task | None] = ContextVar("rxchronos_graph_task", default=None)
 """The task a parallel branch runs (set in the branch's own asyncio task)."""
 
@@ -449,7 +452,8 @@ class RunExecution:
         tap_token = set_tap(self.tap)
         run_token = current_run.set(self)
         self.state = state
-        self._joins = {index: set(done) for index, done in (joins or {}).items()}
+        if joins:
+            self._joins = {index: set(done) for index, done in joins.items()}
         self._done = dict(done) if done else {}
         parent = self.parent
         # the number of the step before: a paused checkpoint is written before the step it
@@ -498,9 +502,12 @@ class RunExecution:
                     given: Any = task.arg if task.send else state
                     publish(_NODE_START, node, None if task.send else state, None, None, data, tid)
                     try:
-                        result = _call(spec, given)
-                        if type(result) is not dict and _awaitable(result):
-                            result = await result
+                        if spec.is_async:  # an async def node: its coroutine, awaited at once
+                            result = await spec.fn(given)
+                        else:
+                            result = _call(spec, given)
+                            if type(result) is not dict and _awaitable(result):
+                                result = await result
                         if reducers:
                             update = node_update(node, state, result)
                             state = apply_writes(state, [(node, update)], reducers)
@@ -546,13 +553,14 @@ class RunExecution:
                         ),
                     )
                 single = successor.get(tasks[0].node) if len(tasks) == 1 else None
+                edges: Sequence[tuple[Task, str, Mapping[str, Any]]]
                 if single is None:
                     next_tasks, edges = self._next_step(tasks, state)
                 elif single == END:
-                    next_tasks, edges = [], []
+                    next_tasks, edges = _NO_TASKS, ()
                 else:  # one node, one static edge: no route, no join, nothing to look up
                     next_tasks = [Task(single)]
-                    edges = [(tasks[0], single, edge_data[tasks[0].node, single])]
+                    edges = ((tasks[0], single, edge_data[tasks[0].node, single]),)
                 if memory is not None:  # a MemoryStore never waits: no coroutine per step
                     checkpoint = self._new_checkpoint(next_tasks, False)
                     memory.put_nowait(checkpoint)
@@ -846,7 +854,7 @@ class RunExecution:
                     "joins": {str(i): sorted(done) for i, done in self._joins.items()},
                 }
             )
-        return Checkpoint(
+        return _build_checkpoint(
             f"{self.run_id}-{self._checkpoints}",
             self.session_id,
             self.run_id,

@@ -5,13 +5,15 @@ listeners that come and go during delivery."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import operator
 import random
 from collections.abc import Mapping
 from typing import Any
 
 from reactivex import Observable, Observer
 
-from rxchronos.graph import Checkpoint, MemoryStore, Runner, StreamEvent
+from rxchronos.graph import Checkpoint, MemoryStore, Runner, StateGraph, StreamEvent
 
 from .helpers import LINEAR, chain, collect, kinds, linear_graph, path_kinds, record
 
@@ -179,3 +181,58 @@ async def test_run_ids_do_not_follow_the_random_module_seed() -> None:
         ids.append((await runner.run("s", {})).run_id)
     assert ids[0] != ids[1]
     assert all(len(run_id) == 32 and int(run_id, 16) >= 0 for run_id in ids)
+
+
+async def test_a_finished_run_is_freed_by_reference_counting() -> None:
+    """A run leaves no reference cycle behind (the subscription's task, its ``emit``, the run's
+    execution and events): the cyclic collector never has work from a run, whose cost would
+    otherwise land on later runs. Checked for a plain run, one with a MemoryStore, a parallel
+    step and a failing node."""
+
+    def boom(state: Mapping[str, Any]) -> None:
+        raise ValueError("boom")
+
+    fan = (
+        StateGraph("fan", reducers={"n": operator.add})
+        .add_node("a", lambda s: {"n": [1]})
+        .add_node("b", lambda s: {"n": [2]})
+        .add_node("c", lambda s: {"n": [3]})
+        .set_entry_point("a")
+        .add_edge("a", "b")
+        .add_edge("a", "c")
+        .compile()
+    )
+    runners = [
+        Runner(linear_graph().compile()),
+        Runner(linear_graph().compile(), MemoryStore()),
+        Runner(fan),
+        Runner(StateGraph("g").add_node("x", boom).set_entry_point("x").compile()),
+    ]
+    loop = asyncio.get_running_loop()
+
+    async def run_once(runner: Runner, session_id: str) -> None:
+        ended: asyncio.Future[None] = loop.create_future()
+        runner.stream(session_id, {}).subscribe(
+            lambda _: None, lambda _: ended.set_result(None), lambda: ended.set_result(None)
+        )
+        await ended
+        await asyncio.sleep(0)  # the subscription's task ends after telling the subscriber
+
+    for runner in runners:  # warm up: first-use caches are not garbage
+        await run_once(runner, "warm")
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for i, runner in enumerate(runners):
+            await run_once(runner, f"s{i}")
+        gc.collect()
+        ours = [
+            o
+            for o in gc.garbage
+            if type(o).__module__.startswith("rxchronos")
+            or getattr(o, "__module__", None) in ("rxchronos.aio", "rxchronos.graph._runner")
+        ]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert ours == []
