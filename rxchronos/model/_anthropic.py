@@ -55,6 +55,7 @@ from rxchronos._errors import InvalidArgumentError
 from rxchronos.model._dialect import (
     MalformedData,
     StreamParser,
+    answered_call_id,
     as_count,
     as_list,
     as_object,
@@ -151,13 +152,9 @@ def _turn(message: Message) -> tuple[str, list[dict[str, Any]]]:
     if message.role is Role.ASSISTANT:
         return "assistant", _assistant_blocks(message)
     if message.role is Role.TOOL:
-        if not message.tool_call_id:
-            raise InvalidArgumentError(
-                "a tool message needs the tool_call_id of the call it answers"
-            )
         result = {
             "type": "tool_result",
-            "tool_use_id": message.tool_call_id,
+            "tool_use_id": answered_call_id(message),
             "content": message.content or "",
         }
         return "user", [result]

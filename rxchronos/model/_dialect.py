@@ -511,6 +511,25 @@ def build_turns(
     return "\n\n".join(system), turns
 
 
+def answered_call_id(message: Message) -> str:
+    """The ``tool_call_id`` of a ``Role.TOOL`` message, for the APIs that match a tool result to
+    its call by id (Chat Completions and its kin, Responses, Anthropic, Cohere).
+
+    Raises:
+        InvalidArgumentError: the message has none (the API would reject the request).
+
+    Example:
+        >>> answered_call_id(Message(role="tool", tool_call_id="c1", content="21"))
+        'c1'
+    """
+    if not message.tool_call_id:
+        raise InvalidArgumentError(
+            "a tool message needs the tool_call_id of the call it answers: "
+            "Message(role='tool', tool_call_id=call.id, content=...)"
+        )
+    return message.tool_call_id
+
+
 def tool_names(messages: Iterable[Message]) -> dict[str, str]:
     """Tool-call id -> tool name, from the assistant messages (for APIs that answer by name).
 

@@ -43,6 +43,7 @@ from typing import Any, ClassVar, Unpack
 from rxchronos.model._dialect import (
     MalformedData,
     StreamParser,
+    answered_call_id,
     as_count,
     as_list,
     as_object,
@@ -110,7 +111,9 @@ def message_dict(message: Message) -> dict[str, Any]:
         out["content"] = message.content or ""
     if message.name:
         out["name"] = message.name
-    if message.tool_call_id:
+    if message.role is Role.TOOL:
+        out["tool_call_id"] = answered_call_id(message)
+    elif message.tool_call_id:
         out["tool_call_id"] = message.tool_call_id
     return out
 

@@ -42,6 +42,7 @@ from typing import Any, Unpack
 
 from rxchronos.model._dialect import (
     StreamParser,
+    answered_call_id,
     as_count,
     as_list,
     as_object,
@@ -50,7 +51,7 @@ from rxchronos.model._dialect import (
     new_tool_call,
     sampling_fields,
 )
-from rxchronos.model._errors import ProviderConfigError, ProviderStreamError
+from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._http import HTTPRequest
 from rxchronos.model._operators import ResponseCollector
 from rxchronos.model._parts import (
@@ -108,12 +109,9 @@ def _part_item(part: ContentPart) -> dict[str, Any] | None:
 
 def _input_items(message: Message) -> list[dict[str, Any]]:
     if message.role is Role.TOOL:
-        if not message.tool_call_id:
-            raise ProviderConfigError(
-                "a tool message needs the tool_call_id of the call it answers"
-            )
         output = message.content or ""
-        return [{"type": "function_call_output", "call_id": message.tool_call_id, "output": output}]
+        call_id = answered_call_id(message)
+        return [{"type": "function_call_output", "call_id": call_id, "output": output}]
     items = [i for i in map(_part_item, message.parts) if i is not None]
     if message.content and not any(isinstance(p, TextPart) for p in message.parts):
         items.append({"role": message.role.value, "content": message.content})

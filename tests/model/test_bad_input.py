@@ -9,11 +9,13 @@ from typing import Any
 import pydantic
 import pytest
 
-from rxchronos import RxChronosError
+from rxchronos import InvalidArgumentError, RxChronosError
 from rxchronos.model import (
+    Anthropic,
     AzureOpenAI,
     AzureOpenAIResponses,
     ChatRequest,
+    Cohere,
     FallbackProvider,
     FunctionDef,
     Gemini,
@@ -22,6 +24,7 @@ from rxchronos.model import (
     Ollama,
     OpenAI,
     OpenAICompatible,
+    OpenAIResponses,
     ProviderConfigError,
     RetryPolicy,
     ScriptedProvider,
@@ -248,3 +251,35 @@ def test_a_number_of_seconds_sets_every_timeout() -> None:
     assert OpenAI(api_key=KEY, model="m").timeouts == Timeouts()
     custom = Timeouts(idle=3)
     assert OpenAI(api_key=KEY, model="m", timeout=custom).timeouts is custom
+
+
+# Every request-builder family, with a server that must never be reached (nothing listens).
+UNREACHABLE = "http://127.0.0.1:9"
+FAMILIES: list[tuple[str, Callable[[], Any]]] = [
+    ("chat completions", lambda: OpenAI(api_key=KEY, model="m", base_url=f"{UNREACHABLE}/v1")),
+    ("responses", lambda: OpenAIResponses(api_key=KEY, model="m", base_url=f"{UNREACHABLE}/v1")),
+    ("anthropic", lambda: Anthropic(api_key=KEY, model="m", base_url=UNREACHABLE)),
+    ("gemini", lambda: Gemini(api_key=KEY, model="m", base_url=UNREACHABLE)),
+    ("cohere", lambda: Cohere(api_key=KEY, model="m", base_url=UNREACHABLE)),
+    ("ollama", lambda: Ollama(model="m", base_url=UNREACHABLE)),
+]
+
+
+@pytest.mark.parametrize(("family", "make"), FAMILIES, ids=[f for f, _ in FAMILIES])
+async def test_a_tool_message_without_its_call_reaches_the_caller_typed(
+    family: str, make: Callable[[], Any]
+) -> None:
+    """A tool message without tool_call_id (and without a name to match it by) is the builder's
+    InvalidArgumentError, given to the subscriber as it is, before anything is sent; Ollama,
+    whose tool messages need neither, sends it."""
+    request = ChatRequest(messages=[HI, Message(role="tool", content="21 degrees")])
+    async with make() as provider:
+        if family == "ollama":
+            body = provider.build_request(request, stream=True).body
+            assert body["messages"][1] == {"role": "tool", "content": "21 degrees"}
+            return
+        with pytest.raises(InvalidArgumentError, match="tool_call_id") as built:
+            provider.build_request(request, stream=True)
+        _, error = await run_stream(provider.stream_chat(request))
+    assert type(error) is InvalidArgumentError and str(error) == str(built.value)
+    assert isinstance(error, RxChronosError) and isinstance(error, ValueError)
