@@ -276,7 +276,7 @@ def usage_of(raw: Any) -> Usage | None:
 
 
 def _new_call_id(slot: int, prefix: str) -> str:
-    return f"call_{prefix}_{slot}" if slot >= 0 else f"code_{prefix}_{-slot}"
+    return f"call_{prefix}_{slot}"
 
 
 def _texts(text: list[str], thoughts: list[str]) -> dict[str, Any]:
@@ -475,9 +475,9 @@ class GeminiParser(StreamParser):
         if code is not None:
             code = as_object(code, "executableCode")
             self._code_calls += 1
-            self._code_id = as_text(code.get("id"), "executableCode id") or self._new_id(
-                -self._code_calls
-            )
+            # pairs the call with its result: unique in the answer, and with its responseId
+            made = f"{self.response_id or 'code'}_code_{self._code_calls}"
+            self._code_id = as_text(code.get("id"), "executableCode id") or made
             return ServerToolCallPart(
                 id=self._code_id,
                 name=CODE_EXECUTION,

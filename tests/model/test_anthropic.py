@@ -49,6 +49,7 @@ FIXTURES = [
     "thinking_signature.sse",
     "tool_truncated_max_tokens.sse",
     "no_message_stop.sse",
+    "server_tools_citations.sse",
 ]
 
 

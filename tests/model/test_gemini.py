@@ -46,6 +46,7 @@ FIXTURES = [
     "no_finish_reason.sse",
     "thought_signature_max_tokens.sse",
     "prompt_blocked.sse",
+    "code_execution_grounding.sse",
 ]
 
 
