@@ -40,6 +40,8 @@ from rxchronos.stream import sse_client
 __all__ = ["main"]
 
 DEFAULT_CHAT_MODEL = "scripted:echo"
+DEFAULT_WORKERS = 2
+MAX_WORKERS = 64
 _T = TypeVar("_T")
 
 
@@ -120,6 +122,35 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="seconds between the scripted model's deltas (0.05 on the page, 0.02 with --once)",
     )
+    demo.add_argument(
+        "--redis",
+        metavar="URL",
+        help="serve with several workers sharing Redis (events, their history) at URL, "
+        "e.g. redis://127.0.0.1:6379/0; needs --postgres",
+    )
+    demo.add_argument(
+        "--postgres",
+        metavar="DSN",
+        help="the PostgreSQL of the workers (checkpoints, leases), e.g. "
+        "postgresql://postgres@127.0.0.1:5432/postgres; needs --redis",
+    )
+    demo.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"how many worker processes serve the port (with --redis and --postgres; "
+        f"default {DEFAULT_WORKERS}, at most {MAX_WORKERS})",
+    )
+    demo.add_argument(
+        "--namespace",
+        default="rxchronos-demo",
+        help="the Redis key prefix of the workers' runs (rxchronos-demo)",
+    )
+    demo.add_argument(
+        "--schema",
+        default="rxchronos_demo",
+        help="the PostgreSQL schema of the workers' checkpoints (rxchronos_demo)",
+    )
     demo.set_defaults(run=_demo, command="demo")
 
     chat = commands.add_parser(
@@ -190,6 +221,7 @@ def _demo(args: argparse.Namespace) -> int:
     """``rxchronos demo``: the live page, or ``--once`` in the terminal."""
     from rxchronos.demo import demo_provider
 
+    shared = _check_workers(args)
     if args.once:
         delay = 0.02 if args.delay is None else args.delay
     else:
@@ -197,11 +229,55 @@ def _demo(args: argparse.Namespace) -> int:
     provider = provider_from_string(args.model) if args.model else demo_provider(delay)
     if args.once:
         return asyncio.run(_demo_once(provider, sys.stdout))
+    if shared:
+        from rxchronos.demo._workers import WorkerConfig, serve_workers
+
+        config = WorkerConfig(
+            args.host,
+            args.port,
+            args.redis,
+            args.postgres,
+            args.namespace,
+            args.schema,
+            args.model,
+            delay,
+        )
+        return serve_workers(config, args.workers or DEFAULT_WORKERS, sys.stdout)
     try:
         asyncio.run(_serve_demo(provider, args.host, args.port))
     except KeyboardInterrupt:
         print("rxchronos demo: stopped", flush=True)
     return 0
+
+
+def _check_workers(args: argparse.Namespace) -> bool:
+    """Whether the demo runs on several workers; ``UsageError`` for flags that cannot work."""
+    shared = args.redis is not None or args.postgres is not None
+    if not shared:
+        if args.workers is not None:
+            raise UsageError("--workers needs --redis and --postgres, which the workers share")
+        return False
+    if args.redis is None or args.postgres is None:
+        given, missing = (
+            ("--redis", "--postgres") if args.postgres is None else ("--postgres", "--redis")
+        )
+        raise UsageError(f"{given} needs {missing} too: the workers share both")
+    if args.once:
+        raise UsageError(
+            "--once runs in the terminal: it takes no --redis, --postgres or --workers"
+        )
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers must be 1 to {MAX_WORKERS}, got {args.workers}")
+    from rxchronos.stream._redis import shown_url  # needs the optional redis-py
+
+    url = URL(args.redis)
+    if url.scheme not in ("redis", "rediss", "unix") or not (url.host or url.path):
+        raise UsageError(
+            f"--redis {shown_url(args.redis)!r} is not a redis://, rediss:// or unix:// URL"
+        )
+    if not args.postgres.strip():
+        raise UsageError("--postgres must not be empty")
+    return True
 
 
 async def _demo_once(provider: Provider, out: TextIO) -> int:

@@ -241,6 +241,52 @@ def test_demo_on_a_busy_port_says_so(capsys: pytest.CaptureFixture[str]) -> None
     assert f"cannot serve on 127.0.0.1:{port}" in err and "--port 0" in err
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "2"], "--workers needs --redis and --postgres"),
+        (["--redis", "redis://127.0.0.1:6379/0"], "--redis needs --postgres too"),
+        (["--postgres", "postgresql://postgres@127.0.0.1/test"], "--postgres needs --redis too"),
+        (
+            ["--redis", "redis://h/0", "--postgres", "dbname=x", "--once"],
+            "--once runs in the terminal",
+        ),
+        (
+            ["--redis", "redis://h/0", "--postgres", "dbname=x", "--workers", "0"],
+            "--workers must be 1 to 64, got 0",
+        ),
+        (
+            ["--redis", "http://user:s3cret@h/0", "--postgres", "dbname=x"],
+            "--redis 'http://user@h/0' is not a redis://, rediss:// or unix:// URL",
+        ),
+    ],
+)
+def test_demo_worker_flags_that_cannot_work_are_one_clear_line(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("rxchronos demo: error: ")
+    assert message in err
+    assert "s3cret" not in err
+
+
+def test_demo_workers_on_an_unreachable_redis_name_it_without_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    redis_url = f"redis://:s3cret@127.0.0.1:{port}/0"
+    args = ["demo", "--redis", redis_url, "--postgres", "postgresql://postgres@127.0.0.1/test"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"Redis at redis://127.0.0.1:{port}/0 is unreachable" in err
+    assert "s3cret" not in err
+
+
 def _spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "rxchronos", *args],

@@ -2,6 +2,8 @@
 
 ``create_app()`` is an aiohttp application whose page shows a run of the sample agent as it
 happens, over the library's own SSE route; ``run_once()`` runs the same graph in the terminal.
+With a ``SharedBackend`` (Redis and PostgreSQL), several worker processes serve the same runs
+(``rxchronos demo --redis URL --postgres DSN --workers N``).
 
 Example:
     >>> from rxchronos.demo import create_app
@@ -13,9 +15,11 @@ from __future__ import annotations
 from rxchronos.demo._agent import DEMO_QUESTION, build_agent, demo_provider, initial_state
 from rxchronos.demo._app import create_app
 from rxchronos.demo._once import describe_event, run_once
+from rxchronos.demo._shared import SharedBackend
 
 __all__ = [
     "DEMO_QUESTION",
+    "SharedBackend",
     "build_agent",
     "create_app",
     "demo_provider",

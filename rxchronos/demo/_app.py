@@ -16,7 +16,9 @@
 * ``GET /favicon.ico``: the page's icon.
 
 The app keeps the ``max_runs`` most recent runs: an older one is forgotten (404) and its
-checkpoints are freed, so memory stays bounded however many runs are started.
+checkpoints are freed, so memory stays bounded however many runs are started. With a
+[SharedBackend][rxchronos.demo.SharedBackend] the runs are in Redis and PostgreSQL instead, for
+every worker of ``rxchronos demo --workers N`` (see ``rxchronos.demo._workers``).
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ import asyncio
 import codecs
 import json
 import logging
+import os
 import secrets
-from collections import OrderedDict
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,36 @@ from aiohttp import web
 from rxchronos import RxChronosError
 from rxchronos._errors import InvalidArgumentError
 from rxchronos.demo._agent import DEMO_QUESTION, STEPS, build_agent, demo_provider, initial_state
-from rxchronos.graph import Checkpoint, MemoryStore, Runner, RunState
+from rxchronos.demo._shared import (
+    HEARTBEAT_INTERVAL,
+    MemorySessions,
+    SessionRecord,
+    Sessions,
+    SharedBackend,
+)
+from rxchronos.graph import (
+    Checkpoint,
+    CheckpointStore,
+    MemoryStore,
+    NothingToResumeError,
+    Runner,
+    RunState,
+    SessionBusyError,
+)
 from rxchronos.model import Provider
-from rxchronos.stream import Broker, Event
+from rxchronos.stream import Broker, BrokerProtocol, Event
 from rxchronos.stream.web import add_sse_route
 from rxchronos.ui import add_chat_route
 
-__all__ = ["MAX_RUNNING", "MAX_RUNS", "START_QUERY", "STATIC_DIR", "create_app"]
+__all__ = [
+    "ADOPT_AFTER",
+    "MAX_RUNNING",
+    "MAX_RUNS",
+    "START_QUERY",
+    "STATIC_DIR",
+    "WORKER_HEADER",
+    "create_app",
+]
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_RUNS = 200
@@ -52,21 +76,13 @@ MAX_RUNNING = 16
 """How many runs may be running at once by default; one more is answered 429."""
 START_QUERY = "from"
 """The events URL's query parameter choosing where a first connection starts: start or now."""
+ADOPT_AFTER = 3.0
+"""Seconds a run's lease lasts unrenewed with a shared backend: soon after, a worker whose
+runs' worker died resumes them."""
+_ADOPT_TRIES = 40  # waits of ADOPT_AFTER / 4 for a dead worker's lease to expire
+WORKER_HEADER = "X-Rxchronos-Worker"
+"""With a shared backend, every response names the process (pid) of the worker that sent it."""
 _log = logging.getLogger("rxchronos.demo")
-
-
-@dataclass(slots=True)
-class _Session:
-    session_id: str
-    status: str  # running, paused, completed, failed, cancelled
-    since: str  # the broker id just before the run's first event: the replay anchor
-
-    def describe(self) -> dict[str, str]:
-        return {
-            "session_id": self.session_id,
-            "status": self.status,
-            "events_url": f"/runs/{self.session_id}/events?last_event_id={self.since}",
-        }
 
 
 class _SessionStores:
@@ -108,23 +124,49 @@ class _SessionStores:
 
 
 class _DemoRuns:
-    """The runs of one app: a Runner publishing to a Broker, and the tasks driving the runs."""
+    """The runs of one app: a Runner publishing to a broker, and the tasks driving the runs.
+
+    In one process (the default) the broker is a ``Broker`` and the checkpoints stay in
+    memory; with a [SharedBackend][rxchronos.demo.SharedBackend] they are in Redis and
+    PostgreSQL, every worker answers for every run, and a worker adopts the runs of a worker
+    that died (see ``rxchronos.demo._shared``).
+    """
 
     def __init__(
-        self, provider: Provider, *, question: str, pace: float, max_runs: int, max_running: int
+        self,
+        provider: Provider,
+        *,
+        question: str,
+        pace: float,
+        max_runs: int,
+        max_running: int,
+        shared: SharedBackend | None,
     ) -> None:
         self.provider = provider
         self.question = question
-        self.max_runs = max_runs
         self.max_running = max_running
-        self.broker = Broker()
-        self.store = _SessionStores()
-        self.runner = Runner(build_agent(provider, pace=pace), self.store, broker=self.broker)
-        self.sessions: OrderedDict[str, _Session] = OrderedDict()
+        self.shared = shared
+        self.broker: BrokerProtocol
+        self.sessions: Sessions
+        if shared is None:
+            self.broker = Broker()
+            self.store: CheckpointStore = _SessionStores()
+            self.sessions = MemorySessions(max_runs, self.store.forget)
+            self.runner = Runner(build_agent(provider, pace=pace), self.store, broker=self.broker)
+        else:
+            self.broker, self.store, self.sessions = shared.broker, shared.store, shared.sessions
+            self.runner = Runner(
+                build_agent(provider, pace=pace),
+                self.store,
+                broker=self.broker,
+                lease_ttl=ADOPT_AFTER,
+            )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watch: asyncio.Task[None] | None = None
 
     def running(self) -> int:
-        return sum(session.status == "running" for session in self.sessions.values())
+        """How many runs this app drives now."""
+        return len(self._tasks)
 
     def _check_capacity(self) -> None:
         if self.running() >= self.max_running:
@@ -135,60 +177,106 @@ class _DemoRuns:
                 headers={"Retry-After": "1"},
             )
 
-    def _remember(self, session: _Session) -> None:
-        """Keep ``session``; forget the oldest runs that are not running past ``max_runs``."""
-        self.sessions[session.session_id] = session
-        idle = (s for s in list(self.sessions.values()) if s.status != "running")
-        while len(self.sessions) > self.max_runs:
-            old = next(idle, None)
-            if old is None:  # cannot happen while max_running <= max_runs
-                break
-            del self.sessions[old.session_id]
-            self.store.forget(old.session_id)
-
-    def start(self) -> _Session:
+    async def start(self) -> SessionRecord:
         self._check_capacity()
         session_id = secrets.token_hex(6)
-        since = self.broker.last_event_id  # a page opening later replays the run from its start
-        self.broker.publish(
-            Event(type="run_started", data={"session_id": session_id, "question": self.question}),
-            topic=session_id,
+        event = Event(
+            type="run_started", data={"session_id": session_id, "question": self.question}
         )
-        session = _Session(session_id, "running", since)
-        self._remember(session)
-        self._drive(session, self.runner.run(session_id, initial_state(self.question)))
-        return session
+        if isinstance(self.broker, Broker):
+            since = self.broker.last_event_id  # a page opening later replays the run from here
+            self.broker.publish(event, topic=session_id)
+        else:  # ids are given where the events are stored: read the first one back
+            self.broker.publish(event, topic=session_id)
+            await self.broker.flush()
+            since = _before((await self.broker.history(session_id))[0].id or "")
+        record = SessionRecord(session_id, "running", since)
+        await self.sessions.add(record)
+        self._drive(session_id, self.runner.run(session_id, initial_state(self.question)))
+        return record
 
-    def approve(self, session: _Session, approved: bool) -> None:
-        if session.status != "paused":
-            raise web.HTTPConflict(
-                text=f"run {session.session_id} is {session.status}, not waiting for approval"
-            )
+    async def now(self, session_id: str) -> str:
+        """The id after which a subscriber to the run gets only what comes next."""
+        if isinstance(self.broker, Broker):
+            return self.broker.last_event_id
+        history = await self.broker.history(session_id)
+        return (history[-1].id or "") if history else ""
+
+    async def approve(self, record: SessionRecord, approved: bool) -> SessionRecord:
         self._check_capacity()
-        session.status = "running"
+        if not await self.sessions.set_status(record.session_id, "running", expect="paused"):
+            now = await self.sessions.get(record.session_id) or record
+            raise web.HTTPConflict(
+                text=f"run {record.session_id} is {now.status}, not waiting for approval"
+            )
+        record.status = "running"
         update = {"approved": approved}
-        self._drive(session, self.runner.resume(session.session_id, update=update))
+        self._drive(record.session_id, self.runner.resume(record.session_id, update=update))
+        return record
 
-    def _drive(self, session: _Session, run: Coroutine[Any, Any, RunState]) -> None:
+    def _drive(self, session_id: str, run: Coroutine[Any, Any, RunState]) -> None:
         async def drive() -> None:
             try:
-                session.status = str((await run).status)
+                status = str((await run).status)
             except RxChronosError as exc:  # the run's `error` event already told the page
-                session.status = "failed"
-                _log.warning("demo run %s failed: %s", session.session_id, exc)
+                status = "failed"
+                _log.warning("demo run %s failed: %s", session_id, exc)
+            try:
+                await self.sessions.set_status(session_id, status)
+            except RxChronosError as exc:
+                _log.warning("demo run %s ended %s, not recorded: %s", session_id, status, exc)
 
         task = asyncio.get_running_loop().create_task(drive())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def watch(self) -> None:
+        """Start renewing this worker's heartbeat and adopting the runs of dead workers."""
+        if self.shared is not None and self._watch is None:
+            self._watch = asyncio.get_running_loop().create_task(self._adopt_orphans())
+
+    async def _adopt_orphans(self) -> None:
+        while True:
+            try:
+                for session_id in await self.sessions.heartbeat():
+                    _log.warning("demo run %s lost its worker: resuming it here", session_id)
+                    self._drive(session_id, self._adopt(session_id))
+            except RxChronosError as exc:
+                _log.warning("demo: cannot look for runs of dead workers: %s", exc)
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
+
+    async def _adopt(self, session_id: str) -> RunState:
+        """Resume a dead worker's run once its lease has expired (from its last checkpoint;
+        from the start when it had none)."""
+        for _ in range(_ADOPT_TRIES):
+            try:
+                return await self.runner.resume(session_id)
+            except SessionBusyError:  # the dead worker's lease has not expired yet
+                await asyncio.sleep(ADOPT_AFTER / 4)
+            except NothingToResumeError:
+                if await self.store.latest(session_id) is not None:
+                    raise
+                return await self.runner.run(session_id, initial_state(self.question))
+        raise SessionBusyError(f"session {session_id!r} stayed busy: another worker runs it")
+
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
         await self.runner.aclose()  # runs in flight end cancelled: their pages are told so
         tasks = list(self._tasks)
-        for task in tasks:
+        for task in tasks:  # a shared run stays "running": a surviving worker adopts it
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self.broker.close()
+        if self.shared is None:
+            self.broker.close()
         await self.provider.aclose()
+
+
+def _before(event_id: str) -> str:
+    """The id just before ``event_id`` in its topic (``<epoch>-<n>`` to ``<epoch>-<n-1>``)."""
+    epoch, _, offset = event_id.rpartition("-")
+    return f"{epoch}-{int(offset) - 1}"
 
 
 _RUNS = web.AppKey("rxchronos_demo_runs", _DemoRuns)
@@ -201,6 +289,7 @@ def create_app(
     pace: float = 0.6,
     max_runs: int = MAX_RUNS,
     max_running: int = MAX_RUNNING,
+    shared: SharedBackend | None = None,
 ) -> web.Application:
     """The demo web application (see the module docstring for its routes).
 
@@ -212,7 +301,12 @@ def create_app(
         max_runs: how many runs the app remembers; older ones are forgotten and their
             checkpoints freed.
         max_running: how many runs may run at once (at most ``max_runs``); starting or
-            approving one more is answered 429.
+            approving one more is answered 429 (per worker, with ``shared``).
+        shared: an opened [SharedBackend][rxchronos.demo.SharedBackend] (Redis and PostgreSQL)
+            to serve the runs of several workers: every worker answers for every run, a page
+            resumes on any of them, and a worker adopts the runs of one that died. The caller
+            closes it after the app. ``max_runs`` does not apply (the records expire instead).
+            Every response names its worker's pid in the ``X-Rxchronos-Worker`` header.
 
     Raises:
         ValueError: for a negative ``pace`` or limits that are not positive integers.
@@ -237,10 +331,14 @@ def create_app(
         pace=pace,
         max_runs=max_runs,
         max_running=max_running,
+        shared=shared,
     )
     app = web.Application()
     app[_RUNS] = runs
+    app.on_startup.append(_startup)
     app.on_shutdown.append(_shutdown)
+    if shared is not None:
+        app.on_response_prepare.append(_name_worker)
     app.router.add_get("/", _index)
     app.router.add_get("/favicon.ico", _favicon)
     app.router.add_static("/static/", STATIC_DIR, name="static")
@@ -253,6 +351,14 @@ def create_app(
     chat_runner = Runner(build_agent(runs.provider, pace=pace), MemoryStore())
     add_chat_route(app, "/api/chat", runner=chat_runner)
     return app
+
+
+async def _startup(app: web.Application) -> None:
+    app[_RUNS].watch()
+
+
+async def _name_worker(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers[WORKER_HEADER] = str(os.getpid())
 
 
 async def _shutdown(app: web.Application) -> None:
@@ -286,23 +392,23 @@ async def _graph(request: web.Request) -> web.Response:
 
 
 async def _start(request: web.Request) -> web.Response:
-    return web.json_response(request.app[_RUNS].start().describe(), status=201)
+    return web.json_response((await request.app[_RUNS].start()).describe(), status=201)
 
 
-def _session(request: web.Request) -> _Session:
-    session_id = request.match_info["session_id"]
-    session = request.app[_RUNS].sessions.get(session_id)
-    if session is None:
+async def _session(request: web.Request, session_id: str) -> SessionRecord:
+    """The run of ``session_id``, or 404."""
+    record = await request.app[_RUNS].sessions.get(session_id)
+    if record is None:
         raise web.HTTPNotFound(text=f"no run with session id {session_id[:64]!r}")
-    return session
+    return record
 
 
 async def _status(request: web.Request) -> web.Response:
-    return web.json_response(_session(request).describe())
+    return web.json_response((await _session(request, request.match_info["session_id"])).describe())
 
 
 async def _approve(request: web.Request) -> web.Response:
-    session = _session(request)
+    session = await _session(request, request.match_info["session_id"])
     approved = True
     if request.can_read_body:
         text = await _body_text(request)
@@ -313,7 +419,7 @@ async def _approve(request: web.Request) -> web.Response:
         if not isinstance(body, dict) or not isinstance(body.get("approved", True), bool):
             raise web.HTTPBadRequest(text='the body must be {"approved": true} or false')
         approved = body.get("approved", True)
-    request.app[_RUNS].approve(session, approved)
+    session = await request.app[_RUNS].approve(session, approved)
     return web.json_response(session.describe(), status=202)
 
 
@@ -335,17 +441,15 @@ def _no_constant(name: str) -> None:
     raise InvalidArgumentError(f"{name} is not JSON")
 
 
-def _known_run(request: web.Request, topic: str | None) -> bool:
+async def _known_run(request: web.Request, topic: str | None) -> bool:
     """404 for an unknown run; a first connection without an id goes to the run's start."""
     runs = request.app[_RUNS]
-    session = runs.sessions.get(topic or "")
-    if session is None:
-        raise web.HTTPNotFound(text=f"no run with session id {(topic or '')[:64]!r}")
+    session = await _session(request, topic or "")
     if "Last-Event-ID" in request.headers or "last_event_id" in request.query:
         return True
     start = request.query.get(START_QUERY, "start")
     if start not in ("start", "now"):
         raise web.HTTPBadRequest(text=f"{START_QUERY}= must be start or now, got {start[:40]!r}")
-    since = session.since if start == "start" else runs.broker.last_event_id
+    since = session.since if start == "start" else await runs.now(session.session_id)
     query = {k: v for k, v in request.query.items() if k != START_QUERY}
     raise web.HTTPTemporaryRedirect(request.rel_url.with_query({**query, "last_event_id": since}))

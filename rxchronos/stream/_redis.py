@@ -71,7 +71,7 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is part of the dev install
     raise ImportError("RedisBroker needs redis-py: pip install 'rxchronos[redis]'") from exc
 
-__all__ = ["RedisBroker"]
+__all__ = ["RedisBroker", "shown_url"]
 
 _STORE = """
 local ns, maxlen, ttl, candidate = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
@@ -103,7 +103,7 @@ _FAULTS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutErro
 _NO_TOPIC = ""  # the key of events published without a topic (a real topic is never empty)
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """``url`` without its password (or user), for messages."""
     parsed = URL(url)
     return str(parsed.with_password(None) if parsed.password else parsed)
@@ -255,7 +255,7 @@ class RedisBroker(BaseBroker):
             )
         super().__init__(buffer_size=buffer_size, overflow=overflow)
         self._url = url
-        self.url = _shown(url)
+        self.url = shown_url(url)
         self.namespace = namespace
         self._replay_size = replay_size
         self._ttl_ms = int(history_ttl * 1000)
