@@ -26,6 +26,7 @@ from aiohttp import web
 
 from rxchronos.cli import main
 from rxchronos.demo import create_app, demo_provider
+from rxchronos.demo._agent import STEPS
 from rxchronos.demo._app import _RUNS
 from rxchronos.stream import Broker, BrokerStats, Event
 from rxchronos.stream.web import add_sse_route
@@ -210,13 +211,22 @@ def test_usage_errors_return_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_demo_once_prints_the_whole_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--once", "--delay", "0"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("graph demo-agent: plan -> model -> tool -> approve* -> answer")
+    assert lines[0].startswith(
+        "graph demo-agent: plan -> model -> (forecast | spots) -> approve* -> answer"
+    )
     types = [line.split()[1] for line in lines if line[:4].strip().isdigit()]
     assert types[0] == "node_start"
     assert types.count("model_call") == 2
     assert types.count("model_chunk") > 20
     assert "interrupt" in types and types[-1] == "completed"
     assert any("tool call 0 get_forecast" in line for line in lines)
+    assert any("tool call 1 find_picnic_spots" in line for line in lines)
+    branches = [line.split()[2:] for line in lines if " node_start " in line and "branch" in line]
+    assert [b[:3] for b in branches] == [  # the two calls, as parallel branches of one step
+        ["forecast", "branch", "forecast:3:0,"],
+        ["spots", "branch", "spots:3:1,"],
+    ]
+    assert any("parallel step done: forecast:3:0, spots:3:1" in line for line in lines)
     assert "-- paused before 'approve': approving automatically" in lines
     assert lines[-2].startswith("answer: Yes, take the umbrella.")
     assert lines[-1] == "run completed"
@@ -310,13 +320,7 @@ def test_demo_serves_the_page_and_stops_on_ctrl_c() -> None:
         assert "Start run" in page and "/static/app.js" in page
         with direct.open(url + "api/graph") as response:
             graph = json.load(response)
-        assert [step["id"] for step in graph["steps"]] == [
-            "plan",
-            "model",
-            "tool",
-            "approve",
-            "answer",
-        ]
+        assert graph["steps"] == [dict(step) for step in STEPS]
         assert graph["model"] == "scripted:demo-agent"
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)

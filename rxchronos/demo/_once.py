@@ -47,8 +47,7 @@ async def run_once(
         'run completed'
     """
     runner = Runner(build_agent(provider, pace=pace), MemoryStore())
-    diagram = " -> ".join(s["id"] + ("*" if s["kind"] == "interrupt" else "") for s in STEPS)
-    print(f"graph {runner.graph.graph_id}: {diagram}   (* pauses for approval)", file=out)
+    print(f"graph {runner.graph.graph_id}: {_diagram()}   (* pauses for approval)", file=out)
     print(f"model: {provider.name}:{provider.model}", file=out)
     print(f"question: {question}", file=out, flush=True)
     subscription = runner.events.subscribe(lambda event: _print(event, out))
@@ -62,6 +61,21 @@ async def run_once(
     print(f"answer: {result.state.get('answer', '')}", file=out)
     print(f"run {result.status}", file=out, flush=True)
     return result
+
+
+def _diagram() -> str:
+    """The steps in order, parallel branches in parentheses: ``a -> (b | c) -> d*``."""
+    columns: list[list[str]] = []
+    together: list[str | None] = []
+    for step in STEPS:
+        name = step["id"] + ("*" if step["kind"] == "interrupt" else "")
+        parallel = step.get("parallel")
+        if parallel is not None and together and together[-1] == parallel:
+            columns[-1].append(name)
+        else:
+            columns.append([name])
+            together.append(parallel)
+    return " -> ".join(c[0] if len(c) == 1 else f"({' | '.join(c)})" for c in columns)
 
 
 def _print(event: StreamEvent, out: TextIO) -> None:
@@ -118,8 +132,15 @@ def _response(event: StreamEvent) -> str:
     return f"{text}, tool calls: {names}" if names else text
 
 
+def _branch(event: StreamEvent) -> str:
+    call = _data(event).get("tool_call_id")
+    return f"branch {event.task_id}, tool call {call}" if call else ""
+
+
 _DETAILS: dict[str, Callable[[StreamEvent], str]] = {
+    "node_start": _branch,
     "node_end": lambda e: "changed: " + (", ".join(sorted(e.update or {})) or "nothing"),
+    "step_end": lambda e: "parallel step done: " + ", ".join(_data(e).get("task_ids") or ()),
     "edge_transition": lambda e: f"{_data(e).get('from')} -> {_data(e).get('to')}",
     "checkpoint": lambda e: f"step {_data(e).get('step')}, next {_data(e).get('next_node')}",
     "custom": lambda e: f"{_data(e).get('type')}: {_data(e).get('data')}",

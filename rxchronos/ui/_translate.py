@@ -218,6 +218,12 @@ class Translator:
         elif kind is EventType.NODE_END:
             yield from self._end_step()
             del self._lanes[task]
+            # a branch of a parallel step sees only its own writes: the step's state comes with
+            # its step_end
+            if event.state is not None and not (event.data or {}).get("parallel"):
+                self._state_said = True
+                yield Say("state", to_json_values(event.state))
+        elif kind is EventType.STEP_END:
             if event.state is not None:
                 self._state_said = True
                 yield Say("state", to_json_values(event.state))

@@ -66,7 +66,7 @@ async def test_run_once_on_a_real_http_provider(aiohttp_server: Any) -> None:
     assert result.status is RunStatus.COMPLETED
     assert result.state["answer"] == "Rain is likely (70%)."
     first, second = app[SEEN]
-    assert [t["function"]["name"] for t in first["tools"]] == ["get_forecast"]
+    assert [t["function"]["name"] for t in first["tools"]] == ["get_forecast", "find_picnic_spots"]
     assert first["messages"][-1] == {"role": "user", "content": "Umbrella in Oslo?"}
     assert second["messages"][-2]["tool_calls"][0]["function"]["arguments"] == '{"city": "Oslo"}'
     assert json.loads(second["messages"][-1]["content"])["city"] == "Oslo"
@@ -105,6 +105,30 @@ async def test_the_demo_model_streams_token_by_token() -> None:
     assert len({e.node_id for e in chunks}) == 2
     assert len(chunks) > 40
     assert len([e for e in chunks if e.data.get("tool_calls")]) > 3
+
+
+async def test_the_two_tool_calls_run_as_parallel_branches_with_their_call_ids() -> None:
+    provider = demo_provider(delay=0)
+    runner = Runner(build_agent(provider), MemoryStore())
+    events: list[Any] = []
+    runner.events.subscribe(events.append)
+    paused = await runner.run("s", initial_state())
+    calls = paused.state["tool_calls"]
+    assert [c["name"] for c in calls] == ["get_forecast", "find_picnic_spots"]
+    starts = [e for e in events if e.type == "node_start" and e.node_id in ("forecast", "spots")]
+    assert [(e.node_id, e.data["tool_call_id"]) for e in starts] == [
+        ("forecast", calls[0]["id"]),
+        ("spots", calls[1]["id"]),
+    ]
+    (step,) = [e for e in events if e.type == "step_end"]  # one step ran both, together
+    assert list(step.data["task_ids"]) == [e.task_id for e in starts]
+    assert [r["id"] for r in paused.state["tool_results"]] == [c["id"] for c in calls]
+    assert paused.node_id == "approve"
+    done = await runner.resume("s", update={"approved": True})
+    asked = provider.requests[-1].messages[-2:]  # the answer's request: both results, in order
+    assert [(m.role, m.tool_call_id) for m in asked] == [("tool", c["id"]) for c in calls]
+    assert "70% chance of rain" in done.state["answer"]
+    assert "Parc des Buttes-Chaumont" in done.state["answer"]
 
 
 def test_arguments_are_checked() -> None:

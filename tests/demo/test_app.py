@@ -53,8 +53,16 @@ async def test_page_static_files_and_graph(start_demo: StartDemo) -> None:
                 assert await response.read() == (STATIC_DIR / name).read_bytes()
         async with http.get(f"{base}/api/graph") as response:
             graph = await response.json()
-    assert [s["id"] for s in graph["steps"]] == ["plan", "model", "tool", "approve", "answer"]
-    assert [s["kind"] for s in graph["steps"]][3] == "interrupt"
+    assert [s["id"] for s in graph["steps"]] == [
+        "plan",
+        "model",
+        "forecast",
+        "spots",
+        "approve",
+        "answer",
+    ]
+    assert [s.get("parallel") for s in graph["steps"]][2:4] == ["tools", "tools"]
+    assert {s["id"]: s["kind"] for s in graph["steps"]}["approve"] == "interrupt"
     assert graph["mermaid"].startswith("flowchart TD")
     assert '[/"approve"/]' in graph["mermaid"]
     assert graph["model"] == "scripted:demo-agent"
@@ -78,12 +86,23 @@ async def test_a_run_streams_pauses_and_completes_after_approval(start_demo: Sta
             assert types.count("model_chunk") > 10
             chunks = [m["data"]["data"] for m in first if m["type"] == "model_chunk"]
             text = "".join(c.get("content", "") for c in chunks)
-            assert text == "Let me check tomorrow's forecast for Paris before I answer."
+            assert text == (
+                "Let me check tomorrow's forecast and the picnic spots in Paris before I answer."
+            )
             fragments = [f for c in chunks for f in c.get("tool_calls", ())]
-            assert fragments[0]["name"] == "get_forecast"
-            assert len(fragments) > 2  # the arguments stream in pieces
-            args = "".join(f.get("arguments", "") for f in fragments)
-            assert args == '{"city": "Paris", "day": "tomorrow"}'
+            names = [f["name"] for f in fragments if f.get("name")]
+            assert names == ["get_forecast", "find_picnic_spots"]  # two tool calls at once
+            assert len(fragments) > 4  # the arguments stream in pieces
+            args = [
+                "".join(f.get("arguments", "") for f in fragments if f.get("index", 0) == i)
+                for i in (0, 1)
+            ]
+            assert args == ['{"city": "Paris", "day": "tomorrow"}', '{"city": "Paris"}']
+            branches = [m["data"] for m in first if m["type"] == "node_start"][2:]
+            assert [(b["node_id"], b["data"]["tool_call_id"]) for b in branches] == [
+                ("forecast", fragments[0]["id"]),
+                ("spots", next(f["id"] for f in fragments if f.get("index", 0) == 1)),
+            ]
             assert all(m["data"]["session_id"] == session_id for m in first[1:])
             await _settle(http, base, session_id, "paused")
 

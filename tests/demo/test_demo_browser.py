@@ -1,6 +1,7 @@
 """The demo page in a real browser: headless Chromium (Debian's), driven by Playwright.
 
-A person's path through the page: start a run, watch the tokens and the tool call arrive, approve
+A person's path through the page: start a run, watch the tokens and the two tool calls arrive
+(run as parallel branches, both nodes running at once, each in its lane of the timeline), approve
 the interrupt, see ``completed``; a second tab on the same URL watches the same run. A screenshot
 of the finished run is saved as ``test-artifacts/demo.png``. Without a browser the test skips, or
 fails under ``RXCHRONOS_REQUIRE_BROWSER=1``.
@@ -77,13 +78,36 @@ async def test_start_stream_approve_complete(browser: BrowserContext, demo_url: 
     await _status(page, "paused")
     assert "session=" in page.url
     first_turn = await page.text_content("#turns .message .text")
-    assert first_turn == "Let me check tomorrow's forecast for Paris before I answer."
-    assert await page.text_content(".tool .tool-name") == "get_forecast()"
-    assert await page.text_content(".tool .tool-state") == "complete"
+    assert first_turn == (
+        "Let me check tomorrow's forecast and the picnic spots in Paris before I answer."
+    )
+    names = await page.locator(".tool .tool-name").all_text_contents()
+    assert names == ["get_forecast()", "find_picnic_spots()"]  # two tool calls at once
+    states = await page.locator(".tool .tool-state").all_text_contents()
+    assert [s.split(" ", 3)[:3] for s in states] == [["ran", "in", "branch"]] * 2
     assert '"city": "Paris"' in (await page.text_content(".tool .tool-args") or "")
-    assert "rain_chance: 0.7" in (await page.text_content(".tool .tool-result") or "")
+    results = await page.locator(".tool .tool-result").all_text_contents()
+    assert "rain_chance: 0.7" in results[0] and "Buttes-Chaumont" in results[1]
     assert await page.get_attribute("#node-approve", "data-state") == "paused"
-    assert await page.get_attribute("#node-tool", "data-state") == "done"
+    for node in ("forecast", "spots"):
+        assert await page.get_attribute(f"#node-{node}", "data-state") == "done"
+    # the two branches ran at the same time: the diagram showed both nodes running at once
+    assert "forecast | spots" in await page.evaluate("window.rxDemo.together")
+    calls = await page.evaluate(
+        "[...document.querySelectorAll('.tool .tool-id')].map((el) => el.textContent)"
+    )
+    for node, call in zip(("forecast", "spots"), calls, strict=True):
+        rows = page.locator(f"#timeline .row.branch.type-node_start:has-text('{node}')")
+        lane = await rows.locator(".lane").text_content() or ""
+        assert lane.startswith(f"{node}:") and lane.endswith(f" · {call}"), lane
+        ended = page.locator(f"#timeline .row.branch.type-node_end:has-text('{node}') .lane")
+        assert (await ended.text_content() or "").split(" · ")[0] == lane.split(" · ")[0]
+    lanes = await page.evaluate(
+        "[...document.querySelectorAll('#timeline .row.branch')].map((r) => r.className)"
+    )
+    assert {c.split()[-1] for c in lanes} == {"lane-0", "lane-1"}  # one lane per branch
+    for edge in ("model-forecast", "model-spots", "forecast-approve", "spots-approve"):
+        assert "taken" in (await page.get_attribute(f"#edge-{edge}", "class") or ""), edge
     ARTIFACTS.mkdir(exist_ok=True)
     await page.wait_for_timeout(500)  # let the CSS transitions finish before the picture
     await page.screenshot(path=str(ARTIFACTS / "demo-paused.png"), full_page=True)
@@ -107,7 +131,7 @@ async def test_start_stream_approve_complete(browser: BrowserContext, demo_url: 
     growing = sorted(set(lengths))
     assert len(growing) > 10, lengths  # the answer appeared token by token, not at once
     assert growing[-1] == len(answer)
-    for node in ("plan", "model", "tool", "approve", "answer"):
+    for node in ("plan", "model", "forecast", "spots", "approve", "answer"):
         assert await page.get_attribute(f"#node-{node}", "data-state") == "done", node
     assert await page.is_disabled("#approve")
     timeline = await page.locator("#timeline .badge").all_text_contents()
@@ -359,7 +383,7 @@ async def test_the_page_fits_the_screen(browser: BrowserContext, demo: Demo, wid
     assert fit["width"] == width
     assert fit["wider"] == [] and fit["scroll"] <= width, fit
     sizes = await page.evaluate(LABELS)
-    assert len(sizes["labels"]) == 5 and min(sizes["labels"]) >= MIN_LABEL_PX, sizes
+    assert len(sizes["labels"]) == 6 and min(sizes["labels"]) >= MIN_LABEL_PX, sizes
     assert min(sizes["about"]) >= MIN_ABOUT_PX, sizes
     assert sizes["vertical"] == (width < 900)  # the diagram turns top to bottom when narrow
     assert await page.evaluate(CUT) == []  # the timeline's details wrap instead of being cut
@@ -384,8 +408,9 @@ async def test_the_graph_turns_when_the_window_narrows(browser: BrowserContext, 
     )
     # the redrawn diagram keeps what the run did
     assert await page.get_attribute("#node-approve", "data-state") == "paused"
-    assert await page.get_attribute("#node-tool", "data-state") == "done"
-    assert "taken" in (await page.get_attribute("#edge-model", "class") or "")
+    assert await page.get_attribute("#node-spots", "data-state") == "done"
+    assert "taken" in (await page.get_attribute("#edge-model-forecast", "class") or "")
+    assert "taken" in (await page.get_attribute("#edge-spots-approve", "class") or "")
 
 
 async def test_at_1920_px_the_header_and_the_content_share_one_width(
@@ -420,7 +445,7 @@ async def test_a_failing_model_fails_the_run_on_the_page(
     await page.click("#start")
     await _status(page, "failed")
     assert await page.get_attribute("#node-model", "data-state") == "failed"
-    assert await page.get_attribute("#node-tool", "data-state") == "idle"
+    assert await page.get_attribute("#node-forecast", "data-state") == "idle"
     rows = await page.locator("#timeline .row").all_inner_texts()
     assert any("error" in row and "the connection was reset" in row for row in rows), rows
     assert await page.is_disabled("#approve") and await page.is_enabled("#start")

@@ -22,7 +22,7 @@ from tests.conftest import skip_or_fail
 pytestmark = pytest.mark.browser
 
 WAIT_MS = 30_000  # bounds a wait for the browser; never an assertion about speed
-FIRST = "Let me check tomorrow's forecast for Paris before I answer."
+FIRST = "Let me check tomorrow's forecast and the picnic spots in Paris before I answer."
 
 
 @pytest.fixture
@@ -86,9 +86,11 @@ async def test_chat_streams_resumes_after_a_reload_and_approves(
     )
     assert FIRST.startswith(partial)
     assert resumes[:1] == [200]  # the answer came from the resumed stream, not from storage
-    tool = page.locator(".chat-part.tool[data-state='output-available']")
-    await tool.wait_for(timeout=WAIT_MS)
-    assert '"rain_chance":0.7' in (await tool.text_content() or "")
+    tools = page.locator(".chat-part.tool[data-state='output-available']")
+    await tools.nth(1).wait_for(timeout=WAIT_MS)  # both tool calls, run as parallel branches
+    outputs = await tools.all_text_contents()
+    assert len(outputs) == 2 and '"rain_chance":0.7' in outputs[0]
+    assert "Parc des Buttes-Chaumont" in outputs[1]
     assert await page.locator(".chat-message.user").count() == 1  # the question, once
 
     await page.click("button.approve", timeout=WAIT_MS)

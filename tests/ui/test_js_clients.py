@@ -33,6 +33,9 @@ def parts_by_type(message: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+FIRST_TURN = "Let me check tomorrow's forecast and the picnic spots in Paris before I answer."
+
+
 async def test_ai_sdk_assembles_text_reasoning_and_tool_input(node: str, serve: Any) -> None:
     base = await chat_app(serve, 0.0)
     out = await run_node(node, "ui_chat.mjs", f"{base}/api/model", chat_body("m1"), "-1")
@@ -54,11 +57,15 @@ async def test_ai_sdk_assembles_a_graph_run_with_tool_output_and_data(
     assert tool["state"] == "output-available"
     assert tool["input"] == {"city": "Paris", "day": "tomorrow"}
     assert tool["output"]["rain_chance"] == 0.7
+    (spots,) = parts["tool-find_picnic_spots"]  # the second call, run as a parallel branch
+    assert spots["state"] == "output-available" and spots["input"] == {"city": "Paris"}
+    assert spots["output"]["spots"][0]["name"] == "Parc des Buttes-Chaumont"
     assert parts["data-plan"][0]["data"]["steps"][0] == "ask the model"
-    (state,) = parts["data-state"]  # one part, updated in place after each node
-    assert state["data"]["tool_results"][0]["id"] == tool["toolCallId"]
+    (state,) = parts["data-state"]  # one part, updated in place after each step
+    results = [r["id"] for r in state["data"]["tool_results"]]
+    assert results == [tool["toolCallId"], spots["toolCallId"]]
     assert parts["data-interrupt"][0]["data"] == {"node": "approve"}
-    assert len(parts["step-start"]) == 3
+    assert len(parts["step-start"]) == 4  # plan, model, forecast, spots
 
 
 @pytest.mark.parametrize("resume", ["last-id", "start"])
@@ -78,7 +85,7 @@ async def test_ai_sdk_after_a_disconnect_mid_message(node: str, serve: Any, resu
 
     assert shape(cut["message"]) == shape(whole["message"])
     text = parts_by_type(cut["message"])["text"][0]["text"]
-    assert text == "Let me check tomorrow's forecast for Paris before I answer."
+    assert text == FIRST_TURN
 
 
 def run_input(thread_id: str) -> str:
@@ -99,17 +106,20 @@ async def ag_ui_app(serve: Any, delay: float) -> str:
 
 
 def check_final(out: dict[str, Any]) -> None:
-    user, assistant, tool = out["messages"]
+    user, assistant, *tools = out["messages"]
     assert user["content"] == "Umbrella?"
-    assert assistant["content"] == "Let me check tomorrow's forecast for Paris before I answer."
-    (call,) = assistant["toolCalls"]
+    assert assistant["content"] == FIRST_TURN
+    call, other = assistant["toolCalls"]  # two tool calls at once, run as parallel branches
     assert call["function"]["name"] == "get_forecast"
     assert json.loads(call["function"]["arguments"]) == {"city": "Paris", "day": "tomorrow"}
-    assert tool["toolCallId"] == call["id"] and json.loads(tool["content"])["rain_chance"] == 0.7
+    assert other["function"]["name"] == "find_picnic_spots"
+    by_call = {t["toolCallId"]: json.loads(t["content"]) for t in tools}
+    assert by_call[call["id"]]["rain_chance"] == 0.7
+    assert by_call[other["id"]]["spots"][0]["name"] == "Parc des Buttes-Chaumont"
     state = out["state"]
     assert state["mood"] == "curious"  # the input's state, merged into the run's
     assert state["plan"][0] == "ask the model"
-    assert state["tool_results"][0]["id"] == call["id"]
+    assert [r["id"] for r in state["tool_results"]] == [call["id"], other["id"]]
 
 
 async def test_http_agent_runs_the_graph_with_verification(node: str, serve: Any) -> None:

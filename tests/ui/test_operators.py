@@ -54,15 +54,17 @@ async def test_graph_run_as_ui_parts_has_steps_data_tool_output_and_state() -> N
         .pipe(to_ui_message_stream(), ops.to_list())
     )
     kinds = [p["type"] for p in parts]
-    assert kinds.count("start-step") == kinds.count("finish-step") == 3  # plan, model, tool
+    # plan, model, and the two tool calls' branches (forecast, spots)
+    assert kinds.count("start-step") == kinds.count("finish-step") == 4
     assert "data-plan" in kinds
-    output = next(p for p in parts if p["type"] == "tool-output-available")
-    call = next(p for p in parts if p["type"] == "tool-input-available")
-    assert output["toolCallId"] == call["toolCallId"]
-    assert output["output"]["rain_chance"] == 0.7
+    calls = {p["toolName"]: p["toolCallId"] for p in parts if p["type"] == "tool-input-available"}
+    outputs = {p["toolCallId"]: p["output"] for p in parts if p["type"] == "tool-output-available"}
+    assert outputs[calls["get_forecast"]]["rain_chance"] == 0.7
+    assert outputs[calls["find_picnic_spots"]]["spots"][0]["name"] == "Parc des Buttes-Chaumont"
     states = [p for p in parts if p["type"] == "data-state"]
     assert all(p["id"] == "state" for p in states)
-    assert states[-1]["data"]["tool_results"][0]["id"] == call["toolCallId"]
+    results = states[-1]["data"]["tool_results"]  # the parallel step's state: both results
+    assert [r["id"] for r in results] == [calls["get_forecast"], calls["find_picnic_spots"]]
     assert parts[-2:] == [
         {"type": "data-interrupt", "data": {"node": "approve"}},
         {"type": "finish", "finishReason": "other"},

@@ -18,6 +18,7 @@ const demo = (window.rxDemo = {
   source: null,
   failures: 0, // failed connection attempts in a row
   busy: false, // an approval is on its way
+  together: [], // the nodes seen running at the same time ("forecast | spots")
 });
 
 const MAX_FAILURES = 3; // attempts in a row before the connection counts as lost
@@ -32,7 +33,8 @@ function freshView() {
     turns: {}, // model_call count -> {el, text, node}
     turn: null,
     tools: {}, // "<turn>:<index>" -> {el, name, id, args}
-    taken: new Set(), // the edges the run went along
+    taken: new Set(), // the edges the run went along ("from→to")
+    lanes: {}, // task id -> lane number, for the branches of parallel steps
     t0: null,
     lastRow: null,
   };
@@ -40,12 +42,25 @@ function freshView() {
 
 // --- the graph diagram -------------------------------------------------------------------------
 
+// The steps in columns: consecutive steps with the same `parallel` value are branches that run at
+// the same time, drawn in one column (stacked on wide screens, side by side on narrow ones).
+function columnsOf(steps) {
+  const columns = [];
+  for (const step of steps) {
+    const last = columns[columns.length - 1];
+    if (last && step.parallel && last[0].parallel === step.parallel) last.push(step);
+    else columns.push([step]);
+  }
+  return columns;
+}
+
 function drawGraph() {
   const svg = $("#graph");
   svg.replaceChildren();
   const vertical = svg.parentElement.clientWidth < NARROW;
   svg.classList.toggle("vertical", vertical);
   const w = 150, h = 64, gap = vertical ? 34 : 46;
+  const narrowW = 124, between = 12; // parallel boxes side by side (narrow screens); their gap
   const defs = el("defs");
   const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5,
     markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
@@ -53,53 +68,83 @@ function drawGraph() {
   defs.append(marker);
   svg.append(defs);
 
-  // Where each box goes: in a row (wide screens) or in a column (narrow ones).
+  // Where each box goes: columns in a row (wide screens) or rows in a column (narrow ones).
+  const columns = columnsOf(steps);
+  const widest = Math.max(...columns.map((c) => c.length));
   const pad = vertical ? 52 : 64;
-  const at = (i) => (vertical ? { x: 40, y: pad + i * (h + gap) } : { x: pad + i * (w + gap), y: 28 });
-  const last = at(steps.length - 1);
-  const width = vertical ? w + 80 : last.x + w + 64;
-  const height = vertical ? last.y + h + 52 : 132;
+  const across = vertical
+    ? Math.max(w, widest * narrowW + (widest - 1) * between)
+    : widest * h + (widest - 1) * between;
+  const boxes = columns.map((column, i) => column.map((step, k) => {
+    const n = column.length;
+    if (vertical) {
+      const bw = n > 1 ? narrowW : w;
+      const left = 40 + (across - (n * bw + (n - 1) * between)) / 2;
+      return { step, x: left + k * (bw + between), y: pad + i * (h + gap), w: bw };
+    }
+    const top = 28 + (across - (n * h + (n - 1) * between)) / 2;
+    return { step, x: pad + i * (w + gap), y: top + k * (h + between), w };
+  }));
+  const last = boxes[boxes.length - 1][0];
+  const width = vertical ? across + 80 : last.x + w + 64;
+  const height = vertical ? last.y + h + 52 : across + 56;
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.style.maxWidth = vertical ? `${width * 1.25}px` : "";
-  const start = vertical ? { cx: 40 + w / 2, cy: 18 } : { cx: 24, cy: 28 + h / 2 };
-  const end = vertical ? { cx: 40 + w / 2, cy: height - 14 } : { cx: width - 24, cy: 28 + h / 2 };
+  const middle = vertical ? 40 + across / 2 : 28 + across / 2;
+  const start = vertical ? { cx: middle, cy: 18 } : { cx: 24, cy: middle };
+  const end = vertical ? { cx: middle, cy: height - 14 } : { cx: width - 24, cy: middle };
 
   svg.append(el("circle", { cx: start.cx, cy: start.cy, r: 9, class: "terminal", id: "node-__start__" }));
   svg.append(vertical ? label(start.cx + 32, start.cy + 4, "start", "terminal-label")
     : label(start.cx, start.cy + 28, "start", "terminal-label"));
-  const first = at(0);
-  svg.append(vertical ? edge(start.cx, start.cy + 9, start.cx, first.y, "__start__")
-    : edge(start.cx + 9, start.cy, first.x, start.cy, "__start__"));
-  steps.forEach((step, i) => {
-    const { x, y } = at(i);
-    const g = el("g", { class: `node kind-${step.kind}`, id: `node-${step.id}`, "data-state": "idle" });
-    g.append(el("rect", { x, y, width: w, height: h, rx: step.kind === "interrupt" ? 4 : 14 }));
-    g.append(label(x + w / 2, y + 27, step.label, "node-label"));
-    g.append(label(x + w / 2, y + 46, step.about, "node-about"));
-    if (step.kind === "interrupt") {  // a pause sign
-      g.append(el("rect", { x: x + w - 20, y: y + 8, width: 3.5, height: 11, rx: 1, class: "node-badge" }));
-      g.append(el("rect", { x: x + w - 14, y: y + 8, width: 3.5, height: 11, rx: 1, class: "node-badge" }));
+  const out = (b) => (vertical ? [b.x + b.w / 2, b.y + h] : [b.x + b.w, b.y + h / 2]);
+  const into = (b) => (vertical ? [b.x + b.w / 2, b.y] : [b.x, b.y + h / 2]);
+  for (const b of boxes[0]) {
+    const [x2, y2] = into(b);
+    svg.append(vertical ? edge(start.cx, start.cy + 9, x2, y2, "__start__", b.step.id)
+      : edge(start.cx + 9, start.cy, x2, y2, "__start__", b.step.id));
+  }
+  boxes.forEach((column, i) => {
+    for (const { step, x, y, w: bw } of column) {
+      const g = el("g", { class: `node kind-${step.kind}`, id: `node-${step.id}`, "data-state": "idle" });
+      g.append(el("rect", { x, y, width: bw, height: h, rx: step.kind === "interrupt" ? 4 : 14 }));
+      g.append(label(x + bw / 2, y + 27, step.label, "node-label"));
+      g.append(label(x + bw / 2, y + 46, step.about, "node-about"));
+      if (step.kind === "interrupt") {  // a pause sign
+        g.append(el("rect", { x: x + bw - 20, y: y + 8, width: 3.5, height: 11, rx: 1, class: "node-badge" }));
+        g.append(el("rect", { x: x + bw - 14, y: y + 8, width: 3.5, height: 11, rx: 1, class: "node-badge" }));
+      }
+      if (step.kind === "model") g.append(label(x + bw - 14, y + 18, "✦", "node-badge"));
+      if (step.parallel) g.append(label(x + 14, y + 18, "∥", "node-badge"));
+      svg.append(g);
     }
-    if (step.kind === "model") g.append(label(x + w - 14, y + 18, "✦", "node-badge"));
-    svg.append(g);
-    const next = i < steps.length - 1 ? at(i + 1) : null;
-    const id = next ? step.id : `${step.id}-end`;
-    if (vertical) svg.append(edge(x + w / 2, y + h, x + w / 2, next ? next.y : end.cy - 9, id));
-    else svg.append(edge(x + w, y + h / 2, next ? next.x : end.cx - 9, y + h / 2, id));
+    const next = boxes[i + 1];
+    for (const a of column) {
+      const [x1, y1] = out(a);
+      if (!next) {
+        svg.append(vertical ? edge(x1, y1, x1, end.cy - 9, a.step.id, "__end__")
+          : edge(x1, y1, end.cx - 9, y1, a.step.id, "__end__"));
+        continue;
+      }
+      for (const b of next) {
+        const [x2, y2] = into(b);
+        svg.append(edge(x1, y1, x2, y2, a.step.id, b.step.id));
+      }
+    }
   });
   svg.append(el("circle", { cx: end.cx, cy: end.cy, r: 9, class: "terminal", id: "node-__end__" }));
   svg.append(vertical ? label(end.cx + 28, end.cy + 4, "end", "terminal-label")
     : label(end.cx, end.cy + 28, "end", "terminal-label"));
   if (view) {  // a redraw (the window was resized) keeps what the run has shown
     for (const [id, state] of Object.entries(view.nodes)) setNode(id, state);
-    for (const from of view.taken) lightEdge(from);
+    for (const key of view.taken) lightEdge(...key.split("\u2192"));
   }
 }
 
-function edge(x1, y1, x2, y2, from) {
+function edge(x1, y1, x2, y2, from, to) {
   const dx = Math.sign(x2 - x1) * 2, dy = Math.sign(y2 - y1) * 2; // stop short of the box
-  return el("line", { x1, y1, x2: x2 - dx, y2: y2 - dy, class: "edge", id: `edge-${from}`,
-    "marker-end": "url(#arrow)" });
+  return el("line", { x1, y1, x2: x2 - dx, y2: y2 - dy, class: "edge", id: `edge-${from}-${to}`,
+    "data-from": from, "data-to": to, "marker-end": "url(#arrow)" });
 }
 
 function label(x, y, text, cls) {
@@ -118,11 +163,19 @@ function setNode(id, state) {
   view.nodes[id] = state;
   const g = document.getElementById(`node-${id}`);
   if (g) g.setAttribute("data-state", state);
+  const running = Object.keys(view.nodes).filter((n) => view.nodes[n] === "running");
+  if (running.length > 1) demo.together.push(running.join(" | ")); // branches at the same time
+  if (state === "running" || state === "paused") {
+    // a node that several branches lead into runs once: light every edge from a finished one
+    for (const line of document.querySelectorAll(`#graph .edge[data-to="${CSS.escape(id)}"]`)) {
+      if (view.nodes[line.dataset.from] === "done") lightEdge(line.dataset.from, id);
+    }
+  }
 }
 
-function lightEdge(from) {
-  view.taken.add(from);
-  const line = document.getElementById(`edge-${from}`);
+function lightEdge(from, to) {
+  view.taken.add(`${from}\u2192${to}`);
+  const line = document.getElementById(`edge-${from}-${to}`);
   if (line) line.classList.add("taken");
 }
 
@@ -304,6 +357,16 @@ function finishTurn(response) {
   view.turn = null;
 }
 
+function onBranch(toolCallId, taskId, state) {
+  // the tool call's card says which branch runs it, and whether it still runs
+  const slot = Object.values(view.tools).find((s) => s.id === toolCallId);
+  if (!slot) return;
+  slot.el.dataset.branch = state;
+  slot.el.dataset.lane = String(laneOf(taskId));
+  slot.el.querySelector(".tool-state").textContent =
+    state === "running" ? `running in branch ${taskId}…` : `ran in branch ${taskId}`;
+}
+
 function showToolResults(results) {
   for (const result of results || []) {
     const slot = Object.values(view.tools).find((s) => s.id === result.id);
@@ -311,7 +374,8 @@ function showToolResults(results) {
     let text = result.content;
     try {
       const data = JSON.parse(result.content);
-      text = Object.entries(data).map(([k, v]) => `${k}: ${v}`).join(" · ");
+      const plain = (v) => (typeof v === "object" && v !== null ? JSON.stringify(v) : v);
+      text = Object.entries(data).map(([k, v]) => `${k}: ${plain(v)}`).join(" · ");
     } catch (e) { /* show it as it is */ }
     slot.el.querySelector(".tool-result").textContent = `→ ${text}`;
     slot.el.classList.add("has-result");
@@ -320,10 +384,19 @@ function showToolResults(results) {
 
 // --- the timeline --------------------------------------------------------------------------------
 
+// A branch of a parallel step (its node_start says `parallel`) gets a lane: a colour and a label
+// on each of its rows, so that the events of branches running at once can be told apart.
+function laneOf(taskId) {
+  if (!(taskId in view.lanes)) view.lanes[taskId] = Object.keys(view.lanes).length;
+  return view.lanes[taskId];
+}
+
 function addRow(type, d) {
   const seconds = view.t0 !== null && d.timestamp ? (d.timestamp - view.t0).toFixed(2) : "";
+  if (type === "node_start" && d.data && d.data.parallel) laneOf(d.task_id);
+  const lane = d.task_id && d.task_id in view.lanes ? view.lanes[d.task_id] : null;
   const coalesce = type === "model_chunk" && view.lastRow && view.lastRow.type === "model_chunk"
-    && view.lastRow.node === d.node_id;
+    && view.lastRow.node === d.node_id && view.lastRow.task === d.task_id;
   if (coalesce) {
     const row = view.lastRow;
     row.count += 1;
@@ -342,10 +415,20 @@ function addRow(type, d) {
   li.querySelector(".badge").textContent = type;
   li.querySelector(".node").textContent = d.node_id || "";
   li.querySelector(".detail").textContent = describe(type, d);
+  if (lane !== null) {
+    li.classList.add("branch", `lane-${lane % 4}`);
+    li.dataset.task = d.task_id;
+    const call = d.data && d.data.tool_call_id;
+    const tag = document.createElement("span");
+    tag.className = "lane";
+    tag.textContent = call ? `${d.task_id} · ${call}` : d.task_id;
+    li.querySelector(".detail").prepend(tag);
+  }
   const list = $("#timeline");
   list.append(li);
   list.scrollTop = list.scrollHeight;
-  view.lastRow = { el: li, type, node: d.node_id, count: 1, preview: describe(type, d) };
+  view.lastRow = { el: li, type, node: d.node_id, task: d.task_id, count: 1,
+    preview: describe(type, d) };
 }
 
 function describe(type, d) {
@@ -355,6 +438,7 @@ function describe(type, d) {
     case "node_end": return `changed ${Object.keys(d.update || {}).join(", ") || "nothing"}`;
     case "edge_transition": return `${data.from} → ${data.to}`;
     case "checkpoint": return `step ${data.step}${data.paused ? ", paused" : ""}`;
+    case "step_end": return `parallel step ${data.step} done: ${(data.task_ids || []).join(", ")}`;
     case "custom": return `${data.type}: ${JSON.stringify(data.data)}`;
     case "model_call": return `${data.provider}:${data.model}`;
     case "model_chunk": return data.content || (data.tool_calls ? "tool call arguments…" : "");
@@ -388,14 +472,16 @@ function handle(message) {
     case "node_start":
       setNode(d.node_id, "running");
       if (demo.status !== "running") setStatus("running");
+      if (d.data && d.data.tool_call_id) onBranch(d.data.tool_call_id, d.task_id, "running");
       break;
     case "node_end":
       setNode(d.node_id, "done");
-      if (d.node_id === "tool") showToolResults((d.update || {}).tool_results);
+      showToolResults((d.update || {}).tool_results);
+      if (d.data && d.data.tool_call_id) onBranch(d.data.tool_call_id, d.task_id, "done");
       if (d.node_id === "approve") $("#approval").dataset.state = "done";
       break;
     case "edge_transition":
-      lightEdge(d.data.from);
+      lightEdge(d.data.from, d.data.to);
       break;
     case "model_call":
       startTurn(d.node_id);
@@ -411,7 +497,7 @@ function handle(message) {
       setStatus("paused");
       break;
     case "completed":
-      lightEdge(`${d.node_id}-end`);
+      lightEdge(d.node_id, "__end__");
       setNode("__end__", "done");
       setStatus("completed");
       showOutcome(d);
@@ -432,6 +518,7 @@ function handle(message) {
 
 function clearView() {
   view = freshView();
+  demo.together = [];
   demo.events = 0;
   demo.chunks = 0;
   $("#timeline").replaceChildren();
