@@ -3,7 +3,8 @@
 * [`live`][rxchronos.notebook.live] shows an Observable in a cell as it streams (tokens joined,
   events as lines), without blocking the kernel and without stacking subscriptions when the cell is
   re-run;
-* [`timeline`][rxchronos.notebook.timeline] draws the events of a run as node spans over time (SVG);
+* [`timeline`][rxchronos.notebook.timeline] draws the events of a run as spans over time (SVG),
+  one lane per task: parallel branches side by side, a subgraph's tasks under its node;
 * [`show_graph`][rxchronos.notebook.show_graph] /
   [`graph_picture`][rxchronos.notebook.graph_picture] draw a compiled graph (SVG, with its Mermaid
   text): conditional edges dotted, parallel branches and joins thick (a join is a bar), a
