@@ -142,17 +142,14 @@ async def run_leased(
             f"{max(holder.expires_in, 0.0):.1f} s unless renewed: wait for the run to end, or "
             "cancel it with runner.cancel(session_id)"
         )
-    failure: list[GraphError] = []
-    keeper = asyncio.get_running_loop().create_task(
-        _keep(store, execution, owner, ttl, failure), name=f"rxchronos-lease-{session_id}"
-    )
+    keeper = _Keeper(store, execution, owner, ttl)
     try:
         status = await start(execution)
     except asyncio.CancelledError as exc:
         await _release(store, execution, owner, keeper, ttl, stale, exc)
         current = asyncio.current_task()
-        if failure and current is not None and current.uncancel() == 0:
-            raise failure[0] from None  # the keeper stopped the run: say why
+        if keeper.failure and current is not None and current.uncancel() == 0:
+            raise keeper.failure[0] from None  # the keeper stopped the run: say why
         raise
     except BaseException as exc:
         await _release(store, execution, owner, keeper, ttl, stale, exc)
@@ -167,46 +164,87 @@ def poll_interval(ttl: float) -> float:
     return min(0.5, ttl / 4)
 
 
-async def _keep(
-    store: LeaseStore, execution: RunExecution, owner: str, ttl: float, failure: list[GraphError]
-) -> None:
-    """Renew the lease until cancelled; act on a cancel flag or a lost lease."""
-    session_id = execution.session_id
-    interval = poll_interval(ttl)
-    renewed = time.monotonic()
-    cancelled = False
-    while True:
-        await asyncio.sleep(interval)
+class _Keeper:
+    """Renews a run's lease every ``poll_interval(ttl)`` seconds, and acts on a cancel flag or a
+    lost lease.
+
+    A timer on the loop between renewals, and a task only while a renewal is on its way to the
+    store: a run shorter than one interval (most of them) costs a timer handle, not a task that
+    must be started, cancelled and waited for.
+    """
+
+    def __init__(self, store: LeaseStore, execution: RunExecution, owner: str, ttl: float) -> None:
+        self._store = store
+        self._execution = execution
+        self._owner = owner
+        self._ttl = ttl
+        self._interval = poll_interval(ttl)
+        self._loop = asyncio.get_running_loop()
+        self._renewed = time.monotonic()
+        self._cancelled = False
+        self._stopped = False
+        self._task: asyncio.Task[None] | None = None
+        self.failure: list[GraphError] = []
+        """Why the keeper stopped the run, if it did."""
+        self._timer: asyncio.TimerHandle | None = self._loop.call_later(
+            self._interval, self._renew_now
+        )
+
+    def _renew_now(self) -> None:
+        self._timer = None
+        self._task = self._loop.create_task(
+            self._renew(), name=f"rxchronos-lease-{self._execution.session_id}"
+        )
+
+    async def _renew(self) -> None:
+        """One renewal; the timer is set again unless the run is to stop."""
+        session_id = self._execution.session_id
         try:
-            renewal = await store.renew_lease(session_id, owner, ttl)
+            renewal = await self._store.renew_lease(session_id, self._owner, self._ttl)
         except GraphError as exc:
-            silent = time.monotonic() - renewed
-            if silent + interval < ttl:
-                continue  # try again: the lease holds for a while yet
-            failure.append(
-                CheckpointStoreError(
-                    f"session {session_id!r}: its lease could not be renewed for {silent:.1f} s "
-                    f"({exc}); the run was stopped before the lease expired, so that no other "
-                    "worker runs it at the same time"
+            silent = time.monotonic() - self._renewed
+            if silent + self._interval >= self._ttl:
+                self.failure.append(
+                    CheckpointStoreError(
+                        f"session {session_id!r}: its lease could not be renewed for "
+                        f"{silent:.1f} s ({exc}); the run was stopped before the lease expired, "
+                        "so that no other worker runs it at the same time"
+                    )
                 )
-            )
-            _stop(execution)
-            return
-        renewed = time.monotonic()
-        if renewal == "lost":
-            failure.append(
-                SessionBusyError(
-                    f"session {session_id!r}: the run lost its lease to another worker (it was "
-                    f"not renewed within the lease ttl of {ttl} s, e.g. because the event loop "
-                    "was blocked); the run was stopped"
+                _stop(self._execution)
+                return
+        else:  # try again on failure: the lease holds for a while yet
+            self._renewed = time.monotonic()
+            if renewal == "lost":
+                self.failure.append(
+                    SessionBusyError(
+                        f"session {session_id!r}: the run lost its lease to another worker (it "
+                        f"was not renewed within the lease ttl of {self._ttl} s, e.g. because the "
+                        "event loop was blocked); the run was stopped"
+                    )
                 )
-            )
-            _stop(execution)
-            return
-        if renewal == "cancel" and not cancelled:
-            cancelled = True
-            execution.cancel_requested = True
-            _stop(execution)
+                _stop(self._execution)
+                return
+            if renewal == "cancel" and not self._cancelled:
+                self._cancelled = True
+                self._execution.cancel_requested = True
+                _stop(self._execution)
+        if not self._stopped:
+            self._timer = self._loop.call_later(self._interval, self._renew_now)
+
+    async def stop(self) -> BaseException | None:
+        """Stop renewing (a renewal on its way is cancelled and waited for); return the exception
+        a renewal crashed with, if one did (not a store error: those it handles)."""
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+        task = self._task
+        if task is None:
+            return None
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+        return None if task.cancelled() else task.exception()
 
 
 def _stop(execution: RunExecution) -> None:
@@ -218,7 +256,7 @@ async def _release(
     store: LeaseStore,
     execution: RunExecution,
     owner: str,
-    keeper: asyncio.Task[None],
+    keeper: _Keeper,
     ttl: float,
     stale: dict[str, str],
     pending: BaseException | None,
@@ -227,10 +265,9 @@ async def _release(
     """Stop renewing and give the lease up. One that cannot be given up expires by itself after
     ``ttl``: the caller is told, by a note on the exception already on its way out, or by a
     ``CheckpointStoreError`` carrying the run's result."""
-    keeper.cancel()
-    await asyncio.wait({keeper})
+    crashed = await keeper.stop()
     try:
-        if not keeper.cancelled() and (crashed := keeper.exception()) is not None:
+        if crashed is not None:
             raise crashed  # not a store error (those it handles): a defect, never hidden
         await store.release_lease(execution.session_id, owner)
     except GraphError as exc:
