@@ -92,9 +92,12 @@ async def test_last_event_id_resumes_exactly_after_it_then_live(broker: Any) -> 
     assert [e.data for e in resumed.events] == list(range(4, 11))
 
 
-@pytest.mark.parametrize("bad", ["not-an-id!", "otherepoch-1"])
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [("not-an-id!", "invalid_id"), ("42", "invalid_id"), ("otherepoch-1", "unknown_epoch")],
+)
 async def test_an_id_that_cannot_be_resumed_gives_one_reset_then_live(
-    broker: Any, bad: str
+    broker: Any, bad: str, reason: str
 ) -> None:
     broker.publish(Event(type="n", data=0), topic="run-1")
     await broker.flush()
@@ -105,7 +108,7 @@ async def test_an_id_that_cannot_be_resumed_gives_one_reset_then_live(
     await broker.flush()
     await eventually(lambda: len(seen.events) == 2)
     assert seen.types() == ["reset", "n"]
-    assert seen.events[0].data["last_event_id"] == bad
+    assert seen.events[0].data == {"reason": reason, "last_event_id": bad}
 
 
 async def test_a_finished_topic_ends_with_done_and_a_resume_completes(broker: Any) -> None:

@@ -15,7 +15,6 @@ from reactivex import operators as ops
 
 from rxchronos.stream import (
     BrokerClosedError,
-    BrokerProtocol,
     BrokerUnavailableError,
     Control,
     Event,
@@ -41,11 +40,6 @@ async def collect(observable: Any, count: int) -> list[Event]:
         observable.pipe(ops.take(count), ops.to_list()), 20
     )
     return result
-
-
-async def test_a_redis_broker_satisfies_the_broker_protocol(url: str, namespace: str) -> None:
-    async with RedisBroker(url, namespace=namespace) as broker:
-        assert isinstance(broker, BrokerProtocol)
 
 
 async def test_events_get_ids_in_redis_and_reach_subscribers_in_order(
