@@ -814,10 +814,9 @@ class RunExecution:
                     continue
                 else:
                     node = target
-                    if node in planned:
-                        continue
-                    planned.add(node)
-                    following.append(Task(node))
+                    if node not in planned:  # two tasks' edges into one node: one task, two edges
+                        planned.add(node)
+                        following.append(Task(node))
                 data = edge_data.get((task.node, node)) or FrozenDict(
                     {"from": task.node, "to": node}
                 )

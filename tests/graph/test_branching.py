@@ -109,6 +109,31 @@ async def test_every_event_names_its_task_and_edges_name_where_the_run_moves() -
     ]
 
 
+async def test_two_branches_with_plain_edges_into_one_node_take_two_edges_and_run_it_once() -> None:
+    graph = (
+        StateGraph("g")
+        .add_node("plan", lambda s: None)
+        .add_node("a", lambda s: {"a": 1})
+        .add_node("b", lambda s: {"b": 1})
+        .add_node("next", lambda s: {"seen": sorted(k for k in s if k in "ab")})
+        .set_entry_point("plan")
+        .add_edge("plan", "a")
+        .add_edge("plan", "b")
+        .add_edge("a", "next")
+        .add_edge("b", "next")
+        .compile()
+    )
+    events = await collect(Runner(graph), "s", {})
+    into_next = [
+        (dict(e.data or {}), e.task_id)
+        for e in events
+        if e.type == "edge_transition" and e.node_id == "next"
+    ]
+    assert into_next == [({"from": "a", "to": "next"}, "a:2"), ({"from": "b", "to": "next"}, "b:2")]
+    assert [e.node_id for e in events if e.type == "node_start"].count("next") == 1
+    assert events[-1].state["seen"] == ["a", "b"]
+
+
 async def test_the_result_and_the_checkpoints_do_not_depend_on_which_branch_finishes_first() -> (
     None
 ):
