@@ -265,10 +265,7 @@ class SQLiteStore:
                     "folder exists and is writable"
                 ) from exc
             try:
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute(f"PRAGMA synchronous={self._synchronous}")
-                connection.execute("PRAGMA busy_timeout=5000")
-                self._migrate(connection)
+                self._set_up(connection)
             except sqlite3.DatabaseError as exc:
                 connection.close()
                 raise CheckpointStoreError(
@@ -279,6 +276,23 @@ class SQLiteStore:
                 raise
             self._connection = connection
         return self._connection
+
+    def _set_up(self, connection: sqlite3.Connection) -> None:
+        """WAL, the durability setting and the schema. Two processes opening a new file at once
+        can see ``database is locked`` from the switch to WAL, which SQLite's busy timeout does
+        not cover: that is retried for as long as the timeout (5 s), then raised."""
+        connection.execute("PRAGMA busy_timeout=5000")
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        connection.execute(f"PRAGMA synchronous={self._synchronous}")
+        self._migrate(connection)
 
     def _migrate(self, connection: sqlite3.Connection) -> None:
         connection.execute("BEGIN IMMEDIATE")
