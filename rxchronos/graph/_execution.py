@@ -16,7 +16,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -291,6 +291,7 @@ class RunExecution:
         "broker",
         "cancel_requested",
         "current",
+        "last_put",
         "node_id",
         "ns",
         "parent",
@@ -335,6 +336,9 @@ class RunExecution:
         self.parent: Checkpoint | None = None
         self.task: asyncio.Task[Any] | None = None
         self.cancel_requested = False
+        self.last_put: Callable[[Checkpoint], Awaitable[None]] | None = None
+        """Writes the run's last checkpoint instead of ``store.put`` when set (the lease's
+        release in the same transaction)."""
         self._ended = False
         self._checkpoints = 0
         self._joins: dict[int, set[str]] = {}
@@ -566,7 +570,12 @@ class RunExecution:
                     memory.put_nowait(checkpoint)
                     self._written(checkpoint)
                 elif store is not None:
-                    await self.write_checkpoint(next_tasks)
+                    if next_tasks or self.last_put is None:
+                        await self.write_checkpoint(next_tasks)
+                    else:
+                        checkpoint = self._new_checkpoint(next_tasks, False)
+                        await self.last_put(checkpoint)
+                        self._written(checkpoint)
                 if not next_tasks:
                     publish(EventType.COMPLETED, self.node_id, state)
                     if broker is not None:

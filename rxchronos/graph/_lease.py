@@ -26,6 +26,7 @@ from rxchronos.graph._errors import CheckpointStoreError, GraphError, SessionBus
 if TYPE_CHECKING:
     from rxchronos.graph._events import RunStatus
     from rxchronos.graph._execution import RunExecution
+    from rxchronos.graph._stores import Checkpoint
 
 __all__ = [
     "DEFAULT_LEASE_TTL",
@@ -108,6 +109,15 @@ class LeaseStore(Protocol):
         ...
 
 
+@runtime_checkable
+class _ReleasingStore(Protocol):
+    """A lease store that saves a run's last checkpoint and releases its lease in one trip."""
+
+    async def put(self, checkpoint: Checkpoint) -> None: ...
+
+    async def put_and_release(self, checkpoint: Checkpoint, owner: str) -> None: ...
+
+
 async def run_leased(
     store: LeaseStore,
     start: Callable[[RunExecution], Awaitable[RunStatus]],
@@ -143,18 +153,34 @@ async def run_leased(
             "cancel it with runner.cancel(session_id)"
         )
     keeper = _Keeper(store, execution, owner, ttl)
+    released = False
+    if isinstance(store, _ReleasingStore):
+        releasing = store
+
+        async def last_put(checkpoint: Checkpoint) -> None:
+            nonlocal released
+            if await keeper.stop() is not None:  # a crashed renewal: raised by _release below
+                await releasing.put(checkpoint)
+                return
+            await releasing.put_and_release(checkpoint, owner)
+            released = True
+
+        execution.last_put = last_put
     try:
         status = await start(execution)
     except asyncio.CancelledError as exc:
-        await _release(store, execution, owner, keeper, ttl, stale, exc)
+        if not released:
+            await _release(store, execution, owner, keeper, ttl, stale, exc)
         current = asyncio.current_task()
         if keeper.failure and current is not None and current.uncancel() == 0:
             raise keeper.failure[0] from None  # the keeper stopped the run: say why
         raise
     except BaseException as exc:
-        await _release(store, execution, owner, keeper, ttl, stale, exc)
+        if not released:
+            await _release(store, execution, owner, keeper, ttl, stale, exc)
         raise
-    await _release(store, execution, owner, keeper, ttl, stale, None, status)
+    if not released:
+        await _release(store, execution, owner, keeper, ttl, stale, None, status)
     return status
 
 

@@ -198,6 +198,11 @@ class SQLiteStore:
             (session_id, owner),
         )
 
+    async def put_and_release(self, checkpoint: Checkpoint, owner: str) -> None:
+        """Save a run's last checkpoint and give ``owner``'s lease on its session up, in one
+        transaction (one trip to the worker thread instead of two)."""
+        await self._run(self._put, checkpoint, owner)
+
     async def request_cancel(self, session_id: str) -> bool:
         """Flag the session's running run for cancellation; ``False`` if none holds a lease."""
         rows = await self._run(
@@ -318,7 +323,9 @@ class SQLiteStore:
             connection.execute("ROLLBACK")
             raise
 
-    def _put(self, checkpoint: Checkpoint) -> None:
+    def _put(self, checkpoint: Checkpoint, releasing: str | None = None) -> None:
+        """Write ``checkpoint``; with ``releasing``, delete that owner's lease on the session in
+        the same transaction."""
         state = encode_state(checkpoint.state)
         branches = None if checkpoint.branches is None else encode_state(checkpoint.branches)
         connection = self._db()
@@ -339,6 +346,11 @@ class SQLiteStore:
                     branches,
                 ),
             )
+            if releasing is not None:
+                connection.execute(
+                    "DELETE FROM leases WHERE session_id = ? AND owner = ?",
+                    (checkpoint.session_id, releasing),
+                )
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
@@ -436,26 +448,25 @@ class SQLiteStore:
         return self._db().execute(sql, params).fetchall()
 
     def _acquire_lease(self, session_id: str, owner: str, ttl: float) -> Lease:
+        """One upsert that takes a free or expired lease (atomic across processes: SQLite runs one
+        writer at a time); when the lease is held, a read of its holder."""
         connection = self._db()
-        connection.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes
-        try:
+        while True:
             now = time.time()
-            row = connection.execute(
+            taken = connection.execute(
+                "INSERT INTO leases VALUES (?, ?, ?, 0) ON CONFLICT (session_id) DO UPDATE SET "
+                "owner = excluded.owner, expires_at = excluded.expires_at, cancel_requested = 0 "
+                "WHERE leases.expires_at <= ? RETURNING owner",
+                (session_id, owner, now + ttl, now),
+            ).fetchall()
+            if taken:
+                return Lease(session_id, owner, ttl)
+            held = connection.execute(
                 "SELECT owner, expires_at FROM leases WHERE session_id = ?", (session_id,)
-            ).fetchone()
-            if row is None or row[1] <= now:
-                connection.execute(
-                    "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, 0)",
-                    (session_id, owner, now + ttl),
-                )
-                holder = Lease(session_id, owner, ttl)
-            else:
-                holder = Lease(session_id, row[0], row[1] - now)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        return holder
+            ).fetchall()
+            if held:
+                return Lease(session_id, held[0][0], held[0][1] - now)
+            # released between the two statements: try again
 
     def _close_connection(self) -> None:
         if self._connection is not None:
