@@ -172,12 +172,25 @@ class PostgresStore:
 
     async def put(self, checkpoint: Checkpoint) -> None:
         """Save ``checkpoint`` (one statement: all of it or nothing)."""
+        await self._insert(checkpoint, "", ())
+
+    async def put_and_release(self, checkpoint: Checkpoint, owner: str) -> None:
+        """Save a run's last checkpoint and give ``owner``'s lease on its session up, in one
+        statement (one round trip instead of two)."""
+        await self._insert(
+            checkpoint,
+            "WITH released AS (DELETE FROM {schema}.leases WHERE session_id = %s AND owner = %s) ",
+            (checkpoint.session_id, owner),
+        )
+
+    async def _insert(self, checkpoint: Checkpoint, prefix: str, params: tuple[Any, ...]) -> None:
         state = encode_state(checkpoint.state)
         branches = None if checkpoint.branches is None else encode_state(checkpoint.branches)
         await self._execute(
-            f"INSERT INTO {{schema}}.checkpoints ({_COLUMNS}) "
+            f"{prefix}INSERT INTO {{schema}}.checkpoints ({_COLUMNS}) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
+                *params,
                 checkpoint.checkpoint_id,
                 checkpoint.session_id,
                 checkpoint.run_id,

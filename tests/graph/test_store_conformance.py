@@ -633,6 +633,17 @@ async def test_a_lease_has_one_owner_until_released_or_expired(db_store: Any) ->
     assert (await leases.acquire_lease("other", "c", 30)).owner == "c"  # per session
 
 
+async def test_put_and_release_saves_and_gives_up_only_its_owners_lease(db_store: Any) -> None:
+    assert (await db_store.acquire_lease("s", "a", 30)).owner == "a"
+    first = Checkpoint("c1", "s", "run", 1, {"x": 1}, "next", False, None, 1.5)
+    await db_store.put_and_release(first, "b")  # not b's lease: it stays a's
+    assert (await db_store.acquire_lease("s", "b", 30)).owner == "a"
+    last = Checkpoint("c2", "s", "run", 2, {"x": 2}, None, False, "c1", 2.5)
+    await db_store.put_and_release(last, "a")
+    assert [c.checkpoint_id for c in await db_store.list_checkpoints("s")] == ["c1", "c2"]
+    assert (await db_store.acquire_lease("s", "b", 30)).owner == "b"
+
+
 async def test_an_expired_lease_goes_to_the_next_owner_without_the_old_cancel_flag(
     db_store: Any,
 ) -> None:

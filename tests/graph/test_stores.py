@@ -174,16 +174,6 @@ async def test_sqlite_writes_the_pending_writes_of_one_loop_turn_together(tmp_pa
         await store.put_writes("c3", 0, {})
 
 
-async def test_put_and_release_saves_and_gives_up_only_its_owners_lease(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "runs.db") as store:
-        assert (await store.acquire_lease("s", "a", 30)).owner == "a"
-        await store.put_and_release(checkpoint("c1", "s", 1, x=1), "b")  # not b's lease
-        assert (await store.acquire_lease("s", "b", 30)).owner == "a"
-        await store.put_and_release(checkpoint("c2", "s", 2, x=2), "a")
-        assert [c.checkpoint_id for c in await store.list_checkpoints("s")] == ["c1", "c2"]
-        assert (await store.acquire_lease("s", "b", 30)).owner == "b"
-
-
 async def test_a_completed_run_releases_its_lease_with_its_last_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
