@@ -4,33 +4,19 @@ correctness is asserted; the speed targets are the benchmark's to report, never 
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
-from ..conftest import skip_or_fail
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests._bench import run_benchmark
+from tests.conftest import skip_or_fail
 
 
 def test_the_quick_run_delivers_every_event_in_order_and_resumes_on_the_other_worker() -> None:
     if shutil.which("redis-server") is None:
         skip_or_fail("redis-server is not installed", require_env="RXCHRONOS_REQUIRE_REDIS")
-    for module in ("broadcaster", "aiohttp_sse", "psutil"):
-        if importlib.util.find_spec(module) is None:
-            skip_or_fail(
-                f"{module} is not installed (pip install 'rxchronos[bench]')",
-                require_env="RXCHRONOS_REQUIRE_BENCH",
-            )
-    done = subprocess.run(
-        [sys.executable, "distributed_fanout.py", "--quick", "--timeout", "60"],
-        cwd=BENCHMARKS,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    done = run_benchmark(
+        "distributed_fanout.py",
+        *("--quick", "--timeout", "60"),
+        needs=("broadcaster", "aiohttp_sse", "psutil"),
     )
     out = done.stdout
     assert " failed: " not in out, out + done.stderr  # no setup failed

@@ -3,30 +3,14 @@ event. Only delivery is asserted; the CPU target is the benchmark's to report, n
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
-from pathlib import Path
-
-from tests.conftest import skip_or_fail
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests._bench import run_benchmark
 
 
 def test_the_quick_run_delivers_every_event_in_every_spelling() -> None:
-    for module in ("aiohttp_sse", "psutil"):
-        if importlib.util.find_spec(module) is None:
-            skip_or_fail(
-                f"{module} is not installed (pip install 'rxchronos[bench]')",
-                require_env="RXCHRONOS_REQUIRE_BENCH",
-            )
-    done = subprocess.run(
-        [sys.executable, "ui_protocols.py", "--quick", "--repeat", "1", "--timeout", "60"],
-        cwd=BENCHMARKS,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    done = run_benchmark(
+        "ui_protocols.py",
+        *("--quick", "--repeat", "1", "--timeout", "60"),
+        needs=("aiohttp_sse", "psutil"),
     )
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
