@@ -67,15 +67,6 @@ from rxchronos.model._openai import (
     Perplexity,
     Together,
 )
-from rxchronos.model._parts import (
-    CitationPart,
-    ContentPart,
-    ReasoningPart,
-    ServerToolCallPart,
-    ServerToolResultPart,
-    TextPart,
-    UnknownPart,
-)
 from rxchronos.model._provider import HTTPOptions, HTTPProvider
 from rxchronos.model._registry import provider_from_string, register_provider
 from rxchronos.model._responses import AzureOpenAIResponses, OpenAIResponses
@@ -84,14 +75,21 @@ from rxchronos.model._types import (
     REASONING_BUDGETS,
     ChatRequest,
     ChatResponse,
+    CitationPart,
+    ContentPart,
     FunctionDef,
     Message,
     Provider,
     ReasoningEffort,
+    ReasoningPart,
     Role,
+    ServerToolCallPart,
+    ServerToolResultPart,
     StopReason,
+    TextPart,
     ToolCall,
     ToolDefinition,
+    UnknownPart,
     Usage,
 )
 

@@ -68,24 +68,22 @@ from rxchronos.model._dialect import (
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._http import HTTPRequest
 from rxchronos.model._operators import ResponseCollector
-from rxchronos.model._parts import (
-    CitationPart,
-    ContentPart,
-    ReasoningPart,
-    ServerToolCallPart,
-    ServerToolResultPart,
-    TextPart,
-    UnknownPart,
-)
 from rxchronos.model._provider import HTTPProvider
 from rxchronos.model._types import (
     REASONING_BUDGETS,
     ChatRequest,
     ChatResponse,
+    CitationPart,
+    ContentPart,
     Message,
+    ReasoningPart,
     Role,
+    ServerToolCallPart,
+    ServerToolResultPart,
     StopReason,
+    TextPart,
     ToolCall,
+    UnknownPart,
     Usage,
     token_usage,
 )

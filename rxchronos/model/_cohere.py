@@ -34,11 +34,11 @@ from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._http import HTTPRequest
 from rxchronos.model._openai import message_dict
 from rxchronos.model._operators import ResponseCollector
-from rxchronos.model._parts import CitationPart
 from rxchronos.model._provider import HTTPProvider
 from rxchronos.model._types import (
     ChatRequest,
     ChatResponse,
+    CitationPart,
     StopReason,
     ToolCall,
     Usage,

@@ -77,21 +77,19 @@ from rxchronos.model._dialect import (
     whole_answer,
 )
 from rxchronos.model._http import HTTPRequest
-from rxchronos.model._parts import (
-    CitationPart,
-    ContentPart,
-    ServerToolCallPart,
-    ServerToolResultPart,
-    TextPart,
-)
 from rxchronos.model._provider import HTTPProvider
 from rxchronos.model._types import (
     REASONING_BUDGETS,
     ChatRequest,
     ChatResponse,
+    CitationPart,
+    ContentPart,
     Message,
     Role,
+    ServerToolCallPart,
+    ServerToolResultPart,
     StopReason,
+    TextPart,
     ToolCall,
     ToolDefinition,
     Usage,

@@ -56,12 +56,13 @@ from rxchronos.model._dialect import (
 from rxchronos.model._errors import ProviderConfigError, ProviderStreamError
 from rxchronos.model._http import HTTPRequest
 from rxchronos.model._operators import ResponseCollector
-from rxchronos.model._parts import CitationPart, ContentPart
 from rxchronos.model._provider import HTTPOptions, HTTPProvider, check_azure_resource
 from rxchronos.model._responses import annotation_citation
 from rxchronos.model._types import (
     ChatRequest,
     ChatResponse,
+    CitationPart,
+    ContentPart,
     Message,
     Role,
     StopReason,

@@ -43,15 +43,18 @@ from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from rxchronos._errors import InvalidArgumentError
 from rxchronos._tap import current_tap
-from rxchronos.model._parts import (
+from rxchronos.model._types import (
+    ChatResponse,
     CitationPart,
     ContentPart,
     ReasoningPart,
     ServerToolCallPart,
     ServerToolResultPart,
+    StopReason,
     TextPart,
+    ToolCall,
+    Usage,
 )
-from rxchronos.model._types import ChatResponse, StopReason, ToolCall, Usage
 
 __all__ = [
     "ResponseCollector",

@@ -40,12 +40,15 @@ from rxchronos._closable import AsyncClosable
 from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.aio import from_producer
 from rxchronos.model._operators import ResponseCollector, tapped
-from rxchronos.model._parts import PART_CLASSES, ContentPart, ReasoningPart, TextPart
 from rxchronos.model._types import (
+    PART_CLASSES,
     ChatRequest,
     ChatResponse,
+    ContentPart,
+    ReasoningPart,
     Role,
     StopReason,
+    TextPart,
     ToolCall,
     Usage,
 )
