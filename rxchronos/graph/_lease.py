@@ -17,9 +17,10 @@ import asyncio
 import os
 import socket
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, TypeGuard, runtime_checkable
 
 from rxchronos.graph._errors import CheckpointStoreError, GraphError, SessionBusyError
 
@@ -118,6 +119,19 @@ class _ReleasingStore(Protocol):
     async def put_and_release(self, checkpoint: Checkpoint, owner: str) -> None: ...
 
 
+_RELEASING: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+"""Whether a store type is a ``_ReleasingStore``: a protocol ``isinstance`` check costs several
+microseconds, too much for every run."""
+
+
+def _releases(store: LeaseStore) -> TypeGuard[_ReleasingStore]:
+    kind = type(store)
+    known = _RELEASING.get(kind)
+    if known is None:
+        known = _RELEASING[kind] = isinstance(store, _ReleasingStore)
+    return known
+
+
 async def run_leased(
     store: LeaseStore,
     start: Callable[[RunExecution], Awaitable[RunStatus]],
@@ -154,7 +168,7 @@ async def run_leased(
         )
     keeper = _Keeper(store, execution, owner, ttl)
     released = False
-    if isinstance(store, _ReleasingStore):
+    if _releases(store):
         releasing = store
 
         async def last_put(checkpoint: Checkpoint) -> None:

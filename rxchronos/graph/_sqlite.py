@@ -1,10 +1,23 @@
 """``SQLiteStore``: durable checkpoints in one SQLite file, the embedded default.
 
-All SQLite work (and the JSON encoding of the state) runs on one dedicated worker thread that owns
-the connection, so the event loop never blocks. The database is in WAL mode; each checkpoint is one
-``BEGIN IMMEDIATE ... COMMIT`` transaction, so a process killed at any moment leaves every committed
-checkpoint intact and no half-written one. ``synchronous=NORMAL`` (the default) survives a crash
-of the process; choose ``"FULL"`` to also survive a power loss, at some cost per checkpoint.
+The database is in WAL mode; each write is one ``BEGIN IMMEDIATE ... COMMIT`` transaction, so a
+process killed at any moment leaves every committed checkpoint intact and no half-written one.
+``synchronous=NORMAL`` (the default) survives a crash of the process; choose ``"FULL"`` to also
+survive a power loss, at some cost per checkpoint.
+
+Where the work runs. A dedicated worker thread owns the store's first connection: it sets the
+database up (WAL, schema, migration), runs every read, the pending writes of parallel steps, WAL
+checkpoints, and every write that may have to wait. The small writes of a run (``put``,
+``put_and_release`` and the lease calls) are tried first on the event loop's own thread, on a
+connection of that thread's own that never waits (``busy_timeout=0``) and never checkpoints the
+WAL (``wal_autocheckpoint=0``): such a transaction takes a few tens of microseconds, less than a
+trip to a worker thread and back (about 100 us of wake-ups). When the database is locked (another
+process, or the worker, is writing), the transaction is rolled back at once and the same write
+goes to the worker thread, which waits for the lock as before; a checkpoint whose state is more
+than ``inline_limit`` bytes of JSON also goes to the worker. After every 256 writes made on the
+loop, the worker runs a passive WAL checkpoint, so the WAL does not grow without bound. Nothing
+runs on the loop with ``inline_limit=0``, with ``synchronous="FULL"`` (a commit that syncs to disk
+is too slow for the loop) or for ``":memory:"`` (a second connection would be another database).
 """
 
 from __future__ import annotations
@@ -13,9 +26,11 @@ import asyncio
 import json
 import os
 import sqlite3
+import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -66,19 +81,34 @@ _COLUMNS = (
 )
 
 
+_CHECKPOINT_EVERY = 256
+"""Writes made on the event loop between two passive WAL checkpoints on the worker thread."""
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 class SQLiteStore:
     """Checkpoints in an SQLite database file: survives crashes and restarts.
 
     Args:
         path: the database file (created if missing), or ``":memory:"``.
         synchronous: SQLite's ``synchronous`` setting: ``"NORMAL"`` or ``"FULL"``.
+        inline_limit: the largest checkpoint (bytes of state JSON) written on the event loop's
+            thread; ``0`` writes nothing there (everything goes to the store's worker thread).
 
     Raises:
         CheckpointStoreError: at once, for a path that cannot work (a directory, a missing or
             read-only folder, a read-only file, a file that is not an SQLite database); on first
             use, for a database of a newer schema version. SQLite failures later on (a full disk, a
             locked file) also come as ``CheckpointStoreError``, with the SQLite error as
-            ``__cause__``.
+            ``__cause__``; so does a failed WAL checkpoint, from the store call after it.
+
+    A dedicated worker thread sets the database up and runs the reads, the pending writes of
+    parallel steps and WAL checkpoints. A checkpoint of at most ``inline_limit`` bytes, and a
+    lease call, is written on the calling event loop's thread instead when the database is not
+    locked: the transaction takes a few tens of microseconds, less than the trip to the worker and
+    back (about 100 us), and never waits (a locked database sends the write to the worker, which
+    waits for it). The worker checkpoints the WAL after every 256 such writes. Nothing is written
+    on the loop with ``inline_limit=0``, ``synchronous="FULL"`` or ``":memory:"``.
 
     State must be JSON-serialisable (a value that is not raises ``StateSerializationError`` naming
     the key, and the run fails before the checkpoint is written). Close the store when done
@@ -98,17 +128,37 @@ class SQLiteStore:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        inline_limit: int = 65536,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise InvalidArgumentError(
                 f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}"
             )
+        if not isinstance(inline_limit, int) or isinstance(inline_limit, bool) or inline_limit < 0:
+            raise InvalidArgumentError(
+                f"inline_limit must be an int >= 0 (bytes; 0 writes nothing on the event loop), "
+                f"got {inline_limit!r}"
+            )
         self.path = os.fspath(path)
         _check_path(self.path)
         self._synchronous = synchronous
+        self._inline_limit = 0 if synchronous == "FULL" or self.path == ":memory:" else inline_limit
+        """0: every write goes to the worker thread."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rxchronos-sqlite")
         self._connection: sqlite3.Connection | None = None  # touched only on the worker thread
+        self._ready = False
+        """Set on the worker once the database is set up: inline connections may open."""
+        self._inline: dict[int, sqlite3.Connection] = {}
+        """One connection per thread that writes on its event loop, by thread ident; each used
+        only on its own thread, under ``_inline_lock`` (which ``close()`` takes to close them)."""
+        self._inline_lock = threading.Lock()
+        self._inline_commits = 0
+        self._wal_failure: BaseException | None = None
+        """Why the last WAL checkpoint failed: raised by the next store call."""
         self._closed = False
         self._writes_batch: _WritesBatch | None = None
         """``put_writes`` calls of this loop turn, written together in the next one."""
@@ -117,7 +167,7 @@ class SQLiteStore:
 
     async def put(self, checkpoint: Checkpoint) -> None:
         """Save ``checkpoint`` in one transaction."""
-        await self._run(self._put, checkpoint)
+        await self._put(checkpoint, None)
 
     async def get(self, checkpoint_id: str) -> Checkpoint | None:
         """The checkpoint with this id, or ``None``."""
@@ -146,8 +196,7 @@ class SQLiteStore:
         its own writes are committed, or raises its own error (``StateSerializationError`` for
         writes JSON cannot hold, which keeps nothing of that call)."""
         check_writes(checkpoint_id, task, writes)
-        if self._closed:
-            raise CheckpointStoreError(f"{self!r} is closed")
+        self._check_usable()
         batch = self._writes_batch
         if batch is None:
             loop = asyncio.get_running_loop()
@@ -176,12 +225,12 @@ class SQLiteStore:
 
     async def acquire_lease(self, session_id: str, owner: str, ttl: float) -> Lease:
         """Take the session's lease if free or expired; return its holder afterwards."""
-        return await self._run(self._acquire_lease, session_id, owner, ttl)
+        return await self._write(self._acquire_lease, session_id, owner, ttl)
 
     async def renew_lease(self, session_id: str, owner: str, ttl: float) -> LeaseRenewal:
         """Extend ``owner``'s lease by ``ttl`` seconds; report its cancel flag."""
-        rows = await self._run(
-            self._execute,
+        rows = await self._write(
+            self._change,
             "UPDATE leases SET expires_at = ? WHERE session_id = ? AND owner = ? "
             "RETURNING cancel_requested",
             (time.time() + ttl, session_id, owner),
@@ -192,21 +241,21 @@ class SQLiteStore:
 
     async def release_lease(self, session_id: str, owner: str) -> None:
         """Give ``owner``'s lease up."""
-        await self._run(
-            self._execute,
+        await self._write(
+            self._change,
             "DELETE FROM leases WHERE session_id = ? AND owner = ?",
             (session_id, owner),
         )
 
     async def put_and_release(self, checkpoint: Checkpoint, owner: str) -> None:
         """Save a run's last checkpoint and give ``owner``'s lease on its session up, in one
-        transaction (one trip to the worker thread instead of two)."""
-        await self._run(self._put, checkpoint, owner)
+        transaction (one write instead of two)."""
+        await self._put(checkpoint, owner)
 
     async def request_cancel(self, session_id: str) -> bool:
         """Flag the session's running run for cancellation; ``False`` if none holds a lease."""
-        rows = await self._run(
-            self._execute,
+        rows = await self._write(
+            self._change,
             "UPDATE leases SET cancel_requested = 1 WHERE session_id = ? AND expires_at > ? "
             "RETURNING owner",
             (session_id, time.time()),
@@ -216,12 +265,23 @@ class SQLiteStore:
     # --- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the database and stop the worker thread (waits for pending writes)."""
+        """Close every connection and stop the worker thread (waits for pending writes).
+
+        Raises:
+            CheckpointStoreError: a WAL checkpoint failed after the last store call (the store
+                is closed all the same)."""
         if self._closed:
             return
         self._closed = True
-        self._executor.submit(self._close_connection).result()
-        self._executor.shutdown(wait=True)
+        with self._inline_lock:  # a write on a loop's thread ends first
+            inline, self._inline = list(self._inline.values()), {}
+        try:
+            for connection in inline:
+                connection.close()
+        finally:
+            self._executor.submit(self._close_connection).result()
+            self._executor.shutdown(wait=True)
+        self._raise_wal_failure()
 
     async def aclose(self) -> None:
         """[close][rxchronos.graph.SQLiteStore.close] without blocking the event loop."""
@@ -242,23 +302,122 @@ class SQLiteStore:
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
 
-    # --- worker thread ---------------------------------------------------------------------
+    # --- where the work runs ---------------------------------------------------------------
 
-    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
+    def _check_usable(self) -> None:
         if self._closed:
             raise CheckpointStoreError(f"{self!r} is closed")
+        self._raise_wal_failure()
+
+    def _raise_wal_failure(self) -> None:
+        failure = self._wal_failure
+        if failure is not None:
+            self._wal_failure = None
+            raise CheckpointStoreError(
+                f"checkpoint database {self.path!r}: a WAL checkpoint failed "
+                f"({type(failure).__name__}: {failure}); the writes before it are committed, "
+                "but the WAL file keeps growing until a checkpoint succeeds"
+            ) from failure
+
+    def _failed(self, exc: sqlite3.Error) -> CheckpointStoreError:
+        return CheckpointStoreError(
+            f"checkpoint database {self.path!r} failed: {type(exc).__name__}: {exc}"
+        )
+
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` on the worker thread."""
+        self._check_usable()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         except sqlite3.Error as exc:
-            raise CheckpointStoreError(
-                f"checkpoint database {self.path!r} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise self._failed(exc) from exc
+
+    async def _write(self, change: Callable[..., _T], *args: Any) -> _T:
+        """``change(connection, *args)``, one transaction: on this thread's own connection when
+        the database is free, else (or before the worker has set the database up, or with the
+        inline path off) on the worker's."""
+        self._check_usable()
+        if self._inline_limit and self._ready and self._inline_lock.acquire(blocking=False):
+            try:
+                if self._closed:  # closed by another thread since the check above
+                    raise CheckpointStoreError(f"{self!r} is closed")
+                try:
+                    result = change(self._inline_connection(), *args)
+                except sqlite3.Error as exc:
+                    if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _BUSY:
+                        raise self._failed(exc) from exc
+                else:
+                    self._inline_commits += 1
+                    if self._inline_commits % _CHECKPOINT_EVERY == 0:
+                        self._executor.submit(self._checkpoint_wal).add_done_callback(
+                            self._keep_wal_failure
+                        )
+                    return result
+            finally:
+                self._inline_lock.release()
+        return await self._run(self._on_worker, change, *args)
+
+    async def _put(self, checkpoint: Checkpoint, releasing: str | None) -> None:
+        """Write ``checkpoint`` (and release ``releasing``'s lease with it). With the inline path
+        on, the state is encoded here, on the loop: a small one is written here too, a large one
+        goes to the worker as text."""
+        self._check_usable()
+        if not (self._inline_limit and self._ready):
+            await self._run(self._encode_and_insert, checkpoint, releasing)
+            return
+        row = _row(checkpoint)
+        if _json_size(row[4]) + _json_size(row[9]) <= self._inline_limit:
+            await self._write(self._insert, row, releasing)
+        else:
+            await self._run(self._on_worker, self._insert, row, releasing)
+
+    def _inline_connection(self) -> sqlite3.Connection:
+        """This thread's connection for writes on its event loop (``_inline_lock`` held)."""
+        ident = threading.get_ident()
+        connection = self._inline.get(ident)
+        if connection is None:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                connection.execute("PRAGMA busy_timeout=0")  # never wait on the loop
+                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.execute("PRAGMA wal_autocheckpoint=0")  # the worker checkpoints
+            except BaseException:
+                connection.close()
+                raise
+            self._inline[ident] = connection
+        return connection
+
+    def _on_worker(self, change: Callable[..., _T], *args: Any) -> _T:
+        return change(self._db(), *args)
+
+    def _checkpoint_wal(self) -> None:
+        """Checkpoint the WAL (worker thread) so that it starts over instead of growing.
+
+        A passive checkpoint copies the committed pages into the database file without holding
+        up any writer; but the WAL starts over only once a checkpoint has copied all of it, which
+        writes coming in meanwhile prevent. So when the passive one got everything it saw, a
+        restart checkpoint copies what came in since and starts the WAL over: it holds the write
+        lock for that short while (writes on the loop find the database busy and go to the
+        worker, after it). A reader still on older pages (another process) makes the passive one
+        stop short: the restart is left to the next time."""
+        connection = self._db()
+        _, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames == copied:
+            connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+
+    def _keep_wal_failure(self, done: Future[None]) -> None:
+        if done.cancelled():
+            return  # only a shutdown cancels queued work, and close() has none queued
+        if (failure := done.exception()) is not None:
+            self._wal_failure = failure
 
     async def _first(self, where: str, key: str) -> Checkpoint | None:
         rows = await self._run(
             self._select, f"SELECT {_COLUMNS} FROM checkpoints WHERE {where}", key
         )
         return rows[0] if rows else None
+
+    # --- worker thread ---------------------------------------------------------------------
 
     def _db(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -280,6 +439,7 @@ class SQLiteStore:
                 connection.close()
                 raise
             self._connection = connection
+            self._ready = True
         return self._connection
 
     def _set_up(self, connection: sqlite3.Connection) -> None:
@@ -300,8 +460,7 @@ class SQLiteStore:
         self._migrate(connection)
 
     def _migrate(self, connection: sqlite3.Connection) -> None:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(connection):
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     connection.execute(statement)
@@ -318,43 +477,6 @@ class SQLiteStore:
                     f"{self.path!r} has checkpoint schema version {version}, newer than this "
                     f"rxchronos understands ({SCHEMA_VERSION}); upgrade rxchronos"
                 )
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-
-    def _put(self, checkpoint: Checkpoint, releasing: str | None = None) -> None:
-        """Write ``checkpoint``; with ``releasing``, delete that owner's lease on the session in
-        the same transaction."""
-        state = encode_state(checkpoint.state)
-        branches = None if checkpoint.branches is None else encode_state(checkpoint.branches)
-        connection = self._db()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.execute(
-                f"INSERT INTO checkpoints ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    checkpoint.checkpoint_id,
-                    checkpoint.session_id,
-                    checkpoint.run_id,
-                    checkpoint.step,
-                    state,
-                    checkpoint.next_node,
-                    int(checkpoint.paused),
-                    checkpoint.parent_id,
-                    checkpoint.created_at,
-                    branches,
-                ),
-            )
-            if releasing is not None:
-                connection.execute(
-                    "DELETE FROM leases WHERE session_id = ? AND owner = ?",
-                    (checkpoint.session_id, releasing),
-                )
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
 
     def _flush_writes(self, batch: _WritesBatch) -> None:
         """Send a loop turn's ``put_writes`` to the worker thread (on the event loop)."""
@@ -386,15 +508,10 @@ class SQLiteStore:
                 problems.append(exc)
         if encoded:
             connection = self._db()
-            connection.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(connection):
                 connection.executemany(
                     "INSERT OR REPLACE INTO pending_writes VALUES (?, ?, ?)", encoded
                 )
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
         return problems
 
     def _select(self, sql: str, key: str) -> list[Checkpoint]:
@@ -447,11 +564,39 @@ class SQLiteStore:
     def _execute(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self._db().execute(sql, params).fetchall()
 
-    def _acquire_lease(self, session_id: str, owner: str, ttl: float) -> Lease:
+    # --- write transactions: on a loop's own connection, or on the worker's ----------------
+
+    def _encode_and_insert(self, checkpoint: Checkpoint, releasing: str | None) -> None:
+        """Encode ``checkpoint`` and write it (worker thread)."""
+        row = _row(checkpoint)
+        self._insert(self._db(), row, releasing)
+
+    def _insert(self, connection: sqlite3.Connection, row: _Row, releasing: str | None) -> None:
+        """Write an encoded checkpoint; with ``releasing``, delete that owner's lease on the
+        session in the same transaction."""
+        with _transaction(connection):
+            connection.execute(
+                f"INSERT INTO checkpoints ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+            )
+            if releasing is not None:
+                connection.execute(
+                    "DELETE FROM leases WHERE session_id = ? AND owner = ?", (row[1], releasing)
+                )
+
+    def _change(
+        self, connection: sqlite3.Connection, sql: str, params: tuple[Any, ...]
+    ) -> list[tuple[Any, ...]]:
+        """One statement that writes, in a transaction of its own; its ``RETURNING`` rows."""
+        with _transaction(connection):
+            return connection.execute(sql, params).fetchall()
+
+    def _acquire_lease(
+        self, connection: sqlite3.Connection, session_id: str, owner: str, ttl: float
+    ) -> Lease:
         """One upsert that takes a free or expired lease (atomic across processes: SQLite runs one
-        writer at a time); when the lease is held, a read of its holder."""
-        connection = self._db()
-        while True:
+        writer at a time); when the lease is held, a read of its holder in the same
+        transaction."""
+        with _transaction(connection):
             now = time.time()
             taken = connection.execute(
                 "INSERT INTO leases VALUES (?, ?, ?, 0) ON CONFLICT (session_id) DO UPDATE SET "
@@ -461,17 +606,61 @@ class SQLiteStore:
             ).fetchall()
             if taken:
                 return Lease(session_id, owner, ttl)
-            held = connection.execute(
+            # not taken: the row the upsert ran into is there, in this transaction
+            holder, expires_at = connection.execute(
                 "SELECT owner, expires_at FROM leases WHERE session_id = ?", (session_id,)
-            ).fetchall()
-            if held:
-                return Lease(session_id, held[0][0], held[0][1] - now)
-            # released between the two statements: try again
+            ).fetchone()
+        return Lease(session_id, holder, expires_at - now)
 
     def _close_connection(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+_Row = tuple[str, str, str, int, str, str | None, int, str | None, float, str | None]
+"""A checkpoint as the values of ``_COLUMNS``, its state and branches encoded."""
+
+
+def _row(checkpoint: Checkpoint) -> _Row:
+    """``checkpoint`` as a row.
+
+    Raises:
+        StateSerializationError: its state (or branches) cannot be JSON.
+    """
+    return (
+        checkpoint.checkpoint_id,
+        checkpoint.session_id,
+        checkpoint.run_id,
+        checkpoint.step,
+        encode_state(checkpoint.state),
+        checkpoint.next_node,
+        int(checkpoint.paused),
+        checkpoint.parent_id,
+        checkpoint.created_at,
+        None if checkpoint.branches is None else encode_state(checkpoint.branches),
+    )
+
+
+def _json_size(text: str | None) -> int:
+    """Bytes of ``text`` in UTF-8 (encoded only when it is not ASCII)."""
+    if text is None:
+        return 0
+    return len(text) if text.isascii() else len(text.encode())
+
+
+@contextmanager
+def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` (the write lock, or an error at once: the connection's busy timeout
+    says how long it may wait) ... ``COMMIT``; rolled back on any error."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:  # SQLite rolls some failures back by itself
+            connection.execute("ROLLBACK")
+        raise
 
 
 @dataclass(slots=True)

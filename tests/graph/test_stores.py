@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -76,20 +75,6 @@ async def test_sqlite_upgrades_a_version_2_database_in_place(tmp_path: Path) -> 
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     raw.close()
-
-
-async def test_sqlite_works_off_the_event_loop_thread(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "runs.db") as store:
-        seen: list[int] = []
-        original = store._put
-
-        def spy(cp: Checkpoint) -> None:
-            seen.append(threading.get_ident())
-            original(cp)
-
-        store._put = spy  # type: ignore[method-assign]
-        await store.put(checkpoint("c1", "s", 1))
-        assert seen and seen[0] != threading.get_ident()
 
 
 async def test_closing_twice_is_fine_and_a_closed_store_says_so(tmp_path: Path) -> None:
