@@ -279,11 +279,14 @@ class SQLiteStore:
         with self._inline_lock:  # a write on a loop's thread ends first
             inline, self._inline = list(self._inline.values()), {}
         try:
-            for connection in inline:
-                connection.close()
-        finally:
-            self._executor.submit(self._close_connection).result()
-            self._executor.shutdown(wait=True)
+            try:
+                for connection in inline:
+                    connection.close()
+            finally:
+                self._executor.submit(self._close_connection).result()
+                self._executor.shutdown(wait=True)
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
         self._raise_wal_failure()
 
     async def aclose(self) -> None:
