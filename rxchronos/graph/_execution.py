@@ -286,7 +286,9 @@ class RunExecution:
         "_joins",
         "_loop",
         "_max_steps",
+        "_pending",
         "_step",
+        "_template",
         "_thread",
         "broker",
         "cancel_requested",
@@ -326,6 +328,21 @@ class RunExecution:
         self._concurrency = max_concurrency
         self.sink = sink
         self.run_id = _random_bits(128).to_bytes(16).hex()
+        self._template: dict[str, Any] = {
+            "type": None,
+            "run_id": self.run_id,
+            "session_id": session_id,
+            "seq": 0,
+            "node_id": None,
+            "task_id": None,
+            "ns": (),
+            "state": None,
+            "update": None,
+            "error": None,
+            "data": None,
+            "timestamp": 0.0,
+        }
+        """Every field of this run's events, with its default (see ``publish``)."""
         self.ns: tuple[str, ...] = ()
         self.seq = 0
         self.steps = 0
@@ -345,6 +362,8 @@ class RunExecution:
         self._done: dict[int, FrozenDict] = {}
         """The writes of the tasks of the running step that finished, by task number."""
         self._deferred: BaseException | None = None
+        self._pending = None if store is None else _keeps_writes(store)
+        """The store, when it keeps a parallel step's pending writes."""
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
 
@@ -368,22 +387,25 @@ class RunExecution:
         hot = self._hot
         if not hot.listening and self.sink is None and self.broker is None:
             return
-        event = _build_event(
-            {  # every field, in the model's order (model_dump keeps it)
-                "type": kind,
-                "run_id": self.run_id,
-                "session_id": self.session_id,
-                "seq": seq,
-                "node_id": node_id,
-                "task_id": task_id,
-                "ns": ns,
-                "state": state,
-                "update": update,
-                "error": error,
-                "data": data,
-                "timestamp": _now(),
-            }
-        )
+        # a copy of the run's template (every field, in the model's order, which model_dump
+        # keeps), then only what differs from it: cheaper than a new dict of every field
+        values = self._template.copy()
+        values["type"] = kind
+        values["seq"] = seq
+        values["node_id"] = node_id
+        values["state"] = state
+        values["timestamp"] = _now()
+        if task_id is not None:
+            values["task_id"] = task_id
+        if ns:
+            values["ns"] = ns
+        if update is not None:
+            values["update"] = update
+        if error is not None:
+            values["error"] = error
+        if data is not None:
+            values["data"] = data
+        event = _build_event(values)
         if hot.listening:
             hot.on_next(event)
         if self.broker is not None:
@@ -491,20 +513,26 @@ class RunExecution:
                         publish(EventType.INTERRUPT, paused, state)
                         return RunStatus.PAUSED
                 skip_pause = False
-                if self.steps + len(tasks) > self._max_steps:
+                width = len(tasks)
+                steps = self.steps = self.steps + width
+                if steps > self._max_steps:
+                    self.steps -= width
                     raise self._too_many_steps(tasks[0].node)
-                self.steps += len(tasks)
                 self._step += 1
-                if len(tasks) == 1:  # the common case, inline: no task, no context switch
+                if width == 1:  # the common case, inline: no task, no context switch
                     task = self.current = tasks[0]
                     node = self.node_id = task.node
-                    tid = task.task_id = (
-                        f"{node}:{self._step}:0" if task.send else (f"{node}:{self._step}")
-                    )
+                    given: Any
+                    if task.send:
+                        tid = task.task_id = f"{node}:{self._step}:0"
+                        given, shown = task.arg, None
+                        data = None if task.tool_call_id is None else self._task_data(task)
+                    else:
+                        tid = task.task_id = f"{node}:{self._step}"
+                        given = shown = state
+                        data = None
                     spec = nodes[node]
-                    data = None if task.tool_call_id is None else self._task_data(task)
-                    given: Any = task.arg if task.send else state
-                    publish(_NODE_START, node, None if task.send else state, None, None, data, tid)
+                    publish(_NODE_START, node, shown, None, None, data, tid)
                     try:
                         if spec.is_async:  # an async def node: its coroutine, awaited at once
                             result = await spec.fn(given)
@@ -556,15 +584,17 @@ class RunExecution:
                             {"step": self._step, "task_ids": FrozenList(t.task_id for t in tasks)}
                         ),
                     )
-                single = successor.get(tasks[0].node) if len(tasks) == 1 else None
-                edges: Sequence[tuple[Task, str, Mapping[str, Any]]]
+                single = successor.get(node) if width == 1 else None
+                edges: Sequence[tuple[Task, str, Mapping[str, Any]]] | None = None
                 if single is None:
                     next_tasks, edges = self._next_step(tasks, state)
                 elif single == END:
                     next_tasks, edges = _NO_TASKS, ()
-                else:  # one node, one static edge: no route, no join, nothing to look up
+                elif task.send or task.resume is not None:
                     next_tasks = [Task(single)]
-                    edges = ((tasks[0], single, edge_data[tasks[0].node, single]),)
+                else:  # one plain task, one static edge: the task object moves on to the next node
+                    task.node = single
+                    next_tasks = tasks
                 if memory is not None:  # a MemoryStore never waits: no coroutine per step
                     checkpoint = self._new_checkpoint(next_tasks, False)
                     memory.put_nowait(checkpoint)
@@ -581,8 +611,11 @@ class RunExecution:
                     if broker is not None:
                         broker.finish_topic(self.session_id)
                     return RunStatus.COMPLETED
-                for source, target, data in edges:
-                    publish(_EDGE, target, state, None, None, data, source.task_id)
+                if edges is not None:
+                    for source, target, data in edges:
+                        publish(_EDGE, target, state, None, None, data, source.task_id)
+                elif single is not None:  # one node, one static edge
+                    publish(_EDGE, single, state, None, None, edge_data[node, single], tid)
                 tasks = next_tasks
         except asyncio.CancelledError:
             self.publish(EventType.CANCELLED, self.node_id, self.state)
@@ -622,10 +655,7 @@ class RunExecution:
     def _saver(self) -> PendingWritesStore | None:
         """Where a parallel step's finished tasks save their writes: the store, when it keeps
         pending writes and the step continues from a checkpoint."""
-        store = self.store
-        if self.parent is None or store is None or not isinstance(store, PendingWritesStore):
-            return None
-        return store
+        return None if self.parent is None else self._pending
 
     async def _save_writes(self, task: int, update: FrozenDict) -> None:
         """Keep a finished task's writes: in the run, and in the store under the checkpoint the
@@ -661,10 +691,10 @@ class RunExecution:
         Raises:
             CheckpointStoreError: a saved task number that the step does not have.
         """
-        store = self.store
-        if len(tasks) < 2 or store is None or not isinstance(store, PendingWritesStore):
+        pending = self._pending
+        if len(tasks) < 2 or pending is None:
             return {}
-        saved = await store.get_writes(checkpoint.checkpoint_id)
+        saved = await pending.get_writes(checkpoint.checkpoint_id)
         for task in saved:
             if not 0 <= task < len(tasks):
                 raise CheckpointStoreError(
@@ -694,20 +724,16 @@ class RunExecution:
             return FrozenDict({"parallel": True, "tool_call_id": task.tool_call_id})
         return FrozenDict({"tool_call_id": task.tool_call_id})
 
-    async def _run_task(self, task: Task, state: FrozenDict) -> FrozenDict:
+    async def _run_task(
+        self, task: Task, state: FrozenDict, data: Mapping[str, Any] | None
+    ) -> FrozenDict:
         """Run one branch's node: ``node_start``, the call, its update (frozen). A failure is a
         ``_BranchFailed``, which the step turns into the ``NodeError`` (and its ``error``
         event) once the other branches have stopped, so the ``error`` is the run's last event."""
         spec = self._graph.nodes[task.node]
         given: Any = task.arg if task.send else state
         self.publish(
-            _NODE_START,
-            task.node,
-            state if not task.send else None,
-            None,
-            None,
-            self._task_data(task),
-            task.task_id,
+            _NODE_START, task.node, None if task.send else state, None, None, data, task.task_id
         )
         try:
             result = _call(spec, given)
@@ -726,19 +752,34 @@ class RunExecution:
         return update
 
     async def _branch(
-        self, number: int, task: Task, state: FrozenDict, limit: asyncio.Semaphore | None
+        self,
+        number: int,
+        task: Task,
+        state: FrozenDict,
+        limit: asyncio.Semaphore | None,
+        step: _Step,
     ) -> None:
-        _running_task.set(task)  # in this branch's own context (its asyncio task's copy)
-        if limit is None:
-            update = await self._run_task(task, state)
-        else:
-            async with limit:
-                update = await self._run_task(task, state)
-        branch_state = with_update(state, update)
-        self.publish(
-            _NODE_END, task.node, branch_state, update, None, self._task_data(task), task.task_id
-        )
-        await self._save_writes(number, update)
+        """One task of a parallel step, in its own asyncio task; tells ``step`` how it ended."""
+        failed = True
+        try:
+            _running_task.set(task)  # in this branch's own context (its asyncio task's copy)
+            data = _PARALLEL if task.tool_call_id is None else self._task_data(task)
+            if limit is None:
+                update = await self._run_task(task, state, data)
+            else:
+                async with limit:
+                    update = await self._run_task(task, state, data)
+            self.publish(
+                _NODE_END, task.node, with_update(state, update), update, None, data, task.task_id
+            )
+            await self._save_writes(number, update)
+            failed = False
+        except SubgraphPaused:
+            failed = False
+            step.paused = True
+            raise
+        finally:
+            step.end(failed)
 
     async def _run_parallel(self, tasks: list[Task], state: FrozenDict) -> list[FrozenDict]:
         """Run a step's tasks together (not those whose writes were restored) and return their
@@ -753,25 +794,26 @@ class RunExecution:
         loop = self._loop
         done = self._done
         numbers = [number for number in range(len(tasks)) if number not in done]
+        step = _Step(loop.create_future(), len(numbers))
         branches = [
-            loop.create_task(self._branch(number, tasks[number], state, limit))
+            loop.create_task(self._branch(number, tasks[number], state, limit, step))
             for number in numbers
         ]
-        running: Collection[asyncio.Task[None]] = branches
-        while running:
-            try:
-                _, running = await asyncio.wait(running, return_when=asyncio.FIRST_EXCEPTION)
-            except asyncio.CancelledError:
-                await _stop(branches)
-                raise
+        try:
+            if branches:
+                await step.settled
+        except asyncio.CancelledError:
+            await _stop(branches)
+            raise
+        if step.failed:
             failed = next((e for e in _errors(branches) if type(e) is not SubgraphPaused), None)
-            if failed is not None:
-                await _stop(
-                    [b for n, b in zip(numbers, branches, strict=True) if n not in done], branches
-                )
-                raise self._branch_failed(failed, branches)
-        paused = [e for e in _errors(branches) if type(e) is SubgraphPaused]
-        if paused:
+            unfinished = [b for n, b in zip(numbers, branches, strict=True) if n not in done]
+            await _stop(unfinished, branches)
+            if failed is None:  # a node raised CancelledError itself: the run is cancelled
+                raise asyncio.CancelledError(f"a branch of step {self._step} was cancelled")
+            raise self._branch_failed(failed, branches)
+        if step.paused:
+            paused = [e for e in _errors(branches) if type(e) is SubgraphPaused]
             for inside in paused:
                 inside.task.resume = FrozenDict({"checkpoint_id": inside.checkpoint_id})
             raise paused[0]
@@ -950,6 +992,20 @@ class RunExecution:
         return GraphRecursionError(message, run_state)
 
 
+_WRITES_KEEPERS: dict[type, bool] = {}
+
+
+def _keeps_writes(store: CheckpointStore) -> PendingWritesStore | None:
+    """``store`` when it is a [PendingWritesStore][rxchronos.graph.PendingWritesStore], else
+    ``None``: decided once per store class (a protocol's ``isinstance`` walks its members every
+    time, several microseconds, and a run would pay it)."""
+    kind = type(store)
+    keeps = _WRITES_KEEPERS.get(kind)
+    if keeps is None:
+        keeps = _WRITES_KEEPERS[kind] = isinstance(store, PendingWritesStore)
+    return store if keeps else None  # type: ignore[return-value]
+
+
 def _call(spec: NodeSpec, given: Any) -> Any:
     """Call a node: its result, or an awaitable of it (an ``async def`` node's coroutine, an
     ``in_thread`` node's trip to a worker thread, or what a plain ``def`` returned)."""
@@ -972,6 +1028,27 @@ class _BranchFailed(Exception):
         super().__init__(str(error))
         self.task = task
         self.error = error
+
+
+class _Step:
+    """How the branches of a parallel step are doing: ``settled`` is done once every branch has
+    ended, or as soon as one fails (the step then stops the others). Each branch reports its own
+    end (``end``), so the step waits on one future, not on a callback per branch."""
+
+    __slots__ = ("failed", "paused", "remaining", "settled")
+
+    def __init__(self, settled: asyncio.Future[None], branches: int) -> None:
+        self.settled = settled
+        self.remaining = branches
+        self.failed = False
+        self.paused = False
+
+    def end(self, failed: bool) -> None:
+        self.remaining -= 1
+        if failed:
+            self.failed = True
+        if (failed or not self.remaining) and not self.settled.done():
+            self.settled.set_result(None)
 
 
 def _errors(branches: list[asyncio.Task[None]]) -> list[BaseException]:

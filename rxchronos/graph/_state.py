@@ -131,10 +131,12 @@ def freeze(value: Any) -> Any:
     kind = type(value)
     if kind in ATOMIC:
         return value
+    # the atomic check is repeated inline for the items: most are atoms or frozen already, and a
+    # call per item would cost more than the check
     if isinstance(value, Mapping):
-        return FrozenDict({k: freeze(v) for k, v in value.items()})
+        return FrozenDict({k: v if type(v) in ATOMIC else freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
-        return FrozenList([freeze(v) for v in value])
+        return FrozenList([v if type(v) in ATOMIC else freeze(v) for v in value])
     if isinstance(value, set):
         return frozenset(value)
     return value
@@ -152,11 +154,15 @@ _MISSING = object()
 _update = dict.update
 
 
-def merge_update(node_id: str, state: FrozenDict, result: object) -> tuple[FrozenDict, FrozenDict]:
+def merge_update(
+    node_id: str, state: FrozenDict, result: object, *, merge: bool = True
+) -> tuple[FrozenDict, FrozenDict]:
     """Merge what a node returned into ``state``: ``(new_state, changed_keys)``.
 
     Only keys whose value is a different object count as changed, so a node may return the whole
-    state. Raises ``TypeError`` for anything but a mapping with string keys (or ``None``).
+    state; their values are frozen. With ``merge=False`` the state is not copied and comes back as
+    it is (see `node_update`). Raises ``TypeError`` for anything but a mapping with string keys (or
+    ``None``).
 
     Example:
         >>> state, changed = merge_update("a", FrozenDict({"x": 1, "y": 2}), {"x": 1, "y": 3})
@@ -179,6 +185,8 @@ def merge_update(node_id: str, state: FrozenDict, result: object) -> tuple[Froze
             changed[key] = value if type(value) in ATOMIC else freeze(value)
     if not changed:
         return state, EMPTY_STATE
+    if not merge:
+        return state, FrozenDict(changed)
     new_state = FrozenDict(state)
     _update(new_state, changed)
     return new_state, FrozenDict(changed)
@@ -204,11 +212,12 @@ def with_update(state: FrozenDict, update: Mapping[str, Any]) -> FrozenDict:
 
 
 def node_update(node_id: str, state: FrozenDict, result: object) -> FrozenDict:
-    """What a node wrote, frozen: the keys of ``result`` whose value is not already in ``state``.
+    """What a node wrote, frozen: the keys of ``result`` whose value is not already in ``state``
+    (`merge_update` without the merged state).
 
     Raises ``TypeError`` for anything but a mapping with string keys (or ``None``).
     """
-    return merge_update(node_id, state, result)[1]
+    return merge_update(node_id, state, result, merge=False)[1]
 
 
 def apply_writes(
@@ -219,8 +228,10 @@ def apply_writes(
     """``state`` with every ``(node_id, update)`` of one step applied, in the order given.
 
     A key with a reducer becomes ``reducer(current, written)`` for each write in turn (the first
-    write of a key the state lacks is taken as it is); a key without one may be written by one
-    task only, else `KeyConflict` names the key and the nodes.
+    write of a key the state lacks is taken as it is), and what the last call returned is frozen
+    once (so a later write of the same step passes the reducer its own earlier result, not yet
+    frozen); a key without one may be written by one task only, else `KeyConflict` names the key
+    and the nodes.
 
     Example:
         >>> import operator
@@ -231,18 +242,22 @@ def apply_writes(
     """
     new_state = dict(state)
     writers: dict[str, str] = {}
+    reduced: set[str] = set()
     for node_id, update in writes:
         for key, value in update.items():
             reducer = reducers.get(key)
             if reducer is not None:
                 if key in new_state:
-                    value = freeze(reducer(new_state[key], value))
+                    value = reducer(new_state[key], value)
+                    reduced.add(key)
                 new_state[key] = value
             elif key in writers:
                 raise KeyConflict(key, (writers[key], node_id))
             else:
                 writers[key] = node_id
                 new_state[key] = value
+    for key in reduced:  # once per key, not once per write: the writes are frozen already
+        new_state[key] = freeze(new_state[key])
     return FrozenDict(new_state)
 
 
