@@ -129,21 +129,27 @@ class LoopAffinity:
 
 
 class _Subscription:
-    """One open subscription: who it is for, what it receives."""
+    """One open subscription: who it is for, what it receives, and its buffer (an SSE
+    connection's `FrameSink`, whether it is the consumer or what the consumer forwards to)."""
 
-    __slots__ = ("client_id", "consumer", "topics")
+    __slots__ = ("client_id", "consumer", "sink", "topics")
 
     def __init__(
-        self, consumer: abc.ObserverBase[Any], client_id: str | None, topics: frozenset[str] | None
+        self,
+        consumer: abc.ObserverBase[Any],
+        client_id: str | None,
+        topics: frozenset[str] | None,
+        buffered: abc.ObserverBase[Any],
     ) -> None:
         self.consumer = consumer
         self.client_id = client_id
         self.topics = topics
+        self.sink = buffered if isinstance(buffered, FrameSink) else None
 
     def stats(self) -> SubscriberStats:
         topics = tuple(sorted(self.topics)) if self.topics is not None else None
-        if isinstance(self.consumer, FrameSink):
-            return self.consumer.stats(self.client_id, topics)
+        if self.sink is not None:
+            return self.sink.stats(self.client_id, topics)
         return SubscriberStats(client_id=self.client_id, topics=topics)
 
 
@@ -244,12 +250,16 @@ class Subscriptions:
         client_id: str | None,
         topics: frozenset[str] | None,
         replayed: Iterable[Any] = (),
+        *,
+        forwards_to: abc.ObserverBase[Any] | None = None,
     ) -> abc.DisposableBase:
         """Give ``consumer`` the ``replayed`` events, then every live one until disposed.
 
         Both happen in this one call, and what is published meanwhile (by a consumer's
         callback) is delivered after the consumer is attached: no gap, no duplicate. A consumer
-        of only finished topics completes after its replay.
+        of only finished topics completes after its replay. ``forwards_to`` is the observer a
+        wrapping ``consumer`` (a resuming gate) passes the events on to: when it is an SSE
+        connection's buffer, its fill, drops and disconnect are what ``stats()`` counts.
         """
         outer = self._delivering
         self._delivering = True
@@ -259,7 +269,7 @@ class Subscriptions:
             if topics is not None and self.all_finished(topics):
                 consumer.on_completed()
                 return Disposable()
-            subscription = _Subscription(consumer, client_id, topics)
+            subscription = _Subscription(consumer, client_id, topics, forwards_to or consumer)
             self._add(consumer, topics)
             self._open[subscription] = None
         finally:
@@ -314,9 +324,10 @@ class Subscriptions:
                 else:
                     del self._by_topic[topic]
                     del self._snapshots[topic]
-        if isinstance(observer, FrameSink):
-            self.dropped += observer.stats(None, None).dropped
-            if observer.queue.overflowed:
+        sink = subscription.sink
+        if sink is not None:
+            self.dropped += sink.stats(None, None).dropped
+            if sink.queue.overflowed:
                 self.disconnects += 1
 
     # -- ending ----------------------------------------------------------------------------------

@@ -427,10 +427,11 @@ class RedisBroker(BaseBroker):
         Raises:
             BrokerUnavailableError: when storing fails (the events stay in the outbox and are
                 stored when Redis is back).
-            BrokerClosedError: when the broker was never started.
+            BrokerClosedError: when the broker is not started, or closed by ``aclose()``.
         """
         if self._client is None:
-            raise BrokerClosedError("flush() on a RedisBroker that is not started")
+            state = "closed" if self._closed else "not started"
+            raise BrokerClosedError(f"flush() on a RedisBroker that is {state}")
         target = self._published
         if self._stored >= target:
             return
@@ -578,7 +579,12 @@ class RedisBroker(BaseBroker):
 
     def _receive_control(self, data: bytes) -> None:
         session_id, _, command = data.decode().partition("\n")
-        self._controls.on_next(Control(session_id, command))
+        try:
+            self._controls.on_next(Control(session_id, command))
+        except Exception as exc:  # a subscriber's failure must not end the feed of the others
+            asyncio.get_running_loop().call_exception_handler(
+                {"message": "a subscriber of RedisBroker.controls raised", "exception": exc}
+            )
 
     def _receive(self, data: bytes) -> None:
         epoch, offset, finish, stamp, length, rest = data.split(b" ", 5)
@@ -624,8 +630,18 @@ class RedisBroker(BaseBroker):
                 if not ended.done():
                     ended.set_result(None)
 
+            def forward(event: Event) -> None:
+                # A subscriber whose on_next raised (or that is disposed) is stopped by ``emit``
+                # with a CancelledError meant for this task, but live events come from the feed's
+                # task: end this subscription here (its on_error gets what on_next raised), and
+                # let the feed go on delivering to everyone else.
+                try:
+                    emit(event)
+                except asyncio.CancelledError:
+                    complete()
+
             registration = await self.attach(
-                Observer(emit, fail, complete),
+                Observer(forward, fail, complete),
                 client_id=client_id,
                 topics=topic_set,
                 last_event_id=last_event_id,
@@ -661,7 +677,7 @@ class RedisBroker(BaseBroker):
                 f"({self._last_error or 'not started'})"
             )
         gate = _Gate(consumer, self._live)
-        registration = self._subscriptions.open(gate, client_id, topics)
+        registration = self._subscriptions.open(gate, client_id, topics, forwards_to=consumer)
         try:
             replayed, until, finished = await self._history(client, topics, last_event_id)
         except (*_FAULTS, RedisError) as exc:

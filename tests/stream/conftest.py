@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, ClassVar
 
 import aiohttp
@@ -12,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from rxchronos.sse import ServerSentEvent, SSEDecoder
-from rxchronos.stream import Broker
+from rxchronos.stream import BrokerProtocol, Event
 from rxchronos.stream.web import add_sse_route
 
 Serve = Callable[[web.Application], Awaitable[str]]
@@ -53,7 +54,9 @@ def route_app(path: str, handler: Handler) -> web.Application:
     return app
 
 
-def topic_app(broker: Broker, path: str = "/runs/{topic}", **options: Any) -> web.Application:
+def topic_app(
+    broker: BrokerProtocol, path: str = "/runs/{topic}", **options: Any
+) -> web.Application:
     """An app streaming ``broker`` on an :func:`add_sse_route` route (``options`` go to it)."""
     app = web.Application()
     add_sse_route(app, path, broker, **options)
@@ -103,6 +106,31 @@ async def eventually(condition: Callable[[], bool]) -> None:
     """Wait until ``condition()`` holds (the test's timeout bounds the wait)."""
     while not condition():
         await asyncio.sleep(0.01)
+
+
+@contextmanager
+def frozen_client(base: str, path: str) -> Iterator[None]:
+    """A client of ``base + path`` that sends its request and then never reads."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", int(base.rsplit(":", 1)[1])))
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        yield
+
+
+async def flood_a_frozen_client(broker: BrokerProtocol, base: str) -> int:
+    """Publish 64 KiB events to a frozen client of topic ``r1`` (each stored: ``flush``) until
+    it is cut off; returns the peak buffer use."""
+    big = "x" * 65536
+    peak = 0
+    with frozen_client(base, "/runs/r1"):
+        await eventually(lambda: broker.stats().subscribers == 1)
+        while broker.stats().subscribers:
+            broker.publish(Event(type="big", data=big), topic="r1")
+            await broker.flush()
+            peak = max(peak, *(s.buffered for s in broker.stats().subscriptions), 0)
+            await asyncio.sleep(0.005)
+    return peak
 
 
 class SSEReader:

@@ -317,3 +317,27 @@ async def test_history_is_what_every_worker_reads_back_of_a_topic(url: str, name
             reader.subscribe(topics="run-h", last_event_id=kept[0].id), 3
         )  # the same ids a resuming subscriber gets
         assert [e.id for e in replayed] == [e.id for e in kept[1:]]
+
+
+async def test_a_controls_subscriber_that_raises_does_not_stop_the_live_feed(
+    url: str, namespace: str
+) -> None:
+    reported: list[BaseException] = []
+    asyncio.get_running_loop().set_exception_handler(
+        lambda loop, context: reported.append(context["exception"])
+    )
+    async with RedisBroker(url, namespace=namespace) as broker:
+
+        def refuse(control: Control) -> None:
+            raise RuntimeError(f"cannot take {control.command}")
+
+        broker.controls.subscribe(refuse)
+        await broker.control("session-1", "cancel")
+        await eventually(lambda: bool(reported))
+        assert [str(e) for e in reported] == ["cannot take cancel"]
+        seen: list[Event] = []
+        broker.subscribe(topics="t").subscribe(seen.append)
+        await eventually(lambda: broker.stats().subscribers == 1)
+        broker.publish(Event(type="after"), topic="t")
+        await broker.flush()
+        await eventually(lambda: len(seen) == 1)

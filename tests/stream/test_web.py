@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
@@ -17,7 +14,16 @@ from aiohttp import web
 from rxchronos.stream import Broker, Event
 from rxchronos.stream.web import add_sse_route, close_streams, sse_response
 
-from .conftest import Serve, SSEReader, eventually, open_stream, route_app, topic_app
+from .conftest import (
+    Serve,
+    SSEReader,
+    eventually,
+    flood_a_frozen_client,
+    frozen_client,
+    open_stream,
+    route_app,
+    topic_app,
+)
 
 
 def app_with(broker: Broker, **options: Any) -> web.Application:
@@ -135,37 +141,6 @@ async def test_two_connections_with_one_client_id_both_get_everything(
     assert {s.client_id for s in broker.stats().subscriptions} == {"client-123"}
     assert broker.unsubscribe("client-123") == 2
     assert await tab1.rest() == [] and await tab2.rest() == []
-
-
-@contextmanager
-def frozen_client(base: str, path: str) -> Iterator[None]:
-    """A client of ``base + path`` that sends its request and then never reads."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", int(base.rsplit(":", 1)[1])))
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-        yield
-
-
-async def flood_a_frozen_client(broker: Broker, base: str) -> int:
-    """Publish 64 KiB events to a frozen client of topic ``r1`` until it is cut off; returns
-    the peak buffer use."""
-    big = "x" * 65536
-    peak = 0
-    with frozen_client(base, "/runs/r1"):
-        await eventually(lambda: broker.stats().subscribers == 1)
-        while broker.stats().subscribers:
-            broker.publish(Event(type="big", data=big), topic="r1")
-            peak = max(peak, *(s.buffered for s in broker.stats().subscriptions), 0)
-            await asyncio.sleep(0.005)
-    return peak
-
-
-async def test_a_frozen_client_overflows_and_is_disconnected(serve: Serve) -> None:
-    broker = Broker(buffer_size=4, replay_size=8)
-    base = await serve(topic_app(broker))
-    assert await flood_a_frozen_client(broker, base) <= 4
-    assert broker.stats().disconnects == 1
 
 
 async def test_a_frozen_client_is_cut_off_by_the_write_timeout(serve: Serve) -> None:
