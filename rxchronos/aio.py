@@ -55,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from types import BuiltinFunctionType, FunctionType, MethodType
 from typing import Any, TypeVar
 
 import reactivex
@@ -76,6 +77,9 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_CALLBACKS = frozenset({FunctionType, MethodType, BuiltinFunctionType})
+"""Types of ``on_next`` that are plain callbacks, never observers: ``subscribe`` need not ask
+further (an ``isinstance`` against the observer ABC costs more than the rest of the check)."""
 
 DEFAULT_MAXSIZE = 1024
 """The buffer size of [`to_async_iterator`][rxchronos.to_async_iterator] when none is given."""
@@ -165,9 +169,12 @@ class _Producer(reactivex.Observable[_T]):
 
         Callbacks are called as they are (``reactivex.Observer`` makes two calls per item); a
         missing ``on_error`` raises the error, as reactivex's does."""
-        if isinstance(on_next, abc.ObserverBase) or callable(getattr(on_next, "on_next", None)):
+        if type(on_next) not in _CALLBACKS and (
+            isinstance(on_next, abc.ObserverBase) or callable(getattr(on_next, "on_next", None))
+        ):
             return self._subscribe_core(on_next, scheduler)  # type: ignore[arg-type]
-        return self._start(on_next or _ignore, on_error or _raise, on_completed or _nothing)
+        callback: Callable[[Any], None] = on_next or _ignore  # type: ignore[assignment]
+        return self._start(callback, on_error or _raise, on_completed or _nothing)
 
     def _subscribe_core(
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None

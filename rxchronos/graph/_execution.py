@@ -658,9 +658,8 @@ class RunExecution:
         return None if self.parent is None else self._pending
 
     async def _save_writes(self, task: int, update: FrozenDict) -> None:
-        """Keep a finished task's writes: in the run, and in the store under the checkpoint the
-        step continues from."""
-        self._done[task] = update
+        """Save a finished task's writes (kept in ``_done`` already) in the store, under the
+        checkpoint the step continues from (the caller checks that there is one)."""
         saver = self._saver()
         if saver is None:
             return
@@ -724,33 +723,6 @@ class RunExecution:
             return FrozenDict({"parallel": True, "tool_call_id": task.tool_call_id})
         return FrozenDict({"tool_call_id": task.tool_call_id})
 
-    async def _run_task(
-        self, task: Task, state: FrozenDict, data: Mapping[str, Any] | None
-    ) -> FrozenDict:
-        """Run one branch's node: ``node_start``, the call, its update (frozen). A failure is a
-        ``_BranchFailed``, which the step turns into the ``NodeError`` (and its ``error``
-        event) once the other branches have stopped, so the ``error`` is the run's last event."""
-        spec = self._graph.nodes[task.node]
-        given: Any = task.arg if task.send else state
-        self.publish(
-            _NODE_START, task.node, None if task.send else state, None, None, data, task.task_id
-        )
-        try:
-            result = _call(spec, given)
-            if type(result) is not dict and _awaitable(result):
-                result = await result
-            update = node_update(task.node, state, result)
-        except SubgraphPaused:
-            raise  # the whole step pauses (see _pause_inside)
-        except Exception as exc:
-            raise _BranchFailed(task, exc) from exc
-        if self._deferred is not None:
-            deferred, self._deferred = self._deferred, None
-            raise deferred
-        if self.broker is not None and update:
-            encode_state(update)
-        return update
-
     async def _branch(
         self,
         number: int,
@@ -759,20 +731,50 @@ class RunExecution:
         limit: asyncio.Semaphore | None,
         step: _Step,
     ) -> None:
-        """One task of a parallel step, in its own asyncio task; tells ``step`` how it ended."""
+        """One task of a parallel step, in its own asyncio task: ``node_start``, the call, its
+        update (frozen), ``node_end``, its writes kept; it tells ``step`` how it ended.
+
+        A failing node is a ``_BranchFailed``, which the step turns into the ``NodeError`` (and
+        its ``error`` event) once the other branches have stopped, so that the ``error`` is the
+        run's last event."""
         failed = True
         try:
             _running_task.set(task)  # in this branch's own context (its asyncio task's copy)
             data = _PARALLEL if task.tool_call_id is None else self._task_data(task)
-            if limit is None:
-                update = await self._run_task(task, state, data)
-            else:
-                async with limit:
-                    update = await self._run_task(task, state, data)
+            node = task.node
+            if limit is not None:
+                await limit.acquire()
+            try:
+                self.publish(
+                    _NODE_START, node, None if task.send else state, None, None, data, task.task_id
+                )
+                try:
+                    spec = self._graph.nodes[node]
+                    if spec.is_async:  # an async def node: its coroutine, awaited at once
+                        result = await spec.fn(task.arg if task.send else state)
+                    else:
+                        result = _call(spec, task.arg if task.send else state)
+                        if type(result) is not dict and _awaitable(result):
+                            result = await result
+                    update = node_update(node, state, result)
+                except SubgraphPaused:
+                    raise  # the whole step pauses (see _pause_inside)
+                except Exception as exc:
+                    raise _BranchFailed(task, exc) from exc
+            finally:
+                if limit is not None:
+                    limit.release()
+            if self._deferred is not None:
+                deferred, self._deferred = self._deferred, None
+                raise deferred
+            if self.broker is not None and update:
+                encode_state(update)
             self.publish(
-                _NODE_END, task.node, with_update(state, update), update, None, data, task.task_id
+                _NODE_END, node, with_update(state, update), update, None, data, task.task_id
             )
-            await self._save_writes(number, update)
+            self._done[number] = update
+            if self.parent is not None and self._pending is not None:
+                await self._save_writes(number, update)
             failed = False
         except SubgraphPaused:
             failed = False
@@ -874,7 +876,9 @@ class RunExecution:
                 edges.append((task, node, data))
             for index in graph.joins_of(task.node):
                 join = graph.joins[index]
-                done = self._joins.setdefault(index, set())
+                done = self._joins.get(index)
+                if done is None:
+                    done = self._joins[index] = set()
                 done.add(task.node)
                 if len(done) < len(join.sources):
                     continue
