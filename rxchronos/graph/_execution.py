@@ -81,6 +81,21 @@ _ids = random.Random()
 _random_bits = _ids.getrandbits
 os.register_at_fork(after_in_child=_ids.seed)
 _build_event = constructor(StreamEvent)
+_EVENT_DEFAULTS: dict[str, Any] = {
+    "type": None,
+    "run_id": None,
+    "session_id": None,
+    "seq": 0,
+    "node_id": None,
+    "task_id": None,
+    "ns": (),
+    "state": None,
+    "update": None,
+    "error": None,
+    "data": None,
+    "timestamp": 0.0,
+}
+"""Every field of a ``StreamEvent``, in the model's order, with its default (see ``publish``)."""
 _build_checkpoint = slots_constructor(Checkpoint)
 
 
@@ -329,18 +344,9 @@ class RunExecution:
         self.sink = sink
         self.run_id = _random_bits(128).to_bytes(16).hex()
         self._template: dict[str, Any] = {
-            "type": None,
+            **_EVENT_DEFAULTS,
             "run_id": self.run_id,
             "session_id": session_id,
-            "seq": 0,
-            "node_id": None,
-            "task_id": None,
-            "ns": (),
-            "state": None,
-            "update": None,
-            "error": None,
-            "data": None,
-            "timestamp": 0.0,
         }
         """Every field of this run's events, with its default (see ``publish``)."""
         self.ns: tuple[str, ...] = ()
@@ -504,7 +510,7 @@ class RunExecution:
                 await self.write_checkpoint(tasks, paused=resume_paused)
                 await self._carry_writes()
             while True:  # one step per turn; sync and awaited-but-ready nodes never leave the loop
-                if not skip_pause and interrupts:
+                if interrupts and not skip_pause:
                     paused = next((t.node for t in tasks if t.node in interrupts), None)
                     if paused is not None:
                         self.node_id = paused

@@ -91,6 +91,17 @@ async def test_events_are_complete_pydantic_models() -> None:
     moved = first.model_copy(update={"seq": 99})
     assert (moved.seq, first.seq) == (99, 1)
     assert events[1].model_fields_set == fields  # copying one event touched no other
+    for event in events:  # every field in the model's order, as model_dump and JSON give them
+        assert list(vars(event)) == list(StreamEvent.model_fields)
+
+
+def test_the_event_template_is_the_models_fields_and_defaults() -> None:
+    from rxchronos.graph._execution import _EVENT_DEFAULTS
+
+    assert list(_EVENT_DEFAULTS) == list(StreamEvent.model_fields)
+    for name, field in StreamEvent.model_fields.items():
+        if not field.is_required():
+            assert _EVENT_DEFAULTS[name] == field.default, name
 
 
 async def test_seq_counts_events_nobody_was_listening_to() -> None:
