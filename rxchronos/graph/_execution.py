@@ -299,9 +299,7 @@ class RunExecution:
         "_graph",
         "_hot",
         "_joins",
-        "_loop",
         "_max_steps",
-        "_pending",
         "_step",
         "_template",
         "_thread",
@@ -309,6 +307,7 @@ class RunExecution:
         "cancel_requested",
         "current",
         "last_put",
+        "loop",
         "node_id",
         "ns",
         "parent",
@@ -343,11 +342,7 @@ class RunExecution:
         self._concurrency = max_concurrency
         self.sink = sink
         self.run_id = _random_bits(128).to_bytes(16).hex()
-        self._template: dict[str, Any] = {
-            **_EVENT_DEFAULTS,
-            "run_id": self.run_id,
-            "session_id": session_id,
-        }
+        self._template = dict(_EVENT_DEFAULTS, run_id=self.run_id, session_id=session_id)
         """Every field of this run's events, with its default (see ``publish``)."""
         self.ns: tuple[str, ...] = ()
         self.seq = 0
@@ -365,12 +360,12 @@ class RunExecution:
         self._ended = False
         self._checkpoints = 0
         self._joins: dict[int, set[str]] = {}
-        self._done: dict[int, FrozenDict] = {}
-        """The writes of the tasks of the running step that finished, by task number."""
+        self._done: dict[int, FrozenDict]
+        """The writes of the tasks of the running step that finished, by task number (set by
+        ``execute``)."""
         self._deferred: BaseException | None = None
-        self._pending = None if store is None else _keeps_writes(store)
-        """The store, when it keeps a parallel step's pending writes."""
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
+        """The event loop the run runs on."""
         self._thread = threading.get_ident()
 
     def publish(
@@ -428,7 +423,7 @@ class RunExecution:
         if task is None:
             task = _running_task.get() or self.current
         if threading.get_ident() != self._thread:
-            self._loop.call_soon_threadsafe(self.report, kind, data, task)
+            self.loop.call_soon_threadsafe(self.report, kind, data, task)
             return
         if not self._ended:
             if task is None:
@@ -661,7 +656,8 @@ class RunExecution:
     def _saver(self) -> PendingWritesStore | None:
         """Where a parallel step's finished tasks save their writes: the store, when it keeps
         pending writes and the step continues from a checkpoint."""
-        return None if self.parent is None else self._pending
+        store = self.store
+        return None if self.parent is None or store is None else _keeps_writes(store)
 
     async def _save_writes(self, task: int, update: FrozenDict) -> None:
         """Save a finished task's writes (kept in ``_done`` already) in the store, under the
@@ -696,7 +692,7 @@ class RunExecution:
         Raises:
             CheckpointStoreError: a saved task number that the step does not have.
         """
-        pending = self._pending
+        pending = None if self.store is None else _keeps_writes(self.store)
         if len(tasks) < 2 or pending is None:
             return {}
         saved = await pending.get_writes(checkpoint.checkpoint_id)
@@ -779,7 +775,7 @@ class RunExecution:
                 _NODE_END, node, with_update(state, update), update, None, data, task.task_id
             )
             self._done[number] = update
-            if self.parent is not None and self._pending is not None:
+            if self.parent is not None and self.store is not None:
                 await self._save_writes(number, update)
             failed = False
         except SubgraphPaused:
@@ -799,7 +795,7 @@ class RunExecution:
         task has finished or paused, the first paused one is raised, the others marked to go on
         inside their subgraphs too."""
         limit = None if self._concurrency is None else asyncio.Semaphore(self._concurrency)
-        loop = self._loop
+        loop = self.loop
         done = self._done
         numbers = [number for number in range(len(tasks)) if number not in done]
         step = _Step(loop.create_future(), len(numbers))

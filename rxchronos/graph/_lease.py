@@ -219,7 +219,7 @@ class _Keeper:
         self._owner = owner
         self._ttl = ttl
         self._interval = poll_interval(ttl)
-        self._loop = asyncio.get_running_loop()
+        self._loop = execution.loop
         self._renewed = time.monotonic()
         self._cancelled = False
         self._stopped = False

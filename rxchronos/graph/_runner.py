@@ -576,7 +576,7 @@ class Runner:
 
         async def produce(emit: Callable[[StreamEvent], None]) -> None:
             execution = self._execution(session_id, emit)
-            execution.task = asyncio.current_task()
+            execution.task = asyncio.current_task(execution.loop)
             try:
                 await start(execution)
             except asyncio.CancelledError:
