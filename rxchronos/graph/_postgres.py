@@ -2,12 +2,14 @@
 
 The store talks to the server through a ``psycopg_pool.AsyncConnectionPool`` of psycopg 3 async
 connections (the ``rxchronos[postgres]`` extra), so the event loop never blocks. Each checkpoint is
-one ``INSERT`` (atomic by itself); a lease change is one statement whose expiry the server's clock
-judges, so workers whose clocks differ still agree. Every table lives in one schema of its own
-(``schema=``), created and migrated by the store under an advisory lock, with its version in a
-``schema_version`` table. A connection that died (the server restarted) is noticed when it is
-taken from the pool and replaced; while the server is away, every call fails with
-``CheckpointStoreError`` within ``timeout`` seconds, and works again once the server is back.
+one statement (atomic by itself, one round trip): its ``INSERT``, with a ``DELETE`` of the pending
+writes saved under its parent (same session), which its state now holds; a lease change is one
+statement whose expiry the server's clock judges, so workers whose clocks differ still agree.
+Every table lives in one schema of its own (``schema=``), created and migrated by the store under
+an advisory lock, with its version in a ``schema_version`` table. A connection that died (the
+server restarted) is noticed when it is taken from the pool and replaced; while the server is
+away, every call fails with ``CheckpointStoreError`` within ``timeout`` seconds, and works again
+once the server is back.
 """
 
 from __future__ import annotations
@@ -69,6 +71,17 @@ _COLUMNS = (
     "checkpoint_id, session_id, run_id, step, state, next_node, paused, parent_id, created_at, "
     "branches"
 )
+
+_RELEASED = "released AS (DELETE FROM {schema}.leases WHERE session_id = %s AND owner = %s)"
+"""A run's lease on its session (the session, the owner), given up with its last checkpoint."""
+_PRUNED = (
+    "pruned AS (DELETE FROM {schema}.pending_writes p WHERE p.checkpoint_id = %s AND EXISTS "
+    "(SELECT 1 FROM {schema}.checkpoints c WHERE c.checkpoint_id = p.checkpoint_id "
+    "AND c.session_id = %s))"
+)
+"""A new checkpoint's parent's pending writes (the parent, the new checkpoint's session): folded
+into the new checkpoint, read by nothing any more. A fork's first checkpoint has a parent in
+another session, whose writes stay for that session's ``resume``."""
 
 
 def redact_dsn(dsn: str) -> str:
@@ -171,19 +184,31 @@ class PostgresStore:
     # --- CheckpointStore -------------------------------------------------------------------
 
     async def put(self, checkpoint: Checkpoint) -> None:
-        """Save ``checkpoint`` (one statement: all of it or nothing)."""
-        await self._insert(checkpoint, "", ())
+        """Save ``checkpoint`` and delete the pending writes of its parent's step (see
+        [PendingWritesStore][rxchronos.graph.PendingWritesStore]): one statement, all of it or
+        nothing."""
+        if checkpoint.parent_id is None:
+            await self._insert(checkpoint, "", ())
+        else:
+            await self._insert(
+                checkpoint, f"WITH {_PRUNED} ", (checkpoint.parent_id, checkpoint.session_id)
+            )
 
     async def put_and_release(self, checkpoint: Checkpoint, owner: str) -> None:
-        """Save a run's last checkpoint and give ``owner``'s lease on its session up, in one
-        statement (one round trip instead of two)."""
-        await self._insert(
-            checkpoint,
-            "WITH released AS (DELETE FROM {schema}.leases WHERE session_id = %s AND owner = %s) ",
-            (checkpoint.session_id, owner),
-        )
+        """Save a run's last checkpoint, delete the pending writes of its parent's step and give
+        ``owner``'s lease on its session up, in one statement (one round trip instead of two)."""
+        if checkpoint.parent_id is None:
+            await self._insert(checkpoint, f"WITH {_RELEASED} ", (checkpoint.session_id, owner))
+        else:
+            await self._insert(
+                checkpoint,
+                f"WITH {_RELEASED}, {_PRUNED} ",
+                (checkpoint.session_id, owner, checkpoint.parent_id, checkpoint.session_id),
+            )
 
     async def _insert(self, checkpoint: Checkpoint, prefix: str, params: tuple[Any, ...]) -> None:
+        """``INSERT`` the checkpoint, after ``prefix`` (common table expressions that delete, in
+        the same statement) and its ``params``."""
         state = encode_state(checkpoint.state)
         branches = None if checkpoint.branches is None else encode_state(checkpoint.branches)
         await self._execute(

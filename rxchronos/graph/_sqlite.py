@@ -3,7 +3,8 @@
 The database is in WAL mode; each write is one ``BEGIN IMMEDIATE ... COMMIT`` transaction, so a
 process killed at any moment leaves every committed checkpoint intact and no half-written one.
 ``synchronous=NORMAL`` (the default) survives a crash of the process; choose ``"FULL"`` to also
-survive a power loss, at some cost per checkpoint.
+survive a power loss, at some cost per checkpoint. The transaction that inserts a checkpoint also
+deletes the pending writes saved under its parent (same session), which its state now holds.
 
 What runs where. A dedicated worker thread owns the store's first connection: it sets the
 database up (WAL, schema, migration) and runs every read, the pending writes of parallel steps,
@@ -84,6 +85,14 @@ _COLUMNS = (
 )
 
 
+_PRUNE = (
+    "DELETE FROM pending_writes WHERE checkpoint_id = ?1 AND EXISTS "
+    "(SELECT 1 FROM checkpoints WHERE checkpoint_id = ?1 AND session_id = ?2)"
+)
+"""A new checkpoint's parent's pending writes (``?1`` the parent, ``?2`` the new checkpoint's
+session): folded into the new checkpoint, read by nothing any more. A fork's first checkpoint
+has a parent in another session, whose writes stay for that session's ``resume``."""
+
 _CHECKPOINT_EVERY = 256
 """Writes made on an event loop's thread between two WAL checkpoints on the worker thread."""
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
@@ -112,6 +121,11 @@ class SQLiteStore:
     never wait there: a database locked by another writer sends the write to the worker, which
     waits for it. Nothing is written on the loop with ``inline_limit=0``, ``synchronous="FULL"``
     or ``":memory:"``.
+
+    Writing a checkpoint deletes the pending writes saved under its parent when the parent is of
+    the same session, in the checkpoint's own transaction (on the loop or on the worker alike):
+    the step they belong to has ended, and the checkpoint's state holds them (see
+    [PendingWritesStore][rxchronos.graph.PendingWritesStore]).
 
     State must be JSON-serialisable (a value that is not raises ``StateSerializationError`` naming
     the key, and the run fails before the checkpoint is written). Close the store when done
@@ -578,12 +592,16 @@ class SQLiteStore:
         self._insert(self._db(), row, releasing)
 
     def _insert(self, connection: sqlite3.Connection, row: _Row, releasing: str | None) -> None:
-        """Write an encoded checkpoint; with ``releasing``, delete that owner's lease on the
-        session in the same transaction."""
+        """Write an encoded checkpoint and delete the pending writes saved under its parent, when
+        the parent is of the same session (see
+        [PendingWritesStore][rxchronos.graph.PendingWritesStore]); with ``releasing``, delete that
+        owner's lease on the session too; all in one transaction."""
         with _transaction(connection):
             connection.execute(
                 f"INSERT INTO checkpoints ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
             )
+            if row[7] is not None:
+                connection.execute(_PRUNE, (row[7], row[1]))
             if releasing is not None:
                 connection.execute(
                     "DELETE FROM leases WHERE session_id = ? AND owner = ?", (row[1], releasing)

@@ -12,7 +12,7 @@ A session's checkpoints form an append-only history: resuming from an old checkp
 A store that is also a [PendingWritesStore][rxchronos.graph.PendingWritesStore] (every store of
 rxchronos) keeps the writes of each task of a parallel step as the task finishes: when a sibling
 fails, or the process dies, before the step's checkpoint is written, ``resume`` runs only the
-tasks that had not finished.
+tasks that had not finished. Writing the step's checkpoint deletes them (they are in its state).
 """
 
 from __future__ import annotations
@@ -136,6 +136,17 @@ class PendingWritesStore(Protocol):
     the tasks without saved writes. A store without these methods still works: a step that did not
     finish then runs again whole.
 
+    The writes of a step are needed until the next checkpoint of the session is written: the
+    step's own checkpoint (their writes are then in its state), or a checkpoint that continues the
+    same step (a ``resume``'s update, saved before the step runs again, or a pause inside a
+    subgraph), to which the runner saves the finished tasks' writes again right after writing it.
+    So ``put(checkpoint)`` deletes the writes saved under ``checkpoint.parent_id`` when that parent
+    belongs to the same session, in the same transaction as the checkpoint itself (each store of
+    rxchronos does; a store of your own should, or those rows stay, read by nothing). A fork's first
+    checkpoint has its parent in another session: that session keeps its writes for its own
+    ``resume``. Writes under a checkpoint that never gets a child in its session (the latest of a
+    session that failed and was then rewound to an earlier checkpoint) stay.
+
     Example:
         >>> import asyncio
         >>> store = MemoryStore()
@@ -158,7 +169,9 @@ class PendingWritesStore(Protocol):
 
 
 class MemoryStore:
-    """Checkpoints in a dict: fast, per process, gone when the process ends.
+    """Checkpoints in a dict: fast, per process, gone when the process ends. Pending writes are
+    in a dict too, dropped when the checkpoint after their step is saved (see
+    [PendingWritesStore][rxchronos.graph.PendingWritesStore]).
 
     The state is stored by reference, which is safe because the runner's state snapshots are
     read-only: a checkpoint costs no copy at all.
@@ -183,12 +196,18 @@ class MemoryStore:
         self._writes: dict[str, dict[int, Mapping[str, Any]]] = {}
 
     async def put(self, checkpoint: Checkpoint) -> None:
-        """Save ``checkpoint``."""
+        """Save ``checkpoint``, and drop the pending writes of its parent's step (see
+        [PendingWritesStore][rxchronos.graph.PendingWritesStore])."""
         self.put_nowait(checkpoint)
 
     def put_nowait(self, checkpoint: Checkpoint) -> None:
         """Save ``checkpoint`` at once: [put][rxchronos.graph.MemoryStore.put] without the coroutine
-        (a runner's fast path; saving to memory never waits)."""
+        (a runner's fast path; saving to memory never waits). The pending writes saved under its
+        parent, when the parent is of the same session, are dropped."""
+        if self._writes:
+            parent = self._by_id.get(checkpoint.parent_id) if checkpoint.parent_id else None
+            if parent is not None and parent.session_id == checkpoint.session_id:
+                self._writes.pop(parent.checkpoint_id, None)
         self._by_id[checkpoint.checkpoint_id] = checkpoint
         history = self._by_session.get(checkpoint.session_id)
         if history is None:

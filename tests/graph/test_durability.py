@@ -273,3 +273,6 @@ def test_sigkill_in_the_middle_of_a_parallel_step_then_resume_reruns_only_the_un
     ]
     # a and b had finished before the kill: only c and what follows ran again
     assert [c for c in calls if c.startswith("resume:")] == ["resume:c", "resume:merge"]
+    for finished in (db, tmp_path / "ref.db"):  # the step's checkpoint folded its writes in
+        with closing(sqlite3.connect(finished)) as raw:
+            assert raw.execute("SELECT * FROM pending_writes").fetchall() == []

@@ -104,6 +104,40 @@ async def test_a_small_checkpoint_is_written_on_the_loop_and_a_large_one_on_the_
         assert (await store.get("large")).state == {"x": "é" * 47}  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("inline_limit", [100, 0])
+async def test_a_checkpoint_deletes_its_parents_pending_writes_on_the_loop_and_on_the_worker(
+    tmp_path: Path, inline_limit: int
+) -> None:
+    path = tmp_path / "runs.db"
+
+    def left() -> list[tuple[str, int]]:
+        with closing(sqlite3.connect(path)) as raw:
+            query = "SELECT checkpoint_id, task FROM pending_writes ORDER BY 1, 2"
+            return raw.execute(query).fetchall()
+
+    def after(parent: str | None, number: int, **state: object) -> Checkpoint:
+        return Checkpoint(f"c{number}", "s", "run", number, state, "n", False, parent, 1.5)
+
+    async with Traced(path, inline_limit=inline_limit) as store:
+        await ready(store)
+        chain: list[Callable[[], Awaitable[None]]] = [
+            lambda: store.put(after(None, 1)),
+            lambda: store.put(after("c1", 2, x=1)),
+            lambda: store.put(after("c2", 3, x="y" * 200)),  # over the limit of 100 bytes
+            lambda: store.put_and_release(after("c3", 4), "me"),
+        ]
+        for number, put in enumerate(chain, start=1):
+            await put()
+            assert left() == []  # the step after the parent ended: its writes went with it
+            await store.put_writes(f"c{number}", 0, {"x": number})
+            await store.put_writes(f"c{number}", 1, {"x": number})
+            assert left() == [(f"c{number}", 0), (f"c{number}", 1)]
+        worker = store.threads()[2]
+        assert worker.startswith("rxchronos-sqlite")
+        expected = [LOOP, LOOP, worker, LOOP] if inline_limit else [worker] * 4
+        assert store.threads() == expected
+
+
 async def test_every_small_write_runs_on_the_loop_once_the_database_is_set_up(
     tmp_path: Path,
 ) -> None:

@@ -51,6 +51,8 @@ class Backend:
 
     name: str
     open: StoreOpener
+    saved_writes: Callable[[], Awaitable[list[tuple[str, int]]]]
+    """Every pending write the store holds, as ``(checkpoint_id, task)``, sorted."""
     raw: Callable[[str, tuple[Any, ...]], Awaitable[None]] | None = None
 
 
@@ -62,7 +64,10 @@ def make_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> B
         async def same_memory() -> AsyncIterator[MemoryStore]:
             yield shared
 
-        return Backend("memory", same_memory)
+        async def memory_writes() -> list[tuple[str, int]]:
+            return sorted((cid, task) for cid, saved in shared._writes.items() for task in saved)
+
+        return Backend("memory", same_memory, memory_writes)
     if name == "sqlite":
         path = tmp_path / "runs.db"
 
@@ -70,7 +75,12 @@ def make_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> B
             with closing(sqlite3.connect(path)) as raw, raw:
                 raw.execute(statement.replace("%s", "?"), params)
 
-        return Backend("sqlite", lambda: SQLiteStore(path), sqlite_raw)
+        async def sqlite_writes() -> list[tuple[str, int]]:
+            with closing(sqlite3.connect(path)) as raw:
+                query = "SELECT checkpoint_id, task FROM pending_writes ORDER BY 1, 2"
+                return [(cid, task) for cid, task in raw.execute(query)]
+
+        return Backend("sqlite", lambda: SQLiteStore(path), sqlite_writes, sqlite_raw)
     dsn: str = request.getfixturevalue("postgres_dsn")
     schema: str = request.getfixturevalue("pg_schema")
 
@@ -81,7 +91,17 @@ def make_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> B
             await raw.execute(f'SET search_path TO "{schema}"')
             await raw.execute(statement, params)  # type: ignore[arg-type]
 
-    return Backend("postgres", lambda: PostgresStore(dsn, schema=schema), postgres_raw)
+    async def postgres_writes() -> list[tuple[str, int]]:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as raw:
+            await raw.execute(f'SET search_path TO "{schema}"')
+            rows = await raw.execute("SELECT checkpoint_id, task FROM pending_writes ORDER BY 1, 2")
+            return [(cid, task) for cid, task in await rows.fetchall()]
+
+    return Backend(
+        "postgres", lambda: PostgresStore(dsn, schema=schema), postgres_writes, postgres_raw
+    )
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -115,8 +135,10 @@ def durable(backend: Backend) -> Callable[[str, tuple[Any, ...]], Awaitable[None
     return backend.raw
 
 
-def checkpoint(cid: str, session: str, step: int, **state: object) -> Checkpoint:
-    return Checkpoint(cid, session, "run", step, state, "next", False, None, 1.5)
+def checkpoint(
+    cid: str, session: str, step: int, *, parent: str | None = None, **state: object
+) -> Checkpoint:
+    return Checkpoint(cid, session, "run", step, state, "next", False, parent, 1.5)
 
 
 # --- every store ---------------------------------------------------------------------------
@@ -201,13 +223,32 @@ async def test_pending_writes_contract(store: Any) -> None:
         await store.put_writes(None, 1, {})
 
 
+async def test_a_checkpoint_deletes_its_parents_pending_writes_in_its_own_session(
+    backend: Backend, store: Any
+) -> None:
+    await store.put(checkpoint("c1", "s", 1))
+    await store.put(checkpoint("k1", "keep", 1))
+    for cid in ("c1", "k1", "nowhere"):
+        await store.put_writes(cid, 0, {"log": [cid]})
+        await store.put_writes(cid, 1, {"log": [cid]})
+    await store.put(checkpoint("c2", "s", 2, parent="c1"))  # the step after c1 is done
+    assert await store.get_writes("c1") == {}
+    assert await backend.saved_writes() == [("k1", 0), ("k1", 1), ("nowhere", 0), ("nowhere", 1)]
+    # a fork's first checkpoint: its parent belongs to another session, which keeps its writes
+    await store.put(checkpoint("f1", "fork", 1, parent="k1"))
+    await store.put(checkpoint("o1", "other", 1, parent="nowhere"))  # a parent the store lacks
+    assert await backend.saved_writes() == [("k1", 0), ("k1", 1), ("nowhere", 0), ("nowhere", 1)]
+    assert [c.checkpoint_id for c in await store.list_checkpoints("s")] == ["c1", "c2"]
+
+
 class Flaky:
     """Nodes for a parallel step (a, b, c) whose first run fails in b after a finished, while c is
-    still running; every call is counted."""
+    still running (and whose first ``b_fails`` calls of b fail); every call is counted."""
 
-    def __init__(self) -> None:
+    def __init__(self, b_fails: int = 1) -> None:
         self.calls: list[str] = []
         self.a_done = asyncio.Event()
+        self.b_fails = b_fails
 
     def graph(self, *, fail: bool) -> Any:
         async def a(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -217,7 +258,7 @@ class Flaky:
 
         async def b(state: Mapping[str, Any]) -> dict[str, Any]:
             self.calls.append("b")
-            if fail and self.calls.count("b") == 1:
+            if fail and self.calls.count("b") <= self.b_fails:
                 await self.a_done.wait()  # a has returned: its writes are being saved
                 raise ConnectionError("search backend down")
             return {"log": ["b"]}
@@ -245,7 +286,7 @@ class Flaky:
 
 
 async def test_a_failed_branch_keeps_the_finished_writes_and_resume_runs_the_rest(
-    store: Any,
+    backend: Backend, store: Any
 ) -> None:
     nodes = Flaky()
     runner = Runner(nodes.graph(fail=True), store)
@@ -273,6 +314,78 @@ async def test_a_failed_branch_keeps_the_finished_writes_and_resume_runs_the_res
     assert resumed.status is RunStatus.COMPLETED
     assert resumed.state == reference.state
     assert resumed.state["merged"] == "plan+a+b+c"  # task order, whatever ran when
+    assert await backend.saved_writes() == []  # the step's checkpoint folded them in
+
+
+async def test_a_completed_run_leaves_no_pending_writes(backend: Backend, store: Any) -> None:
+    seen: list[dict[int, Mapping[str, Any]]] = []
+
+    async def watch(state: Mapping[str, Any]) -> dict[str, Any]:
+        """Beside a and b: waits until both saved their writes, then keeps what was saved."""
+        step = await store.latest("s")  # the checkpoint the step continues from
+        async with asyncio.timeout(30):  # a guard against a hang, not a timed assertion
+            while len(saved := await store.get_writes(step.checkpoint_id)) < 2:
+                await asyncio.sleep(0.001)
+        seen.append(saved)
+        return {"log": ["watch"]}
+
+    graph = (
+        StateGraph("twice", reducers={"log": operator.add})
+        .add_node("plan", lambda s: {"log": ["plan"]})
+        .add_node("a", lambda s: {"log": ["a"]})
+        .add_node("b", lambda s: {"log": ["b"]})
+        .add_node("watch", watch)
+        .add_node("fan", lambda s: {"log": ["fan"]})
+        .add_node("x", lambda s: {"log": ["x"]})
+        .add_node("y", lambda s: {"log": ["y"]})
+        .set_entry_point("plan")
+    )
+    for name in ("a", "b", "watch"):
+        graph.add_edge("plan", name)
+    graph.add_edge(["a", "b", "watch"], "fan").add_edge("fan", "x").add_edge("fan", "y")
+    done = await Runner(graph.compile(), store).run("s", {"log": []})
+    assert done.status is RunStatus.COMPLETED
+    assert done.state["log"] == ["plan", "a", "b", "watch", "fan", "x", "y"]
+    assert seen == [{0: {"log": ["a"]}, 1: {"log": ["b"]}}]  # they were saved during the step
+    assert await backend.saved_writes() == []
+
+
+async def test_writes_carried_by_a_resumes_update_survive_another_failure(
+    backend: Backend, store: Any
+) -> None:
+    nodes = Flaky(b_fails=2)
+    runner = Runner(nodes.graph(fail=True), store)
+    with pytest.raises(NodeError):
+        await runner.run("s", {"topic": "sky", "log": []})
+    step = await store.latest("s")
+    with pytest.raises(NodeError, match="search backend down"):
+        await runner.resume("s", update={"topic": "sea"})  # saved first, then b fails again
+    carried = await store.latest("s")
+    assert carried.parent_id == step.checkpoint_id and carried.state["topic"] == "sea"
+    assert await store.get_writes(step.checkpoint_id) == {}  # moved to the update's checkpoint
+    assert (await store.get_writes(carried.checkpoint_id))[0] == {"log": ["a"], "a": "sky"}
+    done = await runner.resume("s")
+    assert done.status is RunStatus.COMPLETED and done.state["merged"] == "plan+a+b+c"
+    assert nodes.calls.count("a") == 1  # its writes were used by both resumes
+    assert await backend.saved_writes() == []
+
+
+async def test_a_fork_of_a_failed_step_leaves_the_writes_to_the_original_session(
+    backend: Backend, store: Any
+) -> None:
+    nodes = Flaky()
+    runner = Runner(nodes.graph(fail=True), store)
+    with pytest.raises(NodeError):
+        await runner.run("s", {"topic": "sky", "log": []})
+    step = await store.latest("s")
+    forked = await runner.fork_from(step.checkpoint_id, {"topic": "sea"}, session_id="f")
+    assert forked.status is RunStatus.COMPLETED and forked.state["a"] == "sea"
+    assert nodes.calls.count("a") == 2  # a fork runs the whole step
+    assert await store.get_writes(step.checkpoint_id) == {0: {"log": ["a"], "a": "sky"}}
+    done = await runner.resume("s")
+    assert done.status is RunStatus.COMPLETED and done.state["a"] == "sky"
+    assert nodes.calls.count("a") == 2  # the original's resume used a's saved writes
+    assert await backend.saved_writes() == []
 
 
 async def test_a_pending_write_for_a_task_the_step_lacks_is_a_store_error(store: Any) -> None:
@@ -318,7 +431,7 @@ def paused_beside(counts: dict[str, int], *reviews: str) -> Any:
 
 
 async def test_a_subgraph_pausing_in_a_parallel_step_keeps_its_finished_siblings(
-    store: Any,
+    backend: Backend, store: Any
 ) -> None:
     counts: dict[str, int] = {}
     runner = Runner(paused_beside(counts, "review"), store)
@@ -326,6 +439,11 @@ async def test_a_subgraph_pausing_in_a_parallel_step_keeps_its_finished_siblings
     first = await runner.run("s", {"log": []})
     assert first.status is RunStatus.PAUSED and first.node_id == "review"
     assert counts == {"review/draft": 1, "a": 1, "b": 1}
+    paused = await store.latest("s")
+    assert paused.paused and paused.parent_id is not None
+    # a's and b's writes were carried to the paused checkpoint, and are gone from its parent
+    assert await store.get_writes(paused.checkpoint_id) == {1: {"log": ["a"]}, 2: {"log": ["b"]}}
+    assert await store.get_writes(paused.parent_id) == {}
     ends = [e.node_id for e in seen if e.type == "node_end" and not e.ns]
     assert seen[-1].type == "interrupt" and {"a", "b"} <= set(ends)  # they ran to the end first
     seen.clear()
@@ -338,10 +456,11 @@ async def test_a_subgraph_pausing_in_a_parallel_step_keeps_its_finished_siblings
     assert [e.task_id for e in seen if e.type == "node_start"] == ["review:2", "approve:2"]
     assert done.state["review"] == "ok"
     assert done.state["log"] == ["plan", "draft", "a", "b"]  # task order: review, a, b
+    assert await backend.saved_writes() == []
 
 
 async def test_two_subgraphs_pausing_in_one_step_are_resumed_one_at_a_time(
-    store: Any,
+    backend: Backend, store: Any
 ) -> None:
     counts: dict[str, int] = {}
     runner = Runner(paused_beside(counts, "left", "right"), store)
@@ -354,6 +473,9 @@ async def test_two_subgraphs_pausing_in_one_step_are_resumed_one_at_a_time(
     assert second.status is RunStatus.PAUSED and second.node_id == "right"
     interrupts = [e for e in seen if e.type == "interrupt"]
     assert len(interrupts) == 1 and interrupts[0].ns[0].startswith("right:")
+    again = await store.latest("s")  # left's writes and its siblings', carried on
+    assert list(await store.get_writes(again.checkpoint_id)) == [0, 2, 3]
+    assert await store.get_writes(again.parent_id) == {}
     seen.clear()
     done = await runner.resume("s", update={"answer": "R"})
     assert done.status is RunStatus.COMPLETED
@@ -368,6 +490,7 @@ async def test_two_subgraphs_pausing_in_one_step_are_resumed_one_at_a_time(
     assert (done.state["left"], done.state["right"]) == ("L", "R")
     assert done.state["log"] == ["plan", "draft", "draft", "a", "b"]
     assert "answer" not in done.state  # each answer went to the subgraph that paused
+    assert await backend.saved_writes() == []
 
 
 async def test_time_travel_on_a_branched_run(store: Any) -> None:
@@ -483,13 +606,15 @@ async def test_a_duplicate_checkpoint_id_is_a_store_error_and_writes_nothing(
 ) -> None:
     durable(db)
     await db_store.put(checkpoint("c1", "s", 1))
+    await db_store.put_writes("c1", 0, {"log": ["a"]})
     with pytest.raises(
         CheckpointStoreError, match=r"failed: .*(IntegrityError|UniqueViolation)"
     ) as info:
-        await db_store.put(checkpoint("c1", "s", 2))  # the same id twice
+        await db_store.put(checkpoint("c1", "s", 2, parent="c1"))  # the same id twice
     cause = {"sqlite": "IntegrityError", "postgres": "UniqueViolation"}[db.name]
     assert type(info.value.__cause__).__name__ == cause  # the driver's own error, kept
     assert [c.step for c in await db_store.list_checkpoints("s")] == [1]
+    assert await db.saved_writes() == [("c1", 0)]  # the parent's writes too: one transaction
 
 
 async def test_a_damaged_row_is_a_store_error_naming_it(db: Backend, db_store: Any) -> None:
@@ -633,14 +758,18 @@ async def test_a_lease_has_one_owner_until_released_or_expired(db_store: Any) ->
     assert (await leases.acquire_lease("other", "c", 30)).owner == "c"  # per session
 
 
-async def test_put_and_release_saves_and_gives_up_only_its_owners_lease(db_store: Any) -> None:
+async def test_put_and_release_saves_and_gives_up_only_its_owners_lease(
+    db: Backend, db_store: Any
+) -> None:
     assert (await db_store.acquire_lease("s", "a", 30)).owner == "a"
     first = Checkpoint("c1", "s", "run", 1, {"x": 1}, "next", False, None, 1.5)
     await db_store.put_and_release(first, "b")  # not b's lease: it stays a's
     assert (await db_store.acquire_lease("s", "b", 30)).owner == "a"
+    await db_store.put_writes("c1", 0, {"x": 2})
     last = Checkpoint("c2", "s", "run", 2, {"x": 2}, None, False, "c1", 2.5)
     await db_store.put_and_release(last, "a")
     assert [c.checkpoint_id for c in await db_store.list_checkpoints("s")] == ["c1", "c2"]
+    assert await db.saved_writes() == []  # the step after c1 is done: its writes went with it
     assert (await db_store.acquire_lease("s", "b", 30)).owner == "b"
 
 
