@@ -392,3 +392,31 @@ async def test_two_failing_branches_the_first_in_task_order_is_the_error_the_oth
     assert caught.value.__notes__ == ["another branch failed too: LookupError: right is gone"]
     errors = [e for e in seen if e.type == "error"]
     assert len(errors) == 1 and errors[0] is seen[-1] and errors[0].task_id == "left:2"
+
+
+async def test_a_branch_raising_cancelled_error_cancels_the_run_as_a_single_node_does() -> None:
+    stopped: list[str] = []
+
+    async def hang(state: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.append("hang")
+        return {}
+
+    async def gives_up(state: Mapping[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        raise asyncio.CancelledError("gave up")
+
+    for graph in (
+        side_by_side(a=hang, b=gives_up),
+        StateGraph("one").add_node("b", gives_up).set_entry_point("b").compile(),
+    ):
+        stopped.clear()
+        runner = Runner(graph)
+        seen = record(runner)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(runner.run("s", {}), timeout=30)
+        assert seen[-1].type == "cancelled"
+        assert "error" not in [event.type for event in seen]
+        assert stopped == (["hang"] if "a" in graph.nodes else [])  # the sibling was stopped
