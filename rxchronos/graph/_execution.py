@@ -497,6 +497,7 @@ class RunExecution:
         memory = store if type(store) is MemoryStore else None
         skip_pause = resume_paused
         broker = self.broker
+        max_steps = self._max_steps
         try:
             if broker is not None:
                 encode_state(state)  # a broker sends the state to browsers as JSON
@@ -516,20 +517,20 @@ class RunExecution:
                 skip_pause = False
                 width = len(tasks)
                 steps = self.steps = self.steps + width
-                if steps > self._max_steps:
+                if steps > max_steps:
                     self.steps -= width
                     raise self._too_many_steps(tasks[0].node)
-                self._step += 1
+                step = self._step = self._step + 1
                 if width == 1:  # the common case, inline: no task, no context switch
                     task = self.current = tasks[0]
                     node = self.node_id = task.node
                     given: Any
                     if task.send:
-                        tid = task.task_id = f"{node}:{self._step}:0"
+                        tid = task.task_id = f"{node}:{step}:0"
                         given, shown = task.arg, None
                         data = None if task.tool_call_id is None else self._task_data(task)
                     else:
-                        tid = task.task_id = f"{node}:{self._step}"
+                        tid = task.task_id = f"{node}:{step}"
                         given = shown = state
                         data = None
                     spec = nodes[node]
@@ -558,7 +559,9 @@ class RunExecution:
                     self.state = state
                     publish(_NODE_END, node, state, update, None, data, tid)
                     self.current = None
+                    single = successor.get(node)
                 else:
+                    single = None
                     self._number(tasks)
                     try:
                         updates = await self._run_parallel(tasks, state)
@@ -585,7 +588,6 @@ class RunExecution:
                             {"step": self._step, "task_ids": FrozenList(t.task_id for t in tasks)}
                         ),
                     )
-                single = successor.get(node) if width == 1 else None
                 edges: Sequence[tuple[Task, str, Mapping[str, Any]]] | None = None
                 if single is None:
                     next_tasks, edges = self._next_step(tasks, state)
