@@ -22,6 +22,11 @@ Then the memory check: one client connects and reads nothing while 1,000,000 eve
 published; the server's resident memory growth is reported (``raw`` cannot take part: a stalled
 client blocks its publisher, which is reported as such).
 
+Each measurement ends by stopping the server process before its clients go, so that no server
+sees the disconnects of the benchmark's own teardown. What a server prints on stderr (a traceback
+of an error in a request handler or in the publisher) fails its row and is shown; a failed row of
+rxchronos's ``broker`` makes the benchmark exit with status 1.
+
 With the clients on the same machine, the client side can saturate first; server CPU per event is
 then the fair comparison. Everything is on loopback, bounded in time, and stops by itself. Run
 ``python benchmarks/sse_fanout.py`` (``bench`` extra); ``--quick`` for a small smoke run.
@@ -46,6 +51,8 @@ HERE = Path(__file__).parent
 SERVER = str(HERE / "_fanout_server.py")
 CLIENT = str(HERE / "_fanout_client.py")
 KINDS = ("broker", "aiohttp-sse", "sse-starlette", "raw")
+RXCHRONOS = ("broker",)
+"""The contenders that are rxchronos: any failure of theirs fails the benchmark."""
 BASELINE = "aiohttp-sse"
 LINE_LIMIT = 1 << 26  # a client's report carries every latency it measured
 
@@ -68,16 +75,20 @@ class Memory:
     growth_mb: float = 0.0
     seconds: float = 0.0
     note: str = ""
+    problem: str = ""
 
 
 class ServerProcess:
     """A contender's server process, driven by JSON lines over its stdin and stdout."""
 
-    def __init__(self, process: asyncio.subprocess.Process, timeout: float) -> None:
+    def __init__(self, kind: str, process: asyncio.subprocess.Process, timeout: float) -> None:
+        self.kind = kind
         self.process = process
         self.psutil = psutil.Process(process.pid)
         self.timeout = timeout
         self.port = 0
+        assert process.stderr is not None
+        self.stderr = asyncio.ensure_future(process.stderr.read())  # read as it comes, till EOF
 
     @classmethod
     async def start(cls, kind: str, buffer_size: int, timeout: float) -> ServerProcess:
@@ -88,9 +99,16 @@ class ServerProcess:
             str(buffer_size),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
-        server = cls(process, timeout)
-        server.port = (await server.read())["port"]
+        server = cls(kind, process, timeout)
+        try:
+            server.port = (await server.read())["port"]
+        except BaseException:
+            printed = await server.stop()
+            if printed:
+                raise RuntimeError(f"the {kind} server did not start:\n{printed}") from None
+            raise
         return server
 
     async def read(self, timeout: float | None = None) -> dict[str, Any]:
@@ -120,10 +138,21 @@ class ServerProcess:
     def rss(self) -> int:
         return int(self.psutil.memory_info().rss)
 
-    async def stop(self) -> None:
+    async def stop(self) -> str:
+        """End the process; return what it printed on stderr (nothing when all went well), also
+        shown on this process's stderr."""
         if self.process.returncode is None:
             self.process.kill()
         await self.process.wait()
+        printed = (await self.stderr).decode(errors="replace").strip()
+        if printed:
+            print(f"--- the {self.kind} server printed on stderr:\n{printed}", file=sys.stderr)
+        return printed
+
+
+def printed_problem(printed: str) -> str:
+    """A server's stderr as a row's problem: its last line (the exception, for a traceback)."""
+    return "the server printed on stderr: " + printed.splitlines()[-1] if printed else ""
 
 
 async def start_clients(
@@ -197,11 +226,12 @@ async def measure_fanout(
         result.problem = f"{type(exc).__name__}: {exc}"
         return result
     finally:
+        # the server first: the readers' going away is no event for it to handle
+        result.problem = result.problem or printed_problem(await server.stop())
         for reader in readers:
             if reader.returncode is None:
                 reader.kill()
             await reader.wait()
-        await server.stop()
 
 
 def percentiles(latencies: list[float]) -> tuple[float, float]:
@@ -239,9 +269,13 @@ async def measure_memory(kind: str, options: argparse.Namespace) -> Memory:
     except TimeoutError:
         result.note = f"the publisher blocked (no progress within {timeout:.0f} s)"
         result.growth_mb = (server.rss() - before) / 1e6
+        if kind in RXCHRONOS:  # it must not block: it drops the stalled client's backlog
+            result.problem = result.note
     finally:
+        # the server first: a stalled client closed with unread data resets its connection, an
+        # error for the server's handler (or, for raw, its publisher) to raise
+        result.problem = result.problem or printed_problem(await server.stop())
         stalled.close()
-        await server.stop()
     return result
 
 
@@ -284,7 +318,8 @@ def print_memory(results: list[Memory], events: int) -> None:
     print(head)
     print("-" * len(head))
     for r in results:
-        print(f"{r.kind:<13} {r.growth_mb:>10.1f} {r.seconds:>10.2f}  {r.note}")
+        note = f"failed: {r.problem}" if r.problem else r.note
+        print(f"{r.kind:<13} {r.growth_mb:>10.1f} {r.seconds:>10.2f}  {note}")
 
 
 def print_targets(results: list[Fanout], memory: list[Memory]) -> None:
@@ -306,10 +341,12 @@ def print_targets(results: list[Fanout], memory: list[Memory]) -> None:
             print(f"  burst {burst:<3} N={clients:<5} {name:<30} {'met' if ok else 'MISSED'}")
     for r in memory:
         if r.kind == "broker":
-            print(f"  memory growth < 50 MB{'':<24} {'met' if r.growth_mb < 50 else 'MISSED'}")
+            met = r.growth_mb < 50 and not r.problem
+            print(f"  memory growth < 50 MB{'':<24} {'met' if met else 'MISSED'}")
 
 
-async def main(options: argparse.Namespace) -> None:
+async def main(options: argparse.Namespace) -> int:
+    """Run every measurement and print the tables; the exit status: 1 when rxchronos failed."""
     print(
         f"SSE fan-out on 127.0.0.1, {psutil.cpu_count()} CPUs; clients in"
         f" {options.client_procs} process(es); throughput phase {options.deliveries:,}"
@@ -325,6 +362,20 @@ async def main(options: argparse.Namespace) -> None:
     memory = [await measure_memory(kind, options) for kind in options.kinds]
     print_memory(memory, options.memory_events)
     print_targets(results, memory)
+    failures = rxchronos_failures(results, memory)
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    return 1 if failures else 0
+
+
+def rxchronos_failures(results: list[Fanout], memory: list[Memory]) -> list[str]:
+    """What failed in the rows of rxchronos's contenders (those fail the benchmark)."""
+    rows: list[Fanout | Memory] = [*results, *memory]
+    return [
+        f"rxchronos's {r.kind} failed: {r.problem}"
+        for r in rows
+        if r.kind in RXCHRONOS and r.problem
+    ]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -352,4 +403,4 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse_args()))
+    sys.exit(asyncio.run(main(parse_args())))
