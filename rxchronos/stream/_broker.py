@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+from abc import abstractmethod
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -481,6 +482,58 @@ class BaseBroker(AsyncClosable, SSERoutes):
         """Whether ``topic`` was finished (and not reopened since)."""
         return self._subscriptions.is_finished(topic)
 
+    @abstractmethod
+    def publish(self, event: Any, *, topic: str | None = None) -> Event:
+        """Take ``event`` for the subscribers of ``topic`` (each backend says how)."""
+
+    def publish_threadsafe(
+        self,
+        event: Any,
+        *,
+        topic: str | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> concurrent.futures.Future[Event]:
+        """[publish][rxchronos.stream.Broker.publish] from any thread, on the broker's loop.
+
+        Args:
+            event: as for ``publish``.
+            topic: as for ``publish``.
+            loop: the loop to publish on; by default the one the broker was used on (created,
+                subscribed to or published to from a running loop).
+
+        Returns:
+            A future of the stamped event (or of the error ``publish`` raised).
+
+        Raises:
+            BrokerError: when the broker has not been used on a loop yet and ``loop`` is not given.
+            BrokerClosedError: when that loop is closed.
+
+        Example:
+            >>> import asyncio
+            >>> from rxchronos.stream import Broker, Event
+            >>> async def main():
+            ...     broker = Broker()  # created on the loop: publish_threadsafe knows it
+            ...     future = await asyncio.to_thread(broker.publish_threadsafe, Event(type="x"))
+            ...     return (await asyncio.wrap_future(future)).id == f"{broker.epoch}-1"
+            >>> asyncio.run(main())
+            True
+        """
+        return self._affinity.call_soon(lambda: self.publish(event, topic=topic), loop)
+
+    def close(self) -> None:
+        """Complete every local subscriber and stop accepting events. Idempotent.
+
+        Every subscriber is completed even when one's ``on_completed`` raises (reported after, as
+        a [SubscriberError][rxchronos.stream.SubscriberError]). Open SSE streams end (their
+        handlers return at once), so an app that calls this on shutdown does not wait for them.
+        A broker that stores events elsewhere keeps storing what it holds until ``aclose()``
+        (a [RedisBroker][rxchronos.stream.RedisBroker] its outbox).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._subscriptions.close()
+
     def unsubscribe(self, client_id: str) -> int:
         """Complete every subscription (SSE connections included) made with ``client_id``.
 
@@ -612,40 +665,6 @@ class Broker(BaseBroker):
             self._subscriptions.reopen(topic)
         self._subscriptions.deliver(stamped, topic)
         return stamped
-
-    def publish_threadsafe(
-        self,
-        event: Any,
-        *,
-        topic: str | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
-    ) -> concurrent.futures.Future[Event]:
-        """[publish][rxchronos.stream.Broker.publish] from any thread, on the broker's loop.
-
-        Args:
-            event: as for ``publish``.
-            topic: as for ``publish``.
-            loop: the loop to publish on; by default the one the broker was used on (created,
-                subscribed to or published to from a running loop).
-
-        Returns:
-            A future of the stamped event (or of the error ``publish`` raised).
-
-        Raises:
-            BrokerError: when the broker has not been used on a loop yet and ``loop`` is not given.
-            BrokerClosedError: when that loop is closed.
-
-        Example:
-            >>> import asyncio
-            >>> from rxchronos.stream import Broker, Event
-            >>> async def main():
-            ...     broker = Broker()  # created on the loop: publish_threadsafe knows it
-            ...     future = await asyncio.to_thread(broker.publish_threadsafe, Event(type="x"))
-            ...     return (await asyncio.wrap_future(future)).id == f"{broker.epoch}-1"
-            >>> asyncio.run(main())
-            True
-        """
-        return self._affinity.call_soon(lambda: self.publish(event, topic=topic), loop)
 
     def finish_topic(self, topic: str, *, data: Any = None) -> Event:
         """End a topic (a finished run): its streams get a ``done`` event and complete.
@@ -829,18 +848,6 @@ class Broker(BaseBroker):
         return replay.after(replay.last_seq - len(replay), frozenset((topic,))) or []
 
     # -- lifecycle and statistics ----------------------------------------------------------------
-
-    def close(self) -> None:
-        """Complete every subscriber and stop accepting events. Idempotent.
-
-        Every subscriber is completed even when one's ``on_completed`` raises (reported after, as
-        a [SubscriberError][rxchronos.stream.SubscriberError]). Open SSE streams end (their
-        handlers return at once), so an app that calls this on shutdown does not wait for them.
-        """
-        if self._closed:
-            return
-        self._closed = True
-        self._subscriptions.close()
 
     async def aclose(self) -> None:
         """[close][rxchronos.stream.Broker.close], as a coroutine (for ``app.on_shutdown``)."""

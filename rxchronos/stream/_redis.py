@@ -33,7 +33,6 @@ reconnects to any worker resumes where it was. How, in Redis (``<ns>`` is the na
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -324,16 +323,6 @@ class RedisBroker(BaseBroker):
         await self.start()
         return self
 
-    def close(self) -> None:
-        """Complete every local subscriber and refuse new events (idempotent).
-
-        The outbox keeps flushing until [aclose][rxchronos.stream.RedisBroker.aclose] stops it.
-        """
-        if self._closed:
-            return
-        self._closed = True
-        self._subscriptions.close()
-
     async def aclose(self) -> None:
         """Close, store what the outbox holds (waiting up to ``close_timeout`` s), disconnect.
 
@@ -410,16 +399,6 @@ class RedisBroker(BaseBroker):
         if self._wake is not None:
             self._wake.set()
         return stamped
-
-    def publish_threadsafe(
-        self,
-        event: Any,
-        *,
-        topic: str | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
-    ) -> concurrent.futures.Future[Event]:
-        """``publish`` from any thread, on the broker's loop."""
-        return self._affinity.call_soon(lambda: self.publish(event, topic=topic), loop)
 
     async def flush(self) -> None:
         """Return when every event published so far is stored in Redis.
