@@ -14,7 +14,6 @@ from typing import Any
 
 import jsonpatch
 import pydantic
-import reactivex
 from ag_ui.core import RunAgentInput
 from aiohttp import web
 
@@ -30,7 +29,7 @@ from rxchronos.model import (
 )
 from rxchronos.stream import BrokerProtocol
 from rxchronos.ui._ag_ui import to_ag_ui, wire
-from rxchronos.ui._chat_route import BadRequest, check_source, is_paused, read_json
+from rxchronos.ui._chat_route import BadRequest, check_source, graph_reply, read_json
 from rxchronos.ui._resumable import Replies, Reply, Spelling, answering_503, json_error
 
 __all__ = ["ReopenedRun", "add_ag_ui_route", "ag_ui_messages"]
@@ -145,12 +144,7 @@ def add_ag_ui_route(
         'POST'
     """
     check_source(provider, runner, "add_ag_ui_route")
-    replies = Replies(broker)
-
-    async def close(app: web.Application) -> None:
-        await replies.close()
-
-    app.on_shutdown.append(close)
+    replies = Replies.of_route(app, broker)
 
     async def post(request: web.Request) -> web.StreamResponse:
         try:
@@ -173,16 +167,15 @@ def add_ag_ui_route(
                 400, f"run {run_id[:80]!r} of thread {thread_id[:80]!r} is not known here"
             )
         if runner is not None:
-            if run_input.resume and await is_paused(runner, thread_id):
-                answers: dict[str, Any] = {}
+            answers: dict[str, Any] | None = None
+            if run_input.resume:
+                answers = {}
                 for entry in run_input.resume:
                     if isinstance(entry.payload, dict) and entry.status == "resolved":
                         answers.update(entry.payload)
-                source: reactivex.Observable[Any] = runner.stream_resume(thread_id, update=answers)
-            else:
-                state = dict(run_input.state) if isinstance(run_input.state, dict) else {}
-                state["messages"] = messages
-                source = runner.stream(thread_id, state)
+            state = dict(run_input.state) if isinstance(run_input.state, dict) else {}
+            state["messages"] = messages
+            source = await graph_reply(runner, thread_id, state, answers)
         else:
             assert provider is not None
             tools = tuple(
@@ -197,10 +190,7 @@ def add_ag_ui_route(
             )
             source = provider.stream_chat(ChatRequest(messages=tuple(messages), tools=tools))
         events = source.pipe(to_ag_ui(thread_id, run_id))
-        reply = await replies.start(topic, events, wire)
-        if reply is None:
-            return json_error(503, "the server is shutting down")
-        return await replies.serve(request, reply, _SPELLING)
+        return await replies.answer(request, topic, events, wire, _SPELLING)
 
     return app.router.add_post(path, answering_503(post))
 

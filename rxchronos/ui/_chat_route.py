@@ -23,7 +23,14 @@ from rxchronos.ui._resumable import Replies, Spelling, answering_503, json_error
 from rxchronos.ui._translate import new_id
 from rxchronos.ui._ui_stream import UI_MESSAGE_STREAM_HEADERS, to_ui_message_stream
 
-__all__ = ["add_chat_route", "check_source", "is_paused", "read_json", "ui_messages"]
+__all__ = [
+    "add_chat_route",
+    "check_source",
+    "graph_reply",
+    "is_paused",
+    "read_json",
+    "ui_messages",
+]
 
 _SPELLING = Spelling(
     headers=dict(UI_MESSAGE_STREAM_HEADERS),
@@ -61,6 +68,16 @@ async def is_paused(runner: Runner, session_id: str) -> bool:
         return False
     latest = await store.latest(session_id)
     return latest is not None and latest.paused
+
+
+async def graph_reply(
+    runner: Runner, session_id: str, state: dict[str, Any], update: dict[str, Any] | None
+) -> reactivex.Observable[Any]:
+    """The session's paused run resumed with ``update`` merged into its state, when there is an
+    ``update`` and the session is paused at an interrupt; else a new run from ``state``."""
+    if update is not None and await is_paused(runner, session_id):
+        return runner.stream_resume(session_id, update=update)
+    return runner.stream(session_id, state)
 
 
 def _topic(chat_id: str) -> str:
@@ -117,13 +134,8 @@ def add_chat_route(
         ('POST', '/api/chat/{chat_id}/stream')
     """
     check_source(provider, runner, "add_chat_route")
-    replies = Replies(broker)
+    replies = Replies.of_route(app, broker)
     base = path.rstrip("/")
-
-    async def close(app: web.Application) -> None:
-        await replies.close()
-
-    app.on_shutdown.append(close)
 
     async def post(request: web.Request) -> web.StreamResponse:
         try:
@@ -132,18 +144,12 @@ def add_chat_route(
             return json_error(400, str(exc))
         message_id = new_id("msg")
         if runner is not None:
-            if await is_paused(runner, chat_id):
-                source: reactivex.Observable[Any] = runner.stream_resume(chat_id, update=resume)
-            else:
-                source = runner.stream(chat_id, {"messages": messages})
+            source = await graph_reply(runner, chat_id, {"messages": messages}, resume)
         else:
             assert provider is not None
             source = provider.stream_chat(ChatRequest(messages=tuple(messages)))
         parts = source.pipe(to_ui_message_stream(message_id=message_id))
-        reply = await replies.start(_topic(chat_id), parts, dict)
-        if reply is None:
-            return json_error(503, "the server is shutting down")
-        return await replies.serve(request, reply, _SPELLING)
+        return await replies.answer(request, _topic(chat_id), parts, dict, _SPELLING)
 
     async def resume(request: web.Request) -> web.StreamResponse:
         chat_id = request.match_info["chat_id"]

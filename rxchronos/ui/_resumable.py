@@ -175,6 +175,17 @@ class Replies:
         self.broker: BrokerProtocol = Broker() if broker is None else broker
         self._producers: dict[str, _Producer] = {}  # topic -> its reply running here, until over
 
+    @classmethod
+    def of_route(cls, app: web.Application, broker: BrokerProtocol | None) -> Replies:
+        """The replies of a route of ``app``, closed when the app shuts down."""
+        replies = cls(broker)
+
+        async def close(app: web.Application) -> None:
+            await replies.close()
+
+        app.on_shutdown.append(close)
+        return replies
+
     async def find(self, topic: str, match: Callable[[Reply], bool] | None = None) -> Reply | None:
         """The latest reply of ``topic`` (that ``match`` accepts), from the broker's history."""
         found = replies_in(topic, await self.broker.history(topic))
@@ -219,6 +230,25 @@ class Replies:
             producer.subscription.dispose()
             over(producer)
             raise
+
+    async def answer(
+        self,
+        request: web.Request,
+        topic: str,
+        items: reactivex.Observable[Any],
+        to_data: Callable[[Any], dict[str, Any]],
+        spelling: Spelling,
+    ) -> web.StreamResponse:
+        """``start`` ``items`` as a new reply and serve it from its start; 503 with
+        ``{"error": ...}`` when the broker is closed (the server is shutting down).
+
+        Raises:
+            BrokerUnavailableError: the broker cannot store it (the reply is stopped).
+        """
+        reply = await self.start(topic, items, to_data)
+        if reply is None:
+            return json_error(503, "the server is shutting down")
+        return await self.serve(request, reply, spelling)
 
     async def close(self) -> None:
         """Stop every producer; close the broker when it is the private one."""

@@ -158,3 +158,59 @@ async def test_ag_ui_reconnect_reopens_then_carries_exactly_the_missed_events(se
     assert reopened == ["RUN_STARTED", "STEP_STARTED", "TEXT_MESSAGE_START"]
     assert tail[3:] == whole[len(head) :]
     assert whole[-1]["type"] == "RUN_FINISHED"
+
+
+async def test_ag_ui_with_runner_resumes_the_paused_run_with_the_resolved_payload(
+    serve: Any,
+) -> None:
+    app = web.Application()
+    add_ag_ui_route(app, "/agent", runner=demo_runner())
+    base = await serve(app)
+    first_run = {
+        "threadId": "t1",
+        "runId": "r1",
+        "messages": [{"id": "u", "role": "user", "content": "Umbrella?"}],
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/agent", json=first_run) as response:
+            first = [json.loads(e.data) for e in await read_events(response)]
+        paused = first[-1]
+        assert paused["type"] == "RUN_FINISHED"
+        (interrupt,) = paused["outcome"]["interrupts"]
+        cancelled = {"interruptId": interrupt["id"], "status": "cancelled", "payload": {"x": 1}}
+        resolved = {
+            "interruptId": interrupt["id"],
+            "status": "resolved",
+            "payload": {"approved": False},
+        }
+        second_run = {**first_run, "runId": "r2", "resume": [cancelled, resolved]}
+        async with http.post(f"{base}/agent", json=second_run) as response:
+            second = [json.loads(e.data) for e in await read_events(response)]
+    assert second[0] == {"type": "RUN_STARTED", "threadId": "t1", "runId": "r2"}
+    snapshot = second[1]["snapshot"]
+    assert snapshot["approved"] is False  # the resolved payload, merged
+    assert "x" not in snapshot  # a cancelled entry's payload is not
+    steps = [e["stepName"] for e in second if e["type"] == "STEP_STARTED"]
+    assert steps == ["approve", "answer"]  # resumed at the interrupt, not a new run
+    deltas = [op for e in second if e["type"] == "STATE_DELTA" for op in e["delta"]]
+    assert {"op": "add", "path": "/answer", "value": "Not approved: no answer was sent."} in deltas
+    assert second[-1] == {"type": "RUN_FINISHED", "threadId": "t1", "runId": "r2"}
+
+
+async def test_both_routes_answer_503_once_their_broker_is_closed(serve: Any) -> None:
+    broker = Broker()
+    app = web.Application()
+    add_chat_route(app, "/api/chat", provider=scripted_model(), broker=broker)
+    add_ag_ui_route(app, "/agent", provider=scripted_model(), broker=broker)
+    base = await serve(app)
+    broker.close()
+    run = {
+        "threadId": "t",
+        "runId": "r",
+        "messages": [{"id": "u", "role": "user", "content": "Hi"}],
+    }
+    async with aiohttp.ClientSession() as http:
+        for path, body in (("/api/chat", chat("c1")), ("/agent", run)):
+            async with http.post(f"{base}{path}", json=body) as response:
+                assert response.status == 503, path
+                assert await response.json() == {"error": "the server is shutting down"}
