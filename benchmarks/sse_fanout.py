@@ -256,7 +256,11 @@ async def measure_memory(kind: str, options: argparse.Namespace) -> Memory:
     server = await ServerProcess.start(kind, options.broker_buffer, options.timeout)
     stalled = stalled_client(server.port)
     try:
-        await server.wait_connected(1)
+        try:
+            await server.wait_connected(1)
+        except TimeoutError as exc:
+            result.problem = f"the stalled client was not connected: {exc}"
+            return result
         before = server.rss()
         timeout = options.timeout if kind != "raw" else 5.0
         answer = await server.ask(

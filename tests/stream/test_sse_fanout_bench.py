@@ -28,7 +28,9 @@ listener.listen(16)
 print(json.dumps({"port": listener.getsockname()[1]}), flush=True)
 for line in sys.stdin:
     command = json.loads(line)["cmd"]
-    if command == "publish":
+    if command == "connected" and sys.argv[1] == "unconnected":
+        answer = {"connected": 0}
+    elif command == "publish":
         print("Traceback (most recent call last):", file=sys.stderr)
         print("ConnectionResetError: [Errno 104] Connection reset by peer", file=sys.stderr)
         sys.stderr.flush()
@@ -37,7 +39,8 @@ for line in sys.stdin:
         answer = {"connected": 1} if command == "connected" else {}
     print(json.dumps(answer), flush=True)
 """
-"""A server that takes the stalled client and fails its publish as a handler's error would."""
+"""A server that takes the stalled client and fails its publish as a handler's error would (run
+with the kind ``unconnected``: one that never sees its client connect)."""
 
 
 @pytest.fixture
@@ -113,3 +116,14 @@ async def test_a_server_printing_an_error_fails_the_broker_and_the_benchmark(
         f"rxchronos's broker failed: {memory.problem}"
     ]
     assert fanout.rxchronos_failures([], [fanout.Memory("raw", problem="blocked")]) == []
+
+
+async def test_a_stalled_client_that_never_connects_fails_the_row(
+    fanout: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    script = tmp_path / "failing_server.py"
+    script.write_text(FAKE_SERVER)
+    monkeypatch.setattr(fanout, "SERVER", str(script))
+    options = fanout.parse_args(["--quick", "--timeout", "0.5"])
+    memory = await fanout.measure_memory("unconnected", options)
+    assert memory.problem == "the stalled client was not connected: fewer than 1 clients connected"
