@@ -503,8 +503,7 @@ class RunExecution:
                 encode_state(state)  # a broker sends the state to browsers as JSON
             self.node_id = tasks[0].node
             if save_first:
-                await self.write_checkpoint(tasks, paused=resume_paused)
-                await self._carry_writes()
+                await self.write_checkpoint(tasks, paused=resume_paused, carry=True)
             while True:  # one step per turn; sync and awaited-but-ready nodes never leave the loop
                 if interrupts and not skip_pause:
                     paused = next((t.node for t in tasks if t.node in interrupts), None)
@@ -650,8 +649,7 @@ class RunExecution:
         paused.task.resume = FrozenDict({"checkpoint_id": paused.checkpoint_id})
         self.node_id = paused.task.node
         if self.store is not None:
-            await self.write_checkpoint(tasks, paused=True)
-            await self._carry_writes()
+            await self.write_checkpoint(tasks, paused=True, carry=True)
         self.publish(EventType.INTERRUPT, paused.node_id, paused.state, ns=paused.ns)
         return RunStatus.PAUSED
 
@@ -671,18 +669,6 @@ class RunExecution:
         if type(saver) is MemoryStore:
             saver.put_writes_nowait(checkpoint_id, task, update)
         else:
-            await saver.put_writes(checkpoint_id, task, update)
-
-    async def _carry_writes(self) -> None:
-        """A checkpoint for the same step was just written (a resume's update, a pause inside a
-        subgraph): save the finished tasks' writes under it too."""
-        if not self._done:
-            return
-        saver = self._saver()
-        if saver is None:
-            return
-        checkpoint_id = self.parent.checkpoint_id  # type: ignore[union-attr]
-        for task, update in sorted(self._done.items()):
             await saver.put_writes(checkpoint_id, task, update)
 
     async def restore_writes(
@@ -895,10 +881,23 @@ class RunExecution:
                     following.append(Task(join.target))
         return following, edges
 
-    async def write_checkpoint(self, tasks: list[Task], *, paused: bool = False) -> None:
-        """Save the run's state as a checkpoint continuing with ``tasks``; emit ``checkpoint``."""
+    async def write_checkpoint(
+        self, tasks: list[Task], *, paused: bool = False, carry: bool = False
+    ) -> None:
+        """Save the run's state as a checkpoint continuing with ``tasks``; emit ``checkpoint``.
+
+        ``carry``: the checkpoint continues the same step (a resume's update, a pause inside a
+        subgraph), so the writes of the step's tasks that finished are saved under it, *before*
+        it: writing it deletes those saved under its parent, and a crash between the two must
+        leave them somewhere (under the parent, the resume's checkpoint then)."""
         checkpoint = self._new_checkpoint(tasks, paused)
-        await self.store.put(checkpoint)  # type: ignore[union-attr]
+        store = self.store
+        if carry and self._done and store is not None:
+            pending = _keeps_writes(store)
+            if pending is not None:
+                for task, update in sorted(self._done.items()):
+                    await pending.put_writes(checkpoint.checkpoint_id, task, update)
+        await store.put(checkpoint)  # type: ignore[union-attr]
         self._written(checkpoint)
 
     def _new_checkpoint(self, tasks: list[Task], paused: bool) -> Checkpoint:

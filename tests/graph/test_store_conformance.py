@@ -370,6 +370,34 @@ async def test_writes_carried_by_a_resumes_update_survive_another_failure(
     assert await backend.saved_writes() == []
 
 
+async def test_a_resume_whose_carried_writes_cannot_be_saved_keeps_them_under_the_parent(
+    backend: Backend, store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nodes = Flaky()
+    runner = Runner(nodes.graph(fail=True), store)
+    with pytest.raises(NodeError):
+        await runner.run("s", {"topic": "sky", "log": []})
+    step = await store.latest("s")
+    put_writes = type(store).put_writes
+    failed: list[str] = []
+
+    async def fails_once(self: Any, checkpoint_id: str, task: int, writes: Any) -> None:
+        if not failed:  # the store goes away while the resume carries the writes
+            failed.append(checkpoint_id)
+            raise CheckpointStoreError("store gone")
+        await put_writes(self, checkpoint_id, task, writes)
+
+    monkeypatch.setattr(type(store), "put_writes", fails_once)
+    with pytest.raises(CheckpointStoreError, match="store gone"):
+        await runner.resume("s", update={"topic": "sea"})
+    assert failed and failed[0] != step.checkpoint_id  # carried to the update's checkpoint...
+    latest = await store.latest("s")
+    assert latest.checkpoint_id == step.checkpoint_id  # ...which was never written
+    assert (await store.get_writes(step.checkpoint_id))[0] == {"log": ["a"], "a": "sky"}
+    done = await runner.resume("s")
+    assert done.status is RunStatus.COMPLETED and nodes.calls.count("a") == 1
+
+
 async def test_a_fork_of_a_failed_step_leaves_the_writes_to_the_original_session(
     backend: Backend, store: Any
 ) -> None:
