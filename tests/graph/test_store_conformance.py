@@ -285,6 +285,16 @@ class Flaky:
         )
 
 
+async def failed_step(store: Any, b_fails: int = 1) -> tuple[Flaky, Runner, Any]:
+    """A run of the `Flaky` graph that failed in its parallel step: the nodes, the runner, and
+    the checkpoint the step continues from."""
+    nodes = Flaky(b_fails=b_fails)
+    runner = Runner(nodes.graph(fail=True), store)
+    with pytest.raises(NodeError):
+        await runner.run("s", {"topic": "sky", "log": []})
+    return nodes, runner, await store.latest("s")
+
+
 async def test_a_failed_branch_keeps_the_finished_writes_and_resume_runs_the_rest(
     backend: Backend, store: Any
 ) -> None:
@@ -353,11 +363,7 @@ async def test_a_completed_run_leaves_no_pending_writes(backend: Backend, store:
 async def test_writes_carried_by_a_resumes_update_survive_another_failure(
     backend: Backend, store: Any
 ) -> None:
-    nodes = Flaky(b_fails=2)
-    runner = Runner(nodes.graph(fail=True), store)
-    with pytest.raises(NodeError):
-        await runner.run("s", {"topic": "sky", "log": []})
-    step = await store.latest("s")
+    nodes, runner, step = await failed_step(store, b_fails=2)
     with pytest.raises(NodeError, match="search backend down"):
         await runner.resume("s", update={"topic": "sea"})  # saved first, then b fails again
     carried = await store.latest("s")
@@ -373,11 +379,7 @@ async def test_writes_carried_by_a_resumes_update_survive_another_failure(
 async def test_a_resume_whose_carried_writes_cannot_be_saved_keeps_them_under_the_parent(
     backend: Backend, store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    nodes = Flaky()
-    runner = Runner(nodes.graph(fail=True), store)
-    with pytest.raises(NodeError):
-        await runner.run("s", {"topic": "sky", "log": []})
-    step = await store.latest("s")
+    nodes, runner, step = await failed_step(store)
     put_writes = type(store).put_writes
     failed: list[str] = []
 
@@ -401,11 +403,7 @@ async def test_a_resume_whose_carried_writes_cannot_be_saved_keeps_them_under_th
 async def test_a_fork_of_a_failed_step_leaves_the_writes_to_the_original_session(
     backend: Backend, store: Any
 ) -> None:
-    nodes = Flaky()
-    runner = Runner(nodes.graph(fail=True), store)
-    with pytest.raises(NodeError):
-        await runner.run("s", {"topic": "sky", "log": []})
-    step = await store.latest("s")
+    nodes, runner, step = await failed_step(store)
     forked = await runner.fork_from(step.checkpoint_id, {"topic": "sea"}, session_id="f")
     assert forked.status is RunStatus.COMPLETED and forked.state["a"] == "sea"
     assert nodes.calls.count("a") == 2  # a fork runs the whole step
@@ -417,11 +415,7 @@ async def test_a_fork_of_a_failed_step_leaves_the_writes_to_the_original_session
 
 
 async def test_a_pending_write_for_a_task_the_step_lacks_is_a_store_error(store: Any) -> None:
-    nodes = Flaky()
-    runner = Runner(nodes.graph(fail=True), store)
-    with pytest.raises(NodeError):
-        await runner.run("s", {"topic": "sky", "log": []})
-    latest = await store.latest("s")
+    _, runner, latest = await failed_step(store)
     await store.put_writes(latest.checkpoint_id, 7, {"log": ["?"]})
     with pytest.raises(CheckpointStoreError, match="writes saved for task 7, but its step has 3"):
         await runner.resume("s")
