@@ -32,7 +32,7 @@ from rxchronos.model._dialect import (
 )
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._http import HTTPRequest
-from rxchronos.model._openai import message_dict
+from rxchronos.model._openai import answer_tool_calls, message_dict
 from rxchronos.model._operators import ResponseCollector
 from rxchronos.model._provider import HTTPProvider
 from rxchronos.model._types import (
@@ -40,7 +40,6 @@ from rxchronos.model._types import (
     ChatResponse,
     CitationPart,
     StopReason,
-    ToolCall,
     Usage,
     token_usage,
 )
@@ -96,6 +95,10 @@ def citation_part(citation: Any) -> CitationPart:
         dialect=DIALECT,
         raw=citation,
     )
+
+
+def _arguments(arguments: Any) -> str:
+    return as_text(arguments, "tool call arguments")
 
 
 def _stop_reason(reason: Any) -> StopReason:
@@ -185,17 +188,9 @@ def parse_chat(payload: Any, *, provider: str) -> ChatResponse:
         for part in as_list(message.get("content"), "content")
         if isinstance(part, dict) and part.get("type") == "text"
     )
-    calls = []
-    for i, call in enumerate(as_list(message.get("tool_calls"), "tool_calls")):
-        function = as_object(as_object(call, "tool call").get("function"), "tool call function")
-        calls.append(
-            ToolCall(
-                index=i,
-                id=as_text(call.get("id"), "tool call id"),
-                name=as_text(function.get("name"), "tool call name"),
-                arguments=as_text(function.get("arguments"), "tool call arguments") or "{}",
-            )
-        )
+    calls = answer_tool_calls(
+        message.get("tool_calls"), "tool_calls", arguments=_arguments, number_ids=False
+    )
     reason = payload.get("finish_reason")
     cited = as_list(message.get("citations"), "citations")
     response = ResponseCollector.of(
@@ -206,7 +201,7 @@ def parse_chat(payload: Any, *, provider: str) -> ChatResponse:
                     "content": text,
                     "reasoning": as_text(message.get("tool_plan"), "tool_plan"),
                     "usage": _usage(payload.get("usage")),
-                    "tool_calls": tuple(calls),
+                    "tool_calls": calls,
                     "stop_reason": _stop_reason(reason) if reason else None,
                     "parts": tuple(map(citation_part, cited)),
                 }
@@ -259,9 +254,8 @@ class Cohere(HTTPProvider):
 
     def build_request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
         """The v2 chat POST."""
-        headers = {"Authorization": f"Bearer {self.api_key}"}
         body = chat_body(request, model=self.model_of(request), stream=stream)
-        return HTTPRequest(f"{self.base_url}/v2/chat", headers, body)
+        return HTTPRequest(f"{self.base_url}/v2/chat", self.bearer_auth(), body)
 
     def new_parser(self) -> CohereParser:
         """A v2 chat stream parser."""

@@ -243,9 +243,8 @@ class Ollama(HTTPProvider):
 
     def build_request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
         """The ``/api/chat`` POST (``Authorization: Bearer`` only when a key is given)."""
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         body = chat_body(request, model=self.model_of(request), stream=stream)
-        return HTTPRequest(f"{self.base_url}/api/chat", headers, body)
+        return HTTPRequest(f"{self.base_url}/api/chat", self.bearer_auth(), body)
 
     def new_parser(self) -> OllamaParser:
         """An ``/api/chat`` NDJSON parser."""

@@ -38,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar, Unpack
 
 from rxchronos.model._dialect import (
@@ -85,6 +86,7 @@ __all__ = [
     "OpenRouter",
     "Perplexity",
     "Together",
+    "answer_tool_calls",
     "chat_body",
     "message_dict",
     "parse_completion",
@@ -466,6 +468,39 @@ class OpenAIChatParser(StreamParser):
         return tuple(out)
 
 
+def answer_tool_calls(
+    listed: Any, what: str, *, arguments: Callable[[Any], str], number_ids: bool
+) -> tuple[ToolCall, ...]:
+    """The ``tool_calls`` of a whole answer's message, OpenAI-shaped (``{"id", "function":
+    {"name", "arguments"}}``, as Cohere v2 sends them too), in order.
+
+    Args:
+        listed: the message's ``tool_calls`` (``None``: no calls).
+        what: its name in error messages.
+        arguments: reads one call's ``arguments`` as text (``""`` becomes ``"{}"``).
+        number_ids: a call without an id gets ``call_<i>``.
+
+    Example:
+        >>> calls = answer_tool_calls([{"function": {"name": "f"}}], "tool_calls",
+        ...                           arguments=_arguments_text, number_ids=True)
+        >>> calls[0].id, calls[0].name, calls[0].arguments
+        ('call_0', 'f', '{}')
+    """
+    calls = []
+    for i, call in enumerate(as_list(listed, what)):
+        function = as_object(as_object(call, "tool call").get("function"), "tool call function")
+        call_id = as_text(call.get("id"), "tool call id")
+        calls.append(
+            ToolCall(
+                index=i,
+                id=(call_id or f"call_{i}") if number_ids else call_id,
+                name=as_text(function.get("name"), "tool call name"),
+                arguments=arguments(function.get("arguments")) or "{}",
+            )
+        )
+    return tuple(calls)
+
+
 def parse_completion(payload: Any, *, provider: str) -> ChatResponse:
     """A whole ``ChatResponse(delta=False)`` from a non-streaming Chat Completions body.
 
@@ -489,17 +524,9 @@ def parse_completion(payload: Any, *, provider: str) -> ChatResponse:
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     if reasoning:
         values["reasoning"] = as_text(reasoning, "message.reasoning") + values.get("reasoning", "")
-    calls = []
-    for i, call in enumerate(as_list(message.get("tool_calls"), "message.tool_calls")):
-        function = as_object(as_object(call, "tool call").get("function"), "tool call function")
-        calls.append(
-            ToolCall(
-                index=i,
-                id=as_text(call.get("id"), "tool call id") or f"call_{i}",
-                name=as_text(function.get("name"), "tool call name"),
-                arguments=_arguments_text(function.get("arguments")) or "{}",
-            )
-        )
+    calls = answer_tool_calls(
+        message.get("tool_calls"), "message.tool_calls", arguments=_arguments_text, number_ids=True
+    )
     parts = _citations(message.get("annotations")) if message.get("annotations") else ()
     if "search_results" in payload or "citations" in payload:
         parts += perplexity_sources(payload, {})
@@ -508,7 +535,7 @@ def parse_completion(payload: Any, *, provider: str) -> ChatResponse:
         id=as_text(payload.get("id"), "id"),
         refusal=as_text(message.get("refusal"), "message.refusal"),
         usage=parse_usage(payload.get("usage")),
-        tool_calls=tuple(calls),
+        tool_calls=calls,
         stop_reason=stop_reason(finish, saw_tools=bool(calls)) if finish else None,
         parts=parts,
     )
@@ -537,7 +564,7 @@ class OpenAIChatProvider(HTTPProvider):
 
     def auth(self) -> dict[str, str]:
         """The credential headers (``Authorization: Bearer`` when there is a key)."""
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        return self.bearer_auth()
 
     def build_request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
         """The Chat Completions POST."""

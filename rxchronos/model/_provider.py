@@ -254,6 +254,18 @@ class HTTPProvider(AsyncClosable, ABC):
         """The default model."""
         return self._model
 
+    def bearer_auth(self) -> dict[str, str]:
+        """The ``Authorization: Bearer`` header of the key; none when there is no key.
+
+        Example:
+            >>> from rxchronos.model import Ollama, OpenAI
+            >>> OpenAI(api_key="sk-test", model="gpt-4o").bearer_auth()
+            {'Authorization': 'Bearer sk-test'}
+            >>> Ollama(model="llama3.2").bearer_auth()
+            {}
+        """
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, model={self._model!r})"
 

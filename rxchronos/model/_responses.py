@@ -473,8 +473,8 @@ class OpenAIResponses(HTTPProvider):
         return f"{self.base_url}/responses"
 
     def auth(self) -> dict[str, str]:
-        """The credential headers."""
-        return {"Authorization": f"Bearer {self.api_key}"}
+        """The credential headers (``Authorization: Bearer``)."""
+        return self.bearer_auth()
 
     def build_request(self, request: ChatRequest, *, stream: bool) -> HTTPRequest:
         """The Responses POST."""

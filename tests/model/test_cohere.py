@@ -18,7 +18,8 @@ from rxchronos.model import (
     Usage,
     provider_from_string,
 )
-from rxchronos.model._cohere import CohereParser
+from rxchronos.model._cohere import CohereParser, parse_chat
+from rxchronos.model._dialect import MalformedData
 
 from .conftest import (
     ProviderServer,
@@ -93,6 +94,35 @@ async def test_eof_before_message_end_and_http_errors(provider_server: ProviderS
         assert error.partial is not None and error.partial.content == "Bonjour"
         _, error = await run_stream(co.stream_chat(REQUEST))
     assert isinstance(error, ProviderHTTPError) and KEY not in str(error)
+
+
+def test_a_whole_answer_with_tool_calls_citations_and_usage() -> None:
+    payload = {
+        "id": "r1",
+        "finish_reason": "TOOL_CALL",
+        "message": {
+            "role": "assistant",
+            "tool_plan": "Look it up.",
+            "content": [{"type": "text", "text": "Checking."}],
+            "tool_calls": [
+                {"id": "t1", "type": "function", "function": {"name": "f", "arguments": ""}},
+                {"type": "function", "function": {"name": "g", "arguments": '{"y": 2}'}},
+            ],
+        },
+        "usage": {"tokens": {"input_tokens": 5, "output_tokens": 6}},
+    }
+    reply = parse_chat(payload, provider="cohere")
+    assert (reply.id, reply.content, reply.reasoning) == ("r1", "Checking.", "Look it up.")
+    assert reply.tool_calls == (  # an id missing from the answer is not made up
+        ToolCall(index=0, id="t1", name="f", arguments="{}"),
+        ToolCall(index=1, id="", name="g", arguments='{"y": 2}'),
+    )
+    assert reply.stop_reason is StopReason.TOOL_CALL
+    assert reply.usage == Usage(prompt_tokens=5, completion_tokens=6, total_tokens=11)
+    assert not reply.delta
+    object_arguments = {"message": {"tool_calls": [{"function": {"arguments": {"y": 2}}}]}}
+    with pytest.raises(MalformedData, match="tool call arguments"):
+        parse_chat(object_arguments, provider="cohere")
 
 
 def test_provider_from_string() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rxchronos.model import ProviderStreamError, StopReason, ToolCall, Usage
+from rxchronos.model._dialect import MalformedData
 from rxchronos.model._openai import OpenAIChatParser, parse_completion
 
 from .conftest import collect, fixture_bytes, parse_all, rechunking_test
@@ -209,3 +210,21 @@ def test_non_streaming_completion() -> None:
     assert not reply.delta
     with pytest.raises(ProviderStreamError):
         parse_completion({"error": {"message": "bad", "type": "invalid"}}, provider="openai")
+
+
+def test_non_streaming_tool_calls_without_an_id_or_with_object_arguments() -> None:
+    calls = [
+        {"function": {"name": "f", "arguments": {"x": 1}}},
+        {"id": "c2", "function": {"name": "g", "arguments": '{"y": 2}'}},
+    ]
+    payload = {"choices": [{"message": {"tool_calls": calls}, "finish_reason": "tool_calls"}]}
+    reply = parse_completion(payload, provider="openai")
+    assert reply.tool_calls == (
+        ToolCall(index=0, id="call_0", name="f", arguments='{"x": 1}'),
+        ToolCall(index=1, id="c2", name="g", arguments='{"y": 2}'),
+    )
+    with pytest.raises(MalformedData, match="tool call arguments"):
+        parse_completion(
+            {"choices": [{"message": {"tool_calls": [{"function": {"arguments": 3}}]}}]},
+            provider="openai",
+        )
