@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -17,26 +18,30 @@ from rxchronos.stream import sse_client
 StartDemo = Callable[..., Awaitable[str]]
 
 
+@asynccontextmanager
+async def demo_server(**options: Any) -> AsyncIterator[str]:
+    """Serve ``create_app(**options)`` on 127.0.0.1 (a free port) for the block; yields its base
+    URL. The app runs on the offline model with no artificial delays unless told otherwise."""
+    options.setdefault("provider", demo_provider(delay=0))
+    options.setdefault("pace", 0)
+    runner = web.AppRunner(create_app(**options), shutdown_timeout=5.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def start_demo() -> AsyncIterator[StartDemo]:
-    """Serve ``create_app(**options)`` on 127.0.0.1 (a free port); returns its base URL.
+    """``await start_demo(**options)``: a ``demo_server`` for the rest of the test; its base URL."""
+    async with AsyncExitStack() as servers:
 
-    The app runs on the offline model with no artificial delays unless told otherwise.
-    """
-    runners: list[web.AppRunner] = []
+        async def start(**options: Any) -> str:
+            return await servers.enter_async_context(demo_server(**options))
 
-    async def start(**options: Any) -> str:
-        options.setdefault("provider", demo_provider(delay=0))
-        options.setdefault("pace", 0)
-        runner = web.AppRunner(create_app(**options), shutdown_timeout=5.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+        yield start
 
 
 def watch(url: str, *, reconnect: bool = True) -> ObservableIterator[dict[str, Any]]:

@@ -21,6 +21,7 @@ from playwright.async_api import BrowserContext, Page
 from rxchronos.demo import create_app, demo_provider
 from rxchronos.model import ProviderConnectionError, ScriptedProvider, ScriptedReply
 from tests._browser import chromium
+from tests.demo.conftest import demo_server
 
 pytestmark = pytest.mark.browser
 
@@ -38,13 +39,8 @@ async def browser(chromium_executable: str, tmp_path: Path) -> AsyncIterator[Bro
 @pytest.fixture
 async def demo_url() -> AsyncIterator[str]:
     """The demo app, with small delays so that streaming is visible but quick."""
-    runner = web.AppRunner(create_app(demo_provider(delay=0.02), pace=0.1), shutdown_timeout=5.0)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
-    finally:
-        await runner.cleanup()
+    async with demo_server(provider=demo_provider(delay=0.02), pace=0.1) as base:
+        yield f"{base}/"
 
 
 async def _status(page: Page, status: str) -> None:

@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from playwright.async_api import BrowserContext, Page
 
-from rxchronos.demo import create_app, demo_provider
+from rxchronos.demo import demo_provider
 from rxchronos.demo._app import STATIC_DIR
 from tests._browser import chromium
 from tests.conftest import skip_or_fail
+from tests.demo.conftest import demo_server
 
 pytestmark = pytest.mark.browser
 
@@ -39,13 +39,8 @@ async def browser(chromium_executable: str, tmp_path: Path) -> AsyncIterator[Bro
 @pytest.fixture
 async def chat_url() -> AsyncIterator[str]:
     """The demo app with a slow model, so that a reload lands in the middle of an answer."""
-    runner = web.AppRunner(create_app(demo_provider(delay=0.15), pace=0.05), shutdown_timeout=5.0)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/chat"
-    finally:
-        await runner.cleanup()
+    async with demo_server(provider=demo_provider(delay=0.15), pace=0.05) as base:
+        yield f"{base}/chat"
 
 
 async def agent_text(page: Page) -> str:
