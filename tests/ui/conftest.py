@@ -29,6 +29,12 @@ def chat(chat_id: str, *messages: dict[str, Any]) -> dict[str, Any]:
     return {"id": chat_id, "messages": list(messages or (USER,)), "trigger": "submit-message"}
 
 
+def agent_run(thread_id: str, run_id: str, question: str = "Hi") -> dict[str, Any]:
+    """An AG-UI ``RunAgentInput`` with one user message."""
+    messages = [{"id": "u", "role": "user", "content": question}]
+    return {"threadId": thread_id, "runId": run_id, "messages": messages}
+
+
 async def read_events(
     response: aiohttp.ClientResponse, until: str | None = None, *, nth: int = 1
 ) -> list[ServerSentEvent]:

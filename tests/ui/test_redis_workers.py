@@ -30,9 +30,9 @@ from tests.stream.redis_servers import (
     shared_url,
     worker_processes,
 )
-from tests.ui.conftest import chat, read_events, run_node, scripted_model
+from tests.ui.conftest import agent_run, chat, read_events, run_node, scripted_model
 
-RUN = {"threadId": "t1", "runId": "r1", "messages": [{"id": "u", "role": "user", "content": "Hi"}]}
+RUN = agent_run("t1", "r1")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from rxchronos.stream import Broker
 from rxchronos.ui import add_ag_ui_route, add_chat_route
-from tests.ui.conftest import USER, chat, demo_runner, read_events, scripted_model
+from tests.ui.conftest import USER, agent_run, chat, demo_runner, read_events, scripted_model
 
 
 @pytest.mark.parametrize(
@@ -136,11 +136,7 @@ async def test_ag_ui_reconnect_reopens_then_carries_exactly_the_missed_events(se
     app = web.Application()
     add_ag_ui_route(app, "/agent", provider=scripted_model(delay=0.02))
     base = await serve(app)
-    run = {
-        "threadId": "t1",
-        "runId": "r1",
-        "messages": [{"id": "u", "role": "user", "content": "Hi"}],
-    }
+    run = agent_run("t1", "r1")
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{base}/agent", json=run) as response:
             head = await read_events(response, "TEXT_MESSAGE_CONTENT", nth=2)
@@ -166,11 +162,7 @@ async def test_ag_ui_with_runner_resumes_the_paused_run_with_the_resolved_payloa
     app = web.Application()
     add_ag_ui_route(app, "/agent", runner=demo_runner())
     base = await serve(app)
-    first_run = {
-        "threadId": "t1",
-        "runId": "r1",
-        "messages": [{"id": "u", "role": "user", "content": "Umbrella?"}],
-    }
+    first_run = agent_run("t1", "r1", "Umbrella?")
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{base}/agent", json=first_run) as response:
             first = [json.loads(e.data) for e in await read_events(response)]
@@ -204,11 +196,7 @@ async def test_both_routes_answer_503_once_their_broker_is_closed(serve: Any) ->
     add_ag_ui_route(app, "/agent", provider=scripted_model(), broker=broker)
     base = await serve(app)
     broker.close()
-    run = {
-        "threadId": "t",
-        "runId": "r",
-        "messages": [{"id": "u", "role": "user", "content": "Hi"}],
-    }
+    run = agent_run("t", "r")
     async with aiohttp.ClientSession() as http:
         for path, body in (("/api/chat", chat("c1")), ("/agent", run)):
             async with http.post(f"{base}{path}", json=body) as response:
