@@ -1,9 +1,10 @@
-"""Fixtures for the demo tests: the demo app on a real port, and a reader for its event stream."""
+"""Fixtures for the demo tests: the demo app on a real port, a reader for its event stream, and
+``rxchronos demo --workers N`` as a subprocess (on Redis and PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -14,6 +15,8 @@ from reactivex import operators as ops
 from rxchronos.aio import ObservableIterator, to_async_iterator
 from rxchronos.demo import create_app, demo_provider
 from rxchronos.stream import sse_client
+from tests.demo.workers_cli import DemoWorkers, StartWorkers
+from tests.graph.conftest import pg_schema, postgres_dsn  # noqa: F401
 
 StartDemo = Callable[..., Awaitable[str]]
 
@@ -58,3 +61,35 @@ async def read_until(stream: ObservableIterator[dict[str, Any]], kind: str) -> l
         if message["type"] == kind:
             return seen
     raise AssertionError(f"the stream ended before a {kind!r} event: {[m['type'] for m in seen]}")
+
+
+@pytest.fixture
+def redis_namespace() -> Iterator[tuple[str, str]]:
+    """The shared Redis and a namespace of this test's own (its keys deleted after)."""
+    from tests.stream.redis_servers import drop_namespace, new_namespace, shared_url
+
+    url = shared_url()
+    namespace = new_namespace()
+    yield url, namespace
+    drop_namespace(url, namespace)
+
+
+@pytest.fixture
+def start_workers(
+    redis_namespace: tuple[str, str],
+    postgres_dsn: str,  # noqa: F811
+    pg_schema: str,  # noqa: F811
+) -> Iterator[StartWorkers]:
+    """``start_workers(n, redis_url=None)``: ``rxchronos demo --workers n`` on this test's
+    namespace and schema (on the shared Redis unless told); stopped after the test."""
+    started: list[DemoWorkers] = []
+
+    def start(workers: int, redis_url: str | None = None) -> DemoWorkers:
+        url, namespace = redis_namespace
+        demo = DemoWorkers(redis_url or url, namespace, postgres_dsn, pg_schema, workers)
+        started.append(demo)
+        return demo
+
+    yield start
+    for demo in started:
+        demo.stop()

@@ -3,12 +3,13 @@
 The command runs as a real subprocess on a free port, on the shared Redis (a namespace of its
 own) and PostgreSQL (a schema of its own). Headless Chromium (Debian's, through Playwright) opens
 the page and starts a run; the test finds the worker serving the page's event stream (every
-response names it in ``X-Rxchronos-Worker``) and SIGKILLs it mid-run. The page reconnects to the
-other worker and shows the rest of the run: the event ids it received are one epoch's offsets
-1, 2, 3, ... with no gap and no repeat (when the killed worker was also running the run, the
-other one adopts it and the node that was half done streams again, with new ids); then Approve
-works and the run completes. Without
-Chromium, Redis or PostgreSQL the test skips, or fails under the ``RXCHRONOS_REQUIRE_*`` vars.
+response names it in ``X-Rxchronos-Worker``) and SIGKILLs it mid-run. The page reconnects to
+another worker (the surviving one, or the replacement the supervisor starts) and shows the rest
+of the run: the event ids it received are one epoch's offsets 1, 2, 3, ... with no gap and no
+repeat (when the killed worker was also running the run, another one adopts it and the node that
+was half done streams again, with new ids); then Approve works, the run completes, and the
+supervisor has reported the death and the restart. Without Chromium, Redis or PostgreSQL the
+test skips, or fails under the ``RXCHRONOS_REQUIRE_*`` vars.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,75 +25,11 @@ from playwright.async_api import BrowserContext, Page, Response
 
 from rxchronos.demo._app import WORKER_HEADER
 from tests._browser import chromium
-from tests.graph.conftest import drop_schema, pg_schema, postgres_dsn  # noqa: F401
-from tests.stream.redis_servers import drop_namespace, free_port, new_namespace, shared_url
+from tests.demo.workers_cli import StartWorkers
 
 pytestmark = pytest.mark.browser
 
 WAIT_MS = 30_000  # bounds a wait for the browser; never an assertion about speed
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def redis_namespace() -> Iterator[tuple[str, str]]:
-    url = shared_url()
-    namespace = new_namespace()
-    yield url, namespace
-    drop_namespace(url, namespace)
-
-
-@pytest.fixture
-def demo(
-    redis_namespace: tuple[str, str],
-    postgres_dsn: str,  # noqa: F811
-    pg_schema: str,  # noqa: F811
-) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``rxchronos demo --workers 2`` on a free port: its base URL and its process."""
-    url, namespace = redis_namespace
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rxchronos",
-            "demo",
-            "--redis",
-            url,
-            "--postgres",
-            postgres_dsn,
-            "--workers",
-            "2",
-            "--port",
-            str(port),
-            "--namespace",
-            namespace,
-            "--schema",
-            pg_schema,
-            "--delay",
-            "0.05",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith(f"rxchronos demo: open http://127.0.0.1:{port}/"), line + (
-            process.stderr.read() if process.poll() is not None and process.stderr else ""
-        )
-        assert "2 workers" in line
-        yield f"http://127.0.0.1:{port}/", process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
 
 
 @pytest.fixture
@@ -122,9 +57,9 @@ async def _status(page: Page, status: str) -> None:
 
 
 async def test_the_page_survives_the_death_of_its_worker(
-    browser: BrowserContext, demo: tuple[str, subprocess.Popen[str]]
+    browser: BrowserContext, start_workers: StartWorkers
 ) -> None:
-    base, process = demo
+    demo = start_workers(2)
     errors: list[str] = []
     stream_workers: list[int] = []
 
@@ -136,7 +71,7 @@ async def test_the_page_survives_the_death_of_its_worker(
     await page.add_init_script(RECORD_IDS)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("response", on_response)
-    await page.goto(base)
+    await page.goto(demo.base)
     await page.wait_for_selector("#node-plan", timeout=WAIT_MS)
     await page.click("#start")
     await page.wait_for_function("window.rxDemo.chunks > 3", timeout=WAIT_MS)  # mid-run
@@ -165,9 +100,10 @@ async def test_the_page_survives_the_death_of_its_worker(
     assert offsets == list(range(1, len(offsets) + 1)), offsets  # no gap, no repeat
     assert errors == []
 
-    process.send_signal(signal.SIGINT)
-    out, err = await asyncio.to_thread(process.communicate, timeout=30)
-    assert process.returncode == 0, err
-    assert f"(pid {victim}) died (killed by SIGKILL); 1 of 2 still serving" in out
-    assert "rxchronos demo: stopped" in out
-    assert "Traceback" not in err
+    # The supervisor replaced the killed worker, whichever number it had.
+    await asyncio.to_thread(demo.expect, " restarted (pid ")
+    died = f"(pid {victim}) died (killed by SIGKILL); 1 of 2 still serving; restarting it in"
+    assert any(died in line for line in demo.out), demo.out
+    assert await asyncio.to_thread(demo.stop) == 0, demo.err
+    assert "rxchronos demo: stopped\n" in demo.out
+    assert "Traceback" not in "".join(demo.err)
