@@ -11,6 +11,29 @@ the snapshot), are built without validation by ``rxchronos._construct.constructo
 (a token costs a fraction of a microsecond instead of two); the others (``RUN_*``, the patch of
 ``STATE_DELTA`` with its operation models, tool calls and results) are validated. ``tests/ui``
 checks that both kinds equal what validating the same values builds.
+
+The content parts of an answer, and why they take these events:
+
+- A citation (``CitationPart``) has no event type in AG-UI. The protocol's extension point for
+  what it does not model is ``CUSTOM`` (``name`` and any JSON ``value``), so a citation is
+  ``CUSTOM`` with ``name="citation"`` and ``value`` ``{"id", "url", "title", "citedText",
+  "document", "start", "end"}`` (``start``/``end`` are ``null`` when the provider gave no span).
+  ``HttpAgent`` hands ``CUSTOM`` events to its subscribers' ``onCustomEvent`` and keeps nothing
+  of them in its messages.
+- A tool the provider ran itself (``ServerToolCallPart``) is a tool the agent ran, which AG-UI
+  shows as ``TOOL_CALL_START``/``ARGS``/``END`` followed by ``TOOL_CALL_RESULT`` (its "backend
+  tool"): the call joins the assistant message's ``toolCalls`` and the result is a ``tool``
+  message after it. A client runs only the calls left without a result: ``@ag-ui/client``
+  computes a run's ``pendingToolCallIds`` as the calls started minus those a
+  ``TOOL_CALL_RESULT`` answered, and the result (``ServerToolResultPart``) comes in the same
+  run. The events carry ``metadata`` ``{"providerExecuted": true}`` (and ``"isError": true`` on
+  a result the provider reports as an error); the client merges an event's metadata into the
+  tool call and the tool message it builds, so it comes back with the conversation, and
+  ``add_ag_ui_route`` leaves those calls and results out of what it sends the model (the
+  provider's own blocks are not in AG-UI messages).
+- A reasoning run's signature and ids have no event: AG-UI's ``REASONING_ENCRYPTED_VALUE`` is
+  for a client that sends encrypted reasoning back, and here the server keeps it for the
+  provider.
 """
 
 from __future__ import annotations
@@ -53,7 +76,7 @@ from rxchronos._construct import constructor
 from rxchronos._errors import ArgumentTypeError
 from rxchronos.ui._translate import Say, new_id, spoken
 
-__all__ = ["interrupt_id", "to_ag_ui", "trusted", "wire"]
+__all__ = ["CITATION_EVENT", "interrupt_id", "to_ag_ui", "trusted", "wire"]
 
 _E = TypeVar("_E", bound=BaseEvent)
 
@@ -132,6 +155,13 @@ _custom = trusted(CustomEvent)
 _snapshot = trusted(StateSnapshotEvent)
 
 
+CITATION_EVENT = "citation"
+"""The ``name`` of the ``CUSTOM`` event that carries a citation."""
+_PARTS = frozenset({"source", "server_tool_call", "server_tool_result"})
+_PROVIDER_EXECUTED = {"providerExecuted": True}
+_PROVIDER_ERROR = {"providerExecuted": True, "isError": True}
+
+
 def interrupt_id(run_id: str, node_id: str) -> str:
     """The id of the AG-UI interrupt for a run paused before ``node_id``."""
     return f"{run_id}:{node_id}"
@@ -151,6 +181,8 @@ class _AgUiEvents:
 
     def say(self, said: Say) -> Iterable[BaseEvent]:
         kind, a, b, c = said
+        if kind in _PARTS:
+            return self._part(said)
         if kind == "text_delta":
             return (_content(message_id=a, delta=b),)
         if kind == "reasoning_delta":
@@ -205,6 +237,41 @@ class _AgUiEvents:
             return (self._finished(None),)
         raise AssertionError(f"unknown Say kind {kind!r} ({c!r})")
 
+    def _part(self, said: Say) -> Iterable[BaseEvent]:
+        kind, a, b, c = said
+        if kind == "source":
+            value = {
+                "id": a,
+                "url": b.url,
+                "title": b.title,
+                "citedText": b.cited_text,
+                "document": b.document,
+                "start": b.start,
+                "end": b.end,
+            }
+            return (_custom(name=CITATION_EVENT, value=value),)
+        if kind == "server_tool_call":
+            return (
+                ToolCallStartEvent(
+                    tool_call_id=a,
+                    tool_call_name=b,
+                    parent_message_id=self._last_text,
+                    metadata=_PROVIDER_EXECUTED,
+                ),
+                _tool_args(tool_call_id=a, delta=json.dumps(c)),
+                _tool_end(tool_call_id=a),
+            )
+        content = b if isinstance(b, str) else json.dumps(b)
+        return (
+            ToolCallResultEvent(
+                message_id=new_id("tool"),
+                tool_call_id=a,
+                content=content,
+                role="tool",
+                metadata=_PROVIDER_ERROR if c else _PROVIDER_EXECUTED,
+            ),
+        )
+
     def _finished(self, outcome: Any) -> RunFinishedEvent:
         return RunFinishedEvent(thread_id=self._thread_id, run_id=self._run_id, outcome=outcome)
 
@@ -227,10 +294,12 @@ def to_ag_ui(
     bare model stream is one step, ``model``); ``TEXT_MESSAGE_START``/``CONTENT``/``END``;
     ``REASONING_START``, ``REASONING_MESSAGE_START``/``CONTENT``/``END``, ``REASONING_END``;
     ``TOOL_CALL_START``/``ARGS``/``END`` from tool-call fragments and ``TOOL_CALL_RESULT`` for a
-    result reported with [`report_tool_result`][rxchronos.ui.report_tool_result]; ``CUSTOM`` for
-    ``emit()``; and ``RUN_FINISHED`` (with an ``interrupt`` outcome when the run pauses,
-    ``cancelled`` when it was cancelled) or ``RUN_ERROR``. When the source fails, ``RUN_ERROR`` says
-    why and the error is passed on.
+    result reported with [`report_tool_result`][rxchronos.ui.report_tool_result]; from a delta's
+    content parts, ``CUSTOM`` named ``citation`` for a citation and ``TOOL_CALL_START``/``ARGS``/
+    ``END`` then ``TOOL_CALL_RESULT`` (metadata ``providerExecuted``) for a tool the provider ran;
+    ``CUSTOM`` for ``emit()``; and ``RUN_FINISHED`` (with an ``interrupt`` outcome when the run
+    pauses, ``cancelled`` when it was cancelled) or ``RUN_ERROR``. When the source fails,
+    ``RUN_ERROR`` says why and the error is passed on.
 
     Args:
         thread_id: the AG-UI thread (a graph session).

@@ -31,6 +31,7 @@ from rxchronos.stream import BrokerProtocol
 from rxchronos.ui._ag_ui import to_ag_ui, wire
 from rxchronos.ui._chat_route import BadRequest, check_source, graph_reply, read_json
 from rxchronos.ui._resumable import Replies, Reply, Spelling, answering_503, json_error
+from rxchronos.ui._translate import validation_problems
 
 __all__ = ["ReopenedRun", "add_ag_ui_route", "ag_ui_messages"]
 
@@ -209,15 +210,16 @@ def _read_input(body: Any) -> RunAgentInput:
     try:
         return RunAgentInput.model_validate(body)
     except pydantic.ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}"
-            for error in exc.errors()[:5]
-        )
+        problems = validation_problems(exc, "body", 5)
         raise BadRequest(f"the body is not an AG-UI RunAgentInput: {problems}") from None
 
 
 def ag_ui_messages(run_input: RunAgentInput) -> list[Message]:
     """An AG-UI input's messages as rxchronos messages (activity and reasoning ones left out).
+
+    The tool calls the provider ran itself and their results (``metadata``
+    ``{"providerExecuted": true}``, as `to_ag_ui` sends them) are left out too: they are not
+    calls for anyone to answer, and the provider's own record of them is not in AG-UI messages.
 
     Raises:
         BadRequest: for content parts other than text.
@@ -240,10 +242,16 @@ def ag_ui_messages(run_input: RunAgentInput) -> list[Message]:
             calls = tuple(
                 ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
                 for c in getattr(raw, "tool_calls", None) or ()
+                if not _provider_executed(c)
             )
             out.append(Message(role=Role.ASSISTANT, content=content, tool_calls=calls))
-        elif role == "tool":
+        elif role == "tool" and not _provider_executed(raw):
             out.append(
                 Message(role=Role.TOOL, content=content, tool_call_id=raw.tool_call_id)  # type: ignore[union-attr]
             )
     return out
+
+
+def _provider_executed(item: Any) -> bool:
+    metadata = getattr(item, "metadata", None)
+    return isinstance(metadata, dict) and metadata.get("providerExecuted") is True

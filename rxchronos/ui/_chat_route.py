@@ -189,8 +189,9 @@ def ui_messages(raw: Any) -> list[Message]:
     """The AI SDK's ``UIMessage``\\ s as rxchronos messages.
 
     Text parts become the content; an assistant's tool parts become its ``tool_calls``, and
-    those with an output a ``tool`` message each. Other parts (reasoning, steps, data, files)
-    are not sent back to the model.
+    those with an output a ``tool`` message each. Other parts (reasoning, steps, data, files,
+    sources, and the tools the provider ran itself: ``providerExecuted``) are not sent back to
+    the model.
 
     Raises:
         BadRequest: saying which message or part is malformed.
@@ -218,7 +219,11 @@ def ui_messages(raw: Any) -> list[Message]:
                 if not isinstance(part.get("text"), str):
                     raise BadRequest(f"messages[{i}].parts[{j}].text must be a string")
                 texts.append(part["text"])
-            elif role == "assistant" and (kind.startswith("tool-") or kind == "dynamic-tool"):
+            elif (
+                role == "assistant"
+                and (kind.startswith("tool-") or kind == "dynamic-tool")
+                and part.get("providerExecuted") is not True
+            ):
                 call, result = _tool_part(part, f"messages[{i}].parts[{j}]")
                 calls.append(call)
                 if result is not None:

@@ -7,6 +7,16 @@ arguments and get results, custom data and state changes flow, the run pauses, f
 vocabulary (`Say` tuples), with the per-subscription bookkeeping (which block is open, which
 tool-call slot has which id) done once; `_ui_stream` and
 `_ag_ui` only spell each `Say` in their protocol.
+
+A delta's content parts (``ChatResponse.parts``, each whole) say what the flat fields cannot: a
+``CitationPart`` is a ``source``, a ``ServerToolCallPart`` a ``server_tool_call`` and its
+``ServerToolResultPart`` a ``server_tool_result`` (a result whose call was never said gets its
+call said first, so that no client meets a result for a call it does not know). The other parts
+say nothing: text and reasoning runs already travel as ``content`` and ``reasoning``, the closing
+``ReasoningPart`` of a run (an Anthropic ``signature``, a Responses item's ``id`` and
+``encrypted_content``) is only for the provider on the next turn (the server keeps it in the
+answer's ``Message.parts``; no page shows it, and neither protocol needs it to assemble the
+message), and an ``UnknownPart`` is a block no parser knows, with nothing a page could show.
 """
 
 from __future__ import annotations
@@ -16,16 +26,33 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+import pydantic
 import pydantic_core
 import reactivex
 from reactivex import abc
 from reactivex.disposable import SingleAssignmentDisposable
 
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph import EventType, StreamEvent
-from rxchronos.model import ChatResponse, StopReason
+from rxchronos.model import (
+    ChatResponse,
+    CitationPart,
+    ContentPart,
+    ServerToolCallPart,
+    ServerToolResultPart,
+    StopReason,
+)
 from rxchronos.ui._tool_result import TOOL_RESULT_EVENT
 
-__all__ = ["Say", "Speller", "Translator", "new_id", "spoken", "to_json_values"]
+__all__ = [
+    "Say",
+    "Speller",
+    "Translator",
+    "new_id",
+    "spoken",
+    "to_json_values",
+    "validation_problems",
+]
 
 _T = TypeVar("_T", covariant=True)
 
@@ -42,6 +69,9 @@ class Say(NamedTuple):
     ``tool_delta``            ``a``: call id, ``b``: a fragment of the arguments' JSON
     ``tool_end``              ``a``: call id, ``b``: tool name, ``c``: the arguments' JSON
     ``tool_result``           ``a``: call id, ``b``: the output (any JSON value)
+    ``source``                ``a``: a fresh source id, ``b``: the ``CitationPart``
+    ``server_tool_call``      ``a``: call id, ``b``: tool name, ``c``: the input (a dict)
+    ``server_tool_result``    ``a``: call id, ``b``: the result (JSON values), ``c``: is an error
     ``custom``                ``a``: the name given to ``emit()``, ``b``: its data
     ``state``                 ``a``: the whole state as JSON values
     ``interrupt``             ``a``: the node the run paused before
@@ -104,15 +134,20 @@ class Translator:
         self._lanes: dict[str | None, _Lane] = {}
         self._lane = _Lane()
         self._stop: StopReason | str | None = None
+        self._server_calls: set[str] = set()
+        self._last_server_call = ""
         self._state_said = False
         self.said_error = False
 
     # -- model deltas -------------------------------------------------------------------------
 
     def delta(self, delta: ChatResponse | Mapping[str, Any]) -> Iterator[Say]:
-        """What one delta says: text, reasoning and tool-call fragments, in that order."""
+        """What one delta says: reasoning, text, content parts and tool-call fragments, in that
+        order."""
+        parts: Iterable[Any] | None
         if isinstance(delta, ChatResponse):
             content, reasoning, calls = delta.content, delta.reasoning, delta.tool_calls
+            parts = delta.parts
             stop: Any = delta.stop_reason
             fragments: Iterator[tuple[int, str, str, str]] = (
                 (c.index, c.id, c.name, c.arguments) for c in calls
@@ -120,6 +155,7 @@ class Translator:
         else:
             content = delta.get("content") or ""
             reasoning = delta.get("reasoning") or ""
+            parts = delta.get("parts")
             stop = delta.get("stop_reason")
             fragments = (
                 (
@@ -144,6 +180,8 @@ class Translator:
                 self._lane.text = self._next_block()
                 yield Say("text_start", self._lane.text)
             yield Say("text_delta", self._lane.text, content)
+        if parts:
+            yield from self._parts(parts)
         for index, call_id, name, arguments in fragments:
             call = self._lane.calls.get(index)
             if call is None:
@@ -156,6 +194,32 @@ class Translator:
             if arguments:
                 call.arguments.append(arguments)
                 yield Say("tool_delta", call.id, arguments)
+
+    def _parts(self, parts: Iterable[Any]) -> Iterator[Say]:
+        for part in parts:
+            if isinstance(part, Mapping):  # a part of a model_chunk event's JSON delta
+                if part.get("type") not in _SPOKEN_TYPES:
+                    continue
+                part = _read_part(part)
+            if isinstance(part, CitationPart):
+                yield Say("source", new_id("src"), part)
+            elif isinstance(part, ServerToolCallPart):
+                yield from self._server_call(part.id, part.name, part.input)
+            elif isinstance(part, ServerToolResultPart):
+                call_id = part.call_id or self._last_server_call
+                if call_id not in self._server_calls:
+                    yield from self._server_call(call_id, part.name, {})
+                yield Say(
+                    "server_tool_result", call_id, to_json_values(part.content), part.is_error
+                )
+
+    def _server_call(self, call_id: str, name: str, arguments: Any) -> Iterator[Say]:
+        yield from self._close_text()
+        yield from self._close_reasoning()
+        call_id = call_id or new_id("srvtool")
+        self._server_calls.add(call_id)
+        self._last_server_call = call_id
+        yield Say("server_tool_call", call_id, name or "server_tool", to_json_values(arguments))
 
     def close_blocks(self) -> Iterator[Say]:
         """End the open text and reasoning blocks and tool calls (a model stream is over)."""
@@ -267,6 +331,29 @@ class Translator:
             self._lane.step = None
 
 
+_SPOKEN_TYPES = frozenset({"citation", "server_tool_call", "server_tool_result"})
+_PART: pydantic.TypeAdapter[ContentPart] = pydantic.TypeAdapter(ContentPart)
+
+
+def _read_part(data: Mapping[str, Any]) -> ContentPart:
+    try:
+        return _PART.validate_python(data)
+    except pydantic.ValidationError as exc:
+        raise InvalidArgumentError(
+            f"a model_chunk event carries a {data.get('type')!r} part that is not a content "
+            f"part: {validation_problems(exc, 'part', 3)}"
+        ) from None
+
+
+def validation_problems(error: pydantic.ValidationError, whole: str, most: int) -> str:
+    """The first ``most`` problems of ``error``, each ``path: message`` (``whole`` names an
+    empty path)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in problem['loc']) or whole}: {problem['msg']}"
+        for problem in error.errors()[:most]
+    )
+
+
 def to_json_values(value: Any) -> Any:
     """``value`` as plain JSON values (read-only graph mappings become dicts, models dumps)."""
     return pydantic_core.to_jsonable_python(value)
@@ -319,19 +406,25 @@ def spoken(
         def next_item(item: Any) -> None:
             if stopped:
                 return
-            if isinstance(item, StreamEvent):
-                tell(translator.event(item))
-            elif isinstance(item, ChatResponse):
-                tell(translator.model_delta(item))
-            else:
+            try:
+                if isinstance(item, StreamEvent):
+                    tell(translator.event(item))
+                    return
+                if isinstance(item, ChatResponse):
+                    tell(translator.model_delta(item))
+                    return
+            except InvalidArgumentError as exc:  # a graph event with a malformed content part
                 subscription.dispose()
-                error(
-                    TypeError(
-                        "the rxchronos.ui operators read ChatResponse deltas (provider."
-                        "stream_chat) or graph StreamEvents (runner.stream), got a "
-                        f"{type(item).__name__}"
-                    )
+                error(exc)
+                return
+            subscription.dispose()
+            error(
+                TypeError(
+                    "the rxchronos.ui operators read ChatResponse deltas (provider."
+                    "stream_chat) or graph StreamEvents (runner.stream), got a "
+                    f"{type(item).__name__}"
                 )
+            )
 
         def error(exc: Exception) -> None:
             nonlocal stopped

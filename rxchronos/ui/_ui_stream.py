@@ -6,6 +6,16 @@ the stream's parts (plain dicts, one JSON object per SSE ``data:`` line); the ro
 [`rxchronos.ui`][rxchronos.ui] send them with the protocol's header
 ([`UI_MESSAGE_STREAM_HEADERS`][rxchronos.ui.UI_MESSAGE_STREAM_HEADERS]) and its ``[DONE]``
 terminator.
+
+The content parts of an answer have chunks of their own: a citation with a URL is a
+``source-url`` chunk, one without (a cited document) a ``source-document`` chunk; a tool call the
+provider ran itself (a ``ServerToolCallPart``) is ``tool-input-start`` then
+``tool-input-available`` with ``providerExecuted: true``, and its result ``tool-output-available``
+(``tool-output-error`` when the provider reports an error) with ``providerExecuted: true``: the
+AI SDK keeps the flag on the message's tool part, so the page shows the call and its result and
+nothing sends it back as a call for the client to run (``add_chat_route`` leaves such parts out
+of the conversation it rebuilds). A reasoning run's signature has no chunk: the AI SDK needs none
+to assemble or show the reasoning, and the server keeps it for the provider.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from typing import Any
 import reactivex
 
 from rxchronos._errors import ArgumentTypeError
+from rxchronos.model import CitationPart
 from rxchronos.ui._translate import Say, spoken
 
 __all__ = ["UI_MESSAGE_STREAM_HEADERS", "UIPart", "to_ui_message_stream"]
@@ -71,6 +82,43 @@ class _UIParts:
             return ({"type": f"data-{a or 'custom'}", "data": b},)
         if kind == "state":
             return ({"type": "data-state", "id": "state", "data": a},) if self._state else ()
+        if kind == "source":
+            return (_source(a, b),)
+        if kind == "server_tool_call":
+            return (
+                {
+                    "type": "tool-input-start",
+                    "toolCallId": a,
+                    "toolName": b,
+                    "providerExecuted": True,
+                },
+                {
+                    "type": "tool-input-available",
+                    "toolCallId": a,
+                    "toolName": b,
+                    "input": said.c,
+                    "providerExecuted": True,
+                },
+            )
+        if kind == "server_tool_result":
+            if said.c:
+                text = b if isinstance(b, str) else json.dumps(b)
+                return (
+                    {
+                        "type": "tool-output-error",
+                        "toolCallId": a,
+                        "errorText": text,
+                        "providerExecuted": True,
+                    },
+                )
+            return (
+                {
+                    "type": "tool-output-available",
+                    "toolCallId": a,
+                    "output": b,
+                    "providerExecuted": True,
+                },
+            )
         if kind == "interrupt":
             return (
                 {"type": "data-interrupt", "data": {"node": a}},
@@ -92,6 +140,38 @@ _BLOCKS = {
     "reasoning_start": "reasoning-start",
     "reasoning_end": "reasoning-end",
 }
+
+
+def _source(source_id: str, citation: CitationPart) -> UIPart:
+    """A ``source-url`` chunk for a citation with a URL, else a ``source-document`` chunk.
+
+    A document citation names no media type: an Anthropic page location cites a PDF
+    (``application/pdf``), anything else is ``text/plain`` (what the AI SDK's own OpenAI
+    provider says for a file citation). The title is the citation's title, else the document's
+    name; ``filename`` is the file's name when the provider gave one (Responses
+    ``file_citation``).
+    """
+    if citation.url:
+        if citation.title:
+            return {
+                "type": "source-url",
+                "sourceId": source_id,
+                "url": citation.url,
+                "title": citation.title,
+            }
+        return {"type": "source-url", "sourceId": source_id, "url": citation.url}
+    raw = citation.raw or {}
+    media_type = "application/pdf" if raw.get("type") == "page_location" else "text/plain"
+    part: UIPart = {
+        "type": "source-document",
+        "sourceId": source_id,
+        "mediaType": media_type,
+        "title": citation.title or citation.document or "cited document",
+    }
+    filename = raw.get("filename")
+    if isinstance(filename, str) and filename:
+        part["filename"] = filename
+    return part
 
 
 def _tool_input(call_id: str, name: str, arguments: str) -> UIPart:
@@ -119,7 +199,10 @@ def to_ui_message_stream(
     ``reasoning-start``/``-delta``/``-end`` blocks; ``tool-input-start``/``-delta`` and
     ``tool-input-available`` (or ``tool-input-error`` for arguments that are not JSON) from
     tool-call fragments; ``tool-output-available`` for a result reported with
-    [`report_tool_result`][rxchronos.ui.report_tool_result]; ``data-<name>`` for ``emit(name,
+    [`report_tool_result`][rxchronos.ui.report_tool_result]; from a delta's content parts,
+    ``source-url`` / ``source-document`` for a citation and ``tool-input-start``,
+    ``tool-input-available`` and ``tool-output-available`` (or ``tool-output-error``) with
+    ``providerExecuted: true`` for a tool the provider ran; ``data-<name>`` for ``emit(name,
     data)``; ``data-state`` (one part, id ``state``, updated after every node); ``data-interrupt``
     when the run pauses; ``error``; ``abort`` for a cancelled run; ``finish``. When the source
     fails, the open blocks are closed, an ``error`` part says why, and the error is passed on.

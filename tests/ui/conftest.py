@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from rxchronos.demo import build_agent, demo_provider
 from rxchronos.graph import MemoryStore, Runner
-from rxchronos.model import ChatRequest, ScriptedProvider, ScriptedReply, ToolCall
+from rxchronos.model import ChatRequest, ChatResponse, ScriptedProvider, ScriptedReply, ToolCall
 from rxchronos.sse import ServerSentEvent, SSEDecoder
 from tests.conftest import skip_or_fail
 
@@ -61,6 +61,22 @@ def scripted_model(delay: float = 0.0) -> ScriptedProvider:
         )
 
     return ScriptedProvider(reply, delay=delay, fragment_size=5)
+
+
+def anthropic_answer() -> ChatResponse:
+    """The collected answer of a real Anthropic stream with content parts (reasoning with its
+    signature, web search, a citation, an MCP call, a failed code execution, an unknown block)."""
+    from rxchronos.model._anthropic import AnthropicParser
+    from tests.model.conftest import collect, fixture_bytes, parse_all
+
+    data = fixture_bytes("anthropic/server_tools_citations.sse")
+    return collect(parse_all(AnthropicParser(provider="anthropic"), data))
+
+
+def parts_model() -> ScriptedProvider:
+    """A model that streams `anthropic_answer`'s parts, each non-text part whole, in order."""
+    parts = anthropic_answer().parts
+    return ScriptedProvider(lambda request: ScriptedReply(parts=parts))
 
 
 def demo_runner(delay: float = 0.0) -> Runner:

@@ -7,6 +7,7 @@ import rxchronos.ui
 
 def test_ui_face_exports_exactly_the_intended_names() -> None:
     assert rxchronos.ui.__all__ == [
+        "CITATION_EVENT",
         "TOOL_RESULT_EVENT",
         "UI_MESSAGE_STREAM_HEADERS",
         "ReopenedRun",
