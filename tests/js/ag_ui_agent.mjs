@@ -3,7 +3,8 @@
 // The input gives threadId, runId, messages, state (and resume). With a cut, the first response
 // is cut after that many frames, inside a text message (a forced disconnect); then the same
 // agent POSTs the same run again with Last-Event-ID (to <resume url>, another worker, when
-// given). Prints what the agent ended with, as JSON.
+// given). Prints what the agent ended with (its messages and state, the event types it saw, its
+// subscribers' CUSTOM events and the last run's pendingToolCallIds), as JSON.
 import { HttpAgent } from "@ag-ui/client";
 import { readFrames, streamOf } from "./sse.mjs";
 
@@ -29,7 +30,14 @@ const agent = new HttpAgent({
   initialState: input.state ?? {},
   fetch: cuttingFetch,
 });
-const subscriber = { onEvent: ({ event }) => { seen[attempt].push(event.type); } };
+const custom = [];
+let pendingToolCallIds = null;
+const subscriber = {
+  onEvent: ({ event }) => { seen[attempt].push(event.type); },
+  onCustomEvent: ({ event }) => { custom.push({ name: event.name, value: event.value }); },
+  // the calls the client would have to run itself: those without a TOOL_CALL_RESULT
+  onRunFinishedEvent: (params) => { pendingToolCallIds = params.pendingToolCallIds ?? null; },
+};
 const options = { runId: input.runId, ...(input.resume ? { resume: input.resume } : {}) };
 let firstError = null;
 try {
@@ -50,4 +58,5 @@ if (cutAfter >= 0) {
 }
 console.log(JSON.stringify({
   messages: agent.messages, state: agent.state, seen, lastId, firstError, resumedError,
+  custom, pendingToolCallIds,
 }));

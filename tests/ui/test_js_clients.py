@@ -1,5 +1,6 @@
 """Our routes read by the protocols' own JavaScript clients (tests/js): the AI SDK's parser and
-readUIMessageStream, and @ag-ui/client's HttpAgent with its event verification."""
+readUIMessageStream, and @ag-ui/client's HttpAgent with its event verification; an answer's
+content parts (sources, the tools the provider ran) among them."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import json
 from typing import Any
 
 import pytest
+from ag_ui.core import RunAgentInput
 from aiohttp import web
 
 from rxchronos.ui import add_ag_ui_route, add_chat_route
-from tests.ui.conftest import demo_runner, run_node, scripted_model
+from rxchronos.ui._ag_ui_route import ag_ui_messages
+from rxchronos.ui._chat_route import ui_messages
+from tests.ui.conftest import anthropic_answer, demo_runner, parts_model, run_node, scripted_model
 
 USER = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Umbrella?"}]}
 
@@ -141,3 +145,95 @@ async def test_http_agent_reconnects_mid_message(node: str, serve: Any) -> None:
     contents = first.count("TEXT_MESSAGE_CONTENT") + resumed.count("TEXT_MESSAGE_CONTENT")
     assert contents == whole["seen"]["first"].count("TEXT_MESSAGE_CONTENT")
     check_final(out)
+
+
+async def parts_app(serve: Any) -> str:
+    app = web.Application()
+    add_chat_route(app, "/api/chat", provider=parts_model())
+    add_ag_ui_route(app, "/agent", provider=parts_model())
+    return str(await serve(app))
+
+
+async def test_ai_sdk_assembles_sources_and_provider_executed_tools(node: str, serve: Any) -> None:
+    base = await parts_app(serve)
+    out = await run_node(node, "ui_chat.mjs", f"{base}/api/chat", chat_body("p1"), "-1")
+    message = out["message"]
+    kinds = [p["type"] for p in message["parts"] if p["type"] != "step-start"]
+    assert kinds == [
+        "reasoning",
+        "tool-web_search",
+        "text",
+        "source-url",
+        "tool-list_events",
+        "tool-code_execution",
+        "text",
+    ]
+    parts = parts_by_type(message)
+    (source,) = parts["source-url"]
+    assert source["url"] == "https://weather.example/paris"
+    assert source["title"] == "Paris weather - Météo"
+    (search,) = parts["tool-web_search"]
+    assert search["providerExecuted"] is True and search["state"] == "output-available"
+    assert search["input"] == {"query": "weather paris today"}
+    assert [r["url"] for r in search["output"]] == [
+        "https://weather.example/paris",
+        "https://forecast.example/fr/paris",
+    ]
+    (events,) = parts["tool-list_events"]
+    assert events["state"] == "output-available"
+    assert events["output"] == [{"type": "text", "text": "Picnic at 13:00"}]
+    (code,) = parts["tool-code_execution"]
+    assert code["providerExecuted"] is True and code["state"] == "output-error"
+    assert json.loads(code["errorText"])["error_code"] == "unavailable"
+    # the next turn sends the message back: nothing in it is a call for anyone to answer
+    _, answer = ui_messages([USER, message])
+    assert answer.tool_calls == ()
+    assert answer.content == anthropic_answer().content
+
+
+async def test_http_agent_sees_citations_and_provider_executed_tools_with_their_results(
+    node: str, serve: Any
+) -> None:
+    base = await parts_app(serve)
+    out = await run_node(node, "ag_ui_agent.mjs", f"{base}/agent", run_input("t1"), "-1")
+    assert out["firstError"] is None  # HttpAgent verified every event
+    (citation,) = out["custom"]
+    assert citation == {
+        "name": "citation",
+        "value": {
+            "id": citation["value"]["id"],
+            "url": "https://weather.example/paris",
+            "title": "Paris weather - Météo",
+            "citedText": "Sunny, 24 °C, light wind from the west.",
+            "document": "",
+            "start": None,
+            "end": None,
+        },
+    }
+    messages = out["messages"]
+    calls = [c for m in messages if m["role"] == "assistant" for c in m.get("toolCalls", [])]
+    assert [c["function"]["name"] for c in calls] == ["web_search", "list_events", "code_execution"]
+    assert all(c["metadata"] == {"providerExecuted": True} for c in calls)
+    assert json.loads(calls[0]["function"]["arguments"]) == {"query": "weather paris today"}
+    results = {m["toolCallId"]: m for m in messages if m["role"] == "tool"}
+    assert list(results) == [c["id"] for c in calls]
+    assert json.loads(results[calls[1]["id"]]["content"]) == [
+        {"type": "text", "text": "Picnic at 13:00"}
+    ]
+    assert results[calls[2]["id"]]["metadata"] == {"providerExecuted": True, "isError": True}
+    assert out["pendingToolCallIds"] == []  # the client has no call of its own to run
+    text = "".join(m["content"] for m in messages if m["role"] == "assistant" and m.get("content"))
+    assert text == anthropic_answer().content
+    # the next run sends the messages back: the provider's tools are not calls to answer
+    again = RunAgentInput.model_validate(
+        {
+            **json.loads(run_input("t1")),
+            "runId": "r2",
+            "messages": messages,
+            "tools": [],
+            "context": [],
+            "forwardedProps": {},
+        }
+    )
+    sent = ag_ui_messages(again)
+    assert [m.role for m in sent if m.tool_calls or m.role == "tool"] == []
