@@ -32,8 +32,8 @@ The content parts of an answer, and why they take these events:
   ``add_ag_ui_route`` leaves those calls and results out of what it sends the model (the
   provider's own blocks are not in AG-UI messages).
 - A reasoning run's signature and ids have no event: AG-UI's ``REASONING_ENCRYPTED_VALUE`` is
-  for a client that sends encrypted reasoning back, and here the server keeps it for the
-  provider.
+  for a client that keeps encrypted reasoning to send back, and a signature is for the
+  provider, not the page (the collected answer's ``Message.parts`` keep it).
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ A delta's content parts (``ChatResponse.parts``, each whole) say what the flat f
 call said first, so that no client meets a result for a call it does not know). The other parts
 say nothing: text and reasoning runs already travel as ``content`` and ``reasoning``, the closing
 ``ReasoningPart`` of a run (an Anthropic ``signature``, a Responses item's ``id`` and
-``encrypted_content``) is only for the provider on the next turn (the server keeps it in the
-answer's ``Message.parts``; no page shows it, and neither protocol needs it to assemble the
-message), and an ``UnknownPart`` is a block no parser knows, with nothing a page could show.
+``encrypted_content``) is for the provider, not the page (the collected answer's
+``Message.parts`` keep it, as a graph's state does; no page shows it, and neither protocol needs
+it to assemble the message), and an ``UnknownPart`` is a block no parser knows, with nothing a
+page could show.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ provider ran itself (a ``ServerToolCallPart``) is ``tool-input-start`` then
 AI SDK keeps the flag on the message's tool part, so the page shows the call and its result and
 nothing sends it back as a call for the client to run (``add_chat_route`` leaves such parts out
 of the conversation it rebuilds). A reasoning run's signature has no chunk: the AI SDK needs none
-to assemble or show the reasoning, and the server keeps it for the provider.
+to assemble or show the reasoning, and a signature is for the provider, not the page (the
+collected answer's ``Message.parts`` keep it).
 """
 
 from __future__ import annotations
