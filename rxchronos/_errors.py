@@ -7,12 +7,18 @@ their layer and derive from this base.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # no pydantic at import time: rxchronos.sse imports this module
+    import pydantic
+
 __all__ = [
     "ArgumentTypeError",
     "FrameTooLargeError",
     "InvalidArgumentError",
     "RxChronosError",
     "SlowConsumerError",
+    "validation_problems",
 ]
 
 
@@ -68,3 +74,23 @@ class FrameTooLargeError(RxChronosError, ValueError):
     def __init__(self, message: str, *, limit: int) -> None:
         super().__init__(message)
         self.limit = limit
+
+
+def validation_problems(
+    error: pydantic.ValidationError, whole: str, most: int | None = None
+) -> str:
+    """The problems of a pydantic ``error`` (the first ``most`` of them), each ``path: message``,
+    for an error message of our own; ``whole`` names an empty path (the input as a whole).
+
+    Example:
+        >>> import pydantic
+        >>> try:
+        ...     pydantic.TypeAdapter(dict[str, int]).validate_python({"a": "x"})
+        ... except pydantic.ValidationError as exc:
+        ...     print(validation_problems(exc, "options"))
+        a: Input should be a valid integer, unable to parse string as an integer
+    """
+    return "; ".join(
+        f"{'.'.join(str(p) for p in problem['loc']) or whole}: {problem['msg']}"
+        for problem in error.errors()[:most]
+    )

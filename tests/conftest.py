@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 
@@ -37,3 +38,14 @@ def chromium_executable() -> str:
         require_env="RXCHRONOS_REQUIRE_BROWSER",
     )
     raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def redis_namespace() -> Iterator[tuple[str, str]]:
+    """The shared Redis and a namespace of this test's own (its keys deleted after)."""
+    from tests.stream.redis_servers import drop_namespace, new_namespace, shared_url
+
+    url = shared_url()
+    namespace = new_namespace()
+    yield url, namespace
+    drop_namespace(url, namespace)

@@ -42,7 +42,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic reads a TypedDict from here before 3.12
 
 from rxchronos._closable import AsyncClosable
-from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import ArgumentTypeError, validation_problems
 from rxchronos._ndjson import DEFAULT_MAX_SIZE
 from rxchronos.aio import from_producer
 from rxchronos.model._dialect import StreamParser
@@ -145,9 +145,7 @@ def _options(cls: str, options: dict[str, Any]) -> HTTPOptions:
     try:
         checked = _check_options(options)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = validation_problems(exc, "options")
         known = ", ".join(HTTPOptions.__annotations__)
         raise ProviderConfigError(
             f"{cls}(): bad option ({problems}); options are {known}"

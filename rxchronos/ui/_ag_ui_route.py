@@ -17,6 +17,7 @@ import pydantic
 from ag_ui.core import RunAgentInput
 from aiohttp import web
 
+from rxchronos._errors import validation_problems
 from rxchronos.graph import Runner
 from rxchronos.model import (
     ChatRequest,
@@ -31,7 +32,6 @@ from rxchronos.stream import BrokerProtocol
 from rxchronos.ui._ag_ui import to_ag_ui, wire
 from rxchronos.ui._chat_route import BadRequest, check_source, graph_reply, read_json
 from rxchronos.ui._resumable import Replies, Reply, Spelling, answering_503, json_error
-from rxchronos.ui._translate import validation_problems
 
 __all__ = ["ReopenedRun", "add_ag_ui_route", "ag_ui_messages"]
 

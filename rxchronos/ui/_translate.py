@@ -33,7 +33,7 @@ import reactivex
 from reactivex import abc
 from reactivex.disposable import SingleAssignmentDisposable
 
-from rxchronos._errors import InvalidArgumentError
+from rxchronos._errors import InvalidArgumentError, validation_problems
 from rxchronos.graph import EventType, StreamEvent
 from rxchronos.model import (
     ChatResponse,
@@ -52,7 +52,6 @@ __all__ = [
     "new_id",
     "spoken",
     "to_json_values",
-    "validation_problems",
 ]
 
 _T = TypeVar("_T", covariant=True)
@@ -344,15 +343,6 @@ def _read_part(data: Mapping[str, Any]) -> ContentPart:
             f"a model_chunk event carries a {data.get('type')!r} part that is not a content "
             f"part: {validation_problems(exc, 'part', 3)}"
         ) from None
-
-
-def validation_problems(error: pydantic.ValidationError, whole: str, most: int) -> str:
-    """The first ``most`` problems of ``error``, each ``path: message`` (``whole`` names an
-    empty path)."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in problem['loc']) or whole}: {problem['msg']}"
-        for problem in error.errors()[:most]
-    )
 
 
 def to_json_values(value: Any) -> Any:

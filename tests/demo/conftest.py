@@ -64,17 +64,6 @@ async def read_until(stream: ObservableIterator[dict[str, Any]], kind: str) -> l
 
 
 @pytest.fixture
-def redis_namespace() -> Iterator[tuple[str, str]]:
-    """The shared Redis and a namespace of this test's own (its keys deleted after)."""
-    from tests.stream.redis_servers import drop_namespace, new_namespace, shared_url
-
-    url = shared_url()
-    namespace = new_namespace()
-    yield url, namespace
-    drop_namespace(url, namespace)
-
-
-@pytest.fixture
 def start_workers(
     redis_namespace: tuple[str, str],
     postgres_dsn: str,  # noqa: F811

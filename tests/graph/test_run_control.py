@@ -10,13 +10,9 @@ import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
-
-from ..stream.redis_servers import drop_namespace, new_namespace, shared_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,14 +67,6 @@ async def worker(url: str, namespace: str, dsn: str, schema: str) -> AsyncIterat
             except TimeoutError:
                 process.kill()
                 await process.wait()
-
-
-@pytest.fixture
-def redis_namespace() -> Iterator[tuple[str, str]]:
-    url = shared_url()
-    name = new_namespace()
-    yield url, name
-    drop_namespace(url, name)
 
 
 async def test_a_cancel_from_another_worker_goes_through_the_broker_and_the_run_resumes(

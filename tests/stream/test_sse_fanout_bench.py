@@ -101,12 +101,17 @@ async def test_no_server_sees_the_stalled_client_go(
         assert memory.problem == "", memory
 
 
-async def test_a_server_printing_an_error_fails_the_broker_and_the_benchmark(
-    fanout: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+@pytest.fixture
+def failing_server(fanout: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The benchmark's servers replaced by `FAKE_SERVER` (it prints a traceback on stderr)."""
     script = tmp_path / "failing_server.py"
     script.write_text(FAKE_SERVER)
     monkeypatch.setattr(fanout, "SERVER", str(script))
+
+
+async def test_a_server_printing_an_error_fails_the_broker_and_the_benchmark(
+    fanout: ModuleType, failing_server: None
+) -> None:
     options = fanout.parse_args(["--quick", "--memory-events", "10"])
     memory = await fanout.measure_memory("broker", options)
     assert memory.problem == (
@@ -119,11 +124,8 @@ async def test_a_server_printing_an_error_fails_the_broker_and_the_benchmark(
 
 
 async def test_a_stalled_client_that_never_connects_fails_the_row(
-    fanout: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    fanout: ModuleType, failing_server: None
 ) -> None:
-    script = tmp_path / "failing_server.py"
-    script.write_text(FAKE_SERVER)
-    monkeypatch.setattr(fanout, "SERVER", str(script))
     options = fanout.parse_args(["--quick", "--timeout", "0.5"])
     memory = await fanout.measure_memory("unconnected", options)
     assert memory.problem == "the stalled client was not connected: fewer than 1 clients connected"
