@@ -14,15 +14,20 @@ once the server is back.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
 from rxchronos.graph._errors import CheckpointStoreError
 from rxchronos.graph._lease import Lease, LeaseRenewal
-from rxchronos.graph._state import decode_branches, decode_writes, encode_state, freeze_mapping
-from rxchronos.graph._stores import Checkpoint, check_writes
+from rxchronos.graph._state import encode_state
+from rxchronos.graph._stores import (
+    CHECKPOINT_COLUMNS,
+    Checkpoint,
+    check_writes,
+    checkpoint_from_row,
+    writes_from_rows,
+)
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -67,10 +72,6 @@ _MIGRATIONS: dict[int, Sequence[str]] = {
     ),
 }
 """What each schema version adds; a store brings an older schema up to ``SCHEMA_VERSION``."""
-_COLUMNS = (
-    "checkpoint_id, session_id, run_id, step, state, next_node, paused, parent_id, created_at, "
-    "branches"
-)
 
 _RELEASED = "released AS (DELETE FROM {schema}.leases WHERE session_id = %s AND owner = %s)"
 """A run's lease on its session (the session, the owner), given up with its last checkpoint."""
@@ -161,6 +162,8 @@ class PostgresStore:
             ) from exc
         self.schema = schema
         self._where = redact_dsn(dsn)
+        self._place = f"schema {schema!r} at {self._where!r}"
+        """Where the store's rows are, as its errors name it."""
         self._quoted = sql.Identifier(schema).as_string(None)
         self._timeout = timeout
         self._dsn = dsn
@@ -212,7 +215,7 @@ class PostgresStore:
         state = encode_state(checkpoint.state)
         branches = None if checkpoint.branches is None else encode_state(checkpoint.branches)
         await self._execute(
-            f"{prefix}INSERT INTO {{schema}}.checkpoints ({_COLUMNS}) "
+            f"{prefix}INSERT INTO {{schema}}.checkpoints ({CHECKPOINT_COLUMNS}) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 *params,
@@ -262,10 +265,7 @@ class PostgresStore:
             "ORDER BY task",
             (checkpoint_id,),
         )
-        try:
-            return dict(decode_writes(rows))
-        except ValueError as exc:
-            raise self._damaged(checkpoint_id, str(exc)) from exc
+        return writes_from_rows(checkpoint_id, rows, self._place)
 
     # --- LeaseStore ------------------------------------------------------------------------
 
@@ -366,33 +366,10 @@ class PostgresStore:
 
     async def _checkpoints(self, where: str, key: str) -> list[Checkpoint]:
         rows = await self._execute(
-            f"SELECT {_COLUMNS} FROM {{schema}}.checkpoints WHERE {where}", (key,)
+            f"SELECT {CHECKPOINT_COLUMNS} FROM {{schema}}.checkpoints WHERE {where}", (key,)
         )
-        return [self._checkpoint(row) for row in rows]
-
-    def _checkpoint(self, row: tuple[Any, ...]) -> Checkpoint:
-        """One row as a ``Checkpoint``; a damaged state is a ``CheckpointStoreError``."""
-        cid, sid, run, step, text, next_node, paused, parent, at, branches_text = row
-        try:
-            state = json.loads(text)
-        except ValueError as exc:
-            raise self._damaged(cid, f"its state is not valid JSON ({exc})") from exc
-        if not isinstance(state, dict):
-            raise self._damaged(cid, f"its state is {type(state).__name__}, not a JSON object")
-        try:
-            branches = decode_branches(branches_text)
-        except ValueError as exc:
-            raise self._damaged(cid, str(exc)) from exc
-        return Checkpoint(
-            cid, sid, run, step, freeze_mapping(state), next_node, paused, parent, at, branches
-        )
-
-    def _damaged(self, checkpoint_id: object, what: str) -> CheckpointStoreError:
-        return CheckpointStoreError(
-            f"checkpoint {checkpoint_id!r} in schema {self.schema!r} at {self._where!r} is "
-            f"damaged: {what}; the database was changed outside rxchronos (restore it from a "
-            "backup, or delete that row)"
-        )
+        place = self._place
+        return [checkpoint_from_row(row, place) for row in rows]
 
     async def _execute(self, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         async def run(connection: AsyncConnection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -27,7 +27,6 @@ would be another database).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sqlite3
 import threading
@@ -41,8 +40,14 @@ from typing import Any, Literal, TypeVar
 from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph._errors import CheckpointStoreError, StateSerializationError
 from rxchronos.graph._lease import Lease, LeaseRenewal
-from rxchronos.graph._state import decode_branches, decode_writes, encode_state, freeze_mapping
-from rxchronos.graph._stores import Checkpoint, check_writes
+from rxchronos.graph._state import encode_state
+from rxchronos.graph._stores import (
+    CHECKPOINT_COLUMNS,
+    Checkpoint,
+    check_writes,
+    checkpoint_from_row,
+    writes_from_rows,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -79,11 +84,6 @@ CREATE TABLE IF NOT EXISTS leases (
     cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 """
-_COLUMNS = (
-    "checkpoint_id, session_id, run_id, step, state, next_node, paused, parent_id, created_at, "
-    "branches"
-)
-
 
 _PRUNE = (
     "DELETE FROM pending_writes WHERE checkpoint_id = ?1 AND EXISTS "
@@ -198,7 +198,7 @@ class SQLiteStore:
         """Every checkpoint of the session, oldest first."""
         return await self._run(
             self._select,
-            f"SELECT {_COLUMNS} FROM checkpoints WHERE session_id = ? ORDER BY seq",
+            f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE session_id = ? ORDER BY seq",
             session_id,
         )
 
@@ -233,10 +233,7 @@ class SQLiteStore:
             "SELECT task, writes FROM pending_writes WHERE checkpoint_id = ? ORDER BY task",
             (checkpoint_id,),
         )
-        try:
-            return dict(decode_writes(rows))
-        except ValueError as exc:
-            raise self._damaged(checkpoint_id, str(exc)) from exc
+        return writes_from_rows(checkpoint_id, rows, repr(self.path))
 
     # --- LeaseStore (two processes on one file share runs through these) ---------------------
 
@@ -433,7 +430,7 @@ class SQLiteStore:
 
     async def _first(self, where: str, key: str) -> Checkpoint | None:
         rows = await self._run(
-            self._select, f"SELECT {_COLUMNS} FROM checkpoints WHERE {where}", key
+            self._select, f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE {where}", key
         )
         return rows[0] if rows else None
 
@@ -535,51 +532,9 @@ class SQLiteStore:
         return problems
 
     def _select(self, sql: str, key: str) -> list[Checkpoint]:
-        return [self._checkpoint(row) for row in self._db().execute(sql, (key,))]
-
-    def _checkpoint(self, row: tuple[Any, ...]) -> Checkpoint:
-        """One row as a [Checkpoint][rxchronos.graph.Checkpoint]; a damaged row is a
-        ``CheckpointStoreError``."""
-        cid, sid, run, step, text, next_node, paused, parent, at, branches_text = row
-        try:
-            state = json.loads(text) if isinstance(text, str) else None
-        except ValueError as exc:  # json.JSONDecodeError, RecursionError is not expected here
-            raise self._damaged(cid, f"its state is not valid JSON ({exc})") from exc
-        if not isinstance(state, dict):
-            raise self._damaged(cid, f"its state is {type(state).__name__}, not a JSON object")
-        for name, value, kinds in (
-            ("session_id", sid, str),
-            ("run_id", run, str),
-            ("step", step, int),
-            ("next_node", next_node, str | None),
-            ("paused", paused, int),
-            ("parent_id", parent, str | None),
-            ("created_at", at, float | int),
-        ):
-            if not isinstance(value, kinds) or isinstance(value, bool):
-                raise self._damaged(cid, f"its {name} is {value!r}")
-        try:
-            branches = decode_branches(branches_text)
-        except ValueError as exc:
-            raise self._damaged(cid, str(exc)) from exc
-        return Checkpoint(
-            cid,
-            sid,
-            run,
-            step,
-            freeze_mapping(state),
-            next_node,
-            bool(paused),
-            parent,
-            at,
-            branches,
-        )
-
-    def _damaged(self, checkpoint_id: object, what: str) -> CheckpointStoreError:
-        return CheckpointStoreError(
-            f"checkpoint {checkpoint_id!r} in {self.path!r} is damaged: {what}; the database "
-            "was changed outside rxchronos (restore it from a backup, or delete that row)"
-        )
+        place = repr(self.path)
+        rows = self._db().execute(sql, (key,))
+        return [checkpoint_from_row(row, place, check_types=True) for row in rows]
 
     def _execute(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self._db().execute(sql, params).fetchall()
@@ -598,7 +553,9 @@ class SQLiteStore:
         owner's lease on the session too; all in one transaction."""
         with _transaction(connection):
             connection.execute(
-                f"INSERT INTO checkpoints ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+                f"INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
             )
             if row[7] is not None:
                 connection.execute(_PRUNE, (row[7], row[1]))
@@ -643,7 +600,7 @@ class SQLiteStore:
 
 
 _Row = tuple[str, str, str, int, str, str | None, int, str | None, float, str | None]
-"""A checkpoint as the values of ``_COLUMNS``, its state and branches encoded."""
+"""A checkpoint as the values of ``CHECKPOINT_COLUMNS``, its state and branches encoded."""
 
 
 def _row(checkpoint: Checkpoint) -> _Row:

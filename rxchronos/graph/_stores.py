@@ -1,7 +1,9 @@
 """Where checkpoints live: the [CheckpointStore][rxchronos.graph.CheckpointStore] protocol,
-[Checkpoint][rxchronos.graph.Checkpoint] and the in-process
-[MemoryStore][rxchronos.graph.MemoryStore]. (The durable [SQLiteStore][rxchronos.graph.SQLiteStore]
-is in ``_sqlite.py``.)
+[Checkpoint][rxchronos.graph.Checkpoint], the in-process [MemoryStore][rxchronos.graph.MemoryStore],
+and what the two database stores share: a checkpoint's columns, and how a row of them becomes a
+``Checkpoint`` again (a damaged row is a ``CheckpointStoreError``). The durable stores are
+[SQLiteStore][rxchronos.graph.SQLiteStore] (``_sqlite.py``) and
+[PostgresStore][rxchronos.graph.PostgresStore] (``_postgres.py``).
 
 A checkpoint is written after every step (one node, or the tasks of a parallel step) and when a
 run pauses at an interrupt. It records the state *after* the step and the tasks to run *next*, so
@@ -17,14 +19,25 @@ tasks that had not finished. Writing the step's checkpoint deletes them (they ar
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
-from rxchronos.graph._state import freeze_mapping
+from rxchronos.graph._errors import CheckpointStoreError
+from rxchronos.graph._state import decode_branches, decode_writes, freeze_mapping
 
-__all__ = ["Checkpoint", "CheckpointStore", "MemoryStore", "PendingWritesStore", "check_writes"]
+__all__ = [
+    "CHECKPOINT_COLUMNS",
+    "Checkpoint",
+    "CheckpointStore",
+    "MemoryStore",
+    "PendingWritesStore",
+    "check_writes",
+    "checkpoint_from_row",
+    "writes_from_rows",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +135,78 @@ def check_writes(checkpoint_id: object, task: object, writes: object) -> None:
         raise ArgumentTypeError(
             f"writes must be a mapping with str keys, got {type(writes).__name__}"
         )
+
+
+CHECKPOINT_COLUMNS = (
+    "checkpoint_id, session_id, run_id, step, state, next_node, paused, parent_id, created_at, "
+    "branches"
+)
+"""The columns of a database store's checkpoints table that hold a checkpoint, in the order of
+its fields (what ``checkpoint_from_row`` reads)."""
+
+
+def checkpoint_from_row(row: Sequence[Any], place: str, *, check_types: bool = False) -> Checkpoint:
+    """A database store's row as a [Checkpoint][rxchronos.graph.Checkpoint].
+
+    ``row`` holds the checkpoint's fields in their order (``CHECKPOINT_COLUMNS``), the state
+    and the branches as JSON text; ``place`` names the database for the error (e.g.
+    ``"'runs.db'"``). ``check_types`` checks every column's type too, for a database that does
+    not enforce them (SQLite).
+
+    Raises:
+        CheckpointStoreError: the row is damaged (its state is not a JSON object, its branches
+            are not what a run wrote, or a column has the wrong type).
+    """
+    cid, sid, run, step, text, next_node, paused, parent, at, branches_text = row
+    try:
+        state = json.loads(text) if isinstance(text, str) else None
+    except ValueError as exc:  # json.JSONDecodeError, RecursionError is not expected here
+        raise _damaged(cid, place, f"its state is not valid JSON ({exc})") from exc
+    if not isinstance(state, dict):
+        raise _damaged(cid, place, f"its state is {type(state).__name__}, not a JSON object")
+    if check_types:
+        for name, value, kinds in (
+            ("session_id", sid, str),
+            ("run_id", run, str),
+            ("step", step, int),
+            ("next_node", next_node, str | None),
+            ("paused", paused, int),
+            ("parent_id", parent, str | None),
+            ("created_at", at, float | int),
+        ):
+            if not isinstance(value, kinds) or isinstance(value, bool):
+                raise _damaged(cid, place, f"its {name} is {value!r}")
+    try:
+        branches = decode_branches(branches_text)
+    except ValueError as exc:
+        raise _damaged(cid, place, str(exc)) from exc
+    return Checkpoint(
+        cid, sid, run, step, freeze_mapping(state), next_node, bool(paused), parent, at, branches
+    )
+
+
+def writes_from_rows(
+    checkpoint_id: str, rows: Iterable[tuple[Any, Any]], place: str
+) -> dict[int, Mapping[str, Any]]:
+    """The pending writes saved for the step after ``checkpoint_id``, from a database store's
+    rows of ``(task number, JSON text)``, by task number (``place`` as for
+    ``checkpoint_from_row``).
+
+    Raises:
+        CheckpointStoreError: a row is damaged (its task is not a number, or its writes are not
+            a JSON object).
+    """
+    try:
+        return dict(decode_writes(rows))
+    except ValueError as exc:
+        raise _damaged(checkpoint_id, place, str(exc)) from exc
+
+
+def _damaged(checkpoint_id: object, place: str, what: str) -> CheckpointStoreError:
+    return CheckpointStoreError(
+        f"checkpoint {checkpoint_id!r} in {place} is damaged: {what}; the database was changed "
+        "outside rxchronos (restore it from a backup, or delete that row)"
+    )
 
 
 @runtime_checkable
