@@ -20,8 +20,9 @@ import json
 import sys
 from typing import Any
 
-from rxchronos.graph import PostgresStore, Runner, StateGraph
+from rxchronos.graph import PostgresStore, Runner
 from rxchronos.stream import RedisBroker
+from tests.graph.helpers import chain
 
 
 def say(payload: dict[str, Any]) -> None:
@@ -35,16 +36,7 @@ async def hang(state: dict[str, Any]) -> dict[str, Any]:
     return {"hung": False}
 
 
-GRAPH = (
-    StateGraph("control")
-    .add_node("first", lambda s: {"n": 1})
-    .add_node("hang", hang)
-    .add_node("last", lambda s: {"m": 2})
-    .set_entry_point("first")
-    .add_edge("first", "hang")
-    .add_edge("hang", "last")
-    .compile()
-)
+GRAPH = chain(("first", lambda s: {"n": 1}), ("hang", hang), ("last", lambda s: {"m": 2}))
 
 
 async def main(url: str, namespace: str, dsn: str, schema: str) -> None:

@@ -63,17 +63,18 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def _run(script: Path, *args: str) -> dict[str, object]:
+def _run(script: Path, *args: str, timeout: float = 60) -> dict[str, object]:
+    """Run ``script *args`` to its end and return the JSON it printed."""
     try:
         done = subprocess.run(
             [sys.executable, str(script), *args],
             env=_env(),
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"child {args[0]!r} did not finish within 60 s; stderr: {exc.stderr!r}")
+        pytest.fail(f"child {args[0]!r} did not finish within {timeout} s; stderr: {exc.stderr!r}")
     assert done.returncode == 0, f"child {args[0]!r} exited {done.returncode}: {done.stderr}"
     result: dict[str, object] = json.loads(done.stdout)
     return result

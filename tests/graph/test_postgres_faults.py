@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import glob
-import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -22,7 +20,6 @@ from typing import Any
 
 import pytest
 
-import rxchronos
 from rxchronos.graph import (
     CheckpointStoreError,
     PostgresStore,
@@ -33,7 +30,8 @@ from rxchronos.graph import (
 )
 
 from ..conftest import skip_or_fail
-from .test_durability import _wait_for_line
+from .helpers import chain
+from .test_durability import _crash_when, _run
 
 CHILD = """
 import asyncio, json, sys
@@ -66,11 +64,6 @@ asyncio.run(main())
 """
 
 
-def _env() -> dict[str, str]:
-    root = str(Path(rxchronos.__file__).resolve().parents[1])
-    return {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
-
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 def test_a_sigkilled_worker_s_session_is_resumed_by_another_process_after_its_lease(
     tmp_path: Path, postgres_dsn: str, pg_schema: str
@@ -79,21 +72,7 @@ def test_a_sigkilled_worker_s_session_is_resumed_by_another_process_after_its_le
 
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    victim = subprocess.Popen(
-        [sys.executable, str(script), "crash", postgres_dsn, pg_schema],
-        env=_env(),
-        stdout=subprocess.PIPE,
-    )
-    try:
-        _wait_for_line(victim, b"in n2", timeout=60)
-        os.kill(victim.pid, signal.SIGKILL)
-        assert victim.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if victim.poll() is None:
-            victim.kill()
-            victim.wait(timeout=30)
-        assert victim.stdout is not None
-        victim.stdout.close()
+    _crash_when(script, b"in n2", postgres_dsn, pg_schema)
 
     with psycopg.connect(postgres_dsn) as raw:
         left = raw.execute(
@@ -118,15 +97,7 @@ def test_a_sigkilled_worker_s_session_is_resumed_by_another_process_after_its_le
         asyncio.run(resume_too_soon())
     time.sleep(max(0.0, expires_in) + 0.2)  # the lease times out
 
-    done = subprocess.run(
-        [sys.executable, str(script), "resume", postgres_dsn, pg_schema],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    result = _run(script, "resume", postgres_dsn, pg_schema, timeout=120)
     assert result == {"status": "completed", "state": {"trail": ["crash:n1", "resume:n2"]}}
 
 
@@ -227,15 +198,8 @@ async def test_a_server_restarted_mid_run_fails_the_run_typed_then_the_store_rec
         await go_on.wait()
         return {"waited": True}
 
-    graph = (
-        StateGraph("restart")
-        .add_node("first", lambda s: {"first": 1})
-        .add_node("waits", waits)
-        .add_node("last", lambda s: {"last": 1})
-        .set_entry_point("first")
-        .add_edge("first", "waits")
-        .add_edge("waits", "last")
-        .compile()
+    graph = chain(
+        ("first", lambda s: {"first": 1}), ("waits", waits), ("last", lambda s: {"last": 1})
     )
     async with PostgresStore(private_cluster.dsn, schema="app", timeout=3) as store:
         runner = Runner(graph, store, lease_ttl=30)
