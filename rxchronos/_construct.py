@@ -87,27 +87,39 @@ def _slot_setters(owner: type, names: tuple[str, ...], what: str) -> list[Callab
     return setters
 
 
-def constructor(model: type[_M]) -> Builder[_M]:
+def constructor(model: type[_M], *, defaults: bool = False) -> Builder[_M]:
     """A function building ``model`` instances from a dict with a value for every field.
 
     The dict becomes the instance's ``__dict__`` (do not reuse it), every field counts as set, and
-    nothing is validated: the caller vouches for the types. A model that allows extra fields
-    (``extra="allow"``, as the ``ag-ui-protocol`` events do) gets none. A model with private
+    nothing is validated: the caller vouches for the types. With ``defaults=True`` (for a model
+    whose every field has a default) the dict may leave fields out: the instance gets a new dict
+    of the defaults updated with it, in the model's field order (the given dict may then be
+    reused), and the defaults are shared between instances, so that is only for a frozen model
+    whose defaults are immutable. A model that allows extra
+    fields (``extra="allow"``, as the ``ag-ui-protocol`` events do) gets none. A model with private
     attributes takes them as the second argument, a dict with a value for each (it becomes the
     instance's ``__pydantic_private__``, so do not reuse it either).
 
     Raises:
-        TypeError: pydantic no longer declares the slots this relies on; when building, a model
-            with private attributes is given none.
+        TypeError: pydantic no longer declares the slots this relies on; ``defaults=True`` for a
+            model that is not frozen, has a required field, a default factory, private attributes
+            or extra fields;
+            when building, a model with private attributes is given none.
 
     Example:
-        >>> from pydantic import BaseModel, PrivateAttr
+        >>> from pydantic import BaseModel, ConfigDict, PrivateAttr
         >>> class Cached(BaseModel):
         ...     x: int
         ...     _text: str | None = PrivateAttr(default=None)
         >>> item = constructor(Cached)({"x": 1}, {"_text": "1"})
         >>> item.x, item._text
         (1, '1')
+        >>> class Span(BaseModel):
+        ...     model_config = ConfigDict(frozen=True)
+        ...     start: int = 0
+        ...     end: int = -1
+        >>> constructor(Span, defaults=True)({"start": 3})
+        Span(start=3, end=-1)
     """
     set_dict, set_fields_set, set_extra, set_private = _slot_setters(
         BaseModel, _SLOTS, f"pydantic {pydantic.VERSION}'s BaseModel"
@@ -116,6 +128,9 @@ def constructor(model: type[_M]) -> Builder[_M]:
     new = object.__new__
     extra: dict[str, Any] | None = {} if model.model_config.get("extra") == "allow" else None
     name = model.__name__
+    # the defaults are merged in the builder's own call: on a provider's hot path (a delta per
+    # chunk) a second function call would cost more than the merge
+    base = _shared_defaults(model) if defaults else None
 
     if model.__private_attributes__:
 
@@ -145,13 +160,33 @@ def constructor(model: type[_M]) -> Builder[_M]:
 
     def build(values: dict[str, Any], private: dict[str, Any] | None = None) -> _M:
         instance = new(model)
-        set_dict(instance, values)
+        set_dict(instance, values if base is None else base | values)
         set_fields_set(instance, fields_set)  # shared: a frozen model never changes it
         set_extra(instance, None)
         set_private(instance, None)
         return instance
 
     return build
+
+
+def _shared_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """The defaults of ``model``'s fields that have one, for `constructor`'s ``defaults=True``.
+
+    Raises:
+        TypeError: they cannot be shared between instances (see `constructor`).
+    """
+    name = model.__name__
+    fields = model.model_fields
+    if not model.model_config.get("frozen"):
+        raise ArgumentTypeError(f"{name} is not frozen: its defaults cannot be shared")
+    if model.__private_attributes__ or model.model_config.get("extra") == "allow":
+        raise ArgumentTypeError(f"{name} has private attributes or extra fields: pass every value")
+    if any(field.default_factory is not None for field in fields.values()):
+        raise ArgumentTypeError(f"{name} has a default factory: its defaults cannot be shared")
+    required = [key for key, field in fields.items() if field.is_required()]
+    if required:
+        raise ArgumentTypeError(f"{name} has fields without a default: {', '.join(required)}")
+    return {key: field.default for key, field in fields.items()}  # in the model's field order
 
 
 def slots_constructor(cls: type[_T]) -> Callable[..., _T]:

@@ -139,3 +139,63 @@ def test_classes_slots_constructor_cannot_build_are_refused() -> None:
     for cls in (Computed, Checked):
         with pytest.raises(ArgumentTypeError, match="use its __init__"):
             slots_constructor(cls)
+
+
+class _Span(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    start: int = 0
+    end: int = -1
+    tags: tuple[str, ...] = ()
+
+
+def test_defaults_fill_the_fields_left_out_and_leave_the_given_dict_alone() -> None:
+    build = constructor(_Span, defaults=True)
+    values = {"start": 3, "tags": ("a",)}
+    span = build(values)
+    assert span == _Span(start=3, tags=("a",)) == _Span.model_construct(start=3, tags=("a",))
+    assert span.end == -1
+    assert span.model_fields_set == {"start", "end", "tags"}
+    assert list(span.model_dump()) == ["start", "end", "tags"]  # the model's order
+    values["start"] = 9  # the instance has a dict of its own
+    assert span.start == 3
+    assert build({"start": 1}).tags == ()
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+    x: int = 0
+
+
+class _Required(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    x: int
+
+
+class _Mutable(BaseModel):
+    x: int = 0
+
+
+class _Factory(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    items: list[int] = pydantic.Field(default_factory=list)
+
+
+class _Private(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    x: int = 0
+    _cache: str | None = PrivateAttr(default=None)
+
+
+@pytest.mark.parametrize(
+    ("model", "why"),
+    [
+        (_Mutable, "is not frozen"),
+        (_Required, "fields without a default: x"),
+        (_Factory, "has a default factory"),
+        (_Open, "private attributes or extra fields"),
+        (_Private, "private attributes or extra fields"),
+    ],
+)
+def test_defaults_are_refused_where_they_cannot_be_shared(model: type[BaseModel], why: str) -> None:
+    with pytest.raises(ArgumentTypeError, match=why):
+        constructor(model, defaults=True)

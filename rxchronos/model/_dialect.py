@@ -41,6 +41,7 @@ from rxchronos.model._operators import ResponseCollector
 from rxchronos.model._types import ChatRequest, ChatResponse, Message, Role, ToolCall
 
 __all__ = [
+    "DATA_ERRORS",
     "MalformedData",
     "StreamParser",
     "ToolSlots",
@@ -60,28 +61,17 @@ __all__ = [
 
 _decode = json.JSONDecoder().raw_decode
 
-_build_delta = constructor(ChatResponse)
-_build_tool_call = constructor(ToolCall)
-_DELTA_DEFAULTS = {name: f.get_default() for name, f in ChatResponse.model_fields.items()}
-_TOOL_CALL_DEFAULTS = {name: f.get_default() for name, f in ToolCall.model_fields.items()}
+new_delta = constructor(ChatResponse, defaults=True)
+"""``new_delta(values)``: a ``ChatResponse`` delta from checked values and the defaults, without
+validation (the hot path; see ``rxchronos._construct``). The defaults are immutable, so sharing
+them is safe."""
+
+new_tool_call = constructor(ToolCall, defaults=True)
+"""``new_tool_call(values)``: a ``ToolCall`` fragment from checked values and the defaults,
+without validation."""
 
 
-def new_delta(values: dict[str, Any]) -> ChatResponse:
-    """A ``ChatResponse`` delta from checked values and the defaults, without validation (the hot
-    path; see ``rxchronos._construct``). The defaults are immutable, so sharing them is safe."""
-    data = _DELTA_DEFAULTS.copy()
-    data.update(values)
-    return _build_delta(data)
-
-
-def new_tool_call(values: dict[str, Any]) -> ToolCall:
-    """A ``ToolCall`` fragment from checked values and the defaults, without validation."""
-    data = _TOOL_CALL_DEFAULTS.copy()
-    data.update(values)
-    return _build_tool_call(data)
-
-
-_DATA_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError)
+DATA_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError)
 """What a parser hook raises for data of the wrong shape (``MalformedData`` is a ``ValueError``).
 A ``ProviderStreamError`` the hook raises is none of these and passes through unchanged."""
 
@@ -274,8 +264,13 @@ class StreamParser(ABC):
         """
         try:
             return self.parse(event, data)
-        except _DATA_ERRORS as exc:
-            raise self._data_error(exc, f"{event!r} event") from None
+        except DATA_ERRORS as exc:
+            raise self.event_error(exc, event) from None
+
+    def event_error(self, exc: Exception, event: str) -> ProviderStreamError:
+        """What ``feed`` raises when ``parse`` raised ``exc`` (one of ``DATA_ERRORS``) for an
+        event of type ``event``: a ``"malformed"`` error naming the provider and the event."""
+        return self._data_error(exc, f"{event!r} event")
 
     def end(self) -> list[ChatResponse]:
         """At EOF: [finish][rxchronos.model.StreamParser.finish], with ``feed``'s error rules."""
@@ -290,7 +285,7 @@ class StreamParser(ABC):
         """
         try:
             return hook(*args)
-        except _DATA_ERRORS as exc:
+        except DATA_ERRORS as exc:
             raise self._data_error(exc, where) from None
 
     def _data_error(self, exc: Exception, where: str) -> ProviderStreamError:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from itertools import pairwise
-from typing import Any, TypeVar, cast
+from typing import Any, Self, TypeVar, cast
 
 import reactivex
 from pydantic import BaseModel
@@ -210,8 +210,9 @@ class ResponseCollector:
             collector.add(delta)
         return collector.result()
 
-    def add(self, delta: ChatResponse) -> None:
-        """Fold one delta in."""
+    def add(self, delta: ChatResponse) -> Self:
+        """Fold one delta in; returns the collector (so that ``add`` is the accumulator of a
+        ``reduce``)."""
         self.count += 1
         if not self._id and delta.id:
             self._id = delta.id
@@ -235,6 +236,7 @@ class ResponseCollector:
             self._stop_reason = delta.stop_reason
         if delta.provider_data:
             self._provider_data = {**(self._provider_data or {}), **delta.provider_data}
+        return self
 
     def _add_parts(self, parts: Iterable[ContentPart]) -> None:
         at = len(self._content)
@@ -326,11 +328,6 @@ def _has_tool_calls(delta: ChatResponse) -> bool:
 def _add_tool_calls(accumulator: ToolCallAccumulator, delta: ChatResponse) -> ToolCallAccumulator:
     accumulator.add(delta.tool_calls)
     return accumulator
-
-
-def _add_delta(collector: ResponseCollector, delta: ChatResponse) -> ResponseCollector:
-    collector.add(delta)
-    return collector
 
 
 def text() -> Callable[[_Deltas], reactivex.Observable[str]]:
@@ -559,7 +556,7 @@ def collect_response() -> Callable[[_Deltas], reactivex.Observable[ChatResponse]
     def _collect(source: _Deltas) -> reactivex.Observable[ChatResponse]:
         def per_subscription(_: abc.SchedulerBase | None) -> reactivex.Observable[ChatResponse]:
             return source.pipe(
-                ops.reduce(_add_delta, ResponseCollector()),
+                ops.reduce(ResponseCollector.add, ResponseCollector()),
                 ops.map(ResponseCollector.result),
             )
 
