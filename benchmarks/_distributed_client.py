@@ -19,7 +19,9 @@ import sys
 import time
 
 import aiohttp
-from _fanout_client import Tally, report, run_streams
+from _fanout_client import Tally
+from _fanout_client import report
+from _fanout_client import run_streams
 
 EVENT = re.compile(rb'"seq":([0-9]+),"t":([0-9.]+)\}')
 EVENT_ID = re.compile(rb"(?:^|\n)id: ?([^\n]*)")

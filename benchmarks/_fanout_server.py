@@ -34,7 +34,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -83,7 +85,8 @@ def event_json(seq: int) -> str:
 
 class BrokerServer(Server):
     def __init__(self, buffer_size: int) -> None:
-        from rxchronos.stream import Broker, Event
+        from rxchronos.stream import Broker
+        from rxchronos.stream import Event
 
         self.broker = Broker(buffer_size=buffer_size)
         self.event = Event
@@ -177,7 +180,8 @@ class StarletteServer(QueuePerClient):
 
 class RedisBrokerServer(Server):
     def __init__(self, buffer_size: int) -> None:
-        from rxchronos.stream import Event, RedisBroker
+        from rxchronos.stream import Event
+        from rxchronos.stream import RedisBroker
 
         self.broker = RedisBroker(
             os.environ["RXCHRONOS_BENCH_REDIS"],

@@ -26,7 +26,8 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).parent))
 import _fanout_server as fanout
 
-from rxchronos.graph import EventType, StreamEvent
+from rxchronos.graph import EventType
+from rxchronos.graph import StreamEvent
 from rxchronos.stream import Broker
 
 
@@ -66,7 +67,8 @@ class ProtocolServer(PlainServer):
         self.protocol = protocol
 
     async def start(self) -> None:
-        from rxchronos.ui import to_ag_ui, to_ui_message_stream
+        from rxchronos.ui import to_ag_ui
+        from rxchronos.ui import to_ui_message_stream
         from rxchronos.ui._ag_ui import wire
         from rxchronos.ui._ag_ui_route import _SPELLING as AG_UI
         from rxchronos.ui._chat_route import _SPELLING as UI

@@ -37,13 +37,18 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 import redis
-from sse_fanout import LINE_LIMIT, ServerProcess, percentiles, ratio, read_line
+from sse_fanout import LINE_LIMIT
+from sse_fanout import ServerProcess
+from sse_fanout import percentiles
+from sse_fanout import ratio
+from sse_fanout import read_line
 
 HERE = Path(__file__).parent
 CLIENT = str(HERE / "_distributed_client.py")

@@ -27,11 +27,18 @@ import asyncio
 import operator
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Protocol, TypedDict
+from typing import Annotated
+from typing import Any
+from typing import Protocol
+from typing import TypedDict
 
-from rxchronos.graph import MemoryStore, Runner, SQLiteStore, StateGraph
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.graph import SQLiteStore
+from rxchronos.graph import StateGraph
 
 NODES = 3
 WIDTH = 10
@@ -95,7 +102,8 @@ class LGState(TypedDict, total=False):
 
 def lg_case(checkpointer: bool) -> Callable[[int], Awaitable[int]]:
     from langgraph.checkpoint.memory import InMemorySaver
-    from langgraph.graph import END, START
+    from langgraph.graph import END
+    from langgraph.graph import START
     from langgraph.graph import StateGraph as LGStateGraph
 
     n1, n2, n3 = (setter(i) for i in range(1, NODES + 1))
@@ -153,7 +161,8 @@ class LGFanState(TypedDict, total=False):
 
 
 def lg_fan_out() -> Callable[[int], Awaitable[int]]:
-    from langgraph.graph import END, START
+    from langgraph.graph import END
+    from langgraph.graph import START
     from langgraph.graph import StateGraph as LGStateGraph
 
     builder = LGStateGraph(LGFanState)

@@ -23,7 +23,8 @@ import random
 import string
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
 
 from httpx_sse._decoders import SSEDecoder as HttpxDecoder
 from httpx_sse._decoders import SSELineDecoder

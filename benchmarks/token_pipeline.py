@@ -23,7 +23,8 @@ import json
 import multiprocessing
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -31,7 +32,9 @@ from aiohttp import web
 from openai import AsyncOpenAI
 
 from rxchronos import operators as rxo
-from rxchronos.model import ChatRequest, Message, OpenAI
+from rxchronos.model import ChatRequest
+from rxchronos.model import Message
+from rxchronos.model import OpenAI
 
 Result = tuple[str, list[tuple[str, str]]]  # text, [(tool name, arguments)]
 REQUEST = ChatRequest(messages=[Message(role="user", content="Tell me a long story.")])

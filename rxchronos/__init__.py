@@ -20,51 +20,46 @@ Example:
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 if TYPE_CHECKING:
-    from rxchronos._errors import (
-        ArgumentTypeError,
-        FrameTooLargeError,
-        InvalidArgumentError,
-        RxChronosError,
-        SlowConsumerError,
-    )
+    from rxchronos._errors import ArgumentTypeError
+    from rxchronos._errors import FrameTooLargeError
+    from rxchronos._errors import InvalidArgumentError
+    from rxchronos._errors import RxChronosError
+    from rxchronos._errors import SlowConsumerError
     from rxchronos._loop import NoRunningLoopError
-    from rxchronos.aio import from_async_iterable, from_producer, to_async_iterator
-    from rxchronos.graph import (
-        CheckpointNotFoundError,
-        CheckpointStoreError,
-        GraphError,
-        GraphRecursionError,
-        GraphValidationError,
-        NodeError,
-        NothingToResumeError,
-        ReadOnlyStateError,
-        RoutingError,
-        RunCancelledError,
-        RunError,
-        SessionBusyError,
-        StateSerializationError,
-    )
-    from rxchronos.model import (
-        IncompleteStreamError,
-        ProviderConfigError,
-        ProviderConnectionError,
-        ProviderError,
-        ProviderHTTPError,
-        ProviderStreamError,
-        ProviderTimeoutError,
-        ToolArgumentsError,
-    )
-    from rxchronos.stream import (
-        BrokerClosedError,
-        BrokerError,
-        SSEClientError,
-        SSEConnectionError,
-        SSEHTTPError,
-        SSEProtocolError,
-    )
+    from rxchronos.aio import from_async_iterable
+    from rxchronos.aio import from_producer
+    from rxchronos.aio import to_async_iterator
+    from rxchronos.graph import CheckpointNotFoundError
+    from rxchronos.graph import CheckpointStoreError
+    from rxchronos.graph import GraphError
+    from rxchronos.graph import GraphRecursionError
+    from rxchronos.graph import GraphValidationError
+    from rxchronos.graph import NodeError
+    from rxchronos.graph import NothingToResumeError
+    from rxchronos.graph import ReadOnlyStateError
+    from rxchronos.graph import RoutingError
+    from rxchronos.graph import RunCancelledError
+    from rxchronos.graph import RunError
+    from rxchronos.graph import SessionBusyError
+    from rxchronos.graph import StateSerializationError
+    from rxchronos.model import IncompleteStreamError
+    from rxchronos.model import ProviderConfigError
+    from rxchronos.model import ProviderConnectionError
+    from rxchronos.model import ProviderError
+    from rxchronos.model import ProviderHTTPError
+    from rxchronos.model import ProviderStreamError
+    from rxchronos.model import ProviderTimeoutError
+    from rxchronos.model import ToolArgumentsError
+    from rxchronos.stream import BrokerClosedError
+    from rxchronos.stream import BrokerError
+    from rxchronos.stream import SSEClientError
+    from rxchronos.stream import SSEConnectionError
+    from rxchronos.stream import SSEHTTPError
+    from rxchronos.stream import SSEProtocolError
 
 __version__ = "0.1.0"
 

@@ -15,7 +15,8 @@ Example:
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
+from abc import abstractmethod
 from types import TracebackType
 from typing import Self
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sys
 
-from rxchronos._errors import ArgumentTypeError, FrameTooLargeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import FrameTooLargeError
+from rxchronos._errors import InvalidArgumentError
 
 __all__ = ["DEFAULT_MAX_SIZE", "NDJSONSplitter", "check_max_size"]
 

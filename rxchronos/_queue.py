@@ -47,12 +47,21 @@ import asyncio
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Iterator
+from collections.abc import Sequence
+from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar, get_args
+from typing import Generic
+from typing import Literal
+from typing import TypeVar
+from typing import get_args
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError, SlowConsumerError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
+from rxchronos._errors import SlowConsumerError
 
 __all__ = ["OVERFLOW_POLICIES", "BoundedQueue", "Overflow", "QueueStatistics", "check_bounds"]
 

@@ -12,8 +12,10 @@ JSON-serialisable mapping. It must not raise; the graph side makes sure of that.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextvars import ContextVar, Token
+from collections.abc import Callable
+from collections.abc import Mapping
+from contextvars import ContextVar
+from contextvars import Token
 from typing import Any
 
 __all__ = ["Tap", "current_tap", "reset_tap", "set_tap"]

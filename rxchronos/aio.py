@@ -54,18 +54,30 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from types import BuiltinFunctionType, FunctionType, MethodType
-from typing import Any, TypeVar
+from collections.abc import AsyncIterable
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from types import BuiltinFunctionType
+from types import FunctionType
+from types import MethodType
+from typing import Any
+from typing import TypeVar
 
 import reactivex
 from reactivex import abc
-from reactivex.disposable import Disposable, SingleAssignmentDisposable
+from reactivex.disposable import Disposable
+from reactivex.disposable import SingleAssignmentDisposable
 
 from rxchronos._closable import AsyncClosable
-from rxchronos._errors import ArgumentTypeError, RxChronosError
-from rxchronos._loop import NoRunningLoopError, running_loop
-from rxchronos._queue import BoundedQueue, Overflow, QueueStatistics, check_bounds
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import RxChronosError
+from rxchronos._loop import NoRunningLoopError
+from rxchronos._loop import running_loop
+from rxchronos._queue import BoundedQueue
+from rxchronos._queue import Overflow
+from rxchronos._queue import QueueStatistics
+from rxchronos._queue import check_bounds
 
 __all__ = [
     "DEFAULT_MAXSIZE",

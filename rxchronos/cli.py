@@ -24,16 +24,23 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import TextIO, TypeVar
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import TextIO
+from typing import TypeVar
 
 import reactivex
 from yarl import URL
 
-from rxchronos import RxChronosError, __version__
+from rxchronos import RxChronosError
+from rxchronos import __version__
 from rxchronos import operators as rxo
 from rxchronos.demo._app import START_QUERY
-from rxchronos.model import ChatRequest, ChatResponse, Message, Provider, provider_from_string
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
+from rxchronos.model import Message
+from rxchronos.model import Provider
+from rxchronos.model import provider_from_string
 from rxchronos.sse import ServerSentEvent
 from rxchronos.stream import sse_client
 
@@ -230,7 +237,8 @@ def _demo(args: argparse.Namespace) -> int:
     if args.once:
         return asyncio.run(_demo_once(provider, sys.stdout))
     if shared:
-        from rxchronos.demo._workers import WorkerConfig, serve_workers
+        from rxchronos.demo._workers import WorkerConfig
+        from rxchronos.demo._workers import serve_workers
 
         config = WorkerConfig(
             args.host,

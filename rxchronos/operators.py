@@ -17,24 +17,26 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 import reactivex
 from reactivex import operators as ops
 
 from rxchronos._errors import InvalidArgumentError
-from rxchronos.graph import by_namespace, in_subgraph, stream_mode, top_level
-from rxchronos.model._operators import (
-    accumulate_tool_calls,
-    citations,
-    coalesce_text,
-    collect_response,
-    content_parts,
-    reasoning,
-    server_tool_calls,
-    server_tool_results,
-    text,
-)
+from rxchronos.graph import by_namespace
+from rxchronos.graph import in_subgraph
+from rxchronos.graph import stream_mode
+from rxchronos.graph import top_level
+from rxchronos.model._operators import accumulate_tool_calls
+from rxchronos.model._operators import citations
+from rxchronos.model._operators import coalesce_text
+from rxchronos.model._operators import collect_response
+from rxchronos.model._operators import content_parts
+from rxchronos.model._operators import reasoning
+from rxchronos.model._operators import server_tool_calls
+from rxchronos.model._operators import server_tool_results
+from rxchronos.model._operators import text
 
 _T = TypeVar("_T")
 

@@ -26,10 +26,15 @@ from __future__ import annotations
 import json
 import sys
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import Any
+from typing import NamedTuple
 
-from rxchronos._errors import ArgumentTypeError, FrameTooLargeError, InvalidArgumentError
-from rxchronos._ndjson import DEFAULT_MAX_SIZE, NDJSONSplitter, check_max_size
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import FrameTooLargeError
+from rxchronos._errors import InvalidArgumentError
+from rxchronos._ndjson import DEFAULT_MAX_SIZE
+from rxchronos._ndjson import NDJSONSplitter
+from rxchronos._ndjson import check_max_size
 
 __all__ = [
     "DEFAULT_MAX_SIZE",

@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import BrowserContext, async_playwright
+from playwright.async_api import BrowserContext
+from playwright.async_api import async_playwright
 
 CHROMIUM_ARGS = [
     "--headless",

@@ -43,7 +43,9 @@ def chromium_executable() -> str:
 @pytest.fixture
 def redis_namespace() -> Iterator[tuple[str, str]]:
     """The shared Redis and a namespace of this test's own (its keys deleted after)."""
-    from tests.stream.redis_servers import drop_namespace, new_namespace, shared_url
+    from tests.stream.redis_servers import drop_namespace
+    from tests.stream.redis_servers import new_namespace
+    from tests.stream.redis_servers import shared_url
 
     url = shared_url()
     namespace = new_namespace()

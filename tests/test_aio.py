@@ -13,8 +13,11 @@ from reactivex import operators as ops
 from reactivex.abc import ObserverBase
 from reactivex.subject import Subject
 
-from rxchronos import RxChronosError, SlowConsumerError
-from rxchronos.aio import DEFAULT_MAXSIZE, from_async_iterable, to_async_iterator
+from rxchronos import RxChronosError
+from rxchronos import SlowConsumerError
+from rxchronos.aio import DEFAULT_MAXSIZE
+from rxchronos.aio import from_async_iterable
+from rxchronos.aio import to_async_iterator
 
 
 class Recorder(ObserverBase[Any]):

@@ -11,7 +11,8 @@ from reactivex import abc
 from reactivex import operators as ops
 from reactivex.disposable import Disposable
 
-from rxchronos.aio import _Producer, from_producer
+from rxchronos.aio import _Producer
+from rxchronos.aio import from_producer
 
 
 def test_reactivex_subscribes_through_the_two_methods_the_producer_overrides() -> None:

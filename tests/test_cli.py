@@ -17,7 +17,9 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +27,13 @@ import pytest
 from aiohttp import web
 
 from rxchronos.cli import main
-from rxchronos.demo import create_app, demo_provider
+from rxchronos.demo import create_app
+from rxchronos.demo import demo_provider
 from rxchronos.demo._agent import STEPS
 from rxchronos.demo._app import _RUNS
-from rxchronos.stream import Broker, BrokerStats, Event
+from rxchronos.stream import Broker
+from rxchronos.stream import BrokerStats
+from rxchronos.stream import Event
 from rxchronos.stream.web import add_sse_route
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -4,16 +4,24 @@ builds."""
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError, dataclass, field, replace
+from dataclasses import FrozenInstanceError
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
 from typing import Any
 
 import pydantic
 import pytest
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import PrivateAttr
 
-from rxchronos._construct import constructor, slots_constructor
+from rxchronos._construct import constructor
+from rxchronos._construct import slots_constructor
 from rxchronos._errors import ArgumentTypeError
-from rxchronos.graph import Checkpoint, EventType, StreamEvent
+from rxchronos.graph import Checkpoint
+from rxchronos.graph import EventType
+from rxchronos.graph import StreamEvent
 
 
 def test_it_builds_what_model_construct_builds() -> None:
@@ -74,7 +82,8 @@ def test_a_model_with_private_attributes_takes_their_values() -> None:
 
 
 def test_the_broker_event_is_built_with_its_frame_cache() -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC
+    from datetime import datetime
 
     from rxchronos.stream import Event
     from rxchronos.stream._event import event_from_payload

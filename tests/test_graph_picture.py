@@ -13,8 +13,13 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from rxchronos.graph import END, CompiledGraph, Send, StateGraph
-from rxchronos.notebook import GraphPicture, graph_picture, show_graph
+from rxchronos.graph import END
+from rxchronos.graph import CompiledGraph
+from rxchronos.graph import Send
+from rxchronos.graph import StateGraph
+from rxchronos.notebook import GraphPicture
+from rxchronos.notebook import graph_picture
+from rxchronos.notebook import show_graph
 from rxchronos.notebook._mermaid import parse_flowchart
 
 

@@ -8,9 +8,12 @@ import pytest
 import reactivex
 
 from rxchronos import RxChronosError
-from rxchronos._loop import NoRunningLoopError, running_loop
+from rxchronos._loop import NoRunningLoopError
+from rxchronos._loop import running_loop
 from rxchronos.aio import from_async_iterable
-from rxchronos.model import ChatRequest, Message, OpenAI
+from rxchronos.model import ChatRequest
+from rxchronos.model import Message
+from rxchronos.model import OpenAI
 
 
 def test_without_a_loop_the_error_names_the_call_and_is_typed() -> None:

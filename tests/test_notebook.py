@@ -6,7 +6,8 @@ import asyncio
 import operator
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -17,14 +18,18 @@ from reactivex import operators as ops
 from reactivex.subject import Subject
 
 from rxchronos import operators as rxo
-from rxchronos.graph import MemoryStore, Runner, Send, StateGraph, StreamEvent
-from rxchronos.model import ChatRequest, Message, ScriptedProvider
-from rxchronos.notebook import (
-    NotebookExtraMissingError,
-    live,
-    live_views,
-    timeline,
-)
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.graph import Send
+from rxchronos.graph import StateGraph
+from rxchronos.graph import StreamEvent
+from rxchronos.model import ChatRequest
+from rxchronos.model import Message
+from rxchronos.model import ScriptedProvider
+from rxchronos.notebook import NotebookExtraMissingError
+from rxchronos.notebook import live
+from rxchronos.notebook import live_views
+from rxchronos.notebook import timeline
 
 
 @pytest.fixture

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import reactivex
 from reactivex import operators as ops
 
-from rxchronos import NoRunningLoopError, RxChronosError
-from rxchronos.aio import from_producer, to_async_iterator
+from rxchronos import NoRunningLoopError
+from rxchronos import RxChronosError
+from rxchronos.aio import from_producer
+from rxchronos.aio import to_async_iterator
 
 Emit = Callable[[Any], None]
 

@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from rxchronos import SlowConsumerError
-from rxchronos._queue import BoundedQueue, QueueStatistics
+from rxchronos._queue import BoundedQueue
+from rxchronos._queue import QueueStatistics
 
 
 async def drain(queue: BoundedQueue[int]) -> list[int]:

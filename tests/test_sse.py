@@ -9,15 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rxchronos import FrameTooLargeError, RxChronosError
-from rxchronos.sse import (
-    DEFAULT_MAX_SIZE,
-    NDJSONSplitter,
-    ServerSentEvent,
-    SSEDecoder,
-    encode_comment,
-    encode_event,
-)
+from rxchronos import FrameTooLargeError
+from rxchronos import RxChronosError
+from rxchronos.sse import DEFAULT_MAX_SIZE
+from rxchronos.sse import NDJSONSplitter
+from rxchronos.sse import ServerSentEvent
+from rxchronos.sse import SSEDecoder
+from rxchronos.sse import encode_comment
+from rxchronos.sse import encode_event
 
 
 def decode(*chunks: bytes) -> list[ServerSentEvent]:

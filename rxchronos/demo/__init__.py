@@ -12,9 +12,13 @@ Example:
 
 from __future__ import annotations
 
-from rxchronos.demo._agent import DEMO_QUESTION, build_agent, demo_provider, initial_state
+from rxchronos.demo._agent import DEMO_QUESTION
+from rxchronos.demo._agent import build_agent
+from rxchronos.demo._agent import demo_provider
+from rxchronos.demo._agent import initial_state
 from rxchronos.demo._app import create_app
-from rxchronos.demo._once import describe_event, run_once
+from rxchronos.demo._once import describe_event
+from rxchronos.demo._once import run_once
 from rxchronos.demo._shared import SharedBackend
 
 __all__ = [

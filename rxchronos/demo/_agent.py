@@ -16,24 +16,26 @@ from __future__ import annotations
 import asyncio
 import json
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from rxchronos import operators as rxo
 from rxchronos._errors import InvalidArgumentError
-from rxchronos.graph import CompiledGraph, Send, StateGraph, emit
-from rxchronos.model import (
-    ChatRequest,
-    ChatResponse,
-    FunctionDef,
-    Message,
-    Provider,
-    Role,
-    ScriptedProvider,
-    ScriptedReply,
-    ToolCall,
-    ToolDefinition,
-)
+from rxchronos.graph import CompiledGraph
+from rxchronos.graph import Send
+from rxchronos.graph import StateGraph
+from rxchronos.graph import emit
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
+from rxchronos.model import FunctionDef
+from rxchronos.model import Message
+from rxchronos.model import Provider
+from rxchronos.model import Role
+from rxchronos.model import ScriptedProvider
+from rxchronos.model import ScriptedReply
+from rxchronos.model import ToolCall
+from rxchronos.model import ToolDefinition
 from rxchronos.ui import report_tool_result
 
 __all__ = [

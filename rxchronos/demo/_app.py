@@ -37,25 +37,27 @@ from aiohttp import web
 
 from rxchronos import RxChronosError
 from rxchronos._errors import InvalidArgumentError
-from rxchronos.demo._agent import DEMO_QUESTION, STEPS, build_agent, demo_provider, initial_state
-from rxchronos.demo._shared import (
-    HEARTBEAT_INTERVAL,
-    MemorySessions,
-    SessionRecord,
-    Sessions,
-    SharedBackend,
-)
-from rxchronos.graph import (
-    Checkpoint,
-    CheckpointStore,
-    MemoryStore,
-    NothingToResumeError,
-    Runner,
-    RunState,
-    SessionBusyError,
-)
+from rxchronos.demo._agent import DEMO_QUESTION
+from rxchronos.demo._agent import STEPS
+from rxchronos.demo._agent import build_agent
+from rxchronos.demo._agent import demo_provider
+from rxchronos.demo._agent import initial_state
+from rxchronos.demo._shared import HEARTBEAT_INTERVAL
+from rxchronos.demo._shared import MemorySessions
+from rxchronos.demo._shared import SessionRecord
+from rxchronos.demo._shared import Sessions
+from rxchronos.demo._shared import SharedBackend
+from rxchronos.graph import Checkpoint
+from rxchronos.graph import CheckpointStore
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import NothingToResumeError
+from rxchronos.graph import Runner
+from rxchronos.graph import RunState
+from rxchronos.graph import SessionBusyError
 from rxchronos.model import Provider
-from rxchronos.stream import Broker, BrokerProtocol, Event
+from rxchronos.stream import Broker
+from rxchronos.stream import BrokerProtocol
+from rxchronos.stream import Event
 from rxchronos.stream.web import add_sse_route
 from rxchronos.ui import add_chat_route
 

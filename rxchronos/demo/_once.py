@@ -7,11 +7,20 @@ each.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
+from typing import TextIO
 
-from rxchronos.demo._agent import DEMO_QUESTION, STEPS, build_agent, initial_state
-from rxchronos.graph import MemoryStore, Runner, RunState, RunStatus, StreamEvent
+from rxchronos.demo._agent import DEMO_QUESTION
+from rxchronos.demo._agent import STEPS
+from rxchronos.demo._agent import build_agent
+from rxchronos.demo._agent import initial_state
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.graph import RunState
+from rxchronos.graph import RunStatus
+from rxchronos.graph import StreamEvent
 from rxchronos.model import Provider
 
 __all__ = ["describe_event", "run_once"]

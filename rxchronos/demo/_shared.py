@@ -25,9 +25,12 @@ from __future__ import annotations
 import os
 import socket
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Protocol
 
 from rxchronos.graph import PostgresStore
 from rxchronos.graph._postgres import redact_dsn

@@ -32,8 +32,10 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
@@ -41,7 +43,8 @@ from typing import TextIO
 
 from rxchronos import RxChronosError
 from rxchronos.demo._shared import SharedBackend
-from rxchronos.model import Provider, provider_from_string
+from rxchronos.model import Provider
+from rxchronos.model import provider_from_string
 
 __all__ = [
     "MAX_RESTARTS",

@@ -20,34 +20,50 @@ Example:
 
 from __future__ import annotations
 
-from rxchronos.graph._builder import NodeFunction, RouteFunction, StateGraph
-from rxchronos.graph._compiled import END, START, CompiledGraph, Send
-from rxchronos.graph._errors import (
-    CheckpointNotFoundError,
-    CheckpointStoreError,
-    GraphError,
-    GraphRecursionError,
-    GraphValidationError,
-    InvalidUpdateError,
-    NodeError,
-    NothingToResumeError,
-    ReadOnlyStateError,
-    RoutingError,
-    RunCancelledError,
-    RunError,
-    SessionBusyError,
-    StateSerializationError,
-)
-from rxchronos.graph._events import EventPublisher, EventType, RunState, RunStatus, StreamEvent
+from rxchronos.graph._builder import NodeFunction
+from rxchronos.graph._builder import RouteFunction
+from rxchronos.graph._builder import StateGraph
+from rxchronos.graph._compiled import END
+from rxchronos.graph._compiled import START
+from rxchronos.graph._compiled import CompiledGraph
+from rxchronos.graph._compiled import Send
+from rxchronos.graph._errors import CheckpointNotFoundError
+from rxchronos.graph._errors import CheckpointStoreError
+from rxchronos.graph._errors import GraphError
+from rxchronos.graph._errors import GraphRecursionError
+from rxchronos.graph._errors import GraphValidationError
+from rxchronos.graph._errors import InvalidUpdateError
+from rxchronos.graph._errors import NodeError
+from rxchronos.graph._errors import NothingToResumeError
+from rxchronos.graph._errors import ReadOnlyStateError
+from rxchronos.graph._errors import RoutingError
+from rxchronos.graph._errors import RunCancelledError
+from rxchronos.graph._errors import RunError
+from rxchronos.graph._errors import SessionBusyError
+from rxchronos.graph._errors import StateSerializationError
+from rxchronos.graph._events import EventPublisher
+from rxchronos.graph._events import EventType
+from rxchronos.graph._events import RunState
+from rxchronos.graph._events import RunStatus
+from rxchronos.graph._events import StreamEvent
 from rxchronos.graph._execution import emit
-from rxchronos.graph._lease import Lease, LeaseStore
-from rxchronos.graph._modes import StreamMode, stream_mode
-from rxchronos.graph._namespaces import Namespace, by_namespace, in_subgraph, top_level
+from rxchronos.graph._lease import Lease
+from rxchronos.graph._lease import LeaseStore
+from rxchronos.graph._modes import StreamMode
+from rxchronos.graph._modes import stream_mode
+from rxchronos.graph._namespaces import Namespace
+from rxchronos.graph._namespaces import by_namespace
+from rxchronos.graph._namespaces import in_subgraph
+from rxchronos.graph._namespaces import top_level
 from rxchronos.graph._postgres import PostgresStore
 from rxchronos.graph._runner import Runner
 from rxchronos.graph._sqlite import SQLiteStore
-from rxchronos.graph._state import add_messages, append
-from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore, PendingWritesStore
+from rxchronos.graph._state import add_messages
+from rxchronos.graph._state import append
+from rxchronos.graph._stores import Checkpoint
+from rxchronos.graph._stores import CheckpointStore
+from rxchronos.graph._stores import MemoryStore
+from rxchronos.graph._stores import PendingWritesStore
 from rxchronos.graph._subgraph import subgraph_session_id
 
 __all__ = [

@@ -8,11 +8,20 @@ checks the whole graph at once and raises one
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
-from rxchronos.graph._compiled import END, START, CompiledGraph, ConditionalEdge, Join, NodeSpec
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
+from rxchronos.graph._compiled import END
+from rxchronos.graph._compiled import START
+from rxchronos.graph._compiled import CompiledGraph
+from rxchronos.graph._compiled import ConditionalEdge
+from rxchronos.graph._compiled import Join
+from rxchronos.graph._compiled import NodeSpec
 from rxchronos.graph._errors import GraphValidationError
 from rxchronos.graph._subgraph import SubgraphNode
 

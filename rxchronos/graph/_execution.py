@@ -16,7 +16,11 @@ import os
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Mapping
+from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -25,34 +29,42 @@ from reactivex import abc
 from reactivex.disposable import Disposable
 from reactivex.subject import Subject
 
-from rxchronos._construct import constructor, slots_constructor
+from rxchronos._construct import constructor
+from rxchronos._construct import slots_constructor
 from rxchronos._errors import ArgumentTypeError
-from rxchronos._tap import reset_tap, set_tap
-from rxchronos.graph._compiled import END, CompiledGraph, NodeSpec, Send
-from rxchronos.graph._errors import (
-    CheckpointStoreError,
-    GraphRecursionError,
-    InvalidUpdateError,
-    NodeError,
-    RunError,
-    StateSerializationError,
-)
-from rxchronos.graph._events import EventPublisher, EventType, RunState, RunStatus, StreamEvent
-from rxchronos.graph._state import (
-    EMPTY_STATE,
-    FrozenDict,
-    FrozenList,
-    KeyConflict,
-    apply_writes,
-    dumps_checked,
-    encode_state,
-    format_path,
-    freeze,
-    merge_update,
-    node_update,
-    with_update,
-)
-from rxchronos.graph._stores import Checkpoint, CheckpointStore, MemoryStore, PendingWritesStore
+from rxchronos._tap import reset_tap
+from rxchronos._tap import set_tap
+from rxchronos.graph._compiled import END
+from rxchronos.graph._compiled import CompiledGraph
+from rxchronos.graph._compiled import NodeSpec
+from rxchronos.graph._compiled import Send
+from rxchronos.graph._errors import CheckpointStoreError
+from rxchronos.graph._errors import GraphRecursionError
+from rxchronos.graph._errors import InvalidUpdateError
+from rxchronos.graph._errors import NodeError
+from rxchronos.graph._errors import RunError
+from rxchronos.graph._errors import StateSerializationError
+from rxchronos.graph._events import EventPublisher
+from rxchronos.graph._events import EventType
+from rxchronos.graph._events import RunState
+from rxchronos.graph._events import RunStatus
+from rxchronos.graph._events import StreamEvent
+from rxchronos.graph._state import EMPTY_STATE
+from rxchronos.graph._state import FrozenDict
+from rxchronos.graph._state import FrozenList
+from rxchronos.graph._state import KeyConflict
+from rxchronos.graph._state import apply_writes
+from rxchronos.graph._state import dumps_checked
+from rxchronos.graph._state import encode_state
+from rxchronos.graph._state import format_path
+from rxchronos.graph._state import freeze
+from rxchronos.graph._state import merge_update
+from rxchronos.graph._state import node_update
+from rxchronos.graph._state import with_update
+from rxchronos.graph._stores import Checkpoint
+from rxchronos.graph._stores import CheckpointStore
+from rxchronos.graph._stores import MemoryStore
+from rxchronos.graph._stores import PendingWritesStore
 
 __all__ = [
     "HotEvents",

@@ -18,11 +18,18 @@ import os
 import socket
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, TypeGuard, runtime_checkable
+from typing import TYPE_CHECKING
+from typing import Literal
+from typing import Protocol
+from typing import TypeGuard
+from typing import runtime_checkable
 
-from rxchronos.graph._errors import CheckpointStoreError, GraphError, SessionBusyError
+from rxchronos.graph._errors import CheckpointStoreError
+from rxchronos.graph._errors import GraphError
+from rxchronos.graph._errors import SessionBusyError
 
 if TYPE_CHECKING:
     from rxchronos.graph._events import RunStatus

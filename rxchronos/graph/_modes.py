@@ -21,12 +21,16 @@ given).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, get_args
+from typing import Any
+from typing import Literal
+from typing import get_args
 
-from reactivex import Observable, abc
+from reactivex import Observable
+from reactivex import abc
 
 from rxchronos._errors import InvalidArgumentError
-from rxchronos.graph._events import EventType, StreamEvent
+from rxchronos.graph._events import EventType
+from rxchronos.graph._events import StreamEvent
 
 __all__ = ["StreamMode", "stream_mode"]
 

@@ -13,12 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from reactivex import GroupedObservable, Observable, abc
+from reactivex import GroupedObservable
+from reactivex import Observable
+from reactivex import abc
 from reactivex import operators as ops
 from reactivex.subject import Subject
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
-from rxchronos.graph._events import EventType, StreamEvent
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
+from rxchronos.graph._events import EventType
+from rxchronos.graph._events import StreamEvent
 
 __all__ = ["Namespace", "by_namespace", "in_subgraph", "top_level"]
 

@@ -14,20 +14,24 @@ once the server is back.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph._errors import CheckpointStoreError
-from rxchronos.graph._lease import Lease, LeaseRenewal
+from rxchronos.graph._lease import Lease
+from rxchronos.graph._lease import LeaseRenewal
 from rxchronos.graph._state import encode_state
-from rxchronos.graph._stores import (
-    CHECKPOINT_COLUMNS,
-    Checkpoint,
-    check_writes,
-    checkpoint_from_row,
-    writes_from_rows,
-)
+from rxchronos.graph._stores import CHECKPOINT_COLUMNS
+from rxchronos.graph._stores import Checkpoint
+from rxchronos.graph._stores import check_writes
+from rxchronos.graph._stores import checkpoint_from_row
+from rxchronos.graph._stores import writes_from_rows
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -87,7 +91,8 @@ another session, whose writes stay for that session's ``resume``."""
 
 def redact_dsn(dsn: str) -> str:
     """The DSN without its password, for messages: ``host=db port=5432 dbname=app user=me``."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    from psycopg.conninfo import conninfo_to_dict
+    from psycopg.conninfo import make_conninfo
 
     try:
         parts = conninfo_to_dict(dsn)
@@ -324,7 +329,8 @@ class PostgresStore:
             raise CheckpointStoreError(f"{self!r} is closed")
         if self._ready:
             return
-        from psycopg import AsyncConnection, Error
+        from psycopg import AsyncConnection
+        from psycopg import Error
         from psycopg_pool import PoolTimeout
 
         try:  # one connection first: it fails with the server's own reason, and migrates
@@ -382,7 +388,8 @@ class PostgresStore:
         return rows
 
     async def _run(self, fn: Any) -> Any:
-        from psycopg_pool import PoolClosed, PoolTimeout
+        from psycopg_pool import PoolClosed
+        from psycopg_pool import PoolTimeout
 
         if self._closed:
             raise CheckpointStoreError(f"{self!r} is closed")

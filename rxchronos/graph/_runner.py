@@ -6,26 +6,41 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Mapping
 from functools import partial
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
+from typing import Protocol
+from typing import runtime_checkable
 
-from reactivex import Observable, abc
+from reactivex import Observable
+from reactivex import abc
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.aio import from_producer
 from rxchronos.graph._compiled import CompiledGraph
-from rxchronos.graph._errors import (
-    CheckpointNotFoundError,
-    NothingToResumeError,
-    RunCancelledError,
-    SessionBusyError,
-)
-from rxchronos.graph._events import EventPublisher, RunState, RunStatus, StreamEvent
-from rxchronos.graph._execution import HotEvents, RunExecution, Task
-from rxchronos.graph._lease import DEFAULT_LEASE_TTL, LeaseStore, run_leased
-from rxchronos.graph._state import ATOMIC, EMPTY_STATE, FrozenDict, freeze_mapping
-from rxchronos.graph._stores import Checkpoint, CheckpointStore
+from rxchronos.graph._errors import CheckpointNotFoundError
+from rxchronos.graph._errors import NothingToResumeError
+from rxchronos.graph._errors import RunCancelledError
+from rxchronos.graph._errors import SessionBusyError
+from rxchronos.graph._events import EventPublisher
+from rxchronos.graph._events import RunState
+from rxchronos.graph._events import RunStatus
+from rxchronos.graph._events import StreamEvent
+from rxchronos.graph._execution import HotEvents
+from rxchronos.graph._execution import RunExecution
+from rxchronos.graph._execution import Task
+from rxchronos.graph._lease import DEFAULT_LEASE_TTL
+from rxchronos.graph._lease import LeaseStore
+from rxchronos.graph._lease import run_leased
+from rxchronos.graph._state import ATOMIC
+from rxchronos.graph._state import EMPTY_STATE
+from rxchronos.graph._state import FrozenDict
+from rxchronos.graph._state import freeze_mapping
+from rxchronos.graph._stores import Checkpoint
+from rxchronos.graph._stores import CheckpointStore
 from rxchronos.graph._subgraph import apply_resume_update
 
 __all__ = ["Runner"]

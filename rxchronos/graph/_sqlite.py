@@ -31,23 +31,29 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Literal
+from typing import TypeVar
 
 from rxchronos._errors import InvalidArgumentError
-from rxchronos.graph._errors import CheckpointStoreError, StateSerializationError
-from rxchronos.graph._lease import Lease, LeaseRenewal
+from rxchronos.graph._errors import CheckpointStoreError
+from rxchronos.graph._errors import StateSerializationError
+from rxchronos.graph._lease import Lease
+from rxchronos.graph._lease import LeaseRenewal
 from rxchronos.graph._state import encode_state
-from rxchronos.graph._stores import (
-    CHECKPOINT_COLUMNS,
-    Checkpoint,
-    check_writes,
-    checkpoint_from_row,
-    writes_from_rows,
-)
+from rxchronos.graph._stores import CHECKPOINT_COLUMNS
+from rxchronos.graph._stores import Checkpoint
+from rxchronos.graph._stores import check_writes
+from rxchronos.graph._stores import checkpoint_from_row
+from rxchronos.graph._stores import writes_from_rows
 
 __all__ = ["SQLiteStore"]
 

@@ -18,11 +18,17 @@ serves checkpoint stores and ``emit()`` data.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import NoReturn
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
-from rxchronos.graph._errors import ReadOnlyStateError, StateSerializationError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
+from rxchronos.graph._errors import ReadOnlyStateError
+from rxchronos.graph._errors import StateSerializationError
 
 __all__ = [
     "ATOMIC",

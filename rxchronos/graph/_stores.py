@@ -20,13 +20,20 @@ tasks that had not finished. Writing the step's checkpoint deletes them (they ar
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
+from typing import Protocol
+from typing import runtime_checkable
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph._errors import CheckpointStoreError
-from rxchronos.graph._state import decode_branches, decode_writes, freeze_mapping
+from rxchronos.graph._state import decode_branches
+from rxchronos.graph._state import decode_writes
+from rxchronos.graph._state import freeze_mapping
 
 __all__ = [
     "CHECKPOINT_COLUMNS",

@@ -26,22 +26,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 from rxchronos._errors import ArgumentTypeError
-from rxchronos.graph._errors import CheckpointNotFoundError, NodeError
-from rxchronos.graph._events import EventType, RunStatus
-from rxchronos.graph._execution import (
-    RunExecution,
-    SubgraphFailed,
-    SubgraphPaused,
-    Task,
-    _running_task,
-    current_run,
-)
-from rxchronos.graph._state import FrozenDict, freeze, freeze_mapping, merge_update
+from rxchronos.graph._errors import CheckpointNotFoundError
+from rxchronos.graph._errors import NodeError
+from rxchronos.graph._events import EventType
+from rxchronos.graph._events import RunStatus
+from rxchronos.graph._execution import RunExecution
+from rxchronos.graph._execution import SubgraphFailed
+from rxchronos.graph._execution import SubgraphPaused
+from rxchronos.graph._execution import Task
+from rxchronos.graph._execution import _running_task
+from rxchronos.graph._execution import current_run
+from rxchronos.graph._state import FrozenDict
+from rxchronos.graph._state import freeze
+from rxchronos.graph._state import freeze_mapping
+from rxchronos.graph._state import merge_update
 from rxchronos.graph._stores import Checkpoint
 
 if TYPE_CHECKING:

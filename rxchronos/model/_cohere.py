@@ -19,30 +19,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from rxchronos.model._dialect import (
-    StreamParser,
-    as_count,
-    as_list,
-    as_object,
-    as_text,
-    error_info,
-    new_delta,
-    new_tool_call,
-    sampling_fields,
-)
+from rxchronos.model._dialect import StreamParser
+from rxchronos.model._dialect import as_count
+from rxchronos.model._dialect import as_list
+from rxchronos.model._dialect import as_object
+from rxchronos.model._dialect import as_text
+from rxchronos.model._dialect import error_info
+from rxchronos.model._dialect import new_delta
+from rxchronos.model._dialect import new_tool_call
+from rxchronos.model._dialect import sampling_fields
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._http import HTTPRequest
-from rxchronos.model._openai import answer_tool_calls, message_dict
+from rxchronos.model._openai import answer_tool_calls
+from rxchronos.model._openai import message_dict
 from rxchronos.model._operators import ResponseCollector
 from rxchronos.model._provider import HTTPProvider
-from rxchronos.model._types import (
-    ChatRequest,
-    ChatResponse,
-    CitationPart,
-    StopReason,
-    Usage,
-    token_usage,
-)
+from rxchronos.model._types import ChatRequest
+from rxchronos.model._types import ChatResponse
+from rxchronos.model._types import CitationPart
+from rxchronos.model._types import StopReason
+from rxchronos.model._types import Usage
+from rxchronos.model._types import token_usage
 
 __all__ = ["Cohere", "CohereParser"]
 

@@ -30,15 +30,23 @@ Example:
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from abc import ABC
+from abc import abstractmethod
+from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
 from rxchronos._construct import constructor
-from rxchronos._errors import InvalidArgumentError, RxChronosError
-from rxchronos.model._errors import DEFAULT_ERROR_BODY_LIMIT, ProviderStreamError
+from rxchronos._errors import InvalidArgumentError
+from rxchronos._errors import RxChronosError
+from rxchronos.model._errors import DEFAULT_ERROR_BODY_LIMIT
+from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._operators import ResponseCollector
-from rxchronos.model._types import ChatRequest, ChatResponse, Message, Role, ToolCall
+from rxchronos.model._types import ChatRequest
+from rxchronos.model._types import ChatResponse
+from rxchronos.model._types import Message
+from rxchronos.model._types import Role
+from rxchronos.model._types import ToolCall
 
 __all__ = [
     "DATA_ERRORS",

@@ -17,7 +17,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+from typing import Literal
 
 from rxchronos._errors import RxChronosError
 

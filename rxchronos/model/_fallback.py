@@ -27,9 +27,12 @@ from reactivex import abc
 from reactivex.disposable import SerialDisposable
 
 from rxchronos._closable import AsyncClosable
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.model._errors import ProviderError
-from rxchronos.model._types import ChatRequest, ChatResponse, Provider
+from rxchronos.model._types import ChatRequest
+from rxchronos.model._types import ChatResponse
+from rxchronos.model._types import Provider
 
 __all__ = ["FallbackProvider"]
 

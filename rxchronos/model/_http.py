@@ -38,36 +38,42 @@ import asyncio
 import contextlib
 import json
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from time import time
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any
+from typing import Literal
+from typing import NamedTuple
+from typing import TypeVar
 
 import aiohttp
 from yarl import URL
 
-from rxchronos._errors import ArgumentTypeError, FrameTooLargeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import FrameTooLargeError
+from rxchronos._errors import InvalidArgumentError
 from rxchronos._ndjson import DEFAULT_MAX_SIZE
-from rxchronos.model._dialect import (
-    DATA_ERRORS,
-    MalformedData,
-    StreamParser,
-    error_info,
-    load_json,
-)
-from rxchronos.model._errors import (
-    IncompleteStreamError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderHTTPError,
-    ProviderRedirectError,
-    ProviderStreamError,
-    ProviderTimeoutError,
-)
+from rxchronos.model._dialect import DATA_ERRORS
+from rxchronos.model._dialect import MalformedData
+from rxchronos.model._dialect import StreamParser
+from rxchronos.model._dialect import error_info
+from rxchronos.model._dialect import load_json
+from rxchronos.model._errors import IncompleteStreamError
+from rxchronos.model._errors import ProviderConnectionError
+from rxchronos.model._errors import ProviderError
+from rxchronos.model._errors import ProviderHTTPError
+from rxchronos.model._errors import ProviderRedirectError
+from rxchronos.model._errors import ProviderStreamError
+from rxchronos.model._errors import ProviderTimeoutError
 from rxchronos.model._operators import ResponseCollector
 from rxchronos.model._types import ChatResponse
-from rxchronos.sse import NDJSONSplitter, ServerSentEvent, SSEDecoder
+from rxchronos.sse import NDJSONSplitter
+from rxchronos.sse import ServerSentEvent
+from rxchronos.sse import SSEDecoder
 
 __all__ = [
     "Framing",

@@ -32,32 +32,30 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 from urllib.parse import urlsplit
 
-from rxchronos.model._dialect import (
-    StreamParser,
-    as_count,
-    as_list,
-    as_object,
-    as_text,
-    new_tool_call,
-    sampling_fields,
-    tool_names,
-    whole_answer,
-)
+from rxchronos.model._dialect import StreamParser
+from rxchronos.model._dialect import as_count
+from rxchronos.model._dialect import as_list
+from rxchronos.model._dialect import as_object
+from rxchronos.model._dialect import as_text
+from rxchronos.model._dialect import new_tool_call
+from rxchronos.model._dialect import sampling_fields
+from rxchronos.model._dialect import tool_names
+from rxchronos.model._dialect import whole_answer
 from rxchronos.model._errors import ProviderConfigError
-from rxchronos.model._http import Framing, HTTPRequest
+from rxchronos.model._http import Framing
+from rxchronos.model._http import HTTPRequest
 from rxchronos.model._provider import HTTPProvider
-from rxchronos.model._types import (
-    ChatRequest,
-    ChatResponse,
-    Message,
-    Role,
-    StopReason,
-    ToolCall,
-    token_usage,
-)
+from rxchronos.model._types import ChatRequest
+from rxchronos.model._types import ChatResponse
+from rxchronos.model._types import Message
+from rxchronos.model._types import Role
+from rxchronos.model._types import StopReason
+from rxchronos.model._types import ToolCall
+from rxchronos.model._types import token_usage
 
 __all__ = ["Ollama", "OllamaParser", "chat_body", "ollama_base_url", "parse_chat"]
 

@@ -39,38 +39,39 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, ClassVar, Unpack
+from typing import Any
+from typing import ClassVar
+from typing import Unpack
 
-from rxchronos.model._dialect import (
-    MalformedData,
-    StreamParser,
-    answered_call_id,
-    as_count,
-    as_list,
-    as_object,
-    as_text,
-    error_info,
-    new_delta,
-    new_tool_call,
-    sampling_fields,
-)
-from rxchronos.model._errors import ProviderConfigError, ProviderStreamError
+from rxchronos.model._dialect import MalformedData
+from rxchronos.model._dialect import StreamParser
+from rxchronos.model._dialect import answered_call_id
+from rxchronos.model._dialect import as_count
+from rxchronos.model._dialect import as_list
+from rxchronos.model._dialect import as_object
+from rxchronos.model._dialect import as_text
+from rxchronos.model._dialect import error_info
+from rxchronos.model._dialect import new_delta
+from rxchronos.model._dialect import new_tool_call
+from rxchronos.model._dialect import sampling_fields
+from rxchronos.model._errors import ProviderConfigError
+from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._http import HTTPRequest
 from rxchronos.model._operators import ResponseCollector
-from rxchronos.model._provider import HTTPOptions, HTTPProvider, check_azure_resource
+from rxchronos.model._provider import HTTPOptions
+from rxchronos.model._provider import HTTPProvider
+from rxchronos.model._provider import check_azure_resource
 from rxchronos.model._responses import annotation_citation
-from rxchronos.model._types import (
-    ChatRequest,
-    ChatResponse,
-    CitationPart,
-    ContentPart,
-    Message,
-    Role,
-    StopReason,
-    ToolCall,
-    Usage,
-    token_usage,
-)
+from rxchronos.model._types import ChatRequest
+from rxchronos.model._types import ChatResponse
+from rxchronos.model._types import CitationPart
+from rxchronos.model._types import ContentPart
+from rxchronos.model._types import Message
+from rxchronos.model._types import Role
+from rxchronos.model._types import StopReason
+from rxchronos.model._types import ToolCall
+from rxchronos.model._types import Usage
+from rxchronos.model._types import token_usage
 
 __all__ = [
     "VLLM",

@@ -29,32 +29,36 @@ Example:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
 from itertools import pairwise
-from typing import Any, Self, TypeVar, cast
+from typing import Any
+from typing import Self
+from typing import TypeVar
+from typing import cast
 
 import reactivex
 from pydantic import BaseModel
 from reactivex import abc
 from reactivex import operators as ops
-from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
+from reactivex.disposable import CompositeDisposable
+from reactivex.disposable import Disposable
+from reactivex.disposable import SerialDisposable
 from reactivex.scheduler import TimeoutScheduler
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from rxchronos._errors import InvalidArgumentError
 from rxchronos._tap import current_tap
-from rxchronos.model._types import (
-    ChatResponse,
-    CitationPart,
-    ContentPart,
-    ReasoningPart,
-    ServerToolCallPart,
-    ServerToolResultPart,
-    StopReason,
-    TextPart,
-    ToolCall,
-    Usage,
-)
+from rxchronos.model._types import ChatResponse
+from rxchronos.model._types import CitationPart
+from rxchronos.model._types import ContentPart
+from rxchronos.model._types import ReasoningPart
+from rxchronos.model._types import ServerToolCallPart
+from rxchronos.model._types import ServerToolResultPart
+from rxchronos.model._types import StopReason
+from rxchronos.model._types import TextPart
+from rxchronos.model._types import ToolCall
+from rxchronos.model._types import Usage
 
 __all__ = [
     "ResponseCollector",

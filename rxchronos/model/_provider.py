@@ -31,40 +31,45 @@ Example:
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
+from abc import ABC
+from abc import abstractmethod
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, ClassVar, Self, Unpack
+from typing import Any
+from typing import ClassVar
+from typing import Self
+from typing import Unpack
 
 import aiohttp
 import reactivex
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict
+from pydantic import TypeAdapter
+from pydantic import ValidationError
 from typing_extensions import TypedDict  # pydantic reads a TypedDict from here before 3.12
 
 from rxchronos._closable import AsyncClosable
-from rxchronos._errors import ArgumentTypeError, validation_problems
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import validation_problems
 from rxchronos._ndjson import DEFAULT_MAX_SIZE
 from rxchronos.aio import from_producer
 from rxchronos.model._dialect import StreamParser
-from rxchronos.model._errors import (
-    DEFAULT_ERROR_BODY_LIMIT,
-    ProviderConfigError,
-    ProviderError,
-    ProviderStreamError,
-)
-from rxchronos.model._http import (
-    Framing,
-    HTTPRequest,
-    RetryPolicy,
-    SessionSource,
-    Timeouts,
-    post,
-    read_stream,
-    read_whole,
-    with_retries,
-)
-from rxchronos.model._operators import ResponseCollector, tapped
-from rxchronos.model._types import ChatRequest, ChatResponse
+from rxchronos.model._errors import DEFAULT_ERROR_BODY_LIMIT
+from rxchronos.model._errors import ProviderConfigError
+from rxchronos.model._errors import ProviderError
+from rxchronos.model._errors import ProviderStreamError
+from rxchronos.model._http import Framing
+from rxchronos.model._http import HTTPRequest
+from rxchronos.model._http import RetryPolicy
+from rxchronos.model._http import SessionSource
+from rxchronos.model._http import Timeouts
+from rxchronos.model._http import post
+from rxchronos.model._http import read_stream
+from rxchronos.model._http import read_whole
+from rxchronos.model._http import with_retries
+from rxchronos.model._operators import ResponseCollector
+from rxchronos.model._operators import tapped
+from rxchronos.model._types import ChatRequest
+from rxchronos.model._types import ChatResponse
 
 __all__ = ["HTTPOptions", "HTTPProvider", "check_azure_resource", "require_key"]
 

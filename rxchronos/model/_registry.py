@@ -16,27 +16,28 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.model._anthropic import Anthropic
 from rxchronos.model._cohere import Cohere
 from rxchronos.model._errors import ProviderConfigError
 from rxchronos.model._gemini import Gemini
-from rxchronos.model._ollama import Ollama, ollama_base_url
-from rxchronos.model._openai import (
-    VLLM,
-    AzureOpenAI,
-    DeepSeek,
-    Fireworks,
-    Groq,
-    Mistral,
-    OpenAI,
-    OpenRouter,
-    Perplexity,
-    Together,
-)
+from rxchronos.model._ollama import Ollama
+from rxchronos.model._ollama import ollama_base_url
+from rxchronos.model._openai import VLLM
+from rxchronos.model._openai import AzureOpenAI
+from rxchronos.model._openai import DeepSeek
+from rxchronos.model._openai import Fireworks
+from rxchronos.model._openai import Groq
+from rxchronos.model._openai import Mistral
+from rxchronos.model._openai import OpenAI
+from rxchronos.model._openai import OpenRouter
+from rxchronos.model._openai import Perplexity
+from rxchronos.model._openai import Together
 from rxchronos.model._responses import OpenAIResponses
 from rxchronos.model._scripted import ScriptedProvider
 from rxchronos.model._types import Provider

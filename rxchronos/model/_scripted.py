@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import reactivex
@@ -37,21 +39,21 @@ from reactivex import abc
 from reactivex.disposable import Disposable
 
 from rxchronos._closable import AsyncClosable
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.aio import from_producer
-from rxchronos.model._operators import ResponseCollector, tapped
-from rxchronos.model._types import (
-    PART_CLASSES,
-    ChatRequest,
-    ChatResponse,
-    ContentPart,
-    ReasoningPart,
-    Role,
-    StopReason,
-    TextPart,
-    ToolCall,
-    Usage,
-)
+from rxchronos.model._operators import ResponseCollector
+from rxchronos.model._operators import tapped
+from rxchronos.model._types import PART_CLASSES
+from rxchronos.model._types import ChatRequest
+from rxchronos.model._types import ChatResponse
+from rxchronos.model._types import ContentPart
+from rxchronos.model._types import ReasoningPart
+from rxchronos.model._types import Role
+from rxchronos.model._types import StopReason
+from rxchronos.model._types import TextPart
+from rxchronos.model._types import ToolCall
+from rxchronos.model._types import Usage
 
 __all__ = ["ScriptedProvider", "ScriptedReply"]
 

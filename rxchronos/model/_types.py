@@ -49,17 +49,20 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from types import TracebackType
-from typing import Annotated, Any, Literal, Protocol, Self, runtime_checkable
+from typing import Annotated
+from typing import Any
+from typing import Literal
+from typing import Protocol
+from typing import Self
+from typing import runtime_checkable
 
 import reactivex
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-    model_validator,
-)
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import SerializerFunctionWrapHandler
+from pydantic import model_serializer
+from pydantic import model_validator
 
 from rxchronos.model._errors import ToolArgumentsError
 

@@ -23,9 +23,14 @@ Example:
 
 from __future__ import annotations
 
-from rxchronos.notebook._graph import GraphPicture, HasMermaid, graph_picture, show_graph
+from rxchronos.notebook._graph import GraphPicture
+from rxchronos.notebook._graph import HasMermaid
+from rxchronos.notebook._graph import graph_picture
+from rxchronos.notebook._graph import show_graph
 from rxchronos.notebook._ipython import NotebookExtraMissingError
-from rxchronos.notebook._live import LiveView, live, live_views
+from rxchronos.notebook._live import LiveView
+from rxchronos.notebook._live import live
+from rxchronos.notebook._live import live_views
 from rxchronos.notebook._svg import SVGPicture
 from rxchronos.notebook._timeline import timeline
 

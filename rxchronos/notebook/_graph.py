@@ -11,13 +11,24 @@ from __future__ import annotations
 
 from html import escape
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.notebook._ipython import ipython_display
-from rxchronos.notebook._layout import BOX_H, PAD, Layout, Point, layout
-from rxchronos.notebook._mermaid import Flowchart, FlowEdge, parse_flowchart
-from rxchronos.notebook._svg import FONT, SVGPicture, attr, text_width
+from rxchronos.notebook._layout import BOX_H
+from rxchronos.notebook._layout import PAD
+from rxchronos.notebook._layout import Layout
+from rxchronos.notebook._layout import Point
+from rxchronos.notebook._layout import layout
+from rxchronos.notebook._mermaid import Flowchart
+from rxchronos.notebook._mermaid import FlowEdge
+from rxchronos.notebook._mermaid import parse_flowchart
+from rxchronos.notebook._svg import FONT
+from rxchronos.notebook._svg import SVGPicture
+from rxchronos.notebook._svg import attr
+from rxchronos.notebook._svg import text_width
 
 __all__ = ["GraphPicture", "HasMermaid", "graph_picture", "show_graph"]
 

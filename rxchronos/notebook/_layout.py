@@ -13,9 +13,11 @@ is laid out in the innermost block holding both, between the boxes that hold its
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
-from rxchronos.notebook._mermaid import Flowchart, FlowEdge
+from rxchronos.notebook._mermaid import Flowchart
+from rxchronos.notebook._mermaid import FlowEdge
 from rxchronos.notebook._svg import text_width
 
 __all__ = ["BOX_H", "PAD", "Box", "Layout", "Point", "layout"]

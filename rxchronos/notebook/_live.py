@@ -19,7 +19,8 @@ from typing import Any
 import reactivex
 from reactivex import abc
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.notebook._ipython import ipython_display
 
 __all__ = ["LiveView", "live", "live_views"]

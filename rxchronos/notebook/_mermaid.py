@@ -10,7 +10,8 @@ and dotted arrows ``-.->`` (conditional edges) with an optional ``|label|``, ``s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Literal
 
 from rxchronos._errors import InvalidArgumentError

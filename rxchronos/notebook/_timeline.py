@@ -13,14 +13,20 @@ get lanes under the lane of the subgraph's node, indented; the runs of one node 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
-from rxchronos.notebook._svg import FONT, SVGPicture, attr, text_width
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
+from rxchronos.notebook._svg import FONT
+from rxchronos.notebook._svg import SVGPicture
+from rxchronos.notebook._svg import attr
+from rxchronos.notebook._svg import text_width
 
 __all__ = ["timeline"]
 

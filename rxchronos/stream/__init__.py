@@ -12,29 +12,26 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 from rxchronos._queue import Overflow
 from rxchronos.stream._broker import Broker
 from rxchronos.stream._client import sse_client
-from rxchronos.stream._errors import (
-    BrokerClosedError,
-    BrokerError,
-    BrokerUnavailableError,
-    SSEClientError,
-    SSEConnectionError,
-    SSEHTTPError,
-    SSEProtocolError,
-    SubscriberError,
-)
+from rxchronos.stream._errors import BrokerClosedError
+from rxchronos.stream._errors import BrokerError
+from rxchronos.stream._errors import BrokerUnavailableError
+from rxchronos.stream._errors import SSEClientError
+from rxchronos.stream._errors import SSEConnectionError
+from rxchronos.stream._errors import SSEHTTPError
+from rxchronos.stream._errors import SSEProtocolError
+from rxchronos.stream._errors import SubscriberError
 from rxchronos.stream._event import Event
-from rxchronos.stream._protocol import (
-    BrokerProtocol,
-    BrokerStats,
-    Control,
-    SSESource,
-    SubscriberStats,
-)
+from rxchronos.stream._protocol import BrokerProtocol
+from rxchronos.stream._protocol import BrokerStats
+from rxchronos.stream._protocol import Control
+from rxchronos.stream._protocol import SSESource
+from rxchronos.stream._protocol import SubscriberStats
 from rxchronos.stream._serve import StreamOptions
 
 if TYPE_CHECKING:

@@ -23,9 +23,12 @@ import asyncio
 import concurrent.futures
 import threading
 from abc import abstractmethod
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections import OrderedDict
+from collections import deque
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
+from typing import TypeVar
 
 import reactivex
 from reactivex import abc
@@ -35,11 +38,19 @@ from reactivex.subject import Subject
 from rxchronos._closable import AsyncClosable
 from rxchronos._errors import ArgumentTypeError
 from rxchronos._queue import Overflow
-from rxchronos.stream._errors import BrokerClosedError, BrokerError, SubscriberError
-from rxchronos.stream._event import Event, check_client, check_topic, normalise_topics
-from rxchronos.stream._protocol import BrokerStats, Control, SubscriberStats
+from rxchronos.stream._errors import BrokerClosedError
+from rxchronos.stream._errors import BrokerError
+from rxchronos.stream._errors import SubscriberError
+from rxchronos.stream._event import Event
+from rxchronos.stream._event import check_client
+from rxchronos.stream._event import check_topic
+from rxchronos.stream._event import normalise_topics
+from rxchronos.stream._protocol import BrokerStats
+from rxchronos.stream._protocol import Control
+from rxchronos.stream._protocol import SubscriberStats
 from rxchronos.stream._replay import Journal
-from rxchronos.stream._serve import FrameSink, check_overflow
+from rxchronos.stream._serve import FrameSink
+from rxchronos.stream._serve import check_overflow
 from rxchronos.stream.web import SSERoutes
 
 __all__ = ["BaseBroker", "Broker", "LoopAffinity", "Subscriptions", "check_control"]

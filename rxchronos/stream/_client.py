@@ -10,16 +10,22 @@ HTTP 204 ends the stream (a finished run); any other status but 200 is an error.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
+from collections.abc import Mapping
 
 import aiohttp
 import reactivex
 from yarl import URL
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
 from rxchronos.aio import from_async_iterable
-from rxchronos.sse import DEFAULT_MAX_SIZE, ServerSentEvent, SSEDecoder
-from rxchronos.stream._errors import SSEConnectionError, SSEHTTPError, SSEProtocolError
+from rxchronos.sse import DEFAULT_MAX_SIZE
+from rxchronos.sse import ServerSentEvent
+from rxchronos.sse import SSEDecoder
+from rxchronos.stream._errors import SSEConnectionError
+from rxchronos.stream._errors import SSEHTTPError
+from rxchronos.stream._errors import SSEProtocolError
 
 __all__ = ["sse_client"]
 

@@ -10,16 +10,23 @@ frontend protocols of [rxchronos.ui][] send), cut out of that JSON rather than e
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
 import pydantic_core
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import PrivateAttr
+from pydantic import field_validator
 
 from rxchronos._construct import constructor
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
 
 __all__ = [
     "RESERVED_EVENT_NAMES",

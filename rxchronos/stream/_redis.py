@@ -34,31 +34,38 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable
+from collections.abc import Iterable
+from datetime import UTC
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
 import reactivex
-from reactivex import Observer, abc
+from reactivex import Observer
+from reactivex import abc
 from reactivex.disposable import Disposable
 from yarl import URL
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
 from rxchronos._queue import Overflow
 from rxchronos.aio import from_producer
-from rxchronos.stream._broker import BaseBroker, check_control
-from rxchronos.stream._errors import BrokerClosedError, BrokerUnavailableError
-from rxchronos.stream._event import (
-    Event,
-    check_client,
-    check_topic,
-    event_from_payload,
-    normalise_topics,
-    stamp_event,
-)
-from rxchronos.stream._protocol import BrokerStats, Control
-from rxchronos.stream._replay import new_epoch, parse_event_id, reset_event
+from rxchronos.stream._broker import BaseBroker
+from rxchronos.stream._broker import check_control
+from rxchronos.stream._errors import BrokerClosedError
+from rxchronos.stream._errors import BrokerUnavailableError
+from rxchronos.stream._event import Event
+from rxchronos.stream._event import check_client
+from rxchronos.stream._event import check_topic
+from rxchronos.stream._event import event_from_payload
+from rxchronos.stream._event import normalise_topics
+from rxchronos.stream._event import stamp_event
+from rxchronos.stream._protocol import BrokerStats
+from rxchronos.stream._protocol import Control
+from rxchronos.stream._replay import new_epoch
+from rxchronos.stream._replay import parse_event_id
+from rxchronos.stream._replay import reset_event
 
 try:
     import redis.asyncio as aioredis

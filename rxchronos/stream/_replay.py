@@ -23,8 +23,11 @@ from collections.abc import Collection
 from itertools import islice
 from typing import NamedTuple
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError
-from rxchronos.stream._event import Event, check_topic, stamp_event
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
+from rxchronos.stream._event import Event
+from rxchronos.stream._event import check_topic
+from rxchronos.stream._event import stamp_event
 
 __all__ = ["EventIds", "Journal", "ParsedId", "ReplayBuffer", "parse_event_id", "reset_event"]
 

@@ -42,18 +42,28 @@ import dataclasses
 import inspect
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Generator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from reactivex import abc
 
-from rxchronos._errors import ArgumentTypeError, InvalidArgumentError, SlowConsumerError
-from rxchronos._queue import BoundedQueue, Overflow, check_bounds
-from rxchronos.sse import encode_comment, encode_event
+from rxchronos._errors import ArgumentTypeError
+from rxchronos._errors import InvalidArgumentError
+from rxchronos._errors import SlowConsumerError
+from rxchronos._queue import BoundedQueue
+from rxchronos._queue import Overflow
+from rxchronos._queue import check_bounds
+from rxchronos.sse import encode_comment
+from rxchronos.sse import encode_event
 from rxchronos.stream._errors import BrokerUnavailableError
-from rxchronos.stream._event import Event, stamp_event
+from rxchronos.stream._event import Event
+from rxchronos.stream._event import stamp_event
 from rxchronos.stream._protocol import SubscriberStats
 
 __all__ = [

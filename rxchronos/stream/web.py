@@ -26,7 +26,10 @@ response headers are written is normal: one debug-level log line, no traceback.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 import reactivex
@@ -35,9 +38,13 @@ from reactivex import abc
 
 from rxchronos._errors import ArgumentTypeError
 from rxchronos._queue import Overflow
-from rxchronos.stream._event import check_client, normalise_topics
+from rxchronos.stream._event import check_client
+from rxchronos.stream._event import normalise_topics
 from rxchronos.stream._protocol import SSESource
-from rxchronos.stream._serve import FrameSink, StreamOptions, open_connections, serve
+from rxchronos.stream._serve import FrameSink
+from rxchronos.stream._serve import StreamOptions
+from rxchronos.stream._serve import open_connections
+from rxchronos.stream._serve import serve
 
 __all__ = [
     "Authorize",

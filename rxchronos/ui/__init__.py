@@ -19,11 +19,16 @@ Example:
 
 from __future__ import annotations
 
-from rxchronos.ui._ag_ui import CITATION_EVENT, to_ag_ui
-from rxchronos.ui._ag_ui_route import ReopenedRun, add_ag_ui_route
+from rxchronos.ui._ag_ui import CITATION_EVENT
+from rxchronos.ui._ag_ui import to_ag_ui
+from rxchronos.ui._ag_ui_route import ReopenedRun
+from rxchronos.ui._ag_ui_route import add_ag_ui_route
 from rxchronos.ui._chat_route import add_chat_route
-from rxchronos.ui._tool_result import TOOL_RESULT_EVENT, report_tool_result
-from rxchronos.ui._ui_stream import UI_MESSAGE_STREAM_HEADERS, UIPart, to_ui_message_stream
+from rxchronos.ui._tool_result import TOOL_RESULT_EVENT
+from rxchronos.ui._tool_result import report_tool_result
+from rxchronos.ui._ui_stream import UI_MESSAGE_STREAM_HEADERS
+from rxchronos.ui._ui_stream import UIPart
+from rxchronos.ui._ui_stream import to_ui_message_stream
 
 __all__ = [
     "CITATION_EVENT",

@@ -39,42 +39,44 @@ The content parts of an answer, and why they take these events:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 import jsonpatch
 import reactivex
-from ag_ui.core import (
-    BaseEvent,
-    CustomEvent,
-    Interrupt,
-    ReasoningEndEvent,
-    ReasoningMessageContentEvent,
-    ReasoningMessageEndEvent,
-    ReasoningMessageStartEvent,
-    ReasoningStartEvent,
-    RunErrorEvent,
-    RunFinishedCancelledOutcome,
-    RunFinishedEvent,
-    RunFinishedInterruptOutcome,
-    RunStartedEvent,
-    StateDeltaEvent,
-    StateSnapshotEvent,
-    StepFinishedEvent,
-    StepStartedEvent,
-    TextMessageContentEvent,
-    TextMessageEndEvent,
-    TextMessageStartEvent,
-    ToolCallArgsEvent,
-    ToolCallEndEvent,
-    ToolCallResultEvent,
-    ToolCallStartEvent,
-)
+from ag_ui.core import BaseEvent
+from ag_ui.core import CustomEvent
+from ag_ui.core import Interrupt
+from ag_ui.core import ReasoningEndEvent
+from ag_ui.core import ReasoningMessageContentEvent
+from ag_ui.core import ReasoningMessageEndEvent
+from ag_ui.core import ReasoningMessageStartEvent
+from ag_ui.core import ReasoningStartEvent
+from ag_ui.core import RunErrorEvent
+from ag_ui.core import RunFinishedCancelledOutcome
+from ag_ui.core import RunFinishedEvent
+from ag_ui.core import RunFinishedInterruptOutcome
+from ag_ui.core import RunStartedEvent
+from ag_ui.core import StateDeltaEvent
+from ag_ui.core import StateSnapshotEvent
+from ag_ui.core import StepFinishedEvent
+from ag_ui.core import StepStartedEvent
+from ag_ui.core import TextMessageContentEvent
+from ag_ui.core import TextMessageEndEvent
+from ag_ui.core import TextMessageStartEvent
+from ag_ui.core import ToolCallArgsEvent
+from ag_ui.core import ToolCallEndEvent
+from ag_ui.core import ToolCallResultEvent
+from ag_ui.core import ToolCallStartEvent
 
 from rxchronos._construct import constructor
 from rxchronos._errors import ArgumentTypeError
-from rxchronos.ui._translate import Say, new_id, spoken
+from rxchronos.ui._translate import Say
+from rxchronos.ui._translate import new_id
+from rxchronos.ui._translate import spoken
 
 __all__ = ["CITATION_EVENT", "interrupt_id", "to_ag_ui", "trusted", "wire"]
 

@@ -19,19 +19,25 @@ from aiohttp import web
 
 from rxchronos._errors import validation_problems
 from rxchronos.graph import Runner
-from rxchronos.model import (
-    ChatRequest,
-    FunctionDef,
-    Message,
-    Provider,
-    Role,
-    ToolCall,
-    ToolDefinition,
-)
+from rxchronos.model import ChatRequest
+from rxchronos.model import FunctionDef
+from rxchronos.model import Message
+from rxchronos.model import Provider
+from rxchronos.model import Role
+from rxchronos.model import ToolCall
+from rxchronos.model import ToolDefinition
 from rxchronos.stream import BrokerProtocol
-from rxchronos.ui._ag_ui import to_ag_ui, wire
-from rxchronos.ui._chat_route import BadRequest, check_source, graph_reply, read_json
-from rxchronos.ui._resumable import Replies, Reply, Spelling, answering_503, json_error
+from rxchronos.ui._ag_ui import to_ag_ui
+from rxchronos.ui._ag_ui import wire
+from rxchronos.ui._chat_route import BadRequest
+from rxchronos.ui._chat_route import check_source
+from rxchronos.ui._chat_route import graph_reply
+from rxchronos.ui._chat_route import read_json
+from rxchronos.ui._resumable import Replies
+from rxchronos.ui._resumable import Reply
+from rxchronos.ui._resumable import Spelling
+from rxchronos.ui._resumable import answering_503
+from rxchronos.ui._resumable import json_error
 
 __all__ = ["ReopenedRun", "add_ag_ui_route", "ag_ui_messages"]
 

@@ -17,11 +17,19 @@ from aiohttp import web
 
 from rxchronos._errors import ArgumentTypeError
 from rxchronos.graph import Runner
-from rxchronos.model import ChatRequest, Message, Provider, Role, ToolCall
+from rxchronos.model import ChatRequest
+from rxchronos.model import Message
+from rxchronos.model import Provider
+from rxchronos.model import Role
+from rxchronos.model import ToolCall
 from rxchronos.stream import BrokerProtocol
-from rxchronos.ui._resumable import Replies, Spelling, answering_503, json_error
+from rxchronos.ui._resumable import Replies
+from rxchronos.ui._resumable import Spelling
+from rxchronos.ui._resumable import answering_503
+from rxchronos.ui._resumable import json_error
 from rxchronos.ui._translate import new_id
-from rxchronos.ui._ui_stream import UI_MESSAGE_STREAM_HEADERS, to_ui_message_stream
+from rxchronos.ui._ui_stream import UI_MESSAGE_STREAM_HEADERS
+from rxchronos.ui._ui_stream import to_ui_message_stream
 
 __all__ = [
     "add_chat_route",

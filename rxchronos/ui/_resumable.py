@@ -21,28 +21,32 @@ the ends of a stream.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 import pydantic_core
 import reactivex
 from aiohttp import web
 from reactivex import abc
-from reactivex.disposable import Disposable, SingleAssignmentDisposable
+from reactivex.disposable import Disposable
+from reactivex.disposable import SingleAssignmentDisposable
 
 from rxchronos._errors import ArgumentTypeError
-from rxchronos.stream import (
-    Broker,
-    BrokerClosedError,
-    BrokerProtocol,
-    BrokerUnavailableError,
-    Event,
-    StreamOptions,
-)
+from rxchronos.stream import Broker
+from rxchronos.stream import BrokerClosedError
+from rxchronos.stream import BrokerProtocol
+from rxchronos.stream import BrokerUnavailableError
+from rxchronos.stream import Event
+from rxchronos.stream import StreamOptions
 from rxchronos.stream._event import frame_of
 from rxchronos.stream._replay import parse_event_id
-from rxchronos.stream._serve import FrameSink, serve
+from rxchronos.stream._serve import FrameSink
+from rxchronos.stream._serve import serve
 from rxchronos.ui._translate import new_id
 
 __all__ = ["Reopener", "Replies", "Reply", "Spelling", "answering_503", "json_error"]

@@ -24,8 +24,14 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, NamedTuple, Protocol, TypeVar
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
+from typing import NamedTuple
+from typing import Protocol
+from typing import TypeVar
 
 import pydantic
 import pydantic_core
@@ -33,16 +39,16 @@ import reactivex
 from reactivex import abc
 from reactivex.disposable import SingleAssignmentDisposable
 
-from rxchronos._errors import InvalidArgumentError, validation_problems
-from rxchronos.graph import EventType, StreamEvent
-from rxchronos.model import (
-    ChatResponse,
-    CitationPart,
-    ContentPart,
-    ServerToolCallPart,
-    ServerToolResultPart,
-    StopReason,
-)
+from rxchronos._errors import InvalidArgumentError
+from rxchronos._errors import validation_problems
+from rxchronos.graph import EventType
+from rxchronos.graph import StreamEvent
+from rxchronos.model import ChatResponse
+from rxchronos.model import CitationPart
+from rxchronos.model import ContentPart
+from rxchronos.model import ServerToolCallPart
+from rxchronos.model import ServerToolResultPart
+from rxchronos.model import StopReason
 from rxchronos.ui._tool_result import TOOL_RESULT_EVENT
 
 __all__ = [

@@ -22,14 +22,17 @@ collected answer's ``Message.parts`` keep it).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 import reactivex
 
 from rxchronos._errors import ArgumentTypeError
 from rxchronos.model import CitationPart
-from rxchronos.ui._translate import Say, spoken
+from rxchronos.ui._translate import Say
+from rxchronos.ui._translate import spoken
 
 __all__ = ["UI_MESSAGE_STREAM_HEADERS", "UIPart", "to_ui_message_stream"]
 

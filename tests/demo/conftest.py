@@ -4,19 +4,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from aiohttp import web
 from reactivex import operators as ops
 
-from rxchronos.aio import ObservableIterator, to_async_iterator
-from rxchronos.demo import create_app, demo_provider
+from rxchronos.aio import ObservableIterator
+from rxchronos.aio import to_async_iterator
+from rxchronos.demo import create_app
+from rxchronos.demo import demo_provider
 from rxchronos.stream import sse_client
-from tests.demo.workers_cli import DemoWorkers, StartWorkers
-from tests.graph.conftest import pg_schema, postgres_dsn  # noqa: F401
+from tests.demo.workers_cli import DemoWorkers
+from tests.demo.workers_cli import StartWorkers
+from tests.graph.conftest import pg_schema  # noqa: F401
+from tests.graph.conftest import postgres_dsn  # noqa: F401
 
 StartDemo = Callable[..., Awaitable[str]]
 

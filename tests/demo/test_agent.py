@@ -9,9 +9,17 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from rxchronos.demo import build_agent, demo_provider, initial_state, run_once
-from rxchronos.graph import MemoryStore, Runner, RunStatus
-from rxchronos.model import OpenAI, ScriptedProvider, ScriptedReply, ToolCall
+from rxchronos.demo import build_agent
+from rxchronos.demo import demo_provider
+from rxchronos.demo import initial_state
+from rxchronos.demo import run_once
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.graph import RunStatus
+from rxchronos.model import OpenAI
+from rxchronos.model import ScriptedProvider
+from rxchronos.model import ScriptedReply
+from rxchronos.model import ToolCall
 
 
 def _sse(*chunks: dict[str, Any]) -> bytes:

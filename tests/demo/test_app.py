@@ -9,9 +9,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from rxchronos.demo import DEMO_QUESTION, create_app, demo_provider
-from rxchronos.demo._app import _RUNS, STATIC_DIR
-from tests.demo.conftest import StartDemo, read_until, watch
+from rxchronos.demo import DEMO_QUESTION
+from rxchronos.demo import create_app
+from rxchronos.demo import demo_provider
+from rxchronos.demo._app import _RUNS
+from rxchronos.demo._app import STATIC_DIR
+from tests.demo.conftest import StartDemo
+from tests.demo.conftest import read_until
+from tests.demo.conftest import watch
 
 ANSWER_START = "Yes, take the umbrella. The forecast for Paris tomorrow"
 

@@ -16,10 +16,14 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext
+from playwright.async_api import Page
 
-from rxchronos.demo import create_app, demo_provider
-from rxchronos.model import ProviderConnectionError, ScriptedProvider, ScriptedReply
+from rxchronos.demo import create_app
+from rxchronos.demo import demo_provider
+from rxchronos.model import ProviderConnectionError
+from rxchronos.model import ScriptedProvider
+from rxchronos.model import ScriptedReply
 from tests._browser import chromium
 from tests.demo.conftest import demo_server
 

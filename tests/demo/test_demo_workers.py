@@ -19,8 +19,10 @@ from collections.abc import Callable
 
 from rxchronos.demo._app import WORKER_HEADER
 from rxchronos.demo._workers import MAX_RESTARTS
-from tests.demo.workers_cli import WAIT, StartWorkers
-from tests.stream.redis_servers import PrivateRedis, private_redis
+from tests.demo.workers_cli import WAIT
+from tests.demo.workers_cli import StartWorkers
+from tests.stream.redis_servers import PrivateRedis
+from tests.stream.redis_servers import private_redis
 
 TRIES = 500  # new connections made to reach one worker among the others
 

@@ -21,7 +21,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, Page, Response
+from playwright.async_api import BrowserContext
+from playwright.async_api import Page
+from playwright.async_api import Response
 
 from rxchronos.demo._app import WORKER_HEADER
 from tests._browser import chromium

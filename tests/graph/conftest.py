@@ -8,7 +8,8 @@ Without a reachable server the tests that need it skip, unless ``RXCHRONOS_REQUI
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from itertools import count
 
 import pytest

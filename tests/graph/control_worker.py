@@ -20,7 +20,8 @@ import json
 import sys
 from typing import Any
 
-from rxchronos.graph import PostgresStore, Runner
+from rxchronos.graph import PostgresStore
+from rxchronos.graph import Runner
 from rxchronos.stream import RedisBroker
 from tests.graph.helpers import chain
 

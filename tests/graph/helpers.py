@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
+from collections.abc import Mapping
 from itertools import pairwise
 from typing import Any
 
 import pytest
 from reactivex import operators as ops
 
-from rxchronos.graph import (
-    END,
-    CompiledGraph,
-    NodeError,
-    Runner,
-    RunState,
-    RunStatus,
-    StateGraph,
-    StreamEvent,
-)
+from rxchronos.graph import END
+from rxchronos.graph import CompiledGraph
+from rxchronos.graph import NodeError
+from rxchronos.graph import Runner
+from rxchronos.graph import RunState
+from rxchronos.graph import RunStatus
+from rxchronos.graph import StateGraph
+from rxchronos.graph import StreamEvent
 
 
 def kinds(events: list[StreamEvent]) -> list[str]:

@@ -7,21 +7,23 @@ from typing import Any
 
 import pytest
 
-from rxchronos.graph import (
-    END,
-    CheckpointNotFoundError,
-    MemoryStore,
-    NodeError,
-    NothingToResumeError,
-    RoutingError,
-    Runner,
-    RunStatus,
-    SQLiteStore,
-    StateGraph,
-    emit,
-)
+from rxchronos.graph import END
+from rxchronos.graph import CheckpointNotFoundError
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import NodeError
+from rxchronos.graph import NothingToResumeError
+from rxchronos.graph import RoutingError
+from rxchronos.graph import Runner
+from rxchronos.graph import RunStatus
+from rxchronos.graph import SQLiteStore
+from rxchronos.graph import StateGraph
+from rxchronos.graph import emit
 
-from .helpers import approval_graph, linear_graph, node_error, one_node, record
+from .helpers import approval_graph
+from .helpers import linear_graph
+from .helpers import node_error
+from .helpers import one_node
+from .helpers import record
 
 
 @pytest.mark.parametrize(

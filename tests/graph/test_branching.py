@@ -13,22 +13,21 @@ import pytest
 from reactivex import operators as ops
 
 from rxchronos import operators as rxo
-from rxchronos.graph import (
-    END,
-    CompiledGraph,
-    InvalidUpdateError,
-    MemoryStore,
-    NodeError,
-    Runner,
-    Send,
-    SQLiteStore,
-    StateGraph,
-    StreamEvent,
-    add_messages,
-    append,
-)
+from rxchronos.graph import END
+from rxchronos.graph import CompiledGraph
+from rxchronos.graph import InvalidUpdateError
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import NodeError
+from rxchronos.graph import Runner
+from rxchronos.graph import Send
+from rxchronos.graph import SQLiteStore
+from rxchronos.graph import StateGraph
+from rxchronos.graph import StreamEvent
+from rxchronos.graph import add_messages
+from rxchronos.graph import append
 
-from .helpers import collect, record
+from .helpers import collect
+from .helpers import record
 
 
 def sleeper(key: str, delay: float, value: Any) -> Any:

@@ -7,10 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rxchronos.graph import EventPublisher, MemoryStore, Runner, RunStatus, SQLiteStore
-from rxchronos.stream import Broker, Control
+from rxchronos.graph import EventPublisher
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.graph import RunStatus
+from rxchronos.graph import SQLiteStore
+from rxchronos.stream import Broker
+from rxchronos.stream import Control
 
-from .helpers import Hang, approval_graph, chain
+from .helpers import Hang
+from .helpers import approval_graph
+from .helpers import chain
 
 
 async def test_runner_events_reach_broker_subscribers_of_the_session() -> None:

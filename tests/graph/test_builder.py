@@ -5,9 +5,15 @@ from __future__ import annotations
 import pytest
 
 from rxchronos import RxChronosError
-from rxchronos.graph import END, START, GraphValidationError, Runner, StateGraph
+from rxchronos.graph import END
+from rxchronos.graph import START
+from rxchronos.graph import GraphValidationError
+from rxchronos.graph import Runner
+from rxchronos.graph import StateGraph
 
-from .helpers import approval_graph, linear_graph, loop_graph
+from .helpers import approval_graph
+from .helpers import linear_graph
+from .helpers import loop_graph
 
 
 def noop(state: object) -> dict[str, object]:

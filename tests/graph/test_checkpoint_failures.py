@@ -9,18 +9,20 @@ from pathlib import Path
 import pytest
 from reactivex import operators as ops
 
-from rxchronos.graph import (
-    Checkpoint,
-    CheckpointStoreError,
-    MemoryStore,
-    Runner,
-    RunStatus,
-    SQLiteStore,
-    StateSerializationError,
-    StreamEvent,
-)
+from rxchronos.graph import Checkpoint
+from rxchronos.graph import CheckpointStoreError
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.graph import RunStatus
+from rxchronos.graph import SQLiteStore
+from rxchronos.graph import StateSerializationError
+from rxchronos.graph import StreamEvent
 
-from .helpers import approval_graph, assert_failed, kinds, linear_graph, record
+from .helpers import approval_graph
+from .helpers import assert_failed
+from .helpers import kinds
+from .helpers import linear_graph
+from .helpers import record
 
 
 class FailingStore(MemoryStore):

@@ -10,7 +10,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from rxchronos.graph import MemoryStore, Runner, RunStatus
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.graph import RunStatus
 from rxchronos.stream import Broker
 from rxchronos.stream.web import close_streams
 

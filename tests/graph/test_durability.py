@@ -19,7 +19,10 @@ from pathlib import Path
 import pytest
 
 import rxchronos
-from rxchronos.graph import Runner, SessionBusyError, SQLiteStore, StateGraph
+from rxchronos.graph import Runner
+from rxchronos.graph import SessionBusyError
+from rxchronos.graph import SQLiteStore
+from rxchronos.graph import StateGraph
 
 CHILD = """
 import asyncio, json, sys

@@ -11,11 +11,22 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from reactivex import Observable, Observer
+from reactivex import Observable
+from reactivex import Observer
 
-from rxchronos.graph import Checkpoint, MemoryStore, Runner, StateGraph, StreamEvent
+from rxchronos.graph import Checkpoint
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.graph import StateGraph
+from rxchronos.graph import StreamEvent
 
-from .helpers import LINEAR, chain, collect, kinds, linear_graph, path_kinds, record
+from .helpers import LINEAR
+from .helpers import chain
+from .helpers import collect
+from .helpers import kinds
+from .helpers import linear_graph
+from .helpers import path_kinds
+from .helpers import record
 
 
 class Recorder:

@@ -12,16 +12,14 @@ from typing import Any
 
 import pytest
 
-from rxchronos.graph import (
-    CheckpointStoreError,
-    Lease,
-    LeaseStore,
-    MemoryStore,
-    Runner,
-    RunStatus,
-    SessionBusyError,
-    StateGraph,
-)
+from rxchronos.graph import CheckpointStoreError
+from rxchronos.graph import Lease
+from rxchronos.graph import LeaseStore
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.graph import RunStatus
+from rxchronos.graph import SessionBusyError
+from rxchronos.graph import StateGraph
 
 TTL = 0.2  # renewals every 0.05 s
 

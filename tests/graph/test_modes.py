@@ -11,7 +11,11 @@ from reactivex import operators as ops
 
 from rxchronos import operators as rxo
 from rxchronos._tap import current_tap
-from rxchronos.graph import MemoryStore, Runner, StateGraph, emit, stream_mode
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.graph import StateGraph
+from rxchronos.graph import emit
+from rxchronos.graph import stream_mode
 
 
 def graph_with_everything() -> StateGraph:

@@ -9,21 +9,20 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from reactivex import GroupedObservable, Observable
+from reactivex import GroupedObservable
+from reactivex import Observable
 from reactivex import operators as ops
 
 from rxchronos import operators as rxo
-from rxchronos.graph import (
-    MemoryStore,
-    NodeError,
-    Runner,
-    Send,
-    StateGraph,
-    StreamEvent,
-    by_namespace,
-    in_subgraph,
-    top_level,
-)
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import NodeError
+from rxchronos.graph import Runner
+from rxchronos.graph import Send
+from rxchronos.graph import StateGraph
+from rxchronos.graph import StreamEvent
+from rxchronos.graph import by_namespace
+from rxchronos.graph import in_subgraph
+from rxchronos.graph import top_level
 
 from .helpers import collect
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from rxchronos.graph import CheckpointStoreError, PostgresStore, Runner
-from rxchronos.graph._postgres import _MIGRATIONS, SCHEMA_VERSION
+from rxchronos.graph import CheckpointStoreError
+from rxchronos.graph import PostgresStore
+from rxchronos.graph import Runner
+from rxchronos.graph._postgres import _MIGRATIONS
+from rxchronos.graph._postgres import SCHEMA_VERSION
 
 from .helpers import approval_graph
 

@@ -14,24 +14,24 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rxchronos.graph import (
-    CheckpointStoreError,
-    PostgresStore,
-    Runner,
-    RunStatus,
-    SessionBusyError,
-    StateGraph,
-)
+from rxchronos.graph import CheckpointStoreError
+from rxchronos.graph import PostgresStore
+from rxchronos.graph import Runner
+from rxchronos.graph import RunStatus
+from rxchronos.graph import SessionBusyError
+from rxchronos.graph import StateGraph
 
 from ..conftest import skip_or_fail
 from .helpers import chain
-from .test_durability import _crash_when, _run
+from .test_durability import _crash_when
+from .test_durability import _run
 
 CHILD = """
 import asyncio, json, sys

@@ -11,29 +11,25 @@ from typing import Any
 import pytest
 from reactivex import operators as ops
 
-from rxchronos.graph import (
-    END,
-    CheckpointNotFoundError,
-    MemoryStore,
-    NodeError,
-    NothingToResumeError,
-    Runner,
-    RunStatus,
-    SQLiteStore,
-    StateGraph,
-    StateSerializationError,
-)
+from rxchronos.graph import END
+from rxchronos.graph import CheckpointNotFoundError
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import NodeError
+from rxchronos.graph import NothingToResumeError
+from rxchronos.graph import Runner
+from rxchronos.graph import RunStatus
+from rxchronos.graph import SQLiteStore
+from rxchronos.graph import StateGraph
+from rxchronos.graph import StateSerializationError
 
-from .helpers import (
-    approval_graph,
-    assert_failed,
-    chain,
-    collect,
-    kinds,
-    linear_graph,
-    loop_graph,
-    record,
-)
+from .helpers import approval_graph
+from .helpers import assert_failed
+from .helpers import chain
+from .helpers import collect
+from .helpers import kinds
+from .helpers import linear_graph
+from .helpers import loop_graph
+from .helpers import record
 
 
 async def test_resume_runs_the_interrupt_node_and_does_not_pause_again() -> None:

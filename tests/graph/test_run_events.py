@@ -10,30 +10,26 @@ from typing import Any
 
 import pytest
 
-from rxchronos.graph import (
-    END,
-    EventType,
-    GraphRecursionError,
-    MemoryStore,
-    NodeError,
-    Runner,
-    RunStatus,
-    StateGraph,
-    StreamEvent,
-    emit,
-)
+from rxchronos.graph import END
+from rxchronos.graph import EventType
+from rxchronos.graph import GraphRecursionError
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import NodeError
+from rxchronos.graph import Runner
+from rxchronos.graph import RunStatus
+from rxchronos.graph import StateGraph
+from rxchronos.graph import StreamEvent
+from rxchronos.graph import emit
 
-from .helpers import (
-    LINEAR,
-    approval_graph,
-    chain,
-    kinds,
-    linear_graph,
-    loop_graph,
-    one_node,
-    path_kinds,
-    record,
-)
+from .helpers import LINEAR
+from .helpers import approval_graph
+from .helpers import chain
+from .helpers import kinds
+from .helpers import linear_graph
+from .helpers import loop_graph
+from .helpers import one_node
+from .helpers import path_kinds
+from .helpers import record
 
 LINEAR_KINDS = path_kinds(*LINEAR)
 

@@ -11,20 +11,19 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rxchronos.graph import (
-    Checkpoint,
-    CheckpointStoreError,
-    Runner,
-    SQLiteStore,
-    StateSerializationError,
-)
+from rxchronos.graph import Checkpoint
+from rxchronos.graph import CheckpointStoreError
+from rxchronos.graph import Runner
+from rxchronos.graph import SQLiteStore
+from rxchronos.graph import StateSerializationError
 
 from .helpers import one_node
 

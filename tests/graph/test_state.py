@@ -9,8 +9,12 @@ from typing import Any
 
 import pytest
 
-from rxchronos.graph import GraphError, ReadOnlyStateError
-from rxchronos.graph._state import FrozenDict, FrozenList, freeze, freeze_mapping
+from rxchronos.graph import GraphError
+from rxchronos.graph import ReadOnlyStateError
+from rxchronos.graph._state import FrozenDict
+from rxchronos.graph._state import FrozenList
+from rxchronos.graph._state import freeze
+from rxchronos.graph._state import freeze_mapping
 
 MUTATIONS = [
     lambda v: v["d"].__setitem__("k", 1),
@@ -68,7 +72,9 @@ def test_the_error_names_the_key_and_how_to_change_state(
 
 
 async def test_a_node_that_mutates_its_state_fails_with_the_typed_error() -> None:
-    from rxchronos.graph import NodeError, Runner, StateGraph
+    from rxchronos.graph import NodeError
+    from rxchronos.graph import Runner
+    from rxchronos.graph import StateGraph
 
     def mutate(state: Any) -> None:
         state["items"].append(1)

@@ -13,32 +13,41 @@ from __future__ import annotations
 import asyncio
 import operator
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, closing
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from contextlib import asynccontextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rxchronos.graph import (
-    Checkpoint,
-    CheckpointStore,
-    CheckpointStoreError,
-    LeaseStore,
-    MemoryStore,
-    NodeError,
-    PendingWritesStore,
-    PostgresStore,
-    Runner,
-    RunStatus,
-    SessionBusyError,
-    SQLiteStore,
-    StateGraph,
-    StateSerializationError,
-)
+from rxchronos.graph import Checkpoint
+from rxchronos.graph import CheckpointStore
+from rxchronos.graph import CheckpointStoreError
+from rxchronos.graph import LeaseStore
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import NodeError
+from rxchronos.graph import PendingWritesStore
+from rxchronos.graph import PostgresStore
+from rxchronos.graph import Runner
+from rxchronos.graph import RunStatus
+from rxchronos.graph import SessionBusyError
+from rxchronos.graph import SQLiteStore
+from rxchronos.graph import StateGraph
+from rxchronos.graph import StateSerializationError
 
-from .helpers import Hang, approval_graph, assert_failed, chain, linear_graph, loop_graph, one_node
+from .helpers import Hang
+from .helpers import approval_graph
+from .helpers import assert_failed
+from .helpers import chain
+from .helpers import linear_graph
+from .helpers import loop_graph
+from .helpers import one_node
 from .helpers import record as record_events
 
 StoreOpener = Callable[[], AbstractAsyncContextManager[Any]]

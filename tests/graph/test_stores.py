@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from rxchronos.graph import (
-    Checkpoint,
-    CheckpointStoreError,
-    Runner,
-    SQLiteStore,
-    StateSerializationError,
-)
+from rxchronos.graph import Checkpoint
+from rxchronos.graph import CheckpointStoreError
+from rxchronos.graph import Runner
+from rxchronos.graph import SQLiteStore
+from rxchronos.graph import StateSerializationError
 
-from .helpers import assert_failed, one_node, record
+from .helpers import assert_failed
+from .helpers import one_node
+from .helpers import record
 
 
 def checkpoint(cid: str, session: str, step: int, **state: object) -> Checkpoint:

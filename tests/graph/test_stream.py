@@ -12,31 +12,27 @@ from reactivex import operators as ops
 
 from rxchronos import NoRunningLoopError
 from rxchronos import operators as rxo
-from rxchronos.graph import (
-    MemoryStore,
-    NodeError,
-    RunCancelledError,
-    Runner,
-    RunStatus,
-    StateGraph,
-    StreamEvent,
-    emit,
-)
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import NodeError
+from rxchronos.graph import RunCancelledError
+from rxchronos.graph import Runner
+from rxchronos.graph import RunStatus
+from rxchronos.graph import StateGraph
+from rxchronos.graph import StreamEvent
+from rxchronos.graph import emit
 
-from .helpers import (
-    LINEAR,
-    Hang,
-    approval_graph,
-    chain,
-    collect,
-    fail_on,
-    kinds,
-    linear_graph,
-    no_other_tasks,
-    one_node,
-    path_kinds,
-    record,
-)
+from .helpers import LINEAR
+from .helpers import Hang
+from .helpers import approval_graph
+from .helpers import chain
+from .helpers import collect
+from .helpers import fail_on
+from .helpers import kinds
+from .helpers import linear_graph
+from .helpers import no_other_tasks
+from .helpers import one_node
+from .helpers import path_kinds
+from .helpers import record
 
 
 async def test_stream_is_cold_and_runs_once_per_subscription() -> None:

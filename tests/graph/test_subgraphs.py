@@ -11,21 +11,20 @@ from typing import Any
 
 import pytest
 
-from rxchronos.graph import (
-    CheckpointStore,
-    MemoryStore,
-    NodeError,
-    NothingToResumeError,
-    PostgresStore,
-    Runner,
-    RunStatus,
-    Send,
-    SQLiteStore,
-    StateGraph,
-    subgraph_session_id,
-)
+from rxchronos.graph import CheckpointStore
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import NodeError
+from rxchronos.graph import NothingToResumeError
+from rxchronos.graph import PostgresStore
+from rxchronos.graph import Runner
+from rxchronos.graph import RunStatus
+from rxchronos.graph import Send
+from rxchronos.graph import SQLiteStore
+from rxchronos.graph import StateGraph
+from rxchronos.graph import subgraph_session_id
 
-from .helpers import collect, record
+from .helpers import collect
+from .helpers import record
 
 
 def research() -> StateGraph:

@@ -15,16 +15,20 @@ from reactivex.disposable import Disposable
 import rxchronos.model
 from rxchronos import operators as rxo
 from rxchronos._tap import current_tap
-from rxchronos.graph import (
-    EventPublisher,
-    MemoryStore,
-    NodeError,
-    Runner,
-    StateGraph,
-    StreamEvent,
-)
+from rxchronos.graph import EventPublisher
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import NodeError
+from rxchronos.graph import Runner
+from rxchronos.graph import StateGraph
+from rxchronos.graph import StreamEvent
 
-from .helpers import Hang, approval_graph, fail_on, kinds, linear_graph, one_node, record
+from .helpers import Hang
+from .helpers import approval_graph
+from .helpers import fail_on
+from .helpers import kinds
+from .helpers import linear_graph
+from .helpers import one_node
+from .helpers import record
 
 
 def fake_model_stream(tokens: list[str]) -> reactivex.Observable[str]:
@@ -117,7 +121,8 @@ ScriptedProvider = getattr(rxchronos.model, "ScriptedProvider", None)
 
 @pytest.mark.skipif(ScriptedProvider is None, reason="rxchronos.model.ScriptedProvider not built")
 async def test_scripted_provider_inside_a_node_yields_model_events() -> None:
-    from rxchronos.model import ChatRequest, Message
+    from rxchronos.model import ChatRequest
+    from rxchronos.model import Message
 
     assert ScriptedProvider is not None
     provider = ScriptedProvider(["Hello there, graph."])

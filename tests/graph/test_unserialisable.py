@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +16,19 @@ import pytest
 from aiohttp import web
 from reactivex import operators as ops
 
-from rxchronos.graph import (
-    Checkpoint,
-    CheckpointStoreError,
-    MemoryStore,
-    Runner,
-    SQLiteStore,
-    StateSerializationError,
-    StreamEvent,
-)
+from rxchronos.graph import Checkpoint
+from rxchronos.graph import CheckpointStoreError
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.graph import SQLiteStore
+from rxchronos.graph import StateSerializationError
+from rxchronos.graph import StreamEvent
 from rxchronos.sse import SSEDecoder
 from rxchronos.stream import Broker
 from rxchronos.stream.web import add_sse_route
 
-from .helpers import chain, one_node
+from .helpers import chain
+from .helpers import one_node
 
 BAD_VALUES = [
     pytest.param(b"\xff", "bytes is not JSON-serialisable", id="bytes"),

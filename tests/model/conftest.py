@@ -12,17 +12,22 @@ import asyncio
 import itertools
 import json
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from rxchronos.model import ChatRequest, ChatResponse
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
 from rxchronos.model._dialect import StreamParser
 from rxchronos.model._operators import ResponseCollector
 from rxchronos.sse import SSEDecoder

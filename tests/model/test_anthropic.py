@@ -6,40 +6,38 @@ import json
 
 import pytest
 
-from rxchronos.model import (
-    Anthropic,
-    ChatRequest,
-    FunctionDef,
-    IncompleteStreamError,
-    Message,
-    ProviderConfigError,
-    ProviderHTTPError,
-    ProviderStreamError,
-    ReasoningPart,
-    RetryPolicy,
-    ServerToolCallPart,
-    ServerToolResultPart,
-    StopReason,
-    TextPart,
-    ToolArgumentsError,
-    ToolCall,
-    ToolDefinition,
-    UnknownPart,
-    Usage,
-    provider_from_string,
-)
-from rxchronos.model._anthropic import AnthropicParser, messages_body, parse_message
+from rxchronos.model import Anthropic
+from rxchronos.model import ChatRequest
+from rxchronos.model import FunctionDef
+from rxchronos.model import IncompleteStreamError
+from rxchronos.model import Message
+from rxchronos.model import ProviderConfigError
+from rxchronos.model import ProviderHTTPError
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import ReasoningPart
+from rxchronos.model import RetryPolicy
+from rxchronos.model import ServerToolCallPart
+from rxchronos.model import ServerToolResultPart
+from rxchronos.model import StopReason
+from rxchronos.model import TextPart
+from rxchronos.model import ToolArgumentsError
+from rxchronos.model import ToolCall
+from rxchronos.model import ToolDefinition
+from rxchronos.model import UnknownPart
+from rxchronos.model import Usage
+from rxchronos.model import provider_from_string
+from rxchronos.model._anthropic import AnthropicParser
+from rxchronos.model._anthropic import messages_body
+from rxchronos.model._anthropic import parse_message
 
-from .conftest import (
-    ProviderServer,
-    Reply,
-    collect,
-    fixture_bytes,
-    parse_all,
-    rechunking_test,
-    run_stream,
-    stream_once,
-)
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import fixture_bytes
+from .conftest import parse_all
+from .conftest import rechunking_test
+from .conftest import run_stream
+from .conftest import stream_once
 
 KEY = "sk-ant-api03-SECRET-0123456789"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")], max_tokens=64)

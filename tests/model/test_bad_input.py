@@ -9,32 +9,31 @@ from typing import Any
 import pydantic
 import pytest
 
-from rxchronos import InvalidArgumentError, RxChronosError
-from rxchronos.model import (
-    Anthropic,
-    AzureOpenAI,
-    AzureOpenAIResponses,
-    ChatRequest,
-    Cohere,
-    FallbackProvider,
-    FunctionDef,
-    Gemini,
-    Groq,
-    Message,
-    Ollama,
-    OpenAI,
-    OpenAICompatible,
-    OpenAIResponses,
-    ProviderConfigError,
-    RetryPolicy,
-    ScriptedProvider,
-    Timeouts,
-    ToolArgumentsError,
-    ToolCall,
-    ToolDefinition,
-    Usage,
-    provider_from_string,
-)
+from rxchronos import InvalidArgumentError
+from rxchronos import RxChronosError
+from rxchronos.model import Anthropic
+from rxchronos.model import AzureOpenAI
+from rxchronos.model import AzureOpenAIResponses
+from rxchronos.model import ChatRequest
+from rxchronos.model import Cohere
+from rxchronos.model import FallbackProvider
+from rxchronos.model import FunctionDef
+from rxchronos.model import Gemini
+from rxchronos.model import Groq
+from rxchronos.model import Message
+from rxchronos.model import Ollama
+from rxchronos.model import OpenAI
+from rxchronos.model import OpenAICompatible
+from rxchronos.model import OpenAIResponses
+from rxchronos.model import ProviderConfigError
+from rxchronos.model import RetryPolicy
+from rxchronos.model import ScriptedProvider
+from rxchronos.model import Timeouts
+from rxchronos.model import ToolArgumentsError
+from rxchronos.model import ToolCall
+from rxchronos.model import ToolDefinition
+from rxchronos.model import Usage
+from rxchronos.model import provider_from_string
 
 from .conftest import run_stream
 

@@ -6,31 +6,28 @@ import json
 
 import pytest
 
-from rxchronos.model import (
-    ChatRequest,
-    Cohere,
-    IncompleteStreamError,
-    Message,
-    ProviderConfigError,
-    ProviderHTTPError,
-    StopReason,
-    ToolCall,
-    Usage,
-    provider_from_string,
-)
-from rxchronos.model._cohere import CohereParser, parse_chat
+from rxchronos.model import ChatRequest
+from rxchronos.model import Cohere
+from rxchronos.model import IncompleteStreamError
+from rxchronos.model import Message
+from rxchronos.model import ProviderConfigError
+from rxchronos.model import ProviderHTTPError
+from rxchronos.model import StopReason
+from rxchronos.model import ToolCall
+from rxchronos.model import Usage
+from rxchronos.model import provider_from_string
+from rxchronos.model._cohere import CohereParser
+from rxchronos.model._cohere import parse_chat
 from rxchronos.model._dialect import MalformedData
 
-from .conftest import (
-    ProviderServer,
-    Reply,
-    collect,
-    fixture_bytes,
-    parse_all,
-    rechunking_test,
-    run_stream,
-    stream_once,
-)
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import fixture_bytes
+from .conftest import parse_all
+from .conftest import rechunking_test
+from .conftest import run_stream
+from .conftest import stream_once
 
 KEY = "co-SECRET-0123456789abcdef"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")], top_p=0.5)

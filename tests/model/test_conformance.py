@@ -13,35 +13,38 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rxchronos.model import (
-    Anthropic,
-    AzureOpenAI,
-    ChatRequest,
-    ChatResponse,
-    Cohere,
-    DeepSeek,
-    Gemini,
-    Groq,
-    IncompleteStreamError,
-    Message,
-    Mistral,
-    Ollama,
-    OpenAI,
-    OpenAIResponses,
-    OpenRouter,
-    ProviderStreamError,
-    StopReason,
-)
+from rxchronos.model import Anthropic
+from rxchronos.model import AzureOpenAI
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
+from rxchronos.model import Cohere
+from rxchronos.model import DeepSeek
+from rxchronos.model import Gemini
+from rxchronos.model import Groq
+from rxchronos.model import IncompleteStreamError
+from rxchronos.model import Message
+from rxchronos.model import Mistral
+from rxchronos.model import Ollama
+from rxchronos.model import OpenAI
+from rxchronos.model import OpenAIResponses
+from rxchronos.model import OpenRouter
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import StopReason
 from rxchronos.model._responses import ResponsesParser
 from tests.conftest import skip_or_fail
 
-from .conftest import ProviderServer, Reply, collect, parse_all, stream_once
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import parse_all
+from .conftest import stream_once
 
 KEY = "conformance-SECRET-key-0123"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])

@@ -10,28 +10,30 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from rxchronos.model import (
-    Anthropic,
-    AzureOpenAI,
-    ChatRequest,
-    Cohere,
-    Gemini,
-    Groq,
-    HTTPProvider,
-    Message,
-    Mistral,
-    Ollama,
-    OpenAI,
-    OpenAICompatible,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderHTTPError,
-    ProviderRedirectError,
-    ProviderStreamError,
-)
+from rxchronos.model import Anthropic
+from rxchronos.model import AzureOpenAI
+from rxchronos.model import ChatRequest
+from rxchronos.model import Cohere
+from rxchronos.model import Gemini
+from rxchronos.model import Groq
+from rxchronos.model import HTTPProvider
+from rxchronos.model import Message
+from rxchronos.model import Mistral
+from rxchronos.model import Ollama
+from rxchronos.model import OpenAI
+from rxchronos.model import OpenAICompatible
+from rxchronos.model import ProviderConnectionError
+from rxchronos.model import ProviderError
+from rxchronos.model import ProviderHTTPError
+from rxchronos.model import ProviderRedirectError
+from rxchronos.model import ProviderStreamError
 from rxchronos.model._openai import OpenAIChatProvider
 
-from .conftest import ProviderServer, Reply, collect, fixture_bytes, stream_once
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import fixture_bytes
+from .conftest import stream_once
 
 KEY = "cred-SECRET-key-4f9a1c"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])

@@ -11,27 +11,27 @@ from typing import Any
 import pytest
 
 from rxchronos import operators as rxo
-from rxchronos.model import (
-    ChatRequest,
-    ChatResponse,
-    HTTPProvider,
-    HTTPRequest,
-    IncompleteStreamError,
-    Message,
-    ProviderStreamError,
-    ProviderTimeoutError,
-    RetryPolicy,
-    StopReason,
-    StreamParser,
-    Timeouts,
-    ToolCall,
-    Usage,
-    as_count,
-    as_object,
-    as_text,
-)
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
+from rxchronos.model import HTTPProvider
+from rxchronos.model import HTTPRequest
+from rxchronos.model import IncompleteStreamError
+from rxchronos.model import Message
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import ProviderTimeoutError
+from rxchronos.model import RetryPolicy
+from rxchronos.model import StopReason
+from rxchronos.model import StreamParser
+from rxchronos.model import Timeouts
+from rxchronos.model import ToolCall
+from rxchronos.model import Usage
+from rxchronos.model import as_count
+from rxchronos.model import as_object
+from rxchronos.model import as_text
 
-from .conftest import ProviderServer, Reply, run_stream
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import run_stream
 
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])
 

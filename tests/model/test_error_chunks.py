@@ -13,34 +13,30 @@ from typing import Any
 
 import pytest
 
-from rxchronos.model import (
-    ChatRequest,
-    Cohere,
-    FallbackProvider,
-    Gemini,
-    Message,
-    Ollama,
-    OpenRouter,
-    ProviderStreamError,
-    ScriptedProvider,
-    StopReason,
-    Usage,
-)
+from rxchronos.model import ChatRequest
+from rxchronos.model import Cohere
+from rxchronos.model import FallbackProvider
+from rxchronos.model import Gemini
+from rxchronos.model import Message
+from rxchronos.model import Ollama
+from rxchronos.model import OpenRouter
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import ScriptedProvider
+from rxchronos.model import StopReason
+from rxchronos.model import Usage
 from rxchronos.model._cohere import CohereParser
 from rxchronos.model._gemini import GeminiParser
 from rxchronos.model._ollama import OllamaParser
 from rxchronos.model._openai import OpenAIChatParser
 from rxchronos.model._responses import ResponsesParser
 
-from .conftest import (
-    ProviderServer,
-    Reply,
-    collect,
-    fixture_bytes,
-    parse_all,
-    run_stream,
-    stream_once,
-)
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import fixture_bytes
+from .conftest import parse_all
+from .conftest import run_stream
+from .conftest import stream_once
 
 KEY = "or-SECRET-0123456789abcdef"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])

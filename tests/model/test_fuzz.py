@@ -10,28 +10,29 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from rxchronos import RxChronosError
-from rxchronos.model import (
-    Anthropic,
-    ChatRequest,
-    Cohere,
-    Gemini,
-    HTTPProvider,
-    Message,
-    Ollama,
-    OpenAI,
-    ProviderError,
-    ProviderStreamError,
-    StreamParser,
-)
+from rxchronos.model import Anthropic
+from rxchronos.model import ChatRequest
+from rxchronos.model import Cohere
+from rxchronos.model import Gemini
+from rxchronos.model import HTTPProvider
+from rxchronos.model import Message
+from rxchronos.model import Ollama
+from rxchronos.model import OpenAI
+from rxchronos.model import ProviderError
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import StreamParser
 from rxchronos.model._anthropic import AnthropicParser
 from rxchronos.model._cohere import CohereParser
 from rxchronos.model._gemini import GeminiParser
@@ -40,7 +41,11 @@ from rxchronos.model._openai import OpenAIChatParser
 from rxchronos.model._responses import ResponsesParser
 from rxchronos.sse import SSEDecoder
 
-from .conftest import FIXTURES, ProviderServer, Reply, collect, stream_once
+from .conftest import FIXTURES
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import stream_once
 
 EXAMPLES = int(os.environ.get("RXCHRONOS_FUZZ_EXAMPLES", "60"))
 DEEP = 50_000  # deeper than any recursive parser (or json) can go

@@ -7,34 +7,32 @@ from typing import Any
 
 import pytest
 
-from rxchronos.model import (
-    ChatRequest,
-    ChatResponse,
-    FunctionDef,
-    Gemini,
-    IncompleteStreamError,
-    Message,
-    ProviderConfigError,
-    ProviderHTTPError,
-    ProviderStreamError,
-    StopReason,
-    ToolCall,
-    ToolDefinition,
-    Usage,
-    provider_from_string,
-)
-from rxchronos.model._gemini import SIGNATURE_KEY, TEXT_SIGNATURE_KEY, GeminiParser
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
+from rxchronos.model import FunctionDef
+from rxchronos.model import Gemini
+from rxchronos.model import IncompleteStreamError
+from rxchronos.model import Message
+from rxchronos.model import ProviderConfigError
+from rxchronos.model import ProviderHTTPError
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import StopReason
+from rxchronos.model import ToolCall
+from rxchronos.model import ToolDefinition
+from rxchronos.model import Usage
+from rxchronos.model import provider_from_string
+from rxchronos.model._gemini import SIGNATURE_KEY
+from rxchronos.model._gemini import TEXT_SIGNATURE_KEY
+from rxchronos.model._gemini import GeminiParser
 
-from .conftest import (
-    ProviderServer,
-    Reply,
-    collect,
-    fixture_bytes,
-    parse_all,
-    rechunking_test,
-    run_stream,
-    stream_once,
-)
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import fixture_bytes
+from .conftest import parse_all
+from .conftest import rechunking_test
+from .conftest import run_stream
+from .conftest import stream_once
 
 KEY = "AIzaSy-SECRET-0123456789abcdef"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])

@@ -12,24 +12,27 @@ import aiohttp
 import pytest
 
 from rxchronos import RxChronosError
-from rxchronos.model import (
-    AzureOpenAI,
-    ChatRequest,
-    FunctionDef,
-    IncompleteStreamError,
-    Message,
-    OpenAI,
-    ProviderConnectionError,
-    ProviderHTTPError,
-    ProviderStreamError,
-    ProviderTimeoutError,
-    RetryPolicy,
-    Timeouts,
-    ToolCall,
-    ToolDefinition,
-)
+from rxchronos.model import AzureOpenAI
+from rxchronos.model import ChatRequest
+from rxchronos.model import FunctionDef
+from rxchronos.model import IncompleteStreamError
+from rxchronos.model import Message
+from rxchronos.model import OpenAI
+from rxchronos.model import ProviderConnectionError
+from rxchronos.model import ProviderHTTPError
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import ProviderTimeoutError
+from rxchronos.model import RetryPolicy
+from rxchronos.model import Timeouts
+from rxchronos.model import ToolCall
+from rxchronos.model import ToolDefinition
 
-from .conftest import ProviderServer, Reply, collect, fixture_bytes, run_stream, stream_once
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import fixture_bytes
+from .conftest import run_stream
+from .conftest import stream_once
 
 KEY = "sk-test-SECRET-0123456789"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])

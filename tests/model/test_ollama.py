@@ -8,34 +8,30 @@ from typing import Any
 
 import pytest
 
-from rxchronos.model import (
-    ChatRequest,
-    ChatResponse,
-    FunctionDef,
-    IncompleteStreamError,
-    Message,
-    Ollama,
-    ProviderConfigError,
-    ProviderHTTPError,
-    ProviderStreamError,
-    StopReason,
-    ToolCall,
-    ToolDefinition,
-    Usage,
-    provider_from_string,
-)
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
+from rxchronos.model import FunctionDef
+from rxchronos.model import IncompleteStreamError
+from rxchronos.model import Message
+from rxchronos.model import Ollama
+from rxchronos.model import ProviderConfigError
+from rxchronos.model import ProviderHTTPError
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import StopReason
+from rxchronos.model import ToolCall
+from rxchronos.model import ToolDefinition
+from rxchronos.model import Usage
+from rxchronos.model import provider_from_string
 from rxchronos.model._ollama import OllamaParser
 from rxchronos.sse import NDJSONSplitter
 
-from .conftest import (
-    ProviderServer,
-    Reply,
-    collect,
-    fixture_bytes,
-    rechunking_test,
-    run_stream,
-    stream_once,
-)
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import fixture_bytes
+from .conftest import rechunking_test
+from .conftest import run_stream
+from .conftest import stream_once
 
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])
 NDJSON = {"Content-Type": "application/x-ndjson"}

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from rxchronos.model import ProviderStreamError, StopReason, ToolCall, Usage
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import StopReason
+from rxchronos.model import ToolCall
+from rxchronos.model import Usage
 from rxchronos.model._dialect import MalformedData
-from rxchronos.model._openai import OpenAIChatParser, parse_completion
+from rxchronos.model._openai import OpenAIChatParser
+from rxchronos.model._openai import parse_completion
 
-from .conftest import collect, fixture_bytes, parse_all, rechunking_test
+from .conftest import collect
+from .conftest import fixture_bytes
+from .conftest import parse_all
+from .conftest import rechunking_test
 
 
 def parse(name: str, pieces: list[int] | tuple[int, ...] = ()) -> tuple[list, OpenAIChatParser]:

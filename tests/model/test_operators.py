@@ -6,23 +6,24 @@ import asyncio
 
 import pytest
 import reactivex
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
-from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing import ReactiveTest
+from reactivex.testing import TestScheduler
 
 from rxchronos import operators as rxo
-from rxchronos.model import (
-    ChatRequest,
-    ChatResponse,
-    Message,
-    OpenAI,
-    ProviderStreamError,
-    StopReason,
-    ToolCall,
-    Usage,
-)
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
+from rxchronos.model import Message
+from rxchronos.model import OpenAI
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import StopReason
+from rxchronos.model import ToolCall
+from rxchronos.model import Usage
 
-from .conftest import ProviderServer, Reply
+from .conftest import ProviderServer
+from .conftest import Reply
 
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])
 

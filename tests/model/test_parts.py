@@ -9,21 +9,19 @@ from reactivex import operators as ops
 
 from rxchronos import ArgumentTypeError
 from rxchronos import operators as rxo
-from rxchronos.model import (
-    ChatRequest,
-    ChatResponse,
-    CitationPart,
-    ContentPart,
-    Message,
-    ReasoningPart,
-    ScriptedProvider,
-    ScriptedReply,
-    ServerToolCallPart,
-    ServerToolResultPart,
-    TextPart,
-    ToolCall,
-    UnknownPart,
-)
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
+from rxchronos.model import CitationPart
+from rxchronos.model import ContentPart
+from rxchronos.model import Message
+from rxchronos.model import ReasoningPart
+from rxchronos.model import ScriptedProvider
+from rxchronos.model import ScriptedReply
+from rxchronos.model import ServerToolCallPart
+from rxchronos.model import ServerToolResultPart
+from rxchronos.model import TextPart
+from rxchronos.model import ToolCall
+from rxchronos.model import UnknownPart
 from rxchronos.model._operators import ResponseCollector
 
 CALL = ServerToolCallPart(id="srvtoolu_1", name="web_search", input={"q": "rx"}, dialect="a")

@@ -14,27 +14,30 @@ from typing import Any
 import pytest
 
 from rxchronos import operators as rxo
-from rxchronos.model import (
-    Anthropic,
-    ChatRequest,
-    ChatResponse,
-    CitationPart,
-    Cohere,
-    Gemini,
-    Message,
-    OpenAI,
-    OpenAIResponses,
-    Perplexity,
-    Provider,
-    ReasoningPart,
-    ServerToolCallPart,
-    ServerToolResultPart,
-    StopReason,
-    TextPart,
-    UnknownPart,
-)
+from rxchronos.model import Anthropic
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
+from rxchronos.model import CitationPart
+from rxchronos.model import Cohere
+from rxchronos.model import Gemini
+from rxchronos.model import Message
+from rxchronos.model import OpenAI
+from rxchronos.model import OpenAIResponses
+from rxchronos.model import Perplexity
+from rxchronos.model import Provider
+from rxchronos.model import ReasoningPart
+from rxchronos.model import ServerToolCallPart
+from rxchronos.model import ServerToolResultPart
+from rxchronos.model import StopReason
+from rxchronos.model import TextPart
+from rxchronos.model import UnknownPart
 
-from .conftest import ProviderServer, Reply, collect, fixture_bytes, seeded_sizes, stream_once
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import fixture_bytes
+from .conftest import seeded_sizes
+from .conftest import stream_once
 
 KEY = "sk-parts-SECRET"
 SEEDS = (0, 1, 2, 3, 4, 5, 6, 7)

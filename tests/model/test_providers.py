@@ -11,31 +11,29 @@ from typing import Any
 
 import pytest
 
-from rxchronos._tap import reset_tap, set_tap
-from rxchronos.model import (
-    ChatRequest,
-    DeepSeek,
-    Groq,
-    Message,
-    Mistral,
-    OpenAI,
-    OpenAICompatible,
-    OpenRouter,
-    ProviderStreamError,
-    StopReason,
-)
-from rxchronos.model._http import RetryPolicy, parse_retry_after
+from rxchronos._tap import reset_tap
+from rxchronos._tap import set_tap
+from rxchronos.model import ChatRequest
+from rxchronos.model import DeepSeek
+from rxchronos.model import Groq
+from rxchronos.model import Message
+from rxchronos.model import Mistral
+from rxchronos.model import OpenAI
+from rxchronos.model import OpenAICompatible
+from rxchronos.model import OpenRouter
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import StopReason
+from rxchronos.model._http import RetryPolicy
+from rxchronos.model._http import parse_retry_after
 from rxchronos.model._openai import OpenAIChatParser
 
-from .conftest import (
-    ProviderServer,
-    Reply,
-    collect,
-    fixture_bytes,
-    parse_all,
-    run_stream,
-    stream_once,
-)
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import fixture_bytes
+from .conftest import parse_all
+from .conftest import run_stream
+from .conftest import stream_once
 
 KEY = "sk-live-SECRET-abcdef123456"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")], max_tokens=20)

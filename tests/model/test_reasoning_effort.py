@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from rxchronos.model import REASONING_BUDGETS, ChatRequest, Message
-from rxchronos.model._anthropic import DEFAULT_MAX_TOKENS, messages_body
+from rxchronos.model import REASONING_BUDGETS
+from rxchronos.model import ChatRequest
+from rxchronos.model import Message
+from rxchronos.model._anthropic import DEFAULT_MAX_TOKENS
+from rxchronos.model._anthropic import messages_body
 from rxchronos.model._gemini import contents_body
 from rxchronos.model._openai import chat_body
 from rxchronos.model._responses import responses_body

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from rxchronos.model import VLLM, Anthropic, Groq, HTTPProvider, OpenAI, provider_from_string
+from rxchronos.model import VLLM
+from rxchronos.model import Anthropic
+from rxchronos.model import Groq
+from rxchronos.model import HTTPProvider
+from rxchronos.model import OpenAI
+from rxchronos.model import provider_from_string
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,14 @@ from typing import Any
 
 import pytest
 
-from rxchronos.model import ProviderStreamError, StopReason, ToolCall, Usage
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import StopReason
+from rxchronos.model import ToolCall
+from rxchronos.model import Usage
 from rxchronos.model._responses import ResponsesParser
 
-from .conftest import collect, parse_all
+from .conftest import collect
+from .conftest import parse_all
 
 
 def sse(*events: dict[str, Any]) -> bytes:

@@ -7,26 +7,28 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from rxchronos.model import (
-    AzureOpenAIResponses,
-    ChatRequest,
-    FunctionDef,
-    Message,
-    OpenAIResponses,
-    ProviderStreamError,
-    ReasoningPart,
-    ServerToolCallPart,
-    StopReason,
-    TextPart,
-    ToolCall,
-    ToolDefinition,
-    provider_from_string,
-)
+from rxchronos.model import AzureOpenAIResponses
+from rxchronos.model import ChatRequest
+from rxchronos.model import FunctionDef
+from rxchronos.model import Message
+from rxchronos.model import OpenAIResponses
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import ReasoningPart
+from rxchronos.model import ServerToolCallPart
+from rxchronos.model import StopReason
+from rxchronos.model import TextPart
+from rxchronos.model import ToolCall
+from rxchronos.model import ToolDefinition
+from rxchronos.model import provider_from_string
 
-from .conftest import ProviderServer, Reply, collect, stream_once
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import stream_once
 
 KEY = "sk-resp-SECRET-1234"
 REQUEST = ChatRequest(messages=[Message(role="user", content="Weather in Paris?")])

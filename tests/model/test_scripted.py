@@ -9,25 +9,24 @@ import pytest
 
 from rxchronos import RxChronosError
 from rxchronos import operators as rxo
-from rxchronos._tap import reset_tap, set_tap
-from rxchronos.model import (
-    AzureOpenAI,
-    ChatRequest,
-    FallbackProvider,
-    Groq,
-    IncompleteStreamError,
-    Message,
-    OpenAI,
-    Provider,
-    ProviderConfigError,
-    ProviderConnectionError,
-    ScriptedProvider,
-    ScriptedReply,
-    StopReason,
-    ToolArgumentsError,
-    ToolCall,
-    provider_from_string,
-)
+from rxchronos._tap import reset_tap
+from rxchronos._tap import set_tap
+from rxchronos.model import AzureOpenAI
+from rxchronos.model import ChatRequest
+from rxchronos.model import FallbackProvider
+from rxchronos.model import Groq
+from rxchronos.model import IncompleteStreamError
+from rxchronos.model import Message
+from rxchronos.model import OpenAI
+from rxchronos.model import Provider
+from rxchronos.model import ProviderConfigError
+from rxchronos.model import ProviderConnectionError
+from rxchronos.model import ScriptedProvider
+from rxchronos.model import ScriptedReply
+from rxchronos.model import StopReason
+from rxchronos.model import ToolArgumentsError
+from rxchronos.model import ToolCall
+from rxchronos.model import provider_from_string
 
 from .conftest import run_stream
 

@@ -9,22 +9,24 @@ from typing import Any
 
 import pytest
 
-from rxchronos.model import (
-    Anthropic,
-    ChatRequest,
-    Cohere,
-    Gemini,
-    IncompleteStreamError,
-    Message,
-    Ollama,
-    OpenAICompatible,
-    OpenAIResponses,
-    ProviderStreamError,
-    RetryPolicy,
-    StopReason,
-)
+from rxchronos.model import Anthropic
+from rxchronos.model import ChatRequest
+from rxchronos.model import Cohere
+from rxchronos.model import Gemini
+from rxchronos.model import IncompleteStreamError
+from rxchronos.model import Message
+from rxchronos.model import Ollama
+from rxchronos.model import OpenAICompatible
+from rxchronos.model import OpenAIResponses
+from rxchronos.model import ProviderStreamError
+from rxchronos.model import RetryPolicy
+from rxchronos.model import StopReason
 
-from .conftest import ProviderServer, Reply, collect, fixture_bytes, stream_once
+from .conftest import ProviderServer
+from .conftest import Reply
+from .conftest import collect
+from .conftest import fixture_bytes
+from .conftest import stream_once
 
 REQUEST = ChatRequest(messages=[Message(role="user", content="Hi")])
 

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from contextlib import contextmanager
+from typing import Any
+from typing import ClassVar
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-from rxchronos.sse import ServerSentEvent, SSEDecoder
-from rxchronos.stream import BrokerProtocol, Event
+from rxchronos.sse import ServerSentEvent
+from rxchronos.sse import SSEDecoder
+from rxchronos.stream import BrokerProtocol
+from rxchronos.stream import Event
 from rxchronos.stream.web import add_sse_route
 
 Serve = Callable[[web.Application], Awaitable[str]]
@@ -85,7 +92,8 @@ def url() -> str:
 @pytest.fixture
 async def namespace(url: str) -> AsyncIterator[str]:
     """A fresh key namespace on the shared Redis server, deleted after the test."""
-    from .redis_servers import drop_namespace, new_namespace
+    from .redis_servers import drop_namespace
+    from .redis_servers import new_namespace
 
     name = new_namespace()
     yield name

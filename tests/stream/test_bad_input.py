@@ -10,11 +10,17 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from rxchronos import ArgumentTypeError, InvalidArgumentError
-from rxchronos.stream import Broker, Event
-from rxchronos.stream.web import add_sse_route, broker_handler, sse_response
+from rxchronos import ArgumentTypeError
+from rxchronos import InvalidArgumentError
+from rxchronos.stream import Broker
+from rxchronos.stream import Event
+from rxchronos.stream.web import add_sse_route
+from rxchronos.stream.web import broker_handler
+from rxchronos.stream.web import sse_response
 
-from .conftest import Serve, SSEReader, route_app
+from .conftest import Serve
+from .conftest import SSEReader
+from .conftest import route_app
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,10 @@ import reactivex
 from pydantic import BaseModel
 
 from rxchronos.aio import to_async_iterator
-from rxchronos.stream import Broker, BrokerClosedError, BrokerError, Event
+from rxchronos.stream import Broker
+from rxchronos.stream import BrokerClosedError
+from rxchronos.stream import BrokerError
+from rxchronos.stream import Event
 
 
 class Recorder:

@@ -10,25 +10,30 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
 
 from rxchronos import SlowConsumerError
-from rxchronos.stream import (
-    Broker,
-    BrokerClosedError,
-    BrokerProtocol,
-    BrokerUnavailableError,
-    Control,
-    Event,
-    SubscriberStats,
-)
-from rxchronos.stream._serve import BROKER_POLICIES, FrameSink
+from rxchronos.stream import Broker
+from rxchronos.stream import BrokerClosedError
+from rxchronos.stream import BrokerProtocol
+from rxchronos.stream import BrokerUnavailableError
+from rxchronos.stream import Control
+from rxchronos.stream import Event
+from rxchronos.stream import SubscriberStats
+from rxchronos.stream._serve import BROKER_POLICIES
+from rxchronos.stream._serve import FrameSink
 
-from .conftest import Serve, eventually, flood_a_frozen_client, open_stream, topic_app
+from .conftest import Serve
+from .conftest import eventually
+from .conftest import flood_a_frozen_client
+from .conftest import open_stream
+from .conftest import topic_app
 
 OpenBroker = Callable[..., Awaitable[Any]]
 
@@ -46,7 +51,8 @@ async def open_broker(request: pytest.FixtureRequest) -> AsyncIterator[OpenBroke
             return
         from rxchronos.stream import RedisBroker
 
-        from .redis_servers import drop_namespace, new_namespace
+        from .redis_servers import drop_namespace
+        from .redis_servers import new_namespace
 
         url = request.getfixturevalue("url")  # skips without Redis
 

@@ -15,13 +15,19 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext
+from playwright.async_api import Page
 
-from rxchronos.stream import Broker, Event
-from rxchronos.stream.web import add_sse_route, broker_handler, close_streams
+from rxchronos.stream import Broker
+from rxchronos.stream import Event
+from rxchronos.stream.web import add_sse_route
+from rxchronos.stream.web import broker_handler
+from rxchronos.stream.web import close_streams
 from tests._browser import chromium
 
-from .conftest import Handler, Serve, serving
+from .conftest import Handler
+from .conftest import Serve
+from .conftest import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 

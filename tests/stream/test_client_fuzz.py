@@ -12,12 +12,16 @@ from typing import Any
 
 import reactivex
 from aiohttp import web
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 from reactivex import operators as ops
 
 from rxchronos import RxChronosError
-from rxchronos.stream import Broker, Event, sse_client
+from rxchronos.stream import Broker
+from rxchronos.stream import Event
+from rxchronos.stream import sse_client
 
 EXAMPLES = int(os.environ.get("RXCHRONOS_FUZZ_EXAMPLES", "40"))
 

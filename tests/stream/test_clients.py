@@ -14,21 +14,23 @@ import reactivex
 from aiohttp import web
 from httpx_sse import aconnect_sse
 from ld_eventsource import SSEClient
-from ld_eventsource.config import ErrorStrategy, RetryDelayStrategy
+from ld_eventsource.config import ErrorStrategy
+from ld_eventsource.config import RetryDelayStrategy
 from ld_eventsource.errors import HTTPStatusError
 
 from rxchronos import FrameTooLargeError
 from rxchronos.sse import ServerSentEvent
-from rxchronos.stream import (
-    Broker,
-    Event,
-    SSEConnectionError,
-    SSEHTTPError,
-    SSEProtocolError,
-    sse_client,
-)
+from rxchronos.stream import Broker
+from rxchronos.stream import Event
+from rxchronos.stream import SSEConnectionError
+from rxchronos.stream import SSEHTTPError
+from rxchronos.stream import SSEProtocolError
+from rxchronos.stream import sse_client
 
-from .conftest import Serve, eventually, route_app, topic_app
+from .conftest import Serve
+from .conftest import eventually
+from .conftest import route_app
+from .conftest import topic_app
 
 
 def payload(event_data: str) -> object:

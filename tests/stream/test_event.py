@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import pydantic_core
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
+from pydantic import ValidationError
 
 from rxchronos.sse import SSEDecoder
-from rxchronos.stream import Broker, Event
-from rxchronos.stream._event import event_from_payload, stamp_event
+from rxchronos.stream import Broker
+from rxchronos.stream import Event
+from rxchronos.stream._event import event_from_payload
+from rxchronos.stream._event import stamp_event
 
 
 class Kind(StrEnum):

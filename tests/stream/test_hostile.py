@@ -14,10 +14,18 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from rxchronos.stream import Broker, BrokerClosedError, Control, Event, SubscriberError
+from rxchronos.stream import Broker
+from rxchronos.stream import BrokerClosedError
+from rxchronos.stream import Control
+from rxchronos.stream import Event
+from rxchronos.stream import SubscriberError
 from rxchronos.stream._serve import open_connections
 
-from .conftest import Serve, eventually, open_stream, route_app, topic_app
+from .conftest import Serve
+from .conftest import eventually
+from .conftest import open_stream
+from .conftest import route_app
+from .conftest import topic_app
 
 
 def _boom() -> None:

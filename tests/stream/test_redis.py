@@ -13,16 +13,19 @@ import pytest
 from aiohttp import web
 from reactivex import operators as ops
 
-from rxchronos.stream import (
-    BrokerClosedError,
-    BrokerUnavailableError,
-    Control,
-    Event,
-    RedisBroker,
-)
+from rxchronos.stream import BrokerClosedError
+from rxchronos.stream import BrokerUnavailableError
+from rxchronos.stream import Control
+from rxchronos.stream import Event
+from rxchronos.stream import RedisBroker
 
-from .conftest import Serve, SSEReader, eventually, open_stream
-from .redis_servers import free_port, new_namespace, private_redis
+from .conftest import Serve
+from .conftest import SSEReader
+from .conftest import eventually
+from .conftest import open_stream
+from .redis_servers import free_port
+from .redis_servers import new_namespace
+from .redis_servers import private_redis
 
 
 def seq(event_id: str) -> int:

@@ -15,10 +15,12 @@ import signal
 
 import aiohttp
 
-from rxchronos.stream import Event, RedisBroker
+from rxchronos.stream import Event
+from rxchronos.stream import RedisBroker
 
 from .conftest import SSEReader
-from .redis_servers import Worker, worker_processes
+from .redis_servers import Worker
+from .redis_servers import worker_processes
 
 
 def workers(

@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 
 from rxchronos.stream import Event
-from rxchronos.stream._replay import EventIds, ParsedId, ReplayBuffer, parse_event_id
+from rxchronos.stream._replay import EventIds
+from rxchronos.stream._replay import ParsedId
+from rxchronos.stream._replay import ReplayBuffer
+from rxchronos.stream._replay import parse_event_id
 
 
 def filled(capacity: int, count: int) -> ReplayBuffer:

@@ -8,9 +8,12 @@ import json
 from aiohttp import web
 
 from rxchronos.sse import ServerSentEvent
-from rxchronos.stream import Broker, Event, sse_client
+from rxchronos.stream import Broker
+from rxchronos.stream import Event
+from rxchronos.stream import sse_client
 
-from .conftest import eventually, topic_app
+from .conftest import eventually
+from .conftest import topic_app
 
 
 async def start_server(broker: Broker, port: int) -> web.AppRunner:

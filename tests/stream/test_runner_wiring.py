@@ -9,11 +9,22 @@ from typing import Any
 import aiohttp
 import pytest
 
-from rxchronos.graph import MemoryStore, NodeError, Runner, StateGraph, emit
-from rxchronos.stream import Broker, BrokerProtocol, RedisBroker
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import NodeError
+from rxchronos.graph import Runner
+from rxchronos.graph import StateGraph
+from rxchronos.graph import emit
+from rxchronos.stream import Broker
+from rxchronos.stream import BrokerProtocol
+from rxchronos.stream import RedisBroker
 
-from .conftest import Serve, eventually, open_stream, topic_app
-from .redis_servers import drop_namespace, new_namespace, shared_url
+from .conftest import Serve
+from .conftest import eventually
+from .conftest import open_stream
+from .conftest import topic_app
+from .redis_servers import drop_namespace
+from .redis_servers import new_namespace
+from .redis_servers import shared_url
 
 
 def extract(state: Mapping[str, Any]) -> dict[str, Any]:

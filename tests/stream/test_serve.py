@@ -10,10 +10,15 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from rxchronos.stream import Broker, Event
-from rxchronos.stream._serve import PendingWrite, open_connections, start_write
+from rxchronos.stream import Broker
+from rxchronos.stream import Event
+from rxchronos.stream._serve import PendingWrite
+from rxchronos.stream._serve import open_connections
+from rxchronos.stream._serve import start_write
 
-from .conftest import Serve, eventually, route_app
+from .conftest import Serve
+from .conftest import eventually
+from .conftest import route_app
 
 
 class FakeResponse:

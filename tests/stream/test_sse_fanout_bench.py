@@ -14,7 +14,8 @@ from types import ModuleType
 
 import pytest
 
-from tests._bench import BENCHMARKS, run_benchmark
+from tests._bench import BENCHMARKS
+from tests._bench import run_benchmark
 from tests.conftest import skip_or_fail
 
 NEEDS = ("aiohttp_sse", "sse_starlette", "uvicorn", "psutil")

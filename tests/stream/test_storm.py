@@ -7,10 +7,13 @@ import contextlib
 
 import aiohttp
 
-from rxchronos.stream import Broker, Event
+from rxchronos.stream import Broker
+from rxchronos.stream import Event
 from rxchronos.stream._serve import open_connections
 
-from .conftest import Serve, eventually, topic_app
+from .conftest import Serve
+from .conftest import eventually
+from .conftest import topic_app
 
 CYCLES = 1000
 AT_ONCE = 50

@@ -11,19 +11,20 @@ import pytest
 import reactivex
 from aiohttp import web
 
-from rxchronos.stream import Broker, Event
-from rxchronos.stream.web import add_sse_route, close_streams, sse_response
+from rxchronos.stream import Broker
+from rxchronos.stream import Event
+from rxchronos.stream.web import add_sse_route
+from rxchronos.stream.web import close_streams
+from rxchronos.stream.web import sse_response
 
-from .conftest import (
-    Serve,
-    SSEReader,
-    eventually,
-    flood_a_frozen_client,
-    frozen_client,
-    open_stream,
-    route_app,
-    topic_app,
-)
+from .conftest import Serve
+from .conftest import SSEReader
+from .conftest import eventually
+from .conftest import flood_a_frozen_client
+from .conftest import frozen_client
+from .conftest import open_stream
+from .conftest import route_app
+from .conftest import topic_app
 
 
 def app_with(broker: Broker, **options: Any) -> web.Application:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,17 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from rxchronos.demo import build_agent, demo_provider
-from rxchronos.graph import MemoryStore, Runner
-from rxchronos.model import ChatRequest, ChatResponse, ScriptedProvider, ScriptedReply, ToolCall
-from rxchronos.sse import ServerSentEvent, SSEDecoder
+from rxchronos.demo import build_agent
+from rxchronos.demo import demo_provider
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
+from rxchronos.model import ScriptedProvider
+from rxchronos.model import ScriptedReply
+from rxchronos.model import ToolCall
+from rxchronos.sse import ServerSentEvent
+from rxchronos.sse import SSEDecoder
 from tests.conftest import skip_or_fail
 
 JS_DIR = Path(__file__).parent.parent / "js"
@@ -67,7 +75,9 @@ def anthropic_answer() -> ChatResponse:
     """The collected answer of a real Anthropic stream with content parts (reasoning with its
     signature, web search, a citation, an MCP call, a failed code execution, an unknown block)."""
     from rxchronos.model._anthropic import AnthropicParser
-    from tests.model.conftest import collect, fixture_bytes, parse_all
+    from tests.model.conftest import collect
+    from tests.model.conftest import fixture_bytes
+    from tests.model.conftest import parse_all
 
     data = fixture_bytes("anthropic/server_tools_citations.sse")
     return collect(parse_all(AnthropicParser(provider="anthropic"), data))

@@ -14,7 +14,8 @@ import sys
 from aiohttp import web
 
 from rxchronos.stream import RedisBroker
-from rxchronos.ui import add_ag_ui_route, add_chat_route
+from rxchronos.ui import add_ag_ui_route
+from rxchronos.ui import add_chat_route
 from tests.stream.redis_servers import serve_until_stdin_closes
 from tests.ui.conftest import scripted_model
 

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext
+from playwright.async_api import Page
 
 from rxchronos.demo import demo_provider
 from rxchronos.demo._app import STATIC_DIR

@@ -11,10 +11,15 @@ import pytest
 from ag_ui.core import RunAgentInput
 from aiohttp import web
 
-from rxchronos.ui import add_ag_ui_route, add_chat_route
+from rxchronos.ui import add_ag_ui_route
+from rxchronos.ui import add_chat_route
 from rxchronos.ui._ag_ui_route import ag_ui_messages
 from rxchronos.ui._chat_route import ui_messages
-from tests.ui.conftest import anthropic_answer, demo_runner, parts_model, run_node, scripted_model
+from tests.ui.conftest import anthropic_answer
+from tests.ui.conftest import demo_runner
+from tests.ui.conftest import parts_model
+from tests.ui.conftest import run_node
+from tests.ui.conftest import scripted_model
 
 USER = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Umbrella?"}]}
 

@@ -12,10 +12,16 @@ import reactivex
 from ag_ui.core import EventType
 from reactivex import operators as ops
 
-from rxchronos.graph import Runner, StateGraph
-from rxchronos.model import ChatRequest, ChatResponse, Message
-from rxchronos.ui import report_tool_result, to_ag_ui, to_ui_message_stream
-from tests.ui.conftest import demo_runner, scripted_model
+from rxchronos.graph import Runner
+from rxchronos.graph import StateGraph
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
+from rxchronos.model import Message
+from rxchronos.ui import report_tool_result
+from rxchronos.ui import to_ag_ui
+from rxchronos.ui import to_ui_message_stream
+from tests.ui.conftest import demo_runner
+from tests.ui.conftest import scripted_model
 
 REQUEST = ChatRequest(messages=[Message(role="user", content="Weather?")])
 
@@ -177,7 +183,8 @@ async def test_parallel_nodes_each_have_their_step_and_blocks() -> None:
 async def test_ag_ui_events_built_unvalidated_equal_validated_ones_and_their_wire_the_dump() -> (
     None
 ):
-    from rxchronos.ui._ag_ui import _WIRE, wire
+    from rxchronos.ui._ag_ui import _WIRE
+    from rxchronos.ui._ag_ui import wire
 
     model_events = (
         await scripted_model().stream_chat(REQUEST).pipe(to_ag_ui("t", "r"), ops.to_list())

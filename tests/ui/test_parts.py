@@ -13,25 +13,30 @@ from reactivex import operators as ops
 
 from rxchronos import RxChronosError
 from rxchronos import operators as rxo
-from rxchronos.graph import EventType, Runner, StateGraph, StreamEvent
-from rxchronos.model import (
-    ChatRequest,
-    ChatResponse,
-    CitationPart,
-    Message,
-    ReasoningPart,
-    ScriptedProvider,
-    ScriptedReply,
-    ServerToolCallPart,
-    ServerToolResultPart,
-    UnknownPart,
-)
-from rxchronos.ui import CITATION_EVENT, to_ag_ui, to_ui_message_stream
+from rxchronos.graph import EventType
+from rxchronos.graph import Runner
+from rxchronos.graph import StateGraph
+from rxchronos.graph import StreamEvent
+from rxchronos.model import ChatRequest
+from rxchronos.model import ChatResponse
+from rxchronos.model import CitationPart
+from rxchronos.model import Message
+from rxchronos.model import ReasoningPart
+from rxchronos.model import ScriptedProvider
+from rxchronos.model import ScriptedReply
+from rxchronos.model import ServerToolCallPart
+from rxchronos.model import ServerToolResultPart
+from rxchronos.model import UnknownPart
+from rxchronos.ui import CITATION_EVENT
+from rxchronos.ui import to_ag_ui
+from rxchronos.ui import to_ui_message_stream
 from rxchronos.ui._ag_ui import wire
 from rxchronos.ui._ag_ui_route import ag_ui_messages
 from rxchronos.ui._chat_route import ui_messages
-from rxchronos.ui._translate import Say, Translator
-from tests.ui.conftest import anthropic_answer, parts_model
+from rxchronos.ui._translate import Say
+from rxchronos.ui._translate import Translator
+from tests.ui.conftest import anthropic_answer
+from tests.ui.conftest import parts_model
 
 REQUEST = ChatRequest(messages=[Message(role="user", content="Weather?")])
 SEARCH = ServerToolCallPart(id="srvtoolu_1", name="web_search", input={"query": "paris weather"})

@@ -20,17 +20,21 @@ import pytest
 from aiohttp import web
 
 from rxchronos.sse import ServerSentEvent
-from rxchronos.stream import BrokerUnavailableError, RedisBroker
-from rxchronos.ui import add_ag_ui_route, add_chat_route
-from tests.stream.redis_servers import (
-    Worker,
-    drop_namespace,
-    new_namespace,
-    private_redis,
-    shared_url,
-    worker_processes,
-)
-from tests.ui.conftest import agent_run, chat, read_events, run_node, scripted_model
+from rxchronos.stream import BrokerUnavailableError
+from rxchronos.stream import RedisBroker
+from rxchronos.ui import add_ag_ui_route
+from rxchronos.ui import add_chat_route
+from tests.stream.redis_servers import Worker
+from tests.stream.redis_servers import drop_namespace
+from tests.stream.redis_servers import new_namespace
+from tests.stream.redis_servers import private_redis
+from tests.stream.redis_servers import shared_url
+from tests.stream.redis_servers import worker_processes
+from tests.ui.conftest import agent_run
+from tests.ui.conftest import chat
+from tests.ui.conftest import read_events
+from tests.ui.conftest import run_node
+from tests.ui.conftest import scripted_model
 
 RUN = agent_run("t1", "r1")
 

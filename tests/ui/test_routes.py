@@ -11,8 +11,14 @@ import pytest
 from aiohttp import web
 
 from rxchronos.stream import Broker
-from rxchronos.ui import add_ag_ui_route, add_chat_route
-from tests.ui.conftest import USER, agent_run, chat, demo_runner, read_events, scripted_model
+from rxchronos.ui import add_ag_ui_route
+from rxchronos.ui import add_chat_route
+from tests.ui.conftest import USER
+from tests.ui.conftest import agent_run
+from tests.ui.conftest import chat
+from tests.ui.conftest import demo_runner
+from tests.ui.conftest import read_events
+from tests.ui.conftest import scripted_model
 
 
 @pytest.mark.parametrize(
