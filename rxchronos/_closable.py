@@ -1,4 +1,5 @@
-"""`AsyncClosable`: ``async with thing:`` calls ``await thing.aclose()`` on the way out.
+"""`AsyncClosable`: ``async with thing:`` calls ``await thing.aclose()`` on the way out; and
+`AsyncResource`, the protocol of such a thing (what the provider and broker protocols extend).
 
 Example:
     >>> import asyncio
@@ -18,9 +19,10 @@ from __future__ import annotations
 from abc import ABC
 from abc import abstractmethod
 from types import TracebackType
+from typing import Protocol
 from typing import Self
 
-__all__ = ["AsyncClosable"]
+__all__ = ["AsyncClosable", "AsyncResource"]
 
 
 class AsyncClosable(ABC):
@@ -45,3 +47,20 @@ class AsyncClosable(ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class AsyncResource(Protocol):
+    """Something that owns resources: ``await it.aclose()``, or ``async with it:``."""
+
+    async def aclose(self) -> None:
+        """Release what the object owns (idempotent)."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

@@ -3,7 +3,7 @@
 Everything that starts work on the loop when subscribed (the async bridges, the model providers)
 must be subscribed on the loop's thread. `running_loop` returns that loop, or raises a
 [`NoRunningLoopError`][rxchronos.NoRunningLoopError] that says which call needed it and how to fix
-the call site.
+the call site. `Ending` is a future on that loop that the end of a stream settles.
 
 Example:
     >>> import asyncio
@@ -21,10 +21,12 @@ Example:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Generator
+from typing import Any
 
 from rxchronos._errors import RxChronosError
 
-__all__ = ["NoRunningLoopError", "running_loop"]
+__all__ = ["Ending", "NoRunningLoopError", "running_loop"]
 
 
 class NoRunningLoopError(RxChronosError, RuntimeError):
@@ -46,3 +48,37 @@ def running_loop(what: str) -> asyncio.AbstractEventLoop:
             "callback, e.g. in `async def main()` run by asyncio.run); no running asyncio loop "
             "was found"
         ) from None
+
+
+class Ending:
+    """The end of a stream as an awaitable: ``fail`` (an observer's ``on_error``) and ``complete``
+    (its ``on_completed``) settle it; whatever ends it second is ignored. Make it on the loop.
+
+    Example:
+        >>> import reactivex
+        >>> async def main() -> None:
+        ...     ending = Ending()
+        ...     reactivex.of(1, 2).subscribe(print, ending.fail, ending.complete)
+        ...     await ending
+        >>> asyncio.run(main())
+        1
+        2
+    """
+
+    __slots__ = ("_future",)
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def fail(self, error: Exception) -> None:
+        """End with ``error`` (raised by ``await``), unless already ended."""
+        if not self._future.done():
+            self._future.set_exception(error)
+
+    def complete(self) -> None:
+        """End normally, unless already ended."""
+        if not self._future.done():
+            self._future.set_result(None)
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._future.__await__()

@@ -35,6 +35,7 @@ from yarl import URL
 from rxchronos import RxChronosError
 from rxchronos import __version__
 from rxchronos import operators as rxo
+from rxchronos._loop import Ending
 from rxchronos.demo._app import START_QUERY
 from rxchronos.model import ChatRequest
 from rxchronos.model import ChatResponse
@@ -402,19 +403,10 @@ async def _each(items: reactivex.Observable[_T], show: Callable[[_T], None]) -> 
     No buffer in between: while the terminal (or the pipe) cannot take more, the loop waits, so
     the connection is not read either; a long replay never overflows anything.
     """
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def failed(exc: Exception) -> None:
-        if not done.done():
-            done.set_exception(exc)
-
-    def completed() -> None:
-        if not done.done():
-            done.set_result(None)
-
-    subscription = items.subscribe(show, failed, completed)
+    ending = Ending()
+    subscription = items.subscribe(show, ending.fail, ending.complete)
     try:
-        await done
+        await ending
     finally:
         subscription.dispose()
 

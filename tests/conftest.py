@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 
 import pytest
 
 _BROWSER_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def skip_or_fail(reason: str, *, require_env: str) -> None:

@@ -19,8 +19,10 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import Self
 from typing import TypeVar
 
+from rxchronos._closable import AsyncClosable
 from rxchronos._errors import ArgumentTypeError
 from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph._errors import CheckpointStoreError
@@ -102,7 +104,7 @@ def redact_dsn(dsn: str) -> str:
     return make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
 
 
-class PostgresStore:
+class PostgresStore(AsyncClosable):
     """Checkpoints and session leases in PostgreSQL: one database for every worker.
 
     Args:
@@ -358,12 +360,10 @@ class PostgresStore:
         self._closed = True
         await self._pool.close()
 
-    async def __aenter__(self) -> PostgresStore:
+    async def __aenter__(self) -> Self:
+        """Open the pool (as [open][rxchronos.graph.PostgresStore.open]) for the block."""
         await self.open()
         return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._where!r}, schema={self.schema!r})"

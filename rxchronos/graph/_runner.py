@@ -17,6 +17,7 @@ from typing import runtime_checkable
 from reactivex import Observable
 from reactivex import abc
 
+from rxchronos._closable import AsyncClosable
 from rxchronos._errors import ArgumentTypeError
 from rxchronos._errors import InvalidArgumentError
 from rxchronos.aio import from_producer
@@ -61,7 +62,7 @@ class _ControlChannel(Protocol):
     async def take_control(self, session_id: str) -> str | None: ...
 
 
-class Runner:
+class Runner(AsyncClosable):
     """Executes a compiled graph and reports every step as a
     [StreamEvent][rxchronos.graph.StreamEvent].
 
@@ -352,12 +353,6 @@ class Runner:
                 tasks.append(task)
         if tasks:
             await asyncio.wait(tasks)
-
-    async def __aenter__(self) -> Runner:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     # --- time travel ---------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from typing import Any
 from typing import Literal
 from typing import TypeVar
 
+from rxchronos._closable import AsyncClosable
 from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph._errors import CheckpointStoreError
 from rxchronos.graph._errors import StateSerializationError
@@ -104,7 +105,7 @@ _CHECKPOINT_EVERY = 256
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-class SQLiteStore:
+class SQLiteStore(AsyncClosable):
     """Checkpoints in an SQLite database file: survives crashes and restarts.
 
     Args:
@@ -315,12 +316,6 @@ class SQLiteStore:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    async def __aenter__(self) -> SQLiteStore:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"

@@ -48,12 +48,10 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from types import TracebackType
 from typing import Annotated
 from typing import Any
 from typing import Literal
 from typing import Protocol
-from typing import Self
 from typing import runtime_checkable
 
 import reactivex
@@ -64,6 +62,7 @@ from pydantic import SerializerFunctionWrapHandler
 from pydantic import model_serializer
 from pydantic import model_validator
 
+from rxchronos._closable import AsyncResource
 from rxchronos.model._errors import ToolArgumentsError
 
 __all__ = [
@@ -575,7 +574,7 @@ def token_usage(
 
 
 @runtime_checkable
-class Provider(Protocol):
+class Provider(AsyncResource, Protocol):
     """A model provider.
 
     ``stream_chat(request)`` is cold: each subscription sends one request; disposing the
@@ -615,12 +614,3 @@ class Provider(Protocol):
     async def aclose(self) -> None:
         """Release what the provider owns (its HTTP session)."""
         ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...

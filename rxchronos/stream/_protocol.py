@@ -23,7 +23,6 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import NamedTuple
@@ -33,6 +32,7 @@ from typing import runtime_checkable
 import reactivex
 from reactivex import abc
 
+from rxchronos._closable import AsyncResource
 from rxchronos.stream._event import Event
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ class SSESource(Protocol):
 
 
 @runtime_checkable
-class BrokerProtocol(SSESource, Protocol):
+class BrokerProtocol(SSESource, AsyncResource, Protocol):
     """The public interface of every broker: [Broker][rxchronos.stream.Broker] and its kin.
 
     A broker stamps each published event with an id (``<epoch>-<n>``) a browser sends back as
@@ -279,12 +279,3 @@ class BrokerProtocol(SSESource, Protocol):
     async def aclose(self) -> None:
         """Close, as a coroutine (``app.on_shutdown``)."""
         ...
-
-    async def __aenter__(self) -> BrokerProtocol: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...

@@ -49,6 +49,7 @@ from yarl import URL
 
 from rxchronos._errors import ArgumentTypeError
 from rxchronos._errors import InvalidArgumentError
+from rxchronos._loop import Ending
 from rxchronos._queue import Overflow
 from rxchronos.aio import from_producer
 from rxchronos.stream._broker import BaseBroker
@@ -606,15 +607,7 @@ class RedisBroker(BaseBroker):
         check_client(client_id, last_event_id)
 
         async def produce(emit: Callable[[Event], None]) -> None:
-            ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-            def fail(error: Exception) -> None:
-                if not ended.done():
-                    ended.set_exception(error)
-
-            def complete() -> None:
-                if not ended.done():
-                    ended.set_result(None)
+            ended = Ending()
 
             def forward(event: Event) -> None:
                 # A subscriber whose on_next raised (or that is disposed) is stopped by ``emit``
@@ -624,10 +617,10 @@ class RedisBroker(BaseBroker):
                 try:
                     emit(event)
                 except asyncio.CancelledError:
-                    complete()
+                    ended.complete()
 
             registration = await self.attach(
-                Observer(forward, fail, complete),
+                Observer(forward, ended.fail, ended.complete),
                 client_id=client_id,
                 topics=topic_set,
                 last_event_id=last_event_id,

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 60.0  # bounds a wait for a report of the command; never an assertion about speed
 MARK = "RXCHRONOS_TEST_DEMO_MARK"  # set in the command's environment, inherited by its workers
@@ -30,8 +32,6 @@ class DemoWorkers:
     """A running ``rxchronos demo --workers N``: its URL, its worker pids, its output."""
 
     def __init__(self, redis_url: str, namespace: str, dsn: str, schema: str, workers: int):
-        from tests.stream.redis_servers import free_port  # imports redis-py
-
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/"
         self.mark = uuid.uuid4().hex

@@ -10,7 +10,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,6 +27,7 @@ from rxchronos.graph import RunStatus
 from rxchronos.graph import SessionBusyError
 from rxchronos.graph import StateGraph
 
+from ..conftest import free_port
 from ..conftest import skip_or_fail
 from .helpers import chain
 from .test_durability import _crash_when
@@ -112,13 +112,6 @@ def _find(program: str) -> str | None:
     return versions[-1] if versions else None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class PrivateCluster:
     """A throwaway PostgreSQL cluster in a temporary folder, owned by the ``postgres`` OS user
     when the tests run as root (the server refuses to run as root)."""
@@ -126,7 +119,7 @@ class PrivateCluster:
     def __init__(self, folder: Path, pg_ctl: str, initdb: str) -> None:
         self.folder = folder
         self.data = folder / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.pg_ctl = pg_ctl
         self.prefix: list[str] = []
         if os.geteuid() == 0:

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import redis
 from aiohttp import web
 
+from ..conftest import free_port
 from ..conftest import skip_or_fail
 
 SHARED_URL = os.environ.get("RXCHRONOS_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -101,13 +101,6 @@ async def serve_until_stdin_closes(app: web.Application) -> None:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)  # until the test closes our stdin
     await runner.cleanup()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PrivateRedis:
