@@ -61,6 +61,7 @@ from rxchronos.model._types import ToolCall
 from rxchronos.model._types import Usage
 
 __all__ = [
+    "ModelTap",
     "ResponseCollector",
     "ToolCallAccumulator",
     "accumulate_tool_calls",
@@ -650,15 +651,66 @@ def coalesce_text(
     return _coalesce
 
 
+class ModelTap:
+    """What one model stream reports into the running graph run: ``model_call`` (provider,
+    model) when it starts, one ``model_chunk`` per delta (a JSON-able dict) and
+    ``model_response`` (the collected response) at its end.
+
+    `start` looks up the context-variable tap of a graph run; outside a run there is none and it
+    returns ``None``, so a stream outside a graph pays nothing per delta. A provider whose
+    stream is a producer (``from_producer``) uses it inside the producer; `tapped` puts it
+    around any other Observable.
+
+    Example:
+        >>> from rxchronos._tap import reset_tap, set_tap
+        >>> seen = []
+        >>> token = set_tap(lambda kind, data: seen.append(kind))
+        >>> tap = ModelTap.start(provider="p", model="m")
+        >>> tap.delta(ChatResponse(content="Hi"))
+        >>> tap.finish()
+        >>> reset_tap(token)
+        >>> seen, ModelTap.start(provider="p", model="m")
+        (['model_call', 'model_chunk', 'model_response'], None)
+    """
+
+    __slots__ = ("_collector", "_model", "_provider", "_tap")
+
+    def __init__(self, tap: Callable[[str, Any], None], provider: str, model: str) -> None:
+        self._tap = tap
+        self._provider = provider
+        self._model = model
+        self._collector = ResponseCollector()
+
+    @classmethod
+    def start(cls, *, provider: str, model: str) -> ModelTap | None:
+        """The tap of the graph run this code runs in, ``model_call`` reported; ``None``
+        outside a run."""
+        tap = current_tap()
+        if tap is None:
+            return None
+        tap("model_call", {"provider": provider, "model": model})
+        return cls(tap, provider, model)
+
+    def delta(self, delta: ChatResponse) -> None:
+        """Report one delta (and keep it for the response)."""
+        self._tap("model_chunk", delta.model_dump(mode="json", exclude_defaults=True))
+        self._collector.add(delta)
+
+    def finish(self) -> None:
+        """Report the collected response: the stream has completed.
+
+        Raises:
+            Exception: what collecting the response raised (the stream's error then).
+        """
+        data: dict[str, Any] = self._collector.result().model_dump(mode="json")
+        self._tap("model_response", {"provider": self._provider, "model": self._model, **data})
+
+
 def tapped(
     source: reactivex.Observable[ChatResponse], *, provider: str, model: str
 ) -> reactivex.Observable[ChatResponse]:
-    """``source``, reporting into the running graph of each subscriber, if any.
-
-    At subscribe time it looks up the context-variable tap of a graph run; outside a run there is
-    none and the subscriber is wired straight to the source (no cost per delta). Inside one, it
-    reports ``model_call`` (provider, model), one ``model_chunk`` per delta (a JSON-able dict) and
-    ``model_response`` (the collected response).
+    """``source``, reporting into the running graph of each subscriber, if any (a `ModelTap`
+    started at subscribe time).
 
     Example:
         >>> from rxchronos._tap import reset_tap, set_tap
@@ -674,21 +726,17 @@ def tapped(
     def subscribe(
         observer: abc.ObserverBase[ChatResponse], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        tap = current_tap()
+        tap = ModelTap.start(provider=provider, model=model)
         if tap is None:
             return source.subscribe(observer, scheduler=scheduler)
-        tap("model_call", {"provider": provider, "model": model})
-        collector = ResponseCollector()
 
         def on_next(delta: ChatResponse) -> None:
-            tap("model_chunk", delta.model_dump(mode="json", exclude_defaults=True))
-            collector.add(delta)
+            tap.delta(delta)
             observer.on_next(delta)
 
         def on_completed() -> None:
             try:
-                data: dict[str, Any] = collector.result().model_dump(mode="json")
-                tap("model_response", {"provider": provider, "model": model, **data})
+                tap.finish()
             except Exception as exc:
                 observer.on_error(exc)
                 return

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 from abc import ABC
 from abc import abstractmethod
+from collections.abc import Callable
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -66,8 +67,8 @@ from rxchronos.model._http import post
 from rxchronos.model._http import read_stream
 from rxchronos.model._http import read_whole
 from rxchronos.model._http import with_retries
+from rxchronos.model._operators import ModelTap
 from rxchronos.model._operators import ResponseCollector
-from rxchronos.model._operators import tapped
 from rxchronos.model._types import ChatRequest
 from rxchronos.model._types import ChatResponse
 
@@ -306,12 +307,25 @@ class HTTPProvider(AsyncClosable, ABC):
                 f"stream_chat() takes a ChatRequest, got {type(request).__name__}"
             )
 
-        async def produce(emit: Any) -> None:
-            async with self._sessions.request():
-                await self._stream(request, emit)
+        model = self.model_of(request)
 
-        source = from_producer(produce, what=f"{type(self).__name__}.stream_chat()")
-        return tapped(source, provider=self.name, model=self.model_of(request))
+        async def produce(emit: Callable[[ChatResponse], None]) -> None:
+            # in the task, which runs in the subscriber's context: a graph run's tap is seen here
+            tap = ModelTap.start(provider=self.name, model=model)
+            if tap is None:
+                async with self._sessions.request():
+                    await self._stream(request, emit)
+                return
+
+            def report(delta: ChatResponse) -> None:
+                tap.delta(delta)
+                emit(delta)
+
+            async with self._sessions.request():
+                await self._stream(request, report)
+            tap.finish()
+
+        return from_producer(produce, what=f"{type(self).__name__}.stream_chat()")
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         """The whole answer from the non-streaming endpoint (``delta=False``).
