@@ -666,7 +666,8 @@ class ModelTap:
         >>> seen = []
         >>> token = set_tap(lambda kind, data: seen.append(kind))
         >>> tap = ModelTap.start(provider="p", model="m")
-        >>> tap.delta(ChatResponse(content="Hi"))
+        >>> tap.reporting(lambda delta: print(delta.content))(ChatResponse(content="Hi"))
+        Hi
         >>> tap.finish()
         >>> reset_tap(token)
         >>> seen, ModelTap.start(provider="p", model="m")
@@ -691,10 +692,17 @@ class ModelTap:
         tap("model_call", {"provider": provider, "model": model})
         return cls(tap, provider, model)
 
-    def delta(self, delta: ChatResponse) -> None:
-        """Report one delta (and keep it for the response)."""
-        self._tap("model_chunk", delta.model_dump(mode="json", exclude_defaults=True))
-        self._collector.add(delta)
+    def reporting(self, on_next: Callable[[ChatResponse], None]) -> Callable[[ChatResponse], None]:
+        """``on_next``, each delta reported first (and kept for the response)."""
+        tap = self._tap
+        add = self._collector.add
+
+        def report(delta: ChatResponse) -> None:
+            tap("model_chunk", delta.model_dump(mode="json", exclude_defaults=True))
+            add(delta)
+            on_next(delta)
+
+        return report
 
     def finish(self) -> None:
         """Report the collected response: the stream has completed.
@@ -730,10 +738,6 @@ def tapped(
         if tap is None:
             return source.subscribe(observer, scheduler=scheduler)
 
-        def on_next(delta: ChatResponse) -> None:
-            tap.delta(delta)
-            observer.on_next(delta)
-
         def on_completed() -> None:
             try:
                 tap.finish()
@@ -743,7 +747,7 @@ def tapped(
             observer.on_completed()
 
         subscription = source.subscribe(
-            on_next, observer.on_error, on_completed, scheduler=scheduler
+            tap.reporting(observer.on_next), observer.on_error, on_completed, scheduler=scheduler
         )
         return Disposable(subscription.dispose)
 

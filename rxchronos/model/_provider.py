@@ -312,18 +312,10 @@ class HTTPProvider(AsyncClosable, ABC):
         async def produce(emit: Callable[[ChatResponse], None]) -> None:
             # in the task, which runs in the subscriber's context: a graph run's tap is seen here
             tap = ModelTap.start(provider=self.name, model=model)
-            if tap is None:
-                async with self._sessions.request():
-                    await self._stream(request, emit)
-                return
-
-            def report(delta: ChatResponse) -> None:
-                tap.delta(delta)
-                emit(delta)
-
             async with self._sessions.request():
-                await self._stream(request, report)
-            tap.finish()
+                await self._stream(request, emit if tap is None else tap.reporting(emit))
+            if tap is not None:
+                tap.finish()
 
         return from_producer(produce, what=f"{type(self).__name__}.stream_chat()")
 
