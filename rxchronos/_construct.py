@@ -160,9 +160,21 @@ def constructor(model: type[_M], *, defaults: bool = False) -> Builder[_M]:
 
         return build_open
 
+    if base is not None:
+
+        def build_defaults(values: dict[str, Any], private: dict[str, Any] | None = None) -> _M:
+            instance = new(model)
+            set_dict(instance, base | values)
+            set_fields_set(instance, fields_set)  # shared: a frozen model never changes it
+            set_extra(instance, None)
+            set_private(instance, None)
+            return instance
+
+        return build_defaults
+
     def build(values: dict[str, Any], private: dict[str, Any] | None = None) -> _M:
         instance = new(model)
-        set_dict(instance, values if base is None else base | values)
+        set_dict(instance, values)
         set_fields_set(instance, fields_set)  # shared: a frozen model never changes it
         set_extra(instance, None)
         set_private(instance, None)

@@ -261,31 +261,25 @@ class _Production(abc.DisposableBase):
         self._stopped = False  # nothing more reaches the subscriber
         self._cancelled = False  # the producer was told (a CancelledError is on its way)
         self._failure: Exception | None = None  # what the subscriber's on_next raised
-        self._emit, self._stop_emit = self._emitter(on_next)
-        task = self._task = loop.create_task(self._run())
-        if not task.done():  # an eager task factory may have run it to its end already
-            _RUNNING.add(task)
 
-    def _emitter(
-        self, on_next: Callable[[Any], None]
-    ) -> tuple[Callable[[Any], None], Callable[[], None]]:
-        """The producer's ``emit``, and the switch that makes it refuse from then on.
-
-        A closure over the subscriber's ``on_next`` (measurably cheaper per item than a bound
-        method with a flag); stopping swaps ``on_next`` for `_refuse`.
-        """
-
+        # The producer's ``emit``: a closure over the subscriber's ``on_next`` (measurably cheaper
+        # per item than a bound method with a flag), and the switch that makes it refuse from
+        # then on (it swaps ``on_next`` for `_refuse`).
         def emit(item: Any) -> None:
             try:
                 on_next(item)
             except Exception as exc:
                 self._fail(exc)
 
-        def stop() -> None:
+        def stop_emit() -> None:
             nonlocal on_next
             on_next = self._refuse
 
-        return emit, stop
+        self._emit: Callable[[Any], None] = emit
+        self._stop_emit: Callable[[], None] = stop_emit
+        task = self._task = loop.create_task(self._run())
+        if not task.done():  # an eager task factory may have run it to its end already
+            _RUNNING.add(task)
 
     def _stop(self) -> None:
         self._stopped = True
@@ -361,8 +355,8 @@ class _Production(abc.DisposableBase):
     def _end(self, callback: Callable[..., None], name: str, *args: Any) -> None:
         """Deliver the end (``name`` is the subscriber's callback); what it raises goes to the
         loop's handler."""
-        self._stop()
-        self._cancelled = True
+        self._stopped = self._cancelled = True
+        self._stop_emit()
         try:
             callback(*args)
         except Exception as exc:
