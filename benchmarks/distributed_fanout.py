@@ -45,6 +45,7 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 import redis
 from sse_fanout import LINE_LIMIT
+from sse_fanout import Delivery
 from sse_fanout import ServerProcess
 from sse_fanout import percentiles
 from sse_fanout import ratio
@@ -57,17 +58,10 @@ SETUPS = {"redis-broker": (2, True), "broker": (1, False), "broadcaster": (2, Tr
 
 
 @dataclass
-class Result:
-    kind: str
-    workers: int
-    clients: int
-    events_per_s: float = 0.0
-    cpu_us: float = 0.0
+class Result(Delivery):
+    workers: int = field(kw_only=True)
     commands: float = 0.0
-    p50_ms: float = 0.0
-    p99_ms: float = 0.0
     gaps: int = 0
-    problem: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -163,7 +157,7 @@ async def start_servers(kind: str, options: argparse.Namespace) -> list[ServerPr
 
 async def measure(kind: str, store: PrivateRedis, options: argparse.Namespace) -> Result:
     workers = SETUPS[kind][0]
-    result = Result(kind, workers, options.clients)
+    result = Result(kind, options.clients, workers=workers)
     os.environ["RXCHRONOS_BENCH_NAMESPACE"] = "bench" + uuid.uuid4().hex[:8]
     timeout = options.timeout
     servers = await start_servers(kind, options)

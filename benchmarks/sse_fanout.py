@@ -42,6 +42,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +59,22 @@ LINE_LIMIT = 1 << 26  # a client's report carries every latency it measured
 
 
 @dataclass
-class Fanout:
+class Delivery:
+    """What one contender delivered to ``clients`` streams: throughput, server CPU, latency, or
+    the problem that stopped the measurement (``distributed_fanout`` adds its own columns)."""
+
     kind: str
     clients: int
-    burst: int
     events_per_s: float = 0.0
     cpu_us: float = 0.0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     problem: str = ""
+
+
+@dataclass
+class Fanout(Delivery):
+    burst: int = field(kw_only=True)
 
 
 @dataclass
@@ -191,7 +199,7 @@ async def measure_fanout(
     phase1 = max(1, options.deliveries // clients)
     rate = options.latency_load / clients
     phase2 = max(10, round(rate * options.latency_seconds))
-    result = Fanout(kind, clients, burst)
+    result = Fanout(kind, clients, burst=burst)
     timeout = options.timeout
     server = await ServerProcess.start(kind, options.broker_buffer, timeout)
     readers: list[asyncio.subprocess.Process] = []
