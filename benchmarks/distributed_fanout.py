@@ -40,16 +40,17 @@ import uuid
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
-from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 import redis
-from sse_fanout import LINE_LIMIT
 from sse_fanout import Delivery
 from sse_fanout import ServerProcess
-from sse_fanout import percentiles
+from sse_fanout import first_phase_end
 from sse_fanout import ratio
 from sse_fanout import read_line
+from sse_fanout import second_phase
+from sse_fanout import spawn_client
+from sse_fanout import stop_clients
 
 HERE = Path(__file__).parent
 CLIENT = str(HERE / "_distributed_client.py")
@@ -112,22 +113,8 @@ async def start_clients(
     ``hop`` events when given)."""
     processes = []
     for n, url in enumerate(urls):
-        extra = [urls[(n + 1) % len(urls)], str(hop)] if hop else []
-        processes.append(
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                CLIENT,
-                url,
-                str(clients),
-                str(phase1),
-                str(phase2),
-                str(timeout),
-                *extra,
-                stdout=asyncio.subprocess.PIPE,
-                limit=LINE_LIMIT,
-                cwd=HERE,
-            )
-        )
+        extra = [urls[(n + 1) % len(urls)], hop] if hop else []
+        processes.append(await spawn_client(CLIENT, url, clients, phase1, phase2, timeout, *extra))
     return processes
 
 
@@ -139,14 +126,10 @@ async def all_attached(readers: list[asyncio.subprocess.Process], timeout: float
             raise RuntimeError(f"a client process did not attach: {line.get('errors')}")
 
 
-async def stop_all(processes: list[Any]) -> None:
-    for process in processes:
-        if isinstance(process, ServerProcess):
-            await process.stop()
-        else:
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
+async def stop_all(readers: list[asyncio.subprocess.Process], servers: list[ServerProcess]) -> None:
+    await stop_clients(readers)
+    for server in servers:
+        await server.stop()
 
 
 async def start_servers(kind: str, options: argparse.Namespace) -> list[ServerProcess]:
@@ -174,33 +157,24 @@ async def measure(kind: str, store: PrivateRedis, options: argparse.Namespace) -
         cpu_before = sum(s.cpu() for s in servers) + store.cpu()
         commands_before = store.commands()
         answer = await publisher.ask(cmd="publish", count=phase1, burst=10)
-        last = 0.0
-        for reader in readers:
-            line = await read_line(reader, timeout)
-            if "phase1" not in line:
-                result.problem = f"{line['failed']} streams failed: {line['errors'][:2]}"
-                return result
-            last = max(last, line["phase1"])
+        last = await first_phase_end(readers, timeout)
         delivered = workers * options.clients * phase1
         cpu = sum(s.cpu() for s in servers) + store.cpu() - cpu_before
         result.events_per_s = delivered / (last - answer["started"])
         result.cpu_us = cpu / delivered * 1e6
         result.commands = (store.commands() - commands_before) / phase1
         await publisher.ask(cmd="pace", count=phase2, rate=options.latency_rate)
-        latencies: list[float] = []
-        for reader in readers:
-            line = await read_line(reader, timeout)
-            latencies.extend(line["latencies"])
-            result.gaps += line["gaps"]
-            if line["failed"] or line["gaps"]:
-                result.notes.extend(line["errors"][:2])
-        result.p50_ms, result.p99_ms = percentiles(latencies)
+        result.p50_ms, result.p99_ms, reports = await second_phase(readers, timeout)
+        for report in reports:
+            result.gaps += report["gaps"]
+            if report["failed"] or report["gaps"]:
+                result.notes.extend(report["errors"][:2])
         return result
     except (TimeoutError, RuntimeError) as exc:
         result.problem = f"{type(exc).__name__}: {exc}"
         return result
     finally:
-        await stop_all([*readers, *servers])
+        await stop_all(readers, servers)
 
 
 async def resume_check(options: argparse.Namespace) -> tuple[bool, str]:
@@ -235,7 +209,7 @@ async def resume_check(options: argparse.Namespace) -> tuple[bool, str]:
         )
         return ok, detail + (f" ({errors[:2]})" if errors else "")
     finally:
-        await stop_all([*readers, *servers])
+        await stop_all(readers, servers)
 
 
 def print_results(results: list[Result]) -> None:

@@ -163,24 +163,25 @@ def printed_problem(printed: str) -> str:
     return "the server printed on stderr: " + printed.splitlines()[-1] if printed else ""
 
 
+async def spawn_client(script: str, *args: object) -> asyncio.subprocess.Process:
+    """A client process running ``script`` with ``args``; it reports on stdout, a JSON line per
+    phase."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        script,
+        *map(str, args),
+        stdout=asyncio.subprocess.PIPE,
+        limit=LINE_LIMIT,
+        cwd=HERE,
+    )
+
+
 async def start_clients(
     url: str, clients: int, procs: int, phase1: int, phase2: int, timeout: float
 ) -> list[asyncio.subprocess.Process]:
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     return [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            CLIENT,
-            url,
-            str(share),
-            str(phase1),
-            str(phase2),
-            str(timeout),
-            stdout=asyncio.subprocess.PIPE,
-            limit=LINE_LIMIT,
-        )
-        for share in shares
-        if share
+        await spawn_client(CLIENT, url, share, phase1, phase2, timeout) for share in shares if share
     ]
 
 
@@ -191,6 +192,38 @@ async def read_line(process: asyncio.subprocess.Process, timeout: float) -> dict
         raise RuntimeError("a client process ended without reporting")
     answer: dict[str, Any] = json.loads(line)
     return answer
+
+
+async def first_phase_end(readers: list[asyncio.subprocess.Process], timeout: float) -> float:
+    """When the last of the client processes received the last event of the first phase.
+
+    Raises:
+        RuntimeError: a process reports failed streams instead (with its first errors).
+    """
+    last = 0.0
+    for reader in readers:
+        answer = await read_line(reader, timeout)
+        if "phase1" not in answer:
+            raise RuntimeError(f"{answer['failed']} streams failed: {answer['errors'][:2]}")
+        last = max(last, answer["phase1"])
+    return last
+
+
+async def second_phase(
+    readers: list[asyncio.subprocess.Process], timeout: float
+) -> tuple[float, float, list[dict[str, Any]]]:
+    """p50 and p99 of the latencies the client processes measured in the second phase (in
+    milliseconds), and their reports."""
+    reports = [await read_line(reader, timeout) for reader in readers]
+    p50, p99 = percentiles([latency for report in reports for latency in report["latencies"]])
+    return p50, p99, reports
+
+
+async def stop_clients(readers: list[asyncio.subprocess.Process]) -> None:
+    for reader in readers:
+        if reader.returncode is None:
+            reader.kill()
+        await reader.wait()
 
 
 async def measure_fanout(
@@ -209,26 +242,15 @@ async def measure_fanout(
         await server.wait_connected(clients)
         cpu_before = server.cpu()
         started = (await server.ask(cmd="publish", count=phase1, burst=burst))["started"]
-        last = 0.0
-        for reader in readers:
-            answer = await read_line(reader, timeout)
-            if "phase1" not in answer:
-                result.problem = f"{answer['failed']} streams failed: {answer['errors'][:1]}"
-                return result
-            last = max(last, answer["phase1"])
+        last = await first_phase_end(readers, timeout)
         cpu = server.cpu() - cpu_before
         result.events_per_s = clients * phase1 / (last - started)
         result.cpu_us = cpu / (clients * phase1) * 1e6
         await server.ask(cmd="pace", count=phase2, rate=rate)
-        latencies: list[float] = []
-        failed = 0
-        for reader in readers:
-            answer = await read_line(reader, timeout)
-            latencies.extend(answer["latencies"])
-            failed += answer["failed"]
+        result.p50_ms, result.p99_ms, reports = await second_phase(readers, timeout)
+        failed = sum(report["failed"] for report in reports)
         if failed:
             result.problem = f"{failed} streams failed in the latency phase"
-        result.p50_ms, result.p99_ms = percentiles(latencies)
         return result
     except (TimeoutError, RuntimeError) as exc:
         result.problem = f"{type(exc).__name__}: {exc}"
@@ -236,10 +258,7 @@ async def measure_fanout(
     finally:
         # the server first: the readers' going away is no event for it to handle
         result.problem = result.problem or printed_problem(await server.stop())
-        for reader in readers:
-            if reader.returncode is None:
-                reader.kill()
-            await reader.wait()
+        await stop_clients(readers)
 
 
 def percentiles(latencies: list[float]) -> tuple[float, float]:
