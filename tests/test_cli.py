@@ -584,12 +584,19 @@ def _types(lines: list[str]) -> list[str]:
     return [json.loads(json.loads(line)["data"])["type"] for line in lines]
 
 
+def _tail_a_finished_run(serve: Serve, *options: str, approved: bool) -> tuple[DemoServer, str]:
+    """Run the demo to its end (the interrupt approved or not), then ``rxchronos tail`` its
+    events with ``options``, which must exit 0: the demo and the run's session id."""
+    demo = DemoServer(serve)
+    session_id = demo.finished_run(approved=approved)
+    assert main(["tail", demo.events_url(session_id), *options]) == 0
+    return demo, session_id
+
+
 def test_tail_prints_a_finished_run_from_its_start_then_done(
     serve: Serve, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    demo = DemoServer(serve)
-    session_id = demo.finished_run(approved=True)
-    assert main(["tail", demo.events_url(session_id), "--json"]) == 0
+    demo, session_id = _tail_a_finished_run(serve, "--json", approved=True)
     types = _types(capsys.readouterr().out.splitlines())
     assert types[0] == "run_started" and types[-2:] == ["completed", "done"]
     assert {"node_start", "model_chunk", "interrupt", "checkpoint"} <= set(types)
@@ -602,9 +609,7 @@ def test_tail_prints_a_finished_run_from_its_start_then_done(
 def test_tail_new_only_on_a_finished_run_prints_nothing(
     serve: Serve, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    demo = DemoServer(serve)
-    session_id = demo.finished_run(approved=False)
-    assert main(["tail", demo.events_url(session_id), "--new-only"]) == 0
+    _tail_a_finished_run(serve, "--new-only", approved=False)
     assert capsys.readouterr().out == ""
 
 

@@ -98,6 +98,35 @@ def collect(deltas: Sequence[ChatResponse]) -> ChatResponse:
     return ResponseCollector.of(deltas)
 
 
+def responses_function_call(
+    index: int, call_id: str, name: str, *pieces: str
+) -> list[dict[str, Any]]:
+    """The Responses API events of a function call at output ``index``: its item added with
+    empty arguments, then one arguments delta for each of ``pieces``."""
+    item = {"type": "function_call", "call_id": call_id, "name": name, "arguments": ""}
+    return [
+        {"type": "response.output_item.added", "output_index": index, "item": item},
+        *(
+            {"type": "response.function_call_arguments.delta", "output_index": index, "delta": p}
+            for p in pieces
+        ),
+    ]
+
+
+def responses_usage(
+    *, input_tokens: int, output_tokens: int, total_tokens: int, cached: int, reasoning: int
+) -> dict[str, Any]:
+    """A Responses API ``usage`` object with its details: ``cached`` input tokens and
+    ``reasoning`` output tokens."""
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": total_tokens,
+        "input_tokens_details": {"cached_tokens": cached},
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+    }
+
+
 @dataclass
 class Reply:
     """One scripted answer of the provider server."""

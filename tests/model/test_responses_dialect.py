@@ -15,6 +15,7 @@ from rxchronos.model._responses import ResponsesParser
 
 from .conftest import collect
 from .conftest import parse_all
+from .conftest import responses_function_call
 
 
 def sse(*events: dict[str, Any]) -> bytes:
@@ -26,13 +27,7 @@ def test_text_reasoning_calls_and_usage() -> None:
         {"type": "response.created", "response": {"id": "resp_1"}},
         {"type": "response.reasoning_summary_text.delta", "output_index": 0, "delta": "Think."},
         {"type": "response.output_text.delta", "output_index": 1, "delta": "Calling"},
-        {
-            "type": "response.output_item.added",
-            "output_index": 2,
-            "item": {"type": "function_call", "call_id": "call_a", "name": "f", "arguments": ""},
-        },
-        {"type": "response.function_call_arguments.delta", "output_index": 2, "delta": '{"x"'},
-        {"type": "response.function_call_arguments.delta", "output_index": 2, "delta": ": 1}"},
+        *responses_function_call(2, "call_a", "f", '{"x"', ": 1}"),
         {
             "type": "response.completed",
             "response": {"usage": {"input_tokens": 5, "output_tokens": 7, "total_tokens": 12}},

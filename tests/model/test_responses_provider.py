@@ -28,6 +28,8 @@ from rxchronos.model import provider_from_string
 from .conftest import ProviderServer
 from .conftest import Reply
 from .conftest import collect
+from .conftest import responses_function_call
+from .conftest import responses_usage
 from .conftest import stream_once
 
 KEY = "sk-resp-SECRET-1234"
@@ -55,23 +57,13 @@ STREAM = sse(
     {"type": "response.output_item.done", "output_index": 1, "item": SEARCH_ITEM},
     {"type": "response.output_text.delta", "output_index": 2, "delta": "Sunny, "},
     {"type": "response.output_text.delta", "output_index": 2, "delta": "22 C."},
-    {
-        "type": "response.output_item.added",
-        "output_index": 3,
-        "item": {"type": "function_call", "call_id": "call_9", "name": "save", "arguments": ""},
-    },
-    {"type": "response.function_call_arguments.delta", "output_index": 3, "delta": '{"c":'},
-    {"type": "response.function_call_arguments.delta", "output_index": 3, "delta": '"Paris"}'},
+    *responses_function_call(3, "call_9", "save", '{"c":', '"Paris"}'),
     {
         "type": "response.completed",
         "response": {
-            "usage": {
-                "input_tokens": 30,
-                "output_tokens": 12,
-                "total_tokens": 42,
-                "input_tokens_details": {"cached_tokens": 8},
-                "output_tokens_details": {"reasoning_tokens": 5},
-            }
+            "usage": responses_usage(
+                input_tokens=30, output_tokens=12, total_tokens=42, cached=8, reasoning=5
+            )
         },
     },
 )

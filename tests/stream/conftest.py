@@ -141,6 +141,18 @@ async def flood_a_frozen_client(broker: BrokerProtocol, base: str) -> int:
     return peak
 
 
+async def publish_numbers(
+    broker: BrokerProtocol, topic: str, numbers: range, *, every: int, pause: float
+) -> None:
+    """Publish ``Event(type="n", data=n)`` on ``topic`` for each ``n`` of ``numbers``, sleeping
+    ``pause`` seconds after each multiple of ``every`` (readers run in between), then flush."""
+    for n in numbers:
+        broker.publish(Event(type="n", data=n), topic=topic)
+        if n % every == 0:
+            await asyncio.sleep(pause)
+    await broker.flush()
+
+
 class SSEReader:
     """Reads an aiohttp response as SSE: raw bytes kept, events decoded."""
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -23,6 +25,7 @@ from .conftest import Serve
 from .conftest import SSEReader
 from .conftest import eventually
 from .conftest import open_stream
+from .conftest import publish_numbers
 from .redis_servers import free_port
 from .redis_servers import new_namespace
 from .redis_servers import private_redis
@@ -36,6 +39,16 @@ def routes(broker: RedisBroker, **options: Any) -> web.Application:
     app = web.Application()
     broker.add_sse_route(app, "/runs/{topic}", **options)
     return app
+
+
+@asynccontextmanager
+async def two_brokers(url: str, namespace: str) -> AsyncIterator[tuple[RedisBroker, RedisBroker]]:
+    """Two started brokers on one Redis namespace (two workers of one app), closed on exit."""
+    async with (
+        RedisBroker(url, namespace=namespace) as first,
+        RedisBroker(url, namespace=namespace) as second,
+    ):
+        yield first, second
 
 
 async def collect(observable: Any, count: int) -> list[Event]:
@@ -62,10 +75,7 @@ async def test_events_get_ids_in_redis_and_reach_subscribers_in_order(
 
 
 async def test_a_second_broker_resumes_exactly_after_an_id(url: str, namespace: str) -> None:
-    async with (
-        RedisBroker(url, namespace=namespace) as first,
-        RedisBroker(url, namespace=namespace) as second,
-    ):
+    async with two_brokers(url, namespace) as (first, second):
         live = first.subscribe(topics="t")
         reading = asyncio.ensure_future(collect(live, 10))
         await asyncio.sleep(0.1)
@@ -89,23 +99,14 @@ async def test_resume_while_publishing_has_no_gap_and_no_duplicate_at_the_seam(
     url: str, namespace: str
 ) -> None:
     total = 400
-    async with (
-        RedisBroker(url, namespace=namespace) as publisher,
-        RedisBroker(url, namespace=namespace) as reader,
-    ):
+    async with two_brokers(url, namespace) as (publisher, reader):
         for n in range(50):
             publisher.publish(Event(type="n", data=n), topic="t")
         await publisher.flush()
         first_id = f"{(await _epoch(url, namespace, 't'))}-10"
-
-        async def publish_rest() -> None:
-            for n in range(50, total):
-                publisher.publish(Event(type="n", data=n), topic="t")
-                if n % 7 == 0:
-                    await asyncio.sleep(0)
-            await publisher.flush()
-
-        task = asyncio.ensure_future(publish_rest())
+        task = asyncio.ensure_future(
+            publish_numbers(publisher, "t", range(50, total), every=7, pause=0)
+        )
         got = await collect(reader.subscribe(topics="t", last_event_id=first_id), total - 10)
         await task
         assert [e.data for e in got] == list(range(10, total))
@@ -155,10 +156,7 @@ async def test_an_id_it_cannot_serve_gives_one_reset_then_live_events(
 async def test_a_finished_topic_ends_streams_everywhere_and_a_reconnect_gets_204(
     serve: Serve, http: aiohttp.ClientSession, url: str, namespace: str
 ) -> None:
-    async with (
-        RedisBroker(url, namespace=namespace) as a,
-        RedisBroker(url, namespace=namespace) as b,
-    ):
+    async with two_brokers(url, namespace) as (a, b):
         base_a = await serve(routes(a, retry=0.05))
         base_b = await serve(routes(b, retry=0.05))
         reader = await open_stream(http, f"{base_a}/runs/run-9")
@@ -178,10 +176,7 @@ async def test_a_finished_topic_ends_streams_everywhere_and_a_reconnect_gets_204
 async def test_sse_resume_on_another_worker_over_the_wire(
     serve: Serve, http: aiohttp.ClientSession, url: str, namespace: str
 ) -> None:
-    async with (
-        RedisBroker(url, namespace=namespace) as a,
-        RedisBroker(url, namespace=namespace) as b,
-    ):
+    async with two_brokers(url, namespace) as (a, b):
         base_a, base_b = await serve(routes(a)), await serve(routes(b))
         reader = await open_stream(http, f"{base_a}/runs/t")
         for n in range(5):
@@ -269,10 +264,7 @@ async def _has_event(reader: SSEReader) -> bool:
 async def test_a_control_command_reaches_every_worker_and_waits_as_a_flag(
     url: str, namespace: str
 ) -> None:
-    async with (
-        RedisBroker(url, namespace=namespace) as sender,
-        RedisBroker(url, namespace=namespace) as runner,
-    ):
+    async with two_brokers(url, namespace) as (sender, runner):
         seen: list[Control] = []
         runner.controls.subscribe(seen.append)
         await sender.control("session-7", "cancel")
@@ -297,10 +289,7 @@ async def test_a_reset_for_a_finished_topic_then_ends_the_subscription(
 
 
 async def test_history_is_what_every_worker_reads_back_of_a_topic(url: str, namespace: str) -> None:
-    async with (
-        RedisBroker(url, namespace=namespace) as writer,
-        RedisBroker(url, namespace=namespace) as reader,
-    ):
+    async with two_brokers(url, namespace) as (writer, reader):
         assert await reader.history("run-h") == []
         for n in range(3):
             writer.publish(Event(type="n", data={"n": n}), topic="run-h")

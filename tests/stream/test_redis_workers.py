@@ -19,6 +19,7 @@ from rxchronos.stream import Event
 from rxchronos.stream import RedisBroker
 
 from .conftest import SSEReader
+from .conftest import publish_numbers
 from .redis_servers import Worker
 from .redis_servers import worker_processes
 
@@ -95,15 +96,12 @@ async def test_a_reconnect_storm_across_workers_while_publishing_loses_nothing(
                 response.close()
             return got
 
-        async def publish_all() -> None:
-            for n in range(1, total):
-                publisher.publish(Event(type="n", data=n), topic="storm")
-                if n % 5 == 0:
-                    await asyncio.sleep(0.002)
-            await publisher.flush()
-
         results = await asyncio.wait_for(
-            asyncio.gather(publish_all(), *(one_client(seed) for seed in range(clients))), 120
+            asyncio.gather(
+                publish_numbers(publisher, "storm", range(1, total), every=5, pause=0.002),
+                *(one_client(seed) for seed in range(clients)),
+            ),
+            120,
         )
         for got in results[1:]:
             assert got == list(range(total))

@@ -49,13 +49,26 @@ async def pair() -> AsyncIterator[tuple[Worker, Worker]]:
         drop_namespace(url, namespace)
 
 
+async def post_chat(
+    http: aiohttp.ClientSession,
+    worker: Worker,
+    chat_id: str,
+    until: str | None = None,
+    *,
+    nth: int = 1,
+) -> list[ServerSentEvent]:
+    """POST chat ``chat_id`` to ``worker``'s chat route and read the reply's events (with
+    ``until``, only up to the ``nth`` event containing it, then the response is released)."""
+    async with http.post(f"{worker.base}/api/chat", json=chat(chat_id)) as response:
+        return await read_events(response, until, nth=nth)
+
+
 async def test_a_chat_started_on_one_worker_resumes_on_the_other(
     pair: tuple[Worker, Worker],
 ) -> None:
     a, b = pair
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{a.base}/api/chat", json=chat("c1")) as response:
-            head = await read_events(response, "text-delta", nth=2)  # then the client drops
+        head = await post_chat(http, a, "c1", "text-delta", nth=2)  # then the client drops
         url = f"{b.base}/api/chat/c1/stream"
 
         async def resume(headers: dict[str, str]) -> list[ServerSentEvent]:
@@ -88,10 +101,8 @@ async def test_a_second_reply_of_the_chat_on_the_other_worker_is_the_one_resumed
 ) -> None:
     a, b = pair
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{a.base}/api/chat", json=chat("c2")) as response:
-            first = await read_events(response)
-        async with http.post(f"{b.base}/api/chat", json=chat("c2")) as response:
-            head = await read_events(response, "reasoning-delta", nth=1)
+        first = await post_chat(http, a, "c2")
+        head = await post_chat(http, b, "c2", "reasoning-delta", nth=1)
         async with asyncio.timeout(20), http.get(f"{a.base}/api/chat/c2/stream") as response:
             whole = await read_events(response)
     assert first[-1].data == whole[-1].data == "[DONE]"
