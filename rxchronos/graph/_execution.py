@@ -402,7 +402,9 @@ class RunExecution:
         subgraph's event (a subgraph run publishes through its root run)."""
         seq = self.seq = self.seq + 1
         hot = self._hot
-        if not hot.listening and self.sink is None and self.broker is None:
+        sink = self.sink
+        broker = self.broker
+        if not hot.listening and sink is None and broker is None:
             return
         # a copy of the run's template (every field, in the model's order, which model_dump
         # keeps), then only what differs from it: cheaper than a new dict of every field
@@ -425,10 +427,10 @@ class RunExecution:
         event = _build_event(values)
         if hot.listening:
             hot.on_next(event)
-        if self.broker is not None:
-            self.broker.publish(event, topic=self.session_id)
-        if self.sink is not None:  # last: a subscription that is over raises CancelledError
-            self.sink(event)
+        if broker is not None:
+            broker.publish(event, topic=self.session_id)
+        if sink is not None:  # last: a subscription that is over raises CancelledError
+            sink(event)
 
     def report(self, kind: EventType, data: Mapping[str, Any], task: Task | None = None) -> None:
         """``emit()``'s way in: an event of the task now running (from any thread).
