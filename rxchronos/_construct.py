@@ -14,9 +14,10 @@ extra fields and private attributes for any input; for a frozen model whose ever
 it costs about 3.3 µs per instance (pydantic 2.14.4), more than validating (1.3 µs). `constructor`
 sets the four slots ``BaseModel`` declares (``__dict__``, ``__pydantic_fields_set__``,
 ``__pydantic_extra__``, ``__pydantic_private__``) through their own descriptors: 0.4 µs. In
-``benchmarks/graph_overhead.py`` (quick runs, back to back) a node costs 8.5 µs without a store
-this way and 21-25 µs with ``model_construct``: the runner builds four events per node, and the
-shortcut takes more than half of the overhead away.
+``benchmarks/graph_overhead.py`` (full runs on one 2-CPU machine) a node costs 7.3 µs without a
+store this way and 16.2 µs with ``model_construct`` (callgrind: 254k against 636k instructions
+per run of the 3-node graph): the runner builds three events per node, four with a store, and
+the shortcut takes more than half of the overhead away.
 
 This steps outside pydantic's public API, so ``tests/test_construct.py`` checks, on whatever
 pydantic is installed, that the slots are still there and that what it builds equals what
