@@ -357,8 +357,8 @@ class _Production(abc.DisposableBase):
     def _end(self, callback: Callable[..., None], name: str, *args: Any) -> None:
         """Deliver the end (``name`` is the subscriber's callback); what it raises goes to the
         loop's handler."""
-        self._stopped = self._cancelled = True
-        self._stop_emit()
+        self._stop()
+        self._cancelled = True
         try:
             callback(*args)
         except Exception as exc:
