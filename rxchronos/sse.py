@@ -131,6 +131,7 @@ class SSEDecoder:
         "_max_size",
         "_pending",
         "_pending_size",
+        "_resume",
         "_retry",
         "_skip_lf",
         "_started",
@@ -163,6 +164,9 @@ class SSEDecoder:
         self._id_buffer = last_event_id  # the last event id buffer (persists across blocks)
         self._last_event_id = last_event_id  # the last event id as of the last dispatch
         self._retry: int | None = None
+        self._resume: tuple[str, int | None] = (last_event_id, None)
+        """``last_event_id`` and ``retry`` as of the events last returned, taken where a piece
+        may turn out too large (see `_refuse_event`)."""
 
     @property
     def last_event_id(self) -> str:
@@ -188,7 +192,9 @@ class SSEDecoder:
             TypeError: when ``chunk`` is not bytes.
             ValueError: after [`close`][rxchronos.sse.SSEDecoder.close].
             FrameTooLargeError: when a line not yet ended or an event's data grows past
-                ``max_size`` (the decoder is closed then).
+                ``max_size``. The decoder is closed then; none of the events the piece
+                completed is returned, and ``last_event_id`` and ``retry`` are as of the events
+                returned before it.
         """
         if type(chunk) is not bytes:
             chunk = self._coerce(chunk)
@@ -211,21 +217,26 @@ class SSEDecoder:
                     self._too_large("an SSE line grew past max_size={} bytes without a line ending")
             return []
         end += 1
-        if cr == len(chunk) - 1:
+        size = len(chunk)
+        if cr == size - 1:
             self._skip_lf = True
         if self._pending:
             self._pending.append(chunk[:end])
             complete = b"".join(self._pending)
-            self._pending = [chunk[end:]] if end < len(chunk) else []
-            self._pending_size = len(chunk) - end
-        elif end == len(chunk):
+            self._pending = [chunk[end:]] if end < size else []
+            self._pending_size = size - end
+        elif end == size:
             complete = chunk
         else:
             complete = chunk[:end]
             self._pending = [chunk[end:]]
-            self._pending_size = len(chunk) - end
-        if self._pending_size > self._max_size:
-            self._too_large("an SSE line grew past max_size={} bytes without a line ending")
+            self._pending_size = size - end
+        big = False  # the complete lines are more than max_size together: see _interpret
+        if len(complete) + self._pending_size > self._max_size:  # rare: one test for both
+            self._resume = (self._last_event_id, self._retry)
+            if self._pending_size > self._max_size:
+                self._too_large("an SSE line grew past max_size={} bytes without a line ending")
+            big = len(complete) > self._max_size
         text = complete.decode("utf-8", "replace")
         if cr >= 0:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -235,7 +246,7 @@ class SSEDecoder:
                 text = text[1:]
         lines = text.split("\n")
         lines.pop()  # the text ends with a line terminator: the last item is always ""
-        return self._interpret(lines, len(complete) > self._max_size)
+        return self._interpret(lines, big)
 
     def close(self) -> list[ServerSentEvent]:
         """End the stream (EOF) and return the events still to dispatch.
@@ -277,7 +288,8 @@ class SSEDecoder:
         """Apply the interpretation rules to complete lines (state kept in locals for speed).
 
         ``big``: the lines are more than ``max_size`` together, so an event's data may be too.
-        Otherwise only data carried in from earlier pieces can make an event too large.
+        Otherwise only data carried in from earlier pieces can make an event too large: the
+        sizes are checked once the lines are read (see `_bound`), not once per event.
         """
         events: list[ServerSentEvent] = []
         data = self._data
@@ -289,15 +301,15 @@ class SSEDecoder:
             if not line:  # a blank line dispatches the block
                 self._last_event_id = id_buffer
                 if data:
-                    payload = data[0] if len(data) == 1 else "\n".join(data)
-                    if check:  # rare: data carried in from earlier pieces, or a huge piece
-                        if len(payload) > self._max_size:
-                            self._too_large("an SSE event's data grew past max_size={} characters")
-                        self._data_size = self._data_counted = 0
-                        check = big
                     events.append(
                         _new_event(
-                            ServerSentEvent, (payload, event or "message", id_buffer, block_retry)
+                            ServerSentEvent,
+                            (
+                                data[0] if len(data) == 1 else "\n".join(data),
+                                event or "message",
+                                id_buffer,
+                                block_retry,
+                            ),
                         )
                     )
                     data = []
@@ -328,6 +340,8 @@ class SSEDecoder:
                 if value.isascii() and value.isdigit():
                     block_retry = self._retry = int(value)
             # any other field is ignored
+        if check and events:  # rare: data carried in from earlier pieces, or a huge piece
+            self._bound(events, big)
         if data:
             self._hold(data)
         self._data = data
@@ -336,6 +350,14 @@ class SSEDecoder:
         self._id_buffer = id_buffer
         return events
 
+    def _bound(self, events: list[ServerSentEvent], big: bool) -> None:
+        """Bound the data of the events a piece dispatched: all of them when the piece alone was
+        larger than ``max_size``, else the first, the one that took the data carried in."""
+        for dispatched in events if big else events[:1]:
+            if len(dispatched.data) > self._max_size:
+                self._refuse_event()
+        self._data_size = self._data_counted = 0  # what was carried in is dispatched
+
     def _hold(self, data: list[str]) -> None:
         """Count the data lines the current event keeps past this piece; bound them."""
         size = self._data_size + sum(
@@ -343,7 +365,15 @@ class SSEDecoder:
         )
         self._data_size, self._data_counted = size, len(data)
         if size - 1 > self._max_size:
-            self._too_large("an SSE event's data grew past max_size={} characters")
+            self._refuse_event()
+        self._resume = (self._last_event_id, self._retry)  # where the next piece starts
+
+    def _refuse_event(self) -> None:
+        """An event's data is past ``max_size``: none of the events this piece completed is
+        returned, so ``last_event_id`` and ``retry`` go back to where they were before it (a
+        client resuming from them asks for those events again)."""
+        self._last_event_id, self._retry = self._resume
+        self._too_large("an SSE event's data grew past max_size={} characters")
 
 
 def _split_lines(text: str) -> list[str]:

@@ -326,6 +326,33 @@ def test_an_event_larger_than_the_limit_in_one_piece_is_refused() -> None:
         SSEDecoder(max_size=20).feed(wire)
     small_events = b"data: aaaaaaaaaa\n\n" * 5  # more than the limit, but each event is under it
     assert len(SSEDecoder(max_size=20).feed(small_events)) == 5
+    with pytest.raises(FrameTooLargeError):  # the large one after small ones, in the same piece
+        SSEDecoder(max_size=20).feed(small_events + wire)
+
+
+def test_a_refused_piece_leaves_the_resume_point_at_the_events_returned_before_it() -> None:
+    huge = b"id: 3\ndata: " + b"x" * 25 + b"\n\n"
+    in_one_piece = SSEDecoder(max_size=20)
+    assert in_one_piece.feed(b"id: 1\nretry: 10\ndata: a\n\n") == [
+        ServerSentEvent("a", id="1", retry=10)
+    ]
+    with pytest.raises(FrameTooLargeError):  # event 2 is completed too, but never returned
+        in_one_piece.feed(b"id: 2\ndata: b\n\n" + huge + b"retry: 5\n\n")
+    assert (in_one_piece.last_event_id, in_one_piece.retry) == ("1", 10)
+
+    carried = SSEDecoder(max_size=20)
+    assert carried.feed(b"id: 1\ndata: a\n\nid: 2\ndata: " + b"y" * 15 + b"\n") == [
+        ServerSentEvent("a", id="1")
+    ]
+    with pytest.raises(FrameTooLargeError):  # the held event completed past the limit
+        carried.feed(b"data: " + b"z" * 10 + b"\n\nid: 4\ndata: c\n\n")
+    assert carried.last_event_id == "1"
+
+    growing = SSEDecoder(max_size=20)
+    assert growing.feed(b"id: 1\ndata: a\n\nid: 2\ndata: " + b"y" * 15 + b"\n") != []
+    with pytest.raises(FrameTooLargeError):  # the held event grows past the limit
+        growing.feed(b"data: " + b"z" * 10 + b"\n")
+    assert growing.last_event_id == "1"
 
 
 def test_no_limit_when_asked() -> None:
@@ -493,6 +520,7 @@ def test_a_bound_refuses_only_what_is_past_it(case: tuple[bytes, list[int]], lim
         assert max(longest_line, longest_data) > limit
     else:
         assert events == reference_decode(wire)
+        assert all(len(event.data) <= limit for event in events)  # nothing past it got through
 
 
 # --- NDJSON --------------------------------------------------------------------------------------
