@@ -39,6 +39,7 @@ from typing import Any
 import pydantic_core
 
 from rxchronos._construct import constructor
+from rxchronos._errors import ArgumentTypeError
 from rxchronos._errors import InvalidArgumentError
 from rxchronos._errors import RxChronosError
 from rxchronos.model._errors import DEFAULT_ERROR_BODY_LIMIT
@@ -106,19 +107,29 @@ def load_json(data: str) -> Any:
 
     Raises:
         MalformedData: ``data`` is not one JSON document, or is nested too deeply to parse.
+        ArgumentTypeError: ``data`` is not a str.
 
     Example:
         >>> load_json('{"a": [1, 2]}  ')
         {'a': [1, 2]}
     """
-    try:
-        return _from_json(data)
-    except (ValueError, TypeError):  # TypeError: a str holding a lone surrogate
-        return _load_refused(data)
+    if type(data) is str:  # from_json would take bytes too: this reads text only
+        try:
+            return _from_json(data)
+        except (ValueError, TypeError):  # TypeError: a str holding a lone surrogate
+            pass
+    return _load_refused(data)
 
 
 def _load_refused(data: str) -> Any:
-    """``data`` read by the standard library (see `load_json`): its value, or why not."""
+    """``data`` read by the standard library (see `load_json`): its value, or why not.
+
+    Raises:
+        ArgumentTypeError: ``data`` is not a str.
+        MalformedData: it is not one JSON document.
+    """
+    if not isinstance(data, str):
+        raise ArgumentTypeError(f"JSON to load must be a str, got {type(data).__name__}")
     try:
         try:
             value, end = _decode(data)
@@ -344,19 +355,27 @@ class StreamParser(ABC):
             MalformedData: not JSON, or not an object.
             ProviderStreamError: not JSON in an ``error`` event (the text is the error message).
         """
-        try:
-            payload = _from_json(data)  # load_json, inline: this is once per chunk
-        except (ValueError, TypeError):
+        if type(data) is str:  # from_json would take bytes too: this reads text only
             try:
-                payload = _load_refused(data)
-            except MalformedData:
-                if event == "error":
-                    text = data[:DEFAULT_ERROR_BODY_LIMIT] or "an error event without data"
-                    raise self.provider_error("error", text) from None
-                raise
+                payload = _from_json(data)  # load_json, inline: this is once per chunk
+            except (ValueError, TypeError):
+                payload = self._refused_object(data, event)
+        else:
+            payload = self._refused_object(data, event)
         if type(payload) is not dict:
             raise MalformedData(f"not a JSON object: {data[:200]!r}")
         return payload
+
+    def _refused_object(self, data: str, event: str) -> Any:
+        """What `load_object` reads through the standard library; in an ``error`` event, text
+        that is not JSON is the provider's error message."""
+        try:
+            return _load_refused(data)
+        except MalformedData:
+            if event == "error":
+                text = data[:DEFAULT_ERROR_BODY_LIMIT] or "an error event without data"
+                raise self.provider_error("error", text) from None
+            raise
 
     def deltas(self, values: dict[str, Any]) -> list[ChatResponse]:
         """``values`` as the one delta of an event, stamped with the response id; none if empty.

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from rxchronos import ArgumentTypeError
 from rxchronos.model import ProviderStreamError
 from rxchronos.model import StreamParser
 from rxchronos.model import load_json
@@ -127,6 +128,12 @@ def test_what_is_not_one_document_is_malformed_data_saying_why(data: str, messag
         load_json(data)
 
 
+@pytest.mark.parametrize("data", [b"{}", bytearray(b"{}"), None, 5])
+def test_only_text_is_loaded(data: Any) -> None:
+    with pytest.raises(ArgumentTypeError, match="must be a str, got"):
+        load_json(data)
+
+
 class _Objects(StreamParser):
     def parse(self, event: str, data: str) -> list[ChatResponse]:
         return self.deltas({"content": str(sorted(self.load_object(data, event)))})
@@ -148,10 +155,11 @@ def test_a_parser_loads_objects_through_the_same_two_readers(data: str, content:
         ("message", "{", "malformed", "not JSON"),
         ("message", '{"a": 1} 2', "malformed", "extra data"),
         ("error", "the server is on fire", "provider_error", "the server is on fire"),
+        ("message", b'{"a": 1}', "malformed", "must be a str, got bytes"),
     ],
 )
 def test_a_parser_refuses_what_is_not_an_object(
-    event: str, data: str, kind: str, text: str
+    event: str, data: Any, kind: str, text: str
 ) -> None:
     with pytest.raises(ProviderStreamError, match=text) as raised:
         _Objects(provider="objects").feed(event, data)
