@@ -98,7 +98,7 @@ def load_json(data: str) -> Any:
 
     pydantic-core's public ``from_json`` reads it: about three times as fast as the standard
     library on a typical 150-byte chunk, which takes ``benchmarks/token_pipeline.py`` from 1,195M
-    to 1,025M instructions per 20,000-chunk answer (callgrind). What it refuses goes to the
+    to 1,027M instructions per 20,000-chunk answer (callgrind). What it refuses goes to the
     standard library (``json.JSONDecoder.raw_decode``), which decides and names the problem. So
     the few documents only ``json`` reads (a lone surrogate, nesting past 200 levels, Unicode
     whitespace around the document) read as before, and nothing changes meaning: the two agree
