@@ -23,7 +23,10 @@ The rules of a subscription of [`from_producer`][rxchronos.from_producer] (and s
    ends with an exception nobody retrieves.
 3. The producer's exception goes to ``on_error``; its normal return is ``on_completed``; nothing
    reaches the observer after either (``emit`` then raises ``CancelledError``: the subscription is
-   over).
+   over). A ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``,
+   ``GeneratorExit``, one of the producer's own) reaches ``on_error`` as a
+   [`RxChronosError`][rxchronos.RxChronosError] whose ``__cause__`` it is; ``KeyboardInterrupt``
+   and ``SystemExit`` are then raised again from the loop, so that they still stop the program.
 4. An exception raised by the subscriber's own ``on_next`` stops the producer (``emit`` raises
    ``CancelledError`` into it) and is then given to that subscriber's ``on_error``, so a chain
    someone awaits ends with it instead of waiting forever. What the producer raised while stopping
@@ -217,7 +220,7 @@ def _ended(*_args: Any) -> None:
     """``emit`` and its switch once the subscription's task is over (see `_Production._run`)."""
 
 
-def _raise(error: Exception) -> None:
+def _raise(error: BaseException) -> None:
     raise error
 
 
@@ -335,14 +338,24 @@ class _Production(abc.DisposableBase):
                     RxChronosError(f"{self._what} was cancelled before it finished"),
                 )
             raise
-        except Exception as exc:
+        except BaseException as exc:
             if self._failure is not None:
                 self._report("the producer raised while stopping for the subscriber", exc)
                 self._end(self._on_error, "on_error", self._failure)
             elif self._stopped:
                 self._report("the producer raised after the subscription was disposed", exc)
-            else:
+            elif isinstance(exc, Exception):
                 self._end(self._on_error, "on_error", exc)
+            else:  # KeyboardInterrupt, SystemExit, GeneratorExit, ...: not an on_error value
+                error = RxChronosError(
+                    f"{self._what} stopped: its producer raised {type(exc).__name__}: {exc}"
+                )
+                error.__cause__ = exc
+                self._end(self._on_error, "on_error", error)
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                # it still stops the program, raised from the loop itself (as asyncio raises it
+                # from a callback) rather than left in the task, where nobody would retrieve it
+                self._loop.call_soon(_raise, exc)
         else:
             if self._failure is not None:
                 self._end(self._on_error, "on_error", self._failure)

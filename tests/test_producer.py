@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from collections.abc import Callable
 from typing import Any
@@ -263,6 +265,60 @@ async def test_return_is_completion_and_exception_is_error(reported: list[dict[s
     assert (done.items, done.completed, done.errors) == ([1, 2], 1, [])
     assert (failed.items, failed.completed, failed.errors) == ([1], 0, [boom])
     assert reported == []
+
+
+class Halt(BaseException):
+    """A BaseException of the producer's own (not an Exception)."""
+
+
+@pytest.mark.parametrize("raised", [Halt("halt"), GeneratorExit("closed")])
+async def test_a_base_exception_is_an_error_not_a_hang(
+    raised: BaseException, reported: list[dict[str, Any]]
+) -> None:
+    async def produce(emit: Emit) -> None:
+        emit(1)
+        await asyncio.sleep(0)
+        raise raised
+
+    recorder = Recorder()
+    recorder.subscribe(from_producer(produce, what="halting()"))
+    await asyncio.wait_for(recorder.done, 5)
+    (error,) = recorder.errors
+    assert type(error) is RxChronosError and error.__cause__ is raised
+    assert str(error) == f"halting() stopped: its producer raised {type(raised).__name__}: {raised}"
+    assert (recorder.items, recorder.completed, reported) == ([1], 0, [])
+
+
+_INTERRUPTED = """
+import asyncio
+from rxchronos import RxChronosError
+from rxchronos.aio import from_producer
+
+errors = []
+
+async def produce(emit):
+    await asyncio.sleep(0)
+    raise KeyboardInterrupt
+
+async def main():
+    from_producer(produce).subscribe(print, errors.append)
+    await asyncio.sleep(3600)
+
+try:
+    asyncio.run(main())
+except KeyboardInterrupt:
+    (error,) = errors
+    assert type(error) is RxChronosError and type(error.__cause__) is KeyboardInterrupt
+    print("interrupted")
+"""
+
+
+def test_keyboard_interrupt_reaches_on_error_and_still_stops_the_loop() -> None:
+    # in a process of its own: an interrupt unwinding through pytest's own frames upsets it
+    done = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "interrupted\n", "")
 
 
 async def test_nothing_is_emitted_after_the_end() -> None:
