@@ -123,12 +123,13 @@ def add_ag_ui_route(
     ``POST`` takes a ``RunAgentInput`` and streams the run as AG-UI events (see
     [`to_ag_ui`][rxchronos.ui.to_ag_ui]). With ``provider``, the model answers the input's messages
     (with its tools). With ``runner``, the thread id is the graph session: the messages become the
-    run's initial state under ``"messages"`` (as [`Message`][rxchronos.model.Message]\\ s) with the
-    input's ``state`` merged in; an input whose ``resume`` answers the interrupt of the thread's
-    paused run resumes it, each resolved entry's ``payload`` object merged into the state. Every
-    event goes through ``broker`` (a private one when ``None``): the same ``POST`` with a
-    ``Last-Event-ID`` header resumes the run after that event, re-opening what was open. A bad
-    request gets 400 with ``{"error": ...}``.
+    run's initial state under ``"messages"`` (as [`Message`][rxchronos.model.Message]\\ s dumped to
+    JSON objects, which every checkpoint store saves) with the input's ``state`` merged in; an
+    input whose ``resume`` answers the interrupt of the thread's paused run resumes it, each
+    resolved entry's ``payload`` object merged into the state. Every event goes through
+    ``broker`` (a private one when ``None``): the same ``POST`` with a ``Last-Event-ID`` header
+    resumes the run after that event, re-opening what was open. A bad request gets 400 with
+    ``{"error": ...}``.
 
     Args:
         app: the application (not yet started).
@@ -157,6 +158,7 @@ def add_ag_ui_route(
         try:
             run_input = _read_input(await read_json(request))
             messages = ag_ui_messages(run_input)
+            tools = _tools(run_input) if provider is not None else ()
         except BadRequest as exc:
             return json_error(400, str(exc))
         thread_id, run_id = run_input.thread_id, run_input.run_id
@@ -185,21 +187,27 @@ def add_ag_ui_route(
             source = await graph_reply(runner, thread_id, state, answers)
         else:
             assert provider is not None
-            tools = tuple(
-                ToolDefinition(
-                    function=FunctionDef(
-                        name=t.name,
-                        description=t.description,
-                        parameters=t.parameters or {"type": "object", "properties": {}},
-                    )
-                )
-                for t in run_input.tools or ()
-            )
             source = provider.stream_chat(ChatRequest(messages=tuple(messages), tools=tools))
         events = source.pipe(to_ag_ui(thread_id, run_id))
         return await replies.answer(request, topic, events, wire, _SPELLING)
 
     return app.router.add_post(path, answering_503(post))
+
+
+def _tools(run_input: RunAgentInput) -> tuple[ToolDefinition, ...]:
+    """The input's tools as the model's tool definitions, or `BadRequest` saying which is wrong."""
+    tools = []
+    for index, tool in enumerate(run_input.tools or ()):
+        try:
+            function = FunctionDef(
+                name=tool.name,
+                description=tool.description,
+                parameters=tool.parameters or {"type": "object", "properties": {}},
+            )
+        except pydantic.ValidationError as exc:
+            raise BadRequest(f"tools[{index}]: {validation_problems(exc, 'tool')}") from None
+        tools.append(ToolDefinition(function=function))
+    return tuple(tools)
 
 
 def _run_of(reply: Reply) -> str | None:

@@ -82,9 +82,15 @@ async def graph_reply(
     runner: Runner, session_id: str, state: dict[str, Any], update: dict[str, Any] | None
 ) -> reactivex.Observable[Any]:
     """The session's paused run resumed with ``update`` merged into its state, when there is an
-    ``update`` and the session is paused at an interrupt; else a new run from ``state``."""
+    ``update`` and the session is paused at an interrupt; else a new run from ``state``.
+
+    ``state["messages"]`` (a list of [`Message`][rxchronos.model.Message]\\ s) goes into the run
+    as JSON objects, ``message.model_dump(mode="json", exclude_defaults=True)``: a state every
+    checkpoint store can save (``Message.model_validate(m)`` reads one back)."""
     if update is not None and await is_paused(runner, session_id):
         return runner.stream_resume(session_id, update=update)
+    messages: list[Message] = state["messages"]
+    state["messages"] = [m.model_dump(mode="json", exclude_defaults=True) for m in messages]
     return runner.stream(session_id, state)
 
 
@@ -98,6 +104,8 @@ async def read_json(request: web.Request) -> Any:
         return await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body must be JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("the body is JSON nested too deeply to read") from None
 
 
 def add_chat_route(
@@ -112,10 +120,11 @@ def add_chat_route(
 
     With ``provider``, the model answers the conversation. With ``runner``, the chat id is the
     graph session: the conversation becomes the run's initial state under ``"messages"`` (as
-    [`Message`][rxchronos.model.Message]\\ s); when the session's last run paused at an interrupt,
-    the next request resumes it, with the body's ``"resume"`` object (if any) merged into the
-    state (the run keeps its own ``"messages"``). Replies keep running when the client leaves;
-    every frame goes through ``broker`` (a private one when ``None``) so that
+    [`Message`][rxchronos.model.Message]\\ s dumped to JSON objects, which every checkpoint store
+    saves: ``Message.model_validate(m)`` reads one back); when the session's last run paused at
+    an interrupt, the next request resumes it, with the body's ``"resume"`` object (if any)
+    merged into the state (the run keeps its own ``"messages"``). Replies keep running when the
+    client leaves; every frame goes through ``broker`` (a private one when ``None``) so that
     ``GET {path}/{chatId}/stream`` serves the active reply from its start (204 when there is
     none) and a ``Last-Event-ID`` header resumes after that frame. A bad request gets 400 with
     ``{"error": ...}``.

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestServer
 
 from rxchronos.demo import build_agent
 from rxchronos.demo import demo_provider
+from rxchronos.graph import CheckpointStore
 from rxchronos.graph import MemoryStore
 from rxchronos.graph import Runner
 from rxchronos.model import ChatRequest
@@ -89,9 +90,10 @@ def parts_model() -> ScriptedProvider:
     return ScriptedProvider(lambda request: ScriptedReply(parts=parts))
 
 
-def demo_runner(delay: float = 0.0) -> Runner:
-    """The demo agent (plan, model, tool, approve, answer) on a memory store."""
-    return Runner(build_agent(demo_provider(delay=delay)), MemoryStore())
+def demo_runner(delay: float = 0.0, store: CheckpointStore | None = None) -> Runner:
+    """The demo agent (plan, model, tool, approve, answer) on ``store`` (a memory store unless
+    given)."""
+    return Runner(build_agent(demo_provider(delay=delay)), store or MemoryStore())
 
 
 @pytest.fixture

@@ -10,6 +10,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from rxchronos.graph import CheckpointStore
+from rxchronos.graph import MemoryStore
+from rxchronos.graph import Runner
+from rxchronos.graph import SQLiteStore
+from rxchronos.graph import StateGraph
+from rxchronos.model import Message
 from rxchronos.stream import Broker
 from rxchronos.ui import add_ag_ui_route
 from rxchronos.ui import add_chat_route
@@ -33,6 +39,7 @@ from tests.ui.conftest import scripted_model
             json.dumps({"id": "c", "messages": [{"role": "user", "parts": [{"type": "text"}]}]}),
             "parts[0].text",
         ),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ],
 )
 async def test_chat_bad_requests_get_400_saying_what_was_wrong(
@@ -61,6 +68,22 @@ async def test_ag_ui_bad_input_gets_400(serve: Any) -> None:
         error = (await response.json())["error"]
         assert "RunAgentInput" in error
         assert "run_id" in error or "runId" in error
+
+
+async def test_ag_ui_hostile_input_gets_400_saying_what_was_wrong(serve: Any) -> None:
+    app = web.Application()
+    add_ag_ui_route(app, "/agent", provider=scripted_model())
+    base = await serve(app)
+    tool = {"name": "f", "description": "", "parameters": ["not", "an", "object"]}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/agent", data="[" * 100_000 + "]" * 100_000) as response:
+            assert response.status == 400
+            assert "nested too deeply" in (await response.json())["error"]
+        async with http.post(
+            f"{base}/agent", json={**agent_run("t1", "r1"), "tools": [tool]}
+        ) as response:
+            assert response.status == 400
+            assert "tools[0]" in (await response.json())["error"]
 
 
 def test_exactly_one_source() -> None:
@@ -122,9 +145,17 @@ async def test_chat_resume_204_without_an_active_reply(serve: Any) -> None:
             assert "not a frame of chat" in (await r.json())["error"]
 
 
-async def test_chat_with_runner_resumes_the_paused_run_on_the_next_request(serve: Any) -> None:
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Any) -> CheckpointStore:
+    """A memory store, and one that saves the state as JSON (the routes' messages must fit)."""
+    return MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "chat.db")
+
+
+async def test_chat_with_runner_resumes_the_paused_run_on_the_next_request(
+    serve: Any, store: CheckpointStore
+) -> None:
     app = web.Application()
-    add_chat_route(app, "/api/chat", runner=demo_runner())
+    add_chat_route(app, "/api/chat", runner=demo_runner(store=store))
     base = await serve(app)
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{base}/api/chat", json=chat("s1")) as response:
@@ -136,6 +167,30 @@ async def test_chat_with_runner_resumes_the_paused_run_on_the_next_request(serve
     text = "".join(p["delta"] for p in second if p["type"] == "text-delta")
     assert text.startswith("Yes, take the umbrella.")
     assert second[-1] == {"type": "finish", "finishReason": "stop"}
+
+
+async def test_the_conversation_goes_into_a_state_every_store_saves(
+    serve: Any, store: CheckpointStore
+) -> None:
+    def count(state: Any) -> dict[str, Any]:
+        return {"asked": Message.model_validate(state["messages"][-1]).content}
+
+    graph = StateGraph("g").add_node("count", count).set_entry_point("count").compile()
+    app = web.Application()
+    add_chat_route(app, "/api/chat", runner=Runner(graph, store))
+    add_ag_ui_route(app, "/agent", runner=Runner(graph, store))
+    base = await serve(app)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/api/chat", json=chat("c1")) as response:
+            parts = [json.loads(e.data) for e in await read_events(response) if e.data != "[DONE]"]
+        async with http.post(f"{base}/agent", json=agent_run("t1", "r1", "Hi")) as response:
+            events = [json.loads(e.data) for e in await read_events(response)]
+    assert parts[-1] == {"type": "finish", "finishReason": "stop"}
+    assert events[-1] == {"type": "RUN_FINISHED", "threadId": "t1", "runId": "r1"}
+    for session, asked in (("c1", "Umbrella?"), ("t1", "Hi")):
+        (saved,) = await store.list_checkpoints(session)
+        assert saved.state["asked"] == asked
+        assert [Message.model_validate(m).role for m in saved.state["messages"]] == ["user"]
 
 
 async def test_ag_ui_reconnect_reopens_then_carries_exactly_the_missed_events(serve: Any) -> None:
@@ -163,10 +218,10 @@ async def test_ag_ui_reconnect_reopens_then_carries_exactly_the_missed_events(se
 
 
 async def test_ag_ui_with_runner_resumes_the_paused_run_with_the_resolved_payload(
-    serve: Any,
+    serve: Any, store: CheckpointStore
 ) -> None:
     app = web.Application()
-    add_ag_ui_route(app, "/agent", runner=demo_runner())
+    add_ag_ui_route(app, "/agent", runner=demo_runner(store=store))
     base = await serve(app)
     first_run = agent_run("t1", "r1", "Umbrella?")
     async with aiohttp.ClientSession() as http:
