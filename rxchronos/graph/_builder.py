@@ -121,9 +121,21 @@ class StateGraph:
         Several edges out of one node start their targets together, as one parallel step. With a
         list of sources, ``add_edge(["a", "b"], "merge")`` is a join: ``merge`` runs once, in the
         step after the last of them finished.
+
+        Raises:
+            TypeError: ``source`` is not a node id or a list of node ids, or ``target`` is not a
+                node id (a str).
         """
+        _check_id("add_edge() target", target)
         if not isinstance(source, str):
+            if not isinstance(source, Sequence) or isinstance(source, bytes | bytearray):
+                raise ArgumentTypeError(
+                    f"add_edge() source must be a node id (a str) or a list of node ids, got "
+                    f"{type(source).__name__} {source!r}"
+                )
             sources = tuple(source)
+            for one in sources:
+                _check_id("add_edge() source", one)
             if len(sources) == 1:
                 return self.add_edge(sources[0], target)
             if not sources or len(set(sources)) != len(sources):
@@ -155,6 +167,7 @@ class StateGraph:
                 or list of strings.
             ValueError: ``path_map`` is empty.
         """
+        _check_id("add_conditional_edge() source", source)
         if not callable(route):
             raise ArgumentTypeError(
                 f"route for {source!r} must be callable, got {type(route).__name__}"
@@ -168,7 +181,12 @@ class StateGraph:
         return self
 
     def set_entry_point(self, node_id: str) -> StateGraph:
-        """Make ``node_id`` the first node of every run."""
+        """Make ``node_id`` the first node of every run.
+
+        Raises:
+            TypeError: ``node_id`` is not a str.
+        """
+        _check_id("set_entry_point() node_id", node_id)
         self._entry.append(node_id)
         return self
 
@@ -299,6 +317,15 @@ class StateGraph:
             for node in self._nodes
             if node not in seen
         ]
+
+
+def _check_id(argument: str, node_id: object) -> None:
+    """Refuse a node id that is not a str where an edge or the entry point names one (an
+    unknown or empty string is a problem for ``compile()`` to list)."""
+    if not isinstance(node_id, str):
+        raise ArgumentTypeError(
+            f"{argument} must be a node id (a str), got {type(node_id).__name__} {node_id!r}"
+        )
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:

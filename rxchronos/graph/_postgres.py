@@ -14,6 +14,7 @@ once the server is back.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from rxchronos.graph._lease import LeaseRenewal
 from rxchronos.graph._state import encode_state
 from rxchronos.graph._stores import CHECKPOINT_COLUMNS
 from rxchronos.graph._stores import Checkpoint
+from rxchronos.graph._stores import check_id
 from rxchronos.graph._stores import check_writes
 from rxchronos.graph._stores import checkpoint_from_row
 from rxchronos.graph._stores import writes_from_rows
@@ -154,12 +156,22 @@ class PostgresStore(AsyncClosable):
             raise InvalidArgumentError(
                 f"schema must be a name of 1 to 63 characters, got {schema!r}"
             )
+        for name, size in (("min_size", min_size), ("max_size", max_size)):
+            if not isinstance(size, int) or isinstance(size, bool):
+                raise ArgumentTypeError(
+                    f"{name} must be an int (a number of connections), got "
+                    f"{type(size).__name__} {size!r}"
+                )
         if not 0 < min_size <= max_size:
             raise InvalidArgumentError(
                 f"need 0 < min_size <= max_size, got {min_size} and {max_size}"
             )
-        if not timeout > 0:
-            raise InvalidArgumentError(f"timeout must be positive, got {timeout!r}")
+        if not isinstance(timeout, int | float) or isinstance(timeout, bool):
+            raise ArgumentTypeError(
+                f"timeout must be a number of seconds, got {type(timeout).__name__} {timeout!r}"
+            )
+        if not 0 < timeout < math.inf:
+            raise InvalidArgumentError(f"timeout must be positive and finite, got {timeout!r}")
         try:
             from psycopg import sql
             from psycopg_pool import AsyncConnectionPool
@@ -241,16 +253,19 @@ class PostgresStore(AsyncClosable):
 
     async def get(self, checkpoint_id: str) -> Checkpoint | None:
         """The checkpoint with this id, or ``None``."""
+        check_id("checkpoint_id", checkpoint_id)
         rows = await self._checkpoints("checkpoint_id = %s", checkpoint_id)
         return rows[0] if rows else None
 
     async def latest(self, session_id: str) -> Checkpoint | None:
         """The newest checkpoint of the session, or ``None``."""
+        check_id("session_id", session_id)
         rows = await self._checkpoints("session_id = %s ORDER BY seq DESC LIMIT 1", session_id)
         return rows[0] if rows else None
 
     async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
         """Every checkpoint of the session, oldest first."""
+        check_id("session_id", session_id)
         return await self._checkpoints("session_id = %s ORDER BY seq", session_id)
 
     # --- PendingWritesStore ----------------------------------------------------------------
@@ -267,6 +282,7 @@ class PostgresStore(AsyncClosable):
 
     async def get_writes(self, checkpoint_id: str) -> dict[int, Mapping[str, Any]]:
         """The writes saved for the step after ``checkpoint_id``, by task number."""
+        check_id("checkpoint_id", checkpoint_id)
         rows = await self._execute(
             "SELECT task, writes FROM {schema}.pending_writes WHERE checkpoint_id = %s "
             "ORDER BY task",

@@ -363,9 +363,13 @@ class Runner(AsyncClosable):
 
         The new checkpoints are appended to the same session (their chain of ``parent_id`` leads
         back to this checkpoint); the older history stays as it was.
+
+        Raises:
+            TypeError: ``checkpoint_id`` is not a str.
+            CheckpointNotFoundError: no checkpoint has this id.
         """
         changes = self._update(update)
-        checkpoint = await self._checkpoint(checkpoint_id)
+        checkpoint = await self._checkpoint(checkpoint_id, "resume_from_checkpoint")
         return await self._await(
             checkpoint.session_id, self._from_checkpoint(checkpoint, changes, fork=False)
         )
@@ -383,34 +387,44 @@ class Runner(AsyncClosable):
         session (``session_id`` if given, otherwise ``<original>-fork-<random>``).
 
         Raises:
+            TypeError: ``checkpoint_id`` is not a str.
             CheckpointNotFoundError: no checkpoint has this id.
             ValueError: ``session_id`` is the checkpoint's own session or one that already has
                 checkpoints (a fork starts a history of its own).
         """
-        changes = self._update(update)
-        if session_id is not None and (not isinstance(session_id, str) or not session_id):
-            raise InvalidArgumentError(f"session_id must be a non-empty string, got {session_id!r}")
-        checkpoint = await self._checkpoint(checkpoint_id)
-        new_session = session_id or f"{checkpoint.session_id}-fork-{os.urandom(4).hex()}"
-        if new_session == checkpoint.session_id:
-            raise InvalidArgumentError(
-                f"fork_from needs a new session id, not the checkpoint's own {new_session!r}; "
-                "to go on in the same session use resume_from_checkpoint"
-            )
-        if await self._require_store("fork_from").latest(new_session) is not None:
-            raise InvalidArgumentError(
-                f"session {new_session!r} already has checkpoints; a fork starts a new session"
-            )
-        return await self._await(new_session, self._from_checkpoint(checkpoint, changes, fork=True))
+        return await self._fork(checkpoint_id, update, session_id, "fork_from")
 
     async def replay_from(self, checkpoint_id: str, *, session_id: str | None = None) -> RunState:
         """Run again from a checkpoint, with its state exactly as recorded, in a new session.
 
         Useful to reproduce or debug a run; the same as ``fork_from(checkpoint_id, None)``.
         """
-        return await self.fork_from(checkpoint_id, None, session_id=session_id)
+        return await self._fork(checkpoint_id, None, session_id, "replay_from")
 
     # --- internals -----------------------------------------------------------------------------
+
+    async def _fork(
+        self,
+        checkpoint_id: str,
+        update: Mapping[str, Any] | None,
+        session_id: str | None,
+        what: str,
+    ) -> RunState:
+        changes = self._update(update)
+        if session_id is not None and (not isinstance(session_id, str) or not session_id):
+            raise InvalidArgumentError(f"session_id must be a non-empty string, got {session_id!r}")
+        checkpoint = await self._checkpoint(checkpoint_id, what)
+        new_session = session_id or f"{checkpoint.session_id}-fork-{os.urandom(4).hex()}"
+        if new_session == checkpoint.session_id:
+            raise InvalidArgumentError(
+                f"{what} needs a new session id, not the checkpoint's own {new_session!r}; "
+                "to go on in the same session use resume_from_checkpoint"
+            )
+        if await self._require_store(what).latest(new_session) is not None:
+            raise InvalidArgumentError(
+                f"session {new_session!r} already has checkpoints; a fork starts a new session"
+            )
+        return await self._await(new_session, self._from_checkpoint(checkpoint, changes, fork=True))
 
     @staticmethod
     def _initial(state: Mapping[str, Any] | None) -> FrozenDict:
@@ -514,7 +528,14 @@ class Runner(AsyncClosable):
             done=done,
         )
 
-    async def _checkpoint(self, checkpoint_id: str) -> Checkpoint:
+    async def _checkpoint(self, checkpoint_id: str, what: str) -> Checkpoint:
+        """The checkpoint ``what`` (a method's name) goes on from: the id is checked here, as a
+        store of your own may not check it."""
+        if not isinstance(checkpoint_id, str):
+            raise ArgumentTypeError(
+                f"{what}() checkpoint_id must be a str (a Checkpoint's checkpoint_id), got "
+                f"{type(checkpoint_id).__name__} {checkpoint_id!r}"
+            )
         checkpoint = await self._require_store("time travel").get(checkpoint_id)
         if checkpoint is None:
             raise CheckpointNotFoundError(f"no checkpoint with id {checkpoint_id!r}")

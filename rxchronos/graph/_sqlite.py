@@ -44,6 +44,7 @@ from typing import Literal
 from typing import TypeVar
 
 from rxchronos._closable import AsyncClosable
+from rxchronos._errors import ArgumentTypeError
 from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph._errors import CheckpointStoreError
 from rxchronos.graph._errors import StateSerializationError
@@ -52,6 +53,7 @@ from rxchronos.graph._lease import LeaseRenewal
 from rxchronos.graph._state import encode_state
 from rxchronos.graph._stores import CHECKPOINT_COLUMNS
 from rxchronos.graph._stores import Checkpoint
+from rxchronos.graph._stores import check_id
 from rxchronos.graph._stores import check_writes
 from rxchronos.graph._stores import checkpoint_from_row
 from rxchronos.graph._stores import writes_from_rows
@@ -115,6 +117,9 @@ class SQLiteStore(AsyncClosable):
             thread; ``0`` writes nothing there (everything goes to the store's worker thread).
 
     Raises:
+        TypeError: ``path`` is not a str or path-like object.
+        ValueError: ``path`` is empty (SQLite would give each connection a temporary database of
+            its own) or contains a NUL character.
         CheckpointStoreError: at once, for a path that cannot work (a directory, a missing or
             read-only folder, a read-only file, a file that is not an SQLite database); on first
             use, for a database of a newer schema version. SQLite failures later on (a full disk, a
@@ -167,7 +172,13 @@ class SQLiteStore(AsyncClosable):
                 f"inline_limit must be an int >= 0 (bytes; 0 writes nothing on the event loop), "
                 f"got {inline_limit!r}"
             )
-        self.path = os.fspath(path)
+        try:
+            self.path = os.fspath(path)
+        except TypeError:
+            raise ArgumentTypeError(
+                f"path must be a str or os.PathLike naming the database file (or ':memory:'), "
+                f"got {type(path).__name__} {path!r}"
+            ) from None
         _check_path(self.path)
         self._synchronous = synchronous
         self._inline_limit = 0 if synchronous == "FULL" or self.path == ":memory:" else inline_limit
@@ -195,14 +206,17 @@ class SQLiteStore(AsyncClosable):
 
     async def get(self, checkpoint_id: str) -> Checkpoint | None:
         """The checkpoint with this id, or ``None``."""
+        check_id("checkpoint_id", checkpoint_id)
         return await self._first("checkpoint_id = ?", checkpoint_id)
 
     async def latest(self, session_id: str) -> Checkpoint | None:
         """The newest checkpoint of the session, or ``None``."""
+        check_id("session_id", session_id)
         return await self._first("session_id = ? ORDER BY seq DESC LIMIT 1", session_id)
 
     async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
         """Every checkpoint of the session, oldest first."""
+        check_id("session_id", session_id)
         return await self._run(
             self._select,
             f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE session_id = ? ORDER BY seq",
@@ -235,6 +249,7 @@ class SQLiteStore(AsyncClosable):
 
     async def get_writes(self, checkpoint_id: str) -> dict[int, Mapping[str, Any]]:
         """The writes saved for the step after ``checkpoint_id``, by task number."""
+        check_id("checkpoint_id", checkpoint_id)
         rows = await self._run(
             self._execute,
             "SELECT task, writes FROM pending_writes WHERE checkpoint_id = ? ORDER BY task",
@@ -658,6 +673,14 @@ def _check_path(path: str) -> None:
     """Refuse, up front, a database path that cannot work (before any node runs)."""
     if path == ":memory:":
         return
+    if not path:
+        raise InvalidArgumentError(
+            "path is empty: SQLite gives each connection its own temporary database for '', so "
+            "the store's connections would not see each other's tables; give a file path (e.g. "
+            "'runs.db'), or ':memory:' for a database that lasts as long as the store"
+        )
+    if "\x00" in os.fsdecode(path):  # a bytes path too (os.fspath keeps bytes as they are)
+        raise InvalidArgumentError(f"path {path!r} contains a NUL character; give a file path")
     if os.path.isdir(path):
         raise CheckpointStoreError(f"checkpoint database path {path!r} is a directory")
     folder = os.path.dirname(os.path.abspath(path))

@@ -41,6 +41,7 @@ __all__ = [
     "CheckpointStore",
     "MemoryStore",
     "PendingWritesStore",
+    "check_id",
     "check_writes",
     "checkpoint_from_row",
     "writes_from_rows",
@@ -124,6 +125,17 @@ class CheckpointStore(Protocol):
         ...
 
 
+def check_id(name: str, value: object) -> None:
+    """A checkpoint or session id given to a store, checked the same way by every store (before
+    any I/O: a list would not even be a dict key).
+
+    Raises:
+        ArgumentTypeError: ``value`` is not a str; the message names the argument ``name``.
+    """
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{name} must be a str, got {type(value).__name__} {value!r}")
+
+
 def check_writes(checkpoint_id: object, task: object, writes: object) -> None:
     """``put_writes``' arguments, checked the same way by every store.
 
@@ -132,8 +144,7 @@ def check_writes(checkpoint_id: object, task: object, writes: object) -> None:
             mapping with str keys.
         InvalidArgumentError: ``task`` is negative.
     """
-    if not isinstance(checkpoint_id, str):
-        raise ArgumentTypeError(f"checkpoint_id must be a str, got {checkpoint_id!r}")
+    check_id("checkpoint_id", checkpoint_id)
     if isinstance(task, bool) or not isinstance(task, int):
         raise ArgumentTypeError(f"task must be the task's number in its step, got {task!r}")
     if task < 0:
@@ -309,15 +320,18 @@ class MemoryStore:
 
     async def get(self, checkpoint_id: str) -> Checkpoint | None:
         """The checkpoint with this id, or ``None``."""
+        check_id("checkpoint_id", checkpoint_id)
         return self._by_id.get(checkpoint_id)
 
     async def latest(self, session_id: str) -> Checkpoint | None:
         """The newest checkpoint of the session, or ``None``."""
+        check_id("session_id", session_id)
         history = self._by_session.get(session_id)
         return history[-1] if history else None
 
     async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
         """Every checkpoint of the session, oldest first."""
+        check_id("session_id", session_id)
         return list(self._by_session.get(session_id, ()))
 
     async def put_writes(self, checkpoint_id: str, task: int, writes: Mapping[str, Any]) -> None:
@@ -337,4 +351,5 @@ class MemoryStore:
 
     async def get_writes(self, checkpoint_id: str) -> dict[int, Mapping[str, Any]]:
         """The writes saved for the step after ``checkpoint_id``, by task number."""
+        check_id("checkpoint_id", checkpoint_id)
         return dict(sorted(self._writes.get(checkpoint_id, {}).items()))

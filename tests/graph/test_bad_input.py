@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from rxchronos import ArgumentTypeError
 from rxchronos.graph import END
 from rxchronos.graph import CheckpointNotFoundError
 from rxchronos.graph import MemoryStore
@@ -163,6 +164,23 @@ async def test_unknown_sessions_and_checkpoints_are_named() -> None:
     for travel in (runner.resume_from_checkpoint, runner.fork_from, runner.replay_from):
         with pytest.raises(CheckpointNotFoundError, match="no checkpoint with id 'c-404'"):
             await travel("c-404")
+
+
+@pytest.mark.parametrize("checkpoint_id", [["x"], {"a": 1}, 5, None])
+@pytest.mark.parametrize("travel", ["resume_from_checkpoint", "fork_from", "replay_from"])
+async def test_a_checkpoint_id_that_is_not_a_str_is_a_type_error_naming_it(
+    travel: str, checkpoint_id: object
+) -> None:
+    class Untouched(MemoryStore):
+        async def get(self, checkpoint_id: str) -> Any:
+            raise AssertionError("the store was asked")
+
+    runner = Runner(linear_graph().compile(), Untouched())
+    with pytest.raises(
+        ArgumentTypeError,
+        match=rf"{travel}\(\) checkpoint_id must be a str .* got {type(checkpoint_id).__name__}",
+    ):
+        await getattr(runner, travel)(checkpoint_id)
 
 
 async def test_every_way_of_resuming_a_completed_session_says_it_completed() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rxchronos import ArgumentTypeError
 from rxchronos import RxChronosError
 from rxchronos.graph import END
 from rxchronos.graph import START
@@ -184,3 +185,31 @@ async def test_a_compiled_graph_is_immutable_and_runs_do_not_write_into_it() -> 
     assert result.state["n"] == 3
     assert dict(compiled.edge_data) == edges_before  # nothing cached by the run
     assert compiled.edge_data["a", "b"] == {"from": "a", "to": "b"}
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda g: g.add_edge(5, "a"), r"add_edge\(\) source must be a node id .* got int 5"),
+        (lambda g: g.add_edge(b"a", "a"), r"add_edge\(\) source must be .* got bytes"),
+        (
+            lambda g: g.add_edge([["a"], "a"], "a"),
+            r"add_edge\(\) source must be a node id \(a str\), got list \['a'\]",
+        ),
+        (lambda g: g.add_edge("a", ["b"]), r"add_edge\(\) target must be .* got list \['b'\]"),
+        (
+            lambda g: g.set_entry_point(["a"]),
+            r"set_entry_point\(\) node_id must be a node id \(a str\), got list",
+        ),
+        (
+            lambda g: g.add_conditional_edge(["a"], lambda s: END),
+            r"add_conditional_edge\(\) source must be a node id \(a str\), got list",
+        ),
+    ],
+)
+def test_a_node_id_that_is_not_a_str_is_refused_where_it_is_given(
+    build: object, message: str
+) -> None:
+    graph = StateGraph("g").add_node("a", noop)
+    with pytest.raises(ArgumentTypeError, match=message):
+        build(graph)  # type: ignore[operator]

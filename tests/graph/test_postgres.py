@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from rxchronos import ArgumentTypeError
+from rxchronos import InvalidArgumentError
 from rxchronos.graph import CheckpointStoreError
 from rxchronos.graph import PostgresStore
 from rxchronos.graph import Runner
@@ -109,3 +111,23 @@ def test_arguments_are_checked() -> None:
         PostgresStore("host=x", min_size=3, max_size=2)
     with pytest.raises(ValueError, match="timeout"):
         PostgresStore("host=x", timeout=0)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"min_size": "a"}, ArgumentTypeError, "min_size must be an int .* got str 'a'"),
+        ({"min_size": 1.5}, ArgumentTypeError, "min_size must be an int .* got float 1.5"),
+        ({"max_size": None}, ArgumentTypeError, "max_size must be an int .* got NoneType None"),
+        ({"max_size": True}, ArgumentTypeError, "max_size must be an int .* got bool True"),
+        ({"timeout": "x"}, ArgumentTypeError, "timeout must be a number of seconds, got str"),
+        ({"timeout": None}, ArgumentTypeError, "timeout must be a number of seconds, got None"),
+        ({"timeout": float("nan")}, InvalidArgumentError, "timeout must be positive and finite"),
+        ({"timeout": float("inf")}, InvalidArgumentError, "timeout must be positive and finite"),
+    ],
+)
+def test_pool_arguments_of_the_wrong_type_are_named(
+    options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        PostgresStore("host=x", **options)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from rxchronos import ArgumentTypeError
 from rxchronos.graph import Checkpoint
 from rxchronos.graph import CheckpointStore
 from rxchronos.graph import CheckpointStoreError
@@ -166,6 +167,23 @@ async def test_store_contract(store: CheckpointStore) -> None:
     assert latest == checkpoint("c3", "s", 2, x=2, nested={"a": [1, 2]})
     got = await store.get("c2")
     assert got is not None and got.session_id == "other" and got.state == {"y": 2}
+
+
+@pytest.mark.parametrize("given", [[], {"a": 1}, 5, None, b"s"])
+async def test_an_id_that_is_not_a_str_is_a_type_error_before_any_io(
+    store: Any, given: object
+) -> None:
+    await store.put(checkpoint("c1", "s", 1, x=1))
+    calls = [
+        (store.get, "checkpoint_id"),
+        (store.latest, "session_id"),
+        (store.list_checkpoints, "session_id"),
+        (store.get_writes, "checkpoint_id"),
+    ]
+    for call, name in calls:
+        with pytest.raises(ArgumentTypeError, match=f"{name} must be a str, got "):
+            await call(given)
+    assert [c.checkpoint_id for c in await store.list_checkpoints("s")] == ["c1"]
 
 
 async def test_runs_resume_through_every_store(store: CheckpointStore) -> None:

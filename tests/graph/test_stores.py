@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from rxchronos import ArgumentTypeError
+from rxchronos import InvalidArgumentError
 from rxchronos.graph import Checkpoint
 from rxchronos.graph import CheckpointStoreError
 from rxchronos.graph import Runner
@@ -102,6 +104,30 @@ def test_sqlite_refuses_a_path_that_cannot_work_at_once(tmp_path: Path) -> None:
     for path, message in cases.items():
         with pytest.raises(CheckpointStoreError, match=message):
             SQLiteStore(path)
+
+
+@pytest.mark.parametrize(
+    ("path", "error", "message"),
+    [
+        (123, ArgumentTypeError, "path must be a str or os.PathLike .* got int 123"),
+        (None, ArgumentTypeError, "path must be a str or os.PathLike .* got NoneType None"),
+        ("", InvalidArgumentError, "path is empty: SQLite gives each connection its own"),
+        (b"", InvalidArgumentError, "path is empty"),
+        ("a\x00b.db", InvalidArgumentError, r"path 'a\\x00b.db' contains a NUL character"),
+        (b"a\x00b.db", InvalidArgumentError, "contains a NUL character"),
+    ],
+)
+def test_sqlite_refuses_a_path_that_is_no_file_path_at_once(
+    path: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        SQLiteStore(path)
+
+
+async def test_sqlite_in_memory_keeps_its_checkpoints_for_as_long_as_the_store() -> None:
+    async with SQLiteStore(":memory:") as store:
+        await Runner(one_node(lambda s: {"x": 1}), store).run("s", {})
+        assert [dict(c.state) for c in await store.list_checkpoints("s")] == [{"x": 1}]
 
 
 async def test_a_database_spoilt_after_the_store_was_made_fails_the_run_clearly(
