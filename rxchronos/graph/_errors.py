@@ -65,7 +65,8 @@ class RunError(GraphError):
 
 
 class NodeError(RunError):
-    """A node function (or its routing function) raised; the original exception is ``__cause__``.
+    """A node function (or its routing function, or a reducer merging what the node wrote)
+    raised; the original exception is ``__cause__``.
 
     The run emitted an ``error`` event first. The last checkpoint is the one before the failing
     node, so ``runner.resume(session_id)`` runs that node again.
@@ -182,7 +183,9 @@ class StateSerializationError(GraphError, TypeError):
 
     ``key`` names the top-level state key; ``path`` the place inside it, from the top (for
     ``state['config']['hosts'][2]``: ``("config", "hosts", 2)``). A dict key that is not a
-    string counts too: JSON would silently turn it into one.
+    string counts too: JSON would silently turn it into one. For what the next step's tasks carry
+    into a checkpoint (the argument of a [Send][rxchronos.graph.Send]), ``key`` is ``"tasks"``,
+    ``path`` leads into the checkpoint's ``branches`` and the message names the Send.
 
     Raised by a run's checkpoint write, or before a node's update is merged when the run has a
     broker, it ends the run ``failed`` after an ``error`` event (and the broker's topic is
@@ -198,16 +201,23 @@ class StateSerializationError(GraphError, TypeError):
     run_state: RunState | None = None
 
     def __init__(
-        self, key: str, reason: BaseException | str, path: Sequence[str | int] = ()
+        self,
+        key: str,
+        reason: BaseException | str,
+        path: Sequence[str | int] = (),
+        *,
+        send: str | None = None,
     ) -> None:
         self.key = key
         self.path: tuple[str | int, ...] = tuple(path) or (key,)
         why = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else reason
-        where = "state" + "".join(f"[{part!r}]" for part in self.path)
+        root, subject, kept = "state", f"state key {key!r}", "checkpointed or published state"
+        if send is not None:
+            root, subject, kept = "branches", send, "Send arguments"
+        where = root + "".join(f"[{part!r}]" for part in self.path)
         super().__init__(
-            f"state key {key!r} cannot be serialised to JSON: at {where}, {why}; keep "
-            "checkpointed or published state to JSON types (str, int, float, bool, None, list, "
-            "dict with str keys)"
+            f"{subject} cannot be serialised to JSON: at {where}, {why}; keep {kept} to JSON "
+            "types (str, int, float, bool, None, list, dict with str keys)"
         )
 
 

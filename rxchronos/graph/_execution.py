@@ -53,6 +53,7 @@ from rxchronos.graph._state import EMPTY_STATE
 from rxchronos.graph._state import FrozenDict
 from rxchronos.graph._state import FrozenList
 from rxchronos.graph._state import KeyConflict
+from rxchronos.graph._state import ReducerFailed
 from rxchronos.graph._state import apply_writes
 from rxchronos.graph._state import dumps_checked
 from rxchronos.graph._state import encode_state
@@ -569,6 +570,8 @@ class RunExecution:
                     except Exception as exc:
                         if type(exc) is SubgraphPaused:
                             return await self._pause_inside(tasks, exc)
+                        if type(exc) is ReducerFailed:
+                            exc = exc.error
                         raise self._node_failed(task, exc) from exc
                     if self._deferred is not None:
                         deferred, self._deferred = self._deferred, None
@@ -594,6 +597,9 @@ class RunExecution:
                         )
                     except KeyConflict as conflict:
                         raise self._conflict(conflict) from None
+                    except ReducerFailed as failed:
+                        error = failed.error
+                        raise self._node_failed(tasks[failed.index], error, branch=True) from error
                     self._step_applied(updates)
                     self.state = state
                     self.node_id = tasks[-1].node

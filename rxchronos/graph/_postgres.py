@@ -29,6 +29,7 @@ from rxchronos._errors import InvalidArgumentError
 from rxchronos.graph._errors import CheckpointStoreError
 from rxchronos.graph._lease import Lease
 from rxchronos.graph._lease import LeaseRenewal
+from rxchronos.graph._state import encode_branches
 from rxchronos.graph._state import encode_state
 from rxchronos.graph._stores import CHECKPOINT_COLUMNS
 from rxchronos.graph._stores import Checkpoint
@@ -232,7 +233,7 @@ class PostgresStore(AsyncClosable):
         """``INSERT`` the checkpoint, after ``prefix`` (common table expressions that delete, in
         the same statement) and its ``params``."""
         state = encode_state(checkpoint.state)
-        branches = None if checkpoint.branches is None else encode_state(checkpoint.branches)
+        branches = None if checkpoint.branches is None else encode_branches(checkpoint.branches)
         await self._execute(
             f"{prefix}INSERT INTO {{schema}}.checkpoints ({CHECKPOINT_COLUMNS}) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",

@@ -50,6 +50,7 @@ from rxchronos.graph._errors import CheckpointStoreError
 from rxchronos.graph._errors import StateSerializationError
 from rxchronos.graph._lease import Lease
 from rxchronos.graph._lease import LeaseRenewal
+from rxchronos.graph._state import encode_branches
 from rxchronos.graph._state import encode_state
 from rxchronos.graph._stores import CHECKPOINT_COLUMNS
 from rxchronos.graph._stores import Checkpoint
@@ -635,7 +636,7 @@ def _row(checkpoint: Checkpoint) -> _Row:
         int(checkpoint.paused),
         checkpoint.parent_id,
         checkpoint.created_at,
-        None if checkpoint.branches is None else encode_state(checkpoint.branches),
+        None if checkpoint.branches is None else encode_branches(checkpoint.branches),
     )
 
 

@@ -18,6 +18,7 @@ serves checkpoint stores and ``emit()`` data.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -37,11 +38,13 @@ __all__ = [
     "FrozenList",
     "JsonProblem",
     "KeyConflict",
+    "ReducerFailed",
     "add_messages",
     "append",
     "apply_writes",
     "decode_branches",
     "dumps_checked",
+    "encode_branches",
     "encode_state",
     "find_problem",
     "format_path",
@@ -208,6 +211,17 @@ class KeyConflict(Exception):
         self.nodes = nodes
 
 
+class ReducerFailed(Exception):
+    """A reducer raised while one step's writes were applied (the runner raises ``NodeError``
+    for the node whose write it was merging, with ``error`` as the cause)."""
+
+    def __init__(self, index: int, key: str, error: Exception) -> None:
+        super().__init__(index, key, error)
+        self.index = index
+        self.key = key
+        self.error = error
+
+
 def with_update(state: FrozenDict, update: Mapping[str, Any]) -> FrozenDict:
     """``state`` with ``update`` (already frozen, as from `node_update`) merged in."""
     if not update:
@@ -237,7 +251,8 @@ def apply_writes(
     write of a key the state lacks is taken as it is), and what the last call returned is frozen
     once (so a later write of the same step passes the reducer its own earlier result, not yet
     frozen); a key without one may be written by one task only, else `KeyConflict` names the key
-    and the nodes.
+    and the nodes. A reducer that raises gives `ReducerFailed`, with the place of the write it
+    was merging in ``writes``.
 
     Example:
         >>> import operator
@@ -249,12 +264,15 @@ def apply_writes(
     new_state = dict(state)
     writers: dict[str, str] = {}
     reduced: set[str] = set()
-    for node_id, update in writes:
+    for index, (node_id, update) in enumerate(writes):
         for key, value in update.items():
             reducer = reducers.get(key)
             if reducer is not None:
                 if key in new_state:
-                    value = reducer(new_state[key], value)
+                    try:
+                        value = reducer(new_state[key], value)
+                    except Exception as exc:
+                        raise ReducerFailed(index, key, exc) from exc
                     reduced.add(key)
                 new_state[key] = value
             elif key in writers:
@@ -364,6 +382,23 @@ def encode_state(values: Mapping[str, Any]) -> str:
     raise StateSerializationError(str(path[0]) if path else "<state>", reason, path)
 
 
+def encode_branches(branches: Mapping[str, Any]) -> str:
+    """A checkpoint's ``branches`` (``{"tasks": [...], "joins": {...}}``) as JSON text.
+
+    Raises:
+        StateSerializationError: naming the Send whose argument JSON cannot carry, and where.
+    """
+    text, problem = dumps_checked(branches)
+    if problem is None:
+        return text
+    path, reason = problem
+    send = "the next step's tasks"
+    if len(path) > 2 and path[0] == "tasks" and isinstance(path[1], int):
+        task = branches["tasks"][path[1]]
+        send = f"the argument of Send({task['node']!r}, ...) (task {path[1]} of the next step)"
+    raise StateSerializationError(str(path[0]) if path else "tasks", reason, path, send=send)
+
+
 def decode_branches(text: object) -> FrozenDict | None:
     """A checkpoint's ``branches`` from its stored JSON text (``None`` stays ``None``).
 
@@ -416,6 +451,8 @@ def find_problem(value: Any, path: Path = ()) -> JsonProblem | None:
 def _walk(item: Any, where: Path, ancestors: set[int]) -> JsonProblem | None:
     if isinstance(item, str):
         return _surrogate(item, where)
+    if isinstance(item, int) and item.bit_length() > _SAFE_INT_BITS:
+        return _too_long(item, where)
     if isinstance(item, _SCALARS):
         return None
     if id(item) in ancestors:
@@ -440,6 +477,24 @@ def _walk(item: Any, where: Path, ancestors: set[int]) -> JsonProblem | None:
                 return problem
     finally:
         ancestors.discard(id(item))
+    return None
+
+
+_SAFE_INT_BITS = 2000
+"""An int of at most this many bits (about 600 decimal digits) is within the smallest limit
+Python may set for writing an int as text (640 digits, ``sys.set_int_max_str_digits``): only a
+longer one is tried."""
+
+
+def _too_long(number: int, where: Path) -> JsonProblem | None:
+    try:
+        str(number)
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        return where, (
+            f"the int has more than {limit} digits, more than Python writes as text "
+            "(sys.set_int_max_str_digits); store it as a str"
+        )
     return None
 
 

@@ -161,6 +161,38 @@ async def test_two_branches_writing_a_key_without_a_reducer_is_an_invalid_update
     assert seen[-1].type == "error"
 
 
+def refuse_second(current: Any, update: Any) -> Any:
+    """A reducer that fails for a write to ``"n"`` after the first."""
+    if update == 2:
+        raise ValueError("the reducer refused 2")
+    return current + update
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+async def test_a_reducer_that_raises_is_a_node_error_naming_the_write_it_merged(
+    parallel: bool,
+) -> None:
+    if parallel:
+        graph = side_by_side({"n": refuse_second}, one=lambda s: {"n": 1}, two=lambda s: {"n": 2})
+        match, task = (
+            r"node 'two' \(branch 'two:2'\) failed .*ValueError: the reducer refused 2",
+            "two:2",
+        )
+    else:
+        graph = StateGraph("g", reducers={"n": refuse_second}).add_node("a", lambda s: {"n": 2})
+        graph = graph.set_entry_point("a").compile()
+        match, task = r"node 'a' failed .*ValueError: the reducer refused 2", "a:1"
+    store = MemoryStore()
+    runner = Runner(graph, store)
+    seen = record(runner)
+    with pytest.raises(NodeError, match=match) as caught:
+        await runner.run("s", {"n": 0})
+    assert isinstance(caught.value.__cause__, ValueError)
+    assert caught.value.task_id == task
+    assert caught.value.run_state.status == "failed" and caught.value.run_state.state["n"] == 0
+    assert seen[-1].type == "error" and seen[-1].task_id == task
+
+
 async def test_a_route_returning_a_list_starts_those_nodes_together() -> None:
     graph = (
         StateGraph("g", reducers={"seen": append})

@@ -37,6 +37,7 @@ from rxchronos.graph import PendingWritesStore
 from rxchronos.graph import PostgresStore
 from rxchronos.graph import Runner
 from rxchronos.graph import RunStatus
+from rxchronos.graph import Send
 from rxchronos.graph import SessionBusyError
 from rxchronos.graph import SQLiteStore
 from rxchronos.graph import StateGraph
@@ -616,6 +617,13 @@ async def test_unserialisable_state_names_the_key_and_fails_the_run(
             "its key ('a', 1) is a tuple",
         ),
         ({"tags": {"x", "y"}}, "tags", ("tags",), "state['tags']", "frozenset is not JSON"),
+        (
+            {"fine": 1, "big": [10**5000]},
+            "big",
+            ("big", 0),
+            "state['big'][0]",
+            "the int has more than 4300 digits",
+        ),
     ],
 )
 async def test_unserialisable_nested_values_are_named_by_their_path(
@@ -634,6 +642,29 @@ async def test_unserialisable_nested_values_are_named_by_their_path(
     assert await db_store.list_checkpoints("s") == []
     assert (info.value.key, info.value.path) == (key, path)
     assert f"state key {key!r} cannot be serialised to JSON: at {where}, {why}" in str(info.value)
+
+
+async def test_a_send_argument_that_json_cannot_carry_names_the_send(
+    db: Backend, db_store: Any
+) -> None:
+    durable(db)
+    graph = (
+        StateGraph("g")
+        .add_node("plan", lambda s: None)
+        .add_node("work", lambda s: {"done": True})
+        .set_entry_point("plan")
+        .add_conditional_edge("plan", lambda s: [Send("work", {"n": 1}), Send("work", {"x": b"b"})])
+        .compile()
+    )
+    with pytest.raises(StateSerializationError) as info:
+        await Runner(graph, db_store).run("s", {})
+    assert (info.value.key, info.value.path) == ("tasks", ("tasks", 1, "arg", "x"))
+    assert str(info.value).startswith(
+        "the argument of Send('work', ...) (task 1 of the next step) cannot be serialised to "
+        "JSON: at branches['tasks'][1]['arg']['x'], bytes is not JSON-serialisable; keep Send "
+        "arguments to JSON types"
+    )
+    assert await db_store.list_checkpoints("s") == []  # the step with the Sends was not written
 
 
 async def test_shared_values_nan_nul_and_unicode_round_trip(db: Backend, db_store: Any) -> None:
