@@ -76,6 +76,10 @@ class ServerSentEvent(NamedTuple):
         return json.loads(self.data)
 
 
+_MAX_RETRY = 2**64 - 1
+"""The largest reconnection time the decoder reports, in milliseconds: a longer ``retry:`` value
+(it may have thousands of digits) is clamped to it."""
+
 _new_event = tuple.__new__  # builds a ServerSentEvent without the keyword-argument machinery
 
 
@@ -85,7 +89,9 @@ class SSEDecoder:
     Feed it the raw bytes of a response in pieces of any size; it returns the events completed by
     each piece. Lines end in CRLF, LF or a lone CR (also when a CR ends one piece and its LF starts
     the next); one leading byte-order mark is stripped; each complete line is decoded as UTF-8 with
-    invalid bytes replaced by U+FFFD, so a character split across pieces is fine.
+    invalid bytes replaced by U+FFFD, so a character split across pieces is fine. A ``retry:``
+    value counts only when it is all ASCII digits; one above ``2**64 - 1`` milliseconds (of any
+    length, also thousands of digits) is clamped to ``2**64 - 1``, never an error.
 
     Args:
         last_event_id: the last event id to start from, e.g. the one a client reconnects with,
@@ -179,7 +185,10 @@ class SSEDecoder:
 
     @property
     def retry(self) -> int | None:
-        """The latest valid reconnection time (``retry:`` field) in milliseconds, or ``None``."""
+        """The latest valid reconnection time (``retry:`` field) in milliseconds, or ``None``.
+
+        At most ``2**64 - 1``: a larger value is clamped to it.
+        """
         return self._retry
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
@@ -338,7 +347,9 @@ class SSEDecoder:
                     id_buffer = value
             elif field == "retry":
                 if value.isascii() and value.isdigit():
-                    block_retry = self._retry = int(value)
+                    block_retry = self._retry = (
+                        int(value) if len(value) < 20 else _clamp_retry(value)
+                    )
             # any other field is ignored
         if check and events:  # rare: data carried in from earlier pieces, or a huge piece
             self._bound(events, big)
@@ -374,6 +385,13 @@ class SSEDecoder:
         client resuming from them asks for those events again)."""
         self._last_event_id, self._retry = self._resume
         self._too_large("an SSE event's data grew past max_size={} characters")
+
+
+def _clamp_retry(digits: str) -> int:
+    """A ``retry:`` value of 20 digits or more, as an int of at most `_MAX_RETRY` (``int()``
+    refuses a string of thousands of digits; leading zeros do not count)."""
+    digits = digits.lstrip("0")
+    return min(int(digits), _MAX_RETRY) if len(digits) <= 20 else _MAX_RETRY
 
 
 def _split_lines(text: str) -> list[str]:

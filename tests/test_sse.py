@@ -235,6 +235,24 @@ def test_retry_only_when_all_ascii_digits() -> None:
     assert decoder.retry == 0
 
 
+@pytest.mark.parametrize(
+    ("digits", "retry"),
+    [
+        ("9" * 19, 10**19 - 1),
+        ("18446744073709551615", 2**64 - 1),
+        ("18446744073709551616", 2**64 - 1),
+        ("0" * 30 + "42", 42),
+        ("7" * 5000, 2**64 - 1),  # more digits than int() takes from a str
+        ("1" + "0" * 100_000, 2**64 - 1),
+    ],
+)
+def test_a_retry_of_any_length_is_clamped_to_64_bits(digits: str, retry: int) -> None:
+    decoder = SSEDecoder()
+    events = decoder.feed(f"retry: {digits}\ndata: a\n\n".encode())
+    assert decoder.retry == retry
+    assert [(e.data, e.retry) for e in events] == [("a", retry)]
+
+
 def test_retry_before_any_event_is_exposed() -> None:
     decoder = SSEDecoder()
     decoder.feed(b"retry: 3000\n")

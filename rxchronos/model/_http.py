@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import random
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
@@ -155,7 +156,8 @@ class RetryPolicy:
     Attributes:
         max_retries: retries after the first attempt (0 disables retrying).
         base_delay: the first backoff in seconds; it doubles per attempt, with full jitter.
-        max_delay: the cap of one backoff, and of an honoured ``Retry-After``.
+        max_delay: the cap of one backoff, and of an honoured ``Retry-After`` (finite: a server
+            asking for days, or for ``inf``, waits ``max_delay``).
 
     Example:
         >>> RetryPolicy(max_retries=3, base_delay=0.1).delay(0, retry_after=None) <= 0.1
@@ -177,35 +179,55 @@ class RetryPolicy:
                 raise ArgumentTypeError(f"RetryPolicy.{name} takes seconds, got {value!r}")
         if self.max_retries < 0 or self.base_delay < 0 or self.max_delay < 0:
             raise InvalidArgumentError(f"RetryPolicy values must not be negative: {self!r}")
+        if not math.isfinite(self.max_delay):
+            raise InvalidArgumentError(
+                f"RetryPolicy.max_delay must be finite (it caps Retry-After), got {self.max_delay}"
+            )
 
     def delay(self, attempt: int, *, retry_after: float | None) -> float:
-        """Seconds to wait before retry number ``attempt + 1``."""
-        if retry_after is not None:
+        """Seconds to wait before retry number ``attempt + 1``: ``retry_after`` capped at
+        ``max_delay`` (a NaN counts as no ``retry_after``), else the jittered backoff."""
+        if retry_after is not None and not math.isnan(retry_after):
             return min(max(retry_after, 0.0), self.max_delay)
         ceiling = min(self.base_delay * (2**attempt), self.max_delay)
         return random.uniform(0.0, ceiling)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date).
+
+    A value that is not a finite number (``nan``, ``inf``) counts as absent; a huge one is kept
+    here and capped by [RetryPolicy.max_delay][rxchronos.model.RetryPolicy] when it is honoured.
+
+    Example:
+        >>> parse_retry_after({"Retry-After": "nan"}) is None
+        True
+    """
     millis = headers.get("retry-after-ms")
     if millis:
-        try:
-            return max(float(millis) / 1000.0, 0.0)
-        except ValueError:
-            pass
+        seconds = _seconds(millis)
+        if seconds is not None:
+            return seconds / 1000.0
     value = headers.get("Retry-After")
     if not value:
         return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - time(), 0.0)
+
+
+def _seconds(text: str) -> float | None:
+    """``text`` as a finite number, at least 0; ``None`` when it is no such number."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return max(value, 0.0) if math.isfinite(value) else None
 
 
 RETRYABLE_STREAM_CODES = frozenset({"overloaded_error"})

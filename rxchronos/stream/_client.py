@@ -10,6 +10,7 @@ HTTP 204 ends the stream (a finished run); any other status but 200 is an error.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from collections.abc import Mapping
 
@@ -30,7 +31,11 @@ from rxchronos.stream._errors import SSEProtocolError
 __all__ = ["sse_client"]
 
 _BODY_BYTES = 2048  # of an error response, enough for the 500 characters an SSEHTTPError keeps
-_CONNECTION_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
+_CONNECTION_ERRORS = (aiohttp.ClientError, TimeoutError)  # a failed attempt: retried
+# a redirect that is never right: not to http(s), not a URL, or one too many
+_UNFOLLOWABLE = (aiohttp.RedirectClientError, aiohttp.InvalidURL, aiohttp.TooManyRedirects)
+_URL_SECRETS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/\s@?#'\"]*@)?([^\s?#'\"]*)[^\s'\"]*")
+"""A URL in an error message, captured without its userinfo, query string and fragment."""
 
 
 def sse_client(
@@ -41,6 +46,7 @@ def sse_client(
     last_event_id: str | None = None,
     reconnect: bool = True,
     retry: float = 3.0,
+    max_retry_delay: float = 60.0,
     max_retries: int | None = 5,
     connect_timeout: float = 10.0,
     max_size: int | None = DEFAULT_MAX_SIZE,
@@ -52,11 +58,17 @@ def sse_client(
     The Observable completes when the server answers 204 (or, with ``reconnect=False``, when the
     stream ends) and fails with [SSEHTTPError][rxchronos.stream.SSEHTTPError] for any other
     status but 200, [SSEProtocolError][rxchronos.stream.SSEProtocolError] for a 200 that is not
-    ``text/event-stream``, and [SSEConnectionError][rxchronos.stream.SSEConnectionError] after
-    ``max_retries`` consecutive failed attempts. A line (or an event) longer than ``max_size``
-    bytes fails it with [FrameTooLargeError][rxchronos.FrameTooLargeError] without reconnecting,
-    so a server that never ends a line cannot take the reader's memory. Disposing the
-    subscription closes the connection.
+    ``text/event-stream`` or a redirect that cannot be followed (to a URL that is not
+    ``http``/``https`` or not a URL, or too many), and
+    [SSEConnectionError][rxchronos.stream.SSEConnectionError] after ``max_retries`` consecutive
+    failed attempts. An attempt fails when the connection cannot be made, when the response's
+    headers do not arrive within ``connect_timeout``, or when the response breaks (a malformed
+    or cut answer, any other aiohttp error) before it delivered an event; error messages never
+    show the URL's query string or userinfo, nor the request's headers. A line (or an event)
+    longer than ``max_size`` bytes fails it with
+    [FrameTooLargeError][rxchronos.FrameTooLargeError] without reconnecting, so a server that
+    never ends a line cannot take the reader's memory. Disposing the subscription closes the
+    connection.
     Bad arguments raise at once, before anything is subscribed.
 
     Args:
@@ -66,16 +78,19 @@ def sse_client(
         last_event_id: resume after this id on the first connection.
         reconnect: reconnect when the stream ends or the connection drops.
         retry: seconds to wait before reconnecting, until the server sends its own ``retry:``.
-        max_retries: consecutive failed connection attempts tolerated; ``None``: no limit.
-        connect_timeout: seconds to establish each connection.
+        max_retry_delay: the longest wait before reconnecting that the server's ``retry:`` may
+            ask for, in seconds; a larger ``retry:`` value waits this long.
+        max_retries: consecutive failed attempts tolerated; ``None``: no limit.
+        connect_timeout: seconds to establish each connection and to receive the response's
+            headers (and the start of an error response's body).
         max_size: the most bytes one line or one event may take before it ends (8 MiB by
             default, ``rxchronos.sse.DEFAULT_MAX_SIZE``); ``None``: no bound.
 
     Raises:
         TypeError: for an argument of the wrong type.
-        ValueError: for a URL that is not absolute ``http``/``https``, a negative ``retry`` or
-            ``max_retries``, a ``connect_timeout`` not above 0, or a ``last_event_id`` with CR,
-            LF or NUL.
+        ValueError: for a URL that is not absolute ``http``/``https``, a negative ``retry``,
+            ``max_retry_delay`` or ``max_retries``, a ``connect_timeout`` not above 0, or a
+            ``last_event_id`` with CR, LF or NUL.
 
     Example:
         >>> import asyncio, reactivex
@@ -101,11 +116,16 @@ def sse_client(
         {'type': 'hi', 'data': 1}
     """
     target = _check_url(url)
-    for name, value in (("retry", retry), ("connect_timeout", connect_timeout)):
+    for name, value in (
+        ("retry", retry),
+        ("max_retry_delay", max_retry_delay),
+        ("connect_timeout", connect_timeout),
+    ):
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
             raise ArgumentTypeError(f"{name} must be a number of seconds, got {value!r}")
-    if retry < 0:
-        raise InvalidArgumentError(f"retry must be >= 0 seconds, got {retry}")
+    for name, value in (("retry", retry), ("max_retry_delay", max_retry_delay)):
+        if value < 0:
+            raise InvalidArgumentError(f"{name} must be >= 0 seconds, got {value}")
     if max_retries is not None and (
         isinstance(max_retries, bool) or not isinstance(max_retries, int)
     ):
@@ -125,6 +145,7 @@ def sse_client(
             last_event_id=last_event_id or "",
             reconnect=reconnect,
             retry=retry,
+            max_retry_delay=max_retry_delay,
             max_retries=max_retries,
             connect_timeout=connect_timeout,
             max_size=max_size,
@@ -141,6 +162,7 @@ async def _read(
     last_event_id: str,
     reconnect: bool,
     retry: float,
+    max_retry_delay: float,
     max_retries: int | None,
     connect_timeout: float,
     max_size: int | None,
@@ -158,25 +180,34 @@ async def _read(
                 request_headers["Last-Event-ID"] = last_event_id
             decoder = SSEDecoder(last_event_id, max_size=max_size)  # events carry the last id
             try:
-                async with client.get(url, headers=request_headers, timeout=timeout) as response:
-                    await _check(response, shown_url)
+                # aiohttp bounds the connecting only: the wait for the headers is bounded here
+                async with asyncio.timeout(connect_timeout):
+                    response = await client.get(url, headers=request_headers, timeout=timeout)
+                async with response:
+                    await _check(response, shown_url, connect_timeout)
                     if response.status == 204:
                         return
-                    failures = 0
                     async for chunk in response.content.iter_any():
                         events = decoder.feed(chunk)
                         last_event_id = decoder.last_event_id
                         if decoder.retry is not None:
-                            retry = decoder.retry / 1000
-                        for event in events:
-                            yield event
+                            retry = min(decoder.retry / 1000, max_retry_delay)
+                        if events:
+                            failures = 0  # an attempt that delivers an event succeeded
+                            for event in events:
+                                yield event
+            except _UNFOLLOWABLE as exc:
+                raise SSEProtocolError(
+                    f"GET {shown_url} redirected where it cannot be followed ({_reason(exc)})"
+                ) from None
             except _CONNECTION_ERRORS as exc:
                 failures += 1
                 if not reconnect or (max_retries is not None and failures > max_retries):
+                    reason = _reason(exc, connect_timeout)
                     raise SSEConnectionError(
-                        f"the event stream at {shown_url} could not be read "
-                        f"({type(exc).__name__}: {exc}) after {failures} attempt(s)"
-                    ) from exc
+                        f"the event stream at {shown_url} could not be read ({reason}) "
+                        f"after {failures} attempt(s)"
+                    ) from (exc if reason == f"{type(exc).__name__}: {exc}" else None)
             else:
                 if not reconnect:
                     return
@@ -203,12 +234,25 @@ def _check_url(url: object) -> URL:
     return parsed
 
 
-async def _check(response: aiohttp.ClientResponse, shown_url: str) -> None:
+def _reason(exc: BaseException, timeout: float = 0.0) -> str:
+    """What went wrong, for a message: aiohttp's messages may show a URL (the requested one, or
+    where a redirect pointed) whole, which this shows without its userinfo and query string."""
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return f"TimeoutError: no response headers within connect_timeout={timeout} s"
+    return _URL_SECRETS.sub(r"\1\2", f"{type(exc).__name__}: {exc}")
+
+
+async def _check(response: aiohttp.ClientResponse, shown_url: str, wait: float) -> None:
     if response.status == 204:
         return
     if response.status != 200:
-        # only the start of the body is kept, so only the start is read (never a huge body)
-        start = await response.content.read(_BODY_BYTES)
+        # only the start of the body is kept, so only the start is read (never a huge body),
+        # and a body that does not come is not waited for past the timeout
+        try:
+            async with asyncio.timeout(wait):
+                start = await response.content.read(_BODY_BYTES)
+        except TimeoutError:
+            start = b""
         body = start.decode("utf-8", errors="replace")[:500]
         raise SSEHTTPError(response.status, shown_url, body)
     mime = response.headers.get("Content-Type", "").split(";")[0].strip().lower()

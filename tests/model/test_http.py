@@ -160,6 +160,21 @@ async def test_retries_429_and_5xx_honouring_retry_after(provider_server: Provid
     assert len(provider_server.seen) == 3
 
 
+@pytest.mark.parametrize("header", ["nan", "inf", "NaN", "1e400"])
+async def test_a_retry_after_that_is_no_finite_number_counts_as_absent(
+    provider_server: ProviderServer, header: str
+) -> None:
+    provider_server.reply(
+        Reply(b'{"error": "slow down"}', status=429, headers={"Retry-After": header}),
+        Reply(fixture_bytes("openai/text_usage.sse")),
+    )
+    policy = RetryPolicy(max_retries=1, base_delay=0.0, max_delay=3600.0)
+    async with asyncio.timeout(10):  # a NaN once slept forever
+        deltas, error = await stream_once(openai(provider_server, retry=policy), REQUEST)
+    assert error is None and collect(deltas).content
+    assert len(provider_server.seen) == 2
+
+
 async def test_gives_up_after_max_retries(provider_server: ProviderServer) -> None:
     provider_server.reply(*[Reply(b"{}", status=500) for _ in range(3)])
     _, error = await stream_once(

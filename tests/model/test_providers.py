@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from rxchronos._errors import InvalidArgumentError
 from rxchronos._tap import reset_tap
 from rxchronos._tap import set_tap
 from rxchronos.model import ChatRequest
@@ -156,8 +157,15 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
     assert parse_retry_after({"Retry-After": "soon"}) is None
     assert parse_retry_after({}) is None
+    for odd in ("nan", "inf", "-inf", "1e400"):
+        assert parse_retry_after({"Retry-After": odd}) is None
+        assert parse_retry_after({"retry-after-ms": odd, "Retry-After": "2"}) == 2.0
     policy = RetryPolicy(base_delay=1.0, max_delay=5.0)
     assert policy.delay(0, retry_after=100) == 5.0  # capped
+    assert policy.delay(0, retry_after=1e308) == 5.0
+    assert 0 <= policy.delay(0, retry_after=float("nan")) <= 1.0  # as if absent
+    with pytest.raises(InvalidArgumentError, match="max_delay must be finite"):
+        RetryPolicy(max_delay=float("inf"))
     assert all(0 <= policy.delay(n, retry_after=None) <= 5.0 for n in range(10))
     with pytest.raises(ValueError):
         RetryPolicy(max_retries=-1)

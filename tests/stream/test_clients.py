@@ -211,7 +211,10 @@ async def test_disposing_sse_client_closes_the_connection(serve: Serve) -> None:
     assert not collected.finished.is_set()
 
 
-@pytest.mark.parametrize("kwargs", [{"retry": -1}, {"max_retries": -1}, {"connect_timeout": 0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"retry": -1}, {"max_retries": -1}, {"connect_timeout": 0}, {"max_retry_delay": -1}],
+)
 def test_sse_client_refuses_bad_settings(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         sse_client("http://127.0.0.1:1/", **kwargs)  # type: ignore[arg-type]
@@ -267,6 +270,7 @@ def test_a_refused_url_does_not_show_its_password() -> None:
         ({"url": 42}, TypeError),
         ({"retry": "3"}, TypeError),
         ({"connect_timeout": None}, TypeError),
+        ({"max_retry_delay": float("nan")}, TypeError),
         ({"max_retries": 2.5}, TypeError),
         ({"last_event_id": "a\nb"}, ValueError),
         ({"last_event_id": 7}, TypeError),
@@ -323,3 +327,124 @@ async def test_sse_client_bounds_a_line_that_never_ends(serve: Serve) -> None:
 def test_sse_client_refuses_a_bad_max_size() -> None:
     with pytest.raises(ValueError, match="max_size"):
         sse_client("http://127.0.0.1/events", max_size=0)
+
+
+async def test_sse_client_bounds_the_wait_for_response_headers() -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # reads the request, never answers it
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        url = f"http://127.0.0.1:{port}/events?token=query-secret"
+        collected = Collected(sse_client(url, connect_timeout=0.2, retry=0, max_retries=1))
+        await asyncio.wait_for(collected.finished.wait(), timeout=30)
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert isinstance(collected.error, SSEConnectionError)
+    assert "no response headers within connect_timeout=0.2 s" in str(collected.error)
+    assert "2 attempt(s)" in str(collected.error) and len(accepted) == 2
+    assert "secret" not in str(collected.error)
+
+
+async def broken_after(request: web.Request, body: bytes) -> web.StreamResponse:
+    """A 200 event stream that sends ``body``, then breaks: the connection is aborted, so the
+    chunked body ends without its last chunk."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(body)
+    assert request.transport is not None
+    request.transport.abort()
+    return response
+
+
+async def test_a_200_that_breaks_before_any_event_counts_as_a_failed_attempt(
+    serve: Serve,
+) -> None:
+    attempts = 0
+
+    async def cut(request: web.Request) -> web.StreamResponse:
+        nonlocal attempts
+        attempts += 1
+        return await broken_after(request, b"data: never finished")
+
+    base = await serve(route_app("/events", cut))
+    collected = Collected(sse_client(base + "/events", retry=0, max_retries=2))
+    await asyncio.wait_for(collected.finished.wait(), timeout=30)
+    assert isinstance(collected.error, SSEConnectionError)
+    assert "after 3 attempt(s)" in str(collected.error) and attempts == 3
+    assert collected.events == []
+
+
+async def test_an_attempt_that_delivers_an_event_starts_the_count_again(serve: Serve) -> None:
+    attempts = 0
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 5:
+            return web.Response(status=204)
+        return await broken_after(request, f"id: {attempts}\ndata: {attempts}\n\n".encode())
+
+    base = await serve(route_app("/events", flaky))
+    collected = Collected(sse_client(base + "/events", retry=0, max_retries=1))
+    await asyncio.wait_for(collected.finished.wait(), timeout=30)
+    assert collected.error is None
+    assert [e.data for e in collected.events] == ["1", "2", "3", "4"]
+
+
+async def test_a_huge_retry_from_the_server_waits_at_most_max_retry_delay(serve: Serve) -> None:
+    requests = 0
+
+    async def slow_down(request: web.Request) -> web.StreamResponse:
+        nonlocal requests
+        requests += 1
+        if requests == 2:
+            return web.Response(status=204)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"retry: " + b"9" * 5000 + b"\ndata: one\n\n")
+        return response  # a clean end: the client reconnects after the retry delay
+
+    base = await serve(route_app("/events", slow_down))
+    collected = Collected(sse_client(base + "/events", max_retry_delay=0.01))
+    await asyncio.wait_for(collected.finished.wait(), timeout=30)
+    assert (collected.error, [e.data for e in collected.events]) == (None, ["one"])
+    assert requests == 2
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("ftp://user:hunter2@files.example/x?token=query-secret", "NonHttpUrlRedirectClientError"),
+        ("http://[bad/x?token=query-secret", "InvalidUrlRedirectClientError"),
+        ("/loop?token=query-secret", "TooManyRedirects"),
+    ],
+)
+async def test_a_redirect_that_cannot_be_followed_is_a_protocol_error_without_secrets(
+    serve: Serve, location: str, reason: str
+) -> None:
+    requests = 0
+
+    async def redirect(request: web.Request) -> web.Response:
+        nonlocal requests
+        requests += 1
+        return web.Response(status=302, headers={"Location": location})
+
+    app = route_app("/events", redirect)
+    app.router.add_get("/loop", redirect)
+    base = await serve(app)
+    collected = Collected(sse_client(base + "/events?key=k-secret", retry=0))
+    await asyncio.wait_for(collected.finished.wait(), timeout=30)
+    assert isinstance(collected.error, SSEProtocolError)
+    message = str(collected.error)
+    assert message.startswith(f"GET {base}/events redirected where it cannot be followed")
+    assert reason in message
+    assert "secret" not in message and "hunter2" not in message
+    assert collected.error.__cause__ is None and collected.error.__suppress_context__
+    assert requests <= 11  # not retried
