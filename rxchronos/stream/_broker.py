@@ -659,6 +659,7 @@ class Broker(BaseBroker):
             BrokerClosedError: after [close][rxchronos.stream.Broker.close].
             BrokerError: when called from a thread other than the event loop's.
             TypeError: when ``event`` has no type or does not serialise to JSON.
+            ValueError: when its data holds a NaN or infinite float (JSON has none).
 
         Example:
             >>> from rxchronos.stream import Broker, Event

@@ -10,6 +10,7 @@ frontend protocols of [rxchronos.ui][] send), cut out of that JSON rather than e
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 from collections.abc import Mapping
 from datetime import UTC
@@ -109,6 +110,7 @@ class Event(BaseModel):
 
         Raises:
             TypeError: when ``data`` does not serialise to JSON.
+            ValueError: when ``data`` holds a NaN or infinite float.
 
         Example:
             >>> Event(type="token", data="Hi", id="e1-1").to_sse(named=True)
@@ -138,6 +140,7 @@ class Event(BaseModel):
 
         Raises:
             TypeError: when ``data`` does not serialise to JSON.
+            ValueError: when ``data`` holds a NaN or infinite float.
 
         Example:
             >>> part = {"type": "text-delta", "delta": "Hi"}
@@ -209,14 +212,50 @@ def json_payload(type_: str, data: Any) -> bytes:
     """The JSON sent in an event's ``data:`` line: ``{"type": ..., "data": ...}``, UTF-8.
 
     Compact JSON has no raw line break (they are escaped inside strings), so it fits one line.
+
+    Raises:
+        TypeError: when ``data`` does not serialise to JSON.
+        ValueError: when ``data`` holds a float that is NaN or infinite: JSON has no such
+            numbers (pydantic would write ``NaN``, which a browser's ``JSON.parse`` rejects).
+
+    Example:
+        >>> try:
+        ...     json_payload("t", {"v": [1.5, float("nan")]})
+        ... except ValueError as exc:
+        ...     print(str(exc).split(",")[0])
+        the data of event 't' holds nan at data['v'][1]
     """
     try:
-        return pydantic_core.to_json({"type": type_, "data": data})
+        payload = pydantic_core.to_json({"type": type_, "data": data})
     except pydantic_core.PydanticSerializationError as exc:
         raise ArgumentTypeError(
             f"the data of event {type_!r} does not serialise to JSON ({exc}); "
             "publish plain JSON values, pydantic models or dataclasses"
         ) from None
+    # Two substring searches per event; the exact look only when one of the words is there.
+    if (b"NaN" in payload or b"Infinity" in payload) and payload != pydantic_core.to_json(
+        {"type": type_, "data": data}, inf_nan_mode="null"
+    ):
+        where, number = _non_finite(data)
+        raise InvalidArgumentError(
+            f"the data of event {type_!r} holds {number} at {where}, which JSON cannot carry "
+            "(a browser's JSON.parse rejects NaN and Infinity); send None or a string"
+        )
+    return payload
+
+
+def _non_finite(data: Any) -> tuple[str, float]:
+    """Where in ``data`` (as JSON values) the first NaN or infinite float is, and which it is."""
+    stack: list[tuple[str, Any]] = [("data", pydantic_core.to_jsonable_python(data))]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return where, value
+        if isinstance(value, dict):
+            stack.extend((f"{where}[{k!r}]", v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+    return "data", math.nan  # not reached: the JSON showed one
 
 
 def _data_prefix(type_: str) -> bytes:
@@ -246,7 +285,8 @@ def stamp_event(item: object, *, id: str | None, topic: str | None) -> Event:
 
     Raises:
         TypeError: when ``item`` has no type or its data does not serialise to JSON.
-        ValueError: when the type is empty or contains CR, LF or NUL.
+        ValueError: when the type is empty or contains CR, LF or NUL, or the data holds a NaN
+            or infinite float.
     """
     timestamp: Any = None
     if isinstance(item, Event):

@@ -376,6 +376,7 @@ class RedisBroker(BaseBroker):
             BrokerUnavailableError: when the outbox is full (Redis is down or too slow).
             BrokerError: when called from another thread than the loop's.
             TypeError: when ``event`` has no type or does not serialise to JSON.
+            ValueError: when its data holds a NaN or infinite float (JSON has none).
         """
         return self._enqueue(event, topic, finish=False)
 

@@ -219,7 +219,8 @@ class Journal:
         Raises:
             TypeError: when ``event`` has no type, its data is not JSON, or a topic is not a
                 non-empty string.
-            ValueError: when its type is empty or contains CR, LF or NUL.
+            ValueError: when its type is empty or contains CR, LF or NUL, or its data holds a
+                NaN or infinite float.
         """
         if topic is not None:
             check_topic(topic)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,34 @@ def test_publishing_data_that_is_not_json_names_the_event() -> None:
     with pytest.raises(ArgumentTypeError, match="the data of event 'x' does not serialise to JSON"):
         broker.publish({"type": "x", "when": object()})
     assert broker.stats().published == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"scores": [0.5, float("nan")]}, "holds nan at data['scores'][1]"),
+        (float("inf"), "holds inf at data,"),
+        ({"a": {"b": -float("inf")}}, "holds -inf at data['a']['b']"),
+    ],
+)
+def test_publishing_nan_or_infinity_is_refused_naming_the_place(data: object, where: str) -> None:
+    broker = Broker()
+    seen: list[Event] = []
+    broker.subscribe().subscribe(seen.append)
+    with pytest.raises(InvalidArgumentError, match=re.escape(where)):
+        broker.publish(Event(type="score", data=data))
+    with pytest.raises(InvalidArgumentError, match="JSON cannot carry"):
+        broker.publish({"type": "score", "value": data})  # a mapping's fields are its data
+    assert broker.stats().published == 0
+    assert seen == []
+
+
+def test_the_words_nan_and_infinity_in_text_are_just_text() -> None:
+    stamped = Broker().publish(Event(type="t", data={"NaN": "Infinity and -Infinity"}))
+    assert json.loads(stamped.to_sse().split(b"data: ", 1)[1]) == {
+        "type": "t",
+        "data": {"NaN": "Infinity and -Infinity"},
+    }
 
 
 @pytest.mark.parametrize("topic", [5, b"bytes", ""])
