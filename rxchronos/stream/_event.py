@@ -335,17 +335,36 @@ def event_from_payload(payload: bytes, *, id: str, topic: str | None, timestamp:
     return _build(decoded["type"], decoded.get("data"), id, topic, timestamp, payload)
 
 
+def _json_fields(item: object) -> dict[str, Any]:
+    """The fields of a pydantic model or a dataclass, as JSON values.
+
+    Never a deep copy (``dataclasses.asdict`` fails on a field that cannot be pickled, a lock or
+    a client, with a bare ``TypeError``): pydantic reads the fields and refuses what JSON cannot
+    carry, naming it.
+    """
+    try:
+        if isinstance(item, BaseModel):
+            fields: dict[str, Any] = item.model_dump(mode="json")
+        else:
+            fields = pydantic_core.to_jsonable_python(item)
+    except ValueError as exc:  # PydanticSerializationError; a circular or too deep value
+        raise ArgumentTypeError(
+            f"cannot publish a {type(item).__name__}: its fields do not serialise to JSON "
+            f"({exc}); publish plain JSON values, pydantic models or dataclasses"
+        ) from None
+    return fields
+
+
 def _describe(item: object) -> tuple[str, Any, Any]:
     """Split a ``type``-carrying object into its type, its other fields, and its timestamp."""
-    if isinstance(item, BaseModel):
-        fields = item.model_dump(mode="json")
+    if isinstance(item, BaseModel) or (
+        dataclasses.is_dataclass(item) and not isinstance(item, type)
+    ):
+        fields = _json_fields(item)
         raw_type = getattr(item, "type", None)
     elif isinstance(item, Mapping):
         fields = {str(k): v for k, v in item.items()}
         raw_type = fields.get("type")
-    elif dataclasses.is_dataclass(item) and not isinstance(item, type):
-        fields = dataclasses.asdict(item)
-        raw_type = getattr(item, "type", None)
     elif hasattr(item, "type") and hasattr(item, "__dict__"):
         fields = {k: v for k, v in vars(item).items() if not k.startswith("_")}
         raw_type = item.type

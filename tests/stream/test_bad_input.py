@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from pydantic import BaseModel
 
 from rxchronos import ArgumentTypeError
 from rxchronos import InvalidArgumentError
 from rxchronos.stream import Broker
 from rxchronos.stream import Event
+from rxchronos.stream import RedisBroker
 from rxchronos.stream.web import add_sse_route
 from rxchronos.stream.web import broker_handler
 from rxchronos.stream.web import sse_response
@@ -70,6 +73,41 @@ def test_publishing_data_that_is_not_json_names_the_event() -> None:
     with pytest.raises(ArgumentTypeError, match="the data of event 'x' does not serialise to JSON"):
         broker.publish({"type": "x", "when": object()})
     assert broker.stats().published == 0
+
+
+@dataclass
+class Locked:
+    type: str
+    lock: Any  # a lock cannot be deep-copied (pickled), nor written as JSON
+
+
+class Model(BaseModel):
+    type: str
+    value: Any
+
+
+def _brokers() -> list[Broker | RedisBroker]:
+    # a RedisBroker takes events into its outbox before it is started: no Redis needed here
+    return [Broker(), RedisBroker("redis://127.0.0.1:1/0", namespace="unused")]
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (Locked("locked", threading.Lock()), "cannot publish a Locked: its fields do not"),
+        (Model(type="m", value=threading.Lock()), "cannot publish a Model: its fields do not"),
+        (Model(type="m", value=object()), "cannot publish a Model: its fields do not"),
+        (Event(type="e", data=Locked("x", threading.Lock())), "the data of event 'e' does not"),
+        (Event(type="e", data=Model(type="m", value=object())), "the data of event 'e' does not"),
+    ],
+)
+def test_publishing_what_cannot_be_copied_or_written_as_json_is_a_typed_error(
+    item: object, message: str
+) -> None:
+    for broker in _brokers():
+        with pytest.raises(ArgumentTypeError, match=message):
+            broker.publish(item)
+        assert broker.stats().published == 0
 
 
 @pytest.mark.parametrize(
