@@ -44,6 +44,7 @@ from rxchronos.stream._errors import SubscriberError
 from rxchronos.stream._event import Event
 from rxchronos.stream._event import check_client
 from rxchronos.stream._event import check_topic
+from rxchronos.stream._event import check_utf8
 from rxchronos.stream._event import normalise_topics
 from rxchronos.stream._protocol import BrokerStats
 from rxchronos.stream._protocol import Control
@@ -409,9 +410,12 @@ class Subscriptions:
 
 
 def check_control(session_id: object, command: object) -> None:
+    """Raise ``TypeError`` unless both are non-empty one-line strings, ``ValueError`` when one
+    holds a lone surrogate (no store could carry it)."""
     for name, value in (("session_id", session_id), ("command", command)):
         if not isinstance(value, str) or not value or "\n" in value:
             raise ArgumentTypeError(f"{name} must be a non-empty one-line string, got {value!r}")
+        check_utf8(name, value)
 
 
 def _in_loop() -> bool:

@@ -34,6 +34,7 @@ __all__ = [
     "Event",
     "check_client",
     "check_topic",
+    "check_utf8",
     "event_from_payload",
     "frame_of",
     "json_payload",
@@ -57,7 +58,8 @@ class Event(BaseModel):
     [to_sse][rxchronos.stream.Event.to_sse]).
 
     Attributes:
-        type: what happened, e.g. ``"node_end"``; a non-empty string without CR, LF or NUL.
+        type: what happened, e.g. ``"node_end"``; a non-empty string without CR, LF, NUL or
+            a lone surrogate.
         data: anything that serialises to JSON.
         id: the broker's id for it (``None`` until published).
         topic: the topic it was published to (``None``: no topic).
@@ -95,8 +97,12 @@ class Event(BaseModel):
     @field_validator("id")
     @classmethod
     def _id_fits_one_line(cls, value: str | None) -> str | None:
-        if value is not None and ("\r" in value or "\n" in value or "\0" in value):
-            raise InvalidArgumentError(f"an event id must not contain CR, LF or NUL, got {value!r}")
+        if value is not None:
+            if "\r" in value or "\n" in value or "\0" in value:
+                raise InvalidArgumentError(
+                    f"an event id must not contain CR, LF or NUL, got {value!r}"
+                )
+            check_utf8("an event id", value)
         return value
 
     def to_sse(self, *, named: bool = False) -> bytes:
@@ -175,12 +181,37 @@ def check_type(value: str) -> None:
         raise InvalidArgumentError("an event type must be a non-empty string, e.g. 'node_end'")
     if "\r" in value or "\n" in value or "\0" in value:
         raise InvalidArgumentError(f"event type {value!r} must not contain CR, LF or NUL")
+    check_utf8("an event type", value)
 
 
 def check_topic(topic: object) -> None:
-    """Raise ``TypeError`` unless ``topic`` is a non-empty string."""
+    """Raise ``TypeError`` unless ``topic`` is a non-empty string, ``ValueError`` when it is
+    not text UTF-8 can encode (a Redis key, a topic in JSON)."""
     if not isinstance(topic, str) or not topic:
         raise ArgumentTypeError(f"a topic must be a non-empty string, got {topic!r}")
+    check_utf8("a topic", topic)
+
+
+def check_utf8(what: str, text: str) -> None:
+    """Raise ``ValueError`` when ``text`` holds a lone surrogate, which UTF-8 cannot encode (so
+    neither a frame, nor JSON, nor Redis can carry it). Costs nothing for ASCII text.
+
+    Example:
+        >>> try:
+        ...     check_utf8("a topic", "run-\\ud800")
+        ... except ValueError as exc:
+        ...     print(exc)
+        a topic must be text UTF-8 can encode: 'run-\\ud800' holds a lone surrogate at 4
+    """
+    if text.isascii():
+        return
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        shown = repr(text[:80]) + ("..." if len(text) > 80 else "")
+        raise InvalidArgumentError(
+            f"{what} must be text UTF-8 can encode: {shown} holds a lone surrogate at {exc.start}"
+        ) from None
 
 
 def check_client(client_id: object, last_event_id: object) -> None:

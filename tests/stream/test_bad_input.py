@@ -151,6 +151,24 @@ def test_bad_topics_everywhere(topic: Any) -> None:
         broker.sse_handler(topics=topic)
 
 
+async def test_text_with_a_lone_surrogate_is_refused_where_it_enters() -> None:
+    # UTF-8 cannot encode "\ud800": such a topic used to stop a RedisBroker's outbox for good
+    for broker in _brokers():
+        with pytest.raises(InvalidArgumentError, match="a topic must be text UTF-8 can encode"):
+            broker.publish(Event(type="x"), topic="run-\ud800")
+        with pytest.raises(InvalidArgumentError, match="a topic must be text UTF-8 can encode"):
+            broker.publish(Event(type="x", topic="\udcff"))
+        with pytest.raises(InvalidArgumentError, match="a topic"):
+            broker.subscribe(topics=["ok", "\ud800"])
+        with pytest.raises(InvalidArgumentError, match="session_id must be text UTF-8"):
+            await broker.control("\ud800", "cancel")
+        assert broker.stats().published == 0
+    with pytest.raises(ValueError, match="an event type must be text UTF-8 can encode"):
+        Event(type="tick\ud800")
+    with pytest.raises(ValueError, match="an event id must be text UTF-8 can encode"):
+        Event(type="tick", id="e-\ud800")
+
+
 def test_subscribe_and_unsubscribe_arguments_of_the_wrong_kind() -> None:
     broker = Broker()
     with pytest.raises(ArgumentTypeError, match="client_id"):
