@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from typing import Literal
 
@@ -36,6 +37,7 @@ __all__ = [
     "ProviderRedirectError",
     "ProviderStreamError",
     "ProviderTimeoutError",
+    "Redactor",
     "ToolArgumentsError",
 ]
 
@@ -62,6 +64,76 @@ def truncate(text: str, limit: int = DEFAULT_ERROR_BODY_LIMIT) -> str:
     return f"{text[:limit]}... [{len(text) - limit} more characters]"
 
 
+class Redactor:
+    """Replaces secrets (API keys) with ``***`` in the texts of errors; ``cut`` redacts a text,
+    then cuts it.
+
+    Cut a text after redacting it, never before: a secret across the cut would be half shown.
+    Where a cut had to come first (an excerpt of a stream's data, made by a parser that knows no
+    secrets), a run of at least 8 characters that starts a secret is replaced too.
+
+    Example:
+        >>> redact = Redactor(["sk-SECRET-0123456789"])
+        >>> redact("bad key sk-SECRET-0123456789, and sk-SECRET-01")
+        'bad key ***, and ***'
+        >>> redact.cut("x" * 10 + "sk-SECRET-0123456789", 15)
+        'xxxxxxxxxx***'
+    """
+
+    __slots__ = ("_secrets", "margin")
+
+    _FRAGMENT = 8
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        kept = {s for s in secrets if s and len(s) >= 4}
+        self._secrets = tuple(sorted(kept, key=len, reverse=True))  # a key holding another first
+        self.margin = max((len(s.encode()) for s in kept), default=0)
+        """The most bytes one secret takes: how far to read past a cut to redact across it."""
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+            head = secret[: self._FRAGMENT]
+            if len(secret) > self._FRAGMENT and head in text:
+                text = self._fragments(text, secret, head)
+        return text
+
+    def cut(self, text: str, limit: int) -> str:
+        """``text`` redacted, then cut to ``limit`` characters (with a marker when it was cut)."""
+        return truncate(self(text), limit)
+
+    def ends_cut(self, text: str) -> str:
+        """``text``, the redacted start of something longer, without the start of a secret it
+        may end in (a secret read only in part).
+
+        Example:
+            >>> Redactor(["sk-SECRET-0123456789"]).ends_cut("error: sk-SEC")
+            'error: '
+        """
+        dangling = max(
+            (n for s in self._secrets for n in range(1, len(s)) if text.endswith(s[:n])),
+            default=0,
+        )
+        return text[: len(text) - dangling]
+
+    @staticmethod
+    def _fragments(text: str, secret: str, head: str) -> str:
+        pieces: list[str] = []
+        done = 0
+        start = text.find(head)
+        while start >= 0:
+            end = start + len(head)
+            while (
+                end < len(text) and end - start < len(secret) and text[end] == secret[end - start]
+            ):
+                end += 1
+            pieces += (text[done:start], "***")
+            done = end
+            start = text.find(head, end)
+        pieces.append(text[done:])
+        return "".join(pieces)
+
+
 class ProviderError(RxChronosError):
     """Base of the errors a model provider raises; ``provider`` is its name (e.g. ``"openai"``)."""
 
@@ -78,8 +150,8 @@ class ProviderHTTPError(ProviderError):
 
     Attributes:
         status: the HTTP status.
-        body: the start of the response body: at most ``error_body_limit`` bytes are read
-            (2,000 by default), the rest is never downloaded.
+        body: the start of the response body, redacted, then cut to ``error_body_limit``
+            characters (2,000 by default); no more than that and one key's length is read.
         retry_after: seconds from a ``Retry-After`` header, or ``None``.
         url: the URL the request went to, without its query (``""`` when not known).
     """
@@ -136,7 +208,8 @@ class ProviderStreamError(ProviderError):
             [ErrorKind][rxchronos.model.ErrorKind]).
         code: the provider's own error type or code (``"overloaded_error"``,
             ``"tool_use_failed"``, ``"UNAVAILABLE"``); ``""`` for malformed data.
-        message: the provider's message, or what was wrong with its data.
+        message: the provider's message, or what was wrong with its data (at most 2,000
+            characters; a provider redacts the whole text before it is cut).
         partial: the response collected before the error, or ``None``.
     """
 
@@ -152,6 +225,7 @@ class ProviderStreamError(ProviderError):
         self.kind: StreamErrorKind = kind
         self.code = code
         self.message = truncate(message)
+        self._whole = message  # for the provider to redact before it is cut (Redactor)
         self.partial = partial
         label = f"{kind}: {code}" if code else kind
         super().__init__(f"{provider} stream error ({label}): {self.message}", provider=provider)

@@ -7,10 +7,10 @@ Following one request of [HTTPProvider][rxchronos.model.HTTPProvider] from the t
   caller's (never closed here), or one created lazily inside the running loop;
 - ``post`` sends one [HTTPRequest][rxchronos.model.HTTPRequest] and maps
   every failure to a typed error: connect timeout, timeout before the answer's headers, connection
-  failure, non-2xx status (with at most ``error_body_limit`` bytes of the body read, redacted, and
-  ``Retry-After``). Redirects are followed by hand, within the request's origin only: the request
-  carries credentials (``Authorization``, ``api-key``, ``x-api-key``, ``x-goog-api-key`` or any
-  header a custom provider adds), so a redirect to another origin is a
+  failure, non-2xx status (with the start of the body redacted, then cut to ``error_body_limit``,
+  and ``Retry-After``). Redirects are followed by hand, within the request's origin only: the
+  request carries credentials (``Authorization``, ``api-key``, ``x-api-key``, ``x-goog-api-key``
+  or any header a custom provider adds), so a redirect to another origin is a
   [ProviderRedirectError][rxchronos.model.ProviderRedirectError] and nothing is sent there;
 - ``read_stream`` is the hot loop: one incremental decoder over
   ``resp.content.iter_any()`` (SSE, or NDJSON lines presented as events), the dialect parser, the
@@ -70,6 +70,7 @@ from rxchronos.model._errors import ProviderHTTPError
 from rxchronos.model._errors import ProviderRedirectError
 from rxchronos.model._errors import ProviderStreamError
 from rxchronos.model._errors import ProviderTimeoutError
+from rxchronos.model._errors import Redactor
 from rxchronos.model._operators import ResponseCollector
 from rxchronos.model._types import ChatResponse
 from rxchronos.sse import NDJSONSplitter
@@ -356,13 +357,16 @@ def _origin(url: URL) -> str:
     return f"{url.scheme}://{url.host}:{url.port}"
 
 
-async def _read_start(resp: aiohttp.ClientResponse, limit: int) -> str:
-    """At most ``limit`` bytes of the body, decoded; the response is released or closed."""
+async def _read_start(resp: aiohttp.ClientResponse, limit: int, redact: Redactor) -> str:
+    """The start of the body, decoded, redacted, then cut to at most ``limit`` characters (a
+    secret's length more is read, so that a secret across the cut is redacted whole); the
+    response is released or closed."""
     pieces: list[bytes] = []
     size = 0
+    most = limit + redact.margin
     try:
-        while size < limit:
-            piece = await resp.content.read(limit - size)
+        while size < most:
+            piece = await resp.content.read(most - size)
             if not piece:
                 break
             pieces.append(piece)
@@ -375,8 +379,10 @@ async def _read_start(resp: aiohttp.ClientResponse, limit: int) -> str:
         resp.close()  # the rest is never downloaded
     else:
         resp.release()
-    text = b"".join(pieces).decode("utf-8", "replace")
-    return f"{text}... [cut at {limit} bytes]" if cut else text
+    text = redact(b"".join(pieces).decode("utf-8", "replace"))
+    if not cut:
+        return text
+    return f"{redact.ends_cut(text)[:limit]}... [cut at {limit} bytes]"
 
 
 async def post(
@@ -386,7 +392,7 @@ async def post(
     provider: str,
     timeouts: Timeouts,
     read: float | None,
-    redact: Callable[[str], str],
+    redact: Redactor,
     error_body_limit: int,
 ) -> aiohttp.ClientResponse:
     """POST ``http`` and check the status; ``read`` limits each socket read (``None``: no limit).
@@ -426,11 +432,11 @@ async def post(
         if resp.status < 300:
             return resp
         if resp.status not in _REDIRECTS:
-            body = await _read_start(resp, error_body_limit)
+            body = await _read_start(resp, error_body_limit, redact)
             raise ProviderHTTPError(
                 provider=provider,
                 status=resp.status,
-                body=redact(body),
+                body=body,
                 retry_after=parse_retry_after(resp.headers),
                 url=redact(str(url.with_query(None))),
             )

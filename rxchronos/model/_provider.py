@@ -58,6 +58,7 @@ from rxchronos.model._errors import DEFAULT_ERROR_BODY_LIMIT
 from rxchronos.model._errors import ProviderConfigError
 from rxchronos.model._errors import ProviderError
 from rxchronos.model._errors import ProviderStreamError
+from rxchronos.model._errors import Redactor
 from rxchronos.model._http import Framing
 from rxchronos.model._http import HTTPRequest
 from rxchronos.model._http import RetryPolicy
@@ -114,8 +115,9 @@ class HTTPOptions(TypedDict, total=False):
             one number of seconds for all three (never a limit on the whole stream).
         max_retries: retries before the first delta (shortcut for ``retry=RetryPolicy(...)``).
         retry: the full [RetryPolicy][rxchronos.model.RetryPolicy]; wins over ``max_retries``.
-        error_body_limit: how many bytes of an error response's body are read and kept in
-            ``ProviderHTTPError.body`` (default 2,000; the rest is never downloaded).
+        error_body_limit: how much of an error response's body is kept in
+            ``ProviderHTTPError.body`` (default 2,000 characters, cut after redacting; one key's
+            length more is read, the rest is never downloaded).
         max_frame_size: the most bytes held for one stream line or event not yet ended (default
             8 MiB; ``None`` for no limit); past it the stream is a ``ProviderStreamError`` of kind
             ``"malformed"``.
@@ -228,7 +230,7 @@ class HTTPProvider(AsyncClosable, ABC):
         self.retry = checked.get("retry") or RetryPolicy(max_retries=checked.get("max_retries", 2))
         self.error_body_limit = checked.get("error_body_limit", DEFAULT_ERROR_BODY_LIMIT)
         self.max_frame_size = checked.get("max_frame_size", DEFAULT_MAX_SIZE)
-        self._secrets = tuple(s for s in (api_key, *secrets) if s and len(s) >= 4)
+        self._redact = Redactor((api_key or "", *secrets))
 
     # -- the hooks -------------------------------------------------------------------------------
 
@@ -341,11 +343,6 @@ class HTTPProvider(AsyncClosable, ABC):
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
     async def _post(self, http: HTTPRequest, *, read: float | None) -> aiohttp.ClientResponse:
         return await post(
             self._sessions.get(),
@@ -400,7 +397,7 @@ class HTTPProvider(AsyncClosable, ABC):
             payload = json.loads(raw)
         except (ValueError, RecursionError):
             failure = ProviderStreamError(
-                self._redact(f"answer is not JSON: {raw[:200]!r}"),
+                f"answer is not JSON: {self._redact.cut(raw.decode('utf-8', 'replace'), 200)!r}",
                 provider=self.name,
                 kind="malformed",
             )
@@ -425,7 +422,7 @@ class HTTPProvider(AsyncClosable, ABC):
         self, exc: ProviderStreamError, partial: ChatResponse | None
     ) -> ProviderStreamError:
         return ProviderStreamError(
-            self._redact(exc.message),
+            self._redact(exc._whole),  # redacted whole, then cut
             provider=self.name,
             kind=exc.kind,
             code=self._redact(exc.code),

@@ -4,6 +4,7 @@ chains, an aiohttp ``request_info``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -217,6 +218,66 @@ async def test_a_stream_error_keeps_no_key(provider_server: ProviderServer) -> N
     _, error = await stream_once(PROVIDERS["groq"](provider_server.url), REQUEST)
     assert isinstance(error, ProviderStreamError)
     assert_no_key(error)
+
+
+def assert_no_part_of_key(error: BaseException, shortest: int = 6) -> None:
+    """Not even the start of the key: a cut made before redacting would leave one."""
+    for obj in reachable(error):
+        for size in range(shortest, len(KEY) + 1):
+            assert KEY[:size] not in str(obj), f"{KEY[:size]!r} is in {obj!r:.300}"
+
+
+@pytest.mark.parametrize("before_cut", [1, 6, 11, len(KEY) - 1])
+async def test_a_key_across_the_error_body_limit_is_redacted_whole(
+    provider_server: ProviderServer, before_cut: int
+) -> None:
+    body = "x" * (100 - before_cut) + KEY + " and more" * 50
+    provider_server.reply(Reply(body.encode(), status=401))
+    provider = OpenAI(
+        api_key=KEY, model="m", base_url=provider_server.base_url, error_body_limit=100
+    )
+    _, error = await stream_once(provider, REQUEST)
+    assert isinstance(error, ProviderHTTPError)
+    assert error.body.startswith("x" * (100 - before_cut) + "*")  # the marker, perhaps cut
+    assert error.body.endswith("... [cut at 100 bytes]") and len(error.body) <= 100 + 22
+    assert_no_part_of_key(error)
+
+
+@pytest.mark.parametrize("before_cut", [1, 6, 11, len(KEY) - 1])
+async def test_a_key_across_the_cut_of_a_long_stream_error_is_redacted_whole(
+    provider_server: ProviderServer, before_cut: int
+) -> None:
+    message = "y" * (2000 - before_cut) + KEY + "z" * 100
+    event = json.dumps({"error": {"message": message}})
+    provider_server.reply(Reply(f"data: {event}\n\n".encode()))
+    _, error = await stream_once(PROVIDERS["groq"](provider_server.url), REQUEST)
+    assert isinstance(error, ProviderStreamError)
+    assert error.message.startswith("y" * (2000 - before_cut) + "*")
+    assert_no_part_of_key(error)
+
+
+async def test_a_key_across_the_cut_of_an_excerpt_of_bad_data_is_redacted(
+    provider_server: ProviderServer,
+) -> None:
+    half = len(KEY) // 2  # the parser cuts its excerpt of the data at 200 characters
+    provider_server.reply(Reply(f"data: {'w' * (200 - half)}{KEY} is not JSON\n\n".encode()))
+    _, error = await stream_once(PROVIDERS["groq"](provider_server.url), REQUEST)
+    assert isinstance(error, ProviderStreamError) and error.kind == "malformed"
+    assert "***" in error.message
+    assert_no_part_of_key(error, shortest=8)
+
+
+@pytest.mark.parametrize("before_cut", [1, 6, 11, len(KEY) - 1])
+async def test_a_key_across_the_excerpt_of_an_answer_that_is_not_json_is_redacted_whole(
+    provider_server: ProviderServer, before_cut: int
+) -> None:
+    provider_server.reply(Reply(("v" * (200 - before_cut) + KEY + " no JSON").encode()))
+    provider = PROVIDERS["openai"](provider_server.url)
+    async with provider:
+        with pytest.raises(ProviderStreamError, match="not JSON") as caught:
+            await provider.chat(REQUEST)
+    assert caught.value.message.startswith(f"answer is not JSON: '{'v' * (200 - before_cut)}*")
+    assert_no_part_of_key(caught.value)
 
 
 def test_the_chain_walker_finds_a_key_hidden_in_a_context() -> None:
