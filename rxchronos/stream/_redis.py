@@ -684,7 +684,9 @@ class RedisBroker(BaseBroker):
         if topics is None or len(topics) != 1:
             if last_event_id is None:
                 return [], {}, False
-            return [reset_event("several_topics", last_event_id, last_event_id)], {}, False
+            # the client's id stays its last one, unless it is no id at all (CR, LF, surrogates)
+            echo = last_event_id if parse_event_id(last_event_id) is not None else None
+            return [reset_event("several_topics", last_event_id, echo)], {}, False
         (topic,) = topics
         meta_key = f"{self.namespace}:meta:{topic}"
         parsed = parse_event_id(last_event_id) if last_event_id is not None else None

@@ -84,19 +84,25 @@ def parse_event_id(text: str) -> ParsedId | None:
     return ParsedId(epoch, int(seq))
 
 
-def reset_event(reason: str, last_event_id: str, id: str) -> Event:
+def reset_event(reason: str, last_event_id: str, id: str | None) -> Event:
     """The one event a client gets instead of a replay that cannot be exact.
 
     Its ``data`` says why (``reason``) and repeats the start of the client's id, made printable
     (a header that was not valid UTF-8 reaches us with lone surrogates, which JSON cannot carry);
-    its ``id`` is the newest one, so resuming from the reset continues without a gap.
+    its ``id`` is the newest one (``None``: no id line), so resuming from the reset continues
+    without a gap.
 
     Example:
         >>> reset_event("invalid_id", "\\udcff\\udcfe", "e0-3").data
         {'reason': 'invalid_id', 'last_event_id': '\\\\xff\\\\xfe'}
+        >>> reset_event("invalid_id", "\\ud800-1", "e0-3").data["last_event_id"]
+        '\\\\ud800-1'
     """
     shown = last_event_id[:_ECHO_LIMIT]
-    shown = shown.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    try:
+        shown = shown.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte (a JSON "\ud800", say)
+        shown = shown.encode("utf-8", "backslashreplace").decode()
     return Event(type="reset", data={"reason": reason, "last_event_id": shown}, id=id)
 
 

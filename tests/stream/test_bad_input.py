@@ -169,6 +169,22 @@ async def test_text_with_a_lone_surrogate_is_refused_where_it_enters() -> None:
         Event(type="tick", id="e-\ud800")
 
 
+@pytest.mark.parametrize("last_event_id", ["\ud800", "\ud800-1", "e\udcff\ud800-1"])
+def test_a_last_event_id_with_a_lone_surrogate_gets_one_reset_event(last_event_id: str) -> None:
+    # an id read from JSON (a route's body) may hold any surrogate, not only escaped bytes
+    broker = Broker()
+    broker.publish(Event(type="before"))
+    seen: list[Event] = []
+    broker.subscribe(last_event_id=last_event_id).subscribe(seen.append)
+    broker.publish(Event(type="after"))
+    assert [e.type for e in seen] == ["reset", "after"]
+    assert seen[0].data == {
+        "reason": "invalid_id",
+        "last_event_id": last_event_id.encode("utf-8", "backslashreplace").decode(),
+    }
+    assert seen[0].to_sse().startswith(f"id: {broker.epoch}-1\n".encode())
+
+
 def test_subscribe_and_unsubscribe_arguments_of_the_wrong_kind() -> None:
     broker = Broker()
     with pytest.raises(ArgumentTypeError, match="client_id"):

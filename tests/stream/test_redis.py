@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -151,6 +152,28 @@ async def test_an_id_it_cannot_serve_gives_one_reset_then_live_events(
         assert reset.type == "reset" and reset.data["reason"] == reason
         assert reset.id == f"{epoch}-600"
         assert (live.type, live.id) == ("live", f"{epoch}-601")
+
+
+@pytest.mark.parametrize("last_event_id", ["\n", "a\x00b", "\udcff", "\ud800-1"])
+async def test_a_bad_id_resuming_several_topics_gets_a_reset_without_an_id(
+    serve: Serve, http: aiohttp.ClientSession, url: str, namespace: str, last_event_id: str
+) -> None:
+    # the reset used to carry the client's id as its own: a 500 for CR, LF or NUL, and a
+    # UnicodeEncodeError in the serving loop for a surrogate
+    async with RedisBroker(url, namespace=namespace) as broker:
+        (reset,) = await collect(broker.subscribe(last_event_id=last_event_id), 1)
+        assert (reset.type, reset.id, reset.data["reason"]) == ("reset", None, "several_topics")
+        assert reset.to_sse().startswith(b"data: ")
+        if last_event_id.isascii():  # what a query string can carry
+            app = web.Application()
+            app.router.add_get("/events", broker.sse_handler())
+            base = await serve(app)
+            reader = await open_stream(http, f"{base}/events?last_event_id={quote(last_event_id)}")
+            wire = await reader.next()
+            assert (wire.id, json.loads(wire.data)["data"]["reason"]) == ("", "several_topics")
+            broker.publish(Event(type="live"), topic="t")
+            await broker.flush()
+            assert json.loads((await reader.next()).data)["type"] == "live"
 
 
 async def test_a_finished_topic_ends_streams_everywhere_and_a_reconnect_gets_204(
