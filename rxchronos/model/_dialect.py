@@ -410,7 +410,8 @@ class ToolSlots:
       slot, unless it brings an id different from the one already in that slot: a new id at a used
       key is a new call (Ollama's ``/v1`` gives every parallel call ``index: 0``);
     - a fragment with no key but an id goes to that id's slot (Mistral);
-    - a fragment with neither continues the latest slot (or opens the first one).
+    - a fragment with neither continues the latest slot (or opens the first one);
+    - a call that arrives whole takes ``new_slot``.
 
     Example:
         >>> slots = ToolSlots()
@@ -429,7 +430,15 @@ class ToolSlots:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def _open(self, call_id: str | None) -> int:
+    def new_slot(self, call_id: str | None) -> int:
+        """A new slot, whatever ``call_id`` is: for a call that arrives whole (Gemini, Ollama), so
+        that two calls stay two even when they bring the same id.
+
+        Example:
+            >>> slots = ToolSlots()
+            >>> [slots.new_slot("a"), slots.new_slot("a"), slots.slot(None, "a")]
+            [0, 1, 1]
+        """
         slot = len(self._ids)
         self._ids.append(call_id)
         if call_id:
@@ -449,10 +458,10 @@ class ToolSlots:
             if call_id:
                 found = self._by_id.get(call_id)
                 if found is None:
-                    return self._open(call_id)
+                    return self.new_slot(call_id)
                 self._latest = found
                 return found
-            return self._latest if self._latest >= 0 else self._open(None)
+            return self._latest if self._latest >= 0 else self.new_slot(None)
         if not isinstance(key, int | str | tuple) or isinstance(key, bool):
             raise MalformedData(f"tool call index is not a number: {key!r:.200}")
         found = self._by_key.get(key)
@@ -466,7 +475,7 @@ class ToolSlots:
                 self._by_id[call_id] = found
                 self._latest = found
                 return found
-        slot = self._open(call_id)
+        slot = self.new_slot(call_id)
         self._by_key[key] = slot
         return slot
 

@@ -22,10 +22,10 @@ Normalised:
 
 - ``text`` parts -> ``content``; ``thought: true`` parts -> ``reasoning``;
 - a ``functionCall`` part is a whole call with an ``args`` *object* and usually no id: it becomes
-  one tool-call fragment with the next slot, a generated unique id (two calls to the same function
-  stay apart) and the arguments as JSON text. Its ``thoughtSignature`` is kept in the call's
-  ``provider_data["thought_signature"]`` (a signature on a text part goes to the response's
-  ``provider_data["gemini_thought_signature"]``), to be sent back unchanged;
+  one tool-call fragment with the next slot (two calls stay apart, even with one id), a generated
+  unique id unless it has one, and the arguments as JSON text. Its ``thoughtSignature`` is kept
+  in the call's ``provider_data["thought_signature"]`` (a signature on a text part goes to the
+  response's ``provider_data["gemini_thought_signature"]``), to be sent back unchanged;
 - Vertex AI's streamed arguments (``functionCall {name, willContinue: true}``, then ``partialArgs``
   pieces by ``jsonPath``, then an empty ``functionCall`` closing it) become the name fragment first
   and the assembled arguments object as one fragment when the call closes;
@@ -598,7 +598,7 @@ class GeminiParser(StreamParser):
                 out.append(self._close())
             slot = len(self.tool_slots)
             call_id = as_text(call.get("id"), "functionCall id") or self._new_id(slot)
-            self.tool_slots.slot(None, call_id)
+            self.tool_slots.new_slot(call_id)  # a call of its own, even with a known id
             data = {SIGNATURE_KEY: signature} if signature else None
             args = as_object(call.get("args"), "functionCall args")
             if not streaming and not pieces:

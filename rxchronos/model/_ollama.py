@@ -11,8 +11,8 @@ Stream: One JSON object per line. Normalised:
 - ``message.content`` -> ``content``; ``message.thinking`` -> ``reasoning`` (a ``response`` field,
   the ``/api/generate`` shape, is read as content too);
 - ``message.tool_calls`` arrive whole, with ``arguments`` as an *object* and often no id: each call
-  becomes one fragment with the next slot, a generated unique id (unless Ollama sent one) and the
-  arguments as JSON text;
+  becomes one fragment with the next slot (two calls stay two, even with one id), a generated
+  unique id (unless Ollama sent one) and the arguments as JSON text;
 - the last line has ``done: true`` (the terminal marker), ``done_reason`` (``"stop"`` even when
   tools were called: then it is ``StopReason.TOOL_CALL``; ``"length"`` is ``MAX_TOKENS``) and the
   counts ``prompt_eval_count`` / ``eval_count`` (the usage);
@@ -188,9 +188,8 @@ class OllamaParser(StreamParser):
     def _call(self, call: Any) -> ToolCall:
         call = as_object(call, "tool call")
         function = as_object(call.get("function"), "tool call function")
-        slot = len(self.tool_slots)
-        call_id = as_text(call.get("id"), "tool call id") or self._new_id(slot)
-        slot = self.tool_slots.slot(None, call_id)
+        call_id = as_text(call.get("id"), "tool call id") or self._new_id(len(self.tool_slots))
+        slot = self.tool_slots.new_slot(call_id)  # a call of its own, even with a known id
         arguments = function.get("arguments")
         if type(arguments) is str:
             text = arguments

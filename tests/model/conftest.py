@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from rxchronos.model import ChatRequest
 from rxchronos.model import ChatResponse
+from rxchronos.model import ToolCall
 from rxchronos.model._dialect import StreamParser
 from rxchronos.model._operators import ResponseCollector
 from rxchronos.sse import SSEDecoder
@@ -91,6 +92,17 @@ def seeded_sizes(total: int, seed: int, *, largest: int = 64) -> list[int]:
     while sum(sizes) < total:
         sizes.append(rng.randint(1, largest))
     return sizes
+
+
+def assert_calls_a_b_c(calls: Sequence[ToolCall], *, call_id: str) -> None:
+    """``calls`` are three separate calls ``a({"x": 1})``, ``b({"y": 2})``, ``c({})``, each
+    with the id ``call_id``."""
+    assert [(c.index, c.name, c.parse_arguments()) for c in calls] == [
+        (0, "a", {"x": 1}),
+        (1, "b", {"y": 2}),
+        (2, "c", {}),
+    ]
+    assert {c.id for c in calls} == {call_id}
 
 
 def collect(deltas: Sequence[ChatResponse]) -> ChatResponse:

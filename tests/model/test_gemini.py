@@ -27,6 +27,7 @@ from rxchronos.model._gemini import GeminiParser
 
 from .conftest import ProviderServer
 from .conftest import Reply
+from .conftest import assert_calls_a_b_c
 from .conftest import collect
 from .conftest import fixture_bytes
 from .conftest import parse_all
@@ -95,6 +96,23 @@ def test_whole_parallel_calls_get_distinct_ids_and_tool_call_reason() -> None:
     assert final.usage == Usage(
         prompt_tokens=70, completion_tokens=80, total_tokens=150, reasoning_tokens=40
     )
+
+
+@pytest.mark.parametrize("same_id", ["fc_1", None])
+def test_two_whole_calls_with_one_id_stay_two_calls(same_id: str | None) -> None:
+    def event(*parts: dict[str, Any], finish: str | None = None) -> str:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": list(parts)}}
+        return json.dumps(
+            {"candidates": [candidate | ({"finishReason": finish} if finish else {})]}
+        )
+
+    def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        return {"functionCall": {"name": name, "args": args} | ({"id": same_id} if same_id else {})}
+
+    parser = GeminiParser(provider="gemini", new_id=lambda slot: "same")  # ids clash if made
+    events = [event(call("a", {"x": 1}), call("b", {"y": 2})), event(call("c", {}), finish="STOP")]
+    deltas = [d for data in events for d in parser.feed("message", data)] + parser.end()
+    assert_calls_a_b_c(collect(deltas).tool_calls, call_id=same_id or "same")
 
 
 def test_default_generated_ids_are_unique_across_streams() -> None:

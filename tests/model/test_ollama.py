@@ -27,6 +27,7 @@ from rxchronos.sse import NDJSONSplitter
 
 from .conftest import ProviderServer
 from .conftest import Reply
+from .conftest import assert_calls_a_b_c
 from .conftest import collect
 from .conftest import fixture_bytes
 from .conftest import rechunking_test
@@ -87,6 +88,24 @@ def test_whole_calls_with_object_arguments_get_their_own_slots_and_ids() -> None
         ToolCall(index=2, id="call_srv_1", name="get_time", arguments="{}"),
     )
     assert final.stop_reason is StopReason.TOOL_CALL  # the wire says "stop"
+
+
+@pytest.mark.parametrize("same_id", ["call_1", None])
+def test_two_whole_calls_with_one_id_stay_two_calls(same_id: str | None) -> None:
+    def line(*calls: dict[str, Any], done: bool = False) -> str:
+        message = {"role": "assistant", "content": "", "tool_calls": list(calls)}
+        return json.dumps(
+            {"message": message, "done": done} | ({"done_reason": "stop"} if done else {})
+        )
+
+    def call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        function = {"function": {"name": name, "arguments": arguments}}
+        return function | ({"id": same_id} if same_id else {})
+
+    parser = OllamaParser(provider="ollama", new_id=lambda slot: "same")  # ids clash if made
+    lines = [line(call("a", {"x": 1}), call("b", {"y": 2})), line(call("c", {})), line(done=True)]
+    deltas = [d for text in lines for d in parser.feed("message", text)] + parser.end()
+    assert_calls_a_b_c(collect(deltas).tool_calls, call_id=same_id or "same")
 
 
 def test_length_is_max_tokens_and_crlf_lines_are_fine() -> None:
