@@ -25,7 +25,9 @@ Normalised to deltas:
 - ``text_delta`` -> ``content``; ``thinking_delta`` -> ``reasoning``;
 - a ``tool_use`` block gets the next tool-call *slot* (its order among tool blocks, not the raw
   block index, which counts text and thinking blocks too); ``input_json_delta`` fragments (the
-  first is often ``""``) become its ``arguments``; a no-argument tool ends up as ``"{}"``;
+  first is often ``""``) become its ``arguments``; a no-argument tool ends up as ``"{}"``; an
+  ``input_json_delta`` for a block that is no open tool block (never started, stopped, or text)
+  is a ``ProviderStreamError`` of kind ``"malformed"``;
 - a thinking block's ``signature_delta`` is a ``ReasoningPart(signature=...)`` closing its
   reasoning run; a ``redacted_thinking`` block is a ``ReasoningPart(redacted=True)`` with its
   ``data`` as the signature: both are sent back unchanged with the assistant message;
@@ -439,7 +441,9 @@ class AnthropicParser(StreamParser):
         return []
 
     def _stop(self, payload: dict[str, Any]) -> list[ChatResponse]:
-        other = self._others.pop(self._index(payload), None)
+        index = self._index(payload)
+        self._blocks.pop(index, None)  # its call is whole: no more input_json_delta for it
+        other = self._others.pop(index, None)
         if other is None:
             return []
         block, parts = other
@@ -465,8 +469,12 @@ class AnthropicParser(StreamParser):
             slot = self._blocks.get(index)
             if slot is None:  # a server or MCP tool's input: kept with its raw block
                 other = self._others.get(index)
-                if other is not None:
-                    other[1].append(part)
+                if other is None:
+                    raise MalformedData(
+                        f"input_json_delta for content block {index}, which is not an open "
+                        "tool block (no content_block_start opened it, or it was stopped)"
+                    )
+                other[1].append(part)
                 return []
             return self.deltas({"tool_calls": (_fragment(slot, "", "", part),)})
         if kind == "thinking_delta":

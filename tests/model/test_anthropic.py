@@ -178,6 +178,33 @@ def stop(index: int) -> dict[str, object]:
     return {"type": "content_block_stop", "index": index}
 
 
+START = {"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": 5}}}
+TOOL = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        [START, input_json(3, '{"a": 1}')],  # never opened
+        [START, block(0, TOOL), input_json(0, '{"a": '), input_json(1, "1}")],  # another index
+        [START, block(0, TOOL), input_json(0, '{"a": 1}'), stop(0), input_json(0, "{}")],  # closed
+        [START, block(0, {"type": "text", "text": ""}), input_json(0, '{"a": 1}')],  # a text block
+    ],
+    ids=["never-opened", "other-index", "after-stop", "text-block"],
+)
+def test_input_json_for_a_block_that_is_no_open_tool_block_is_malformed(
+    stream: list[dict[str, object]],
+) -> None:
+    parser = AnthropicParser(provider="anthropic")
+    *before, last = events(*stream)
+    for event, data in before:
+        parser.feed(event, data)
+    with pytest.raises(ProviderStreamError, match="not an open tool block") as caught:
+        parser.feed(*last)
+    assert caught.value.kind == "malformed"
+    assert "content block" in caught.value.message
+
+
 SERVER_TOOLS = events(
     {"type": "message_start", "message": {"id": "msg_s", "usage": {"input_tokens": 5}}},
     block(0, {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}),
