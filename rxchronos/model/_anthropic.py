@@ -451,7 +451,7 @@ class AnthropicParser(StreamParser):
             text = "".join(parts)
             try:
                 block["input"] = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # kept as text
                 block["partial_json"] = text
         return self.deltas({"parts": (block_part(block, self._names),)})
 

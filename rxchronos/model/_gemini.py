@@ -137,7 +137,7 @@ def tool_result_name(message: Message, names: dict[str, str]) -> str:
 def _response_object(content: str | None) -> dict[str, Any]:
     try:
         value = json.loads(content or "")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply: sent as text
         return {"result": content or ""}
     return value if isinstance(value, dict) else {"result": value}
 

@@ -249,7 +249,7 @@ def _item_input(item: dict[str, Any]) -> dict[str, Any]:
     if type(arguments) is str:  # mcp_call: JSON text
         try:
             parsed = json.loads(arguments or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}  # kept as text in raw
         return parsed if type(parsed) is dict else {}
     return {k: item[k] for k in ("queries", "code", "container_id", "prompt") if k in item}

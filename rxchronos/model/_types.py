@@ -216,8 +216,8 @@ class ToolCall(BaseModel):
         """Parse ``arguments`` as a JSON object (empty text counts as ``{}``).
 
         Raises:
-            ToolArgumentsError: the text is not valid JSON, or not a JSON object; the error keeps
-                the raw text in ``.arguments``.
+            ToolArgumentsError: the text is not valid JSON, is nested too deeply to parse, or is
+                not a JSON object; the error keeps the raw text in ``.arguments``.
         """
         raw = self.arguments
         if not raw.strip():
@@ -225,20 +225,21 @@ class ToolCall(BaseModel):
         try:
             value = json.loads(raw)
         except ValueError as exc:
-            raise ToolArgumentsError(
-                f"arguments of tool call {self.name!r} (id {self.id!r}) are not valid JSON: {exc}",
-                name=self.name,
-                call_id=self.id,
-                arguments=raw,
-            ) from exc
+            raise self._bad_arguments(f"are not valid JSON: {exc}") from exc
+        except RecursionError:
+            problem = f"are JSON nested too deeply to parse ({len(raw)} characters)"
+            raise self._bad_arguments(problem) from None
         if not isinstance(value, dict):
-            raise ToolArgumentsError(
-                f"arguments of tool call {self.name!r} (id {self.id!r}) are JSON but not an object",
-                name=self.name,
-                call_id=self.id,
-                arguments=raw,
-            )
+            raise self._bad_arguments("are JSON but not an object")
         return value
+
+    def _bad_arguments(self, problem: str) -> ToolArgumentsError:
+        return ToolArgumentsError(
+            f"arguments of tool call {self.name!r} (id {self.id!r}) {problem}",
+            name=self.name,
+            call_id=self.id,
+            arguments=self.arguments,
+        )
 
 
 class FunctionDef(BaseModel):

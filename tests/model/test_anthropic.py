@@ -227,6 +227,16 @@ SERVER_TOOLS = events(
 )
 
 
+def test_a_server_tool_input_nested_too_deeply_for_json_is_kept_as_text() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    server = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}
+    parser = AnthropicParser(provider="anthropic")
+    stream = events(START, block(0, server), input_json(0, deep), stop(0))
+    deltas = [d for event, data in stream for d in parser.feed(event, data)]
+    (part,) = collect(deltas).parts
+    assert part.raw is not None and part.raw["partial_json"] == deep
+
+
 def test_server_side_and_unknown_blocks_are_kept_raw_and_are_not_client_calls() -> None:
     parser = AnthropicParser(provider="anthropic")
     deltas = [d for event, data in SERVER_TOOLS for d in parser.feed(event, data)]

@@ -192,7 +192,12 @@ def test_constructor_misuse_is_a_clear_error(
 
 
 def test_tool_arguments_that_are_not_a_json_object() -> None:
-    for raw, says in (("{bad", "not valid JSON"), ("[1]", "not an object")):
+    deep = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"  # past the parser's recursion limit
+    for raw, says in (
+        ("{bad", "not valid JSON"),
+        ("[1]", "not an object"),
+        (deep, "nested too deeply"),
+    ):
         call = ToolCall(index=0, id="c1", name="f", arguments=raw)
         with pytest.raises(ToolArgumentsError, match=says) as caught:
             call.parse_arguments()

@@ -343,6 +343,20 @@ def test_bad_arguments_are_loud() -> None:
         Gemini(api_key=KEY, model="m").build_request(orphan, stream=True)
 
 
+def test_a_tool_result_nested_too_deeply_for_json_is_sent_as_text() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    call = ToolCall(id="c1", name="f", arguments="{}")
+    request = ChatRequest(
+        messages=[
+            Message(role="assistant", tool_calls=[call]),
+            Message(role="tool", tool_call_id="c1", content=deep),
+        ]
+    )
+    body = Gemini(api_key=KEY, model="m").build_request(request, stream=True).body
+    sent = body["contents"][-1]["parts"][0]["functionResponse"]
+    assert sent == {"name": "f", "response": {"result": deep}}
+
+
 def test_provider_from_string_takes_either_key_variable() -> None:
     for variable in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
         provider = provider_from_string("gemini:gemini-2.5-flash", env={variable: KEY})
