@@ -470,17 +470,40 @@ async def post(
 
 
 async def read_whole(
-    resp: aiohttp.ClientResponse, *, provider: str, seconds: float | None
+    resp: aiohttp.ClientResponse,
+    *,
+    provider: str,
+    seconds: float | None,
+    max_size: int | None = DEFAULT_MAX_SIZE,
 ) -> bytes:
-    """The whole body of ``resp``; the connection is released (pooled) or, on failure, closed.
+    """The whole body of ``resp``, at most ``max_size`` bytes (``None``: no limit); the connection
+    is released (pooled) or, on failure, closed.
 
     Raises:
         ProviderTimeoutError: a read took longer than ``seconds`` (``kind="first_token"``).
         ProviderConnectionError: the connection broke while reading.
+        ProviderStreamError: the body is larger than ``max_size`` (``kind="malformed"``); no more
+            of it is read.
     """
     failure: ProviderError | None = None
+    pieces: list[bytes] = []
+    size = 0
     try:
-        raw = await resp.read()
+        if max_size is not None and (resp.content_length or 0) > max_size:
+            size = resp.content_length or 0
+        else:
+            async for piece in resp.content.iter_any():
+                pieces.append(piece)
+                size += len(piece)
+                if max_size is not None and size > max_size:
+                    break
+        if max_size is not None and size > max_size:
+            failure = ProviderStreamError(
+                f"the answer is larger than {max_size} bytes (the provider's max_frame_size "
+                "option)",
+                provider=provider,
+                kind="malformed",
+            )
     except aiohttp.SocketTimeoutError:
         failure = ProviderTimeoutError(
             provider=provider, kind="first_token", seconds=seconds or 0.0
@@ -494,7 +517,7 @@ async def read_whole(
         resp.close()
         raise failure
     resp.release()
-    return raw
+    return b"".join(pieces)
 
 
 class _NDJSONEvents:

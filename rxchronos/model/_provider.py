@@ -118,9 +118,9 @@ class HTTPOptions(TypedDict, total=False):
         error_body_limit: how much of an error response's body is kept in
             ``ProviderHTTPError.body`` (default 2,000 characters, cut after redacting; one key's
             length more is read, the rest is never downloaded).
-        max_frame_size: the most bytes held for one stream line or event not yet ended (default
-            8 MiB; ``None`` for no limit); past it the stream is a ``ProviderStreamError`` of kind
-            ``"malformed"``.
+        max_frame_size: the most bytes held for one stream line or event not yet ended, and for
+            the whole answer of ``chat()`` (default 8 MiB; ``None`` for no limit); past it the
+            stream or the answer is a ``ProviderStreamError`` of kind ``"malformed"``.
 
     Example:
         >>> from rxchronos.model import OpenAI, RetryPolicy, Timeouts
@@ -391,7 +391,12 @@ class HTTPProvider(AsyncClosable, ABC):
 
     async def _chat_once(self, http: HTTPRequest) -> ChatResponse:
         resp = await self._post(http, read=self.timeouts.first_token)
-        raw = await read_whole(resp, provider=self.name, seconds=self.timeouts.first_token)
+        raw = await read_whole(
+            resp,
+            provider=self.name,
+            seconds=self.timeouts.first_token,
+            max_size=self.max_frame_size,
+        )
         failure: ProviderStreamError | None = None
         try:
             payload = json.loads(raw)

@@ -318,6 +318,30 @@ async def test_chat_uses_the_non_streaming_endpoint(provider_server: ProviderSer
     assert "stream" not in provider_server.seen[-1].body
 
 
+@pytest.mark.parametrize("declared", [False, True], ids=["chunked", "content-length"])
+async def test_chat_reads_no_answer_larger_than_max_frame_size(
+    provider_server: ProviderServer, declared: bool
+) -> None:
+    content = "x" * 300_000
+    body = json.dumps({"choices": [{"message": {"content": content}}]}).encode()
+    headers = {"Content-Type": "application/json"}
+    if declared:
+        headers["Content-Length"] = str(len(body))
+    provider_server.reply(Reply(body, headers=headers, pieces=8192))
+    async with openai(provider_server, max_frame_size=100_000) as provider:
+        with pytest.raises(ProviderStreamError, match="larger than 100000 bytes") as caught:
+            await provider.chat(REQUEST)
+    assert caught.value.kind == "malformed"
+    assert len(provider_server.seen) == 1  # not retried
+
+
+async def test_chat_reads_an_answer_up_to_max_frame_size(provider_server: ProviderServer) -> None:
+    body = json.dumps({"choices": [{"message": {"content": "x" * 1000}}]}).encode()
+    provider_server.reply(Reply(body, headers={"Content-Type": "application/json"}, pieces=100))
+    async with openai(provider_server, max_frame_size=len(body)) as provider:
+        assert (await provider.chat(REQUEST)).content == "x" * 1000
+
+
 async def test_tool_calls_and_results_round_trip_into_the_body(
     provider_server: ProviderServer,
 ) -> None:
