@@ -263,10 +263,11 @@ def json_payload(type_: str, data: Any) -> bytes:
             f"the data of event {type_!r} does not serialise to JSON ({exc}); "
             "publish plain JSON values, pydantic models or dataclasses"
         ) from None
-    # Two substring searches per event; the exact look only when one of the words is there.
-    if (b"NaN" in payload or b"Infinity" in payload) and payload != pydantic_core.to_json(
-        {"type": type_, "data": data}, inf_nan_mode="null"
-    ):
+    # Two substring searches per event (find: `in` first tries the needle as an int); the
+    # exact look only when one of the words is there.
+    if (
+        payload.find(b"NaN") >= 0 or payload.find(b"Infinity") >= 0
+    ) and payload != pydantic_core.to_json({"type": type_, "data": data}, inf_nan_mode="null"):
         where, number = _non_finite(data)
         raise InvalidArgumentError(
             f"the data of event {type_!r} holds {number} at {where}, which JSON cannot carry "
