@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from typing import Literal
 
+from rxchronos._errors import InvalidArgumentError
 from rxchronos._errors import RxChronosError
 
 if TYPE_CHECKING:
@@ -278,9 +279,12 @@ class ProviderConnectionError(ProviderError):
     """The connection to the provider failed or broke (DNS, refused, reset)."""
 
 
-class ProviderConfigError(RxChronosError, ValueError):
-    """A provider cannot be built: unknown name, a missing or empty API key or model, a bad base
-    URL, or an option of the wrong type.
+class ProviderConfigError(InvalidArgumentError):
+    """A provider cannot be built: unknown name, a missing or empty API key (or one holding a
+    control character such as a line break), a missing model, a base URL that is not an absolute
+    http(s) URL, or an option of the wrong type.
+
+    It is an [InvalidArgumentError][rxchronos.InvalidArgumentError] (and so a ``ValueError``).
 
     Example:
         >>> from rxchronos.model import provider_from_string

@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC
 from abc import abstractmethod
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from pydantic import ConfigDict
 from pydantic import TypeAdapter
 from pydantic import ValidationError
 from typing_extensions import TypedDict  # pydantic reads a TypedDict from here before 3.12
+from yarl import URL
 
 from rxchronos._closable import AsyncClosable
 from rxchronos._errors import ArgumentTypeError
@@ -81,15 +83,64 @@ _STREAM_MEDIA_TYPES: dict[Framing, str] = {
 }
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+"""A character no header value (the key) or URL (the base URL) may hold: CR and LF would start a
+header of their own."""
+
+
 def require_key(cls: str, api_key: object) -> str:
-    """``api_key`` checked to be a non-empty string (the key itself never goes into the message).
+    """``api_key`` checked to be a non-empty string fit for a header (the key itself never goes
+    into the message).
 
     Raises:
-        ProviderConfigError: the key is missing, empty or not a string.
+        ProviderConfigError: the key is missing, empty or not a string, or holds a control
+            character (CR, LF, NUL, ...).
     """
     if not isinstance(api_key, str) or not api_key.strip():
         raise ProviderConfigError(f"{cls} needs a non-empty api_key string")
+    return _header_safe(cls, api_key)
+
+
+def _header_safe(cls: str, api_key: str) -> str:
+    if _CONTROL.search(api_key):
+        raise ProviderConfigError(
+            f"{cls}: the api_key holds a control character (a line break, perhaps from the file "
+            "or variable it was read from), which no HTTP header may carry; strip it"
+        )
     return api_key
+
+
+def _base_url(cls: str, url: object) -> str:
+    """``url`` checked to be an absolute http(s) URL to put paths after, without its last ``/``.
+
+    Raises:
+        ProviderConfigError: it is not a string, not absolute http(s) with a host, holds spaces
+            or control characters, credentials, a query or a fragment.
+    """
+    problem = ""
+    shown = repr(url)
+    if not isinstance(url, str):
+        problem = "is not a string"
+    elif _CONTROL.search(url) or " " in url:
+        problem = "holds a space or a control character"
+    else:
+        try:
+            parsed = URL(url)
+        except ValueError as exc:
+            problem = f"cannot be read ({exc})"
+        else:
+            if parsed.user is not None or parsed.password is not None:
+                shown = repr(str(parsed.with_user(None)))  # never the password
+                problem = "holds credentials (give the key as api_key)"
+            elif parsed.scheme not in ("http", "https") or not parsed.host:
+                problem = "is not an absolute http(s) URL with a host"
+            elif parsed.query_string or parsed.fragment or url.rstrip().endswith(("?", "#")):
+                shown = repr(str(parsed.with_query(None).with_fragment(None)) + "?...")
+                problem = "has a query or a fragment (paths are added after it)"
+    if problem:
+        raise ProviderConfigError(f"{cls} needs an http(s) base_url: {shown} {problem}")
+    assert isinstance(url, str)
+    return url.rstrip("/")
 
 
 def check_azure_resource(cls: str, *, endpoint: object, api_version: object) -> None:
@@ -178,8 +229,11 @@ class HTTPProvider(AsyncClosable, ABC):
             ``max_frame_size`` (see [HTTPOptions][rxchronos.model.HTTPOptions]).
 
     Raises:
-        ProviderConfigError: a missing or empty key (when required), model or base URL, a base
-            URL that is not http(s), or an unknown option or one of the wrong type.
+        ProviderConfigError: a missing or empty key (when required), a key holding a control
+            character such as CR or LF, a missing or empty model, a base URL that is not an
+            absolute http(s) URL with a host (or holds credentials, a query or a fragment), or an
+            unknown option or one of the wrong type. It is an ``InvalidArgumentError``; no key
+            is ever in its message.
 
     Example:
         >>> from rxchronos.model import HTTPProvider, HTTPRequest, StreamParser
@@ -215,13 +269,13 @@ class HTTPProvider(AsyncClosable, ABC):
             raise ProviderConfigError(
                 f"{cls}: api_key must be a string or None, got {type(api_key).__name__}"
             )
+        elif api_key is not None:
+            _header_safe(cls, api_key)
         if not isinstance(model, str) or not model:
             raise ProviderConfigError(f"{cls} needs a model name, got {model!r}")
-        url = self.default_base_url if base_url is None else base_url
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ProviderConfigError(f"{cls} needs an http(s) base_url, got {base_url!r}")
+        url = _base_url(cls, self.default_base_url if base_url is None else base_url)
         checked = _options(cls, dict(options))
-        self.base_url = url.rstrip("/")
+        self.base_url = url
         self.api_key = api_key or ""
         """The API key, for ``build_request`` (never shown in errors or reprs)."""
         self._model = model

@@ -191,6 +191,49 @@ def test_constructor_misuse_is_a_clear_error(
     assert KEY not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("base_url", "says"),
+    [
+        ("http://", "not an absolute http"),
+        ("https:///v1", "not an absolute http"),
+        ("ftp://files.example.com", "not an absolute http"),
+        ("api.openai.com/v1", "not an absolute http"),
+        ("http://exa mple.com", "space or a control character"),
+        ("http://h.example\r\nX-Injected: 1", "space or a control character"),
+        ("http://h.example:99999", "cannot be read"),
+        ("https://h.example/v1?key=abc", "query or a fragment"),
+        ("https://h.example/v1#part", "query or a fragment"),
+        ("https://user:pw-1234@h.example/v1", "credentials"),
+    ],
+)
+def test_a_base_url_that_is_no_absolute_http_url_is_refused(base_url: str, says: str) -> None:
+    for build in (OpenAI, Anthropic, Gemini, Cohere):
+        with pytest.raises(InvalidArgumentError, match=says) as caught:
+            build(api_key=KEY, model="m", base_url=base_url)
+        assert isinstance(caught.value, ProviderConfigError)
+        assert "pw-1234" not in str(caught.value) and "key=abc" not in str(caught.value)
+    with pytest.raises(InvalidArgumentError, match=says):
+        Ollama(model="m", base_url=base_url)
+
+
+@pytest.mark.parametrize("bad", ["\r\nX-Injected: 1", "\n", "\r", "\x00", "\x7f"])
+def test_an_api_key_holding_a_control_character_is_refused_without_showing_it(bad: str) -> None:
+    key = f"{KEY[:6]}{bad}{KEY[6:]}"  # inside: the registry strips what surrounds a key
+    builds: list[Callable[[], object]] = [
+        lambda: OpenAI(api_key=key, model="m"),
+        lambda: Anthropic(api_key=key, model="m"),
+        lambda: Gemini(api_key=key, model="m"),
+        lambda: Cohere(api_key=key, model="m"),
+        lambda: Ollama(api_key=key, model="m"),  # an optional key too
+        lambda: AzureOpenAI(endpoint="https://r.example", api_key=key, deployment="d"),
+        lambda: provider_from_string("groq:m", env={"GROQ_API_KEY": key}),
+    ]
+    for build in builds:
+        with pytest.raises(InvalidArgumentError, match="control character") as caught:
+            build()
+        assert KEY[:6] not in str(caught.value) and KEY[6:] not in str(caught.value)
+
+
 def test_tool_arguments_that_are_not_a_json_object() -> None:
     deep = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"  # past the parser's recursion limit
     for raw, says in (
