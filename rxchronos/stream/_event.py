@@ -349,10 +349,12 @@ def _build(
 
 def event_from_payload(payload: bytes, *, id: str, topic: str | None, timestamp: datetime) -> Event:
     """The stamped event whose JSON (made by `json_payload`) is ``payload``, e.g. read back from
-    a store; its SSE frame then reuses those bytes.
+    a store; its SSE frame then reuses those bytes, so they are checked as `json_payload` would
+    have made them: one JSON object with a ``type`` that can be an event type, no ``NaN`` or
+    ``Infinity``, and no raw line break (it would cut the ``data:`` line).
 
     Raises:
-        ValueError: when ``payload`` is not such JSON.
+        ValueError: when ``payload`` is not such JSON (the message shows at most 80 bytes of it).
 
     Example:
         >>> from datetime import UTC, datetime
@@ -361,9 +363,15 @@ def event_from_payload(payload: bytes, *, id: str, topic: str | None, timestamp:
         >>> e.type, e.data, e.to_sse()
         ('t', 1, b'id: e-1\\ndata: {"type":"t","data":1}\\n\\n')
     """
-    decoded = pydantic_core.from_json(payload)
+    try:
+        decoded = pydantic_core.from_json(payload, allow_inf_nan=False)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"not JSON ({exc}): {payload[:80]!r}") from None
     if not isinstance(decoded, dict) or not isinstance(decoded.get("type"), str):
         raise InvalidArgumentError(f"not an event's JSON: {payload[:80]!r}")
+    if payload.find(b"\n") >= 0 or payload.find(b"\r") >= 0:  # find: no int() try as `in` has
+        raise InvalidArgumentError(f"an event's JSON with a raw line break: {payload[:80]!r}")
+    check_type(decoded["type"])
     return _build(decoded["type"], decoded.get("data"), id, topic, timestamp, payload)
 
 

@@ -27,12 +27,16 @@ reconnects to any worker resumes where it was. How, in Redis (``<ns>`` is the na
 * Faults: Redis unreachable at start raises ``BrokerUnavailableError`` naming the URL (no
   password). When the live feed breaks, every subscription ends with ``BrokerUnavailableError``
   (an SSE connection just ends, and the browser reconnects and resumes), and the broker
-  reconnects with backoff; events published meanwhile wait in the outbox.
+  reconnects with backoff; events published meanwhile wait in the outbox. A message on
+  ``<ns>:live`` or ``<ns>:ctl`` that no broker wrote (not the script's shape, not an event's
+  JSON, an id that is not one) is skipped with a warning on the ``rxchronos.stream`` logger
+  naming the channel and what was wrong (with at most 100 bytes of it); the feed goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -49,6 +53,7 @@ from yarl import URL
 
 from rxchronos._errors import ArgumentTypeError
 from rxchronos._errors import InvalidArgumentError
+from rxchronos._errors import RxChronosError
 from rxchronos._loop import Ending
 from rxchronos._queue import Overflow
 from rxchronos.aio import from_producer
@@ -108,6 +113,8 @@ _POOL_SIZE = 32
 """Redis connections per broker besides the live feed: history reads, the outbox, controls."""
 _FAULTS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 _NO_TOPIC = ""  # the key of events published without a topic (a real topic is never empty)
+_SHOWN = 100  # bytes of a malformed message of the live feed that a warning shows
+_log = logging.getLogger("rxchronos.stream")
 
 
 def shown_url(url: str) -> str:
@@ -507,10 +514,17 @@ class RedisBroker(BaseBroker):
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is None or message["type"] != "message":
                         continue
-                    if message["channel"] == controls:
-                        self._receive_control(message["data"])
-                    else:
-                        self._receive(message["data"])
+                    data = message["data"]
+                    try:
+                        if message["channel"] == controls:
+                            self._receive_control(data)
+                        else:
+                            self._receive(data)
+                    except InvalidArgumentError as exc:
+                        # not what a broker publishes (another client's): skipped, so it
+                        # cannot end the feed; delivering never raises here (a subscriber's
+                        # error goes to the loop's exception handler)
+                        _skip(message["channel"], exc, data)
             except (*_FAULTS, RedisError) as exc:
                 self._last_error = f"{type(exc).__name__}: {exc}"
                 self._feed_up.clear()
@@ -566,7 +580,19 @@ class RedisBroker(BaseBroker):
         return self._client
 
     def _receive_control(self, data: bytes) -> None:
-        session_id, _, command = data.decode().partition("\n")
+        """Hand a control message to ``controls``; ``InvalidArgumentError`` when it is not
+        ``<session id>\\n<command>``, two lines ``control()`` could have sent."""
+        try:
+            text = data.decode()
+        except UnicodeDecodeError as exc:
+            raise InvalidArgumentError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        session_id, _, command = text.partition("\n")
+        try:
+            check_control(session_id, command)
+        except RxChronosError:
+            raise InvalidArgumentError(
+                "not '<session id>\\n<command>' with two non-empty lines"
+            ) from None
         try:
             self._controls.on_next(Control(session_id, command))
         except Exception as exc:  # a subscriber's failure must not end the feed of the others
@@ -575,17 +601,13 @@ class RedisBroker(BaseBroker):
             )
 
     def _receive(self, data: bytes) -> None:
-        epoch, offset, finish, stamp, length, rest = data.split(b" ", 5)
-        size = int(length)
-        key = rest[:size].decode()
-        topic = key if key != _NO_TOPIC else None
+        """Deliver a live event; ``InvalidArgumentError`` (and nothing changed) when ``data`` is
+        not what the store script publishes."""
+        epoch, offset, finish, event = _live_event(data)
+        topic = event.topic
         live = self._live
-        live.epoch = epoch.decode()
-        live.offset = int(offset)
-        timestamp = datetime.fromtimestamp(int(stamp) / 1000, UTC)
-        event = event_from_payload(
-            rest[size:], id=f"{live.epoch}-{live.offset}", topic=topic, timestamp=timestamp
-        )
+        live.epoch = epoch
+        live.offset = offset
         subscriptions = self._subscriptions
         if topic is not None and finish != b"1":
             subscriptions.reopen(topic)
@@ -752,6 +774,78 @@ class RedisBroker(BaseBroker):
     def stats(self) -> BrokerStats:
         """A snapshot of the local subscribers; ``published`` counts this process's events."""
         return self._stats(self._published, 0, self._replay_size)
+
+
+def _live_event(data: bytes) -> tuple[str, int, bytes, Event]:
+    """Read what the store script publishes: ``<epoch> <offset> <finish> <stamp> <topic
+    length> <topic><payload>``, as the epoch, the offset, the finish flag and the event.
+
+    Raises:
+        InvalidArgumentError: saying which part is wrong.
+    """
+    parts = data.split(b" ", 5)
+    if len(parts) != 6:
+        raise InvalidArgumentError(
+            "not '<epoch> <offset> <finish> <stamp> <topic length> <topic><event JSON>'"
+        )
+    epoch, offset, finish, stamp, length, rest = parts
+    # bytes.isalnum() and isdigit() are ASCII only; the lengths keep int() cheap and in range
+    if not (
+        epoch.isalnum()
+        and len(epoch) <= 32
+        and offset.isdigit()
+        and len(offset) <= 18
+        and (finish == b"0" or finish == b"1")
+        and stamp.isdigit()
+        and len(stamp) <= 15
+        and length.isdigit()
+        and int(length) <= len(rest)
+    ):
+        raise InvalidArgumentError(_head_problem(epoch, offset, finish, stamp, length, rest))
+    size = int(length)
+    try:
+        key = rest[:size].decode()
+    except UnicodeDecodeError:
+        raise InvalidArgumentError("the topic is not UTF-8") from None
+    try:
+        timestamp = datetime.fromtimestamp(int(stamp) / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidArgumentError("the stamp is not a time in milliseconds") from None
+    text_epoch, number = epoch.decode(), int(offset)
+    topic = key if key != _NO_TOPIC else None
+    event = event_from_payload(
+        rest[size:], id=f"{text_epoch}-{number}", topic=topic, timestamp=timestamp
+    )
+    return text_epoch, number, finish, event
+
+
+def _head_problem(
+    epoch: bytes, offset: bytes, finish: bytes, stamp: bytes, length: bytes, rest: bytes
+) -> str:
+    """What is wrong with the head of a live message that `_live_event` refused."""
+    if not epoch.isalnum() or len(epoch) > 32:
+        return "the epoch is not 1 to 32 ASCII letters or digits"
+    if not offset.isdigit() or len(offset) > 18:
+        return "the offset is not a number of at most 18 digits"
+    if finish not in (b"0", b"1"):
+        return "the finish flag is not 0 or 1"
+    if not stamp.isdigit() or len(stamp) > 15:
+        return "the stamp is not a number of at most 15 digits"
+    if not length.isdigit():
+        return "the topic length is not a number"
+    return "the topic length is longer than the rest of the message"
+
+
+def _skip(channel: bytes, problem: Exception, data: bytes) -> None:
+    """Log a message of the live feed that is not the broker's, and what was wrong with it."""
+    shown = data[:_SHOWN] + (b"..." if len(data) > _SHOWN else b"")
+    _log.warning(
+        "RedisBroker: skipped a malformed message on channel %r (%s): %d bytes, %r",
+        channel.decode("utf-8", "backslashreplace"),
+        str(problem)[: _SHOWN * 2],
+        len(data),
+        shown,
+    )
 
 
 def _entry_event(epoch: str, offset: int, topic: str, fields: dict[bytes, bytes]) -> Event:

@@ -356,3 +356,61 @@ async def test_a_controls_subscriber_that_raises_does_not_stop_the_live_feed(
         broker.publish(Event(type="after"), topic="t")
         await broker.flush()
         await eventually(lambda: len(seen) == 1)
+
+
+_GARBAGE = [
+    ("live", b"not json", "not '<epoch> <offset>"),
+    ("live", b"e1 x 0 1 1 t{}", "the offset is not a number"),
+    ("live", b"e1 " + b"9" * 5000 + b' 0 1 1 t{"type":"x"}', "the offset is not a number"),
+    ("live", b"e1 1 0 1 99999 t{}", "the topic length is longer"),
+    ("live", b"e1 1 2 1 1 t{}", "the finish flag"),
+    ("live", b"e-1 1 0 1 1 t{}", "the epoch"),
+    ("live", b'e1 1 0 999999999999999 1 t{"type":"x"}', "the stamp is not a time"),
+    ("live", b'e1 1 0 1 1 \xff{"type":"x"}', "the topic is not UTF-8"),
+    ("live", b"e1 1 0 1 1 t[1, 2]", "not an event's JSON"),
+    ("live", b'e1 1 0 1 1 t{"type":7}', "not an event's JSON"),
+    ("live", b'e1 1 0 1 1 t{"type":"x","data":NaN}', "not JSON"),
+    ("live", b'e1 1 0 1 1 t{"type":"x",\n\n"data":1}', "raw line break"),
+    ("live", b'e1 1 0 1 1 t{"type":"a\\nb"}', "must not contain CR, LF or NUL"),
+    ("live", b"e1 1 0 1 1 t" + b"x" * 1_000_000, "not JSON"),
+    ("ctl", b"\xff\xfe", "not UTF-8"),
+    ("ctl", b"session-without-command", "not '<session id>\\n<command>'"),
+    ("ctl", b"s\n", "not '<session id>\\n<command>'"),
+]
+
+
+async def test_malformed_messages_on_its_channels_are_skipped_and_the_feed_goes_on(
+    url: str, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import redis.asyncio as aioredis
+
+    async with RedisBroker(url, namespace=namespace) as broker:
+        seen: list[Event] = []
+        ended: list[object] = []
+        controls: list[Control] = []
+        broker.subscribe(topics="t").subscribe(
+            seen.append, ended.append, lambda: ended.append("completed")
+        )
+        broker.controls.subscribe(controls.append)
+        await eventually(lambda: broker.stats().subscribers == 1)
+        other = aioredis.Redis.from_url(url)  # some other client, on the broker's channels
+        try:
+            for channel, garbage, _ in _GARBAGE:
+                await other.publish(f"{namespace}:{channel}", garbage)
+        finally:
+            await other.aclose()
+        broker.publish(Event(type="after"), topic="t")
+        await broker.flush()
+        await broker.control("session-1", "cancel")
+        await asyncio.wait_for(eventually(lambda: len(seen) == 1 and len(controls) == 1), 10)
+        assert [e.type for e in seen] == ["after"] and ended == []
+        assert controls == [Control("session-1", "cancel")]
+    warnings = [r for r in caplog.records if r.name == "rxchronos.stream"]
+    assert len(warnings) == len(_GARBAGE)
+    for record, (channel, garbage, problem) in zip(warnings, _GARBAGE, strict=True):
+        text = record.getMessage()
+        assert record.levelname == "WARNING"
+        assert f"channel '{namespace}:{channel}'" in text
+        assert problem in text, text
+        assert f"{len(garbage)} bytes" in text
+        assert len(text) < 800  # never the whole of a huge message
