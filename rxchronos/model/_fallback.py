@@ -46,6 +46,11 @@ class FallbackProvider(AsyncClosable):
         *providers: at least one provider.
         on_fallback: called as ``on_fallback(failed_provider, error)`` before trying the next.
 
+    Raises:
+        InvalidArgumentError: no provider.
+        ArgumentTypeError: a provider that is not a ``Provider`` (its position is named), or an
+            ``on_fallback`` that is not callable.
+
     Example:
         >>> from rxchronos.model import ScriptedProvider
         >>> FallbackProvider(ScriptedProvider(model="a"), ScriptedProvider(model="b")).model
@@ -55,9 +60,17 @@ class FallbackProvider(AsyncClosable):
     def __init__(self, *providers: Provider, on_fallback: OnFallback | None = None) -> None:
         if not providers:
             raise InvalidArgumentError("FallbackProvider needs at least one provider")
-        for provider in providers:
+        for number, provider in enumerate(providers, 1):
             if not isinstance(provider, Provider):
-                raise ArgumentTypeError(f"not a Provider: {type(provider).__name__}")
+                raise ArgumentTypeError(
+                    f"FallbackProvider's provider {number} is not a Provider (stream_chat, chat, "
+                    f"name, model, aclose), got {type(provider).__name__}"
+                )
+        if on_fallback is not None and not callable(on_fallback):
+            raise ArgumentTypeError(
+                "FallbackProvider(on_fallback=...) takes a function of (provider, error), got "
+                f"{type(on_fallback).__name__}"
+            )
         self.providers = providers
         self.on_fallback = on_fallback
 
@@ -96,6 +109,10 @@ class FallbackProvider(AsyncClosable):
             ...                          ).subscribe(lambda d: d.content and print(d.content))
             ok
         """
+        if not isinstance(request, ChatRequest):
+            raise ArgumentTypeError(
+                f"stream_chat() takes a ChatRequest, got {type(request).__name__}"
+            )
 
         def subscribe(
             observer: abc.ObserverBase[ChatResponse], scheduler: abc.SchedulerBase | None = None

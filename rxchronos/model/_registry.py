@@ -108,8 +108,17 @@ def _ollama(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Prov
     return Ollama(base_url=base_url, model=model, api_key=api_key, **options)
 
 
+_SCRIPTED_OPTIONS = ("delay", "fragment_size", "name")
+
+
 def _scripted(model: str, env: Mapping[str, str], options: dict[str, Any]) -> Provider:
-    return ScriptedProvider(model=model or "scripted")
+    unknown = sorted(set(options) - set(_SCRIPTED_OPTIONS))
+    if unknown:
+        raise ProviderConfigError(
+            f"scripted: unknown option {', '.join(unknown)}; options are "
+            f"{', '.join(_SCRIPTED_OPTIONS)}"
+        )
+    return ScriptedProvider(model=model or "scripted", **options)
 
 
 _FACTORIES: dict[str, ProviderFactory] = {
@@ -135,15 +144,28 @@ _FACTORIES: dict[str, ProviderFactory] = {
 def register_provider(prefix: str, factory: ProviderFactory) -> None:
     """Make ``provider_from_string("<prefix>:<model>")`` build providers with ``factory``.
 
+    Raises:
+        ArgumentTypeError: ``prefix`` is not a str, or ``factory`` is not callable.
+        InvalidArgumentError: ``prefix`` is empty or holds ``:``.
+
     Example:
         >>> from rxchronos.model import ScriptedProvider
         >>> register_provider("canned", lambda model, env, options: ScriptedProvider(model=model))
         >>> provider_from_string("canned:x").model
         'x'
     """
+    if not isinstance(prefix, str):
+        raise ArgumentTypeError(
+            f"register_provider() takes the prefix as a str, got {type(prefix).__name__}"
+        )
     if not prefix or ":" in prefix:
         raise InvalidArgumentError(
             f"a provider prefix is a non-empty name without ':', got {prefix!r}"
+        )
+    if not callable(factory):
+        raise ArgumentTypeError(
+            "register_provider() takes a factory(model, env, options) -> Provider, got "
+            f"{type(factory).__name__}"
         )
     _FACTORIES[prefix] = factory
 
@@ -163,6 +185,8 @@ def provider_from_string(
 
     Raises:
         ProviderConfigError: unknown provider, missing model, or missing key / endpoint.
+        ArgumentTypeError: ``spec`` is not a str, ``env`` not a mapping of str to str, or a
+            registered factory returned something that is not a ``Provider``.
 
     Example:
         >>> provider_from_string("groq:llama-3.3-70b-versatile", env={"GROQ_API_KEY": "gsk-x"})
@@ -179,4 +203,23 @@ def provider_from_string(
         raise ProviderConfigError(f"unknown provider {prefix!r} in {spec!r}; known: {known}")
     if not model and prefix.lower() != "scripted":
         raise ProviderConfigError(f"no model in {spec!r}; write '{prefix}:<model>'")
-    return factory(model, os.environ if env is None else env, options)
+    if env is None:
+        env = os.environ
+    elif not isinstance(env, Mapping):
+        raise ArgumentTypeError(
+            f"provider_from_string(env=...) takes a mapping of str to str, got {type(env).__name__}"
+        )
+    else:
+        odd = next((k for k, v in env.items() if type(k) is not str or type(v) is not str), None)
+        if odd is not None:
+            raise ArgumentTypeError(
+                f"provider_from_string(env=...) maps names to str values; {odd!r} is "
+                f"{type(env[odd]).__name__}"
+            )
+    provider = factory(model, env, options)
+    if not isinstance(provider, Provider):
+        raise ArgumentTypeError(
+            f"the factory registered for {prefix!r} returned {type(provider).__name__}, "
+            "not a Provider"
+        )
+    return provider

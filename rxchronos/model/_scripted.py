@@ -28,9 +28,11 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -133,6 +135,12 @@ class ScriptedProvider(AsyncClosable):
         fragment_size: characters per tool-call arguments fragment.
         name: the provider name it reports.
 
+    Raises:
+        ArgumentTypeError: an argument of the wrong type (named in the message), such as one
+            reply or ``replies`` as a whole; a replies function returning neither a str nor a
+            ``ScriptedReply`` is one too, at ``on_error``.
+        InvalidArgumentError: a negative or infinite ``delay``, or ``fragment_size`` below 1.
+
     Example:
         >>> from rxchronos.model import ChatRequest, Message
         >>> provider = ScriptedProvider(["4"])
@@ -152,15 +160,27 @@ class ScriptedProvider(AsyncClosable):
         fragment_size: int = 8,
         name: str = "scripted",
     ) -> None:
-        if delay < 0:
+        if not isinstance(delay, int | float) or isinstance(delay, bool):
+            raise ArgumentTypeError(f"ScriptedProvider(delay=...) takes seconds, got {delay!r}")
+        if not 0 <= delay < math.inf:
             raise InvalidArgumentError(
-                f"ScriptedProvider delay must not be negative, got {delay!r}"
+                f"ScriptedProvider(delay=...) must be finite and not negative, got {delay!r}"
+            )
+        if not isinstance(fragment_size, int) or isinstance(fragment_size, bool):
+            raise ArgumentTypeError(
+                f"ScriptedProvider(fragment_size=...) takes an int, got {fragment_size!r}"
             )
         if fragment_size < 1:
             raise InvalidArgumentError(f"fragment_size must be at least 1, got {fragment_size!r}")
-        if isinstance(replies, str | ScriptedReply):
+        for label, text in (("model", model), ("name", name)):
+            if not isinstance(text, str):
+                raise ArgumentTypeError(
+                    f"ScriptedProvider({label}=...) takes a str, got {type(text).__name__}"
+                )
+        if isinstance(replies, str | bytes | ScriptedReply | Mapping):
             raise ArgumentTypeError(
-                "ScriptedProvider takes a list of replies: ScriptedProvider(['Hi'])"
+                "ScriptedProvider takes a list of replies: ScriptedProvider(['Hi']), got "
+                f"{type(replies).__name__}"
             )
         if not (replies is None or callable(replies) or isinstance(replies, Iterable)):
             raise ArgumentTypeError(
@@ -169,10 +189,11 @@ class ScriptedProvider(AsyncClosable):
             )
         self._function = replies if callable(replies) else None
         self._queue: list[str | ScriptedReply] = [] if callable(replies) else list(replies or ())
-        for reply in self._queue:
+        for number, reply in enumerate(self._queue, 1):
             if not isinstance(reply, str | ScriptedReply):
                 raise ArgumentTypeError(
-                    f"a scripted reply is a str or a ScriptedReply, got {type(reply).__name__}"
+                    f"ScriptedProvider's reply {number}: a scripted reply is a str or a "
+                    f"ScriptedReply, got {type(reply).__name__}"
                 )
         self._model = model
         self._name = name
@@ -201,6 +222,11 @@ class ScriptedProvider(AsyncClosable):
         self.requests.append(request)
         if self._function is not None:
             reply: str | ScriptedReply = self._function(request)
+            if not isinstance(reply, str | ScriptedReply):
+                raise ArgumentTypeError(
+                    "the replies function of ScriptedProvider returns a str or a ScriptedReply, "
+                    f"got {type(reply).__name__}"
+                )
         elif self._queue:
             reply = self._queue.pop(0)
         else:

@@ -9,6 +9,7 @@ from typing import Any
 import pydantic
 import pytest
 
+from rxchronos import ArgumentTypeError
 from rxchronos import InvalidArgumentError
 from rxchronos import RxChronosError
 from rxchronos.model import Anthropic
@@ -34,6 +35,8 @@ from rxchronos.model import ToolCall
 from rxchronos.model import ToolDefinition
 from rxchronos.model import Usage
 from rxchronos.model import provider_from_string
+from rxchronos.model import register_provider
+from rxchronos.model._registry import _FACTORIES
 
 from .conftest import run_stream
 
@@ -75,6 +78,10 @@ def test_model_fields_are_validated_and_named(
     with pytest.raises(pydantic.ValidationError) as caught:
         build()
     assert field in str(caught.value)
+
+
+def _factory(model: str, env: Any, options: Any) -> ScriptedProvider:
+    return ScriptedProvider(model=model)
 
 
 ARGUMENT_ERRORS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
@@ -177,6 +184,58 @@ ARGUMENT_ERRORS: list[tuple[str, Callable[[], object], type[Exception], str]] = 
     ("no model", lambda: provider_from_string("openai", env={}), ProviderConfigError, "model"),
     ("no key", lambda: provider_from_string("openai:m", env={}), ProviderConfigError, "OPENAI"),
     ("request type", lambda: ScriptedProvider().stream_chat("hi"), TypeError, "ChatRequest"),
+    ("scripted delay type", lambda: ScriptedProvider(delay="1"), ArgumentTypeError, "delay="),
+    ("scripted delay none", lambda: ScriptedProvider(delay=None), ArgumentTypeError, "delay="),
+    (
+        "scripted delay nan",
+        lambda: ScriptedProvider(delay=float("nan")),
+        InvalidArgumentError,
+        "delay=",
+    ),
+    (
+        "scripted fragment type",
+        lambda: ScriptedProvider(fragment_size="8"),
+        ArgumentTypeError,
+        "fragment_size=",
+    ),
+    ("scripted model type", lambda: ScriptedProvider(model=5), ArgumentTypeError, "model="),
+    ("scripted name type", lambda: ScriptedProvider(name=None), ArgumentTypeError, "name="),
+    ("scripted mapping", lambda: ScriptedProvider({"a": "b"}), ArgumentTypeError, "list of"),
+    ("scripted bytes", lambda: ScriptedProvider(b"hi"), ArgumentTypeError, "list of"),
+    ("scripted 2nd reply", lambda: ScriptedProvider(["a", 5]), ArgumentTypeError, "reply 2"),
+    (
+        "fallback callback type",
+        lambda: FallbackProvider(ScriptedProvider(), on_fallback=5),
+        ArgumentTypeError,
+        "on_fallback=",
+    ),
+    (
+        "fallback 2nd provider",
+        lambda: FallbackProvider(ScriptedProvider(), "openai:gpt-4o"),
+        ArgumentTypeError,
+        "provider 2",
+    ),
+    (
+        "fallback request type",
+        lambda: FallbackProvider(ScriptedProvider()).stream_chat("hi"),
+        ArgumentTypeError,
+        "ChatRequest",
+    ),
+    ("env type", lambda: provider_from_string("groq:m", env=["x"]), ArgumentTypeError, "env="),
+    (
+        "env value type",
+        lambda: provider_from_string("groq:m", env={"GROQ_API_KEY": 5}),
+        ArgumentTypeError,
+        "'GROQ_API_KEY' is int",
+    ),
+    (
+        "scripted option",
+        lambda: provider_from_string("scripted", bogus=1),
+        ProviderConfigError,
+        "bogus",
+    ),
+    ("prefix type", lambda: register_provider(5, _factory), ArgumentTypeError, "prefix"),
+    ("factory type", lambda: register_provider("p", 5), ArgumentTypeError, "factory"),
 ]
 
 
@@ -232,6 +291,15 @@ def test_an_api_key_holding_a_control_character_is_refused_without_showing_it(ba
         with pytest.raises(InvalidArgumentError, match="control character") as caught:
             build()
         assert KEY[:6] not in str(caught.value) and KEY[6:] not in str(caught.value)
+
+
+def test_a_registered_factory_that_returns_no_provider_is_a_typed_error() -> None:
+    register_provider("not-a-provider", lambda model, env, options: 5)  # type: ignore[arg-type,return-value]
+    try:
+        with pytest.raises(ArgumentTypeError, match="'not-a-provider' returned int"):
+            provider_from_string("not-a-provider:m", env={})
+    finally:
+        _FACTORIES.pop("not-a-provider")
 
 
 def test_tool_arguments_that_are_not_a_json_object() -> None:

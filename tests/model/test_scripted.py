@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from rxchronos import ArgumentTypeError
 from rxchronos import RxChronosError
 from rxchronos import operators as rxo
 from rxchronos._tap import reset_tap
@@ -202,3 +203,11 @@ async def test_the_tap_sees_call_chunks_and_response() -> None:
     events.clear()
     await ScriptedProvider(["x"]).stream_chat(REQUEST).pipe(rxo.collect_response())
     assert events == []  # no tap outside a run
+
+
+async def test_a_replies_function_returning_no_reply_is_a_typed_error() -> None:
+    provider = ScriptedProvider(lambda request: 5)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ArgumentTypeError, match=r"replies function .* got int"):
+        await provider.chat(REQUEST)
+    deltas, error = await run_stream(provider.stream_chat(REQUEST))
+    assert deltas == [] and isinstance(error, ArgumentTypeError)
