@@ -481,7 +481,7 @@ class HTTPProvider(AsyncClosable, ABC):
         self, exc: ProviderStreamError, partial: ChatResponse | None
     ) -> ProviderStreamError:
         return ProviderStreamError(
-            self._redact(exc._whole),  # redacted whole, then cut
+            self._redact(getattr(exc, "_whole", exc.message)),  # redacted whole, then cut
             provider=self.name,
             kind=exc.kind,
             code=self._redact(exc.code),

@@ -291,3 +291,15 @@ def test_the_chain_walker_finds_a_key_hidden_in_a_context() -> None:
         pass
     with pytest.raises(AssertionError, match="reachable"):
         assert_no_key(hidden)
+
+
+def test_a_stream_error_subclass_of_its_own_is_redacted_too() -> None:
+    class OwnError(ProviderStreamError):
+        def __init__(self, message: str) -> None:  # sets its fields without the base __init__
+            Exception.__init__(self, message)
+            self.message, self.kind, self.code, self.partial = message, "malformed", "", None
+
+    provider = PROVIDERS["openai"]("http://127.0.0.1:9")
+    redacted = provider._redacted(OwnError(f"bad {KEY}"), None)
+    assert redacted.message == "bad ***"
+    assert_no_key(redacted)
