@@ -409,10 +409,12 @@ class Subscriptions:
         return bool(self._finished) and all(topic in self._finished for topic in topics)
 
 
-def check_control(session_id: object, command: object) -> None:
-    """Raise ``TypeError`` unless both are non-empty one-line strings, ``ValueError`` when one
-    holds a lone surrogate (no store could carry it)."""
+def check_control(session_id: object, command: object | None = None) -> None:
+    """Raise ``TypeError`` unless ``session_id`` (and ``command``, when given) is a non-empty
+    one-line string, ``ValueError`` when one holds a lone surrogate (no store could carry it)."""
     for name, value in (("session_id", session_id), ("command", command)):
+        if value is None and name == "command":
+            return
         if not isinstance(value, str) or not value or "\n" in value:
             raise ArgumentTypeError(f"{name} must be a non-empty one-line string, got {value!r}")
         check_utf8(name, value)
@@ -740,7 +742,13 @@ class Broker(BaseBroker):
         self._controls.on_next(Control(session_id, command))
 
     async def take_control(self, session_id: str) -> str | None:
-        """The session's pending command, read and cleared (``None`` when there is none)."""
+        """The session's pending command, read and cleared (``None`` when there is none).
+
+        Raises:
+            TypeError: when ``session_id`` is not a non-empty one-line string.
+            ValueError: when it holds a lone surrogate.
+        """
+        check_control(session_id)
         return self._flags.pop(session_id, None)
 
     async def flush(self) -> None:

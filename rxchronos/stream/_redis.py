@@ -563,8 +563,11 @@ class RedisBroker(BaseBroker):
         """The session's pending command, read and cleared in Redis (``None``: none).
 
         Raises:
+            TypeError: when ``session_id`` is not a non-empty one-line string.
+            ValueError: when it holds a lone surrogate.
             BrokerUnavailableError: when Redis cannot be reached.
         """
+        check_control(session_id)
         client = self._started()
         try:
             value = await client.getdel(f"{self.namespace}:ctl:{session_id}")

@@ -18,6 +18,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from rxchronos import ArgumentTypeError
+from rxchronos import InvalidArgumentError
 from rxchronos import SlowConsumerError
 from rxchronos.stream import Broker
 from rxchronos.stream import BrokerClosedError
@@ -181,6 +183,22 @@ async def test_a_control_reaches_controls_and_stays_as_the_flag_once(broker: Any
     await eventually(lambda: Control("session-1", "cancel") in received)
     assert await broker.take_control("session-1") == "cancel"
     assert await broker.take_control("session-1") is None
+
+
+@pytest.mark.parametrize(
+    ("session_id", "error", "message"),
+    [
+        ("s-\ud800", InvalidArgumentError, "session_id must be text UTF-8 can encode"),
+        ("a\nb", ArgumentTypeError, "session_id must be a non-empty one-line string"),
+        ("", ArgumentTypeError, "session_id must be a non-empty one-line string"),
+        (7, ArgumentTypeError, "session_id must be a non-empty one-line string, got 7"),
+    ],
+)
+async def test_take_control_refuses_a_session_id_no_control_could_name(
+    broker: Any, session_id: object, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        await broker.take_control(session_id)
 
 
 async def test_after_close_subscribers_complete_and_publish_is_refused(broker: Any) -> None:
