@@ -60,6 +60,7 @@ from rxchronos.aio import from_producer
 from rxchronos.stream._broker import BaseBroker
 from rxchronos.stream._broker import check_control
 from rxchronos.stream._errors import BrokerClosedError
+from rxchronos.stream._errors import BrokerError
 from rxchronos.stream._errors import BrokerUnavailableError
 from rxchronos.stream._event import Event
 from rxchronos.stream._event import check_client
@@ -753,6 +754,8 @@ class RedisBroker(BaseBroker):
 
         Raises:
             BrokerUnavailableError: when Redis cannot be read (or the broker is not started).
+            BrokerError: when an entry of the history is not one the broker wrote (another
+                client's, or damaged), naming it.
         """
         check_topic(topic)
         client = self._started()
@@ -852,6 +855,23 @@ def _skip(channel: bytes, problem: Exception, data: bytes) -> None:
 
 
 def _entry_event(epoch: str, offset: int, topic: str, fields: dict[bytes, bytes]) -> Event:
-    """The event stored in a topic's history entry ``0-<offset>``."""
-    stamp = datetime.fromtimestamp(int(fields[b"s"]) / 1000, UTC)
-    return event_from_payload(fields[b"p"], id=f"{epoch}-{offset}", topic=topic, timestamp=stamp)
+    """The event stored in a topic's history entry ``0-<offset>``.
+
+    Raises:
+        BrokerError: the entry is not one the broker wrote (another client's, or damaged): no
+            ``s`` (a time in ms) or ``p`` (an event's JSON) field, or one that cannot be read.
+    """
+    try:
+        stamp = datetime.fromtimestamp(int(fields[b"s"]) / 1000, UTC)
+        return event_from_payload(
+            fields[b"p"], id=f"{epoch}-{offset}", topic=topic, timestamp=stamp
+        )
+    except KeyError as exc:
+        reason = f"it has no {exc.args[0].decode(errors='replace')!r} field"
+    except (ValueError, TypeError, OverflowError, OSError) as exc:
+        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+    raise BrokerError(
+        f"the history of topic {topic!r} in Redis holds entry 0-{offset}, which the broker did "
+        f"not write as it is ({reason}); another client wrote to the broker's keys, or they "
+        "are damaged"
+    )

@@ -13,10 +13,12 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from aiohttp import web
 from reactivex import operators as ops
 
 from rxchronos.stream import BrokerClosedError
+from rxchronos.stream import BrokerError
 from rxchronos.stream import BrokerUnavailableError
 from rxchronos.stream import Control
 from rxchronos.stream import Event
@@ -414,3 +416,34 @@ async def test_malformed_messages_on_its_channels_are_skipped_and_the_feed_goes_
         assert problem in text, text
         assert f"{len(garbage)} bytes" in text
         assert len(text) < 800  # never the whole of a huge message
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"x": "1"}, "it has no 's' field"),
+        ({"s": "soon", "p": "{}"}, "ValueError: invalid literal for int()"),
+        ({"s": "1", "p": "not json"}, "InvalidArgumentError: not JSON"),
+        ({"s": "9" * 30, "p": '{"type":"n","data":1}'}, "OverflowError"),
+    ],
+)
+async def test_a_history_entry_the_broker_did_not_write_is_a_broker_error_naming_it(
+    url: str, namespace: str, fields: dict[str, str], reason: str
+) -> None:
+    async with RedisBroker(url, namespace=namespace) as broker:
+        broker.publish(Event(type="n", data=1), topic="run")
+        await broker.flush()
+        (first,) = await broker.history("run")
+        other = aioredis.Redis.from_url(url)
+        try:  # another client writes into the topic's history
+            await other.xadd(f"{namespace}:hist:run", fields, id="0-2")  # type: ignore[arg-type]
+            await other.hset(f"{namespace}:meta:run", "o", 2)
+        finally:
+            await other.aclose()
+        message = r"the history of topic 'run' in Redis holds entry 0-2, which the broker did not"
+        with pytest.raises(BrokerError, match=message) as raised:
+            await broker.history("run")
+        assert reason in str(raised.value)
+        resumed = broker.subscribe(topics="run", last_event_id=first.id).pipe(ops.to_list())
+        with pytest.raises(BrokerError, match=message):
+            await asyncio.wait_for(resumed, 20)
